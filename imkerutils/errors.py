@@ -1,0 +1,114 @@
+"""The imkerutils exception tree.
+
+Every public error derives from :class:`ImkerError` and also from the builtin
+that best describes it, so ``except ValueError`` keeps working for callers who
+do not know about imkerutils.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetExceededError",
+    "CanvasCorruptError",
+    "CanvasExistsError",
+    "CanvasLockedError",
+    "CanvasNotFoundError",
+    "CanvasReadOnlyError",
+    "DecompressionBombError",
+    "GeneratorError",
+    "GeneratorOutputError",
+    "ImageFileError",
+    "ImkerError",
+    "InvalidDirectionError",
+    "InvalidTileError",
+    "InvalidWindowError",
+    "NothingToRedoError",
+    "NothingToUndoError",
+    "OutOfBoundsError",
+    "PermanentGeneratorError",
+    "RetryableGeneratorError",
+    "UnknownGeneratorError",
+]
+
+
+class ImkerError(Exception):
+    """Root of every error raised by imkerutils."""
+
+
+class InvalidWindowError(ImkerError, ValueError):
+    """A window has a negative size or non-integer coordinates."""
+
+
+class InvalidDirectionError(ImkerError, ValueError):
+    """A growth direction is not one of right, left, up, down."""
+
+
+class OutOfBoundsError(ImkerError, IndexError):
+    """A region lies (partly) outside the image or canvas it must fit in."""
+
+
+class InvalidTileError(ImkerError, ValueError):
+    """Pixel data has the wrong shape, dtype or number of channels."""
+
+
+class ImageFileError(ImkerError, OSError):
+    """An image file is missing, truncated, or not an image we can read."""
+
+
+class DecompressionBombError(ImageFileError):
+    """An image is larger than the safety limit and was not marked as trusted."""
+
+
+class CanvasNotFoundError(ImkerError, FileNotFoundError):
+    """No canvas exists at the given location."""
+
+
+class CanvasExistsError(ImkerError, FileExistsError):
+    """A canvas already exists where a new one was to be created."""
+
+
+class CanvasCorruptError(ImkerError, ValueError):
+    """A canvas's metadata or journal cannot be parsed or is inconsistent."""
+
+
+class CanvasReadOnlyError(ImkerError, PermissionError):
+    """A write was attempted on a canvas opened read-only."""
+
+
+class CanvasLockedError(ImkerError, BlockingIOError):
+    """Another process holds the canvas's write lock."""
+
+
+class NothingToUndoError(ImkerError, LookupError):
+    """``undo`` was called on a canvas with no committed step."""
+
+
+class NothingToRedoError(ImkerError, LookupError):
+    """``redo`` was called with no undone step to re-apply."""
+
+
+class GeneratorError(ImkerError, RuntimeError):
+    """A tile generator failed."""
+
+
+class RetryableGeneratorError(GeneratorError):
+    """A transient generator failure (rate limit, server error, timeout)."""
+
+
+class PermanentGeneratorError(GeneratorError):
+    """A generator failure that retrying cannot fix (refusal, bad key, bad request)."""
+
+
+class GeneratorOutputError(PermanentGeneratorError):
+    """A generator returned an image of the wrong size, mode or format."""
+
+
+class UnknownGeneratorError(ImkerError, KeyError):
+    """No generator is registered under the requested name."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it plain
+        return str(self.args[0]) if self.args else ""
+
+
+class BudgetExceededError(ImkerError, RuntimeError):
+    """A step or batch could cost more than the remaining budget."""

@@ -1,0 +1,1 @@
+"""Exquisite: grow a canvas outward, tile by tile, with an image model."""

@@ -1,0 +1,86 @@
+"""The one contract every tile generator meets.
+
+A generator turns a frozen :class:`TileRequest` (a 1024x1024 reference tile,
+a boolean *generate* mask, a prompt and a seed) into a :class:`TileResult`.
+Capabilities are class attributes, declared rather than discovered by trying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from imkerutils.exquisite.geometry.direction import Direction
+
+__all__ = ["TileGenerator", "TileRequest", "TileResult", "Usage"]
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class TileRequest:
+    """What a generator is asked to do.
+
+    ``reference`` is ``(size, size, C)`` uint8 (C = 3 or 4) holding the real
+    conditioning pixels; ``generate`` is a ``(size, size)`` bool array, True
+    where the generator may paint.  Hidden pixels of ``reference`` (where
+    ``generate`` is True) hold a fill hint, never meaningful content.
+    """
+
+    reference: np.ndarray
+    generate: np.ndarray
+    prompt: str
+    seed: int
+    direction: Direction
+    size: int = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts reported by a metered generator (all optional)."""
+
+    input_text_tokens: int = 0
+    input_image_tokens: int = 0
+    output_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "input_text_tokens": self.input_text_tokens,
+            "input_image_tokens": self.input_image_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int]) -> Usage:
+        return cls(**data)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class TileResult:
+    """A generated tile: ``image`` has the request's size and channel count."""
+
+    image: np.ndarray
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    request_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class TileGenerator(Protocol):
+    """A tile generator.
+
+    Class attributes declare what it is and what it can do; ``generate`` is the
+    only required method.  ``params`` returns the configuration that, with the
+    request, determines the output (recorded in every step; never secrets).
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    deterministic: ClassVar[bool]  # same request and seed -> same bytes
+    needs_network: ClassVar[bool]
+    max_concurrency: ClassVar[int]  # useful parallel calls per process
+
+    def params(self) -> dict[str, Any]: ...
+
+    def generate(self, request: TileRequest) -> TileResult: ...

@@ -12,8 +12,8 @@ Window(row_off=-1024, col_off=0, height=2048, width=2048)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from imkerutils.errors import InvalidWindowError
 from imkerutils.tiling.window import Window, intersection

@@ -14,8 +14,8 @@ Window(row_off=-4, col_off=0, height=14, width=10)
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from imkerutils.errors import InvalidWindowError
 

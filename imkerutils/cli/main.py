@@ -1,0 +1,30 @@
+"""``imkerutils``: the command with one subcommand per module in this package."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from imkerutils import __version__
+from imkerutils.cli import extract, info, new, paste, undo, verify
+from imkerutils.cli._common import run_guarded
+
+SUBCOMMANDS = [new, info, extract, paste, undo, verify]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imkerutils", description="Out-of-core canvases and Exquisite growth.")
+    parser.add_argument("--version", action="version", version=f"imkerutils {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    return run_guarded("imkerutils", args.func, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

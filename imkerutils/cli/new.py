@@ -1,0 +1,30 @@
+"""``imkerutils new CANVAS --from IMAGE``: create a canvas."""
+
+from __future__ import annotations
+
+import argparse
+
+from imkerutils.tiling import Canvas
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("new", help="create a canvas from an image (or an empty one)")
+    p.add_argument("canvas", help="where to create the canvas (a directory)")
+    p.add_argument("--from", dest="image", help="image file to start from (PNG, JPEG, TIFF, ...)")
+    p.add_argument("--width", type=int, default=0, help="width of an empty canvas (without --from)")
+    p.add_argument("--height", type=int, default=0, help="height of an empty canvas (without --from)")
+    p.add_argument("--mode", choices=["RGB", "RGBA"], default="RGB", help="mode of an empty canvas")
+    p.add_argument("--trust-large", action="store_true", help="allow images over the decompression-bomb limit")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing canvas")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.image:
+        canvas = Canvas.from_image(args.image, args.canvas, trusted=args.trust_large, overwrite=args.overwrite)
+    else:
+        canvas = Canvas.create(args.canvas, mode=args.mode, height=args.height, width=args.width,
+                               overwrite=args.overwrite)
+    b = canvas.bounds
+    print(f"created {canvas.path}: {b.width}x{b.height} {canvas.mode}, {canvas.written_tiles()} tiles")
+    return 0

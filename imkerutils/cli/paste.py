@@ -1,0 +1,27 @@
+"""``imkerutils paste CANVAS TILE --x --y [--grow]``: paste an image file into a canvas (one step)."""
+
+from __future__ import annotations
+
+import argparse
+
+from imkerutils.tiling import Canvas
+from imkerutils.tiling.imageio import read_image
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("paste", help="paste an image into a canvas as one undoable step")
+    p.add_argument("canvas")
+    p.add_argument("tile", help="image file to paste (any size)")
+    p.add_argument("--x", type=int, required=True, help="world column of the image's left edge")
+    p.add_argument("--y", type=int, required=True, help="world row of the image's top edge")
+    p.add_argument("--grow", action="store_true", help="extend the canvas when the image reaches past it")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    canvas = Canvas.open(args.canvas)
+    pixels = read_image(args.tile, mode=canvas.mode)
+    step = canvas.paste(pixels, args.y, args.x, grow=args.grow, info={"tile_file": args.tile})
+    print(f"step {step.number}: pasted {pixels.shape[1]}x{pixels.shape[0]} at x={args.x}, y={args.y} "
+          f"({step.tiles} tiles written)")
+    return 0

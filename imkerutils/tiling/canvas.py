@@ -1,0 +1,590 @@
+"""The canvas: a Zarr v3 image in stable world coordinates.
+
+World pixel (0, 0) is the top-left of the first image; growing left or up
+gives negative coordinates.  Zarr arrays cannot grow towards negative
+indices, so world (0, 0) sits at a fixed, tile-aligned offset (``origin``)
+inside a much larger array; unwritten chunks cost nothing.  The one place
+world windows become array indices is :meth:`Canvas._to_array`, so a
+negative index never reaches Zarr (``z[-1024:]`` would silently write the
+last chunk).
+
+Writes are steps of the :mod:`~imkerutils.tiling.journal` (atomic, undoable);
+each written chunk's raw pixels are hashed into a manifest that
+:meth:`Canvas.verify` checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import zarr
+from zarr.storage import LocalStore
+
+from imkerutils.errors import (
+    CanvasCorruptError,
+    CanvasExistsError,
+    CanvasNotFoundError,
+    CanvasReadOnlyError,
+    InvalidTileError,
+    InvalidWindowError,
+    OutOfBoundsError,
+)
+from imkerutils.tiling.grid import TILE_SIZE, TileGrid
+from imkerutils.tiling.journal import Journal, JournalState, StepMeta
+from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    import dask.array as da
+    import xarray as xr
+    from dask.delayed import Delayed
+
+__all__ = ["CANVAS_FORMAT", "Canvas", "StepInfo", "VerifyReport"]
+
+CANVAS_FORMAT = "imkerutils.canvas/1"
+MODES = {"RGB": 3, "RGBA": 4}
+LEVEL0 = "0"
+MANIFEST_PREFIX = "_manifest/"
+# World (0, 0) sits this many tiles from the array's start on both axes: a
+# multiple of 2**levels for any pyramid depth up to 17, so every level stays
+# chunk-aligned.  With 1024-px tiles that is 134,217,728 px of room to grow
+# left and up.  The array starts twice as large and doubles on demand, up to
+# MAX_EXTENT (keeping every shape product far below 2**63).
+ORIGIN_TILES = 2**17
+MAX_EXTENT = 2**30
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """A committed (or undone / redone) step, as the caller sees it."""
+
+    number: int
+    id: str
+    kind: str
+    bounds_before: Window
+    bounds_after: Window
+    tiles: int
+    created_at: str
+    info: dict[str, Any]
+
+    @classmethod
+    def from_meta(cls, meta: StepMeta) -> StepInfo:
+        tiles = sum(1 for k in meta.keys if k.startswith(MANIFEST_PREFIX))
+        return cls(meta.number, meta.id, meta.kind, meta.bounds_before, meta.bounds_after, tiles,
+                   meta.created_at, meta.info)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The result of :meth:`Canvas.verify`."""
+
+    tiles_checked: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _digest(block: np.ndarray) -> bytes:
+    return hashlib.sha256(np.ascontiguousarray(block).data).hexdigest().encode()
+
+
+class _ArrayRegion:
+    """An array-like view of one window of a Zarr array, zero outside the array.
+
+    Lets ``dask.array.from_array`` build a graph over only the chunks a window
+    touches (``from_zarr`` on the whole array costs time in its chunk count).
+    """
+
+    def __init__(self, z: zarr.Array, window: Window, token: str) -> None:
+        self.z, self.window, self.token = z, window, token
+        self.shape = (window.height, window.width, z.shape[2])
+        self.dtype = z.dtype
+        self.ndim = 3
+
+    def __dask_tokenize__(self) -> tuple[str, str, Window]:
+        return (self.token, self.z.path, self.window)
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        rows, cols = key[0], key[1]
+        r0, r1, _ = rows.indices(self.window.height)
+        c0, c1, _ = cols.indices(self.window.width)
+        sub = Window(self.window.row_off + r0, self.window.col_off + c0, r1 - r0, c1 - c0)
+        out = _read_array(self.z, sub)
+        return out[(slice(None), slice(None), *key[2:])] if len(key) > 2 else out
+
+
+def _read_array(z: zarr.Array, w: Window) -> np.ndarray:
+    """Pixels of array window ``w``; zeros where it leaves the array."""
+    inside = intersection(w, Window(0, 0, z.shape[0], z.shape[1]))
+    if inside == w:
+        return np.asarray(z[w.row_off : w.row_end, w.col_off : w.col_end])
+    out = np.zeros((w.height, w.width, z.shape[2]), dtype=z.dtype)
+    if inside is not None:
+        out[inside.slices((w.row_off, w.col_off))] = z[
+            inside.row_off : inside.row_end, inside.col_off : inside.col_end
+        ]
+    return out
+
+
+class Canvas:
+    """A chunked RGB(A) image on a Zarr v3 store, addressed in world coordinates.
+
+    Open one with :meth:`create`, :meth:`from_image` or :meth:`open`.
+    """
+
+    def __init__(self, group: zarr.Group, store: zarr.abc.store.Store, *, read_only: bool) -> None:
+        attrs = group.attrs.get("imkerutils")
+        if not isinstance(attrs, dict) or attrs.get("format") != CANVAS_FORMAT:
+            raise CanvasCorruptError("this Zarr group is not an imkerutils canvas (no canvas metadata)")
+        try:
+            self.mode: str = attrs["mode"]
+            self.tile: int = int(attrs["tile"])
+            self.origin: tuple[int, int] = (int(attrs["origin"][0]), int(attrs["origin"][1]))
+            self._z = group[LEVEL0]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CanvasCorruptError(f"canvas metadata is incomplete: {exc}") from None
+        if self.mode not in MODES:
+            raise CanvasCorruptError(f"canvas mode {self.mode!r} is not one of {sorted(MODES)}")
+        self.channels = MODES[self.mode]
+        self.grid = TileGrid(self.tile)
+        self.read_only = read_only
+        self._group = group
+        self._store = store
+        self._raw = RawStore(store)
+        self._journal = Journal(self._raw)
+        self._state = self._journal.read_state()
+        if self._state.pending is not None and not read_only:
+            with self._journal.lock():
+                self._state = self._journal.recover(self._journal.read_state())
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        mode: str = "RGB",
+        height: int = 0,
+        width: int = 0,
+        tile: int = TILE_SIZE,
+        overwrite: bool = False,
+    ) -> Canvas:
+        """Create an empty canvas whose bounds are ``(0, 0, height, width)`` of background."""
+        if mode not in MODES:
+            raise InvalidTileError(f"canvas mode must be one of {sorted(MODES)}, got {mode!r}")
+        bounds = Window(0, 0, height, width)
+        root = Path(path)
+        if root.exists():
+            if not overwrite:
+                raise CanvasExistsError(f"{root} already exists (pass overwrite=True to replace it)")
+            shutil.rmtree(root) if root.is_dir() else root.unlink()
+        store = LocalStore(root)
+        origin = ORIGIN_TILES * tile
+        extent = max(2 * origin, _pow2_at_least(origin + max(height, width)))
+        group = zarr.open_group(
+            store,
+            mode="w",
+            attributes={"imkerutils": {"format": CANVAS_FORMAT, "mode": mode, "tile": tile,
+                                       "origin": [origin, origin]}},
+        )
+        group.create_array(
+            LEVEL0,
+            shape=(extent, extent, MODES[mode]),
+            chunks=(tile, tile, MODES[mode]),
+            dtype="uint8",
+            fill_value=0,
+            dimension_names=("y", "x", "c"),
+        )
+        Journal(RawStore(store)).write_state(JournalState(bounds=bounds))
+        return cls(group, store, read_only=False)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False) -> Canvas:
+        """Open an existing canvas (rolling back a step a killed writer left half done)."""
+        root = Path(path)
+        if not (root / "zarr.json").is_file():
+            raise CanvasNotFoundError(f"no canvas at {root} (no zarr.json)")
+        store = LocalStore(root, read_only=read_only)
+        try:
+            group = zarr.open_group(store, mode="r" if read_only else "r+")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CanvasCorruptError(f"{root}/zarr.json is not valid Zarr v3 metadata: {exc}") from None
+        except zarr.errors.ZarrError as exc:  # type: ignore[attr-defined]
+            raise CanvasCorruptError(f"{root} is not a readable Zarr v3 canvas: {exc}") from None
+        return cls(group, store, read_only=read_only)
+
+    @classmethod
+    def from_image(
+        cls,
+        image: str | os.PathLike[str],
+        path: str | os.PathLike[str],
+        *,
+        trusted: bool = False,
+        tile: int = TILE_SIZE,
+        overwrite: bool = False,
+    ) -> Canvas:
+        """Create a canvas at ``path`` holding ``image`` (PNG, JPEG, TIFF, ...) at world (0, 0).
+
+        Large tiled TIFFs are read tile by tile.  The canvas is built under a
+        temporary name and renamed into place, so a crash never leaves a
+        half-imported canvas at ``path``.
+        """
+        from imkerutils.tiling.imageio import open_image
+
+        src = open_image(image, trusted=trusted)
+        root = Path(path)
+        if root.exists() and not overwrite:
+            raise CanvasExistsError(f"{root} already exists (pass overwrite=True to replace it)")
+        tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
+        try:
+            canvas = cls.create(tmp, mode=src.mode, tile=tile)
+            canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
+            if root.exists():
+                shutil.rmtree(root)
+            os.replace(tmp, root)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return cls.open(root)
+
+    # -- properties --------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        root = self._raw.local_root
+        return root if root is not None else Path(str(self._store))
+
+    @property
+    def bounds(self) -> Window:
+        """The world window holding content (background outside it)."""
+        return self._state.bounds
+
+    @property
+    def head(self) -> int:
+        """Number of the last committed step (0 = none)."""
+        return self._state.head
+
+    @property
+    def state_token(self) -> str:
+        """Changes with every commit, undo and redo."""
+        return self._state.token
+
+    def refresh(self) -> Canvas:
+        """Re-read the committed state (another process may have written)."""
+        self._state = self._journal.read_state()
+        return self
+
+    def __repr__(self) -> str:
+        b = self.bounds
+        return (f"Canvas({str(self.path)!r}, mode={self.mode!r}, bounds=(row {b.row_off}, col {b.col_off}, "
+                f"{b.height}x{b.width}), steps={self.head})")
+
+    # -- coordinates ---------------------------------------------------------
+    def _to_array(self, w: Window) -> Window:
+        """World window -> array window (the only such conversion)."""
+        return w.translate(self.origin[0], self.origin[1])
+
+    def _chunk_of_tile(self, i: int, j: int) -> tuple[int, int]:
+        return i + self.origin[0] // self.tile, j + self.origin[1] // self.tile
+
+    def _tile_key(self, i: int, j: int) -> str:
+        ci, cj = self._chunk_of_tile(i, j)
+        return f"{LEVEL0}/" + self._z.metadata.encode_chunk_key((ci, cj, 0))
+
+    # -- reads ---------------------------------------------------------------
+    def read(self, window: Window) -> np.ndarray:
+        """Pixels of a world window as ``(height, width, channels)`` uint8; background outside bounds."""
+        return _read_array(self._z, self._to_array(window))
+
+    def to_dask(self, window: Window | None = None) -> da.Array:
+        """A lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
+        import dask.array as da
+        from dask.base import tokenize
+
+        w = self.bounds if window is None else window
+        aw = self._to_array(w)
+        rows = _aligned_chunks(aw.row_off, aw.height, self.tile)
+        cols = _aligned_chunks(aw.col_off, aw.width, self.tile)
+        region = _ArrayRegion(self._z, aw, f"{self.path}:{self._state.token}")
+        name = "canvas-read-" + tokenize(str(self.path), self._state.token, w)
+        return da.from_array(region, chunks=(rows, cols, (self.channels,)), name=name, asarray=False,
+                             lock=False, fancy=False, meta=np.empty((0, 0, 0), np.uint8))
+
+    def to_xarray(self, window: Window | None = None) -> xr.DataArray:
+        """``window`` as a lazy xarray with world ``y``/``x`` coordinates and a ``c`` dimension."""
+        import xarray as xr
+
+        w = self.bounds if window is None else window
+        return xr.DataArray(
+            self.to_dask(w),
+            dims=("y", "x", "c"),
+            coords={"y": np.arange(w.row_off, w.row_end), "x": np.arange(w.col_off, w.col_end),
+                    "c": list(self.mode)},
+            name="canvas",
+        )
+
+    # -- writes --------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise CanvasReadOnlyError(f"canvas {self.path} was opened read-only")
+
+    def _ensure_extent(self, bounds: Window) -> None:
+        a = self._to_array(bounds)
+        if a.row_off < 0 or a.col_off < 0:
+            raise OutOfBoundsError(
+                f"canvas cannot grow past {self.origin[0]} px left of or above world (0, 0)")
+        need = max(a.row_end, a.col_end, self._z.shape[0])
+        if need > self._z.shape[0]:
+            new = _pow2_at_least(need)
+            if new > MAX_EXTENT:
+                raise OutOfBoundsError(f"canvas cannot grow beyond {MAX_EXTENT} px of array extent")
+            self._z.resize((new, new, self.channels))
+
+    def _validate(self, data: Any) -> tuple[int, int]:
+        shape = getattr(data, "shape", None)
+        dtype = getattr(data, "dtype", None)
+        if shape is None or len(shape) != 3 or shape[2] != self.channels:
+            raise InvalidTileError(
+                f"pixels must have shape (height, width, {self.channels}) for a {self.mode} canvas, got {shape}")
+        if dtype != np.uint8:
+            raise InvalidTileError(f"pixels must be uint8, got {dtype}")
+        return int(shape[0]), int(shape[1])
+
+    def paste(
+        self,
+        data: np.ndarray | da.Array,
+        row: int,
+        col: int,
+        *,
+        grow: bool = False,
+        compute: bool = True,
+        info: dict[str, Any] | None = None,
+    ) -> StepInfo | Delayed:
+        """Write ``data`` with its top-left at world ``(row, col)``, as one atomic step.
+
+        ``data`` is ``(h, w, channels)`` uint8, NumPy or dask.  A window outside
+        the bounds is an error unless ``grow=True`` (bounds become the union).
+        With ``compute=False`` returns a ``dask.delayed`` object that performs
+        the step when computed (one task per chunk).
+        """
+        import dask
+
+        self._check_writable()
+        h, w = self._validate(data)
+        target = Window(row, col, h, w)
+        if target.is_empty:
+            raise InvalidWindowError("nothing to paste: the pixels have zero height or width")
+        if not self.bounds.contains(target) and not grow:
+            b = self.bounds
+            raise OutOfBoundsError(
+                f"paste window rows {target.row_off}..{target.row_end}, cols {target.col_off}..{target.col_end} "
+                f"leaves the canvas bounds rows {b.row_off}..{b.row_end}, cols {b.col_off}..{b.col_end} "
+                "(pass grow=True, or --grow on the command line, to extend the canvas)")
+        pieces = list(self.grid.split(target))
+        blocks = _source_blocks(data, target, self.grid)
+        keys = [k for (i, j), _ in pieces for k in (self._tile_key(i, j), MANIFEST_PREFIX + self._tile_key(i, j))]
+        token = uuid.uuid4().hex
+        tx = _Step(self, "paste", keys, target, grow, info or {})
+        begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"paste-begin-{token}")
+        writes = [
+            dask.delayed(self._write_piece, pure=False)(begun, ij, piece, block,
+                                                        dask_key_name=f"paste-chunk-{token}-{n}")
+            for n, ((ij, piece), block) in enumerate(zip(pieces, blocks, strict=True))
+        ]
+        committed = dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"paste-commit-{token}")
+        if not compute:
+            return committed
+        try:
+            return dask.compute(committed, scheduler="threads")[0]
+        except BaseException:
+            tx.abort()
+            raise
+
+    def _write_piece(self, _begun: Any, ij: tuple[int, int], piece: Window, block: np.ndarray) -> None:
+        """Write one chunk's share of a paste (the only writer of that chunk) and its manifest entry."""
+        tw = self.grid.tile_window(*ij)
+        aw = self._to_array(tw)
+        sl = (slice(aw.row_off, aw.row_end), slice(aw.col_off, aw.col_end))
+        if piece == tw:
+            full = np.asarray(block)
+        else:
+            full = np.array(self._z[sl])
+            full[piece.slices((tw.row_off, tw.col_off))] = block
+        self._z[sl] = full
+        self._raw.put(MANIFEST_PREFIX + self._tile_key(*ij), _digest(full))
+
+    def grow(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
+        """Extend the bounds to hold ``window`` (any direction); new area is background."""
+        self._check_writable()
+        tx = _Step(self, "grow", [], window, True, info or {})
+        tx.begin()
+        return tx.commit([])
+
+    def undo(self) -> StepInfo:
+        """Revert the last committed step (O(tiles it wrote))."""
+        self._check_writable()
+        with self._journal.lock():
+            meta, self._state = self._journal.undo(self._journal.recover(self._journal.read_state()))
+        return StepInfo.from_meta(meta)
+
+    def redo(self) -> StepInfo:
+        """Re-apply the last undone step."""
+        self._check_writable()
+        with self._journal.lock():
+            meta, self._state = self._journal.redo(self._journal.recover(self._journal.read_state()))
+        return StepInfo.from_meta(meta)
+
+    def history(self) -> list[StepInfo]:
+        """Committed steps, oldest first."""
+        return [StepInfo.from_meta(m) for m in self._journal.steps(self._state)]
+
+    # -- integrity -------------------------------------------------------------
+    def verify(self) -> VerifyReport:
+        """Check every tile's pixels against the manifest of SHA-256 hashes."""
+        manifest = {k[len(MANIFEST_PREFIX):] for k in self._raw.list_prefix(MANIFEST_PREFIX + LEVEL0 + "/")}
+        chunks = {k for k in self._raw.list_prefix(LEVEL0 + "/c/")}
+        problems = []
+        for key in sorted(chunks - manifest):
+            problems.append(f"chunk {key} has no manifest entry (written outside imkerutils?)")
+        for key in sorted(manifest):
+            ci, cj = (int(p) for p in key.split("/")[2:4])
+            block = np.asarray(self._z[ci * self.tile:(ci + 1) * self.tile, cj * self.tile:(cj + 1) * self.tile])
+            expected = self._raw.get(MANIFEST_PREFIX + key)
+            if expected != _digest(block):
+                i, j = ci - self.origin[0] // self.tile, cj - self.origin[1] // self.tile
+                problems.append(f"tile ({i}, {j}) at world row {i * self.tile}, col {j * self.tile}: "
+                                "pixels do not match the manifest hash")
+        return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
+
+    def written_tiles(self) -> int:
+        """Number of tiles the manifest records."""
+        return len(self._raw.list_prefix(MANIFEST_PREFIX + LEVEL0 + "/"))
+
+    def disk_usage(self) -> int:
+        """Bytes on disk under the canvas root (local stores)."""
+        root = self._raw.local_root
+        if root is None:
+            return 0
+        return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+    def summary(self) -> dict[str, Any]:
+        """What ``imkerutils info`` prints."""
+        b = self.bounds
+        return {
+            "path": str(self.path),
+            "mode": self.mode,
+            "tile": self.tile,
+            "bounds": b.to_dict(),
+            "size": [b.height, b.width],
+            "steps": self.head,
+            "redoable": self._state.top - self._state.head,
+            "tiles_written": self.written_tiles(),
+            "bytes_on_disk": self.disk_usage(),
+        }
+
+
+class _Step:
+    """One write step: lock, snapshot, pending mark, writes, commit."""
+
+    def __init__(self, canvas: Canvas, kind: str, keys: list[str], window: Window, grow: bool,
+                 info: dict[str, Any]) -> None:
+        self.canvas, self.kind, self.keys, self.window, self.grow, self.info = (
+            canvas, kind, keys, window, grow, info)
+        self._lock: contextlib.ExitStack | None = None
+        self._meta: StepMeta | None = None
+        self._state: JournalState | None = None
+
+    def begin(self) -> None:
+        c = self.canvas
+        stack = contextlib.ExitStack()
+        stack.enter_context(c._journal.lock())
+        self._lock = stack
+        try:
+            state = c._journal.recover(c._journal.read_state())
+            after = union(state.bounds, self.window) if self.grow else state.bounds
+            c._ensure_extent(after)
+            self._meta, self._state = c._journal.begin(state, self.kind, self.keys, after, self.info)
+        except BaseException:
+            self.abort()
+            raise
+
+    def commit(self, _writes: Any) -> StepInfo:
+        assert self._meta is not None and self._state is not None
+        c = self.canvas
+        c._state = c._journal.commit(self._state, self._meta)
+        self._release()
+        return StepInfo.from_meta(self._meta)
+
+    def abort(self) -> None:
+        """Roll back a begun step (after a failed write) and release the lock."""
+        c = self.canvas
+        try:
+            if self._state is not None and self._state.pending is not None and self._lock is not None:
+                c._state = c._journal.rollback(c._journal.read_state())
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def _pow2_at_least(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def _aligned_chunks(start: int, length: int, tile: int) -> tuple[int, ...]:
+    """Chunk sizes along one axis so that block edges fall on tile lines."""
+    if length == 0:
+        return (0,)
+    sizes = []
+    pos, end = start, start + length
+    while pos < end:
+        nxt = min(end, (pos // tile + 1) * tile)
+        sizes.append(nxt - pos)
+        pos = nxt
+    return tuple(sizes)
+
+
+def _source_blocks(data: Any, target: Window, grid: TileGrid) -> Iterator[Any]:
+    """The part of ``data`` for each tile piece of ``target``, in ``grid.split`` order.
+
+    A dask source is rechunked so its blocks are exactly those pieces; a NumPy
+    source is sliced (views, no copies).
+    """
+    rows = _aligned_chunks(target.row_off, target.height, grid.size)
+    cols = _aligned_chunks(target.col_off, target.width, grid.size)
+    if hasattr(data, "to_delayed"):
+        blocks = data.rechunk((rows, cols, data.shape[2])).to_delayed()
+        for bi in range(len(rows)):
+            for bj in range(len(cols)):
+                yield blocks[bi, bj, 0]
+        return
+    arr = np.asarray(data)
+    r = 0
+    for h in rows:
+        c = 0
+        for w in cols:
+            yield arr[r : r + h, c : c + w]
+            c += w
+        r += h
+
+
+def read_json_attrs(path: Path) -> dict[str, Any]:
+    """Parse a canvas's ``zarr.json`` (raising :class:`CanvasCorruptError` on garbage)."""
+    try:
+        return json.loads((path / "zarr.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise CanvasCorruptError(f"{path}/zarr.json cannot be read: {exc}") from None

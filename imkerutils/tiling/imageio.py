@@ -1,0 +1,184 @@
+"""Reading and writing ordinary image files, with explicit limits and modes.
+
+Pillow decodes a PNG or JPEG whole, so those are guarded by a pixel limit
+(Pillow's own decompression-bomb threshold) that a caller lifts with
+``trusted=True``.  TIFFs are read through tifffile's Zarr view, tile by tile
+(or strip by strip), so they are never held whole whatever their size.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from imkerutils.errors import DecompressionBombError, ImageFileError, InvalidTileError
+from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+__all__ = ["MAX_PIXELS", "ImageSource", "open_image", "read_image", "to_rgb_or_rgba", "write_image"]
+
+#: Images with more pixels than this need ``trusted=True`` (Pillow's error threshold).
+MAX_PIXELS = 2 * 89_478_485
+_TIFF_SUFFIXES = {".tif", ".tiff"}
+_PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is process-global
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """An opened image: its size, its canvas mode and a lazy reader."""
+
+    path: Path
+    height: int
+    width: int
+    mode: str  # "RGB" or "RGBA"
+    _array: Any  # numpy array or a zarr array (TIFF), (H, W, C) uint8
+
+    def read(self, window: Window) -> np.ndarray:
+        return np.asarray(self._array[window.row_off : window.row_end, window.col_off : window.col_end])
+
+    def to_dask(self, tile: int = 1024) -> da.Array:
+        import dask.array as da
+
+        if isinstance(self._array, np.ndarray):
+            return da.from_array(self._array, chunks=(tile, tile, -1))
+        return da.from_zarr(self._array, chunks=(tile, tile, -1))
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise ImageFileError(f"image file not found: {path}")
+    if path.is_dir():
+        raise ImageFileError(f"expected an image file, got a directory: {path}")
+
+
+def open_image(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageSource:
+    """Open an image file as RGB or RGBA uint8 (TIFF lazily, others decoded)."""
+    p = Path(path)
+    _check_exists(p)
+    if p.suffix.lower() in _TIFF_SUFFIXES:
+        return _open_tiff(p)
+    arr = read_image(p, trusted=trusted)
+    return ImageSource(p, arr.shape[0], arr.shape[1], "RGBA" if arr.shape[2] == 4 else "RGB", arr)
+
+
+def read_image(path: str | os.PathLike[str], *, trusted: bool = False, mode: str | None = None) -> np.ndarray:
+    """Decode a whole image file into an ``(H, W, 3 or 4)`` uint8 array.
+
+    ``mode`` forces "RGB" or "RGBA"; by default images with alpha (or a
+    transparent palette) become RGBA and everything else RGB.
+    """
+    p = Path(path)
+    _check_exists(p)
+    try:
+        with _PIL_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                img = Image.open(p)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+        with img:
+            if img.width * img.height > MAX_PIXELS and not trusted:
+                raise DecompressionBombError(
+                    f"{p} has {img.width}x{img.height} = {img.width * img.height:,} pixels, over the "
+                    f"{MAX_PIXELS:,}-pixel safety limit; if you trust this file, pass trusted=True "
+                    "(--trust-large on the command line)")
+            img.load()
+            return to_rgb_or_rgba(img, mode)
+    except UnidentifiedImageError:
+        raise ImageFileError(f"{p} is not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, ImageFileError):
+            raise
+        raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {exc}") from None
+
+
+def to_rgb_or_rgba(img: Image.Image, mode: str | None = None) -> np.ndarray:
+    """Convert a Pillow image to an RGB or RGBA uint8 array, explicitly."""
+    if mode is None:
+        has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+        mode = "RGBA" if has_alpha else "RGB"
+    if mode not in ("RGB", "RGBA"):
+        raise InvalidTileError(f"mode must be RGB or RGBA, got {mode!r}")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: scale to 8 bits, not clip
+        arr = np.asarray(img, dtype=np.uint32)
+        shift = 8 if img.mode.startswith("I;16") else 24
+        img = Image.fromarray((arr >> shift).astype(np.uint8), "L")
+    if img.mode != mode:
+        img = img.convert(mode)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def _open_tiff(p: Path) -> ImageSource:
+    import tifffile
+    import zarr
+
+    try:
+        with tifffile.TiffFile(p) as tif:
+            series = tif.series[0]
+            shape, dtype, axes = series.shape, series.dtype, series.axes
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
+        raise ImageFileError(f"{p} is not a readable TIFF: {exc}") from None
+    if dtype != np.uint8 or axes not in ("YXS", "YX") or (axes == "YXS" and shape[2] not in (3, 4)):
+        # Unusual layouts (16-bit, planar, multi-page): decode explicitly, bounded by the pixel limit.
+        arr = tifffile.imread(p)
+        arr = _normalise_tiff(arr, axes)
+        return ImageSource(p, arr.shape[0], arr.shape[1], "RGBA" if arr.shape[2] == 4 else "RGB", arr)
+    store = tifffile.imread(p, aszarr=True)
+    z = zarr.open_array(store, mode="r")
+    if axes == "YX":
+        arr = np.repeat(np.asarray(z)[:, :, None], 3, axis=2)  # grey TIFF: expand (decoded whole)
+        return ImageSource(p, shape[0], shape[1], "RGB", arr)
+    return ImageSource(p, shape[0], shape[1], "RGBA" if shape[2] == 4 else "RGB", z)
+
+
+def _normalise_tiff(arr: np.ndarray, axes: str) -> np.ndarray:
+    if arr.dtype == np.uint16:
+        arr = (arr >> 8).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        raise InvalidTileError(f"TIFF sample type {arr.dtype} is not supported (use 8- or 16-bit)")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InvalidTileError(f"TIFF layout {axes} with shape {arr.shape} is not an RGB(A) image")
+    return arr
+
+
+def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
+    """Write ``pixels`` to an image file chosen by extension, atomically (temp name, then rename)."""
+    p = Path(path)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
+        raise InvalidTileError(f"pixels must be (H, W, 3|4) uint8, got {pixels.shape} {pixels.dtype}")
+    suffix = p.suffix.lower()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.partial")
+    try:
+        if suffix in _TIFF_SUFFIXES:
+            import tifffile
+
+            tifffile.imwrite(tmp, pixels, photometric="rgb", tile=(256, 256) if min(pixels.shape[:2]) >= 256
+                             else None, compression="zlib", extrasamples=("unassalpha",)
+                             if pixels.shape[2] == 4 else None)
+        else:
+            fmt = Image.registered_extensions().get(suffix)
+            if fmt is None:
+                raise ImageFileError(f"cannot tell the image format of {p} from its extension {suffix!r}")
+            img = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+            if fmt == "JPEG" and img.mode == "RGBA":
+                raise InvalidTileError(f"JPEG cannot hold an alpha channel; write {p.stem}.png instead")
+            img.save(tmp, format=fmt)
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p

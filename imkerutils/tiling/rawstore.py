@@ -1,0 +1,135 @@
+"""Byte-level access to the keys of a Zarr store: chunks, journal and manifest.
+
+Zarr's public API reads and writes decoded arrays; the step journal needs the
+*encoded* bytes of a chunk (to restore it exactly, whatever the codec) and a
+few small files of its own beside the arrays.  Zarr 3 stores are async, so
+this module is the one place that drives them synchronously, on zarr's own
+event loop (``zarr.core.sync.sync``), which is what ``zarr.Array`` does too.
+
+On a :class:`zarr.storage.LocalStore`, zarr replaces a chunk file by writing a
+temporary file and renaming it, so an old chunk's inode is never modified in
+place; a snapshot can then be a hard link (O(1), no copy).  Other stores copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
+from zarr.storage import LocalStore
+
+__all__ = ["RawStore"]
+
+
+class RawStore:
+    """Synchronous get / put / delete / copy of raw bytes under string keys."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._root: Path | None = Path(store.root) if isinstance(store, LocalStore) else None
+
+    @property
+    def local_root(self) -> Path | None:
+        """The directory behind a local store, else ``None``."""
+        return self._root
+
+    # -- reads -------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        if self._root is not None:
+            try:
+                return (self._root / key).read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+        buf = sync(self.store.get(key, prototype=default_buffer_prototype()))
+        return None if buf is None else buf.to_bytes()
+
+    def get_many(self, keys: Iterable[str]) -> list[bytes | None]:
+        keys = list(keys)
+        if self._root is not None:
+            return [self.get(k) for k in keys]
+
+        async def _all() -> list[bytes | None]:
+            proto = default_buffer_prototype()
+            bufs = await asyncio.gather(*(self.store.get(k, prototype=proto) for k in keys))
+            return [None if b is None else b.to_bytes() for b in bufs]
+
+        return sync(_all())
+
+    def exists(self, key: str) -> bool:
+        if self._root is not None:
+            return (self._root / key).is_file()
+        return bool(sync(self.store.exists(key)))
+
+    def list_prefix(self, prefix: str) -> list[str]:
+        """Every key below ``prefix`` (a folder-like prefix ending in ``/``)."""
+        if self._root is not None:
+            base = self._root / prefix
+            if not base.is_dir():
+                return []
+            out = []
+            for dirpath, _dirs, files in os.walk(base):
+                rel = Path(dirpath).relative_to(self._root).as_posix()
+                out.extend(f"{rel}/{f}" for f in files if not f.endswith(".partial"))
+            return sorted(out)
+
+        async def _list() -> list[str]:
+            return [k async for k in self.store.list_prefix(prefix)]
+
+        return sorted(sync(_list()))
+
+    # -- writes ------------------------------------------------------------
+    def put(self, key: str, data: bytes) -> None:
+        """Write ``data`` under ``key`` atomically (readers see old or new bytes)."""
+        if self._root is not None:
+            path = self._root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            return
+        sync(self.store.set(key, default_buffer_prototype().buffer.from_bytes(data)))
+
+    def delete(self, key: str) -> None:
+        if self._root is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self._root / key).unlink()
+            return
+        sync(self.store.delete(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        if self._root is not None:
+            import shutil
+
+            shutil.rmtree(self._root / prefix, ignore_errors=True)
+            return
+        sync(self.store.delete_dir(prefix.rstrip("/")))
+
+    def copy(self, src: str, dst: str) -> bool:
+        """Make ``dst`` hold ``src``'s bytes; delete ``dst`` when ``src`` is absent.
+
+        Returns whether ``src`` existed.  Atomic for readers of ``dst``.
+        """
+        if self._root is not None:
+            s, d = self._root / src, self._root / dst
+            d.parent.mkdir(parents=True, exist_ok=True)
+            tmp = d.with_name(f"{d.name}.{uuid.uuid4().hex}.partial")
+            try:
+                os.link(s, tmp)
+            except FileNotFoundError:
+                self.delete(dst)
+                return False
+            os.replace(tmp, d)
+            return True
+        data = self.get(src)
+        if data is None:
+            self.delete(dst)
+            return False
+        self.put(dst, data)
+        return True

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,31 +378,54 @@ class Canvas:
         With ``compute=False`` returns a ``dask.delayed`` object that performs
         the step when computed (one task per chunk).
         """
+        return self.write([(row, col, data)], grow=grow, compute=compute, info=info, kind="paste")
+
+    def write(
+        self,
+        pieces: Sequence[tuple[int, int, np.ndarray | da.Array]],
+        *,
+        grow: bool = False,
+        compute: bool = True,
+        info: dict[str, Any] | None = None,
+        kind: str = "write",
+    ) -> StepInfo | Delayed:
+        """Write several ``(row, col, pixels)`` pieces as ONE atomic step (later pieces win on overlap).
+
+        Every chunk the pieces touch gets exactly one task, which merges all
+        the pieces that fall in it: no two tasks ever write the same chunk.
+        """
         import dask
 
         self._check_writable()
-        h, w = self._validate(data)
-        target = Window(row, col, h, w)
-        if target.is_empty:
-            raise InvalidWindowError("nothing to paste: the pixels have zero height or width")
-        if not self.bounds.contains(target) and not grow:
-            b = self.bounds
-            raise OutOfBoundsError(
-                f"paste window rows {target.row_off}..{target.row_end}, cols {target.col_off}..{target.col_end} "
-                f"leaves the canvas bounds rows {b.row_off}..{b.row_end}, cols {b.col_off}..{b.col_end} "
-                "(pass grow=True, or --grow on the command line, to extend the canvas)")
-        pieces = list(self.grid.split(target))
-        blocks = _source_blocks(data, target, self.grid)
-        keys = [k for (i, j), _ in pieces for k in (self._tile_key(i, j), MANIFEST_PREFIX + self._tile_key(i, j))]
+        if not pieces:
+            raise InvalidWindowError("nothing to write: no pieces given")
+        per_tile: dict[tuple[int, int], list[tuple[Window, Any]]] = {}
+        covered: Window | None = None
+        for row, col, data in pieces:
+            h, w = self._validate(data)
+            target = Window(row, col, h, w)
+            if target.is_empty:
+                raise InvalidWindowError("nothing to paste: the pixels have zero height or width")
+            if not self.bounds.contains(target) and not grow:
+                b = self.bounds
+                raise OutOfBoundsError(
+                    f"paste window rows {target.row_off}..{target.row_end}, cols {target.col_off}..{target.col_end}"
+                    f" leaves the canvas bounds rows {b.row_off}..{b.row_end}, cols {b.col_off}..{b.col_end} "
+                    "(pass grow=True, or --grow on the command line, to extend the canvas)")
+            covered = target if covered is None else union(covered, target)
+            for (ij, piece), block in zip(self.grid.split(target), _source_blocks(data, target, self.grid),
+                                          strict=True):
+                per_tile.setdefault(ij, []).append((piece, block))
+        assert covered is not None
+        keys = [k for ij in per_tile for k in (self._tile_key(*ij), MANIFEST_PREFIX + self._tile_key(*ij))]
         token = uuid.uuid4().hex
-        tx = _Step(self, "paste", keys, target, grow, info or {})
-        begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"paste-begin-{token}")
+        tx = _Step(self, kind, keys, covered, grow, info or {})
+        begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
         writes = [
-            dask.delayed(self._write_piece, pure=False)(begun, ij, piece, block,
-                                                        dask_key_name=f"paste-chunk-{token}-{n}")
-            for n, ((ij, piece), block) in enumerate(zip(pieces, blocks, strict=True))
+            dask.delayed(self._write_tile, pure=False)(begun, ij, parts, dask_key_name=f"{kind}-chunk-{token}-{n}")
+            for n, (ij, parts) in enumerate(per_tile.items())
         ]
-        committed = dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"paste-commit-{token}")
+        committed = dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
         if not compute:
             return committed
         try:
@@ -411,16 +434,17 @@ class Canvas:
             tx.abort()
             raise
 
-    def _write_piece(self, _begun: Any, ij: tuple[int, int], piece: Window, block: np.ndarray) -> None:
-        """Write one chunk's share of a paste (the only writer of that chunk) and its manifest entry."""
+    def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[tuple[Window, np.ndarray]]) -> None:
+        """Write one chunk's share of a step (the only writer of that chunk) and its manifest entry."""
         tw = self.grid.tile_window(*ij)
         aw = self._to_array(tw)
         sl = (slice(aw.row_off, aw.row_end), slice(aw.col_off, aw.col_end))
-        if piece == tw:
-            full = np.asarray(block)
+        if len(parts) == 1 and parts[0][0] == tw:
+            full = np.asarray(parts[0][1])
         else:
             full = np.array(self._z[sl])
-            full[piece.slices((tw.row_off, tw.col_off))] = block
+            for piece, block in parts:
+                full[piece.slices((tw.row_off, tw.col_off))] = block
         self._z[sl] = full
         self._raw.put(MANIFEST_PREFIX + self._tile_key(*ij), _digest(full))
 

@@ -1,0 +1,20 @@
+"""The only layer that calls a generator and writes a canvas."""
+
+from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, grow, step_worst_case_usd
+from imkerutils.exquisite.pipeline.qc import Candidate, StepRejectedError, Verdict, accept_all, seam_threshold
+from imkerutils.exquisite.pipeline.step import GrowSettings, grow_step, plan_step, step_records
+
+__all__ = [
+    "Candidate",
+    "GrowSettings",
+    "StepRejectedError",
+    "Verdict",
+    "accept_all",
+    "canvas_spent_usd",
+    "grow",
+    "grow_step",
+    "plan_step",
+    "seam_threshold",
+    "step_records",
+    "step_worst_case_usd",
+]

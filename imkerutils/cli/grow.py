@@ -1,0 +1,73 @@
+"""``imkerutils grow CANVAS --direction D [--steps N] ...``: grow a canvas with a generator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from imkerutils.tiling import Canvas
+from imkerutils.tiling.tiles import is_canvas
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grow", help="grow a canvas (or an image file) outward with an image generator")
+    p.add_argument("canvas", help="a canvas, or an image file (a canvas <name>.zarr is created beside it)")
+    p.add_argument("--direction", "-d", action="append", choices=["right", "left", "up", "down"], required=True,
+                   help="edge to grow (repeat for several; each step grows each in turn)")
+    p.add_argument("--steps", type=int, default=1, help="steps per direction, 512 px each (default 1)")
+    p.add_argument("--prompt", default="", help="what the new pixels should show")
+    p.add_argument("--generator", "-g", default="local", help="local (offline, default), openai, mock, or a plug-in")
+    p.add_argument("--model", help="model id for the openai generator (default gpt-image-1)")
+    p.add_argument("--quality", help="quality for the openai generator (low, medium, high)")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0); each step derives its own")
+    p.add_argument("--seam", default="exact", help="seam strategy: exact (default) or feather")
+    p.add_argument("--candidates", type=int, default=1, help="draw N candidates per tile, keep the best seam")
+    p.add_argument("--budget-usd", type=float, help="refuse a step that could take the total past this")
+    p.add_argument("--no-artifacts", action="store_true", help="do not keep per-tile PNG artifacts")
+    p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
+    p.set_defaults(func=run)
+
+
+def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
+    """An existing canvas, or the canvas beside an image file (created on first use)."""
+    if is_canvas(path):
+        return Canvas.open(path)
+    image = Path(path)
+    beside = image.with_suffix(".zarr")
+    if is_canvas(beside):
+        print(f"continuing the canvas {beside} made from {image}", file=sys.stderr)
+        return Canvas.open(beside)
+    canvas = Canvas.from_image(image, beside, trusted=trusted)
+    print(f"created canvas {beside} from {image}", file=sys.stderr)
+    return canvas
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from imkerutils.exquisite.api.registry import get_generator
+    from imkerutils.exquisite.pipeline import GrowSettings, grow
+
+    config = {k: v for k, v in (("model", args.model), ("quality", args.quality)) if v is not None}
+    generator = get_generator(args.generator, **config)
+    canvas = open_or_create(args.canvas, trusted=args.trust_large)
+    settings = GrowSettings(prompt=args.prompt, seed=args.seed, seam=args.seam, candidates=args.candidates,
+                            save_artifacts=not args.no_artifacts)
+    total = args.steps * len(args.direction)
+    with tqdm(total=total, unit="step", file=sys.stderr, disable=None, desc="growing") as bar:
+
+        def report(record):  # one line per step
+            b = record.bounds_after
+            seam = record.qc.get("seam_excess")
+            cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
+            bar.write(f"step {canvas.head} {record.direction.value:>5}: {len(record.tiles)} tile(s), "
+                      f"now {b.width}x{b.height} at ({b.col_off}, {b.row_off}); seam excess "
+                      f"{'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}, "
+                      f"{record.timings.get('total', 0.0):.1f} s")
+            bar.update(1)
+
+        grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,
+             on_step=report)
+    print(f"canvas {canvas.path}: {canvas.bounds.width}x{canvas.bounds.height}, {canvas.head} steps")
+    return 0

@@ -1,0 +1,42 @@
+"""``imkerutils history CANVAS [--json]``: the committed steps, oldest first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from imkerutils.tiling import Canvas
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("history", help="list a canvas's steps")
+    p.add_argument("canvas")
+    p.add_argument("--json", action="store_true", help="print the full step records as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY
+
+    canvas = Canvas.open(args.canvas, read_only=True)
+    steps = canvas.history()
+    if args.json:
+        print(json.dumps([{"number": s.number, "kind": s.kind, "created_at": s.created_at,
+                           "bounds_after": s.bounds_after.to_dict(), "tiles": s.tiles, "info": s.info}
+                          for s in steps], indent=2, sort_keys=True))
+        return 0
+    for s in steps:
+        rec = s.info.get(EXQUISITE_INFO_KEY)
+        b = s.bounds_after
+        line = f"{s.number:>4}  {s.created_at}  {s.kind:<12} -> {b.width}x{b.height} at ({b.col_off}, {b.row_off})"
+        if rec:
+            cost = rec.get("cost_usd")
+            seam = (rec.get("qc") or {}).get("seam_excess")
+            line += (f"  {rec['generator_name']} seed {rec['seed']}"
+                     f"  seam {'n/a' if seam is None else f'{seam:.2f}'}"
+                     f"  cost {'unknown' if cost is None else f'${cost:.4f}'}"
+                     f"  prompt {rec.get('user_prompt', '')!r}")
+        print(line)
+    if not steps:
+        print("no steps yet")
+    return 0

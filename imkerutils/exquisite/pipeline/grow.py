@@ -1,0 +1,74 @@
+"""Grow a canvas by several steps, within a budget, with progress reporting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.geometry.direction import Direction
+from imkerutils.exquisite.pipeline.step import GrowSettings, grow_step, plan_step, step_records
+from imkerutils.exquisite.pipeline.tile import derive_seed
+from imkerutils.exquisite.state.budget import Budget
+from imkerutils.exquisite.state.record import StepRecord
+from imkerutils.tiling.canvas import Canvas
+
+__all__ = ["canvas_spent_usd", "grow", "step_worst_case_usd", "tile_worst_case_usd"]
+
+
+def tile_worst_case_usd(generator: TileGenerator) -> float | None:
+    """The most one generator call can cost: 0 for offline generators, ``None`` if unknown."""
+    method = getattr(generator, "max_cost_per_tile_usd", None)
+    if callable(method):
+        return method()
+    return None if generator.needs_network else 0.0
+
+
+def step_worst_case_usd(tiles: int, generator: TileGenerator, settings: GrowSettings) -> float | None:
+    """Worst case of one step: every tile drawn ``candidates`` times on every allowed attempt."""
+    per_tile = tile_worst_case_usd(generator)
+    if per_tile is None:
+        return None
+    return tiles * settings.candidates * (settings.max_retries + 1) * per_tile
+
+
+def canvas_spent_usd(canvas: Canvas) -> float:
+    """Dollars recorded by the committed growth steps of ``canvas`` (unknown costs count as 0)."""
+    return sum(r.cost_usd or 0.0 for r in step_records(canvas))
+
+
+def grow(
+    canvas: Canvas,
+    directions: Sequence[Direction | str],
+    generator: TileGenerator,
+    settings: GrowSettings | None = None,
+    *,
+    steps: int = 1,
+    budget_usd: float | None = None,
+    on_step: Callable[[StepRecord], None] | None = None,
+    on_tile: Callable[..., None] | None = None,
+) -> list[StepRecord]:
+    """Grow ``steps`` times towards each of ``directions`` in turn (512 px per step).
+
+    Each step's seed (recorded) is derived from ``settings.seed`` and the
+    step's number on the canvas, so growing in one run or in several gives the
+    same bytes with a deterministic generator.
+    Before each step, its worst-case cost is checked against what is left of
+    ``budget_usd`` (counting what earlier steps on this canvas recorded); a
+    step that could exceed it is refused before anything is generated.
+    """
+    settings = settings or GrowSettings()
+    ds = [Direction.parse(d) for d in directions]
+    records = []
+    spent = canvas_spent_usd(canvas) if budget_usd is not None else 0.0
+    for _ in range(steps):
+        for d in ds:
+            budget = Budget(budget_usd, spent)
+            budget.check(step_worst_case_usd(len(plan_step(canvas, d, settings).tiles), generator, settings))
+            step_settings = replace(settings, seed=derive_seed(settings.seed, "step", canvas.head + 1))
+            record = grow_step(canvas, d, generator, step_settings, on_tile=on_tile)
+            spent += record.cost_usd or 0.0
+            records.append(record)
+            if on_step is not None:
+                on_step(record)
+    return records

@@ -1,0 +1,141 @@
+"""One tile of a growth step: reference, generation, checks, seam strategy, QC."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from imkerutils.errors import GeneratorOutputError
+from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
+from imkerutils.exquisite.geometry.band import build_reference
+from imkerutils.exquisite.geometry.blend import apply_seam
+from imkerutils.exquisite.geometry.plan import TilePlan
+from imkerutils.exquisite.geometry.seam import band_drift, seam_scores
+from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, StepRejectedError, Verdict, candidate_score
+from imkerutils.tiling.window import Window, intersection
+
+__all__ = ["TileOutcome", "TileSettings", "add_usage", "assemble_tile", "derive_seed", "run_tile"]
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed that depends only on ``parts`` (same inputs, same seed, any machine)."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """What every tile of a step shares."""
+
+    prompt: str
+    seed: int
+    seam: str = "exact"
+    seam_width: int = 64
+    fill: str = "edge"
+    candidates: int = 1
+    max_retries: int = 2
+    qc: QCHook | None = None
+
+
+@dataclass
+class TileOutcome:
+    """The accepted result of one tile."""
+
+    plan: TilePlan
+    seed: int
+    reference: np.ndarray
+    generate: np.ndarray
+    raw: np.ndarray
+    final: np.ndarray
+    new_pixels: np.ndarray  # the pixels of plan.write_window
+    scores: dict[str, Any]
+    band_drift: float | None
+    usage: Usage | None
+    cost_usd: float | None
+    request_id: str | None
+    seconds: float
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
+    """Sum two token counts (``None`` = nothing reported)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return Usage(a.input_text_tokens + b.input_text_tokens, a.input_image_tokens + b.input_image_tokens,
+                 a.output_tokens + b.output_tokens)
+
+
+def _window_in(tile: Window, w: Window) -> tuple[slice, slice]:
+    return w.slices((tile.row_off, tile.col_off))
+
+
+def assemble_tile(plan: TilePlan, canvas_pixels: np.ndarray, done: dict[int, TileOutcome]) -> np.ndarray:
+    """The tile's pixels: the canvas over ``tile_window`` plus the new pixels of the tiles it depends on."""
+    pixels = canvas_pixels.copy()
+    for dep, ctx in zip(plan.depends_on, plan.context_windows, strict=True):
+        src = done[dep]
+        part = intersection(ctx, src.plan.write_window)
+        if part is None:
+            continue
+        pixels[_window_in(plan.tile_window, part)] = src.new_pixels[_window_in(src.plan.write_window, part)]
+    return pixels
+
+
+def _check_result(result: TileResult, request: TileRequest, generator: TileGenerator) -> np.ndarray:
+    image = np.asarray(result.image)
+    want = (request.size, request.size, request.reference.shape[2])
+    if image.shape != want or image.dtype != np.uint8:
+        raise GeneratorOutputError(
+            f"generator {generator.name!r} returned an image of shape {image.shape} {image.dtype}, "
+            f"expected {want} uint8")
+    return image
+
+
+def run_tile(
+    plan: TilePlan,
+    pixels: np.ndarray,
+    generator: TileGenerator,
+    settings: TileSettings,
+) -> TileOutcome:
+    """Generate one tile from its assembled ``pixels`` (see :func:`assemble_tile`), with QC."""
+    start = time.perf_counter()
+    generate = plan.generate_mask()
+    keep = ~generate
+    reference = build_reference(pixels, generate, fill=settings.fill)
+    rejected: list[dict[str, Any]] = []
+    usage_total: Usage | None = None
+    cost_total: float | None = 0.0
+    for attempt in range(settings.max_retries + 1):
+        drawn = []
+        for k in range(settings.candidates):
+            seed = derive_seed(settings.seed, plan.index, attempt, k)
+            request = TileRequest(reference=reference, generate=generate, prompt=settings.prompt, seed=seed,
+                                  direction=plan.direction, size=reference.shape[0])
+            result = generator.generate(request)
+            raw = _check_result(result, request, generator)
+            usage_total = add_usage(usage_total, result.usage)
+            cost_total = None if cost_total is None or result.cost_usd is None else cost_total + result.cost_usd
+            drift = band_drift(pixels, raw, where=keep).mean if keep.any() else None
+            final = np.where(generate[..., None], raw, pixels)  # kept pixels restored byte for byte
+            final = apply_seam(settings.seam, final, generate, plan.direction, width=settings.seam_width)
+            scores = seam_scores(final, plan.direction, generate=generate, raw=raw).to_dict()
+            drawn.append((Candidate(plan.index, seed, attempt, final, scores, drift), raw, result))
+        drawn.sort(key=lambda c: candidate_score(c[0]))
+        best, raw, result = drawn[0]
+        for other, _, _ in drawn[1:]:
+            rejected.append({"seed": other.seed, "attempt": attempt, "reason": "best-of-n", "scores": other.scores})
+        verdict = Verdict(settings.qc(best)) if settings.qc is not None else Verdict.ACCEPT
+        if verdict is Verdict.ACCEPT:
+            new = best.image[_window_in(plan.tile_window, plan.write_window)].copy()
+            return TileOutcome(plan, best.seed, reference, generate, raw, best.image, new, best.scores,
+                               best.band_drift, usage_total, cost_total, result.request_id,
+                               time.perf_counter() - start, rejected)
+        rejected.append({"seed": best.seed, "attempt": attempt, "reason": verdict.value, "scores": best.scores})
+        if verdict is Verdict.REJECT:
+            break
+    raise StepRejectedError(
+        f"quality control rejected tile {plan.index} after {len(rejected)} candidate(s); the canvas is unchanged")

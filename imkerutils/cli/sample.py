@@ -1,0 +1,28 @@
+"""``imkerutils sample [OUT]``: copy the bundled sample image (CC0) to a folder of yours."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from importlib.resources import as_file, files
+from pathlib import Path
+
+from imkerutils.errors import CanvasExistsError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="write the bundled 1024x1024 sample landscape to OUT")
+    p.add_argument("out", nargs="?", default="landscape.jpg", help="where to write it (default ./landscape.jpg)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise CanvasExistsError(f"{out} already exists (pass --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with as_file(files("imkerutils") / "data" / "samples" / "landscape.jpg") as src:
+        shutil.copyfile(src, out)
+    print(f"wrote {out}")
+    return 0

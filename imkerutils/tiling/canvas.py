@@ -41,6 +41,7 @@ from imkerutils.errors import (
 )
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
 from imkerutils.tiling.journal import Journal, JournalState, StepMeta
+from imkerutils.tiling.pyramid import Pyramid, level_window, levels_needed
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window, intersection, union
 
@@ -164,6 +165,7 @@ class Canvas:
         self._store = store
         self._raw = RawStore(store)
         self._journal = Journal(self._raw)
+        self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
         self._state = self._journal.read_state()
         if self._state.pending is not None and not read_only:
             with self._journal.lock():
@@ -251,6 +253,7 @@ class Canvas:
         try:
             canvas = cls.create(tmp, mode=src.mode, tile=tile)
             canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
+            canvas.update_pyramid()
             if root.exists():
                 shutil.rmtree(root)
             os.replace(tmp, root)
@@ -298,14 +301,49 @@ class Canvas:
     def _chunk_of_tile(self, i: int, j: int) -> tuple[int, int]:
         return i + self.origin[0] // self.tile, j + self.origin[1] // self.tile
 
+    def _chunks_of_keys(self, keys: Sequence[str]) -> list[tuple[int, int]]:
+        """Level-0 chunk coordinates named by a step's store keys."""
+        prefix = f"{LEVEL0}/c/"
+        return [(int(p[0]), int(p[1])) for p in (k[len(prefix):].split("/") for k in keys if k.startswith(prefix))]
+
     def _tile_key(self, i: int, j: int) -> str:
         ci, cj = self._chunk_of_tile(i, j)
         return f"{LEVEL0}/" + self._z.metadata.encode_chunk_key((ci, cj, 0))
 
     # -- reads ---------------------------------------------------------------
-    def read(self, window: Window) -> np.ndarray:
-        """Pixels of a world window as ``(height, width, channels)`` uint8; background outside bounds."""
-        return _read_array(self._z, self._to_array(window))
+    @property
+    def levels(self) -> int:
+        """Number of pyramid levels (level 0 included) the current bounds need."""
+        return levels_needed(self.bounds, self.tile)
+
+    def level_bounds(self, level: int) -> Window:
+        """The bounds in level-``level`` pixels (floor of the start, ceil of the end)."""
+        return level_window(self.bounds, level)
+
+    def read(self, window: Window, level: int = 0) -> np.ndarray:
+        """Pixels of a window as ``(height, width, channels)`` uint8; background outside bounds.
+
+        ``window`` is in world coordinates at ``level`` 0, and in level pixels
+        (world // 2**level) above it.  Reading a coarser level of a writable
+        canvas first brings the pyramid up to date.
+        """
+        if level == 0:
+            return _read_array(self._z, self._to_array(window))
+        if not 0 < level < self.levels:
+            raise InvalidWindowError(f"level must be in 0..{self.levels - 1} for this canvas, got {level}")
+        if not self.read_only:
+            self.update_pyramid()
+        shift = (self.origin[0] >> level, self.origin[1] >> level)
+        return _read_array(self._pyramid.array(level), window.translate(*shift))
+
+    def update_pyramid(self) -> int:
+        """Recompute the coarser levels over the tiles written since the last update.
+
+        Returns the number of chunks recomputed (0 when already up to date).
+        """
+        self._check_writable()
+        with self._journal.lock():
+            return self._pyramid.update(self.bounds)
 
     def to_dask(self, window: Window | None = None) -> da.Array:
         """A lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
@@ -350,6 +388,7 @@ class Canvas:
             if new > MAX_EXTENT:
                 raise OutOfBoundsError(f"canvas cannot grow beyond {MAX_EXTENT} px of array extent")
             self._z.resize((new, new, self.channels))
+            self._pyramid.resize(new)
 
     def _validate(self, data: Any) -> tuple[int, int]:
         shape = getattr(data, "shape", None)
@@ -459,14 +498,20 @@ class Canvas:
         """Revert the last committed step (O(tiles it wrote))."""
         self._check_writable()
         with self._journal.lock():
-            meta, self._state = self._journal.undo(self._journal.recover(self._journal.read_state()))
+            state = self._journal.recover(self._journal.read_state())
+            if state.head > 0:
+                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head).keys))
+            meta, self._state = self._journal.undo(state)
         return StepInfo.from_meta(meta)
 
     def redo(self) -> StepInfo:
         """Re-apply the last undone step."""
         self._check_writable()
         with self._journal.lock():
-            meta, self._state = self._journal.redo(self._journal.recover(self._journal.read_state()))
+            state = self._journal.recover(self._journal.read_state())
+            if state.head < state.top:
+                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head + 1).keys))
+            meta, self._state = self._journal.redo(state)
         return StepInfo.from_meta(meta)
 
     def history(self) -> list[StepInfo]:
@@ -514,6 +559,7 @@ class Canvas:
             "steps": self.head,
             "redoable": self._state.top - self._state.head,
             "tiles_written": self.written_tiles(),
+            "levels": self.levels,
             "bytes_on_disk": self.disk_usage(),
         }
 
@@ -538,6 +584,7 @@ class _Step:
             state = c._journal.recover(c._journal.read_state())
             after = union(state.bounds, self.window) if self.grow else state.bounds
             c._ensure_extent(after)
+            c._pyramid.mark_dirty(c._chunks_of_keys(self.keys))
             self._meta, self._state = c._journal.begin(state, self.kind, self.keys, after, self.info)
         except BaseException:
             self.abort()

@@ -1,0 +1,142 @@
+"""Coarser levels of a canvas, kept up to date from the tiles each write dirties.
+
+Level ``L`` is a sibling Zarr array named ``str(L)``: a 2x mean reduction of
+level ``L-1`` (rounded half up, all channels alike, background included), with
+the same chunking and world (0, 0) at ``origin / 2**L``.  Levels go down to
+the first one whose bounds fit in one tile, so an overview of a gigapixel
+canvas is one tile read.
+
+A write step drops a *dirty marker* per level-0 tile it touches
+(``_pyramid/dirty/<ci>.<cj>``) before its first byte changes; undo and redo do
+the same.  :meth:`Pyramid.update` recomputes only the parents of dirty tiles,
+level by level, then removes the markers.  Markers are not journaled: a step
+that is rolled back just leaves markers whose recomputation changes nothing,
+and an update killed half-way is redone from the markers that remain, so the
+pyramid is always derivable from level 0 and never needs undo of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import zarr
+
+from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.window import Window
+
+__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "level_window", "levels_needed"]
+
+MAX_LEVELS = 17  # origin is 2**17 tiles from the array start, so every level stays chunk-aligned
+DIRTY_PREFIX = "_pyramid/dirty/"
+LEVELS_KEY = "_pyramid/levels.json"
+
+
+def downsample2(block: np.ndarray) -> np.ndarray:
+    """2x mean reduction of ``(2h, 2w, C)`` uint8, rounding half up.
+
+    >>> downsample2(np.array([[[1], [2]], [[3], [5]]], np.uint8))[..., 0].tolist()
+    [[3]]
+    """
+    b = block.astype(np.uint16)
+    s = b[0::2, 0::2] + b[1::2, 0::2] + b[0::2, 1::2] + b[1::2, 1::2]
+    return ((s + 2) >> 2).astype(np.uint8)
+
+
+def level_window(w: Window, level: int) -> Window:
+    """The level-``level`` window covering world window ``w`` (floor of the start, ceil of the end)."""
+    f = 1 << level
+    return Window.from_bounds(w.row_off // f, w.col_off // f, -(-w.row_end // f), -(-w.col_end // f))
+
+
+def levels_needed(bounds: Window, tile: int) -> int:
+    """Number of levels (level 0 included) down to one whose bounds fit in one tile."""
+    n = 1
+    while n < MAX_LEVELS + 1:
+        lb = level_window(bounds, n - 1)
+        if lb.height <= tile and lb.width <= tile:
+            break
+        n += 1
+    return n
+
+
+class Pyramid:
+    """The coarser levels of one canvas group."""
+
+    def __init__(self, group: zarr.Group, raw: RawStore, tile: int, origin: tuple[int, int]) -> None:
+        self.group, self.raw, self.tile, self.origin = group, raw, tile, origin
+
+    # -- arrays --------------------------------------------------------------
+    def array(self, level: int) -> zarr.Array:
+        return self.group[str(level)]
+
+    def built_levels(self) -> int:
+        data = self.raw.get(LEVELS_KEY)
+        return 1 if data is None else int(json.loads(data)["levels"])
+
+    def _ensure_array(self, level: int) -> zarr.Array:
+        try:
+            return self.group[str(level)]
+        except KeyError:
+            z0 = self.array(0)
+            extent = z0.shape[0] >> level
+            return self.group.create_array(
+                str(level), shape=(extent, extent, z0.shape[2]), chunks=(self.tile, self.tile, z0.shape[2]),
+                dtype="uint8", fill_value=0, dimension_names=("y", "x", "c"))
+
+    def resize(self, extent: int) -> None:
+        """Follow a resize of level 0 to ``extent`` px."""
+        for level in range(1, self.built_levels()):
+            z = self.array(level)
+            z.resize((extent >> level, extent >> level, z.shape[2]))
+
+    # -- dirty markers ---------------------------------------------------------
+    def mark_dirty(self, chunks: Iterable[tuple[int, int]]) -> None:
+        for ci, cj in chunks:
+            self.raw.put(f"{DIRTY_PREFIX}{ci}.{cj}", b"")
+
+    def dirty(self) -> set[tuple[int, int]]:
+        out = set()
+        for key in self.raw.list_prefix(DIRTY_PREFIX):
+            ci, cj = key.rsplit("/", 1)[1].split(".")
+            out.add((int(ci), int(cj)))
+        return out
+
+    # -- update ----------------------------------------------------------------
+    def _reduce_chunk(self, level: int, ci: int, cj: int) -> None:
+        t = self.tile
+        src = self.array(level - 1)
+        block = np.asarray(src[2 * ci * t:(2 * ci + 2) * t, 2 * cj * t:(2 * cj + 2) * t])
+        self.array(level)[ci * t:(ci + 1) * t, cj * t:(cj + 1) * t] = downsample2(block)
+
+    def update(self, bounds: Window, *, workers: int = 2) -> int:
+        """Bring every level up to date; returns the number of chunks recomputed."""
+        dirty = self.dirty()
+        built = self.built_levels()
+        needed = max(levels_needed(bounds, self.tile), built)
+        if not dirty and needed == built:
+            return 0
+        count = 0
+        current = dirty
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for level in range(1, needed):
+                self._ensure_array(level)
+                if level >= built:  # a new level: compute all of it from the level below
+                    lb = level_window(self._to_array_level(bounds, level), 0)
+                    t = self.tile
+                    current = {(i, j) for i in range(lb.row_off // t, -(-lb.row_end // t))
+                               for j in range(lb.col_off // t, -(-lb.col_end // t))}
+                else:
+                    current = {(ci // 2, cj // 2) for ci, cj in current}
+                list(pool.map(lambda ij, lv=level: self._reduce_chunk(lv, *ij), sorted(current)))
+                count += len(current)
+        self.raw.put(LEVELS_KEY, json.dumps({"levels": needed}).encode())
+        for ci, cj in dirty:
+            self.raw.delete(f"{DIRTY_PREFIX}{ci}.{cj}")
+        return count
+
+    def _to_array_level(self, bounds: Window, level: int) -> Window:
+        lb = level_window(bounds, level)
+        return lb.translate(self.origin[0] >> level, self.origin[1] >> level)

@@ -1,0 +1,46 @@
+"""Glue a generated tile back: compose it with the real pixels, cut out what it writes.
+
+The pipeline writes :func:`new_pixels` at ``plan.write_window`` and nothing
+else, so the band and the neighbours' pixels are never written twice.
+
+>>> from imkerutils.exquisite.geometry.plan import plan_edge
+>>> from imkerutils.tiling.window import Window
+>>> tile = plan_edge(Window(0, 0, 100, 600), "left").tiles[0]
+>>> tile.write_window
+Window(row_off=0, col_off=-512, height=100, width=512)
+>>> new_pixels(tile, np.zeros((1024, 1024, 3), np.uint8)).shape
+(100, 512, 3)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imkerutils.errors import InvalidTileError
+from imkerutils.exquisite.geometry.plan import TilePlan
+
+__all__ = ["compose", "new_pixels"]
+
+
+def compose(reference: np.ndarray, result: np.ndarray, generate: np.ndarray) -> np.ndarray:
+    """The finished tile: ``result`` where ``generate`` is True, ``reference`` (real pixels) elsewhere."""
+    reference = np.asarray(reference)
+    result = np.asarray(result)
+    generate = np.asarray(generate)
+    if reference.shape != result.shape or reference.dtype != result.dtype:
+        raise InvalidTileError(
+            f"result {result.shape} {result.dtype} does not match reference {reference.shape} {reference.dtype}"
+        )
+    if generate.dtype != np.bool_ or generate.shape != reference.shape[:2]:
+        raise InvalidTileError(f"the generate mask must be bool of shape {reference.shape[:2]}")
+    return np.where(generate[..., None], result, reference)
+
+
+def new_pixels(plan: TilePlan, result: np.ndarray) -> np.ndarray:
+    """The pixels of ``result`` (world orientation, over ``plan.tile_window``) inside ``plan.write_window``."""
+    result = np.asarray(result)
+    if result.shape[:2] != plan.tile_window.shape:
+        raise InvalidTileError(
+            f"result of shape {result.shape} does not cover tile window {plan.tile_window.shape}"
+        )
+    return result[plan.write_window.slices(plan.origin)].copy()

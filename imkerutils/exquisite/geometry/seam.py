@@ -1,0 +1,267 @@
+"""Cheap seam metrics for a finished tile.
+
+Every metric looks at a tile in the right-facing view: the band (real pixels)
+on the left, the new pixels on the right, the seam between columns
+``seam_col - 1`` and ``seam_col``.  Pass ``direction`` to measure a tile in
+world orientation; it is mapped with :func:`~.direction.to_right` first.
+Pixel values are taken in 0-255 units (uint8 tiles, or floats on that scale);
+an alpha channel is ignored.
+
+Ratios are regularised so that flat images do not divide by zero: with a small
+``eps`` (in the metric's own units), ``ratio = (measured + eps) / (reference + eps)``.
+A constant image therefore scores exactly 1.0 on every ratio ("no seam, no
+detail, same as around it"), and a step of ``s`` grey levels on a flat
+background scores about ``s / eps``.
+
+``local_seam_excess``
+    mean gradient magnitude across the seam / median gradient of the
+    neighbouring column pairs (``pairs`` on each side).  Natural images score
+    about 0.9-1.2; visible seams 2-30.
+``detail_ratio``
+    high-frequency energy (mean squared Laplacian of the grey image) of the new
+    half / that of the band.  Below 1: the new half is blurrier.
+``colour_step``
+    mean colour difference between the ``strip`` columns either side of the
+    seam / the same difference between two adjacent strips inside the band.
+``band_drift``
+    how much the model redrew the pixels it was told to keep (mean and max of
+    the absolute difference).
+
+>>> ramp = np.tile(np.arange(64, dtype=float), (8, 1))
+>>> round(local_seam_excess(ramp, 32), 6)
+1.0
+>>> step = ramp.copy(); step[:, 32:] += 40
+>>> local_seam_excess(step, 32) > 20
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from imkerutils.errors import InvalidTileError
+from imkerutils.exquisite.geometry._errors import GeometryError
+from imkerutils.exquisite.geometry.direction import Direction, to_right
+
+__all__ = [
+    "BandDrift",
+    "SeamScores",
+    "band_drift",
+    "colour_step",
+    "detail_ratio",
+    "local_seam_excess",
+    "seam_rows",
+    "seam_scores",
+]
+
+SEAM_COL = 512
+EPS = 0.5  # grey levels
+EPS_ENERGY = EPS**2  # squared grey levels
+
+
+def _colour(tile: np.ndarray, direction: Direction | str, rows: np.ndarray | None) -> np.ndarray:
+    """Right-facing float64 view (H, W, C) of the colour channels, restricted to ``rows``."""
+    tile = np.asarray(tile)
+    if tile.ndim == 2:
+        tile = tile[..., None]
+    if tile.ndim != 3 or tile.shape[2] not in (1, 2, 3, 4):
+        raise InvalidTileError(f"a tile must have shape (H, W) or (H, W, C), got {tile.shape}")
+    if tile.shape[2] in (2, 4):
+        tile = tile[..., :-1]  # drop alpha
+    # A contiguous copy: the numbers must not depend on the orientation the tile came in.
+    t = np.ascontiguousarray(to_right(tile, Direction.parse(direction)), dtype=np.float64)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=bool)
+        if rows.shape != (t.shape[0],):
+            raise InvalidTileError(f"rows must be a bool array of length {t.shape[0]}, got {rows.shape}")
+        if not rows.any():
+            raise GeometryError("no rows selected for the seam metrics")
+        t = t[rows]
+    return t
+
+
+def _need(seam_col: int, before: int, after: int, width: int) -> None:
+    if seam_col - before < 0 or seam_col + after > width:
+        raise InvalidTileError(
+            f"the metric needs {before} columns before and {after} after seam column {seam_col}, "
+            f"but the tile is {width} columns wide"
+        )
+
+
+def _ratio(measured: float, reference: float, eps: float) -> float:
+    return float((measured + eps) / (reference + eps))
+
+
+def local_seam_excess(
+    tile: np.ndarray,
+    seam_col: int = SEAM_COL,
+    *,
+    direction: Direction | str = Direction.RIGHT,
+    rows: np.ndarray | None = None,
+    pairs: int = 4,
+) -> float:
+    """Gradient across the seam / median gradient of ``pairs`` neighbouring column pairs each side."""
+    t = _colour(tile, direction, rows)
+    _need(seam_col, pairs + 1, pairs + 1, t.shape[1])
+    diff = np.diff(t[:, seam_col - pairs - 1 : seam_col + pairs + 1], axis=1)
+    grad = np.sqrt((diff**2).sum(axis=2)).mean(axis=0)  # one value per column pair
+    neighbours = np.delete(grad, pairs)
+    return _ratio(grad[pairs], float(np.median(neighbours)), EPS)
+
+
+def _hf_energy(grey: np.ndarray) -> float:
+    lap = ndimage.laplace(grey, mode="reflect")
+    if lap.shape[0] > 2 and lap.shape[1] > 2:
+        lap = lap[1:-1, 1:-1]
+    return float((lap**2).mean())
+
+
+def detail_ratio(
+    tile: np.ndarray,
+    seam_col: int = SEAM_COL,
+    *,
+    direction: Direction | str = Direction.RIGHT,
+    rows: np.ndarray | None = None,
+) -> float:
+    """High-frequency energy of the new half / that of the band."""
+    t = _colour(tile, direction, rows)
+    _need(seam_col, 1, 1, t.shape[1])
+    grey = t.mean(axis=2)
+    return _ratio(_hf_energy(grey[:, seam_col:]), _hf_energy(grey[:, :seam_col]), EPS_ENERGY)
+
+
+def colour_step(
+    tile: np.ndarray,
+    seam_col: int = SEAM_COL,
+    *,
+    direction: Direction | str = Direction.RIGHT,
+    rows: np.ndarray | None = None,
+    strip: int = 8,
+) -> float:
+    """Per-row colour difference across the seam / the same difference inside the band."""
+    t = _colour(tile, direction, rows)
+    _need(seam_col, 2 * strip, strip, t.shape[1])
+    inner = t[:, seam_col - 2 * strip : seam_col - strip].mean(axis=1)
+    last = t[:, seam_col - strip : seam_col].mean(axis=1)
+    first = t[:, seam_col : seam_col + strip].mean(axis=1)
+    across = np.linalg.norm(first - last, axis=1).mean()
+    within = np.linalg.norm(last - inner, axis=1).mean()
+    return _ratio(float(across), float(within), EPS)
+
+
+@dataclass(frozen=True, slots=True)
+class BandDrift:
+    """How far generated pixels moved from the real ones (0-255 units, over all channels)."""
+
+    mean: float
+    max: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "max": self.max}
+
+
+def band_drift(
+    original_band: np.ndarray, generated_band: np.ndarray, *, where: np.ndarray | None = None
+) -> BandDrift:
+    """Mean and max absolute difference between the real band and the model's version of it.
+
+    ``where`` (bool, the arrays' first two dimensions) restricts the comparison
+    to some pixels; no pixel at all gives zero drift.
+    """
+    a = np.asarray(original_band)
+    b = np.asarray(generated_band)
+    if a.shape != b.shape:
+        raise InvalidTileError(f"band shapes differ: {a.shape} vs {b.shape}")
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    if where is not None:
+        where = np.asarray(where, dtype=bool)
+        if where.shape != a.shape[:2]:
+            raise InvalidTileError(f"where must have shape {a.shape[:2]}, got {where.shape}")
+        diff = diff[where]
+    if diff.size == 0:
+        return BandDrift(0.0, 0.0)
+    return BandDrift(float(diff.mean()), float(diff.max()))
+
+
+def seam_rows(
+    generate: np.ndarray, seam_col: int = SEAM_COL, *, direction: Direction | str = Direction.RIGHT
+) -> np.ndarray:
+    """Right-facing rows where a real band pixel meets a generated pixel at the seam."""
+    g = to_right(np.asarray(generate, dtype=bool), Direction.parse(direction))
+    _need(seam_col, 1, 1, g.shape[1])
+    return ~g[:, seam_col - 1] & g[:, seam_col]
+
+
+@dataclass(frozen=True, slots=True)
+class SeamScores:
+    """The seam QC numbers of one finished tile (see the module docstring)."""
+
+    seam_excess: float
+    detail_ratio: float
+    colour_step: float
+    rows: int
+    band_drift_mean: float | None = None
+    band_drift_max: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seam_excess": self.seam_excess,
+            "detail_ratio": self.detail_ratio,
+            "colour_step": self.colour_step,
+            "rows": self.rows,
+            "band_drift_mean": self.band_drift_mean,
+            "band_drift_max": self.band_drift_max,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeamScores:
+        return cls(**data)
+
+
+def seam_scores(
+    tile: np.ndarray,
+    direction: Direction | str = Direction.RIGHT,
+    *,
+    generate: np.ndarray | None = None,
+    raw: np.ndarray | None = None,
+    seam_col: int = SEAM_COL,
+) -> SeamScores:
+    """All seam metrics of a finished tile in world orientation.
+
+    Parameters
+    ----------
+    tile : ndarray (H, W, C)
+        The finished tile: real pixels where kept, new pixels where generated.
+    direction : Direction or str
+        The growth direction of the tile.
+    generate : ndarray of bool (H, W), optional
+        The tile's generate mask.  When given, the metrics use only the rows
+        where a real band pixel meets a generated one, and band drift only the
+        kept band pixels.
+    raw : ndarray (H, W, C), optional
+        The generator's raw output; when given, band drift is measured.
+    seam_col : int
+        The seam's column in the right-facing view (the band width).
+    """
+    d = Direction.parse(direction)
+    rows = None if generate is None else seam_rows(generate, seam_col, direction=d)
+    drift = None
+    if raw is not None:
+        if np.shape(raw) != np.shape(tile):
+            raise InvalidTileError(f"raw output shape {np.shape(raw)} differs from tile {np.shape(tile)}")
+        band_real = to_right(np.asarray(tile), d)[:, :seam_col]
+        band_raw = to_right(np.asarray(raw), d)[:, :seam_col]
+        where = None if generate is None else ~to_right(np.asarray(generate, bool), d)[:, :seam_col]
+        drift = band_drift(band_real, band_raw, where=where)
+    return SeamScores(
+        seam_excess=local_seam_excess(tile, seam_col, direction=d, rows=rows),
+        detail_ratio=detail_ratio(tile, seam_col, direction=d, rows=rows),
+        colour_step=colour_step(tile, seam_col, direction=d, rows=rows),
+        rows=to_right(np.asarray(tile), d).shape[0] if rows is None else int(rows.sum()),
+        band_drift_mean=None if drift is None else drift.mean,
+        band_drift_max=None if drift is None else drift.max,
+    )

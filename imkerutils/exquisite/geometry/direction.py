@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from imkerutils.errors import InvalidDirectionError
 __all__ = ["Direction", "from_right", "to_right"]
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Which edge of the canvas grows."""
 
     RIGHT = "right"

@@ -13,6 +13,7 @@ from imkerutils.errors import GeneratorOutputError
 from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
+from imkerutils.exquisite.geometry.glue import compose, new_pixels
 from imkerutils.exquisite.geometry.plan import TilePlan
 from imkerutils.exquisite.geometry.seam import band_drift, seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, StepRejectedError, Verdict, candidate_score
@@ -120,7 +121,7 @@ def run_tile(
             usage_total = add_usage(usage_total, result.usage)
             cost_total = None if cost_total is None or result.cost_usd is None else cost_total + result.cost_usd
             drift = band_drift(pixels, raw, where=keep).mean if keep.any() else None
-            final = np.where(generate[..., None], raw, pixels)  # kept pixels restored byte for byte
+            final = compose(pixels, raw, generate)  # kept pixels restored byte for byte
             final = apply_seam(settings.seam, final, generate, plan.direction, width=settings.seam_width)
             scores = seam_scores(final, plan.direction, generate=generate, raw=raw).to_dict()
             drawn.append((Candidate(plan.index, seed, attempt, final, scores, drift), raw, result))
@@ -130,7 +131,7 @@ def run_tile(
             rejected.append({"seed": other.seed, "attempt": attempt, "reason": "best-of-n", "scores": other.scores})
         verdict = Verdict(settings.qc(best)) if settings.qc is not None else Verdict.ACCEPT
         if verdict is Verdict.ACCEPT:
-            new = best.image[_window_in(plan.tile_window, plan.write_window)].copy()
+            new = new_pixels(plan, best.image).copy()
             return TileOutcome(plan, best.seed, reference, generate, raw, best.image, new, best.scores,
                                best.band_drift, usage_total, cost_total, result.request_id,
                                time.perf_counter() - start, rejected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "BudgetExceededError",
+    "CanvasChangedError",
     "CanvasCorruptError",
     "CanvasExistsError",
     "CanvasLockedError",
@@ -73,6 +74,10 @@ class CanvasCorruptError(ImkerError, ValueError):
 
 class CanvasReadOnlyError(ImkerError, PermissionError):
     """A write was attempted on a canvas opened read-only."""
+
+
+class CanvasChangedError(ImkerError, RuntimeError):
+    """The canvas was changed by another writer after the data for a step was read; nothing was written."""
 
 
 class CanvasLockedError(ImkerError, BlockingIOError):

@@ -14,8 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grow", help="grow a canvas (or an image file) outward with an image generator")
     p.add_argument("canvas", help="a canvas, or an image file (a canvas <name>.zarr is created beside it)")
     p.add_argument("--direction", "-d", action="append", choices=["right", "left", "up", "down"], required=True,
-                   help="edge to grow (repeat for several; each step grows each in turn)")
-    p.add_argument("--steps", type=int, default=1, help="steps per direction, 512 px each (default 1)")
+                   help="edge to grow (repeat for several: each step grows them all, corners included)")
+    p.add_argument("--steps", type=int, default=1, help="steps, 512 px each (default 1); each is one undoable batch")
     p.add_argument("--prompt", default="", help="what the new pixels should show")
     p.add_argument("--generator", "-g", default="local", help="local (offline, default), openai, mock, or a plug-in")
     p.add_argument("--model", help="model id for the openai generator (default gpt-image-1)")
@@ -54,17 +54,18 @@ def run(args: argparse.Namespace) -> int:
     canvas = open_or_create(args.canvas, trusted=args.trust_large)
     settings = GrowSettings(prompt=args.prompt, seed=args.seed, seam=args.seam, candidates=args.candidates,
                             save_artifacts=not args.no_artifacts)
-    total = args.steps * len(args.direction)
-    with tqdm(total=total, unit="step", file=sys.stderr, disable=None, desc="growing") as bar:
+    with tqdm(total=args.steps, unit="step", file=sys.stderr, disable=None, desc="growing") as bar:
 
-        def report(record):  # one line per step
-            b = record.bounds_after
-            seam = record.qc.get("seam_excess")
-            cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
-            bar.write(f"step {canvas.head} {record.direction.value:>5}: {len(record.tiles)} tile(s), "
+        def report(records: list) -> None:  # one line per step
+            b = records[-1].bounds_after
+            seams = [r.qc.get("seam_excess") for r in records if r.qc.get("seam_excess") is not None]
+            costs = [r.cost_usd for r in records]
+            cost = "unknown" if None in costs else f"${sum(costs):.4f}"
+            tiles = sum(len(r.tiles) for r in records)
+            bar.write(f"step {canvas.head} {'+'.join(r.direction.value for r in records)}: {tiles} tile(s), "
                       f"now {b.width}x{b.height} at ({b.col_off}, {b.row_off}); seam excess "
-                      f"{'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}, "
-                      f"{record.timings.get('total', 0.0):.1f} s")
+                      f"{f'{max(seams):.2f}' if seams else 'n/a'}, cost {cost}, "
+                      f"{records[0].timings.get('total', 0.0):.1f} s")
             bar.update(1)
 
         grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,

@@ -26,16 +26,17 @@ def run(args: argparse.Namespace) -> int:
                           for s in steps], indent=2, sort_keys=True))
         return 0
     for s in steps:
-        rec = s.info.get(EXQUISITE_INFO_KEY)
+        records = s.info.get(EXQUISITE_INFO_KEY) or []
         b = s.bounds_after
-        line = f"{s.number:>4}  {s.created_at}  {s.kind:<12} -> {b.width}x{b.height} at ({b.col_off}, {b.row_off})"
-        if rec:
-            cost = rec.get("cost_usd")
-            seam = (rec.get("qc") or {}).get("seam_excess")
-            line += (f"  {rec['generator_name']} seed {rec['seed']}"
-                     f"  seam {'n/a' if seam is None else f'{seam:.2f}'}"
-                     f"  cost {'unknown' if cost is None else f'${cost:.4f}'}"
-                     f"  prompt {rec.get('user_prompt', '')!r}")
+        line = f"{s.number:>4}  {s.created_at}  {s.kind:<16} -> {b.width}x{b.height} at ({b.col_off}, {b.row_off})"
+        if records:
+            costs = [r.get("cost_usd") for r in records]
+            seams = [r["qc"]["seam_excess"] for r in records if (r.get("qc") or {}).get("seam_excess") is not None]
+            first = records[0]
+            line += (f"  {first['generator_name']} seed {first['seed']}"
+                     f"  seam {f'{max(seams):.2f}' if seams else 'n/a'}"
+                     f"  cost {'unknown' if None in costs else f'${sum(costs):.4f}'}"
+                     f"  prompt {first.get('user_prompt', '')!r}")
         print(line)
     if not steps:
         print("no steps yet")

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
-from zarr.storage import LocalStore
 
 from imkerutils.errors import (
+    CanvasChangedError,
     CanvasCorruptError,
     CanvasExistsError,
     CanvasNotFoundError,
@@ -41,6 +41,7 @@ from imkerutils.errors import (
 )
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
 from imkerutils.tiling.journal import Journal, JournalState, StepMeta
+from imkerutils.tiling.location import is_remote, local_path, open_store
 from imkerutils.tiling.pyramid import Pyramid, level_window, levels_needed
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window, intersection, union
@@ -145,7 +146,8 @@ class Canvas:
     Open one with :meth:`create`, :meth:`from_image` or :meth:`open`.
     """
 
-    def __init__(self, group: zarr.Group, store: zarr.abc.store.Store, *, read_only: bool) -> None:
+    def __init__(self, group: zarr.Group, store: zarr.abc.store.Store, *, read_only: bool,
+                 location: str) -> None:
         attrs = group.attrs.get("imkerutils")
         if not isinstance(attrs, dict) or attrs.get("format") != CANVAS_FORMAT:
             raise CanvasCorruptError("this Zarr group is not an imkerutils canvas (no canvas metadata)")
@@ -161,6 +163,7 @@ class Canvas:
         self.channels = MODES[self.mode]
         self.grid = TileGrid(self.tile)
         self.read_only = read_only
+        self._location = location
         self._group = group
         self._store = store
         self._raw = RawStore(store)
@@ -175,24 +178,28 @@ class Canvas:
     @classmethod
     def create(
         cls,
-        path: str | os.PathLike[str],
+        location: str | os.PathLike[str],
         *,
         mode: str = "RGB",
         height: int = 0,
         width: int = 0,
         tile: int = TILE_SIZE,
         overwrite: bool = False,
+        storage_options: dict[str, Any] | None = None,
     ) -> Canvas:
-        """Create an empty canvas whose bounds are ``(0, 0, height, width)`` of background."""
+        """Create an empty canvas whose bounds are ``(0, 0, height, width)`` of background.
+
+        ``location`` is a local folder or an fsspec URL (``s3://bucket/canvas``).
+        """
         if mode not in MODES:
             raise InvalidTileError(f"canvas mode must be one of {sorted(MODES)}, got {mode!r}")
         bounds = Window(0, 0, height, width)
-        root = Path(path)
-        if root.exists():
+        store = open_store(location, storage_options=storage_options)
+        if _exists(location, store):
             if not overwrite:
-                raise CanvasExistsError(f"{root} already exists (pass overwrite=True to replace it)")
-            shutil.rmtree(root) if root.is_dir() else root.unlink()
-        store = LocalStore(root)
+                raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
+            _remove(location, store)
+            store = open_store(location, storage_options=storage_options)
         origin = ORIGIN_TILES * tile
         extent = max(2 * origin, _pow2_at_least(origin + max(height, width)))
         group = zarr.open_group(
@@ -210,45 +217,54 @@ class Canvas:
             dimension_names=("y", "x", "c"),
         )
         Journal(RawStore(store)).write_state(JournalState(bounds=bounds))
-        return cls(group, store, read_only=False)
+        return cls(group, store, read_only=False, location=os.fspath(location))
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False) -> Canvas:
+    def open(cls, location: str | os.PathLike[str], *, read_only: bool = False,
+             storage_options: dict[str, Any] | None = None) -> Canvas:
         """Open an existing canvas (rolling back a step a killed writer left half done)."""
-        root = Path(path)
-        if not (root / "zarr.json").is_file():
-            raise CanvasNotFoundError(f"no canvas at {root} (no zarr.json)")
-        store = LocalStore(root, read_only=read_only)
+        store = open_store(location, read_only=read_only, storage_options=storage_options)
+        if not _has_metadata(location, store):
+            raise CanvasNotFoundError(f"no canvas at {os.fspath(location)} (no zarr.json)")
         try:
             group = zarr.open_group(store, mode="r" if read_only else "r+")
         except (ValueError, KeyError, TypeError) as exc:
-            raise CanvasCorruptError(f"{root}/zarr.json is not valid Zarr v3 metadata: {exc}") from None
+            raise CanvasCorruptError(f"{os.fspath(location)}/zarr.json is not valid Zarr v3 metadata: {exc}") from None
         except zarr.errors.ZarrError as exc:  # type: ignore[attr-defined]
-            raise CanvasCorruptError(f"{root} is not a readable Zarr v3 canvas: {exc}") from None
-        return cls(group, store, read_only=read_only)
+            raise CanvasCorruptError(f"{os.fspath(location)} is not a readable Zarr v3 canvas: {exc}") from None
+        return cls(group, store, read_only=read_only, location=os.fspath(location))
 
     @classmethod
     def from_image(
         cls,
         image: str | os.PathLike[str],
-        path: str | os.PathLike[str],
+        location: str | os.PathLike[str],
         *,
         trusted: bool = False,
         tile: int = TILE_SIZE,
         overwrite: bool = False,
+        storage_options: dict[str, Any] | None = None,
     ) -> Canvas:
-        """Create a canvas at ``path`` holding ``image`` (PNG, JPEG, TIFF, ...) at world (0, 0).
+        """Create a canvas at ``location`` holding ``image`` (PNG, JPEG, TIFF, ...) at world (0, 0).
 
-        Large tiled TIFFs are read tile by tile.  The canvas is built under a
-        temporary name and renamed into place, so a crash never leaves a
-        half-imported canvas at ``path``.
+        Large tiled TIFFs are read tile by tile.  A local canvas is built under
+        a temporary name and renamed into place, so a crash never leaves a
+        half-imported canvas at ``location``; on object storage (no rename) the
+        import is one journaled step, which opening the canvas rolls back.
         """
         from imkerutils.tiling.imageio import open_image
 
         src = open_image(image, trusted=trusted)
-        root = Path(path)
-        if root.exists() and not overwrite:
-            raise CanvasExistsError(f"{root} already exists (pass overwrite=True to replace it)")
+        if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) \
+                and not overwrite:
+            raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
+        if is_remote(location):
+            canvas = cls.create(location, mode=src.mode, tile=tile, overwrite=overwrite,
+                                storage_options=storage_options)
+            canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
+            canvas.update_pyramid()
+            return canvas
+        root = local_path(location)
         tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
         try:
             canvas = cls.create(tmp, mode=src.mode, tile=tile)
@@ -260,13 +276,28 @@ class Canvas:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        return cls.open(root)
+        return cls.open(location)
 
     # -- properties --------------------------------------------------------
     @property
     def path(self) -> Path:
+        """The local folder of the canvas (see :attr:`location` for canvases on object storage)."""
         root = self._raw.local_root
-        return root if root is not None else Path(str(self._store))
+        if root is None:
+            raise CanvasNotFoundError(f"canvas {self.location} is not on the local disk")
+        return root
+
+    @property
+    def location(self) -> str:
+        """Where the canvas lives, as given to :meth:`open` (a folder or a URL)."""
+        return self._location
+
+    def put_artifact(self, key: str, data: bytes) -> None:
+        """Store a file of the canvas's own (e.g. ``_generated/...``) beside its arrays, atomically."""
+        self._check_writable()
+        if not key.startswith(("_generated/", "outputs/")):
+            raise InvalidWindowError(f"artifact keys live under _generated/ or outputs/, got {key!r}")
+        self._raw.put(key, data)
 
     @property
     def bounds(self) -> Window:
@@ -290,7 +321,7 @@ class Canvas:
 
     def __repr__(self) -> str:
         b = self.bounds
-        return (f"Canvas({str(self.path)!r}, mode={self.mode!r}, bounds=(row {b.row_off}, col {b.col_off}, "
+        return (f"Canvas({self.location!r}, mode={self.mode!r}, bounds=(row {b.row_off}, col {b.col_off}, "
                 f"{b.height}x{b.width}), steps={self.head})")
 
     # -- coordinates ---------------------------------------------------------
@@ -354,8 +385,8 @@ class Canvas:
         aw = self._to_array(w)
         rows = _aligned_chunks(aw.row_off, aw.height, self.tile)
         cols = _aligned_chunks(aw.col_off, aw.width, self.tile)
-        region = _ArrayRegion(self._z, aw, f"{self.path}:{self._state.token}")
-        name = "canvas-read-" + tokenize(str(self.path), self._state.token, w)
+        region = _ArrayRegion(self._z, aw, f"{self.location}:{self._state.token}")
+        name = "canvas-read-" + tokenize(self.location, self._state.token, w)
         return da.from_array(region, chunks=(rows, cols, (self.channels,)), name=name, asarray=False,
                              lock=False, fancy=False, meta=np.empty((0, 0, 0), np.uint8))
 
@@ -375,7 +406,7 @@ class Canvas:
     # -- writes --------------------------------------------------------------
     def _check_writable(self) -> None:
         if self.read_only:
-            raise CanvasReadOnlyError(f"canvas {self.path} was opened read-only")
+            raise CanvasReadOnlyError(f"canvas {self.location} was opened read-only")
 
     def _ensure_extent(self, bounds: Window) -> None:
         a = self._to_array(bounds)
@@ -427,11 +458,16 @@ class Canvas:
         compute: bool = True,
         info: dict[str, Any] | None = None,
         kind: str = "write",
+        expect_token: str | None = None,
     ) -> StepInfo | Delayed:
         """Write several ``(row, col, pixels)`` pieces as ONE atomic step (later pieces win on overlap).
 
         Every chunk the pieces touch gets exactly one task, which merges all
         the pieces that fall in it: no two tasks ever write the same chunk.
+        With ``expect_token``, the step is refused (:class:`CanvasChangedError`,
+        nothing written) unless the committed state still has that
+        :attr:`state_token`: an optimistic check for writes computed from an
+        earlier read.
         """
         import dask
 
@@ -458,7 +494,7 @@ class Canvas:
         assert covered is not None
         keys = [k for ij in per_tile for k in (self._tile_key(*ij), MANIFEST_PREFIX + self._tile_key(*ij))]
         token = uuid.uuid4().hex
-        tx = _Step(self, kind, keys, covered, grow, info or {})
+        tx = _Step(self, kind, keys, covered, grow, info or {}, expect_token)
         begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
         writes = [
             dask.delayed(self._write_tile, pure=False)(begun, ij, parts, dask_key_name=f"{kind}-chunk-{token}-{n}")
@@ -551,7 +587,7 @@ class Canvas:
         """What ``imkerutils info`` prints."""
         b = self.bounds
         return {
-            "path": str(self.path),
+            "path": self.location,
             "mode": self.mode,
             "tile": self.tile,
             "bounds": b.to_dict(),
@@ -568,9 +604,10 @@ class _Step:
     """One write step: lock, snapshot, pending mark, writes, commit."""
 
     def __init__(self, canvas: Canvas, kind: str, keys: list[str], window: Window, grow: bool,
-                 info: dict[str, Any]) -> None:
+                 info: dict[str, Any], expect_token: str | None = None) -> None:
         self.canvas, self.kind, self.keys, self.window, self.grow, self.info = (
             canvas, kind, keys, window, grow, info)
+        self.expect_token = expect_token
         self._lock: contextlib.ExitStack | None = None
         self._meta: StepMeta | None = None
         self._state: JournalState | None = None
@@ -582,6 +619,9 @@ class _Step:
         self._lock = stack
         try:
             state = c._journal.recover(c._journal.read_state())
+            if self.expect_token is not None and state.token != self.expect_token:
+                raise CanvasChangedError(
+                    f"canvas {c.location} changed since the data for this step was read; nothing was written")
             after = union(state.bounds, self.window) if self.grow else state.bounds
             c._ensure_extent(after)
             c._pyramid.mark_dirty(c._chunks_of_keys(self.keys))
@@ -610,6 +650,28 @@ class _Step:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+def _exists(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> bool:
+    if not is_remote(location):
+        return local_path(location).exists()
+    return RawStore(store).exists("zarr.json")
+
+
+def _has_metadata(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> bool:
+    if not is_remote(location):
+        return (local_path(location) / "zarr.json").is_file()
+    return RawStore(store).exists("zarr.json")
+
+
+def _remove(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> None:
+    if not is_remote(location):
+        p = local_path(location)
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+        return
+    from zarr.core.sync import sync
+
+    sync(store.delete_dir(""))
 
 
 def _pow2_at_least(n: int) -> int:

@@ -2,7 +2,7 @@
 
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, grow, step_worst_case_usd
 from imkerutils.exquisite.pipeline.qc import Candidate, StepRejectedError, Verdict, accept_all, seam_threshold
-from imkerutils.exquisite.pipeline.step import GrowSettings, grow_step, plan_step, step_records
+from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, grow_step, plan_step, step_records
 
 __all__ = [
     "Candidate",
@@ -12,6 +12,7 @@ __all__ = [
     "accept_all",
     "canvas_spent_usd",
     "grow",
+    "grow_batch",
     "grow_step",
     "plan_step",
     "seam_threshold",

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.geometry.direction import Direction
-from imkerutils.exquisite.pipeline.step import GrowSettings, grow_step, plan_step, step_records
+from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, plan_step, step_records
 from imkerutils.exquisite.pipeline.tile import derive_seed
 from imkerutils.exquisite.state.budget import Budget
 from imkerutils.exquisite.state.record import StepRecord
 from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["canvas_spent_usd", "grow", "step_worst_case_usd", "tile_worst_case_usd"]
 
@@ -45,30 +49,31 @@ def grow(
     *,
     steps: int = 1,
     budget_usd: float | None = None,
-    on_step: Callable[[StepRecord], None] | None = None,
+    client: Client | None = None,
+    on_step: Callable[[list[StepRecord]], None] | None = None,
     on_tile: Callable[..., None] | None = None,
 ) -> list[StepRecord]:
-    """Grow ``steps`` times towards each of ``directions`` in turn (512 px per step).
+    """Grow every edge in ``directions`` by 512 px, ``steps`` times; each step is one atomic batch.
 
-    Each step's seed (recorded) is derived from ``settings.seed`` and the
-    step's number on the canvas, so growing in one run or in several gives the
-    same bytes with a deterministic generator.
-    Before each step, its worst-case cost is checked against what is left of
-    ``budget_usd`` (counting what earlier steps on this canvas recorded); a
-    step that could exceed it is refused before anything is generated.
+    Returns one record per edge per step.  Each step's seed (recorded) is
+    derived from ``settings.seed`` and the step's number on the canvas, so
+    growing in one run or in several gives the same bytes with a
+    deterministic generator.  Before each step, its worst-case cost is
+    checked against what is left of ``budget_usd`` (counting what earlier
+    steps on this canvas recorded); a step that could exceed it is refused
+    before anything is generated.
     """
     settings = settings or GrowSettings()
     ds = [Direction.parse(d) for d in directions]
-    records = []
+    records: list[StepRecord] = []
     spent = canvas_spent_usd(canvas) if budget_usd is not None else 0.0
     for _ in range(steps):
-        for d in ds:
-            budget = Budget(budget_usd, spent)
-            budget.check(step_worst_case_usd(len(plan_step(canvas, d, settings).tiles), generator, settings))
-            step_settings = replace(settings, seed=derive_seed(settings.seed, "step", canvas.head + 1))
-            record = grow_step(canvas, d, generator, step_settings, on_tile=on_tile)
-            spent += record.cost_usd or 0.0
-            records.append(record)
-            if on_step is not None:
-                on_step(record)
+        budget = Budget(budget_usd, spent)
+        budget.check(step_worst_case_usd(len(plan_step(canvas, ds, settings).tiles), generator, settings))
+        step_settings = replace(settings, seed=derive_seed(settings.seed, "step", canvas.head + 1))
+        batch = grow_batch(canvas, ds, generator, step_settings, on_tile=on_tile, client=client)
+        spent += sum(r.cost_usd or 0.0 for r in batch)
+        records.extend(batch)
+        if on_step is not None:
+            on_step(batch)
     return records

@@ -1,45 +1,52 @@
-"""One growth step: plan an edge, generate its tiles, commit the new strip atomically.
+"""One growth step: plan a batch of edges, generate its tiles, commit the new pixels atomically.
 
-The step reads the band from the canvas, generates every tile of the edge plan
-(tiles of one DAG level in parallel, each seeing the new pixels of the tiles it
-depends on), and commits all new pixels with ONE :meth:`Canvas.write`.  Only
-the new strip is written, so the band's bytes never change; nothing touches
-the canvas before the commit, so a failed or rejected step leaves it as it was,
+A step grows one or several edges by 512 px.  It reads the bands from the
+canvas, generates every tile of the batch plan (independent tiles in
+parallel, each seeing the new pixels of the tiles it depends on), and commits
+all new pixels with ONE :meth:`Canvas.write`, so undo reverts the whole batch.
+Only new pixels are written, so band bytes never change; nothing touches the
+canvas before the commit, so a failed or rejected step leaves it as it was,
 and a kill during the commit is rolled back by the journal.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
 from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.geometry.batch import BatchPlan, plan_batch
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
-from imkerutils.exquisite.geometry.plan import EdgePlan, plan_edge
+from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.qc import QCHook
-from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage, assemble_tile, run_tile
+from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage
 from imkerutils.exquisite.prompt.templates import get_template, render
-from imkerutils.exquisite.state.artifacts import ArtifactLayout, ensure_dir, write_png
+from imkerutils.exquisite.state.artifacts import tile_artifact_name
 from imkerutils.exquisite.state.record import StepRecord, TileRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
 
-__all__ = ["EXQUISITE_INFO_KEY", "GrowSettings", "grow_step", "plan_step", "step_records"]
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["EXQUISITE_INFO_KEY", "GrowSettings", "grow_batch", "grow_step", "plan_step", "step_records"]
 
 EXQUISITE_INFO_KEY = "exquisite"
+GENERATED_STEPS = "_generated/steps"
 
 
 @dataclass(frozen=True)
 class GrowSettings:
-    """Everything a step needs besides the canvas, the direction and the generator."""
+    """Everything a step needs besides the canvas, the directions and the generator."""
 
     prompt: str = ""
     seed: int = 0
@@ -53,12 +60,20 @@ class GrowSettings:
     qc: QCHook | None = None
     overlap: int = 256
     save_artifacts: bool = True
-    workers: int | None = None  # tiles of one DAG level run at once (default: the generator's max_concurrency)
+    workers: int | None = None  # local tiles at once (default: the generator's max_concurrency)
 
 
-def plan_step(canvas: Canvas, direction: Direction | str, settings: GrowSettings) -> EdgePlan:
-    """The edge plan the next step would follow."""
-    return plan_edge(canvas.bounds, Direction.parse(direction), overlap=settings.overlap)
+def _directions(direction: Direction | str | Sequence[Direction | str]) -> list[Direction]:
+    if isinstance(direction, (str, Direction)):
+        return [Direction.parse(direction)]
+    return [Direction.parse(d) for d in direction]
+
+
+def plan_step(canvas: Canvas, direction: Direction | str | Sequence[Direction | str],
+              settings: GrowSettings | None = None) -> BatchPlan:
+    """The batch plan the next step would follow."""
+    settings = settings or GrowSettings()
+    return plan_batch(canvas.bounds, _directions(direction), overlap=settings.overlap)
 
 
 def _sha_of(arrays: list[np.ndarray]) -> str:
@@ -68,16 +83,23 @@ def _sha_of(arrays: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _save_artifacts(layout: ArtifactLayout, step_id: str, outcome: TileOutcome) -> dict[str, str]:
-    i = outcome.plan.index
-    ensure_dir(layout.step_dir(step_id))
-    paths = {
-        "reference": write_png(layout.tile_artifact(step_id, i, "reference"), outcome.reference),
-        "mask": write_png(layout.tile_artifact(step_id, i, "mask"), mask_to_openai_rgba(outcome.generate)),
-        "raw": write_png(layout.tile_artifact(step_id, i, "raw"), outcome.raw),
-        "final": write_png(layout.tile_artifact(step_id, i, "final"), outcome.final),
-    }
-    return {role: layout.relative(p) for role, p in paths.items()}
+def _png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _save_artifacts(canvas: Canvas, step_id: str, edge: int, outcome: TileOutcome) -> dict[str, str]:
+    """Write a tile's reference, mask, raw output and final tile as PNGs in the canvas's ``_generated/``."""
+    images = {"reference": outcome.reference, "mask": mask_to_openai_rgba(outcome.generate),
+              "raw": outcome.raw, "final": outcome.final}
+    paths = {}
+    for role, image in images.items():
+        name = tile_artifact_name(outcome.plan.index, role)
+        key = f"{GENERATED_STEPS}/{step_id}/edge-{edge}-{name}"
+        canvas.put_artifact(key, _png(image))
+        paths[role] = key
+    return paths
 
 
 def grow_step(
@@ -87,64 +109,80 @@ def grow_step(
     settings: GrowSettings | None = None,
     *,
     on_tile: Callable[[TileOutcome], None] | None = None,
+    client: Client | None = None,
 ) -> StepRecord:
     """Grow ``canvas`` by one strip (512 px) towards ``direction``; returns the committed record."""
+    return grow_batch(canvas, [direction], generator, settings, on_tile=on_tile, client=client)[0]
+
+
+def grow_batch(
+    canvas: Canvas,
+    directions: Sequence[Direction | str],
+    generator: TileGenerator,
+    settings: GrowSettings | None = None,
+    *,
+    on_tile: Callable[[TileOutcome], None] | None = None,
+    client: Client | None = None,
+) -> list[StepRecord]:
+    """Grow every edge in ``directions`` by 512 px as ONE atomic step; one record per edge."""
     settings = settings or GrowSettings()
-    d = Direction.parse(direction)
     started = time.perf_counter()
     created = format_utc(datetime.now(UTC))
-    plan = plan_step(canvas, d, settings)
+    batch = plan_step(canvas, directions, settings)
+    token = canvas.state_token
     template = get_template(settings.template, settings.template_version)
-    prompt = render(template, settings.prompt, d)
-    tile_settings = TileSettings(prompt=prompt.text, seed=settings.seed, seam=settings.seam,
-                                 seam_width=settings.seam_width, fill=settings.fill, candidates=settings.candidates,
-                                 max_retries=settings.max_retries, qc=settings.qc)
-    done: dict[int, TileOutcome] = {}
+    prompts = {e.direction: render(template, settings.prompt, e.direction) for e in batch.edges}
+    tile_settings = {d: TileSettings(prompt=p.text, seed=settings.seed, seam=settings.seam,
+                                     seam_width=settings.seam_width, fill=settings.fill,
+                                     candidates=settings.candidates, max_retries=settings.max_retries, qc=settings.qc)
+                     for d, p in prompts.items()}
     workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for level in plan.levels():
-            inputs = [(t, assemble_tile(t, canvas.read(t.tile_window), done)) for t in level]
-            for outcome in pool.map(lambda tp: run_tile(tp[0], tp[1], generator, tile_settings), inputs):
-                done[outcome.plan.index] = outcome
-                if on_tile is not None:
-                    on_tile(outcome)
+    outcomes = run_batch_tiles(canvas, batch, generator, tile_settings, client=client, workers=workers,
+                               on_tile=on_tile)
     generated = time.perf_counter()
-    outcomes = [done[t.index] for t in plan.tiles]
 
-    step_id = f"{created[:10].replace('-', '')}-{d.value}-{uuid.uuid4().hex[:12]}"
-    layout = ArtifactLayout(canvas.path)
-    tile_records = []
-    for o in outcomes:
-        artifacts = _save_artifacts(layout, step_id, o) if settings.save_artifacts else {}
-        tile_records.append(TileRecord(
-            index=o.plan.index, tile_window=o.plan.tile_window, write_window=o.plan.write_window, seed=o.seed,
-            band_drift=o.band_drift, seam_scores=_numeric(o.scores), usage=o.usage, cost_usd=o.cost_usd,
-            request_id=o.request_id, artifacts=artifacts))
-    usage = None
-    cost: float | None = 0.0
-    for o in outcomes:
-        usage = add_usage(usage, o.usage)
-        cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
-    band_pixels = [canvas.read(t.band_window) for t in plan.tiles]
-    record_args: dict[str, Any] = dict(
-        step_id=step_id, direction=d, created_at=created, strip_window=plan.strip,
-        bounds_before=plan.bounds, bounds_after=plan.new_bounds,
-        band_sha256=_sha_of(band_pixels), result_sha256=_sha_of([o.new_pixels for o in outcomes]),
-        prompt_text=prompt.text, user_prompt=settings.prompt, template_name=prompt.template_name,
-        template_version=prompt.template_version, prompt_sha256=prompt.sha256,
-        generator_name=generator.name, generator_version=generator.version, generator_params=generator.params(),
-        seed=settings.seed, seam_strategy=settings.seam, seam_params={"width": settings.seam_width},
-        tiles=tuple(tile_records), usage=usage, cost_usd=cost,
-        qc=_worst_scores(outcomes),
-    )
-    pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes]
-    timings = {"generate": generated - started}
-    record = StepRecord(**record_args, timings=timings)  # validates before anything is written
+    step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
+    records_args = []
+    for k, edge in enumerate(batch.edges):
+        edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
+        tile_records = []
+        for o in edge_outcomes:
+            artifacts = _save_artifacts(canvas, step_id, k, o) if settings.save_artifacts else {}
+            tile_records.append(TileRecord(
+                index=o.plan.index, tile_window=o.plan.tile_window, write_window=o.plan.write_window, seed=o.seed,
+                band_drift=o.band_drift, seam_scores=_numeric(o.scores), usage=o.usage, cost_usd=o.cost_usd,
+                request_id=o.request_id, artifacts=artifacts))
+        usage = None
+        cost: float | None = 0.0
+        for o in edge_outcomes:
+            usage = add_usage(usage, o.usage)
+            cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
+        band = [_band_pixels(o) for o in edge_outcomes]
+        prompt = prompts[edge.direction]
+        records_args.append(dict(
+            step_id=f"{step_id}.{k}" if len(batch.edges) > 1 else step_id, direction=edge.direction,
+            created_at=created, strip_window=edge.strip, bounds_before=edge.bounds, bounds_after=edge.new_bounds,
+            band_sha256=_sha_of(band), result_sha256=_sha_of([o.new_pixels for o in edge_outcomes]),
+            prompt_text=prompt.text, user_prompt=settings.prompt, template_name=prompt.template_name,
+            template_version=prompt.template_version, prompt_sha256=prompt.sha256,
+            generator_name=generator.name, generator_version=generator.version,
+            generator_params=generator.params(), seed=settings.seed, seam_strategy=settings.seam,
+            seam_params={"width": settings.seam_width}, tiles=tuple(tile_records), usage=usage, cost_usd=cost,
+            qc=_worst_scores(edge_outcomes)))
+    timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
+    records = [StepRecord(**a, timings=timings) for a in records_args]  # validated before anything is written
+    pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
     commit_start = time.perf_counter()
-    canvas.write(pieces, grow=True, kind=f"grow-{d.value}", info={EXQUISITE_INFO_KEY: record.to_dict()})
-    timings["commit"] = time.perf_counter() - commit_start
-    timings["total"] = time.perf_counter() - started
-    return StepRecord(**record_args, timings=timings)
+    canvas.write(pieces, grow=True, kind="grow-" + "-".join(d.value for d in batch.directions),
+                 info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]}, expect_token=token)
+    timings = {**timings, "commit": time.perf_counter() - commit_start, "total": time.perf_counter() - started}
+    return [StepRecord(**a, timings=timings) for a in records_args]
+
+
+def _band_pixels(outcome: TileOutcome) -> np.ndarray:
+    """The real pixels a tile kept as its band (from the canvas, or new pixels of earlier edges)."""
+    t = outcome.plan.tile_window
+    return outcome.final[outcome.plan.band_window.slices((t.row_off, t.col_off))]
 
 
 def _numeric(scores: dict[str, Any]) -> dict[str, float | None]:
@@ -164,10 +202,9 @@ def _worst_scores(outcomes: list[TileOutcome]) -> dict[str, float | None]:
 
 
 def step_records(canvas: Canvas) -> list[StepRecord]:
-    """The records of the committed growth steps, oldest first."""
+    """The records of the committed growth steps (one per edge), oldest first."""
     out = []
     for info in canvas.history():
-        data = info.info.get(EXQUISITE_INFO_KEY)
-        if data is not None:
+        for data in info.info.get(EXQUISITE_INFO_KEY) or []:
             out.append(StepRecord.from_dict(data))
     return out

@@ -74,15 +74,13 @@ def _window_in(tile: Window, w: Window) -> tuple[slice, slice]:
     return w.slices((tile.row_off, tile.col_off))
 
 
-def assemble_tile(plan: TilePlan, canvas_pixels: np.ndarray, done: dict[int, TileOutcome]) -> np.ndarray:
+def assemble_tile(plan: TilePlan, canvas_pixels: np.ndarray, deps: list[TileOutcome]) -> np.ndarray:
     """The tile's pixels: the canvas over ``tile_window`` plus the new pixels of the tiles it depends on."""
     pixels = canvas_pixels.copy()
-    for dep, ctx in zip(plan.depends_on, plan.context_windows, strict=True):
-        src = done[dep]
-        part = intersection(ctx, src.plan.write_window)
-        if part is None:
-            continue
-        pixels[_window_in(plan.tile_window, part)] = src.new_pixels[_window_in(src.plan.write_window, part)]
+    for dep in deps:
+        part = intersection(plan.tile_window, dep.plan.write_window)
+        if part is not None:
+            pixels[_window_in(plan.tile_window, part)] = dep.new_pixels[_window_in(dep.plan.write_window, part)]
     return pixels
 
 
@@ -98,11 +96,17 @@ def _check_result(result: TileResult, request: TileRequest, generator: TileGener
 
 def run_tile(
     plan: TilePlan,
+    edge: int,
     pixels: np.ndarray,
     generator: TileGenerator,
     settings: TileSettings,
 ) -> TileOutcome:
-    """Generate one tile from its assembled ``pixels`` (see :func:`assemble_tile`), with QC."""
+    """Generate one tile from its assembled ``pixels`` (see :func:`assemble_tile`), with QC.
+
+    ``edge`` is the tile's edge position in its batch; seeds depend on it and
+    the tile's index, never on the direction, so mirrored growth draws the
+    same seeds.
+    """
     start = time.perf_counter()
     generate = plan.generate_mask()
     keep = ~generate
@@ -113,7 +117,7 @@ def run_tile(
     for attempt in range(settings.max_retries + 1):
         drawn = []
         for k in range(settings.candidates):
-            seed = derive_seed(settings.seed, plan.index, attempt, k)
+            seed = derive_seed(settings.seed, edge, plan.index, attempt, k)
             request = TileRequest(reference=reference, generate=generate, prompt=settings.prompt, seed=seed,
                                   direction=plan.direction, size=reference.shape[0])
             result = generator.generate(request)

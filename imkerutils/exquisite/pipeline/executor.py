@@ -1,0 +1,105 @@
+"""Run the tiles of a batch: on local threads, or as tasks on a ``dask.distributed`` cluster.
+
+Tile tasks are pure: they read the canvas (read-only) and return pixels, and
+never write.  The process that planned the batch commits it, so a task that
+is retried after a worker died, or runs twice, changes nothing on disk.  On a
+cluster the generator object travels to the workers by pickling; generators
+keep secrets (API keys) out of their pickled state and read them from each
+worker's environment.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from imkerutils.errors import CanvasChangedError
+from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile
+from imkerutils.exquisite.geometry.direction import Direction
+from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, assemble_tile, run_tile
+from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["run_batch_tiles"]
+
+TileKey = tuple[int, int]
+
+
+@functools.lru_cache(maxsize=8)
+def _open_read_only(location: str) -> Canvas:
+    return Canvas.open(location, read_only=True)
+
+
+def _tile_task(location: str, token: str, tile: BatchTile, generator: TileGenerator, settings: TileSettings,
+               *deps: TileOutcome) -> TileOutcome:
+    """One tile, as a worker runs it (``token`` pins the canvas state the batch was planned on)."""
+    canvas = _open_read_only(location).refresh()
+    if canvas.state_token != token:
+        raise CanvasChangedError(f"canvas {location} changed while the batch ran; nothing was written")
+    pixels = assemble_tile(tile.plan, canvas.read(tile.plan.tile_window), list(deps))
+    return run_tile(tile.plan, tile.key[0], pixels, generator, settings)
+
+
+def run_batch_tiles(
+    canvas: Canvas,
+    batch: BatchPlan,
+    generator: TileGenerator,
+    settings: Mapping[Direction, TileSettings],
+    *,
+    client: Client | None = None,
+    workers: int = 1,
+    on_tile: Callable[[TileOutcome], None] | None = None,
+) -> dict[TileKey, TileOutcome]:
+    """Generate every tile of ``batch``, each after the tiles it depends on.
+
+    ``settings`` maps each direction to its tile settings (the rendered
+    prompt names the direction).
+    """
+    if client is not None:
+        return _run_distributed(canvas, batch, generator, settings, client, on_tile)
+    done: dict[TileKey, TileOutcome] = {}
+
+    def one(tile: BatchTile, pixels: Any) -> TileOutcome:
+        return run_tile(tile.plan, tile.key[0], pixels, generator, settings[tile.plan.direction])
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for level in batch.levels():
+            inputs = [(t, assemble_tile(t.plan, canvas.read(t.plan.tile_window), [done[d] for d in t.depends_on]))
+                      for t in level]
+            for tile, outcome in zip(level, pool.map(lambda tp: one(*tp), inputs), strict=True):
+                done[tile.key] = outcome
+                if on_tile is not None:
+                    on_tile(outcome)
+    return done
+
+
+def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
+                     settings: Mapping[Direction, TileSettings],
+                     client: Client, on_tile: Callable[[TileOutcome], None] | None) -> dict[TileKey, TileOutcome]:
+    from dask.base import tokenize
+    from distributed import as_completed
+
+    location = str(canvas.location)
+    token = canvas.state_token
+    name = tokenize(location, token, sorted((d.value, s.seed) for d, s in settings.items()), batch.bounds,
+                    batch.directions)
+    futures: dict[TileKey, Any] = {}
+    for level in batch.levels():
+        for tile in level:
+            futures[tile.key] = client.submit(
+                _tile_task, location, token, tile, generator, settings[tile.plan.direction],
+                *[futures[d] for d in tile.depends_on],
+                key=f"exquisite-tile-{name}-{tile.key[0]}-{tile.key[1]}", pure=False, retries=2)
+    by_future = {f.key: k for k, f in futures.items()}
+    done: dict[TileKey, TileOutcome] = {}
+    for future in as_completed(list(futures.values())):
+        outcome = future.result()
+        done[by_future[future.key]] = outcome
+        if on_tile is not None:
+            on_tile(outcome)
+    return done

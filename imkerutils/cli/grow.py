@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from imkerutils.tiling import Canvas
+from imkerutils.tiling.location import is_remote
 from imkerutils.tiling.tiles import is_canvas
 
 
@@ -26,12 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget-usd", type=float, help="refuse a step that could take the total past this")
     p.add_argument("--no-artifacts", action="store_true", help="do not keep per-tile PNG artifacts")
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address: run the tile tasks on its workers")
+    p.add_argument("--workers", type=int, help="tiles generated at once on this machine (default: the generator's)")
     p.set_defaults(func=run)
 
 
 def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
-    """An existing canvas, or the canvas beside an image file (created on first use)."""
-    if is_canvas(path):
+    """An existing canvas (folder or URL), or the canvas beside an image file (created on first use)."""
+    if is_remote(path) or is_canvas(path):
         return Canvas.open(path)
     image = Path(path)
     beside = image.with_suffix(".zarr")
@@ -53,7 +56,13 @@ def run(args: argparse.Namespace) -> int:
     generator = get_generator(args.generator, **config)
     canvas = open_or_create(args.canvas, trusted=args.trust_large)
     settings = GrowSettings(prompt=args.prompt, seed=args.seed, seam=args.seam, candidates=args.candidates,
-                            save_artifacts=not args.no_artifacts)
+                            save_artifacts=not args.no_artifacts, workers=args.workers)
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+        print(f"running tile tasks on {args.scheduler}; dashboard: {client.dashboard_link}", file=sys.stderr)
     with tqdm(total=args.steps, unit="step", file=sys.stderr, disable=None, desc="growing") as bar:
 
         def report(records: list) -> None:  # one line per step
@@ -68,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
                       f"{records[0].timings.get('total', 0.0):.1f} s")
             bar.update(1)
 
-        grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,
-             on_step=report)
-    print(f"canvas {canvas.path}: {canvas.bounds.width}x{canvas.bounds.height}, {canvas.head} steps")
+        try:
+            grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,
+                 on_step=report, client=client)
+        finally:
+            if client is not None:
+                client.close()
+    print(f"canvas {canvas.location}: {canvas.bounds.width}x{canvas.bounds.height}, {canvas.head} steps")
     return 0

@@ -15,7 +15,7 @@ from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
 from imkerutils.exquisite.geometry.plan import TilePlan
-from imkerutils.exquisite.geometry.seam import band_drift, seam_scores
+from imkerutils.exquisite.geometry.seam import seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, StepRejectedError, Verdict, candidate_score
 from imkerutils.tiling.window import Window, intersection
 
@@ -109,7 +109,6 @@ def run_tile(
     """
     start = time.perf_counter()
     generate = plan.generate_mask()
-    keep = ~generate
     reference = build_reference(pixels, generate, fill=settings.fill)
     rejected: list[dict[str, Any]] = []
     usage_total: Usage | None = None
@@ -124,10 +123,10 @@ def run_tile(
             raw = _check_result(result, request, generator)
             usage_total = add_usage(usage_total, result.usage)
             cost_total = None if cost_total is None or result.cost_usd is None else cost_total + result.cost_usd
-            drift = band_drift(pixels, raw, where=keep).mean if keep.any() else None
             final = compose(pixels, raw, generate)  # kept pixels restored byte for byte
             final = apply_seam(settings.seam, final, generate, plan.direction, width=settings.seam_width)
             scores = seam_scores(final, plan.direction, generate=generate, raw=raw).to_dict()
+            drift = scores.get("band_drift_mean")
             drawn.append((Candidate(plan.index, seed, attempt, final, scores, drift), raw, result))
         drawn.sort(key=lambda c: candidate_score(c[0]))
         best, raw, result = drawn[0]

@@ -146,12 +146,12 @@ def apply_seam(
     if width < 0:
         raise GeometryError(f"seam width must not be negative, got {width}")
     d = Direction.parse(direction)
-    if func is _exact:  # the identity: skip the float round trip
-        return tile.copy()
     rf_tile = to_right(tile, d)
     rf_gen = to_right(generate, d)
     if not 0 < seam_col < rf_tile.shape[1]:
         raise InvalidTileError(f"seam column {seam_col} is outside a tile {rf_tile.shape[1]} columns wide")
+    if func is _exact:  # the identity: skip the float round trip
+        return tile.copy()
     work = np.ascontiguousarray(rf_tile, dtype=np.float64)  # same numbers in every orientation
     result = func(work, np.ascontiguousarray(rf_gen), seam_col=seam_col, width=width, **options)
     if np.issubdtype(tile.dtype, np.integer):

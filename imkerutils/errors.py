@@ -8,6 +8,8 @@ do not know about imkerutils.
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactPathError",
+    "AuthenticationGeneratorError",
     "BudgetExceededError",
     "CanvasChangedError",
     "CanvasCorruptError",
@@ -18,17 +20,27 @@ __all__ = [
     "DecompressionBombError",
     "GeneratorError",
     "GeneratorOutputError",
+    "GeometryError",
     "ImageFileError",
     "ImkerError",
+    "InvalidBudgetError",
     "InvalidDirectionError",
+    "InvalidRecordError",
+    "InvalidTemplateError",
     "InvalidTileError",
     "InvalidWindowError",
+    "ModerationRefusedError",
     "NothingToRedoError",
     "NothingToUndoError",
     "OutOfBoundsError",
     "PermanentGeneratorError",
+    "PriceTableError",
     "RetryableGeneratorError",
+    "StepRejectedError",
     "UnknownGeneratorError",
+    "UnknownRecordFormatError",
+    "UnknownSeamStrategyError",
+    "UnknownTemplateError",
 ]
 
 
@@ -117,3 +129,51 @@ class UnknownGeneratorError(ImkerError, KeyError):
 
 class BudgetExceededError(ImkerError, RuntimeError):
     """A step or batch could cost more than the remaining budget."""
+
+
+class GeometryError(ImkerError, ValueError):
+    """Geometry parameters (tile, band, overlap, fill, ...) are invalid or inconsistent."""
+
+
+class UnknownSeamStrategyError(GeometryError):
+    """No seam strategy is registered under the requested name."""
+
+
+class UnknownTemplateError(ImkerError, LookupError):
+    """No prompt template is registered under the requested name or version."""
+
+
+class InvalidTemplateError(ImkerError, ValueError):
+    """A prompt template has a bad name, version or placeholder."""
+
+
+class ArtifactPathError(ImkerError, ValueError):
+    """An artifact path is refused: root inside the package, bad name or role, or outside the root."""
+
+
+class InvalidBudgetError(ImkerError, ValueError):
+    """A budget limit, amount spent or cost is negative, infinite or not a number."""
+
+
+class InvalidRecordError(ImkerError, ValueError):
+    """A step record has a missing, malformed or out-of-range field."""
+
+
+class UnknownRecordFormatError(InvalidRecordError):
+    """Saved data names a record format this version of imkerutils cannot read."""
+
+
+class ModerationRefusedError(PermanentGeneratorError):
+    """The provider's safety system refused the prompt or the image."""
+
+
+class AuthenticationGeneratorError(PermanentGeneratorError):
+    """The API key is missing or was rejected."""
+
+
+class PriceTableError(ImkerError, ValueError):
+    """A price table file is missing fields or holds invalid prices."""
+
+
+class StepRejectedError(ImkerError, RuntimeError):
+    """Quality control rejected a step; the canvas was not changed."""

@@ -33,9 +33,11 @@ import numpy as np
 import openai
 from PIL import Image
 
-from imkerutils.errors import (
+from imkerutils.errors import (  # noqa: F401  (re-exported)
+    AuthenticationGeneratorError,
     GeneratorOutputError,
     InvalidTileError,
+    ModerationRefusedError,
     PermanentGeneratorError,
     RetryableGeneratorError,
 )
@@ -63,14 +65,6 @@ _MAX_RETRY_AFTER_S = 120.0
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SIZE = 1024
 _sleep = time.sleep  # module-level so tests can record backoff delays instead of waiting
-
-
-class ModerationRefusedError(PermanentGeneratorError):
-    """The provider's safety system refused the prompt or the image."""
-
-
-class AuthenticationGeneratorError(PermanentGeneratorError):
-    """The API key is missing or was rejected."""
 
 
 class _Unset:

@@ -22,16 +22,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import (
+    PriceTableError,  # noqa: F401  (re-exported)
+)
 from imkerutils.exquisite.api.base import Usage
 
 __all__ = ["ModelPrice", "PriceTable", "PriceTableError", "cost_usd", "load_price_table", "price_table"]
 
 _PACKAGED = "data/openai_prices.json"
-
-
-class PriceTableError(ImkerError, ValueError):
-    """A price table file is missing fields or holds invalid prices."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,7 @@
-"""Errors raised by the geometry layer (to be moved into :mod:`imkerutils.errors`)."""
+"""Errors raised by the geometry layer (defined in :mod:`imkerutils.errors`, re-exported here)."""
 
 from __future__ import annotations
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import GeometryError, UnknownSeamStrategyError
 
 __all__ = ["GeometryError", "UnknownSeamStrategyError"]
-
-
-class GeometryError(ImkerError, ValueError):
-    """Geometry parameters (tile, band, overlap, fill, ...) are invalid or inconsistent."""
-
-
-class UnknownSeamStrategyError(GeometryError):
-    """No seam strategy is registered under the requested name."""

@@ -16,13 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import (
+    StepRejectedError,  # noqa: F401  (re-exported)
+)
 
 __all__ = ["Candidate", "QCHook", "StepRejectedError", "Verdict", "accept_all", "candidate_score", "seam_threshold"]
-
-
-class StepRejectedError(ImkerError, RuntimeError):
-    """Quality control rejected a step; the canvas was not changed."""
 
 
 class Verdict(StrEnum):
@@ -53,7 +51,7 @@ def accept_all(_candidate: Candidate) -> Verdict:
 
 def candidate_score(candidate: Candidate) -> float:
     """Lower is better: the local seam excess (natural images score about 1)."""
-    value = candidate.scores.get("local_seam_excess")
+    value = candidate.scores.get("seam_excess")  # key of SeamScores.to_dict()
     return float("inf") if value is None else abs(float(value) - 1.0)
 
 
@@ -61,7 +59,7 @@ def seam_threshold(max_excess: float = 2.0) -> QCHook:
     """A hook that retries tiles whose local seam excess exceeds ``max_excess``."""
 
     def hook(candidate: Candidate) -> Verdict:
-        value = candidate.scores.get("local_seam_excess")
+        value = candidate.scores.get("seam_excess")  # key of SeamScores.to_dict()
         return Verdict.ACCEPT if value is None or value <= max_excess else Verdict.RETRY
 
     return hook

@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 from string import Template
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import ImkerError, InvalidTemplateError, UnknownTemplateError  # noqa: F401  (re-exported)
 from imkerutils.exquisite.geometry.direction import Direction
 
 __all__ = [
@@ -36,14 +36,6 @@ __all__ = [
     "prompt_sha256",
     "render",
 ]
-
-
-class UnknownTemplateError(ImkerError, LookupError):
-    """No prompt template is registered under the requested name or version."""
-
-
-class InvalidTemplateError(ImkerError, ValueError):
-    """A prompt template has a bad name, version or placeholder."""
 
 
 #: Placeholders a template's ``text`` may use (``string.Template`` syntax, ``$name``).

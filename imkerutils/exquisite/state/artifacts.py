@@ -25,7 +25,10 @@ import numpy as np
 from PIL import Image
 
 import imkerutils
-from imkerutils.errors import ImkerError, InvalidTileError
+from imkerutils.errors import (
+    ArtifactPathError,  # noqa: F401  (re-exported)
+    InvalidTileError,
+)
 from imkerutils.exquisite.state.record import check_step_id
 
 __all__ = [
@@ -39,10 +42,6 @@ __all__ = [
 
 #: Per-tile artifacts, in the order a step produces them.
 TILE_ROLES: tuple[str, ...] = ("reference", "mask", "raw", "final")
-
-
-class ArtifactPathError(ImkerError, ValueError):
-    """An artifact path is refused: root inside the package, bad name or role, or outside the root."""
 
 
 def _package_dir() -> Path:

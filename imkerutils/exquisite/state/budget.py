@@ -24,15 +24,14 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from imkerutils.errors import BudgetExceededError, ImkerError
+from imkerutils.errors import (
+    BudgetExceededError,
+    InvalidBudgetError,  # noqa: F401  (re-exported)
+)
 
 __all__ = ["Budget", "InvalidBudgetError", "format_usd"]
 
 _TOLERANCE_USD = 1e-5
-
-
-class InvalidBudgetError(ImkerError, ValueError):
-    """A budget limit, amount spent or cost is negative, infinite or not a number."""
 
 
 def format_usd(amount: float) -> str:

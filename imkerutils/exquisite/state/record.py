@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import ImkerError, InvalidRecordError, UnknownRecordFormatError  # noqa: F401  (re-exported)
 from imkerutils.exquisite.api.base import Usage
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.prompt.templates import prompt_sha256
@@ -58,14 +58,6 @@ __all__ = [
 ]
 
 JSONValue = Any  # None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]
-
-
-class InvalidRecordError(ImkerError, ValueError):
-    """A step record has a missing, malformed or out-of-range field."""
-
-
-class UnknownRecordFormatError(InvalidRecordError):
-    """Saved data names a record format this version of imkerutils cannot read."""
 
 
 # --- field validation -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "ImkerError",
     "InvalidBudgetError",
     "InvalidDirectionError",
+    "InvalidGeneratorParamsError",
     "InvalidRecordError",
     "InvalidTemplateError",
     "InvalidTileError",
@@ -177,3 +178,7 @@ class PriceTableError(ImkerError, ValueError):
 
 class StepRejectedError(ImkerError, RuntimeError):
     """Quality control rejected a step; the canvas was not changed."""
+
+
+class InvalidGeneratorParamsError(ImkerError, ValueError):
+    """A generator was configured with parameters it cannot work with."""

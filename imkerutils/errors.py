@@ -26,6 +26,7 @@ __all__ = [
     "InvalidBudgetError",
     "InvalidDirectionError",
     "InvalidGeneratorParamsError",
+    "InvalidGrowSettingsError",
     "InvalidRecordError",
     "InvalidTemplateError",
     "InvalidTileError",
@@ -182,3 +183,7 @@ class StepRejectedError(ImkerError, RuntimeError):
 
 class InvalidGeneratorParamsError(ImkerError, ValueError):
     """A generator was configured with parameters it cannot work with."""
+
+
+class InvalidGrowSettingsError(ImkerError, ValueError):
+    """A growth setting is out of range (raised before anything is generated)."""

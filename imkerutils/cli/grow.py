@@ -54,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = {k: v for k, v in (("model", args.model), ("quality", args.quality)) if v is not None}
     generator = get_generator(args.generator, **config)
-    canvas = open_or_create(args.canvas, trusted=args.trust_large)
     settings = GrowSettings(prompt=args.prompt, seed=args.seed, seam=args.seam, candidates=args.candidates,
                             save_artifacts=not args.no_artifacts, workers=args.workers)
+    canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
     client = None
     if args.scheduler:
         from distributed import Client

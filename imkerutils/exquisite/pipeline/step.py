@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from imkerutils.errors import InvalidGrowSettingsError, UnknownSeamStrategyError
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.geometry.batch import BatchPlan, plan_batch
+from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
@@ -32,7 +34,7 @@ from imkerutils.exquisite.pipeline.qc import QCHook
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage
 from imkerutils.exquisite.prompt.templates import get_template, render
 from imkerutils.exquisite.state.artifacts import tile_artifact_name
-from imkerutils.exquisite.state.record import StepRecord, TileRecord, format_utc
+from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
 
 if TYPE_CHECKING:
@@ -61,6 +63,17 @@ class GrowSettings:
     overlap: int = 256
     save_artifacts: bool = True
     workers: int | None = None  # local tiles at once (default: the generator's max_concurrency)
+
+    def __post_init__(self) -> None:
+        # checked here, before a step is planned, so a bad setting never costs a generator call
+        if self.seam not in SEAM_STRATEGIES:
+            raise UnknownSeamStrategyError(
+                f"unknown seam strategy {self.seam!r}; choose one of {', '.join(seam_strategy_names())}")
+        for name, least in (("candidates", 1), ("max_retries", 0), ("seam_width", 0), ("workers", 1)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+                raise InvalidGrowSettingsError(f"{name} must be an integer >= {least}, got {value!r}")
+
 
 
 def _directions(direction: Direction | str | Sequence[Direction | str]) -> list[Direction]:
@@ -168,7 +181,10 @@ def grow_batch(
             generator_name=generator.name, generator_version=generator.version,
             generator_params=generator.params(), seed=settings.seed, seam_strategy=settings.seam,
             seam_params={"width": settings.seam_width}, tiles=tuple(tile_records), usage=usage, cost_usd=cost,
-            qc=_worst_scores(edge_outcomes)))
+            qc=_worst_scores(edge_outcomes),
+            attempts=tuple(Attempt(seed=r["seed"], scores=_numeric(r["scores"]),
+                                   reason=f"tile {o.plan.index}: {r['reason']}")
+                           for o in edge_outcomes for r in o.rejected)))
     timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
     records = [StepRecord(**a, timings=timings) for a in records_args]  # validated before anything is written
     pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]

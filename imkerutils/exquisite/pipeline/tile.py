@@ -13,6 +13,7 @@ from imkerutils.errors import GeneratorOutputError
 from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
+from imkerutils.exquisite.geometry.direction import from_right, to_right
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
 from imkerutils.exquisite.geometry.plan import TilePlan
 from imkerutils.exquisite.geometry.seam import seam_scores
@@ -109,7 +110,11 @@ def run_tile(
     """
     start = time.perf_counter()
     generate = plan.generate_mask()
-    reference = build_reference(pixels, generate, fill=settings.fill)
+    # filled in the RIGHT-facing view: the fill breaks distance ties in scan order, which must not
+    # depend on the direction (mirrored growth gets the mirrored reference)
+    d = plan.direction
+    reference = np.ascontiguousarray(
+        from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=settings.fill), d))
     rejected: list[dict[str, Any]] = []
     usage_total: Usage | None = None
     cost_total: float | None = 0.0

@@ -230,7 +230,7 @@ class Canvas:
             group = zarr.open_group(store, mode="r" if read_only else "r+")
         except (ValueError, KeyError, TypeError) as exc:
             raise CanvasCorruptError(f"{os.fspath(location)}/zarr.json is not valid Zarr v3 metadata: {exc}") from None
-        except zarr.errors.ZarrError as exc:  # type: ignore[attr-defined]
+        except zarr.errors.BaseZarrError as exc:
             raise CanvasCorruptError(f"{os.fspath(location)} is not a readable Zarr v3 canvas: {exc}") from None
         return cls(group, store, read_only=read_only, location=os.fspath(location))
 
@@ -254,28 +254,28 @@ class Canvas:
         """
         from imkerutils.tiling.imageio import open_image
 
-        src = open_image(image, trusted=trusted)
-        if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) \
-                and not overwrite:
-            raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
-        if is_remote(location):
-            canvas = cls.create(location, mode=src.mode, tile=tile, overwrite=overwrite,
-                                storage_options=storage_options)
-            canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
-            canvas.update_pyramid()
-            return canvas
-        root = local_path(location)
-        tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
-        try:
-            canvas = cls.create(tmp, mode=src.mode, tile=tile)
-            canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
-            canvas.update_pyramid()
-            if root.exists():
-                shutil.rmtree(root)
-            os.replace(tmp, root)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        with open_image(image, trusted=trusted) as src:
+            if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) \
+                    and not overwrite:
+                raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
+            if is_remote(location):
+                canvas = cls.create(location, mode=src.mode, tile=tile, overwrite=overwrite,
+                                    storage_options=storage_options)
+                canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
+                canvas.update_pyramid()
+                return canvas
+            root = local_path(location)
+            tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
+            try:
+                canvas = cls.create(tmp, mode=src.mode, tile=tile)
+                canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
+                canvas.update_pyramid()
+                if root.exists():
+                    shutil.rmtree(root)
+                os.replace(tmp, root)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
         return cls.open(location)
 
     # -- properties --------------------------------------------------------
@@ -490,7 +490,9 @@ class Canvas:
             covered = target if covered is None else union(covered, target)
             for (ij, piece), block in zip(self.grid.split(target), _source_blocks(data, target, self.grid),
                                           strict=True):
-                per_tile.setdefault(ij, []).append((piece, block))
+                # A lazy source block is computed inside its chunk task (see _Lazy), so that its failure,
+                # like any other, reaches the commit task, which rolls the step back.
+                per_tile.setdefault(ij, []).append((piece, _Lazy(block) if hasattr(block, "compute") else block))
         assert covered is not None
         keys = [k for ij in per_tile for k in (self._tile_key(*ij), MANIFEST_PREFIX + self._tile_key(*ij))]
         token = uuid.uuid4().hex
@@ -503,21 +505,44 @@ class Canvas:
         committed = dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
         if not compute:
             return committed
+        # A pool of our own: when a task fails, dask raises at once while other tasks (begin, chunk
+        # writes) may still be running; wait for them before rolling back, or they land after it.
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
         try:
-            return dask.compute(committed, scheduler="threads")[0]
+            return dask.compute(committed, scheduler="threads", pool=pool)[0]
         except BaseException:
+            pool.shutdown(wait=True)
             tx.abort()
             raise
+        finally:
+            pool.shutdown(wait=False)
 
-    def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[tuple[Window, np.ndarray]]) -> None:
-        """Write one chunk's share of a step (the only writer of that chunk) and its manifest entry."""
+    def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> BaseException | None:
+        """Write one chunk's share of a step (the only writer of that chunk) and its manifest entry.
+
+        Returns, rather than raises, any failure, so that the step's commit task
+        always runs and can roll the step back, even when the graph is computed
+        by a caller (``compute=False``).
+        """
+        try:
+            self._write_tile_now(ij, parts)
+        except Exception as exc:  # handed to _Step.commit, which rolls back and re-raises
+            return exc
+        return None
+
+    def _write_tile_now(self, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> None:
+        parts = [(piece, block.compute() if isinstance(block, _Lazy) else block) for piece, block in parts]
         tw = self.grid.tile_window(*ij)
         aw = self._to_array(tw)
         sl = (slice(aw.row_off, aw.row_end), slice(aw.col_off, aw.col_end))
         if len(parts) == 1 and parts[0][0] == tw:
             full = np.asarray(parts[0][1])
         else:
-            full = np.array(self._z[sl])
+            full = np.asarray(self._z[sl])  # zarr returns a fresh, writable array
+            if not full.flags.writeable:
+                full = full.copy()
             for piece, block in parts:
                 full[piece.slices((tw.row_off, tw.col_off))] = block
         self._z[sl] = full
@@ -536,7 +561,7 @@ class Canvas:
         with self._journal.lock():
             state = self._journal.recover(self._journal.read_state())
             if state.head > 0:
-                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head).keys))
+                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head, state).keys))
             meta, self._state = self._journal.undo(state)
         return StepInfo.from_meta(meta)
 
@@ -546,7 +571,7 @@ class Canvas:
         with self._journal.lock():
             state = self._journal.recover(self._journal.read_state())
             if state.head < state.top:
-                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head + 1).keys))
+                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head + 1, state).keys))
             meta, self._state = self._journal.redo(state)
         return StepInfo.from_meta(meta)
 
@@ -630,7 +655,12 @@ class _Step:
             self.abort()
             raise
 
-    def commit(self, _writes: Any) -> StepInfo:
+    def commit(self, writes: list[BaseException | None]) -> StepInfo:
+        """Commit when every chunk task succeeded; else roll back, release the lock and raise the first failure."""
+        failures = [w for w in writes if isinstance(w, BaseException)]
+        if failures:
+            self.abort()
+            raise failures[0]
         assert self._meta is not None and self._state is not None
         c = self.canvas
         c._state = c._journal.commit(self._state, self._meta)
@@ -650,6 +680,18 @@ class _Step:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+class _Lazy:
+    """A dask block hidden from dask's argument traversal, computed inside the task that needs it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def compute(self) -> np.ndarray:
+        return np.asarray(self.value.compute(scheduler="sync"))
 
 
 def _exists(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> bool:

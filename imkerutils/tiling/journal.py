@@ -14,12 +14,18 @@ Undo restores a step's snapshot ("before"), first saving the current bytes
 ("after") so redo can put them back.  Both are idempotent, so an interrupted
 undo or redo is simply finished when the canvas is next opened for writing.
 
+Every step's entry lives in a folder named by its own random id, and
+``state.json`` lists the ids of steps 1..top in order.  A new step is staged
+under its new id while the undone (redoable) entries stay untouched; only
+the commit drops them from the list (and then deletes their folders), so a
+step that fails or is killed leaves the redo history exactly as it was.
+
 Layout under the canvas root::
 
-    _journal/state.json                 head, top, bounds, pending
-    _journal/steps/<n>/meta.json        kind, keys, bounds before/after, info
-    _journal/steps/<n>/before/<key>     the key's bytes before step n (absent: key absent)
-    _journal/steps/<n>/after/<key>      the key's bytes after step n (written on undo)
+    _journal/state.json                 head, top, step ids, bounds, pending
+    _journal/steps/<id>/meta.json       kind, keys, bounds before/after, info
+    _journal/steps/<id>/before/<key>    the key's bytes before the step (absent: key absent)
+    _journal/steps/<id>/after/<key>     the key's bytes after the step (written on undo)
 """
 
 from __future__ import annotations
@@ -61,6 +67,13 @@ class JournalState:
     bounds: Window = Window(0, 0, 0, 0)
     token: str = "empty"  # changes with every commit; names lazy graphs
     pending: dict[str, Any] | None = None
+    steps: tuple[str, ...] = ()  # ids of steps 1..top
+
+    def step_id(self, n: int) -> str:
+        """The id of committed (or redoable) step ``n`` (1-based)."""
+        if not 1 <= n <= len(self.steps):
+            raise CanvasCorruptError(f"the journal has no step {n} (it lists {len(self.steps)})")
+        return self.steps[n - 1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,18 +83,25 @@ class JournalState:
             "bounds": self.bounds.to_dict(),
             "token": self.token,
             "pending": self.pending,
+            "steps": list(self.steps),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalState:
-        if data.get("format") != JOURNAL_FORMAT:
-            raise CanvasCorruptError(f"unknown journal format {data.get('format')!r}")
+        if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise CanvasCorruptError(f"unknown journal format {found!r}")
+        pending = data.get("pending")
+        if pending is not None and not (isinstance(pending, dict) and isinstance(pending.get("step"), int)
+                                        and isinstance(pending.get("id"), str)):
+            raise CanvasCorruptError(f"malformed pending journal operation {pending!r}")
         return cls(
             head=int(data["head"]),
             top=int(data["top"]),
             bounds=Window.from_dict(data["bounds"]),
             token=str(data["token"]),
             pending=data.get("pending"),
+            steps=tuple(str(i) for i in data.get("steps", ())),
         )
 
 
@@ -124,8 +144,8 @@ class StepMeta:
         )
 
 
-def _step_prefix(n: int) -> str:
-    return f"_journal/steps/{n:08d}/"
+def _step_prefix(step_id: str) -> str:
+    return f"_journal/steps/{step_id}/"
 
 
 class Journal:
@@ -147,8 +167,13 @@ class Journal:
     def write_state(self, state: JournalState) -> None:
         self.raw.put(STATE_KEY, json.dumps(state.to_dict(), sort_keys=True).encode())
 
-    def read_meta(self, n: int) -> StepMeta:
-        data = self.raw.get(_step_prefix(n) + "meta.json")
+    def read_meta(self, n: int, state: JournalState | None = None) -> StepMeta:
+        """The entry of step ``n`` as listed by ``state`` (default: the committed state)."""
+        state = state if state is not None else self.read_state()
+        return self._read_meta_id(state.step_id(n), n)
+
+    def _read_meta_id(self, step_id: str, n: int) -> StepMeta:
+        data = self.raw.get(_step_prefix(step_id) + "meta.json")
         if data is None:
             raise CanvasCorruptError(f"journal entry for step {n} is missing")
         try:
@@ -158,7 +183,7 @@ class Journal:
 
     def steps(self, state: JournalState) -> list[StepMeta]:
         """Committed steps, oldest first."""
-        return [self.read_meta(n) for n in range(1, state.head + 1)]
+        return [self.read_meta(n, state) for n in range(1, state.head + 1)]
 
     # -- locking -----------------------------------------------------------
     @contextlib.contextmanager
@@ -188,16 +213,18 @@ class Journal:
     def begin(
         self, state: JournalState, kind: str, keys: Sequence[str], bounds_after: Window, info: dict[str, Any]
     ) -> tuple[StepMeta, JournalState]:
-        """Snapshot ``keys`` and mark a new step pending; returns its meta and the pending state."""
+        """Snapshot ``keys`` under a new step id and mark the step pending; returns its meta and that state.
+
+        The undone steps' entries are left alone until :meth:`commit`.
+        """
         n = state.head + 1
-        for stale in range(n, max(state.top, n) + 1):
-            self.raw.delete_prefix(_step_prefix(stale))
-        prefix = _step_prefix(n)
+        step_id = uuid.uuid4().hex
+        prefix = _step_prefix(step_id)
         for key in keys:
             self.raw.copy(key, prefix + "before/" + key)
         meta = StepMeta(
             number=n,
-            id=uuid.uuid4().hex,
+            id=step_id,
             kind=kind,
             keys=tuple(keys),
             bounds_before=state.bounds,
@@ -206,62 +233,62 @@ class Journal:
             info=info,
         )
         self.raw.put(prefix + "meta.json", json.dumps(meta.to_dict(), sort_keys=True).encode())
-        pending = replace(state, pending={"op": "apply", "step": n})
+        pending = replace(state, pending={"op": "apply", "step": n, "id": step_id})
         self.write_state(pending)
         return meta, pending
 
     def commit(self, state: JournalState, meta: StepMeta) -> JournalState:
+        """Make the pending step the head; the redo entries it replaces are deleted afterwards."""
         done = JournalState(
-            head=meta.number, top=meta.number, bounds=meta.bounds_after, token=meta.id, pending=None
+            head=meta.number, top=meta.number, bounds=meta.bounds_after, token=meta.id, pending=None,
+            steps=(*state.steps[: meta.number - 1], meta.id),
         )
         self.write_state(done)
+        for dropped in state.steps[meta.number - 1:]:  # the undone steps a new step replaces
+            self.raw.delete_prefix(_step_prefix(dropped))
         return done
 
-    def _restore(self, n: int, which: str, keys: Sequence[str]) -> None:
-        prefix = _step_prefix(n) + which + "/"
+    def _restore(self, step_id: str, which: str, keys: Sequence[str]) -> None:
+        prefix = _step_prefix(step_id) + which + "/"
         for key in keys:
             self.raw.copy(prefix + key, key)
 
     def rollback(self, state: JournalState) -> JournalState:
-        """Undo a pending, uncommitted step (restoring its snapshots)."""
+        """Undo a pending, uncommitted step (restoring its snapshots); the redo history is untouched."""
         assert state.pending is not None and state.pending["op"] == "apply"
-        n = int(state.pending["step"])
-        meta = self.read_meta(n)
-        self._restore(n, "before", meta.keys)
+        n, step_id = int(state.pending["step"]), str(state.pending["id"])
+        meta = self._read_meta_id(step_id, n)
+        self._restore(step_id, "before", meta.keys)
         back = replace(state, pending=None)
         self.write_state(back)
-        self.raw.delete_prefix(_step_prefix(n))
+        self.raw.delete_prefix(_step_prefix(step_id))
         return back
 
     def undo(self, state: JournalState) -> tuple[StepMeta, JournalState]:
         if state.head == 0:
             raise NothingToUndoError("nothing to undo: the canvas has no committed step")
-        meta = self.read_meta(state.head)
-        prefix = _step_prefix(meta.number)
+        meta = self.read_meta(state.head, state)
+        prefix = _step_prefix(meta.id)
         if state.pending is None:  # first time: keep "after" for redo
             for key in meta.keys:
                 self.raw.copy(key, prefix + "after/" + key)
-            state = replace(state, pending={"op": "undo", "step": meta.number})
+            state = replace(state, pending={"op": "undo", "step": meta.number, "id": meta.id})
             self.write_state(state)
-        self._restore(meta.number, "before", meta.keys)
-        prev_token = self.read_meta(meta.number - 1).id if meta.number > 1 else "empty"
-        done = JournalState(
-            head=meta.number - 1, top=state.top, bounds=meta.bounds_before, token=prev_token, pending=None
-        )
+        self._restore(meta.id, "before", meta.keys)
+        prev_token = state.step_id(meta.number - 1) if meta.number > 1 else "empty"
+        done = replace(state, head=meta.number - 1, bounds=meta.bounds_before, token=prev_token, pending=None)
         self.write_state(done)
         return meta, done
 
     def redo(self, state: JournalState) -> tuple[StepMeta, JournalState]:
         if state.head >= state.top:
             raise NothingToRedoError("nothing to redo: no undone step is waiting")
-        meta = self.read_meta(state.head + 1)
+        meta = self.read_meta(state.head + 1, state)
         if state.pending is None:
-            state = replace(state, pending={"op": "redo", "step": meta.number})
+            state = replace(state, pending={"op": "redo", "step": meta.number, "id": meta.id})
             self.write_state(state)
-        self._restore(meta.number, "after", meta.keys)
-        done = JournalState(
-            head=meta.number, top=state.top, bounds=meta.bounds_after, token=meta.id, pending=None
-        )
+        self._restore(meta.id, "after", meta.keys)
+        done = replace(state, head=meta.number, bounds=meta.bounds_after, token=meta.id, pending=None)
         self.write_state(done)
         return meta, done
 

@@ -37,16 +37,16 @@ def extract_tile_main(argv: Sequence[str] | None = None) -> int:
 def paste_tile_main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="paste-tile", description="Paste one tile into an image or canvas.")
     p.add_argument("base", help="image file or canvas")
-    p.add_argument("tile", help="tile image")
+    p.add_argument("tile_image", metavar="tile", help="tile image")  # dest apart from --tile (the size)
     p.add_argument("output", nargs="?", help="image to write (default: outputs/<base>_pasted_x<X>_y<Y>.<ext>; "
                                               "a canvas is changed in place)")
     _common(p)
     args = p.parse_args(list(argv) if argv is not None else None)
 
     def run(a: argparse.Namespace) -> int:
-        left, top = paste_tile(a.base, a.tile, a.output, x=a.x, y=a.y, corner=a.corner, tile=a.tile,
+        left, top = paste_tile(a.base, a.tile_image, a.output, x=a.x, y=a.y, corner=a.corner, tile=a.tile,
                                trusted=a.trust_large)
-        print(f"pasted {a.tile} at left={left}, top={top}")
+        print(f"pasted {a.tile_image} at left={left}, top={top}")
         return 0
 
     return run_guarded("paste-tile", run, args)

@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,18 @@ class ImageSource:
     width: int
     mode: str  # "RGB" or "RGBA"
     _array: Any  # numpy array or a zarr array (TIFF), (H, W, C) uint8
+    _close: Callable[[], None] | None = None  # releases an open file (lazy TIFFs)
+
+    def close(self) -> None:
+        """Release the file a lazy source keeps open (reads after this fail)."""
+        if self._close is not None:
+            self._close()
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def read(self, window: Window) -> np.ndarray:
         return np.asarray(self._array[window.row_off : window.row_end, window.col_off : window.col_end])
@@ -51,7 +64,30 @@ class ImageSource:
 
         if isinstance(self._array, np.ndarray):
             return da.from_array(self._array, chunks=(tile, tile, -1))
-        return da.from_zarr(self._array, chunks=(tile, tile, -1))
+        return da.from_array(self._array, chunks=(tile, tile, -1), lock=False,
+                             meta=np.empty((0, 0, 0), dtype=self._array.dtype))
+
+
+class _TiffTiles:
+    """A TIFF's pixels through tifffile's Zarr view, read on demand.
+
+    A tile that fails to decode (truncated or corrupt file) raises
+    :class:`ImageFileError` instead of tifffile's or imagecodecs' own errors.
+    """
+
+    def __init__(self, z: Any, path: Path) -> None:
+        self._z, self._path = z, path
+        self.shape, self.dtype, self.ndim = tuple(z.shape), z.dtype, z.ndim
+
+    def __dask_tokenize__(self) -> tuple[str, int, int]:
+        st = self._path.stat()
+        return (str(self._path), st.st_mtime_ns, st.st_size)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return np.asarray(self._z[key])
+        except (ValueError, OSError, RuntimeError) as exc:  # TiffFileError, imagecodecs' codec errors
+            raise ImageFileError(f"{self._path} could not be decoded (truncated or corrupt?): {exc}") from None
 
 
 def _check_exists(path: Path) -> None:
@@ -62,11 +98,11 @@ def _check_exists(path: Path) -> None:
 
 
 def open_image(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageSource:
-    """Open an image file as RGB or RGBA uint8 (TIFF lazily, others decoded)."""
+    """Open an image file as RGB or RGBA uint8 (TIFF lazily, others decoded); close it when done."""
     p = Path(path)
     _check_exists(p)
     if p.suffix.lower() in _TIFF_SUFFIXES:
-        return _open_tiff(p)
+        return _open_tiff(p, trusted)
     arr = read_image(p, trusted=trusted)
     return ImageSource(p, arr.shape[0], arr.shape[1], "RGBA" if arr.shape[2] == 4 else "RGB", arr)
 
@@ -120,7 +156,7 @@ def to_rgb_or_rgba(img: Image.Image, mode: str | None = None) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
-def _open_tiff(p: Path) -> ImageSource:
+def _open_tiff(p: Path, trusted: bool) -> ImageSource:
     import tifffile
     import zarr
 
@@ -130,20 +166,30 @@ def _open_tiff(p: Path) -> ImageSource:
             shape, dtype, axes = series.shape, series.dtype, series.axes
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as exc:
         raise ImageFileError(f"{p} is not a readable TIFF: {exc}") from None
-    if dtype != np.uint8 or axes not in ("YXS", "YX") or (axes == "YXS" and shape[2] not in (3, 4)):
-        # Unusual layouts (16-bit, planar, multi-page): decode explicitly, bounded by the pixel limit.
-        arr = tifffile.imread(p)
+    lazy = dtype == np.uint8 and axes == "YXS" and shape[2] in (3, 4)
+    if not lazy:
+        # Unusual layouts (grey, 16-bit, planar, multi-page): decode explicitly, bounded by the pixel limit.
+        height = shape[axes.index("Y")] if "Y" in axes else 1
+        width = shape[axes.index("X")] if "X" in axes else int(np.prod(shape))
+        if height * width > MAX_PIXELS and not trusted:
+            raise DecompressionBombError(
+                f"{p} has {width}x{height} = {height * width:,} pixels in a layout that must be decoded whole, "
+                f"over the {MAX_PIXELS:,}-pixel safety limit; if you trust this file, pass trusted=True "
+                "(--trust-large on the command line)")
+        try:
+            arr = tifffile.imread(p)
+        except (tifffile.TiffFileError, OSError, ValueError, RuntimeError) as exc:
+            raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {exc}") from None
         arr = _normalise_tiff(arr, axes)
         return ImageSource(p, arr.shape[0], arr.shape[1], "RGBA" if arr.shape[2] == 4 else "RGB", arr)
     store = tifffile.imread(p, aszarr=True)
     z = zarr.open_array(store, mode="r")
-    if axes == "YX":
-        arr = np.repeat(np.asarray(z)[:, :, None], 3, axis=2)  # grey TIFF: expand (decoded whole)
-        return ImageSource(p, shape[0], shape[1], "RGB", arr)
-    return ImageSource(p, shape[0], shape[1], "RGBA" if shape[2] == 4 else "RGB", z)
+    return ImageSource(p, shape[0], shape[1], "RGBA" if shape[2] == 4 else "RGB", _TiffTiles(z, p), store.close)
 
 
 def _normalise_tiff(arr: np.ndarray, axes: str) -> np.ndarray:
+    if axes == "SYX":  # planar (separate) samples: make them the last axis
+        arr = np.moveaxis(arr, 0, -1)
     if arr.dtype == np.uint16:
         arr = (arr >> 8).astype(np.uint8)
     elif arr.dtype != np.uint8:

@@ -126,6 +126,7 @@ class RawStore:
                 self.delete(dst)
                 return False
             os.replace(tmp, d)
+            tmp.unlink(missing_ok=True)  # rename is a no-op when tmp and d already name one file
             return True
         data = self.get(src)
         if data is None:

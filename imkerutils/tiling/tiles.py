@@ -74,9 +74,9 @@ def extract_tile(
         _check_inside(w, canvas.bounds, f"canvas {input_path}")
         pixels = canvas.read(w)
     else:
-        src = open_image(input_path, trusted=trusted)
-        _check_inside(w, Window(0, 0, src.height, src.width), f"image {input_path} ({src.width}x{src.height})")
-        pixels = src.read(w)
+        with open_image(input_path, trusted=trusted) as src:
+            _check_inside(w, Window(0, 0, src.height, src.width), f"image {input_path} ({src.width}x{src.height})")
+            pixels = src.read(w)
     write_image(output_path, pixels)
     return (w.col_off, w.row_off, w.col_end, w.row_end)
 

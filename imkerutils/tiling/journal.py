@@ -221,7 +221,7 @@ class Journal:
         step_id = uuid.uuid4().hex
         prefix = _step_prefix(step_id)
         for key in keys:
-            self.raw.copy(key, prefix + "before/" + key)
+            self.raw.snapshot(key, prefix + "before/" + key)
         meta = StepMeta(
             number=n,
             id=step_id,
@@ -271,7 +271,7 @@ class Journal:
         prefix = _step_prefix(meta.id)
         if state.pending is None:  # first time: keep "after" for redo
             for key in meta.keys:
-                self.raw.copy(key, prefix + "after/" + key)
+                self.raw.snapshot(key, prefix + "after/" + key)
             state = replace(state, pending={"op": "undo", "step": meta.number, "id": meta.id})
             self.write_state(state)
         self._restore(meta.id, "before", meta.keys)

@@ -111,6 +111,24 @@ class RawStore:
             return
         sync(self.store.delete_dir(prefix.rstrip("/")))
 
+    def snapshot(self, src: str, dst: str) -> bool:
+        """Like :meth:`copy`, for a ``dst`` nobody reads yet (a fresh journal entry): no temp name needed.
+
+        On a local store this is one hard link, or nothing when ``src`` is absent.
+        """
+        if self._root is None:
+            return self.copy(src, dst)
+        s, d = self._root / src, self._root / dst
+        d.unlink(missing_ok=True)
+        try:
+            os.link(s, d)
+        except FileNotFoundError:
+            if not s.exists():
+                return False
+            d.parent.mkdir(parents=True, exist_ok=True)
+            os.link(s, d)
+        return True
+
     def copy(self, src: str, dst: str) -> bool:
         """Make ``dst`` hold ``src``'s bytes; delete ``dst`` when ``src`` is absent.
 

@@ -98,13 +98,19 @@ def _check_exists(path: Path) -> None:
 
 
 def open_image(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageSource:
-    """Open an image file as RGB or RGBA uint8 (TIFF lazily, others decoded); close it when done."""
+    """Open an image file as RGB or RGBA uint8, read on demand; close it when done.
+
+    TIFFs are read tile by tile from the file.  Other formats are decoded once
+    by Pillow and then converted strip by strip as they are read, so no second
+    full-size copy is ever made.
+    """
     p = Path(path)
     _check_exists(p)
     if p.suffix.lower() in _TIFF_SUFFIXES:
         return _open_tiff(p, trusted)
-    arr = read_image(p, trusted=trusted)
-    return ImageSource(p, arr.shape[0], arr.shape[1], "RGBA" if arr.shape[2] == 4 else "RGB", arr)
+    img = _decode(p, trusted)
+    view = _PillowPixels(img, p)
+    return ImageSource(p, img.height, img.width, view.mode, view, img.close)
 
 
 def read_image(path: str | os.PathLike[str], *, trusted: bool = False, mode: str | None = None) -> np.ndarray:
@@ -115,7 +121,14 @@ def read_image(path: str | os.PathLike[str], *, trusted: bool = False, mode: str
     """
     p = Path(path)
     _check_exists(p)
-    try:
+    with _decode(p, trusted) as img:
+        return _pillow_errors(p, lambda: to_rgb_or_rgba(img, mode))
+
+
+def _decode(p: Path, trusted: bool) -> Image.Image:
+    """Open and fully decode ``p`` with Pillow, after the pixel-limit check."""
+
+    def run() -> Image.Image:
         with _PIL_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             saved = Image.MAX_IMAGE_PIXELS
@@ -124,20 +137,60 @@ def read_image(path: str | os.PathLike[str], *, trusted: bool = False, mode: str
                 img = Image.open(p)
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
-        with img:
-            if img.width * img.height > MAX_PIXELS and not trusted:
-                raise DecompressionBombError(
-                    f"{p} has {img.width}x{img.height} = {img.width * img.height:,} pixels, over the "
-                    f"{MAX_PIXELS:,}-pixel safety limit; if you trust this file, pass trusted=True "
-                    "(--trust-large on the command line)")
+        if img.width * img.height > MAX_PIXELS and not trusted:
+            img.close()
+            raise DecompressionBombError(
+                f"{p} has {img.width}x{img.height} = {img.width * img.height:,} pixels, over the "
+                f"{MAX_PIXELS:,}-pixel safety limit; if you trust this file, pass trusted=True "
+                "(--trust-large on the command line)")
+        try:
             img.load()
-            return to_rgb_or_rgba(img, mode)
+        except BaseException:
+            img.close()
+            raise
+        return img
+
+    return _pillow_errors(p, run)
+
+
+def _pillow_errors(p: Path, fn: Callable[[], Any]) -> Any:
+    """Run ``fn``, turning Pillow's errors about ``p`` into :class:`ImageFileError`."""
+    try:
+        return fn()
     except UnidentifiedImageError:
         raise ImageFileError(f"{p} is not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, ImageFileError):
             raise
         raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {exc}") from None
+
+
+class _PillowPixels:
+    """A decoded Pillow image as an ``(H, W, C)`` array-like, converted region by region on read."""
+
+    def __init__(self, img: Image.Image, path: Path) -> None:
+        has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+        self.mode = "RGBA" if has_alpha else "RGB"
+        self._img, self._path = img, path
+        self.shape = (img.height, img.width, len(self.mode))
+        self.dtype = np.dtype(np.uint8)
+        self.ndim = 3
+
+    def __dask_tokenize__(self) -> tuple[str, int, int]:
+        st = self._path.stat()
+        return (str(self._path), st.st_mtime_ns, st.st_size)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        rows = key[0] if len(key) > 0 else slice(None)
+        cols = key[1] if len(key) > 1 else slice(None)
+        r0, r1, rs = rows.indices(self.shape[0])
+        c0, c1, cs = cols.indices(self.shape[1])
+        if rs != 1 or cs != 1:
+            raise InvalidTileError("image sources support only contiguous windows")
+        region = self._img.crop((c0, r0, max(c0, c1), max(r0, r1)))
+        out = to_rgb_or_rgba(region, self.mode)
+        return out[(slice(None), slice(None), *key[2:])] if len(key) > 2 else out
 
 
 def to_rgb_or_rgba(img: Image.Image, mode: str | None = None) -> np.ndarray:

@@ -310,6 +310,11 @@ class Canvas:
         return self._state.head
 
     @property
+    def redoable(self) -> int:
+        """How many undone steps :meth:`redo` can re-apply."""
+        return self._state.top - self._state.head
+
+    @property
     def state_token(self) -> str:
         """Changes with every commit, undo and redo."""
         return self._state.token
@@ -618,7 +623,7 @@ class Canvas:
             "bounds": b.to_dict(),
             "size": [b.height, b.width],
             "steps": self.head,
-            "redoable": self._state.top - self._state.head,
+            "redoable": self.redoable,
             "tiles_written": self.written_tiles(),
             "levels": self.levels,
             "bytes_on_disk": self.disk_usage(),

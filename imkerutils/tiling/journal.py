@@ -50,7 +50,7 @@ from imkerutils.tiling.window import Window
 
 __all__ = ["Journal", "JournalState", "StepMeta"]
 
-JOURNAL_FORMAT = "imkerutils.journal/1"
+JOURNAL_FORMAT = "imkerutils.journal/2"  # /2: entries named by step id, listed in state.json
 STATE_KEY = "_journal/state.json"
 
 

@@ -1,0 +1,88 @@
+"""``imkerutils ui PATH`` (and ``python -m imkerutils.exquisite.ui PATH``): the browser UI for one canvas."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import threading
+import webbrowser
+from collections.abc import Sequence
+
+from imkerutils.cli._common import run_guarded
+from imkerutils.errors import ImkerError
+
+__all__ = ["UIHostError", "add_arguments", "add_parser", "main", "run"]
+
+DEFAULT_PORT = 8765
+
+
+class UIHostError(ImkerError, ValueError):
+    """The UI was asked to listen beyond this machine without ``--allow-remote``."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="an image file (a canvas <name>.zarr is created beside it) or an existing canvas")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other needs --allow-remote)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow --host to be an address other machines can reach (anyone there can then grow, "
+                        "undo and spend your budget)")
+    p.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    p.add_argument("--budget-usd", type=float, help="refuse a step that could take the canvas's spending past this")
+    p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
+    p.set_defaults(func=run)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    add_arguments(sub.add_parser("ui", help="open a canvas (or an image file) in the browser UI"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from imkerutils.exquisite.ui.security import allowed_hosts, is_loopback
+
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            raise UIHostError(f"refusing to listen on {args.host}: other machines could then use this canvas and its "
+                              "API budget; pass --allow-remote to do it anyway")
+        print(f"warning: listening on {args.host}: anyone who can reach this address can grow, undo and spend the "
+              "budget of this canvas (there is no login)", file=sys.stderr)
+    if not 0 <= args.port <= 65535:
+        raise UIHostError(f"--port must be between 0 and 65535, got {args.port}")
+    from imkerutils.exquisite.ui.serve import ServerStartError, bind, url_of
+    from imkerutils.exquisite.ui.serve import run as serve
+
+    try:
+        from imkerutils.exquisite.ui.jobs import CanvasSession
+        from imkerutils.exquisite.ui.server import create_app
+    except ModuleNotFoundError as exc:
+        raise ServerStartError(f"the browser UI needs {exc.name}: pip install 'imkerutils[ui]'") from None
+    from imkerutils.cli.grow import open_or_create
+    from imkerutils.exquisite.state.budget import Budget
+
+    Budget(args.budget_usd)  # a bad limit or a port in use is refused before anything is created
+    sock = bind(args.host, args.port)
+    try:
+        canvas = open_or_create(args.path, trusted=args.trust_large)
+        session = CanvasSession(canvas.location, budget_usd=args.budget_usd)
+    except BaseException:
+        sock.close()
+        raise
+    url = url_of(sock)
+    print(f"Exquisite UI for {canvas.location}: {url}  (Ctrl+C to stop)", flush=True)
+    if args.open:
+        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down cleanly, then re-raises the signal
+        serve(create_app(session, hosts=allowed_hosts(args.host)), sock, log_level="warning")
+    print("stopped", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m imkerutils.exquisite.ui``."""
+    prog = "python -m imkerutils.exquisite.ui"
+    parser = argparse.ArgumentParser(prog=prog, description="The Exquisite browser UI for one canvas.")
+    add_arguments(parser)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    return run_guarded(prog, args.func, args)

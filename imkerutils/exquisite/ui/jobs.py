@@ -1,0 +1,419 @@
+"""One canvas served to browsers: a single writer thread, grow jobs with progress, and a published view.
+
+Every change to the canvas (a grow job, undo, redo, a pyramid refresh after
+another program wrote) runs on ONE writer thread, in the order requested, so
+two grow requests are serialised and never interleave.  A grow request
+becomes a :class:`Job` that waits its turn (FIFO, at most ``max_queued``
+waiting or running).  After each committed step the job brings the pyramid
+up to date and *publishes* a new :class:`View`: the state every browser tab
+polls, the frame the viewer tiles, and a read-only canvas opened on that
+state for tile reads (so reading tiles never takes the canvas's write lock).
+
+The business logic stays in :mod:`imkerutils.exquisite.pipeline`; this module
+only schedules calls to it and summarises its records for display.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from imkerutils.errors import AuthenticationGeneratorError, CanvasChangedError, CanvasLockedError, ImkerError
+from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.api.registry import available_generators, get_generator
+from imkerutils.exquisite.geometry.blend import seam_strategy_names
+from imkerutils.exquisite.pipeline import GrowSettings, canvas_spent_usd, grow, plan_step
+from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY
+from imkerutils.exquisite.state.budget import Budget, format_usd
+from imkerutils.exquisite.state.record import StepRecord
+from imkerutils.exquisite.ui.deepzoom import Frame
+from imkerutils.exquisite.ui.messages import PlainError, explain, redact
+from imkerutils.exquisite.ui.requests import GrowRequest
+from imkerutils.tiling.canvas import Canvas, StepInfo
+from imkerutils.tiling.pyramid import level_window
+from imkerutils.tiling.window import Window, intersection, union
+
+__all__ = ["BusyError", "CanvasSession", "Job", "QueueFullError", "View"]
+
+log = logging.getLogger("imkerutils.ui")
+
+GeneratorFactory = Callable[[], TileGenerator]
+THUMB_PX = 160
+HISTORY_LIMIT = 100
+KEEP_FINISHED_JOBS = 50
+
+
+class BusyError(ImkerError, RuntimeError):
+    """The canvas is busy with a growth job; undo and redo wait until it has finished."""
+
+
+class QueueFullError(ImkerError, RuntimeError):
+    """Too many growth jobs are waiting for this canvas."""
+
+
+@dataclass
+class Job:
+    """One grow request: queued, running, done or failed, with its progress."""
+
+    id: str
+    request: GrowRequest
+    status: str = "queued"
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    steps_done: int = 0
+    tiles_done: int = 0
+    tiles_total: int = 0
+    head_before: int | None = None
+    head_after: int | None = None
+    error: PlainError | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    def to_dict(self) -> dict[str, Any]:
+        steps = self.request.steps
+        part = self.tiles_done / self.tiles_total if self.tiles_total else 0.0
+        progress = 1.0 if self.status == "done" else min(1.0, (self.steps_done + part) / steps)
+        return {
+            "id": self.id, "status": self.status, **self.request.to_dict(),
+            "steps_done": self.steps_done, "tiles_done": self.tiles_done, "tiles_total": self.tiles_total,
+            "progress": progress, "head_before": self.head_before, "head_after": self.head_after,
+            "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
+            "error": None if self.error is None else self.error.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class View:
+    """A published state of the canvas: what browsers see and the read-only canvas tiles come from."""
+
+    reader: Canvas
+    token: str
+    bounds: Window
+    levels: int
+    head: int
+    redoable: int
+    frame: Frame
+    history: tuple[dict[str, Any], ...]
+    regions: Mapping[int, Window]
+    spent_usd: float
+
+
+
+def _summarise(step: StepInfo) -> tuple[dict[str, Any], Window]:
+    """What the history list shows for one step, and the region its thumbnail shows."""
+    records = [StepRecord.from_dict(r) for r in step.info.get(EXQUISITE_INFO_KEY) or []]
+    entry: dict[str, Any] = {"number": step.number, "id": step.id, "kind": step.kind, "created_at": step.created_at,
+                             "size": [step.bounds_after.width, step.bounds_after.height], "directions": [],
+                             "prompt": None, "generator": None, "seam_excess": None, "cost_usd": None,
+                             "cost": None, "source": None}
+    source = step.info.get("source")
+    if isinstance(source, str):
+        entry["source"] = os.path.basename(source)  # the file name only: the page needs no paths
+    region = step.bounds_after
+    if records:
+        seams = [s for r in records if (s := r.qc.get("seam_excess")) is not None]
+        costs = [r.cost_usd for r in records]
+        cost = None if None in costs else sum(c or 0.0 for c in costs)
+        entry.update(directions=[r.direction.value for r in records], prompt=records[0].user_prompt,
+                     generator=records[0].generator_name, seam_excess=max(seams) if seams else None,
+                     cost_usd=cost, cost="unknown" if cost is None else format_usd(cost))
+        region = records[0].strip_window
+        for r in records[1:]:
+            region = union(region, r.strip_window)
+    return entry, region
+
+
+class CanvasSession:
+    """The browser UI's hold on one canvas (see the module docstring).
+
+    Parameters
+    ----------
+    location
+        The canvas (a local folder); the only path the UI ever reads or writes.
+    budget_usd
+        Refuse any step that could take the canvas's recorded spending past this.
+    generators
+        Name -> factory of the generators offered; default: every registered one.
+    max_queued
+        Grow jobs that may wait or run at once; more are refused.
+    """
+
+    def __init__(self, location: str | os.PathLike[str], *, budget_usd: float | None = None,
+                 generators: Mapping[str, GeneratorFactory] | None = None, max_queued: int = 8) -> None:
+        self.location = os.fspath(location)
+        self.budget = Budget(budget_usd)  # validates the limit
+        self._factories = dict(generators) if generators is not None else None
+        self.max_queued = max_queued
+        self._canvas = Canvas.open(self.location)
+        self._probe = Canvas.open(self.location, read_only=True)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imkerutils-ui-writer")
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._pending = 0
+        self._view: View | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        """Bring the pyramid up to date and publish the first view (blocks until done)."""
+        self._submit(self._refresh).result()
+
+    def close(self) -> None:
+        """Cancel queued jobs; a running step finishes in the background (the canvas stays consistent)."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.status == "queued":
+                    job.status, job.finished_at = "failed", time.time()
+                    job.error = PlainError("stopped", "The server stopped", "this job was cancelled before it ran")
+        self._writer.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def view(self) -> View:
+        if self._view is None:
+            raise RuntimeError("CanvasSession.start() has not run")
+        return self._view
+
+    # -- the writer thread -------------------------------------------------------
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        with self._lock:
+            self._pending += 1
+
+        def task() -> Any:
+            try:
+                return fn(*args)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+        return self._writer.submit(task)
+
+    def _update_pyramid(self) -> None:
+        try:
+            self._canvas.update_pyramid()
+        except CanvasLockedError:  # another program is writing; its state is picked up on the next sync
+            log.warning("canvas %s is locked by another program; the overview may be stale", self.location)
+
+    def _refresh(self) -> None:
+        self._canvas.refresh()
+        self._update_pyramid()
+        self._publish()
+
+    def _publish(self) -> None:
+        reader = Canvas.open(self.location, read_only=True)  # fresh: sees resized arrays and new levels
+        steps = reader.history()
+        summaries = [_summarise(s) for s in steps]
+        for entry, _ in summaries:
+            entry["thumb"] = f"/api/steps/{entry['number']}/thumb.png?v={entry['id']}"
+        levels = reader.levels
+        self._view = View(
+            reader=reader, token=reader.state_token, bounds=reader.bounds, levels=levels, head=reader.head,
+            redoable=reader.redoable, frame=Frame.of(reader.bounds, levels=levels, tile=reader.tile),
+            history=tuple(entry for entry, _ in summaries[-HISTORY_LIMIT:]),
+            regions={entry["number"]: region for entry, region in summaries},
+            spent_usd=canvas_spent_usd(reader))
+
+    def sync(self) -> None:
+        """Notice a change made by another program (e.g. ``imkerutils undo``) and refresh the view."""
+        with self._lock:
+            if self._pending:
+                return
+        if self._probe.refresh().state_token != self.view.token:
+            self._submit(self._refresh)
+
+    # -- generators ----------------------------------------------------------------
+    def generator_names(self) -> list[str]:
+        return list(self._factories) if self._factories is not None else list(available_generators())
+
+    def generators(self) -> list[dict[str, Any]]:
+        """The generators offered, each with whether it can run here and why not."""
+        out = []
+        for name in self.generator_names():
+            note = ""
+            if name == "openai" and not os.environ.get("OPENAI_API_KEY"):
+                note = "no OPENAI_API_KEY in the server's environment"
+            out.append({"name": name, "available": not note, "note": note})
+        return out
+
+    def default_generator(self) -> str:
+        names = self.generator_names()
+        return next((n for n in ("local", "mock") if n in names), names[0] if names else "")
+
+    def make_generator(self, name: str) -> TileGenerator:
+        """Build generator ``name`` (raises :class:`AuthenticationGeneratorError` for openai without a key)."""
+        if name == "openai" and not os.environ.get("OPENAI_API_KEY"):
+            raise AuthenticationGeneratorError(
+                "no OpenAI API key: the server was started without OPENAI_API_KEY in its environment; set it and "
+                "restart the server, or choose another generator")
+        if self._factories is not None:
+            return self._factories[name]()
+        return get_generator(name)
+
+    @staticmethod
+    def seams() -> list[str]:
+        return list(seam_strategy_names())
+
+    # -- jobs ------------------------------------------------------------------------
+    def submit_grow(self, request: GrowRequest) -> Job:
+        """Queue a grow job (builds the generator first, so a missing key is refused at once)."""
+        generator = self.make_generator(request.generator)
+        with self._lock:
+            active = sum(1 for j in self._jobs.values() if j.active)
+            if active >= self.max_queued:
+                raise QueueFullError(f"{active} growth jobs are already waiting or running on this canvas; "
+                                     "wait for them to finish")
+            job = Job(id=uuid.uuid4().hex, request=request)
+            self._jobs[job.id] = job
+            finished = [k for k, j in self._jobs.items() if not j.active]
+            for k in finished[:max(0, len(finished) - KEEP_FINISHED_JOBS)]:
+                del self._jobs[k]
+        self._submit(self._run_job, job, generator)
+        return job
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return None if job is None else job.to_dict()
+
+    def _run_job(self, job: Job, generator: TileGenerator) -> None:
+        req = job.request
+        canvas = self._canvas.refresh()
+        with self._lock:
+            if job.status != "queued":  # cancelled by close()
+                return
+            job.status, job.started_at, job.head_before = "running", time.time(), canvas.head
+        settings = GrowSettings(prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=True)
+
+        def on_tile(_outcome: Any) -> None:
+            with self._lock:
+                job.tiles_done += 1
+
+        def on_step(_records: list[StepRecord]) -> None:
+            self._update_pyramid()
+            self._publish()
+            more = job.steps_done + 1 < req.steps
+            total = len(plan_step(canvas, list(req.directions), settings).tiles) if more else 0
+            with self._lock:
+                job.steps_done += 1
+                if more:
+                    job.tiles_done, job.tiles_total = 0, total
+
+        try:
+            total = len(plan_step(canvas, list(req.directions), settings).tiles)
+            with self._lock:
+                job.tiles_total = total
+            grow(canvas, list(req.directions), generator, settings, steps=req.steps,
+                 budget_usd=self.budget.limit_usd, on_tile=on_tile, on_step=on_step)
+        except Exception as exc:  # every failure becomes a plain message on the job
+            error = explain(exc)
+            if error.kind == "internal":
+                log.error("grow job %s failed: %s", job.id, redact(repr(exc)), exc_info=False)
+            else:
+                log.warning("grow job %s failed: %s: %s", job.id, error.title, error.detail)
+            with self._lock:
+                job.status, job.error = "failed", error
+        else:
+            with self._lock:
+                job.status = "done"
+        finally:
+            with self._lock:
+                job.finished_at, job.head_after = time.time(), canvas.head
+        if job.status == "failed":
+            try:
+                self._refresh()
+            except Exception as exc:  # never let the writer thread die silently
+                log.error("could not refresh the view of %s after a failed job: %s", self.location, redact(repr(exc)))
+
+    # -- undo / redo ------------------------------------------------------------------
+    def _check_idle(self, what: str) -> None:
+        with self._lock:
+            if any(j.active for j in self._jobs.values()):
+                raise BusyError(f"a growth job is running on this canvas; {what} when it has finished")
+
+    def undo(self, head: int | None = None) -> Future[StepInfo]:
+        """Undo the last step on the writer thread; ``head`` (if given) must still be the step count."""
+        self._check_idle("undo")
+        return self._submit(self._undo_redo, "undo", head)
+
+    def redo(self, head: int | None = None) -> Future[StepInfo]:
+        """Redo the last undone step on the writer thread."""
+        self._check_idle("redo")
+        return self._submit(self._undo_redo, "redo", head)
+
+    def _undo_redo(self, op: str, head: int | None) -> StepInfo:
+        canvas = self._canvas.refresh()
+        if head is not None and canvas.head != head:
+            self._refresh()
+            raise CanvasChangedError(f"the canvas changed since this page was drawn (it now has {canvas.head} "
+                                     f"steps, the page saw {head}); nothing was done, look again and retry")
+        info = canvas.undo() if op == "undo" else canvas.redo()
+        self._update_pyramid()
+        self._publish()
+        return info
+
+    # -- what the browser reads ---------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything the page shows, as JSON-ready data (never the API key)."""
+        self.sync()
+        v = self.view
+        remaining = Budget(self.budget.limit_usd, v.spent_usd).remaining_usd if self.budget.limit_usd is not None \
+            else None
+        with self._lock:
+            jobs = [j.to_dict() for j in reversed(self._jobs.values())]
+        running = next((j for j in jobs if j["status"] == "running"), None)
+        return {
+            "canvas": {"name": os.path.basename(self.location.rstrip("/\\")) or self.location,
+                       "mode": v.reader.mode, "tile": v.reader.tile, "bounds": v.bounds.to_dict(),
+                       "width": v.bounds.width, "height": v.bounds.height, "levels": v.levels},
+            "token": v.token, "head": v.head, "redoable": v.redoable,
+            "viewer": {"frame": v.frame.window.to_dict(), "tile": v.frame.tile, "levels": v.levels,
+                       "formats": ["png"] if v.reader.mode == "RGBA" else ["jpg", "png"]},
+            "history": list(v.history), "history_total": v.head,
+            "cost": {"spent_usd": v.spent_usd, "spent": format_usd(v.spent_usd),
+                     "budget_usd": self.budget.limit_usd,
+                     "budget": None if self.budget.limit_usd is None else format_usd(self.budget.limit_usd),
+                     "remaining_usd": remaining},
+            "generators": self.generators(), "default_generator": self.default_generator(),
+            "seams": self.seams(),
+            "job": running, "queued": sum(1 for j in jobs if j["status"] == "queued"),
+            "jobs": jobs[:10],
+        }
+
+    def read_tile(self, level: int, col: int, row: int) -> tuple[View, np.ndarray | None]:
+        """The view and the pixels of viewer tile ``(col, row)`` of pyramid ``level`` (None: outside bounds)."""
+        v = self.view
+        window = v.frame.tile_window(level, col, row)
+        if intersection(window, v.reader.level_bounds(level)) is None:
+            return v, None
+        return v, v.reader.read(window, level)
+
+    def thumbnail(self, number: int) -> bytes | None:
+        """A small PNG of what committed step ``number`` added (None if there is no such step)."""
+        v = self.view
+        region = v.regions.get(number)
+        if region is None or number > v.head:
+            return None
+        region = intersection(region, v.bounds)
+        if region is None:
+            return None
+        level = 0
+        while level < v.levels - 1 and max(region.height, region.width) >> level > 2 * THUMB_PX:
+            level += 1
+        image = Image.fromarray(v.reader.read(level_window(region, level), level))
+        image.thumbnail((THUMB_PX, THUMB_PX))
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()

@@ -1,0 +1,97 @@
+"""Plain-words messages for the errors a browser user can meet (the page shows them as they are).
+
+Every message has a ``kind`` (a stable word the page and tests can rely on),
+a ``title`` in plain words, and a ``detail`` (the library's own message,
+which already says what to do).  Nothing here may carry the API key:
+:func:`redact` removes the value of ``OPENAI_API_KEY`` from any text as a
+last line of defence.
+
+>>> from imkerutils.errors import BudgetExceededError
+>>> m = explain(BudgetExceededError("step could cost up to $0.25; $0.10 of the $1.00 budget is left"))
+>>> m.kind, m.title
+('budget', 'Budget reached')
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from imkerutils.errors import (
+    AuthenticationGeneratorError,
+    BudgetExceededError,
+    CanvasChangedError,
+    CanvasLockedError,
+    GeneratorError,
+    ImkerError,
+    ModerationRefusedError,
+    NothingToRedoError,
+    NothingToUndoError,
+    PermanentGeneratorError,
+    RetryableGeneratorError,
+    StepRejectedError,
+)
+
+__all__ = ["PlainError", "explain", "redact"]
+
+_KEY_VARIABLES = ("OPENAI_API_KEY",)
+
+
+@dataclass(frozen=True, slots=True)
+class PlainError:
+    """What the page shows: ``title`` (plain words), ``detail`` and an HTTP ``status`` for direct replies."""
+
+    kind: str
+    title: str
+    detail: str
+    status: int = 400
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "title": self.title, "detail": self.detail}
+
+
+def redact(text: str) -> str:
+    """``text`` with any API key from the server's environment replaced by ``[redacted]``."""
+    for name in _KEY_VARIABLES:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _is_rate_limit(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "status_code", None) == 429 or "HTTP 429" in str(exc)
+
+
+def explain(exc: BaseException) -> PlainError:
+    """The plain-words message for ``exc`` (unexpected errors get a generic one; see the server log)."""
+    detail = redact(str(exc))
+    if isinstance(exc, AuthenticationGeneratorError):
+        return PlainError("api_key", "Missing or invalid API key", detail)
+    if isinstance(exc, ModerationRefusedError):
+        return PlainError("moderation", "Refused by the image model's safety system", detail)
+    if isinstance(exc, RetryableGeneratorError):
+        if _is_rate_limit(exc):
+            return PlainError("rate_limit", "Rate limit reached at the image service",
+                              "The service asked us to slow down (HTTP 429) and kept refusing after several "
+                              f"retries. Wait a minute and try again. ({detail})", status=429)
+        return PlainError("service", "The image service did not answer", detail, status=502)
+    if isinstance(exc, BudgetExceededError):
+        return PlainError("budget", "Budget reached", detail, status=402)
+    if isinstance(exc, StepRejectedError):
+        return PlainError("rejected", "Quality control rejected the step", detail, status=422)
+    if isinstance(exc, (PermanentGeneratorError, GeneratorError)):
+        return PlainError("generator", "The generator failed", detail, status=502)
+    if isinstance(exc, CanvasLockedError):
+        return PlainError("locked", "Another program is writing to this canvas", detail, status=409)
+    if isinstance(exc, CanvasChangedError):
+        return PlainError("changed", "The canvas changed while the step was being made", detail, status=409)
+    if isinstance(exc, NothingToUndoError):
+        return PlainError("nothing_to_undo", "Nothing to undo", detail, status=409)
+    if isinstance(exc, NothingToRedoError):
+        return PlainError("nothing_to_redo", "Nothing to redo", detail, status=409)
+    if isinstance(exc, ImkerError):
+        return PlainError("invalid", "The request cannot be carried out", detail)
+    return PlainError("internal", "Unexpected server error",
+                      f"{type(exc).__name__} (details are in the server's log)", status=500)

@@ -1,0 +1,129 @@
+"""Request guards of the browser UI: allowed Host names, same-origin writes, and security headers.
+
+* **Host.**  Every request must name one of the server's own host names in
+  its ``Host`` header (a DNS-rebinding page names its own domain and is refused).
+* **Same origin.**  A state-changing request must carry ``Origin`` equal to
+  ``http://<Host>``, or (without ``Origin``) ``Sec-Fetch-Site: same-origin``;
+  other callers get 403.  It must also be ``Content-Type: application/json``,
+  which a cross-site form cannot send without a CORS preflight we never grant.
+* **Headers.**  Every response forbids framing, sniffing and cross-origin embedding.
+
+>>> allowed_hosts("127.0.0.1") >= {"127.0.0.1", "localhost", "::1"}
+True
+>>> host_name("[::1]:8765"), host_name("localhost:80"), host_name("bad host")
+('::1', 'localhost', None)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import socket
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["GuardMiddleware", "allowed_hosts", "host_name", "is_loopback", "is_same_origin"]
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+_HOST_CHARS = re.compile(r"[A-Za-z0-9.\-:]+")
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-origin",
+    "content-security-policy": ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                                "form-action 'none'"),
+}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback interface."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(bind: str) -> set[str]:
+    """Host names a browser may use for a server bound to ``bind``.
+
+    Loopback names always; the bound address itself; for a wildcard bind
+    (``0.0.0.0``, ``::``) this machine's host name, full name and addresses.
+    """
+    hosts = set(LOOPBACK_NAMES)
+    bind = bind.strip("[]")
+    if bind not in WILDCARDS:
+        hosts.add(bind)
+        return hosts
+    name = socket.gethostname()
+    hosts.update({name, socket.getfqdn()})
+    with contextlib.suppress(OSError):  # a host name that does not resolve adds no addresses
+        hosts.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
+    return {h.lower() for h in hosts}
+
+
+def host_name(host_header: str) -> str | None:
+    """The host name in a ``Host`` header (no port, no IPv6 brackets), or None if malformed."""
+    try:
+        parts = urlsplit("//" + host_header)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        return None
+    if (parts.hostname is None or parts.username is not None or parts.path or parts.query or parts.fragment
+            or not _HOST_CHARS.fullmatch(parts.hostname)):
+        return None
+    return parts.hostname
+
+
+def is_same_origin(headers: Headers, scheme: str = "http") -> bool:
+    """Whether a request comes from a page this server served (see the module docstring)."""
+    origin = headers.get("origin")
+    if origin is not None:
+        host = headers.get("host")
+        return host is not None and origin == f"{scheme}://{host}"
+    return headers.get("sec-fetch-site") == "same-origin"
+
+
+class GuardMiddleware:
+    """Refuse unknown Host names (400) and add the security headers to every response."""
+
+    def __init__(self, app: ASGIApp, hosts: Collection[str]) -> None:
+        self.app = app
+        self.hosts = {h.lower().strip("[]") for h in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = host_name(Headers(scope=scope).get("host", ""))
+        if host is None or host.lower() not in self.hosts:
+            response = PlainTextResponse("unknown Host header: this server answers only to its own address",
+                                         status_code=400)
+            await response(scope, receive, self._with_headers(send, scope))
+            return
+        await self.app(scope, receive, self._with_headers(send, scope))
+
+    @staticmethod
+    def _with_headers(send: Send, scope: Scope) -> Send:
+        static = scope.get("path", "").startswith("/static/")
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in SECURITY_HEADERS.items():
+                    headers.setdefault(key, value)
+                if static:  # revalidate assets (ETag), so a new version of the page is never mixed with an old one
+                    headers.setdefault("cache-control", "no-cache")
+            await send(message)
+
+        return wrapped

@@ -1,0 +1,220 @@
+"""The browser UI's HTTP API: a thin Starlette app over a :class:`~imkerutils.exquisite.ui.jobs.CanvasSession`.
+
+Endpoints (JSON unless noted)::
+
+    GET  /                                   the page (static/index.html)
+    GET  /static/...                         the page's scripts, styles and the vendored OpenSeadragon
+    GET  /api/state                          canvas, viewer frame, history, cost, generators, jobs
+    POST /api/grow                           {"directions": [...], "steps", "prompt", "generator", "seed", "seam"}
+    GET  /api/jobs/{id}                      one job's status, progress and plain-words error
+    POST /api/undo, /api/redo                {"head": n} (optional: refused if the canvas moved on)
+    GET  /api/tiles/{level}/{col}/{row}.png  one viewer tile (also .jpg for RGB canvases)
+    GET  /api/steps/{n}/thumb.png            a thumbnail of what step n added
+
+No endpoint takes a path: the canvas is the one the server was started with.
+State-changing requests must come from the page itself (see
+:mod:`~imkerutils.exquisite.ui.security`).  Every slow call (pipeline,
+canvas reads, image encoding) runs in a worker thread, so tiles keep being
+served while a step is generated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from imkerutils.errors import ImkerError
+from imkerutils.exquisite.ui.deepzoom import TILE_FORMATS, TileNotFoundError, blank_png, encode_tile
+from imkerutils.exquisite.ui.jobs import BusyError, CanvasSession, QueueFullError
+from imkerutils.exquisite.ui.messages import PlainError, explain
+from imkerutils.exquisite.ui.requests import MAX_BODY_BYTES, BadRequestError, decode_json, parse_grow, parse_undo
+from imkerutils.exquisite.ui.security import LOOPBACK_NAMES, GuardMiddleware, is_same_origin
+
+__all__ = ["STATIC_DIR", "create_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+_IMMUTABLE = "private, max-age=31536000, immutable"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _HTTPProblem(Exception):
+    def __init__(self, error: PlainError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+def _problem(exc: BaseException) -> PlainError:
+    if isinstance(exc, _HTTPProblem):
+        return exc.error
+    if isinstance(exc, BadRequestError):
+        return PlainError("bad_request", "The request is not valid", str(exc), 400)
+    if isinstance(exc, TileNotFoundError):
+        return PlainError("not_found", "No such tile", str(exc), 404)
+    if isinstance(exc, QueueFullError):
+        return PlainError("queue_full", "Too many growth jobs are waiting", str(exc), 429)
+    if isinstance(exc, BusyError):
+        return PlainError("busy", "The canvas is busy", str(exc), 409)
+    return explain(exc)
+
+
+def _error_response(error: PlainError) -> JSONResponse:
+    return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers={"cache-control": "no-store"})
+
+
+def _not_found(detail: str) -> JSONResponse:
+    return _error_response(PlainError("not_found", "Not found", detail, 404))
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn our errors into JSON error replies with a plain-words title."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except (ImkerError, _HTTPProblem) as exc:
+            return _error_response(_problem(exc))
+
+    return wrapped
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    """The JSON object of a state-changing request from this server's own page (403/415/413/400 otherwise)."""
+    if not is_same_origin(request.headers, request.url.scheme):
+        raise _HTTPProblem(PlainError(
+            "forbidden", "Request refused", "state-changing requests must come from this server's own page "
+            "(the Origin header must match the server's address)", 403))
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise _HTTPProblem(PlainError("unsupported_media_type", "Request refused",
+                                      f"the request body must be application/json, not {ctype or 'nothing'}", 415))
+    declared = request.headers.get("content-length")
+    too_large = PlainError("too_large", "Request refused", f"the request body is larger than {MAX_BODY_BYTES} bytes",
+                           413)
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise _HTTPProblem(too_large)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _HTTPProblem(too_large)
+    return decode_json(bytes(body))
+
+
+def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAMES) -> Starlette:
+    """The ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use."""
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
+
+    @_guarded
+    async def state(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(session.state), headers={"cache-control": "no-store"})
+
+    @_guarded
+    async def grow(request: Request) -> Response:
+        body = await _json_body(request)
+        req = parse_grow(body, generators=session.generator_names(), seams=session.seams(),
+                         default_generator=session.default_generator())
+        job = await run_in_threadpool(session.submit_grow, req)
+        data = session.job(job.id)
+        return JSONResponse({"job": data}, status_code=202,
+                            headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"})
+
+    @_guarded
+    async def job(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        data = session.job(job_id) if _JOB_ID.fullmatch(job_id) else None
+        if data is None:
+            return _not_found(f"no job {job_id!r} on this server")
+        return JSONResponse({"job": data}, headers={"cache-control": "no-store"})
+
+    def undo_redo(op: str) -> Handler:
+        @_guarded
+        async def handler(request: Request) -> Response:
+            head = parse_undo(await _json_body(request))
+            future = session.undo(head) if op == "undo" else session.redo(head)
+            step = await asyncio.wrap_future(future)
+            return JSONResponse({"step": {"number": step.number, "kind": step.kind}, "head": session.view.head},
+                                headers={"cache-control": "no-store"})
+
+        return handler
+
+    @_guarded
+    async def tile(request: Request) -> Response:
+        p = request.path_params
+        level, col, row, fmt = p["level"], p["col"], p["row"], p["fmt"]
+        view = session.view
+        if fmt not in TILE_FORMATS or (fmt == "jpg" and view.reader.mode == "RGBA"):
+            return _not_found(f"tile format {fmt!r} is not served for this {view.reader.mode} canvas")
+        view.frame.tile_window(level, col, row)  # 404 (TileNotFoundError) before any work
+
+        def etag_of(token: str) -> str:
+            return f'"{token}.{level}.{col}.{row}.{fmt}"'
+
+        def headers(token: str) -> dict[str, str]:
+            fresh = request.query_params.get("v") == token
+            return {"etag": etag_of(token), "cache-control": _IMMUTABLE if fresh else "no-cache"}
+
+        if request.headers.get("if-none-match") == etag_of(view.token):
+            return Response(status_code=304, headers=headers(view.token))
+
+        def make() -> tuple[str, bytes, str]:
+            v, pixels = session.read_tile(level, col, row)
+            if pixels is None:
+                return v.token, blank_png(), "image/png"
+            return v.token, encode_tile(pixels, fmt), TILE_FORMATS[fmt]
+
+        token, data, media = await run_in_threadpool(make)
+        return Response(data, media_type=media, headers=headers(token))
+
+    @_guarded
+    async def thumb(request: Request) -> Response:
+        number = request.path_params["n"]
+        view = session.view
+        entry = next((h for h in view.history if h["number"] == number), None)
+        etag = f'"{entry["id"]}"' if entry is not None else None
+        if etag is not None and request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"etag": etag})
+        data = await run_in_threadpool(session.thumbnail, number)
+        if data is None:
+            return _not_found(f"no committed step {number} on this canvas")
+        headers = {"cache-control": "no-cache"}
+        if entry is not None:
+            fresh = request.query_params.get("v") == entry["id"]
+            headers = {"etag": etag or "", "cache-control": _IMMUTABLE if fresh else "no-cache"}
+        return Response(data, media_type="image/png", headers=headers)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(session.start)
+        try:
+            yield
+        finally:
+            session.close()
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/api/state", state, methods=["GET"]),
+        Route("/api/grow", grow, methods=["POST"]),
+        Route("/api/jobs/{job_id:str}", job, methods=["GET"]),
+        Route("/api/undo", undo_redo("undo"), methods=["POST"]),
+        Route("/api/redo", undo_redo("redo"), methods=["POST"]),
+        Route("/api/tiles/{level:int}/{col:int}/{row:int}.{fmt:str}", tile, methods=["GET"]),
+        Route("/api/steps/{n:int}/thumb.png", thumb, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC_DIR, follow_symlink=False), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts)], lifespan=lifespan)

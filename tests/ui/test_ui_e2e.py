@@ -1,0 +1,168 @@
+"""The page end to end in a real headless Chromium (Playwright): view, zoom, grow, undo, redo, errors.
+
+Screenshots go to ``test-artifacts/ui/`` under the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("IMKERUTILS_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium executable (apt-get install chromium, or set IMKERUTILS_CHROMIUM)")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def wait_until(page: Any, expression: str, timeout_s: float = 60.0) -> Any:
+    """Poll a JavaScript expression until it is truthy (no eval in the page: its CSP forbids it)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := page.evaluate(expression)):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        page.wait_for_timeout(50)
+    return value
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+SETTLED = """(() => {
+    const v = imkerUI.viewer.viewport, c = v.getCenter(true), t = v.getCenter(false);
+    return Math.abs(v.getZoom(true) / v.getZoom(false) - 1) < 1e-6 && Math.abs(c.x - t.x) + Math.abs(c.y - t.y) < 1e-3
+        && imkerUI.item.getFullyLoaded();
+})()"""
+
+
+def settle(page: Any) -> None:
+    """Wait until the viewer has stopped moving and drawn every tile of the view (twice in a row)."""
+    for _ in range(2):
+        wait_until(page, SETTLED)
+        page.wait_for_timeout(250)
+    wait_until(page, SETTLED)
+
+
+def clip(page: Any) -> list[float]:
+    """The canvas bounds as the viewer clips its image: [x, y, width, height] in image pixels."""
+    return page.evaluate("(() => { const c = imkerUI.item.getClip(); return [c.x, c.y, c.width, c.height]; })()")
+
+
+def test_page_end_to_end(browser: Any, serve, sample_canvas: Path) -> None:
+    expect = playwright_api.expect
+    with serve(sample_canvas) as server:
+        context = browser.new_context(viewport={"width": 1400, "height": 860})
+        page, other = context.new_page(), context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+        page.goto(server.url)
+        other.goto(server.url)  # a second tab on the same canvas
+
+        # open: the viewer renders the canvas from pyramid tiles
+        wait_until(page, "document.body.dataset.renders >= 1")
+        settle(page)
+        expect(page.locator("#canvas-size")).to_have_text("1024 \u00d7 1024 px")
+        expect(page.locator("#canvas-name")).to_have_text("landscape.zarr")
+        assert clip(page) == [0, 0, 1024, 1024]
+        shot(page, "01-opened.png")
+
+        # zoom in with the mouse wheel, then back to the whole canvas
+        start = float(page.evaluate("document.body.dataset.zoom"))
+        box = page.locator("#viewer").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(4):
+            page.mouse.wheel(0, -300)
+            page.wait_for_timeout(80)
+        wait_until(page, f"Number(document.body.dataset.zoom) > {start * 2}")
+        settle(page)
+        shot(page, "02-zoomed.png")
+        # all the way down to single pixels: 32 screen pixels per canvas pixel, drawn crisp (no smoothing)
+        page.evaluate("imkerUI.viewer.viewport.zoomTo(imkerUI.viewer.viewport.getMaxZoom(), null, true)")
+        wait_until(page, "Number(document.body.dataset.zoom) >= 16 && imkerUI.smooth === false")
+        settle(page)
+        shot(page, "02b-pixels.png")
+        page.click("#fit")
+
+        # type a prompt, choose the mock generator, extend in each direction
+        page.locator("#prompt").press_sequentially("more meadow under the mountains")
+        page.select_option("#generator", "mock")
+        sizes = {"right": (1536, 1024), "left": (2048, 1024), "up": (2048, 1536), "down": (2048, 2048)}
+        for head, (direction, (w, h)) in enumerate(sizes.items(), start=2):
+            renders = int(page.evaluate("document.body.dataset.renders"))
+            page.click(f"#extend-{direction}")
+            expect(page.locator("body")).to_have_attribute("data-head", str(head), timeout=60_000)
+            expect(page.locator("#canvas-size")).to_have_text(f"{w} \u00d7 {h} px")
+            wait_until(page, f"document.body.dataset.renders > {renders}")  # the grown canvas is on screen
+            assert clip(page)[2:] == [w, h]
+        expect(page.locator("body")).to_have_attribute("data-busy", "false")
+        page.click("#fit")
+        settle(page)
+        shot(page, "03-grown.png")
+        history = page.locator("#history li[data-step]")
+        expect(history).to_have_count(5)
+        expect(history.first).to_contain_text("#5")
+        expect(history.first).to_contain_text("down")
+        expect(history.first).to_contain_text("more meadow under the mountains")
+        wait_until(page, "[...document.querySelectorAll('#history img')].every(i => i.complete && i.naturalWidth > 0)")
+        # the other tab sees the same canvas
+        expect(other.locator("#canvas-size")).to_have_text("2048 \u00d7 2048 px", timeout=30_000)
+        expect(other.locator("#history li[data-step]")).to_have_count(5)
+
+        # undo: the canvas shrinks back; redo: it grows again
+        renders = int(page.evaluate("document.body.dataset.renders"))
+        page.click("#undo")
+        expect(page.locator("body")).to_have_attribute("data-head", "4")
+        expect(page.locator("#canvas-size")).to_have_text("2048 \u00d7 1536 px")
+        wait_until(page, f"document.body.dataset.renders > {renders}")
+        assert clip(page)[2:] == [2048, 1536]
+        expect(page.locator("#redo")).to_have_text("Redo (1)")
+        settle(page)
+        shot(page, "04-undone.png")
+        page.click("#redo")
+        expect(page.locator("#canvas-size")).to_have_text("2048 \u00d7 2048 px")
+        expect(page.locator("#redo")).to_be_disabled()
+
+        # an error in plain words: openai without a key; the prompt and the canvas are kept
+        page.select_option("#generator", "openai")
+        expect(page.locator("#generator-note")).to_contain_text("OPENAI_API_KEY")
+        page.click("#extend-right")
+        expect(page.locator("#error")).to_be_visible()
+        expect(page.locator("#error-title")).to_have_text("Missing or invalid API key")
+        expect(page.locator("#error-detail")).to_contain_text("no OpenAI API key")
+        expect(page.locator("#prompt")).to_have_value("more meadow under the mountains")
+        expect(page.locator("#canvas-size")).to_have_text("2048 \u00d7 2048 px")
+        settle(page)
+        shot(page, "05-error.png")
+        page.click("#error-close")
+        expect(page.locator("#error")).to_be_hidden()
+        context.close()
+        assert server.state()["head"] == 5
+    # the refused request is logged by the browser as a failed resource; nothing else may go wrong
+    assert [p for p in problems if "status of 400" not in p] == []

@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Sequence
 
 from imkerutils import __version__
-from imkerutils.cli import extract, grow, history, info, new, paste, sample, undo, verify
+from imkerutils.cli import extract, grow, history, info, new, paste, sample, ui, undo, verify
 from imkerutils.cli._common import run_guarded
 
-SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify]
+SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify, ui]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from imkerutils.errors import DecompressionBombError, ImageFileError, InvalidTileError
+from imkerutils.errors import DecompressionBombError, ImageFileError, ImkerError, InvalidTileError
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def _pillow_errors(p: Path, fn: Callable[[], Any]) -> Any:
     except UnidentifiedImageError:
         raise ImageFileError(f"{p} is not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, ImageFileError):
+        if isinstance(exc, ImkerError):  # ours already (a bad mode, a bomb): keep its message
             raise
         raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {exc}") from None
 

@@ -147,7 +147,7 @@ class Canvas:
     """
 
     def __init__(self, group: zarr.Group, store: zarr.abc.store.Store, *, read_only: bool,
-                 location: str) -> None:
+                 location: str, storage_options: dict[str, Any] | None = None) -> None:
         attrs = group.attrs.get("imkerutils")
         if not isinstance(attrs, dict) or attrs.get("format") != CANVAS_FORMAT:
             raise CanvasCorruptError("this Zarr group is not an imkerutils canvas (no canvas metadata)")
@@ -164,6 +164,7 @@ class Canvas:
         self.grid = TileGrid(self.tile)
         self.read_only = read_only
         self._location = location
+        self._storage_options = dict(storage_options or {})
         self._group = group
         self._store = store
         self._raw = RawStore(store)
@@ -217,7 +218,7 @@ class Canvas:
             dimension_names=("y", "x", "c"),
         )
         Journal(RawStore(store)).write_state(JournalState(bounds=bounds))
-        return cls(group, store, read_only=False, location=os.fspath(location))
+        return cls(group, store, read_only=False, location=_absolute(location), storage_options=storage_options)
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], *, read_only: bool = False,
@@ -232,7 +233,8 @@ class Canvas:
             raise CanvasCorruptError(f"{os.fspath(location)}/zarr.json is not valid Zarr v3 metadata: {exc}") from None
         except zarr.errors.BaseZarrError as exc:
             raise CanvasCorruptError(f"{os.fspath(location)} is not a readable Zarr v3 canvas: {exc}") from None
-        return cls(group, store, read_only=read_only, location=os.fspath(location))
+        return cls(group, store, read_only=read_only, location=_absolute(location),
+                   storage_options=storage_options)
 
     @classmethod
     def from_image(
@@ -289,8 +291,13 @@ class Canvas:
 
     @property
     def location(self) -> str:
-        """Where the canvas lives, as given to :meth:`open` (a folder or a URL)."""
+        """Where the canvas lives: an absolute folder, or a URL."""
         return self._location
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """The fsspec ``storage_options`` the canvas was opened with (a copy)."""
+        return dict(self._storage_options)
 
     def put_artifact(self, key: str, data: bytes) -> None:
         """Store a file of the canvas's own (e.g. ``_generated/...``) beside its arrays, atomically."""
@@ -697,6 +704,11 @@ class _Lazy:
 
     def compute(self) -> np.ndarray:
         return np.asarray(self.value.compute(scheduler="sync"))
+
+
+def _absolute(location: str | os.PathLike[str]) -> str:
+    """A local location as an absolute path (other processes may have another working directory)."""
+    return os.fspath(location) if is_remote(location) else str(local_path(location).absolute())
 
 
 def _exists(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> bool:

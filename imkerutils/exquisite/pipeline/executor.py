@@ -11,6 +11,8 @@ worker's environment.
 from __future__ import annotations
 
 import functools
+import json
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -30,15 +32,25 @@ __all__ = ["run_batch_tiles"]
 TileKey = tuple[int, int]
 
 
+# Credentials never travel in the task graph: workers take them from their own environment.
+_SECRET_OPTIONS = frozenset({"key", "secret", "token", "password", "session_token", "access_key", "secret_key",
+                             "aws_access_key_id", "aws_secret_access_key", "aws_session_token"})
+
+
+def public_storage_options(options: dict[str, Any]) -> str:
+    """``options`` without credentials, as canonical JSON (hashable, for the worker-side cache)."""
+    return json.dumps({k: v for k, v in options.items() if k.lower() not in _SECRET_OPTIONS}, sort_keys=True)
+
+
 @functools.lru_cache(maxsize=8)
-def _open_read_only(location: str) -> Canvas:
-    return Canvas.open(location, read_only=True)
+def _open_read_only(location: str, options_json: str) -> Canvas:
+    return Canvas.open(location, read_only=True, storage_options=json.loads(options_json) or None)
 
 
-def _tile_task(location: str, token: str, tile: BatchTile, generator: TileGenerator, settings: TileSettings,
-               *deps: TileOutcome) -> TileOutcome:
+def _tile_task(location: str, options_json: str, token: str, tile: BatchTile, generator: TileGenerator,
+               settings: TileSettings, *deps: TileOutcome) -> TileOutcome:
     """One tile, as a worker runs it (``token`` pins the canvas state the batch was planned on)."""
-    canvas = _open_read_only(location).refresh()
+    canvas = _open_read_only(location, options_json).refresh()
     if canvas.state_token != token:
         raise CanvasChangedError(f"canvas {location} changed while the batch ran; nothing was written")
     pixels = assemble_tile(tile.plan, canvas.read(tile.plan.tile_window), list(deps))
@@ -81,18 +93,18 @@ def run_batch_tiles(
 def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
                      settings: Mapping[Direction, TileSettings],
                      client: Client, on_tile: Callable[[TileOutcome], None] | None) -> dict[TileKey, TileOutcome]:
-    from dask.base import tokenize
     from distributed import as_completed
 
-    location = str(canvas.location)
+    location = canvas.location
+    options_json = public_storage_options(canvas.storage_options)
     token = canvas.state_token
-    name = tokenize(location, token, sorted((d.value, s.seed) for d, s in settings.items()), batch.bounds,
-                    batch.directions)
+    # A fresh name per run: a batch run again after a failure must not meet its erred tasks on the scheduler.
+    name = uuid.uuid4().hex
     futures: dict[TileKey, Any] = {}
     for level in batch.levels():
         for tile in level:
             futures[tile.key] = client.submit(
-                _tile_task, location, token, tile, generator, settings[tile.plan.direction],
+                _tile_task, location, options_json, token, tile, generator, settings[tile.plan.direction],
                 *[futures[d] for d in tile.depends_on],
                 key=f"exquisite-tile-{name}-{tile.key[0]}-{tile.key[1]}", pure=False, retries=2)
     by_future = {f.key: k for k, f in futures.items()}

@@ -1,0 +1,36 @@
+"""Fixtures for the cluster tests: a source image, its serial growth, and a LocalCluster per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from _cluster_helpers import Reference, canvas_sha, local_cluster, make_canvas, photo_like
+
+from imkerutils.exquisite.api.mock import MockGenerator
+from imkerutils.exquisite.pipeline import GrowSettings, grow
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+SIDE = 3072  # 3 x 3 tiles
+SEED = 11
+DIRECTIONS = ("right", "down")
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    image = photo_like(SIDE, SIDE, seed=3)
+    canvas = make_canvas(tmp_path_factory.mktemp("serial") / "c.zarr", image)
+    records = grow(canvas, DIRECTIONS, MockGenerator(), GrowSettings(seed=SEED, workers=1, save_artifacts=False))
+    assert canvas.verify().ok
+    return Reference(image=image, seed=SEED, directions=DIRECTIONS, bounds=canvas.bounds, sha=canvas_sha(canvas),
+                     tiles=sum(len(r.tiles) for r in records))
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    """Two single-threaded worker processes, started once per test module."""
+    with local_cluster() as c:
+        yield c

@@ -609,6 +609,16 @@ class Canvas:
                                 "pixels do not match the manifest hash")
         return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
 
+    def export(self, out: str | os.PathLike[str], **options: Any) -> Path:
+        """Stream a region to ``out`` (PNG, tiled BigTIFF, OME-Zarr, JPEG, WebP by extension).
+
+        Options as :func:`imkerutils.tiling.export.export_region` (``region``,
+        ``level``, ``compression``, ``pyramid``, ``progress``, ``overwrite``).
+        """
+        from imkerutils.tiling.export import export_region
+
+        return export_region(self, out, **options)
+
     def written_tiles(self) -> int:
         """Number of tiles the manifest records."""
         return len(self._raw.list_prefix(MANIFEST_PREFIX + LEVEL0 + "/"))

@@ -1,0 +1,67 @@
+"""``imkerutils export CANVAS OUT [--region X Y W H] [--level L] [--compression C] [--pyramid]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from imkerutils.tiling import Canvas, Window
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
+        description="Export a region of a canvas; the format follows OUT's extension: .png, .tif/.tiff (tiled "
+                    "BigTIFF), .ome.zarr (OME-Zarr 0.5), .jpg/.webp (small regions). The output appears under "
+                    "its name only when complete.")
+    p.add_argument("canvas")
+    p.add_argument("out", nargs="?",
+                   help="output path; its extension picks the format (default: outputs/<canvas>-step<N>.png)")
+    p.add_argument("--region", nargs=4, type=int, metavar=("X", "Y", "W", "H"),
+                   help="world region: left column, top row, width, height (default: the canvas bounds)")
+    p.add_argument("--level", type=int, default=0, help="pyramid level (0 = full resolution, L = 1/2**L)")
+    p.add_argument("--compression", metavar="NAME[:LEVEL]",
+                   help="png: deflate[:0-9] (default), rle, none; tif: deflate (default), zstd, jpeg[:quality], "
+                        "none; ome.zarr: zstd (default), deflate, none; jpg: jpeg[:quality]; webp: lossless "
+                        "(default), lossy[:quality]")
+    p.add_argument("--pyramid", action="store_true", help="also write every coarser level (tif, ome.zarr)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def run(args: argparse.Namespace) -> int:
+    from imkerutils.tiling.export import export_region, format_for
+
+    if args.out is None:
+        name = Path(args.canvas.rstrip("/")).name.removesuffix(".zarr")
+        args.out = str(Path("outputs") / f"{name}-step{Canvas.open(args.canvas, read_only=True).head}.png")
+    fmt = format_for(args.out)  # a bad extension fails before the canvas is opened
+    # Coarser levels may need the canvas pyramid brought up to date, which writes to the canvas.
+    canvas = Canvas.open(args.canvas, read_only=not (args.level > 0 or args.pyramid))
+    region = None
+    if args.region is not None:
+        x, y, w, h = args.region
+        region = Window(y, x, h, w)
+    out = export_region(canvas, args.out, region=region, level=args.level, compression=args.compression,
+                        pyramid=args.pyramid, progress=False if args.quiet else None, overwrite=args.overwrite)
+    r = canvas.bounds if region is None else region
+    print(f"wrote {out} ({fmt.name}, {_size(out):,} bytes): world region x={r.col_off}, y={r.row_off}, "
+          f"{r.width}x{r.height} px, level {args.level}{', with pyramid' if args.pyramid else ''}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from imkerutils.cli._common import run_guarded
+
+    parser = argparse.ArgumentParser(prog="imkerutils")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args(["export", *sys.argv[1:]])
+    raise SystemExit(run_guarded("imkerutils export", ns.func, ns))

@@ -1,0 +1,189 @@
+"""Reading an export's pixels from a canvas, a band at a time, one band ahead.
+
+Exports never hold the whole region: they walk it in bands (a run of rows, at
+most a few tiles wide where the format allows) and read the next band in a
+background thread while the current one is encoded.  Levels the canvas has no
+pyramid for are derived here by averaging ``2**k x 2**k`` blocks of its
+coarsest level, still a band at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from imkerutils.tiling.window import Window, intersection
+
+__all__ = ["LevelReader", "Progress", "bands", "canvas_levels", "prefetched", "usable_cores"]
+
+ProgressArg = bool | Callable[[int, int], None] | None
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def canvas_levels(canvas: Any) -> int:
+    """How many pyramid levels ``canvas`` has (1 for a canvas without a pyramid)."""
+    return int(getattr(canvas, "levels", 1))
+
+
+class LevelReader:
+    """Read windows of a level grid of ``canvas`` (background outside its bounds).
+
+    Pixel ``(i, j)`` covers the world pixels ``[offset[0] + i * 2**level, ...)``
+    (see :class:`~imkerutils.tiling.export._plan.LevelRegion`).  Pixels come
+    from the canvas's own pyramid where it has that level on that grid;
+    otherwise they average blocks of the finest level that fits (rounding
+    halves up), a band at a time.
+
+    Examples
+    --------
+    >>> class Flat:  # a stand-in canvas without a pyramid: every pixel is its row number
+    ...     channels, bounds = 1, Window(0, 0, 6, 2)
+    ...     def read(self, w):
+    ...         return np.broadcast_to(np.arange(w.row_off, w.row_end, dtype=np.uint8)[:, None, None],
+    ...                                (w.height, w.width, 1)).copy()
+    >>> LevelReader(Flat(), 1).read(Window(0, 0, 3, 1))[:, 0, 0]  # means of rows 0-1, 2-3, 4-5 (halves round up)
+    array([1, 3, 5], dtype=uint8)
+    >>> LevelReader(Flat(), 1, offset=(1, 0)).read(Window(0, 0, 3, 1))[:, 0, 0]  # rows 1-2, 3-4, 5-6
+    array([2, 4, 3], dtype=uint8)
+    """
+
+    def __init__(self, canvas: Any, level: int, offset: tuple[int, int] = (0, 0), *,
+                 band_bytes: int = 64 << 20) -> None:
+        self.canvas = canvas
+        self.level = level
+        base = min(level, canvas_levels(canvas) - 1)
+        while base and (offset[0] % 2**base or offset[1] % 2**base):
+            base -= 1  # the grid must be made of whole pixels of the source level
+        self.base = base
+        self.factor = 2 ** (level - base)
+        self.origin = (offset[0] >> base, offset[1] >> base)  # of the grid, in source-level pixels
+        self.band_bytes = band_bytes
+        if hasattr(canvas, "level_bounds"):
+            self.base_bounds: Window = canvas.level_bounds(base)
+        else:
+            f = 2**base
+            b = canvas.bounds
+            self.base_bounds = Window.from_bounds(b.row_off // f, b.col_off // f, -(-b.row_end // f),
+                                                  -(-b.col_end // f))
+
+    def _read_base(self, w: Window) -> np.ndarray:
+        if self.base == 0:
+            return self.canvas.read(w)
+        return self.canvas.read(w, self.base)
+
+    def read(self, w: Window) -> np.ndarray:
+        """Pixels of window ``w`` of this grid as ``(height, width, channels)`` uint8."""
+        f = self.factor
+        oy, ox = self.origin
+        if f == 1:
+            return self._read_base(w.translate(oy, ox))
+        c = self.canvas.channels
+        out = np.zeros((w.height, w.width, c), np.uint8)
+        # Output rows in bands whose source (f rows each, clipped to the bounds) stays near band_bytes.
+        src_width = min(w.width * f, max(1, self.base_bounds.width))
+        rows = max(1, self.band_bytes // max(1, f * src_width * c))
+        for top in range(w.row_off, w.row_end, rows):
+            band = Window(oy + top * f, ox + w.col_off * f, min(rows, w.row_end - top) * f, w.width * f)
+            inside = intersection(band, self.base_bounds)
+            if inside is None:
+                continue  # all background
+            data = self._read_base(inside)
+            # Sum each f x f block (a block may be cut by the bounds: outside is background, adding 0).
+            r0, r1 = (inside.row_off - oy) // f, -(-(inside.row_end - oy) // f)
+            c0, c1 = (inside.col_off - ox) // f, -(-(inside.col_end - ox) // f)
+            row_idx = [max(inside.row_off, oy + i * f) - inside.row_off for i in range(r0, r1)]
+            col_idx = [max(inside.col_off, ox + j * f) - inside.col_off for j in range(c0, c1)]
+            sums = np.add.reduceat(np.add.reduceat(data, row_idx, axis=0, dtype=np.uint64), col_idx, axis=1)
+            out[r0 - w.row_off : r1 - w.row_off, c0 - w.col_off : c1 - w.col_off] = (sums + (f * f) // 2) // (f * f)
+        return out
+
+
+def bands(window: Window, rows: int, cols: int | None = None, *, align: int | None = None) -> list[Window]:
+    """Cut ``window`` into bands of ``rows`` rows (and at most ``cols`` columns), row-major.
+
+    With ``align`` the first band ends on a multiple of ``align`` (the canvas's
+    tile grid), so no canvas chunk is decoded for two bands.
+
+    >>> [(b.row_off, b.height) for b in bands(Window(1000, 0, 2100, 5), 1024, align=1024)]
+    [(1000, 24), (1024, 1024), (2048, 1024), (3072, 28)]
+    """
+    cols = window.width if cols is None else cols
+    edges = [window.row_off]
+    if align:
+        first = min(window.row_end, (window.row_off // align + 1) * align)
+        if first - window.row_off < rows:
+            edges.append(first)
+    while edges[-1] < window.row_end:
+        edges.append(min(window.row_end, edges[-1] + rows))
+    out = []
+    for top, bottom in zip(edges, edges[1:], strict=False):
+        for left in range(window.col_off, window.col_end, cols):
+            out.append(Window.from_bounds(top, left, bottom, min(left + cols, window.col_end)))
+    return out
+
+
+def prefetched(read: Callable[[Window], np.ndarray], windows: Iterable[Window]) -> Iterator[tuple[Window, np.ndarray]]:
+    """Yield ``(window, read(window))`` in order, reading the next window in a thread meanwhile.
+
+    At most two results are alive at once: the one yielded and the one being read.
+    """
+    todo = list(windows)
+    if not todo:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="imkerutils-export-read") as pool:
+        future = pool.submit(read, todo[0])
+        for i, w in enumerate(todo):
+            data = future.result()
+            if i + 1 < len(todo):
+                future = pool.submit(read, todo[i + 1])
+            yield w, data
+            del data
+
+
+class Progress:
+    """Progress in pixels: a tqdm bar on a terminal, a callback, or nothing.
+
+    ``progress`` is ``None`` (a bar when standard error is a terminal), ``True``
+    (always a bar), ``False`` (none) or a callable ``f(done, total)``.
+    """
+
+    def __init__(self, progress: ProgressArg, total: int, desc: str) -> None:
+        self.total, self.done = total, 0
+        self._callback: Callable[[int, int], None] | None = None
+        self._bar: Any = None
+        if callable(progress):
+            self._callback = progress
+        elif progress is not False:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="px", unit_scale=True, desc=desc, file=sys.stderr,
+                             disable=None if progress is None else False, leave=False)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        if self._callback is not None:
+            self._callback(self.done, self.total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

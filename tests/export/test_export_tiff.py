@@ -1,0 +1,105 @@
+"""Tiled BigTIFF export, read back by tifffile (and libvips's reader where tifffile is ours too)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from imkerutils.tiling import Window
+from imkerutils.tiling.export import ExportFormatError, export_region
+from imkerutils.tiling.export._plan import level_window
+
+REGION = Window(-90, -140, 260, 300)  # crosses the bounds' top-left corner
+
+
+@pytest.mark.parametrize(("mode", "compression", "tag"), [
+    ("RGB", None, 8),  # deflate by default
+    ("RGB", "zstd:5", 50000),
+    ("RGBA", "none", 1),
+    ("RGBA", "deflate:1", 8),
+])
+def test_tiff_matches_canvas_read(make_canvas, out_dir: Path, mode: str, compression: str | None,
+                                  tag: int) -> None:
+    canvas, _ = make_canvas(mode)
+    out = export_region(canvas, out_dir / "r.tif", region=REGION, compression=compression, progress=False)
+    with tifffile.TiffFile(out) as tif:
+        assert tif.is_bigtiff
+        page = tif.pages[0]
+        assert page.is_tiled and (page.tilelength, page.tilewidth) == (64, 64)  # the canvas's tiles
+        assert page.compression == tag and page.photometric == tifffile.PHOTOMETRIC.RGB
+        if mode == "RGBA":
+            assert tuple(page.extrasamples) == (tifffile.EXTRASAMPLE.UNASSALPHA,)
+        back = page.asarray()
+        meta = json.loads(page.description)["imkerutils"]
+        assert meta == {"world_origin": [REGION.row_off, REGION.col_off], "level": 0, "scale": 1}
+    np.testing.assert_array_equal(back, canvas.read(REGION))
+
+
+def test_jpeg_compression_is_lossy_but_close_and_refuses_alpha(make_canvas, out_dir: Path) -> None:
+    rng = np.random.default_rng(3)
+    canvas, _ = make_canvas("RGB")
+    smooth = np.clip(np.linspace(0, 255, 200)[None, :, None] + rng.normal(0, 2, (150, 200, 3)), 0, 255)
+    canvas.paste(smooth.astype(np.uint8), 0, 0)
+    region = Window(0, 0, 150, 200)
+    out = export_region(canvas, out_dir / "j.tif", region=region, compression="jpeg:95", progress=False)
+    with tifffile.TiffFile(out) as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.JPEG
+        back = tif.pages[0].asarray()
+    err = back.astype(float) - canvas.read(region)
+    assert back.shape == (150, 200, 3) and np.sqrt((err**2).mean()) < 4  # PSNR > 36 dB
+    rgba, _ = make_canvas("RGBA", seed=1)
+    with pytest.raises(ExportFormatError, match="alpha"):
+        export_region(rgba, out_dir / "a.tif", compression="jpeg", progress=False)
+    assert not (out_dir / "a.tif").exists()
+
+
+def read_levels(path: Path) -> list[np.ndarray]:
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 1  # the coarser levels hang off the first page as SubIFDs
+        assert all(p.subfiletype == 1 for p in tif.pages[0].pages)
+        return [lvl.asarray() for lvl in tif.series[0].levels]  # tifffile finds a pyramid only if sizes halve
+
+
+def test_pyramid_levels_halve_exactly_from_an_odd_corner(make_canvas, out_dir: Path) -> None:
+    canvas, _ = make_canvas("RGBA", height=300, width=400, row=-70, col=-131)
+    out = export_region(canvas, out_dir / "p.tif", pyramid=True, compression="zstd", progress=False)
+    arrays = read_levels(out)
+    assert [a.shape for a in arrays] == [(300, 400, 4), (150, 200, 4), (75, 100, 4), (38, 50, 4)]
+    for k, arr in enumerate(arrays):  # level k averages 2**k x 2**k blocks from the image's corner
+        f = 2**k
+        data = canvas.read(Window(-70, -131, arr.shape[0] * f, arr.shape[1] * f)).astype(np.uint64)
+        sums = data.reshape(arr.shape[0], f, arr.shape[1], f, 4).sum(axis=(1, 3))
+        np.testing.assert_array_equal(arr, (sums + f * f // 2) // (f * f), err_msg=f"level {k}")
+
+
+def test_pyramid_from_an_aligned_corner_follows_the_canvas_levels(make_canvas, out_dir: Path, box_mean) -> None:
+    canvas, _ = make_canvas("RGB", height=300, width=400, row=-64, col=-128)
+    out = export_region(canvas, out_dir / "p.tif", pyramid=True, progress=False)
+    arrays = read_levels(out)
+    assert [a.shape[:2] for a in arrays] == [(300, 400), (150, 200), (75, 100), (38, 50)]
+    for k, arr in enumerate(arrays):
+        np.testing.assert_array_equal(arr, box_mean(canvas, level_window(canvas.bounds, k), k), err_msg=f"level {k}")
+
+
+def test_export_of_a_coarser_level(make_canvas, out_dir: Path, box_mean) -> None:
+    canvas, _ = make_canvas("RGB")
+    region = Window(-75, -133, 211, 305)
+    out = export_region(canvas, out_dir / "l2.tif", region=region, level=2, progress=False)
+    lw = level_window(region, 2)
+    assert lw == Window(-19, -34, 53, 77)
+    np.testing.assert_array_equal(tifffile.imread(out), box_mean(canvas, lw, 2))
+
+
+def test_levels_beyond_the_canvas_pyramid_average_its_coarsest_level(make_canvas, out_dir: Path, box_mean) -> None:
+    canvas, _ = make_canvas("RGB")
+    deep = getattr(canvas, "levels", 1) + 1  # coarser than any level the canvas keeps
+    region = Window(-300, -500, 900, 1300)  # reaches far past the bounds: background there
+    out = export_region(canvas, out_dir / "deep.tif", region=region, level=deep, progress=False)
+    lw = level_window(region, deep)
+    back = tifffile.imread(out)
+    np.testing.assert_array_equal(back, box_mean(canvas, lw, deep))
+    assert back.any()

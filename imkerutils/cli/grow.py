@@ -46,6 +46,18 @@ def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
     return canvas
 
 
+def planned_tiles(canvas: Canvas, directions: list[str], steps: int, settings: object) -> int:
+    """Tiles the whole run will generate (pure geometry: each step's plan follows from the last)."""
+    from imkerutils.exquisite.geometry.batch import plan_batch
+
+    bounds, total = canvas.bounds, 0
+    for _ in range(steps):
+        batch = plan_batch(bounds, directions, overlap=getattr(settings, "overlap", 256))
+        total += len(batch.tiles)
+        bounds = batch.new_bounds
+    return total
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -63,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
         client = Client(args.scheduler)
         print(f"running tile tasks on {args.scheduler}; dashboard: {client.dashboard_link}", file=sys.stderr)
-    with tqdm(total=args.steps, unit="step", file=sys.stderr, disable=None, desc="growing") as bar:
+    total_tiles = planned_tiles(canvas, args.direction, args.steps, settings)
+    with tqdm(total=total_tiles, unit="tile", file=sys.stderr, disable=None, desc="growing") as bar:
 
         def report(records: list) -> None:  # one line per step
             b = records[-1].bounds_after
@@ -75,11 +88,10 @@ def run(args: argparse.Namespace) -> int:
                       f"now {b.width}x{b.height} at ({b.col_off}, {b.row_off}); seam excess "
                       f"{f'{max(seams):.2f}' if seams else 'n/a'}, cost {cost}, "
                       f"{records[0].timings.get('total', 0.0):.1f} s")
-            bar.update(1)
 
         try:
             grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,
-                 on_step=report, client=client)
+                 on_step=report, on_tile=lambda _outcome: bar.update(1), client=client)
         finally:
             if client is not None:
                 client.close()

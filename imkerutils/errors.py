@@ -17,6 +17,7 @@ __all__ = [
     "CanvasLockedError",
     "CanvasNotFoundError",
     "CanvasReadOnlyError",
+    "ClusterError",
     "DecompressionBombError",
     "GeneratorError",
     "GeneratorOutputError",
@@ -187,3 +188,7 @@ class InvalidGeneratorParamsError(ImkerError, ValueError):
 
 class InvalidGrowSettingsError(ImkerError, ValueError):
     """A growth setting is out of range (raised before anything is generated)."""
+
+
+class ClusterError(ImkerError, RuntimeError):
+    """The dask cluster failed a batch (e.g. it lost too many workers); nothing was written."""

@@ -116,8 +116,12 @@ class RawStore:
 
         On a local store this is one hard link, or nothing when ``src`` is absent.
         """
-        if self._root is None:
-            return self.copy(src, dst)
+        if self._root is None:  # nothing to delete at a fresh destination: one GET, and one PUT if present
+            data = self.get(src)
+            if data is None:
+                return False
+            self.put(dst, data)
+            return True
         s, d = self._root / src, self._root / dst
         d.unlink(missing_ok=True)
         try:

@@ -61,10 +61,13 @@ def test_a_batch_whose_workers_keep_dying_raises_and_leaves_the_canvas_unchanged
     """Every tile of the down edge kills the worker running it: the scheduler gives up and nothing is written."""
     from distributed import KilledWorker
 
+    from imkerutils.errors import ClusterError
+
     canvas = make_canvas(tmp_path / "c.zarr", reference.image)
-    with pytest.raises(KilledWorker):
+    with pytest.raises(ClusterError, match="nothing was written") as raised:
         grow(canvas, reference.directions, KillerGenerator(direction="down"),
              GrowSettings(seed=reference.seed, save_artifacts=False), client=client)
+    assert isinstance(raised.value.__cause__, KilledWorker)
     h, w = reference.image.shape[:2]
     assert canvas.refresh().head == 1 and canvas.bounds == Window(0, 0, h, w)
     assert np.array_equal(canvas.read(canvas.bounds), reference.image)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from imkerutils.errors import CanvasChangedError
+from imkerutils.errors import CanvasChangedError, ClusterError, ImkerError
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile
 from imkerutils.exquisite.geometry.direction import Direction
@@ -110,7 +110,15 @@ def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
     by_future = {f.key: k for k, f in futures.items()}
     done: dict[TileKey, TileOutcome] = {}
     for future in as_completed(list(futures.values())):
-        outcome = future.result()
+        try:
+            outcome = future.result()
+        except ImkerError:
+            raise
+        except Exception as exc:  # the cluster's own failures (e.g. KilledWorker), in our terms
+            for f in futures.values():
+                f.cancel()
+            raise ClusterError(f"the cluster could not finish the batch ({type(exc).__name__}: {exc}); "
+                               "nothing was written") from exc
         done[by_future[future.key]] = outcome
         if on_tile is not None:
             on_tile(outcome)

@@ -16,12 +16,14 @@ each written chunk's raw pixels are hashed into a manifest that
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -507,29 +509,26 @@ class Canvas:
                 per_tile.setdefault(ij, []).append((piece, _Lazy(block) if hasattr(block, "compute") else block))
         assert covered is not None
         keys = [k for ij in per_tile for k in (self._tile_key(*ij), MANIFEST_PREFIX + self._tile_key(*ij))]
-        token = uuid.uuid4().hex
         tx = _Step(self, kind, keys, covered, grow, info or {}, expect_token)
-        begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
-        writes = [
-            dask.delayed(self._write_tile, pure=False)(begun, ij, parts, dask_key_name=f"{kind}-chunk-{token}-{n}")
-            for n, (ij, parts) in enumerate(per_tile.items())
-        ]
-        committed = dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
         if not compute:
-            return committed
-        # A pool of our own: when a task fails, dask raises at once while other tasks (begin, chunk
-        # writes) may still be running; wait for them before rolling back, or they land after it.
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+            token = uuid.uuid4().hex
+            begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
+            writes = [
+                dask.delayed(self._write_tile, pure=False)(begun, ij, parts,
+                                                           dask_key_name=f"{kind}-chunk-{token}-{n}")
+                for n, (ij, parts) in enumerate(per_tile.items())
+            ]
+            return dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
+        # Computed now: the same tasks (begin, one per chunk, commit) on a shared pool, without the cost
+        # of building and scheduling a graph.  map() returns only when every chunk task has finished, and
+        # chunk tasks return their failures, so commit() sees them all and rolls back if needed.
+        tx.begin()
         try:
-            return dask.compute(committed, scheduler="threads", pool=pool)[0]
+            results = list(_chunk_pool().map(lambda item: self._write_tile(None, *item), per_tile.items()))
         except BaseException:
-            pool.shutdown(wait=True)
             tx.abort()
             raise
-        finally:
-            pool.shutdown(wait=False)
+        return tx.commit(results)
 
     def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> BaseException | None:
         """Write one chunk's share of a step (the only writer of that chunk) and its manifest entry.
@@ -702,6 +701,12 @@ class _Step:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+@functools.cache
+def _chunk_pool() -> ThreadPoolExecutor:
+    """The threads that run chunk tasks of writes computed at once (made on first use)."""
+    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="imkerutils-chunk")
 
 
 class _Lazy:

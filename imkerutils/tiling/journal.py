@@ -232,7 +232,8 @@ class Journal:
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             info=info,
         )
-        self.raw.put(prefix + "meta.json", json.dumps(meta.to_dict(), sort_keys=True).encode())
+        # A fresh entry: nothing reads it before the pending mark below names it.
+        self.raw.put_fresh(prefix + "meta.json", json.dumps(meta.to_dict(), sort_keys=True).encode())
         pending = replace(state, pending={"op": "apply", "step": n, "id": step_id})
         self.write_state(pending)
         return meta, pending

@@ -94,8 +94,8 @@ class Pyramid:
 
     # -- dirty markers ---------------------------------------------------------
     def mark_dirty(self, chunks: Iterable[tuple[int, int]]) -> None:
-        for ci, cj in chunks:
-            self.raw.put(f"{DIRTY_PREFIX}{ci}.{cj}", b"")
+        for ci, cj in chunks:  # markers are empty and never snapshotted: a plain create is enough
+            self.raw.put_fresh(f"{DIRTY_PREFIX}{ci}.{cj}", b"")
 
     def dirty(self) -> set[tuple[int, int]]:
         out = set()

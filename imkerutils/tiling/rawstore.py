@@ -96,6 +96,18 @@ class RawStore:
             return
         sync(self.store.set(key, default_buffer_prototype().buffer.from_bytes(data)))
 
+    def put_fresh(self, key: str, data: bytes) -> None:
+        """Write ``data`` under a key no reader looks at yet and no snapshot links to (no temp name needed)."""
+        if self._root is None:
+            self.put(key, data)
+            return
+        path = self._root / key
+        try:
+            path.write_bytes(data)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
     def delete(self, key: str) -> None:
         if self._root is not None:
             with contextlib.suppress(FileNotFoundError):

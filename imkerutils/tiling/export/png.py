@@ -25,8 +25,8 @@ How the blocks become one valid PNG (the technique of ``pigz``):
 * each compressed block is one ``IDAT`` chunk, its CRC computed in the worker.
 
 ``zlib`` releases the GIL while it compresses and checksums, so a thread pool
-is enough.  Memory: the strip being filtered, the next strip being read, and a
-few blocks in flight.
+is enough.  Memory: the strip being filtered, the next one or two strips being
+read (one for strips over 64 MiB), and a few blocks in flight.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ _ADLER_BASE = 65521
 _WINDOW = 32768  # deflate's window: the dictionary each block is primed with
 _BLOCK_BYTES = 2 << 20  # raw bytes per compressed block (several per strip, so both cores stay busy)
 _STRIP_BYTES = 256 << 20  # a strip is one tile row, fewer rows only for extremely wide images
+_TWO_AHEAD_BYTES = 64 << 20  # strips up to this size are read two ahead
 _MAX_CHUNK = 2**31 - 1
 
 
@@ -293,7 +294,8 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
     strategy = "rle" if compression.name == "rle" else "default"
     reader = LevelReader(canvas, region.level, region.offset)
     rows = max(1, min(canvas.tile, _STRIP_BYTES // (win.width * canvas.channels)))
-    strips = (data for _w, data in prefetched(reader.read, bands(win, rows, align=canvas.tile)))
+    ahead = 2 if rows * win.width * canvas.channels <= _TWO_AHEAD_BYTES else 1  # wide strips: one at a time
+    strips = (data for _w, data in prefetched(reader.read, bands(win, rows, align=canvas.tile), ahead=ahead))
     write_png(tmp, strips, width=win.width, height=win.height, channels=canvas.channels, level=level,
               strategy=strategy, offset=(win.col_off, win.row_off), on_rows=lambda n: progress.advance(n * win.width))
 

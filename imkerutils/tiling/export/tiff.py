@@ -1,7 +1,7 @@
 """Tiled BigTIFF through tifffile, fed one tile at a time; optional pyramid as SubIFDs.
 
 tifffile writes the file (tags, offsets, BigTIFF, SubIFDs) from an iterator of
-tiles, so the whole export streams: the bands of the region are read one ahead
+tiles, so the whole export streams: the bands of the region are read two ahead
 in a background thread and cut into 1024x1024 tiles.  For deflate, zstd and no
 compression the tiles reach tifffile already encoded, by the same imagecodecs
 functions tifffile would call, on a thread pool kept busy continuously (tifffile's
@@ -55,7 +55,7 @@ def prepare(mode: str, levels: list[LevelRegion], compression: str | None) -> Co
 
 
 def _tiles(reader: LevelReader, window: Window, tile: int, progress: Progress) -> Iterator[np.ndarray]:
-    """The tiles of ``window``, row-major, as views of bands read one ahead."""
+    """The tiles of ``window``, row-major, as views of bands read ahead in threads."""
     for band_window, band in prefetched(reader.read, bands(window, tile, _BAND_TILES * tile)):
         for left in range(0, band_window.width, tile):
             yield band[:, left : left + tile]

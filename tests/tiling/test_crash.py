@@ -241,7 +241,7 @@ def test_kill_before_every_mutation_leaves_before_or_after(name, zygote, prepare
     assert marks[0] == 0, "opening a clean canvas must not write"
     assert not Observed.of(Canvas.open(work)).matches(states[0]), "the step must change what a reader sees"
     total = marks[-1]
-    assert total >= 3, marks
+    assert total >= 2, marks  # at least the pending mark and the commit
     assert check_recovered(work, states, f"{name}, not killed") == 1
     outcomes, failures = [], []
     for n in range(1, total + 1):

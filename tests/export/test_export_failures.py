@@ -182,3 +182,19 @@ def test_killed_export_never_leaves_a_finished_looking_output(make_canvas, out_d
     names = [p.name for p in out_dir.iterdir()]
     assert name not in names
     assert len(names) == 1 and names[0].startswith(f".{name}.") and names[0].endswith(".partial")
+
+
+def test_our_own_os_errors_pass_through_unwrapped(make_canvas, out_dir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A locked canvas is a ``BlockingIOError`` too, but not a failure to write the output."""
+    from imkerutils.errors import CanvasLockedError
+
+    canvas, _ = make_canvas()
+
+    def locked(*args: object) -> np.ndarray:
+        raise CanvasLockedError("another process is writing to the canvas")
+
+    monkeypatch.setattr(canvas, "read", locked)
+    with pytest.raises(CanvasLockedError, match="another process"):
+        export_region(canvas, out_dir / "r.tif", progress=False)
+    assert list(out_dir.iterdir()) == []

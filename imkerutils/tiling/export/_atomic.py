@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from imkerutils.errors import ImkerError
 from imkerutils.tiling.export._errors import ExportExistsError, ExportWriteError
 
 __all__ = ["atomic_output", "partial_name", "write_error"]
@@ -36,7 +37,7 @@ def write_error(exc: BaseException, final: Path) -> ExportWriteError | None:
     seen: BaseException | None = exc
     while seen is not None and not isinstance(seen, OSError):
         seen = seen.__cause__ or seen.__context__
-    if seen is None or isinstance(seen, ExportWriteError | ExportExistsError):
+    if seen is None or isinstance(seen, ImkerError):  # ours already say what went wrong (a locked canvas, ...)
         return None
     if seen.errno in _FULL:
         why = "the disk is full (or a file-size limit was reached)"

@@ -1,8 +1,8 @@
-"""Reading an export's pixels from a canvas, a band at a time, one band ahead.
+"""Reading an export's pixels from a canvas, a band at a time, two bands ahead.
 
 Exports never hold the whole region: they walk it in bands (a run of rows, at
-most a few tiles wide where the format allows) and read the next band in a
-background thread while the current one is encoded.  Levels the canvas has no
+most a few tiles wide where the format allows) and read the next bands in
+background threads while the current one is encoded.  Levels the canvas has no
 pyramid for are derived here by averaging ``2**k x 2**k`` blocks of its
 coarsest level, still a band at a time.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,7 @@ class LevelReader:
         self.factor = 2 ** (level - base)
         self.origin = (offset[0] >> base, offset[1] >> base)  # of the grid, in source-level pixels
         self.band_bytes = band_bytes
+        self._level_lock = threading.Lock()
         if hasattr(canvas, "level_bounds"):
             self.base_bounds: Window = canvas.level_bounds(base)
         else:
@@ -82,7 +84,8 @@ class LevelReader:
     def _read_base(self, w: Window) -> np.ndarray:
         if self.base == 0:
             return self.canvas.read(w)
-        return self.canvas.read(w, self.base)
+        with self._level_lock:  # a writable canvas takes its write lock to freshen the pyramid on each read
+            return self.canvas.read(w, self.base)
 
     def read(self, w: Window) -> np.ndarray:
         """Pixels of window ``w`` of this grid as ``(height, width, channels)`` uint8."""

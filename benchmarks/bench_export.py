@@ -25,9 +25,9 @@ Usage::
     python benchmarks/bench_export.py --quick    # smoke run (2048^2 and 4096^2, one repeat, ~1-2 min)
     python benchmarks/bench_export.py --parts tiff   # re-run one part, keeping the others' last results
 
-Markdown goes to stdout, JSON to ``benchmarks/results/export.json``.  Inputs are cached in
-``benchmarks/.cache/`` (the 16384^2 pixels: 768 MiB .npy plus the canvas); outputs go to ``--scratch``
-(default: the system temp folder) and are deleted after each run.
+Markdown goes to stdout, JSON to ``benchmarks/results/export.json`` (``export-quick.json`` in quick
+mode).  Inputs are cached in ``benchmarks/.cache/`` (the 16384^2 pixels: 768 MiB .npy plus the canvas);
+outputs go to ``--scratch`` (default: the system temp folder) and are deleted after each run.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ from _util import (
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results" / "export.json"
+RESULTS_QUICK = HERE / "results" / "export-quick.json"
 PNG_SPEED_TARGET = 1.5
 PNG_RSS_TARGET = 0.25
 BIG_RSS_LIMIT = 1 << 30
@@ -293,6 +294,7 @@ def report(results: dict[str, Any]) -> str:
         + (results["pyvips"] or "pyvips not installed") + ".",
     ]
     for run in results["runs"]:
+        lines.append("")
         lines.append(
             f"Command: `{run['command']}` ({', '.join(run['parts'])}; {run['mode']} mode; every approach in a fresh "
             f"process, {run['repeat']} interleaved runs, inputs in the page cache, median time and CPU time "
@@ -387,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated subset of png,tiff,big; other parts are kept from the last run of "
                              "the same mode in the results JSON")
     args = parser.parse_args(argv)
+    results_path = RESULTS_QUICK if args.quick else RESULTS
     parts = [p for p in PARTS if p in args.parts.split(",")]
     n, big = (2048, 4096) if args.quick else (16384, 65536)
     repeat = args.repeat or (1 if args.quick else 3)
@@ -405,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     if vips is None:
         _log("pyvips is not installed (pip install pyvips, plus a libvips): TIFF compares with tifffile only")
     results: dict[str, Any] = {}
-    if set(parts) != set(PARTS) and RESULTS.exists():
-        previous = json.loads(RESULTS.read_text())
+    if set(parts) != set(PARTS) and results_path.exists():
+        previous = json.loads(results_path.read_text())
         if previous.get("size") == n:
             results = {k: v for k, v in previous.items() if k in PARTS and k not in parts}
             kept = [p for p in PARTS if p in results]
@@ -434,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python benchmarks/bench_export.py", *(argv if argv is not None else sys.argv[1:])]),
         "parts": parts, "mode": "quick" if args.quick else "full", "repeat": repeat,
         "total_s": time.perf_counter() - start, "load_before": load_before, "load_after": os.getloadavg()[0]})
-    write_json(RESULTS, results)
+    write_json(results_path, results)
     print(report(results))
     return 0
 

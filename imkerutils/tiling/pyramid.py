@@ -111,6 +111,10 @@ class Pyramid:
         block = np.asarray(src[2 * ci * t:(2 * ci + 2) * t, 2 * cj * t:(2 * cj + 2) * t])
         self.array(level)[ci * t:(ci + 1) * t, cj * t:(cj + 1) * t] = downsample2(block)
 
+    def is_current(self, bounds: Window) -> bool:
+        """Whether no tile is dirty and every needed level is built (a cheap check, no lock)."""
+        return not self.raw.list_prefix(DIRTY_PREFIX) and self.built_levels() >= levels_needed(bounds, self.tile)
+
     def update(self, bounds: Window, *, workers: int = 2) -> int:
         """Bring every level up to date; returns the number of chunks recomputed."""
         dirty = self.dirty()

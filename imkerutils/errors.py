@@ -21,6 +21,10 @@ __all__ = [
     "DecompressionBombError",
     "GeneratorError",
     "GeneratorOutputError",
+    "ExportExistsError",
+    "ExportFormatError",
+    "ExportSizeError",
+    "ExportWriteError",
     "GeometryError",
     "ImageFileError",
     "ImkerError",
@@ -192,3 +196,19 @@ class InvalidGrowSettingsError(ImkerError, ValueError):
 
 class ClusterError(ImkerError, RuntimeError):
     """The dask cluster failed a batch (e.g. it lost too many workers); nothing was written."""
+
+
+class ExportFormatError(ImkerError, ValueError):
+    """The output format is unknown, or cannot do what was asked (a compression, an alpha channel)."""
+
+
+class ExportSizeError(ExportFormatError):
+    """The region is larger than the output format allows."""
+
+
+class ExportExistsError(ImkerError, FileExistsError):
+    """The output already exists and overwriting was not asked for."""
+
+
+class ExportWriteError(ImkerError, OSError):
+    """The output could not be written (disk full, no permission, ...); nothing was left under its name."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from imkerutils.errors import ImkerError
 
@@ -25,6 +25,3 @@ def run_guarded(prog: str, func: Callable[[argparse.Namespace], int], args: argp
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
 
-
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    return parser.parse_args(list(argv) if argv is not None else None)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 import shutil
 import uuid
@@ -790,10 +789,3 @@ def _source_blocks(data: Any, target: Window, grid: TileGrid) -> Iterator[Any]:
             c += w
         r += h
 
-
-def read_json_attrs(path: Path) -> dict[str, Any]:
-    """Parse a canvas's ``zarr.json`` (raising :class:`CanvasCorruptError` on garbage)."""
-    try:
-        return json.loads((path / "zarr.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise CanvasCorruptError(f"{path}/zarr.json cannot be read: {exc}") from None

@@ -33,7 +33,7 @@ from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.qc import QCHook
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage
 from imkerutils.exquisite.prompt.templates import get_template, render
-from imkerutils.exquisite.state.artifacts import tile_artifact_name
+from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["EXQUISITE_INFO_KEY", "GrowSettings", "grow_batch", "grow_step", "plan_step", "step_records"]
 
 EXQUISITE_INFO_KEY = "exquisite"
-GENERATED_STEPS = "_generated/steps"
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,7 @@ def _save_artifacts(canvas: Canvas, step_id: str, edge: int, outcome: TileOutcom
               "raw": outcome.raw, "final": outcome.final}
     paths = {}
     for role, image in images.items():
-        name = tile_artifact_name(outcome.plan.index, role)
-        key = f"{GENERATED_STEPS}/{step_id}/edge-{edge}-{name}"
+        key = step_artifact_key(step_id, edge, outcome.plan.index, role)
         canvas.put_artifact(key, _png(image))
         paths[role] = key
     return paths

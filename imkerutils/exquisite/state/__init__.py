@@ -1,12 +1,11 @@
 """Step records, the artifact layout and the cost budget: serialisable values, no hidden I/O."""
 
 from imkerutils.exquisite.state.artifacts import (
+    GENERATED_STEPS,
     TILE_ROLES,
-    ArtifactLayout,
     ArtifactPathError,
-    ensure_dir,
+    step_artifact_key,
     tile_artifact_name,
-    write_png,
 )
 from imkerutils.exquisite.state.budget import Budget, InvalidBudgetError, format_usd
 from imkerutils.exquisite.state.record import (
@@ -27,8 +26,8 @@ from imkerutils.exquisite.state.record import (
 __all__ = [
     "CURRENT_FORMAT",
     "FORMATS",
+    "GENERATED_STEPS",
     "TILE_ROLES",
-    "ArtifactLayout",
     "ArtifactPathError",
     "Attempt",
     "Budget",
@@ -41,9 +40,8 @@ __all__ = [
     "UnknownRecordFormatError",
     "check_step_id",
     "detect_format",
-    "ensure_dir",
     "format_usd",
     "format_utc",
+    "step_artifact_key",
     "tile_artifact_name",
-    "write_png",
 ]

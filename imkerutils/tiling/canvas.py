@@ -706,8 +706,13 @@ class _Step:
 
 @functools.cache
 def _chunk_pool() -> ThreadPoolExecutor:
-    """The threads that run chunk tasks of writes computed at once (made on first use)."""
-    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="imkerutils-chunk")
+    """The threads that run chunk tasks of writes computed at once (made on first use).
+
+    A chunk task spends much of its time waiting on zarr's event loop (I/O, and codecs in zarr's own
+    threads), so more tasks than cores keep both busy: measured on 2 cores, a 4-chunk paste took
+    about 75 ms with 2 threads and 57 ms with 8 (``benchmarks/bench_paste_ratio.py``).
+    """
+    return ThreadPoolExecutor(max_workers=4 * (os.cpu_count() or 1), thread_name_prefix="imkerutils-chunk")
 
 
 class _Lazy:

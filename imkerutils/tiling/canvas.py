@@ -40,6 +40,7 @@ from imkerutils.errors import (
     InvalidWindowError,
     OutOfBoundsError,
 )
+from imkerutils.tiling.committed import CommittedView
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
 from imkerutils.tiling.journal import Journal, JournalState, StepMeta
 from imkerutils.tiling.location import is_remote, local_path, open_store
@@ -169,12 +170,25 @@ class Canvas:
         self._group = group
         self._store = store
         self._raw = RawStore(store)
+        self._local_root = self._raw.local_root
         self._journal = Journal(self._raw)
         self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
         self._state = self._journal.read_state()
-        if self._state.pending is not None and not read_only:
-            with self._journal.lock():
-                self._state = self._journal.recover(self._journal.read_state())
+        if self._state.pending is not None:
+            if read_only:
+                self._view_committed()
+            else:
+                with self._journal.lock():
+                    self._state = self._journal.recover(self._journal.read_state())
+
+    def _view_committed(self) -> None:
+        """Read through a :class:`CommittedView`: a pending step's keys from their committed snapshots."""
+        sources, entry_key = self._journal.committed_sources(self._state)
+        view = CommittedView(self._store, sources, entry_key)
+        group = zarr.open_group(view, mode="r")
+        self._z = group[LEVEL0]
+        self._raw = RawStore(view)
+        self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -285,7 +299,7 @@ class Canvas:
     @property
     def path(self) -> Path:
         """The local folder of the canvas (see :attr:`location` for canvases on object storage)."""
-        root = self._raw.local_root
+        root = self._local_root
         if root is None:
             raise CanvasNotFoundError(f"canvas {self.location} is not on the local disk")
         return root
@@ -330,6 +344,12 @@ class Canvas:
     def refresh(self) -> Canvas:
         """Re-read the committed state (another process may have written)."""
         self._state = self._journal.read_state()
+        if self.read_only and (self._state.pending is not None or self._raw.store is not self._store):
+            group = zarr.open_group(self._store, mode="r")  # back to the store itself; sees resized arrays
+            self._z, self._raw = group[LEVEL0], RawStore(self._store)
+            self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
+            if self._state.pending is not None:
+                self._view_committed()
         return self
 
     def __repr__(self) -> str:
@@ -625,7 +645,7 @@ class Canvas:
 
     def disk_usage(self) -> int:
         """Bytes on disk under the canvas root (local stores)."""
-        root = self._raw.local_root
+        root = self._local_root
         if root is None:
             return 0
         return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())

@@ -246,8 +246,29 @@ class Journal:
         )
         self.write_state(done)
         for dropped in state.steps[meta.number - 1:]:  # the undone steps a new step replaces
-            self.raw.delete_prefix(_step_prefix(dropped))
+            self._delete_entry(dropped)
         return done
+
+    def _delete_entry(self, step_id: str) -> None:
+        """Delete a step's entry, ``meta.json`` first (a :class:`CommittedView` relies on that order)."""
+        prefix = _step_prefix(step_id)
+        self.raw.delete(prefix + "meta.json")
+        self.raw.delete_prefix(prefix)
+
+    def committed_sources(self, state: JournalState) -> tuple[dict[str, str], str]:
+        """Where the committed bytes of each key of ``state``'s pending operation are, and its entry key.
+
+        A pending apply or redo has not changed what is committed: the
+        "before" snapshots hold it.  A pending undo has: its "after"
+        snapshots (all taken before the undo was marked pending) hold it.
+        """
+        if state.pending is None:
+            return {}, ""
+        n, step_id = int(state.pending["step"]), str(state.pending["id"])
+        which = "after" if state.pending.get("op") == "undo" else "before"
+        prefix = _step_prefix(step_id)
+        meta = self._read_meta_id(step_id, n)
+        return {key: f"{prefix}{which}/{key}" for key in meta.keys}, prefix + "meta.json"
 
     def _restore(self, step_id: str, which: str, keys: Sequence[str]) -> None:
         prefix = _step_prefix(step_id) + which + "/"
@@ -262,7 +283,7 @@ class Journal:
         self._restore(step_id, "before", meta.keys)
         back = replace(state, pending=None)
         self.write_state(back)
-        self.raw.delete_prefix(_step_prefix(step_id))
+        self._delete_entry(step_id)
         return back
 
     def undo(self, state: JournalState) -> tuple[StepMeta, JournalState]:

@@ -68,7 +68,10 @@ class RawStore:
         return bool(sync(self.store.exists(key)))
 
     def list_prefix(self, prefix: str) -> list[str]:
-        """Every key below ``prefix`` (a folder-like prefix ending in ``/``)."""
+        """Every key below ``prefix`` (a folder-like prefix ending in ``/``).
+
+        Temporary ``*.partial`` files (of an atomic write a killed writer left) are not keys.
+        """
         if self._root is not None:
             base = self._root / prefix
             if not base.is_dir():
@@ -80,7 +83,7 @@ class RawStore:
             return sorted(out)
 
         async def _list() -> list[str]:
-            return [k async for k in self.store.list_prefix(prefix)]
+            return [k async for k in self.store.list_prefix(prefix) if not k.endswith(".partial")]
 
         return sorted(sync(_list()))
 

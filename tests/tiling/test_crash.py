@@ -139,6 +139,24 @@ def outcome(action: Callable[[], object]) -> type[ImkerError] | None:
     return None
 
 
+def check_read_only(path: Path, candidates: Sequence[Expected], what: str, tree_digest: Callable) -> int:
+    """Open ``path`` read-only, before any writer recovers it: it must show a candidate state and write nothing.
+
+    A pending step's keys are read from its journal entry (the committed
+    bytes), so the reader sees the last committed state, and ``verify``
+    agrees with it.  Returns the index of the candidate it shows.
+    """
+    before = tree_digest(path)
+    canvas = Canvas.open(path, read_only=True)
+    seen = Observed.of(canvas)
+    found = [i for i, exp in enumerate(candidates) if seen.matches(exp)]
+    assert found, f"{what}: a read-only open ({seen.describe()}) shows none of the expected states"
+    report = canvas.verify()
+    assert report.ok, f"{what}: verify of a read-only open: {report.problems}"
+    assert tree_digest(path) == before, f"{what}: a read-only open changed the canvas"
+    return found[0]
+
+
 def check_recovered(path: Path, candidates: Sequence[Expected], what: str) -> int:
     """Open ``path`` (recovering) and return the index of the candidate state it is in.
 
@@ -247,8 +265,11 @@ def test_kill_before_every_mutation_leaves_before_or_after(name, zygote, prepare
     for n in range(1, total + 1):
         done = zygote.run(fresh_copy(src, work), [op], kill_at=n)
         assert done["signal"] == signal.SIGKILL, done
+        what = f"killed before mutation {n} of {total}"
         try:
-            outcomes.append(check_recovered(work, states, f"killed before mutation {n} of {total}"))
+            seen_read_only = check_read_only(work, states, what, tree_digest)
+            outcomes.append(check_recovered(work, states, what))
+            assert seen_read_only <= outcomes[-1], f"{what}: read-only saw a later state than recovery gives"
         except (AssertionError, pytest.fail.Exception) as exc:
             failures.append(str(exc).splitlines()[0])
     assert not failures, f"{name}: {len(failures)} of {total} kill points broke the canvas:\n" + "\n".join(failures)

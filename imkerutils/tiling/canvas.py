@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
+from zarr.abc.store import Store
 
 from imkerutils.errors import (
     CanvasChangedError,
@@ -44,7 +45,7 @@ from imkerutils.tiling.committed import CommittedView
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
 from imkerutils.tiling.journal import Journal, JournalState, StepMeta
 from imkerutils.tiling.location import is_remote, local_path, open_store
-from imkerutils.tiling.pyramid import Pyramid, level_window, levels_needed
+from imkerutils.tiling.pyramid import Pyramid, level_array, level_window, levels_needed
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window, intersection, union
 
@@ -59,6 +60,7 @@ CANVAS_FORMAT = "imkerutils.canvas/1"
 MODES = {"RGB": 3, "RGBA": 4}
 LEVEL0 = "0"
 MANIFEST_PREFIX = "_manifest/"
+_VERIFY_BATCH = 256  # tiles verify checks at a time, on the chunk pool
 # World (0, 0) sits this many tiles from the array's start on both axes: a
 # multiple of 2**levels for any pyramid depth up to 17, so every level stays
 # chunk-aligned.  With 1024-px tiles that is 134,217,728 px of room to grow
@@ -148,7 +150,7 @@ class Canvas:
     Open one with :meth:`create`, :meth:`from_image` or :meth:`open`.
     """
 
-    def __init__(self, group: zarr.Group, store: zarr.abc.store.Store, *, read_only: bool,
+    def __init__(self, group: zarr.Group, store: Store, *, read_only: bool,
                  location: str, storage_options: dict[str, Any] | None = None) -> None:
         attrs = group.attrs.get("imkerutils")
         if not isinstance(attrs, dict) or attrs.get("format") != CANVAS_FORMAT:
@@ -157,7 +159,7 @@ class Canvas:
             self.mode: str = attrs["mode"]
             self.tile: int = int(attrs["tile"])
             self.origin: tuple[int, int] = (int(attrs["origin"][0]), int(attrs["origin"][1]))
-            self._z = group[LEVEL0]
+            self._z = level_array(group, 0)
         except (KeyError, TypeError, ValueError) as exc:
             raise CanvasCorruptError(f"canvas metadata is incomplete: {exc}") from None
         if self.mode not in MODES:
@@ -186,7 +188,7 @@ class Canvas:
         sources, entry_key = self._journal.committed_sources(self._state)
         view = CommittedView(self._store, sources, entry_key)
         group = zarr.open_group(view, mode="r")
-        self._z = group[LEVEL0]
+        self._z = level_array(group, 0)
         self._raw = RawStore(view)
         self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
 
@@ -346,7 +348,7 @@ class Canvas:
         self._state = self._journal.read_state()
         if self.read_only and (self._state.pending is not None or self._raw.store is not self._store):
             group = zarr.open_group(self._store, mode="r")  # back to the store itself; sees resized arrays
-            self._z, self._raw = group[LEVEL0], RawStore(self._store)
+            self._z, self._raw = level_array(group, 0), RawStore(self._store)
             self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
             if self._state.pending is not None:
                 self._view_committed()
@@ -619,15 +621,20 @@ class Canvas:
         problems = []
         for key in sorted(chunks - manifest):
             problems.append(f"chunk {key} has no manifest entry (written outside imkerutils?)")
-        for key in sorted(manifest):
-            ci, cj = (int(p) for p in key.split("/")[2:4])
-            block = np.asarray(self._z[ci * self.tile:(ci + 1) * self.tile, cj * self.tile:(cj + 1) * self.tile])
-            expected = self._raw.get(MANIFEST_PREFIX + key)
-            if expected != _digest(block):
-                i, j = ci - self.origin[0] // self.tile, cj - self.origin[1] // self.tile
-                problems.append(f"tile ({i}, {j}) at world row {i * self.tile}, col {j * self.tile}: "
-                                "pixels do not match the manifest hash")
+        keys = sorted(manifest)
+        for start in range(0, len(keys), _VERIFY_BATCH):  # batches: a bounded number of tasks in flight
+            problems.extend(p for p in _chunk_pool().map(self._check_tile, keys[start:start + _VERIFY_BATCH]) if p)
         return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
+
+    def _check_tile(self, key: str) -> str | None:
+        """The problem with the tile of manifest ``key`` (a chunk key), or ``None``."""
+        ci, cj = (int(p) for p in key.split("/")[2:4])
+        block = np.asarray(self._z[ci * self.tile:(ci + 1) * self.tile, cj * self.tile:(cj + 1) * self.tile])
+        if self._raw.get(MANIFEST_PREFIX + key) == _digest(block):
+            return None
+        i, j = ci - self.origin[0] // self.tile, cj - self.origin[1] // self.tile
+        return (f"tile ({i}, {j}) at world row {i * self.tile}, col {j * self.tile}: "
+                "pixels do not match the manifest hash")
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Path:
         """Stream a region to ``out`` (PNG, tiled BigTIFF, OME-Zarr, JPEG, WebP by extension).
@@ -752,19 +759,19 @@ def _absolute(location: str | os.PathLike[str]) -> str:
     return os.fspath(location) if is_remote(location) else str(local_path(location).absolute())
 
 
-def _exists(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> bool:
+def _exists(location: str | os.PathLike[str], store: Store) -> bool:
     if not is_remote(location):
         return local_path(location).exists()
     return RawStore(store).exists("zarr.json")
 
 
-def _has_metadata(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> bool:
+def _has_metadata(location: str | os.PathLike[str], store: Store) -> bool:
     if not is_remote(location):
         return (local_path(location) / "zarr.json").is_file()
     return RawStore(store).exists("zarr.json")
 
 
-def _remove(location: str | os.PathLike[str], store: zarr.abc.store.Store) -> None:
+def _remove(location: str | os.PathLike[str], store: Store) -> None:
     if not is_remote(location):
         p = local_path(location)
         shutil.rmtree(p) if p.is_dir() else p.unlink()

@@ -24,14 +24,23 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import zarr
 
+from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
-__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "level_window", "levels_needed"]
+__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "level_array", "level_window", "levels_needed"]
 
 MAX_LEVELS = 17  # origin is 2**17 tiles from the array start, so every level stays chunk-aligned
 DIRTY_PREFIX = "_pyramid/dirty/"
 LEVELS_KEY = "_pyramid/levels.json"
+
+
+def level_array(group: zarr.Group, level: int) -> zarr.Array:
+    """The array of pyramid level ``level`` (0: full resolution); ``KeyError`` when there is none."""
+    node = group[str(level)]
+    if not isinstance(node, zarr.Array):
+        raise CanvasCorruptError(f"canvas level {level} is a Zarr group, not an array")
+    return node
 
 
 def downsample2(block: np.ndarray) -> np.ndarray:
@@ -70,7 +79,7 @@ class Pyramid:
 
     # -- arrays --------------------------------------------------------------
     def array(self, level: int) -> zarr.Array:
-        return self.group[str(level)]
+        return level_array(self.group, level)
 
     def built_levels(self) -> int:
         data = self.raw.get(LEVELS_KEY)
@@ -78,7 +87,7 @@ class Pyramid:
 
     def _ensure_array(self, level: int) -> zarr.Array:
         try:
-            return self.group[str(level)]
+            return level_array(self.group, level)
         except KeyError:
             z0 = self.array(0)
             extent = z0.shape[0] >> level

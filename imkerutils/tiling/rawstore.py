@@ -76,7 +76,7 @@ class RawStore:
             base = self._root / prefix
             if not base.is_dir():
                 return []
-            out = []
+            out: list[str] = []
             for dirpath, _dirs, files in os.walk(base):
                 rel = Path(dirpath).relative_to(self._root).as_posix()
                 out.extend(f"{rel}/{f}" for f in files if not f.endswith(".partial"))

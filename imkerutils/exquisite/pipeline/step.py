@@ -18,13 +18,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 from PIL import Image
 
 from imkerutils.errors import InvalidGrowSettingsError, UnknownSeamStrategyError
-from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.api.base import TileGenerator, Usage
 from imkerutils.exquisite.geometry.batch import BatchPlan, plan_batch
 from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction
@@ -36,6 +36,7 @@ from imkerutils.exquisite.prompt.templates import get_template, render
 from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
+from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -73,6 +74,34 @@ class GrowSettings:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
                 raise InvalidGrowSettingsError(f"{name} must be an integer >= {least}, got {value!r}")
 
+
+class _EdgeRecordArgs(TypedDict):
+    """The :class:`StepRecord` fields of one edge, gathered before the step's timings are known."""
+
+    step_id: str
+    direction: Direction
+    created_at: str
+    strip_window: Window
+    bounds_before: Window
+    bounds_after: Window
+    band_sha256: str
+    result_sha256: str
+    prompt_text: str
+    user_prompt: str
+    template_name: str
+    template_version: int
+    prompt_sha256: str
+    generator_name: str
+    generator_version: str
+    generator_params: dict[str, Any]
+    seed: int
+    seam_strategy: str
+    seam_params: dict[str, Any]
+    tiles: tuple[TileRecord, ...]
+    usage: Usage | None
+    cost_usd: float | None
+    qc: dict[str, float | None]
+    attempts: tuple[Attempt, ...]
 
 
 def _directions(direction: Direction | str | Sequence[Direction | str]) -> list[Direction]:
@@ -153,24 +182,24 @@ def grow_batch(
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
-    records_args = []
+    records_args: list[_EdgeRecordArgs] = []
     for k, edge in enumerate(batch.edges):
         edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
-        tile_records = []
+        tile_records: list[TileRecord] = []
         for o in edge_outcomes:
             artifacts = _save_artifacts(canvas, step_id, k, o) if settings.save_artifacts else {}
             tile_records.append(TileRecord(
                 index=o.plan.index, tile_window=o.plan.tile_window, write_window=o.plan.write_window, seed=o.seed,
                 band_drift=o.band_drift, seam_scores=_numeric(o.scores), usage=o.usage, cost_usd=o.cost_usd,
                 request_id=o.request_id, artifacts=artifacts))
-        usage = None
+        usage: Usage | None = None
         cost: float | None = 0.0
         for o in edge_outcomes:
             usage = add_usage(usage, o.usage)
             cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
         band = [_band_pixels(o) for o in edge_outcomes]
         prompt = prompts[edge.direction]
-        records_args.append(dict(
+        records_args.append(_EdgeRecordArgs(
             step_id=f"{step_id}.{k}" if len(batch.edges) > 1 else step_id, direction=edge.direction,
             created_at=created, strip_window=edge.strip, bounds_before=edge.bounds, bounds_after=edge.new_bounds,
             band_sha256=_sha_of(band), result_sha256=_sha_of([o.new_pixels for o in edge_outcomes]),
@@ -199,8 +228,13 @@ def _band_pixels(outcome: TileOutcome) -> np.ndarray:
     return outcome.final[outcome.plan.band_window.slices((t.row_off, t.col_off))]
 
 
+def _is_scalar(value: object) -> bool:
+    """``np.isscalar``, as a plain bool (its TypeGuard would narrow to types ``float()`` rejects)."""
+    return bool(np.isscalar(value))
+
+
 def _numeric(scores: dict[str, Any]) -> dict[str, float | None]:
-    return {k: (None if v is None else float(v)) for k, v in scores.items() if v is None or np.isscalar(v)}
+    return {k: (None if v is None else float(v)) for k, v in scores.items() if v is None or _is_scalar(v)}
 
 
 def _worst_scores(outcomes: list[TileOutcome]) -> dict[str, float | None]:

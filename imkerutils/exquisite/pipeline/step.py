@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -130,15 +132,27 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _save_artifacts(canvas: Canvas, step_id: str, edge: int, outcome: TileOutcome) -> dict[str, str]:
-    """Write a tile's reference, mask, raw output and final tile as PNGs in the canvas's ``_generated/``."""
-    images = {"reference": outcome.reference, "mask": mask_to_openai_rgba(outcome.generate),
-              "raw": outcome.raw, "final": outcome.final}
-    paths = {}
-    for role, image in images.items():
-        key = step_artifact_key(step_id, edge, outcome.plan.index, role)
-        canvas.put_artifact(key, _png(image))
-        paths[role] = key
+def _save_artifacts(canvas: Canvas, step_id: str,
+                    outcomes: Sequence[tuple[int, TileOutcome]]) -> dict[tuple[int, int], dict[str, str]]:
+    """Write each tile's reference, mask, raw output and final tile as PNGs in the canvas's ``_generated/``.
+
+    Returns ``{(edge, tile index): {role: key}}``.  The PNGs (four per tile, about 80 ms each) are
+    encoded and stored on a thread per core: zlib releases the GIL, and on an object store the PUTs overlap.
+    """
+    jobs: list[tuple[int, int, str, str, np.ndarray]] = []
+    for edge, o in outcomes:
+        images = {"reference": o.reference, "mask": mask_to_openai_rgba(o.generate), "raw": o.raw, "final": o.final}
+        jobs.extend((edge, o.plan.index, role, step_artifact_key(step_id, edge, o.plan.index, role), image)
+                    for role, image in images.items())
+
+    def store(job: tuple[int, int, str, str, np.ndarray]) -> None:
+        canvas.put_artifact(job[3], _png(job[4]))
+
+    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        list(pool.map(store, jobs))
+    paths: dict[tuple[int, int], dict[str, str]] = {}
+    for edge, index, role, key, _ in jobs:
+        paths.setdefault((edge, index), {})[role] = key
     return paths
 
 
@@ -182,12 +196,15 @@ def grow_batch(
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
+    saved = (_save_artifacts(canvas, step_id, [(k, outcomes[(k, t.index)])
+                                               for k, edge in enumerate(batch.edges) for t in edge.tiles])
+             if settings.save_artifacts else {})
     records_args: list[_EdgeRecordArgs] = []
     for k, edge in enumerate(batch.edges):
         edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
         tile_records: list[TileRecord] = []
         for o in edge_outcomes:
-            artifacts = _save_artifacts(canvas, step_id, k, o) if settings.save_artifacts else {}
+            artifacts = saved.get((k, o.plan.index), {})
             tile_records.append(TileRecord(
                 index=o.plan.index, tile_window=o.plan.tile_window, write_window=o.plan.write_window, seed=o.seed,
                 band_drift=o.band_drift, seam_scores=_numeric(o.scores), usage=o.usage, cost_usd=o.cost_usd,

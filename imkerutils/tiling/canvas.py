@@ -382,6 +382,19 @@ class Canvas:
         """Number of pyramid levels (level 0 included) the current bounds need."""
         return levels_needed(self.bounds, self.tile)
 
+    def level_array(self, level: int) -> zarr.Array | None:
+        """The Zarr array :meth:`read` reads for ``level`` (``None``: that level is not built).
+
+        On a read-only canvas with a step pending this is the array over its committed view.
+        Its array index ``origin >> level`` is world ``(0, 0)`` of that level.
+        """
+        if level == 0:
+            return self._z
+        try:
+            return self._pyramid.array(level)
+        except KeyError:
+            return None
+
     def level_bounds(self, level: int) -> Window:
         """The bounds in level-``level`` pixels (floor of the start, ceil of the end)."""
         return level_window(self.bounds, level)

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["__init__", "_atomic", "_plan", "_source", "png", "tiff", "omezarr", "small"]
+MODULES = ["__init__", "_atomic", "_chunks", "_plan", "_source", "png", "tiff", "omezarr", "small"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -16,5 +16,5 @@ def test_docstring_examples(name: str) -> None:
                                      else "imkerutils.tiling.export")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
-    if name in ("_atomic", "_plan", "_source", "png", "omezarr", "__init__"):
+    if name in ("_atomic", "_chunks", "_plan", "_source", "png", "omezarr", "__init__"):
         assert result.attempted > 0

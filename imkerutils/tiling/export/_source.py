@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from imkerutils.tiling.window import Window, intersection
 __all__ = ["LevelReader", "Progress", "bands", "canvas_levels", "prefetched", "usable_cores"]
 
 ProgressArg = bool | Callable[[int, int], None] | None
+T = TypeVar("T")
 
 
 def usable_cores() -> int:
@@ -138,8 +139,8 @@ def bands(window: Window, rows: int, cols: int | None = None, *, align: int | No
     return out
 
 
-def prefetched(read: Callable[[Window], np.ndarray], windows: Iterable[Window], *,
-               ahead: int = 2) -> Iterator[tuple[Window, np.ndarray]]:
+def prefetched(read: Callable[[Window], T], windows: Iterable[Window], *,
+               ahead: int = 2) -> Iterator[tuple[Window, T]]:
     """Yield ``(window, read(window))`` in order, reading up to ``ahead`` windows ahead in threads.
 
     At most ``ahead + 1`` results are alive at once: the one yielded and those

@@ -1,0 +1,143 @@
+"""A canvas level's stored chunks, for exports whose tiles are whole chunks.
+
+A canvas chunk is ``(tile, tile, C)`` uint8 in C order, stored by zarr's
+``bytes`` and ``zstd`` codecs as one zstd frame of those bytes: exactly what a
+chunky TIFF tile of the same size holds under TIFF compression 50000 (zstd).
+Where an export tile is one such chunk lying inside the bounds, the TIFF
+writer can copy its stored bytes (when it writes zstd at the chunk's level), or
+decode them with one imagecodecs call instead of zarr's per-chunk machinery.
+
+The bytes are read through the store zarr itself uses (a local folder or any
+fsspec store), without locks, as :meth:`Canvas.read` does: a chunk is replaced
+whole (rename on a disk, one PUT on object storage), so a read sees the old
+or the new chunk.
+
+>>> LevelChunks.find(object(), LevelRegion(0, Window(0, 0, 64, 64)), 64) is None  # not a Zarr canvas
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from imkerutils.errors import CanvasCorruptError
+from imkerutils.tiling.export._plan import LevelRegion
+from imkerutils.tiling.export._source import canvas_levels
+from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.window import Window
+
+__all__ = ["ZSTD_DEFAULT_LEVEL", "LevelChunks", "level_array"]
+
+ZSTD_DEFAULT_LEVEL = 3  # libzstd's ZSTD_CLEVEL_DEFAULT, which zstd level 0 stands for
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def level_array(canvas: Any, level: int) -> Any:
+    """The Zarr array :meth:`Canvas.read` reads for ``level``, or ``None`` (not built, or not a Zarr canvas)."""
+    import zarr
+
+    getter = getattr(canvas, "level_array", None)
+    if getter is None:
+        return None
+    try:
+        array = getter(level)
+    except ValueError:  # CanvasCorruptError: the level is not an array
+        return None
+    return array if isinstance(array, zarr.Array) else None
+
+
+def _zstd_level(array: Any) -> int | None:
+    """The zstd level of ``array``'s chunks if they are plain zstd frames of C-order bytes, else ``None``."""
+    from zarr.codecs import BytesCodec, ZstdCodec
+
+    meta = array.metadata
+    codecs = tuple(meta.codecs)
+    if (len(codecs) != 2 or type(codecs[0]) is not BytesCodec or type(codecs[1]) is not ZstdCodec
+            or tuple(getattr(meta, "storage_transformers", ()) or ())):
+        return None  # a checksum flag is fine: zstd readers (libtiff, imagecodecs) check or skip it
+    level = int(codecs[1].level)
+    return level if level else ZSTD_DEFAULT_LEVEL
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChunks:
+    """The stored chunks behind one exported level, addressed by level-pixel windows."""
+
+    array: Any
+    raw: RawStore
+    tile: int
+    channels: int
+    shift: tuple[int, int]  # array index of level pixel (0, 0)
+    whole_area: Window  # level pixels inside both the export window and the bounds
+    zstd_level: int
+    fill: int
+
+    @classmethod
+    def find(cls, canvas: Any, region: LevelRegion, tile: int) -> LevelChunks | None:
+        """The chunks of ``region`` if its pixels are a canvas level's and its tiles can be whole chunks."""
+        window, level = region.window, region.level
+        origin = getattr(canvas, "origin", None)
+        if (region.offset != (0, 0) or origin is None or getattr(canvas, "tile", None) != tile
+                or level >= canvas_levels(canvas) or window.row_off % tile or window.col_off % tile
+                or origin[0] % (tile << level) or origin[1] % (tile << level)):
+            return None  # pixels averaged from a finer level, or TIFF tiles off the chunk grid
+        array = level_array(canvas, level)
+        if array is None or getattr(array, "shards", None) is not None:
+            return None
+        zstd_level = _zstd_level(array)
+        channels = int(canvas.channels)
+        if zstd_level is None or tuple(array.chunks) != (tile, tile, channels) or array.dtype != np.uint8:
+            return None
+        bounds = canvas.level_bounds(level) if hasattr(canvas, "level_bounds") else canvas.bounds
+        area = window.intersection(bounds)
+        if area is None:
+            return None
+        return cls(array, RawStore(array.store), tile, channels, (origin[0] >> level, origin[1] >> level), area,
+                   zstd_level, int(array.metadata.fill_value))
+
+    def is_whole(self, w: Window) -> bool:
+        """Whether level window ``w`` is exactly one chunk, inside the export window and the bounds."""
+        a = w.translate(*self.shift)
+        return (w.height == w.width == self.tile and a.row_off % self.tile == 0 and a.col_off % self.tile == 0
+                and a.row_off >= 0 and a.col_off >= 0 and a.row_end <= self.array.shape[0]
+                and a.col_end <= self.array.shape[1] and self.whole_area.contains(w))
+
+    def key(self, w: Window) -> str:
+        """The store key of the chunk that is level window ``w``."""
+        a = w.translate(*self.shift)
+        chunk = self.array.metadata.encode_chunk_key((a.row_off // self.tile, a.col_off // self.tile, 0))
+        return f"{self.array.path}/{chunk}" if self.array.path else chunk
+
+    def get_many(self, windows: Sequence[Window]) -> list[bytes | None]:
+        """Stored bytes of the chunks ``windows`` name (``None``: never written, all background)."""
+        data = self.raw.get_many(self.key(w) for w in windows)
+        for w, d in zip(windows, data, strict=True):
+            if d is not None and not d.startswith(_ZSTD_MAGIC):
+                raise CanvasCorruptError(f"chunk {self.key(w)} is not a zstd frame: the canvas is damaged")
+        return data
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of one decoded chunk."""
+        return self.tile * self.tile * self.channels
+
+    def decode(self, data: bytes | None, out: bytearray | None = None) -> np.ndarray:
+        """One chunk's pixels from its stored bytes (``None``: the fill value), in ``out`` if given."""
+        shape = (self.tile, self.tile, self.channels)
+        if data is None:
+            return np.full(shape, self.fill, np.uint8)
+        import imagecodecs
+
+        try:
+            flat = imagecodecs.zstd_decode(data, out=out)
+        except imagecodecs.ZstdError as exc:
+            raise CanvasCorruptError(f"a chunk of {self.array.path} does not decode ({exc}): the canvas is damaged") \
+                from None
+        if len(flat) != self.nbytes:
+            raise CanvasCorruptError(f"a chunk of {self.array.path} decodes to {len(flat)} bytes, not "
+                                     f"{self.nbytes}: the canvas is damaged")
+        return np.frombuffer(flat, np.uint8).reshape(shape)

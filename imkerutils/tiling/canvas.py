@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -556,15 +557,39 @@ class Canvas:
             ]
             return dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
         # Computed now: the same tasks (begin, one per chunk, commit) on a shared pool, without the cost
-        # of building and scheduling a graph.  map() returns only when every chunk task has finished, and
-        # chunk tasks return their failures, so commit() sees them all and rolls back if needed.
-        tx.begin()
+        # of building and scheduling a graph.  Each chunk task reads and merges its chunk and hashes it
+        # while this thread snapshots and marks the step pending (reads only: the lock is held); the
+        # gate lets the writes start after that.  Chunk tasks return their failures, so commit() sees
+        # them all and rolls back if needed.
+        tx.lock()
+        gate = _Gate()
+
+        def chunk_task(item: tuple[tuple[int, int], list[tuple[Window, Any]]]) -> BaseException | None:
+            try:
+                full = self._merge_tile(*item)
+                digest = _digest(full)
+            except Exception as exc:
+                return exc
+            if not gate.wait():
+                return None  # the step was abandoned before any write
+            try:
+                self._store_tile(item[0], full, digest)
+            except Exception as exc:
+                return exc
+            return None
+
+        results = _chunk_pool().map(chunk_task, per_tile.items())  # submits every task now
         try:
-            results = list(_chunk_pool().map(lambda item: self._write_tile(None, *item), per_tile.items()))
+            tx.mark_pending()
+            gate.open()
+        finally:
+            gate.close()  # no-op once open; else (begin failed, or an interrupt) tasks end without writing
+        try:
+            done = list(results)
         except BaseException:
             tx.abort()
             raise
-        return tx.commit(results)
+        return tx.commit(done)
 
     def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> BaseException | None:
         """Write one chunk's share of a step (the only writer of that chunk) and its manifest entry.
@@ -574,26 +599,32 @@ class Canvas:
         by a caller (``compute=False``).
         """
         try:
-            self._write_tile_now(ij, parts)
+            full = self._merge_tile(ij, parts)
+            self._store_tile(ij, full, _digest(full))
         except Exception as exc:  # handed to _Step.commit, which rolls back and re-raises
             return exc
         return None
 
-    def _write_tile_now(self, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> None:
+    def _merge_tile(self, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> np.ndarray:
+        """Chunk ``ij`` as the step leaves it: its pieces merged into its current pixels (no write)."""
         parts = [(piece, block.compute() if isinstance(block, _Lazy) else block) for piece, block in parts]
         tw = self.grid.tile_window(*ij)
-        aw = self._to_array(tw)
-        sl = (slice(aw.row_off, aw.row_end), slice(aw.col_off, aw.col_end))
         if len(parts) == 1 and parts[0][0] == tw:
-            full = np.asarray(parts[0][1])
-        else:
-            full = np.asarray(self._z[sl])  # zarr returns a fresh, writable array
-            if not full.flags.writeable:
-                full = full.copy()
-            for piece, block in parts:
-                full[piece.slices((tw.row_off, tw.col_off))] = block
-        self._z[sl] = full
-        self._raw.put(MANIFEST_PREFIX + self._tile_key(*ij), _digest(full))
+            return np.asarray(parts[0][1])
+        aw = self._to_array(tw)
+        full = np.asarray(self._z[aw.row_off:aw.row_end, aw.col_off:aw.col_end])  # a fresh, writable array
+        if not full.flags.writeable:
+            full = full.copy()
+        for piece, block in parts:
+            full[piece.slices((tw.row_off, tw.col_off))] = block
+        return full
+
+    def _store_tile(self, ij: tuple[int, int], full: np.ndarray, digest: bytes) -> None:
+        """Write chunk ``ij`` and its manifest hash, after its pyramid dirty marker."""
+        self._pyramid.mark_dirty([self._chunk_of_tile(*ij)])
+        aw = self._to_array(self.grid.tile_window(*ij))
+        self._z[aw.row_off:aw.row_end, aw.col_off:aw.col_end] = full
+        self._raw.put(MANIFEST_PREFIX + self._tile_key(*ij), digest)
 
     def grow(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
         """Extend the bounds to hold ``window`` (any direction); new area is background."""
@@ -698,8 +729,14 @@ class _Step:
         self._lock: contextlib.ExitStack | None = None
         self._meta: StepMeta | None = None
         self._state: JournalState | None = None
+        self._after = window
 
     def begin(self) -> None:
+        self.lock()
+        self.mark_pending()
+
+    def lock(self) -> None:
+        """Take the write lock, finish what a killed writer left, check the token, make room: no writes yet."""
         c = self.canvas
         stack = contextlib.ExitStack()
         stack.enter_context(c._journal.lock())
@@ -709,10 +746,22 @@ class _Step:
             if self.expect_token is not None and state.token != self.expect_token:
                 raise CanvasChangedError(
                     f"canvas {c.location} changed since the data for this step was read; nothing was written")
-            after = union(state.bounds, self.window) if self.grow else state.bounds
-            c._ensure_extent(after)
-            c._pyramid.mark_dirty(c._chunks_of_keys(self.keys))
-            self._meta, self._state = c._journal.begin(state, self.kind, self.keys, after, self.info)
+            self._after = union(state.bounds, self.window) if self.grow else state.bounds
+            c._ensure_extent(self._after)
+            self._state = state
+        except BaseException:
+            self.abort()
+            raise
+
+    def mark_pending(self) -> None:
+        """Snapshot every key and mark the step pending: chunk writes may start after this.
+
+        (Each chunk task drops its chunk's pyramid dirty marker itself, just before its write.)
+        """
+        c = self.canvas
+        assert self._state is not None
+        try:
+            self._meta, self._state = c._journal.begin(self._state, self.kind, self.keys, self._after, self.info)
         except BaseException:
             self.abort()
             raise
@@ -753,6 +802,26 @@ def _chunk_pool() -> ThreadPoolExecutor:
     about 75 ms with 2 threads and 57 ms with 8 (``benchmarks/bench_paste_ratio.py``).
     """
     return ThreadPoolExecutor(max_workers=4 * (os.cpu_count() or 1), thread_name_prefix="imkerutils-chunk")
+
+
+class _Gate:
+    """Opened once a step is pending (chunk writes may start), or closed for good (they must not)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._open = False
+
+    def open(self) -> None:
+        self._open = True
+        self._event.set()
+
+    def close(self) -> None:
+        self._event.set()
+
+    def wait(self) -> bool:
+        """Block until opened or closed; whether writes may go ahead."""
+        self._event.wait()
+        return self._open
 
 
 class _Lazy:

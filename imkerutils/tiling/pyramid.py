@@ -7,7 +7,7 @@ the first one whose bounds fit in one tile, so an overview of a gigapixel
 canvas is one tile read.
 
 A write step drops a *dirty marker* per level-0 tile it touches
-(``_pyramid/dirty/<ci>.<cj>``) before its first byte changes; undo and redo do
+(``_pyramid/dirty/<ci>.<cj>``) just before it writes that tile; undo and redo do
 the same.  :meth:`Pyramid.update` recomputes only the parents of dirty tiles,
 level by level, then removes the markers.  Markers are not journaled: a step
 that is rolled back just leaves markers whose recomputation changes nothing,

@@ -374,8 +374,8 @@ def fresh_canvas(prepared: Callable[[Sequence[Op]], Path], setup: Sequence[Op], 
 
 
 def failing_on_call(n: int) -> Callable[..., None]:
-    """A ``Canvas._write_tile_now`` that raises :class:`ChunkFailed` on its ``n``-th call (from any thread)."""
-    original = Canvas._write_tile_now
+    """A ``Canvas._store_tile`` that raises :class:`ChunkFailed` on its ``n``-th call (from any thread)."""
+    original = Canvas._store_tile
     counter = itertools.count(1)
     lock = threading.Lock()
 
@@ -394,13 +394,13 @@ def test_a_failing_chunk_task_rolls_back_and_releases_the_lock(setup, prepared, 
     """The 4th of 9 chunk tasks fails: the paste raises, the canvas (and its journal) is as before."""
     canvas = fresh_canvas(prepared, setup, tmp_path)
     before = expected_states(setup, [])[0]
-    original = Canvas._write_tile_now
-    monkeypatch.setattr(Canvas, "_write_tile_now", failing_on_call(4))
+    original = Canvas._store_tile
+    monkeypatch.setattr(Canvas, "_store_tile", failing_on_call(4))
     op = P9
     with pytest.raises(ChunkFailed):
         apply(canvas, op)
     assert_state(canvas, before)
-    monkeypatch.setattr(Canvas, "_write_tile_now", original)
+    monkeypatch.setattr(Canvas, "_store_tile", original)
     # On a copy (the probes undo and redo): the journal is intact too.
     check_recovered(fresh_copy(canvas.path, tmp_path / "probe"), [before], "after a failed paste")
     apply(canvas, op)  # the lock was released
@@ -420,6 +420,28 @@ def test_a_failing_begin_releases_the_lock(prepared, tmp_path):
     assert_state(canvas, before.after(P9))
 
 
+def test_a_failing_pending_mark_writes_no_chunk_and_releases_the_lock(prepared, tmp_path, monkeypatch, tree_digest):
+    """Chunk tasks read and merge while the journal snapshots; if that fails, none of them may write."""
+    canvas = fresh_canvas(prepared, BASE, tmp_path)
+    before = expected_states(BASE, [])[0]
+    tree = tree_digest(canvas.path)
+    original_begin = Journal.begin
+
+    def failing_begin(self, *args, **kwargs):
+        time.sleep(0.2)  # the chunk tasks have merged their chunks and wait to write
+        raise ChunkFailed("journal disk full")
+
+    monkeypatch.setattr(Journal, "begin", failing_begin)
+    with pytest.raises(ChunkFailed):
+        apply(canvas, P9)
+    monkeypatch.setattr(Journal, "begin", original_begin)
+    changed = {k for k in set(tree) | set(tree_digest(canvas.path)) if tree.get(k) != tree_digest(canvas.path).get(k)}
+    assert all(k.startswith("_pyramid/dirty/") for k in changed), sorted(changed)  # markers only: no chunk
+    assert_state(canvas, before)
+    apply(canvas, P9)  # the lock was released
+    assert_state(canvas, before.after(P9))
+
+
 def test_a_failing_chunk_task_rolls_back_chunks_still_being_written(prepared, tmp_path, monkeypatch):
     """One chunk task fails while another is still writing: the failed step must still leave "before".
 
@@ -431,7 +453,7 @@ def test_a_failing_chunk_task_rolls_back_chunks_still_being_written(prepared, tm
     """
     canvas = fresh_canvas(prepared, BASE, tmp_path)
     before = expected_states(BASE, [])[0]
-    original_write, original_rollback = Canvas._write_tile_now, Journal.rollback
+    original_write, original_rollback = Canvas._store_tile, Journal.rollback
     order: list[str] = []
     calls = itertools.count(1)
     lock = threading.Lock()
@@ -452,7 +474,7 @@ def test_a_failing_chunk_task_rolls_back_chunks_still_being_written(prepared, tm
             raise ChunkFailed("disk full")
         original_write(self, *args, **kwargs)
 
-    monkeypatch.setattr(Canvas, "_write_tile_now", write)
+    monkeypatch.setattr(Canvas, "_store_tile", write)
     monkeypatch.setattr(Journal, "rollback", rollback)
     with pytest.raises(ChunkFailed):
         apply(canvas, P9)
@@ -464,12 +486,12 @@ def test_a_failing_lazy_paste_rolls_back_and_releases_the_lock(prepared, tmp_pat
     """``paste(compute=False)``: the caller computes the step; a failing chunk must not leave it pending."""
     canvas = fresh_canvas(prepared, BASE, tmp_path)
     before = expected_states(BASE, [])[0]
-    original = Canvas._write_tile_now
-    monkeypatch.setattr(Canvas, "_write_tile_now", failing_on_call(2))
+    original = Canvas._store_tile
+    monkeypatch.setattr(Canvas, "_store_tile", failing_on_call(2))
     lazy = canvas.paste(pixels(2, 100, 100), -20, 40, grow=True, compute=False)
     with pytest.raises(ChunkFailed):
         dask.compute(lazy, scheduler="threads")
-    monkeypatch.setattr(Canvas, "_write_tile_now", original)
+    monkeypatch.setattr(Canvas, "_store_tile", original)
     problems = []
     if not Observed.of(Canvas.open(canvas.path, read_only=True)).matches(before):
         problems.append("a reader sees part of the failed step: it was neither rolled back nor committed")

@@ -18,9 +18,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -38,7 +38,6 @@ from imkerutils.exquisite.prompt.templates import get_template, render
 from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -75,35 +74,6 @@ class GrowSettings:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
                 raise InvalidGrowSettingsError(f"{name} must be an integer >= {least}, got {value!r}")
-
-
-class _EdgeRecordArgs(TypedDict):
-    """The :class:`StepRecord` fields of one edge, gathered before the step's timings are known."""
-
-    step_id: str
-    direction: Direction
-    created_at: str
-    strip_window: Window
-    bounds_before: Window
-    bounds_after: Window
-    band_sha256: str
-    result_sha256: str
-    prompt_text: str
-    user_prompt: str
-    template_name: str
-    template_version: int
-    prompt_sha256: str
-    generator_name: str
-    generator_version: str
-    generator_params: dict[str, Any]
-    seed: int
-    seam_strategy: str
-    seam_params: dict[str, Any]
-    tiles: tuple[TileRecord, ...]
-    usage: Usage | None
-    cost_usd: float | None
-    qc: dict[str, float | None]
-    attempts: tuple[Attempt, ...]
 
 
 def _directions(direction: Direction | str | Sequence[Direction | str]) -> list[Direction]:
@@ -199,7 +169,7 @@ def grow_batch(
     saved = (_save_artifacts(canvas, step_id, [(k, outcomes[(k, t.index)])
                                                for k, edge in enumerate(batch.edges) for t in edge.tiles])
              if settings.save_artifacts else {})
-    records_args: list[_EdgeRecordArgs] = []
+    drafts: list[StepRecord] = []  # validated here, before anything is written; timings come last
     for k, edge in enumerate(batch.edges):
         edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
         tile_records: list[TileRecord] = []
@@ -216,7 +186,7 @@ def grow_batch(
             cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
         band = [_band_pixels(o) for o in edge_outcomes]
         prompt = prompts[edge.direction]
-        records_args.append(_EdgeRecordArgs(
+        drafts.append(StepRecord(
             step_id=f"{step_id}.{k}" if len(batch.edges) > 1 else step_id, direction=edge.direction,
             created_at=created, strip_window=edge.strip, bounds_before=edge.bounds, bounds_after=edge.new_bounds,
             band_sha256=_sha_of(band), result_sha256=_sha_of([o.new_pixels for o in edge_outcomes]),
@@ -230,13 +200,13 @@ def grow_batch(
                                    reason=f"tile {o.plan.index}: {r['reason']}")
                            for o in edge_outcomes for r in o.rejected)))
     timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
-    records = [StepRecord(**a, timings=timings) for a in records_args]  # validated before anything is written
+    records = [replace(r, timings=timings) for r in drafts]
     pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
     commit_start = time.perf_counter()
     canvas.write(pieces, grow=True, kind="grow-" + "-".join(d.value for d in batch.directions),
                  info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]}, expect_token=token)
     timings = {**timings, "commit": time.perf_counter() - commit_start, "total": time.perf_counter() - started}
-    return [StepRecord(**a, timings=timings) for a in records_args]
+    return [replace(r, timings=timings) for r in drafts]
 
 
 def _band_pixels(outcome: TileOutcome) -> np.ndarray:

@@ -49,7 +49,7 @@ def die_on_kth(original):
     return wrapper
 
 if where == "chunk":
-    Canvas._write_tile = die_on_kth(Canvas._write_tile)
+    Canvas._store_tile = die_on_kth(Canvas._store_tile)  # a chunk write, after the pending mark
 elif where == "artifact":
     Canvas.put_artifact = die_on_kth(Canvas.put_artifact)
 elif where == "committed":

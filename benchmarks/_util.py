@@ -243,6 +243,38 @@ def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     return p
 
 
+def run_parts(jobs: dict[str, Callable[[Path], Any]], results: dict[str, Any], json_path: Path, *,
+              start: float, log: Callable[[str], None], tmp_prefix: str) -> None:
+    """Run each job in a fresh temporary folder, storing its result under its key in ``results``.
+
+    A failing part records its traceback under ``results["errors"]`` instead (one broken part must not cost
+    the others' numbers), and the JSON is rewritten after every part, so a later failure keeps them.
+    """
+    import tempfile
+    import traceback
+
+    for key, job in jobs.items():
+        log(key)
+        try:
+            with tempfile.TemporaryDirectory(prefix=tmp_prefix) as tmp_name:
+                results[key] = job(Path(tmp_name))
+        except Exception:
+            results.setdefault("errors", {})[key] = traceback.format_exc()
+            log(f"{key} FAILED:\n{results['errors'][key]}")
+        results["total_s"] = time.perf_counter() - start
+        write_json(json_path, results)
+
+
+def publish(results: dict[str, Any], report: Callable[[dict[str, Any]], str], json_path: str | os.PathLike[str],
+            log: Callable[[str], None]) -> None:
+    """Render ``results`` as markdown to stdout, and write them (with that markdown) as JSON."""
+    text = report(results)
+    results["markdown"] = text
+    write_json(json_path, results)
+    sys.stdout.write(text)
+    log(f"JSON written to {json_path}")
+
+
 def ensure_ignored_dir(path: str | os.PathLike[str]) -> Path:
     """Create ``path`` holding a ``.gitignore`` of ``*`` (generated output: git never sees it)."""
     p = Path(path)

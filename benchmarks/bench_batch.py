@@ -40,14 +40,19 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _util import fmt_seconds, machine_info, markdown_table, photo_like, write_json
+from _util import (
+    fmt_seconds,
+    machine_info,
+    markdown_table,
+    photo_like,
+    publish,
+    run_parts,
+)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "batch.json"
@@ -276,21 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             "noop": lambda tmp: bench_noop(200 if quick else 1000)}
     if not quick:
         jobs["square"] = lambda tmp: bench_square(tmp, sleep_s, repeats)
-    for key, job in jobs.items():
-        _log(key)
-        try:
-            with tempfile.TemporaryDirectory(prefix="imker-bench-batch-") as tmp_name:
-                results[key] = job(Path(tmp_name))
-        except Exception:  # one broken part must not cost the others' numbers
-            results.setdefault("errors", {})[key] = traceback.format_exc()
-            _log(f"{key} FAILED:\n{results['errors'][key]}")
-        results["total_s"] = time.perf_counter() - start
-        write_json(json_path, results)
-    text = report(results)
-    results["markdown"] = text
-    write_json(json_path, results)
-    sys.stdout.write(text)
-    _log(f"JSON written to {json_path}")
+    run_parts(jobs, results, json_path, start=start, log=_log, tmp_prefix="imker-bench-batch-")
+    publish(results, report, json_path, _log)
     return 1 if results.get("errors") else 0
 
 

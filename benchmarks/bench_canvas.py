@@ -48,10 +48,10 @@ from _util import (
     machine_info,
     markdown_table,
     photo_like,
+    publish,
     run_measured,
     time_call,
     time_pair,
-    write_json,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -519,11 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         results["extract"] = bench_extract(tmp, size, extract_repeat)
     results["total_s"] = time.perf_counter() - start
     results["load_after"] = os.getloadavg()[0]
-    text = report(results)
-    results["markdown"] = text
-    write_json(args.json, results)
-    sys.stdout.write(text)
-    _log(f"JSON written to {args.json}")
+    publish(results, report, args.json, _log)
     return 0
 
 

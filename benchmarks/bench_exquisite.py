@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,8 +57,9 @@ from _util import (
     machine_info,
     markdown_table,
     photo_like,
+    publish,
     run_measured,
-    write_json,
+    run_parts,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -561,35 +562,19 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if quick else "full",
         "targets": {"scale_ratio": SCALE_TARGET, "rss_flat_fraction_per_100": FLAT_FRACTION},
     }
-    jobs = {
-        "scale": (f"step overhead, 2k vs 64k, {steps} steps each",
-                  lambda tmp: bench_scale(tmp, steps, 3 if quick else 10, 16 if quick else 64)),
-        "rss": (f"RSS over {rss_steps} steps", lambda tmp: bench_rss(rss_steps)),
-        "seed": ("the seed's way", lambda tmp: bench_seed(tmp, 8 if quick else 24, 1 if quick else 2)),
-        "local": ("local generator on photographs",
-                  lambda tmp: bench_local(tmp, PHOTOS[:1] if quick else PHOTOS, out_dir)),
+    jobs: dict[str, Callable[[Path], Any]] = {  # step overhead 2k vs 64k; RSS; the seed's way; local on photos
+        "scale": lambda tmp: bench_scale(tmp, steps, 3 if quick else 10, 16 if quick else 64),
+        "rss": lambda tmp: bench_rss(rss_steps),
+        "seed": lambda tmp: bench_seed(tmp, 8 if quick else 24, 1 if quick else 2),
+        "local": lambda tmp: bench_local(tmp, PHOTOS[:1] if quick else PHOTOS, out_dir),
     }
     parts = [p for p in args.parts.split(",") if p] if args.parts else list(jobs)
     unknown = sorted(set(parts) - set(jobs))
     if unknown:
         parser.error(f"unknown part(s) {unknown}; choose from {sorted(jobs)}")
-    for key in parts:
-        label, job = jobs[key]
-        _log(f"{key}: {label}")
-        try:
-            with tempfile.TemporaryDirectory(prefix="imker-bench-ex-") as tmp_name:
-                results[key] = job(Path(tmp_name))
-        except Exception:  # one broken part must not cost the others' numbers
-            results.setdefault("errors", {})[key] = traceback.format_exc()
-            _log(f"{key} FAILED:\n{results['errors'][key]}")
-        results["total_s"] = time.perf_counter() - start
-        write_json(json_path, results)  # after every part, so a later failure keeps the numbers
-    results["total_s"] = time.perf_counter() - start
-    text = report(results)
-    results["markdown"] = text
-    write_json(json_path, results)
-    sys.stdout.write(text)
-    _log(f"JSON written to {json_path}")
+    run_parts({key: jobs[key] for key in parts}, results, json_path, start=start, log=_log,
+              tmp_prefix="imker-bench-ex-")
+    publish(results, report, json_path, _log)
     return 1 if results.get("errors") else 0
 
 

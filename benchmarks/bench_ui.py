@@ -36,7 +36,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _util import ensure_ignored_dir, fmt_bytes, machine_info, markdown_table, photo_like, write_json
+from _util import (
+    ensure_ignored_dir,
+    fmt_bytes,
+    machine_info,
+    markdown_table,
+    photo_like,
+    publish,
+)
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -276,11 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     results["tiles"] = bench_tiles(large, 50, counts)
     results["total_s"] = time.perf_counter() - start
     results["load_after"] = os.getloadavg()[0]
-    text = report(results)
-    results["markdown"] = text
-    write_json(args.json, results)
-    sys.stdout.write(text)
-    _log(f"JSON written to {args.json}")
+    publish(results, report, args.json, _log)
     return 0
 
 

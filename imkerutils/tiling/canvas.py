@@ -187,10 +187,12 @@ class Canvas:
     def _view_committed(self) -> None:
         """Read through a :class:`CommittedView`: a pending step's keys from their committed snapshots."""
         sources, entry_key = self._journal.committed_sources(self._state)
-        view = CommittedView(self._store, sources, entry_key)
-        group = zarr.open_group(view, mode="r")
-        self._z = level_array(group, 0)
-        self._raw = RawStore(view)
+        self._read_through(CommittedView(self._store, sources, entry_key))
+
+    def _read_through(self, store: Store) -> None:
+        """Read the arrays, manifest and pyramid through ``store`` (read-only canvases)."""
+        group = zarr.open_group(store, mode="r")
+        self._z, self._raw = level_array(group, 0), RawStore(store)
         self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
 
     # -- construction ------------------------------------------------------
@@ -347,12 +349,10 @@ class Canvas:
     def refresh(self) -> Canvas:
         """Re-read the committed state (another process may have written)."""
         self._state = self._journal.read_state()
-        if self.read_only and (self._state.pending is not None or self._raw.store is not self._store):
-            group = zarr.open_group(self._store, mode="r")  # back to the store itself; sees resized arrays
-            self._z, self._raw = level_array(group, 0), RawStore(self._store)
-            self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
-            if self._state.pending is not None:
-                self._view_committed()
+        if self.read_only and self._state.pending is not None:
+            self._view_committed()  # a new view: the pending step may differ from the last one seen
+        elif self.read_only and self._raw.store is not self._store:
+            self._read_through(self._store)  # the step was committed or rolled back: the store itself again
         return self
 
     def __repr__(self) -> str:

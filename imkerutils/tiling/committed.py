@@ -16,7 +16,7 @@ the keys themselves are right again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 from zarr.abc.store import ByteRequest, Store
 from zarr.core.buffer import Buffer, BufferPrototype
@@ -53,8 +53,8 @@ class CommittedView(WrapperStore[Store]):
         return await self._store.get(key, prototype, byte_range)  # rolled back since: the key is right again
 
     async def get_partial_values(self, prototype: BufferPrototype,
-                                 key_ranges: object) -> list[Buffer | None]:
-        return [await self.get(key, prototype, rng) for key, rng in key_ranges]  # type: ignore[attr-defined]
+                                 key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+        return [await self.get(key, prototype, rng) for key, rng in key_ranges]
 
     async def exists(self, key: str) -> bool:
         if key not in self.sources:

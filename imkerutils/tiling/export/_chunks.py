@@ -30,24 +30,10 @@ from imkerutils.tiling.export._source import canvas_levels
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
-__all__ = ["ZSTD_DEFAULT_LEVEL", "LevelChunks", "level_array"]
+__all__ = ["ZSTD_DEFAULT_LEVEL", "LevelChunks"]
 
 ZSTD_DEFAULT_LEVEL = 3  # libzstd's ZSTD_CLEVEL_DEFAULT, which zstd level 0 stands for
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def level_array(canvas: Any, level: int) -> Any:
-    """The Zarr array :meth:`Canvas.read` reads for ``level``, or ``None`` (not built, or not a Zarr canvas)."""
-    import zarr
-
-    getter = getattr(canvas, "level_array", None)
-    if getter is None:
-        return None
-    try:
-        array = getter(level)
-    except ValueError:  # CanvasCorruptError: the level is not an array
-        return None
-    return array if isinstance(array, zarr.Array) else None
 
 
 def _zstd_level(array: Any) -> int | None:
@@ -85,7 +71,8 @@ class LevelChunks:
                 or level >= canvas_levels(canvas) or window.row_off % tile or window.col_off % tile
                 or origin[0] % (tile << level) or origin[1] % (tile << level)):
             return None  # pixels averaged from a finer level, or TIFF tiles off the chunk grid
-        array = level_array(canvas, level)
+        get_array = getattr(canvas, "level_array", None)  # stand-in canvases have no Zarr arrays
+        array = None if get_array is None else get_array(level)
         if array is None or getattr(array, "shards", None) is not None:
             return None
         zstd_level = _zstd_level(array)

@@ -29,8 +29,10 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed and memory targets; results are written up in docs/benchmarks.md.
 
-    ``nox -s bench -- --quick`` runs a fast smoke version of each benchmark.
+    ``nox -s bench -- --quick`` runs a fast smoke version of each benchmark. The pyvips baseline comes
+    from ``scripts/install-bench-deps.sh`` (Debian's libvips; needs root or sudo, else it is skipped).
     """
     session.install("-e", ".[test]")
+    session.run("bash", "scripts/install-bench-deps.sh", external=True)
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)

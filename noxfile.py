@@ -32,7 +32,7 @@ def bench(session: nox.Session) -> None:
     ``nox -s bench -- --quick`` runs a fast smoke version of each benchmark. The pyvips baseline comes
     from ``scripts/install-bench-deps.sh`` (Debian's libvips; needs root or sudo, else it is skipped).
     """
-    session.install("-e", ".[test]")
+    session.install("-e", ".[bench]")
     session.run("bash", "scripts/install-bench-deps.sh", external=True)
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)

@@ -46,9 +46,9 @@ from imkerutils.tiling.committed import CommittedView
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
 from imkerutils.tiling.journal import Journal, JournalState, StepMeta
 from imkerutils.tiling.location import is_remote, local_path, open_store
-from imkerutils.tiling.pyramid import Pyramid, level_array, level_window, levels_needed, write_chunk
+from imkerutils.tiling.pyramid import Pyramid, level_array, level_window, levels_needed, read_window, write_chunk
 from imkerutils.tiling.rawstore import RawStore
-from imkerutils.tiling.window import Window, intersection, union
+from imkerutils.tiling.window import Window, union
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -128,21 +128,8 @@ class _ArrayRegion:
         r0, r1, _ = rows.indices(self.window.height)
         c0, c1, _ = cols.indices(self.window.width)
         sub = Window(self.window.row_off + r0, self.window.col_off + c0, r1 - r0, c1 - c0)
-        out = _read_array(self.z, sub)
+        out = read_window(self.z, sub)
         return out[(slice(None), slice(None), *key[2:])] if len(key) > 2 else out
-
-
-def _read_array(z: zarr.Array, w: Window) -> np.ndarray:
-    """Pixels of array window ``w``; zeros where it leaves the array."""
-    inside = intersection(w, Window(0, 0, z.shape[0], z.shape[1]))
-    if inside == w:
-        return np.asarray(z[w.row_off : w.row_end, w.col_off : w.col_end])
-    out = np.zeros((w.height, w.width, z.shape[2]), dtype=z.dtype)
-    if inside is not None:
-        out[inside.slices((w.row_off, w.col_off))] = z[
-            inside.row_off : inside.row_end, inside.col_off : inside.col_end
-        ]
-    return out
 
 
 class Canvas:
@@ -253,6 +240,9 @@ class Canvas:
             raise CanvasCorruptError(f"{os.fspath(location)}/zarr.json is not valid Zarr v3 metadata: {exc}") from None
         except zarr.errors.BaseZarrError as exc:
             raise CanvasCorruptError(f"{os.fspath(location)} is not a readable Zarr v3 canvas: {exc}") from None
+        if group.metadata.zarr_format != 3:
+            raise CanvasCorruptError(f"{os.fspath(location)}/zarr.json declares zarr_format "
+                                     f"{group.metadata.zarr_format}; a canvas is Zarr v3")
         return cls(group, store, read_only=read_only, location=_absolute(location),
                    storage_options=storage_options)
 
@@ -384,13 +374,18 @@ class Canvas:
         return levels_needed(self.bounds, self.tile)
 
     def level_array(self, level: int) -> zarr.Array | None:
-        """The Zarr array :meth:`read` reads for ``level`` (``None``: that level is not built).
+        """The Zarr array :meth:`read` reads for ``level``.
+
+        ``None`` when that level is not built, or when a read-only canvas's pyramid is behind its
+        level 0 (tiles written since its last update), so that no caller copies stale chunks.
 
         On a read-only canvas with a step pending this is the array over its committed view.
         Its array index ``origin >> level`` is world ``(0, 0)`` of that level.
         """
         if level == 0:
             return self._z
+        if self.read_only and not self._pyramid.is_current(self.bounds):
+            return None  # its stored chunks may be stale: read() reduces those from finer levels
         try:
             return self._pyramid.array(level)
         except KeyError:
@@ -408,13 +403,14 @@ class Canvas:
         canvas first brings the pyramid up to date.
         """
         if level == 0:
-            return _read_array(self._z, self._to_array(window))
+            return read_window(self._z, self._to_array(window))
         if not 0 < level < self.levels:
             raise InvalidWindowError(f"level must be in 0..{self.levels - 1} for this canvas, got {level}")
-        if not self.read_only:
-            self.update_pyramid()
         shift = (self.origin[0] >> level, self.origin[1] >> level)
-        return _read_array(self._pyramid.array(level), window.translate(*shift))
+        if self.read_only:  # cannot update: stale or missing chunks are reduced from finer levels in memory
+            return self._pyramid.read_current(level, window.translate(*shift), self.bounds)
+        self.update_pyramid()
+        return read_window(self._pyramid.array(level), window.translate(*shift))
 
     def update_pyramid(self) -> int:
         """Recompute the coarser levels over the tiles written since the last update.
@@ -673,12 +669,17 @@ class Canvas:
     def _check_tile(self, key: str) -> str | None:
         """The problem with the tile of manifest ``key`` (a chunk key), or ``None``."""
         ci, cj = (int(p) for p in key.split("/")[2:4])
-        block = np.asarray(self._z[ci * self.tile:(ci + 1) * self.tile, cj * self.tile:(cj + 1) * self.tile])
+        i, j = ci - self.origin[0] // self.tile, cj - self.origin[1] // self.tile
+        where = f"tile ({i}, {j}) at world row {i * self.tile}, col {j * self.tile}"
+        try:
+            block = np.asarray(self._z[ci * self.tile:(ci + 1) * self.tile, cj * self.tile:(cj + 1) * self.tile])
+        except OSError:
+            raise  # the store could not be read: not a statement about the tile's bytes
+        except Exception as exc:  # the codec's own error type (zstd, blosc, ...) for bytes it cannot decode
+            return f"{where}: its chunk cannot be decoded ({type(exc).__name__}: {exc})"
         if self._raw.get(MANIFEST_PREFIX + key) == _digest(block):
             return None
-        i, j = ci - self.origin[0] // self.tile, cj - self.origin[1] // self.tile
-        return (f"tile ({i}, {j}) at world row {i * self.tile}, col {j * self.tile}: "
-                "pixels do not match the manifest hash")
+        return f"{where}: pixels do not match the manifest hash"
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Path:
         """Stream a region to ``out`` (PNG, tiled BigTIFF, OME-Zarr, JPEG, WebP by extension).

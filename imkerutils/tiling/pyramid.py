@@ -28,7 +28,8 @@ from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
-__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "level_array", "level_window", "levels_needed", "write_chunk"]
+__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "level_array", "level_window", "levels_needed", "read_window",
+           "write_chunk"]
 
 MAX_LEVELS = 17  # origin is 2**17 tiles from the array start, so every level stays chunk-aligned
 DIRTY_PREFIX = "_pyramid/dirty/"
@@ -41,6 +42,19 @@ def level_array(group: zarr.Group, level: int) -> zarr.Array:
     if not isinstance(node, zarr.Array):
         raise CanvasCorruptError(f"canvas level {level} is a Zarr group, not an array")
     return node
+
+
+def read_window(z: zarr.Array, w: Window) -> np.ndarray:
+    """Pixels of array window ``w``; zeros where it leaves the array."""
+    inside = w.intersection(Window(0, 0, z.shape[0], z.shape[1]))
+    if inside == w:
+        return np.asarray(z[w.row_off : w.row_end, w.col_off : w.col_end])
+    out = np.zeros((w.height, w.width, z.shape[2]), dtype=z.dtype)
+    if inside is not None:
+        out[inside.slices((w.row_off, w.col_off))] = z[
+            inside.row_off : inside.row_end, inside.col_off : inside.col_end
+        ]
+    return out
 
 
 def write_chunk(array: zarr.Array, row: int, col: int, block: np.ndarray) -> None:
@@ -153,10 +167,8 @@ class Pyramid:
             for level in range(1, needed):
                 self._ensure_array(level)
                 if level >= built:  # a new level: compute all of it from the level below
-                    lb = level_window(self._to_array_level(bounds, level), 0)
-                    t = self.tile
-                    current = {(i, j) for i in range(lb.row_off // t, -(-lb.row_end // t))
-                               for j in range(lb.col_off // t, -(-lb.col_end // t))}
+                    rows, cols = self._bounds_chunks(bounds, level)
+                    current = {(i, j) for i in rows for j in cols}
                 else:
                     current = {(ci // 2, cj // 2) for ci, cj in current}
                 list(pool.map(lambda ij, lv=level: self._reduce_chunk(lv, *ij), sorted(current)))
@@ -165,6 +177,56 @@ class Pyramid:
         for ci, cj in dirty:
             self.raw.delete(f"{DIRTY_PREFIX}{ci}.{cj}")
         return count
+
+    def read_current(self, level: int, a: Window, bounds: Window) -> np.ndarray:
+        """Pixels of level ``level`` over its array window ``a`` as :meth:`update` would leave them.
+
+        Nothing is written (for read-only canvases): stored chunks that are current are read as they
+        are; a chunk over dirty tiles, or of a level not built yet, is reduced in memory from the
+        level below, recursively, down to current chunks. The cost is one chunk read per current
+        chunk plus about four per stale chunk and level of depth, never a pass over the canvas.
+        """
+        dirty, built = self.dirty(), self.built_levels()
+        if not dirty and level < built:
+            return read_window(self.array(level), a)
+        t = self.tile
+        stale = [{(ci >> lv, cj >> lv) for ci, cj in dirty} for lv in range(level + 1)]
+        extent = self.array(0).shape[0] >> level
+        out = read_window(self.array(level), a) if level < built else np.zeros(
+            (a.height, a.width, self.array(0).shape[2]), np.uint8)
+        inside = a.intersection(Window(0, 0, extent, extent))
+        if inside is None:
+            return out
+        rows, cols = self._bounds_chunks(bounds, level)
+        for ci in range(inside.row_off // t, -(-inside.row_end // t)):
+            for cj in range(inside.col_off // t, -(-inside.col_end // t)):
+                if level < built and (ci, cj) not in stale[level]:
+                    continue
+                if level >= built and not (ci in rows and cj in cols):
+                    continue  # update() leaves a new level's chunks outside the bounds as background
+                cw = Window(ci * t, cj * t, t, t)
+                piece = cw.intersection(a)
+                assert piece is not None
+                out[piece.slices((a.row_off, a.col_off))] = self._current_chunk(
+                    level, ci, cj, built, stale)[piece.slices((cw.row_off, cw.col_off))]
+        return out
+
+    def _current_chunk(self, level: int, ci: int, cj: int, built: int, stale: list[set[tuple[int, int]]],
+                       ) -> np.ndarray:
+        t = self.tile
+        if level == 0 or (level < built and (ci, cj) not in stale[level]):
+            return np.asarray(self.array(level)[ci * t:(ci + 1) * t, cj * t:(cj + 1) * t])
+        block = np.empty((2 * t, 2 * t, self.array(0).shape[2]), np.uint8)
+        for di in (0, 1):
+            for dj in (0, 1):
+                block[di * t:(di + 1) * t, dj * t:(dj + 1) * t] = self._current_chunk(
+                    level - 1, 2 * ci + di, 2 * cj + dj, built, stale)
+        return downsample2(block)
+
+    def _bounds_chunks(self, bounds: Window, level: int) -> tuple[range, range]:
+        """The chunk rows and columns of level ``level`` that overlap the bounds."""
+        lb, t = self._to_array_level(bounds, level), self.tile
+        return range(lb.row_off // t, -(-lb.row_end // t)), range(lb.col_off // t, -(-lb.col_end // t))
 
     def _to_array_level(self, bounds: Window, level: int) -> Window:
         lb = level_window(bounds, level)

@@ -165,6 +165,8 @@ BAD_ZARR_JSON = {
     "plain-group": json.dumps(GROUP).encode(),
     "other-format": json.dumps({**GROUP, "attributes": {"imkerutils": {"format": "someone.else/9"}}}).encode(),
     "incomplete": json.dumps({**GROUP, "attributes": {"imkerutils": {"format": "imkerutils.canvas/1"}}}).encode(),
+    "zarr-v2": json.dumps({**GROUP, "zarr_format": 2, "attributes": {"imkerutils": {
+        "format": "imkerutils.canvas/1", "mode": "RGB", "tile": 16, "origin": [0, 0]}}}).encode(),
     "bad-mode": json.dumps({**GROUP, "attributes": {"imkerutils": {
         "format": "imkerutils.canvas/1", "mode": "CMYK", "tile": 16, "origin": [0, 0]}}}).encode(),
 }
@@ -251,4 +253,25 @@ def test_corrupt_step_entry_blocks_undo_without_damage(canvas, tree_digest):
     before = tree_digest(canvas.path)
     with pytest.raises(CanvasCorruptError, match="step 2"):
         canvas.undo()
+    assert tree_digest(canvas.path) == before
+
+
+def test_verify_reports_a_chunk_it_cannot_decode(canvas):
+    """A damaged chunk file is a verify problem naming its tile, not a codec traceback."""
+    chunk = sorted((canvas.path / "0" / "c").rglob("*"))
+    chunk = [p for p in chunk if p.is_file()][0]
+    chunk.write_bytes(b"xx")
+    report = canvas.verify()
+    assert not report.ok
+    broken = [p for p in report.problems if "cannot be decoded" in p]
+    assert len(broken) == 1 and broken[0].startswith("tile (")
+    assert all("cannot be decoded" not in p for p in report.problems if p is not broken[0])
+
+
+def test_zarr_v2_metadata_is_named_as_such(canvas, tree_digest):
+    meta = json.loads((canvas.path / "zarr.json").read_text())
+    (canvas.path / "zarr.json").write_text(json.dumps({**meta, "zarr_format": 2}))
+    before = tree_digest(canvas.path)
+    with pytest.raises(CanvasCorruptError, match="declares zarr_format 2; a canvas is Zarr v3"):
+        Canvas.open(canvas.path)
     assert tree_digest(canvas.path) == before

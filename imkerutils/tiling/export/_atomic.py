@@ -33,10 +33,14 @@ def partial_name(final: Path) -> Path:
 
 
 def write_error(exc: BaseException, final: Path) -> ExportWriteError | None:
-    """Our error for an ``OSError`` (anywhere in ``exc``'s chain), or ``None`` if there is none."""
+    """Our error for an ``OSError`` that is ``exc`` or its explicit cause (``raise ... from``), else ``None``.
+
+    An implicit ``__context__`` is not followed: an error raised while handling an ``OSError`` (a
+    ``KeyError`` for a missing Zarr node, say) is not a failure to write.
+    """
     seen: BaseException | None = exc
     while seen is not None and not isinstance(seen, OSError):
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__
     if seen is None or isinstance(seen, ImkerError):  # ours already say what went wrong (a locked canvas, ...)
         return None
     if seen.errno in _FULL:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 
 from imkerutils.cli import export as export_cli
 from imkerutils.cli._common import EXIT_BAD_INPUT, run_guarded
 from imkerutils.tiling import Window
+from imkerutils.tiling.export._plan import level_window
 
 
 def run(argv: list[str]) -> int:
@@ -62,3 +67,56 @@ def test_existing_output(make_canvas, out_dir: Path, capsys: pytest.CaptureFixtu
     assert (out_dir / "r.png").read_bytes() == b"keep me"
     assert run([str(canvas.path), str(out_dir / "r.png"), "-q", "--overwrite"]) == 0
     assert (out_dir / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def pil_read(path: Path) -> tuple[np.ndarray, str, str]:
+    with Image.open(path) as im:
+        return np.asarray(im), im.mode, im.format
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_default_output_is_outputs_name_step_png_in_the_cwd(make_canvas, tmp_path: Path, mode: str) -> None:
+    canvas, _ = make_canvas(mode)  # <tmp_path>/<mode>-0.zarr, step 1: a paste
+    canvas.grow(Window(-100, -160, 10, 10))  # step 2: up and left, background
+    canvas.paste(np.full((5, 5, len(mode)), 7, np.uint8), -98, -158)  # step 3
+    canvas.undo()  # head 2, one step to redo: N is the head, not the number of steps recorded
+    assert canvas.head == 2
+    proc = subprocess.run(
+        [sys.executable, "-m", "imkerutils.cli.main", "export", str(canvas.path) + "/", "-q"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    expected = tmp_path / "outputs" / f"{mode}-0-step2.png"
+    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == [expected.name]
+    line = proc.stdout.strip()
+    assert line.startswith("wrote ") and line.count("\n") == 0, proc.stdout
+    printed = Path(line.removeprefix("wrote ").split(" (PNG, ")[0])
+    assert (tmp_path / printed).resolve() == expected.resolve()  # relative to the cwd, or absolute
+    b = canvas.bounds
+    assert b == Window(-100, -160, 330, 430)
+    assert f"x={b.col_off}, y={b.row_off}, {b.width}x{b.height} px, level 0" in line
+    back, pil_mode, fmt = pil_read(expected)
+    assert (fmt, pil_mode) == ("PNG", mode)
+    np.testing.assert_array_equal(back, canvas.read(canvas.bounds))
+
+
+@pytest.mark.parametrize("ext", ["png", "webp"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+@pytest.mark.parametrize("level", [1, 2])
+def test_png_and_webp_at_a_coarser_level_match_the_canvas_level(make_canvas, out_dir: Path, ext: str, mode: str,
+                                                                level: int) -> None:
+    canvas, _ = make_canvas(mode, row=-70, col=-131)  # odd world corner, left of and above world (0, 0)
+    canvas.grow(Window(-203, -261, 20, 20))  # grown further up and left: background there
+    decode = imagecodecs.png_decode if ext == "png" else imagecodecs.webp_decode
+    for name, region in (("all", None), ("part", Window(-151, -203, 197, 263))):
+        out = out_dir / f"{name}-{level}.{ext}"
+        argv = [str(canvas.path), str(out), "--level", str(level), "-q"]
+        if region is not None:
+            argv += ["--region", str(region.col_off), str(region.row_off), str(region.width), str(region.height)]
+        assert run(argv) == 0
+        lw = level_window(canvas.bounds if region is None else region, level)
+        expected = canvas.read(lw, level=level)
+        back, pil_mode, fmt = pil_read(out)
+        assert (fmt, pil_mode) == (ext.upper(), mode)
+        assert back.shape == (lw.height, lw.width, len(mode)), name
+        np.testing.assert_array_equal(back, expected, err_msg=name)
+        np.testing.assert_array_equal(decode(out.read_bytes()), expected, err_msg=name)

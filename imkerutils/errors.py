@@ -212,3 +212,7 @@ class ExportExistsError(ImkerError, FileExistsError):
 
 class ExportWriteError(ImkerError, OSError):
     """The output could not be written (disk full, no permission, ...); nothing was left under its name."""
+
+
+class OutputPathError(ImkerError, ValueError):
+    """An output path is refused (e.g. it is, or lies inside, the canvas being read); nothing was written."""

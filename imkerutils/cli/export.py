@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pyramid", action="store_true", help="also write every coarser level (tif, ome.zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, written_paths=lambda a: [a.out, a.canvas])
 
 
 def _size(path: Path) -> int:

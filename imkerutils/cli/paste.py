@@ -15,12 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--x", type=int, required=True, help="world column of the image's left edge")
     p.add_argument("--y", type=int, required=True, help="world row of the image's top edge")
     p.add_argument("--grow", action="store_true", help="extend the canvas when the image reaches past it")
-    p.set_defaults(func=run)
+    p.add_argument("--trust-large", action="store_true", help="allow an image over the decompression-bomb limit")
+    p.set_defaults(func=run, written_paths=lambda a: [a.canvas])
 
 
 def run(args: argparse.Namespace) -> int:
     canvas = Canvas.open(args.canvas)
-    pixels = read_image(args.tile, mode=canvas.mode)
+    pixels = read_image(args.tile, mode=canvas.mode, trusted=args.trust_large)
     step = canvas.paste(pixels, args.y, args.x, grow=args.grow, info={"tile_file": args.tile})
     print(f"step {step.number}: pasted {pixels.shape[1]}x{pixels.shape[0]} at x={args.x}, y={args.y} "
           f"({step.tiles} tiles written)")

@@ -9,6 +9,7 @@ Pillow decodes a PNG or JPEG whole, so those are guarded by a pixel limit
 from __future__ import annotations
 
 import os
+import re
 import threading
 import uuid
 import warnings
@@ -26,7 +27,10 @@ from imkerutils.tiling.window import Window
 if TYPE_CHECKING:
     import dask.array as da
 
-__all__ = ["MAX_PIXELS", "ImageSource", "open_image", "read_image", "to_rgb_or_rgba", "write_image"]
+__all__ = [
+    "MAX_PIXELS", "ImageSource", "decode_image", "image_mode", "open_image", "read_image", "to_rgb_or_rgba",
+    "write_image",
+]
 
 #: Images with more pixels than this need ``trusted=True`` (Pillow's error threshold).
 MAX_PIXELS = 2 * 89_478_485
@@ -125,18 +129,61 @@ def read_image(path: str | os.PathLike[str], *, trusted: bool = False, mode: str
         return _pillow_errors(p, lambda: to_rgb_or_rgba(img, mode))
 
 
-def _decode(p: Path, trusted: bool) -> Image.Image:
-    """Open and fully decode ``p`` with Pillow, after the pixel-limit check."""
+def decode_image(path: str | os.PathLike[str], *, trusted: bool = False, exact: bool = True) -> Image.Image:
+    """Decode a whole image file with Pillow in the file's own mode (not converted); the caller closes it.
+
+    The pixel-limit check applies as in :func:`read_image`.  With ``exact``, a
+    file Pillow would decode with fewer bits than it holds (16-bit RGB, RGBA
+    or grey with alpha, which Pillow cuts to 8 bits) raises :class:`ImageFileError`.
+    """
+    p = Path(path)
+    _check_exists(p)
+    return _decode(p, trusted, check=(lambda img: _refuse_narrowing(img, p)) if exact else None)
+
+
+#: Pillow rawmodes that unpack 16 bits per sample into an 8-bit mode, dropping the low byte
+#: (not "RGB;16"/"BGR;16", which are 5-6-5 packed pixels and lose nothing).
+_NARROWING = re.compile(r"^(?:(?:L|LA|RGB|RGBA|RGBX|CMYK|YCbCr|LAB);16[BLN]|L;16)$")
+
+
+def _refuse_narrowing(img: Image.Image, p: Path) -> None:
+    for t in getattr(img, "tile", None) or []:  # an ImageFile's pending decoder tiles
+        rawmode = t.args[0] if isinstance(t.args, tuple) and t.args else t.args
+        if isinstance(rawmode, str) and _NARROWING.match(rawmode):
+            raise ImageFileError(
+                f"{p} holds 16-bit samples that Pillow can only decode to 8 bits (as {img.mode}); "
+                "imkerutils cannot keep them exactly (16-bit grey is supported; convert it to 8 bits first)")
+
+
+def image_mode(path: str | os.PathLike[str]) -> str:
+    """The mode Pillow decodes an image file in, read from its header only (nothing is decoded)."""
+    p = Path(path)
+    _check_exists(p)
+
+    def run() -> str:
+        with _open_header(p) as img:
+            return str(img.mode)
+
+    return _pillow_errors(p, run)
+
+
+def _open_header(p: Path) -> Image.Image:
+    """``Image.open`` without Pillow's own pixel limit (ours is checked by the callers that decode)."""
+    with _PIL_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(p)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _decode(p: Path, trusted: bool, check: Callable[[Image.Image], None] | None = None) -> Image.Image:
+    """Open and fully decode ``p`` with Pillow, after the pixel-limit check (and ``check``, before decoding)."""
 
     def run() -> Image.Image:
-        with _PIL_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None
-            try:
-                img = Image.open(p)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+        img = _open_header(p)
         if img.width * img.height > MAX_PIXELS and not trusted:
             img.close()
             raise DecompressionBombError(
@@ -144,6 +191,8 @@ def _decode(p: Path, trusted: bool) -> Image.Image:
                 f"{MAX_PIXELS:,}-pixel safety limit; if you trust this file, pass trusted=True "
                 "(--trust-large on the command line)")
         try:
+            if check is not None:
+                check(img)
             img.load()
         except BaseException:
             img.close()

@@ -40,6 +40,7 @@ __all__ = [
     "NothingToRedoError",
     "NothingToUndoError",
     "OutOfBoundsError",
+    "OutputPathError",
     "PermanentGeneratorError",
     "PriceTableError",
     "RetryableGeneratorError",

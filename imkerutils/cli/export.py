@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
+from imkerutils.errors import CanvasLockedError, CanvasReadOnlyError
 from imkerutils.tiling import Canvas, Window
 
 
@@ -44,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
         name = Path(args.canvas.rstrip("/")).name.removesuffix(".zarr")
         args.out = str(Path("outputs") / f"{name}-step{Canvas.open(args.canvas, read_only=True).head}.png")
     fmt = format_for(args.out)  # a bad extension fails before the canvas is opened
-    # Coarser levels may need the canvas pyramid brought up to date, which writes to the canvas.
-    canvas = Canvas.open(args.canvas, read_only=not (args.level > 0 or args.pyramid))
+    if args.level > 0 or args.pyramid:
+        _freshen_pyramid(args.canvas)
+    canvas = Canvas.open(args.canvas, read_only=True)  # a consistent committed view, whatever writers do
     region = None
     if args.region is not None:
         x, y, w, h = args.region
@@ -65,3 +68,13 @@ if __name__ == "__main__":  # pragma: no cover
     add_parser(parser.add_subparsers(dest="command", required=True))
     ns = parser.parse_args(["export", *sys.argv[1:]])
     raise SystemExit(run_guarded("imkerutils export", ns.func, ns))
+
+
+def _freshen_pyramid(location: str) -> None:
+    """Store the pyramid's pending updates if the canvas can be written now, so later reads are cheap.
+
+    When it cannot (a read-only file system, or a writer holding the lock), the export still reads
+    exact coarser levels: a read-only canvas reduces chunks over dirty tiles in memory.
+    """
+    with contextlib.suppress(CanvasLockedError, CanvasReadOnlyError, OSError):  # OSError: e.g. a read-only disk
+        Canvas.open(location).update_pyramid()

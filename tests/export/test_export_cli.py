@@ -120,3 +120,23 @@ def test_png_and_webp_at_a_coarser_level_match_the_canvas_level(make_canvas, out
         assert back.shape == (lw.height, lw.width, len(mode)), name
         np.testing.assert_array_equal(back, expected, err_msg=name)
         np.testing.assert_array_equal(decode(out.read_bytes()), expected, err_msg=name)
+
+
+def test_level_export_while_a_writer_holds_the_lock_reads_exact_levels(tmp_path: Path) -> None:
+    """A coarser-level export cannot freshen a locked canvas's pyramid, yet exports it exactly."""
+    from imkerutils.tiling import Canvas
+    from imkerutils.tiling.pyramid import downsample2
+
+    canvas = Canvas.create(tmp_path / "c.zarr", height=64, width=64, tile=16)
+    canvas.paste(np.full((64, 64, 3), 100, np.uint8), 0, 0)
+    canvas.update_pyramid()
+    canvas.paste(np.random.default_rng(3).integers(0, 256, (20, 20, 3), dtype=np.uint8), 10, 30)  # dirty tiles
+    expected = downsample2(canvas.read(Window(0, 0, 64, 64)))
+    out = tmp_path / "l1.png"
+    with canvas._journal.lock():  # what a running step holds
+        proc = subprocess.run([sys.executable, "-m", "imkerutils.cli.main", "export", str(canvas.path), str(out),
+                               "--level", "1", "-q"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(out) as im:
+        np.testing.assert_array_equal(np.asarray(im), expected)
+    assert canvas._pyramid.dirty(), "the locked canvas was not written"

@@ -20,7 +20,7 @@ def digest_tree(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # a pure function: session scope lets Hypothesis tests use it too
 def tree_digest() -> Callable[[Path], dict[str, str]]:
     return digest_tree
 

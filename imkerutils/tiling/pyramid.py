@@ -144,11 +144,11 @@ class Pyramid:
         return out
 
     # -- update ----------------------------------------------------------------
-    def _reduce_chunk(self, level: int, ci: int, cj: int) -> None:
+    def _reduce_chunk(self, src: zarr.Array, dst: zarr.Array, ci: int, cj: int) -> None:
+        """Write chunk ``(ci, cj)`` of ``dst`` as the 2x reduction of its four children in ``src``."""
         t = self.tile
-        src = self.array(level - 1)
         block = np.asarray(src[2 * ci * t:(2 * ci + 2) * t, 2 * cj * t:(2 * cj + 2) * t])
-        write_chunk(self.array(level), ci * t, cj * t, downsample2(block))
+        write_chunk(dst, ci * t, cj * t, downsample2(block))
 
     def is_current(self, bounds: Window) -> bool:
         """Whether no tile is dirty and every needed level is built (a cheap check, no lock)."""
@@ -163,16 +163,18 @@ class Pyramid:
             return 0
         count = 0
         current = dirty
+        src = self.array(0)  # opened once per level: each lookup reads the array's zarr.json
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for level in range(1, needed):
-                self._ensure_array(level)
+                dst = self._ensure_array(level)
                 if level >= built:  # a new level: compute all of it from the level below
                     rows, cols = self._bounds_chunks(bounds, level)
                     current = {(i, j) for i in rows for j in cols}
                 else:
                     current = {(ci // 2, cj // 2) for ci, cj in current}
-                list(pool.map(lambda ij, lv=level: self._reduce_chunk(lv, *ij), sorted(current)))
+                list(pool.map(lambda ij, a=src, b=dst: self._reduce_chunk(a, b, *ij), sorted(current)))
                 count += len(current)
+                src = dst
         self.raw.put(LEVELS_KEY, json.dumps({"levels": needed}).encode())
         for ci, cj in dirty:
             self.raw.delete(f"{DIRTY_PREFIX}{ci}.{cj}")
@@ -189,38 +191,36 @@ class Pyramid:
         dirty, built = self.dirty(), self.built_levels()
         if not dirty and level < built:
             return read_window(self.array(level), a)
+        arrays = {lv: self.array(lv) for lv in range(min(level + 1, built))}  # the built levels needed
+        stale: list[set[tuple[int, int]]] = [set()]  # level 0 is never stale
+        stale += [{(ci >> lv, cj >> lv) for ci, cj in dirty} for lv in range(1, level + 1)]
         t = self.tile
-        stale = [{(ci >> lv, cj >> lv) for ci, cj in dirty} for lv in range(level + 1)]
-        extent = self.array(0).shape[0] >> level
-        out = read_window(self.array(level), a) if level < built else np.zeros(
-            (a.height, a.width, self.array(0).shape[2]), np.uint8)
-        inside = a.intersection(Window(0, 0, extent, extent))
-        if inside is None:
-            return out
-        rows, cols = self._bounds_chunks(bounds, level)
-        for ci in range(inside.row_off // t, -(-inside.row_end // t)):
-            for cj in range(inside.col_off // t, -(-inside.col_end // t)):
-                if level < built and (ci, cj) not in stale[level]:
-                    continue
-                if level >= built and not (ci in rows and cj in cols):
-                    continue  # update() leaves a new level's chunks outside the bounds as background
-                cw = Window(ci * t, cj * t, t, t)
-                piece = cw.intersection(a)
-                assert piece is not None
+        if level in arrays:
+            out, todo = read_window(arrays[level], a), sorted(stale[level])
+        else:  # update() would compute the level over the bounds; outside them it stays background
+            out = np.zeros((a.height, a.width, arrays[0].shape[2]), np.uint8)
+            rows, cols = self._bounds_chunks(bounds, level)
+            todo = [(i, j) for i in range(max(rows.start, a.row_off // t), min(rows.stop, -(-a.row_end // t)))
+                    for j in range(max(cols.start, a.col_off // t), min(cols.stop, -(-a.col_end // t)))]
+        for ci, cj in todo:
+            cw = Window(ci * t, cj * t, t, t)
+            piece = cw.intersection(a)
+            if piece is not None:
                 out[piece.slices((a.row_off, a.col_off))] = self._current_chunk(
-                    level, ci, cj, built, stale)[piece.slices((cw.row_off, cw.col_off))]
+                    arrays, stale, level, ci, cj)[piece.slices((cw.row_off, cw.col_off))]
         return out
 
-    def _current_chunk(self, level: int, ci: int, cj: int, built: int, stale: list[set[tuple[int, int]]],
-                       ) -> np.ndarray:
+    def _current_chunk(self, arrays: dict[int, zarr.Array], stale: list[set[tuple[int, int]]],
+                       level: int, ci: int, cj: int) -> np.ndarray:
+        """Chunk ``(ci, cj)`` of ``level`` as stored if it is built and current, else reduced from its children."""
         t = self.tile
-        if level == 0 or (level < built and (ci, cj) not in stale[level]):
-            return np.asarray(self.array(level)[ci * t:(ci + 1) * t, cj * t:(cj + 1) * t])
-        block = np.empty((2 * t, 2 * t, self.array(0).shape[2]), np.uint8)
+        if level in arrays and (ci, cj) not in stale[level]:
+            return np.asarray(arrays[level][ci * t:(ci + 1) * t, cj * t:(cj + 1) * t])
+        block = np.empty((2 * t, 2 * t, arrays[0].shape[2]), np.uint8)
         for di in (0, 1):
             for dj in (0, 1):
                 block[di * t:(di + 1) * t, dj * t:(dj + 1) * t] = self._current_chunk(
-                    level - 1, 2 * ci + di, 2 * cj + dj, built, stale)
+                    arrays, stale, level - 1, 2 * ci + di, 2 * cj + dj)
         return downsample2(block)
 
     def _bounds_chunks(self, bounds: Window, level: int) -> tuple[range, range]:

@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pyramid", action="store_true", help="also write every coarser level (tif, ome.zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=run, written_paths=lambda a: [a.out, a.canvas])
+    p.set_defaults(func=run)
 
 
 def _size(path: Path) -> int:
@@ -61,15 +61,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    from imkerutils.cli._common import run_guarded
-
-    parser = argparse.ArgumentParser(prog="imkerutils")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    ns = parser.parse_args(["export", *sys.argv[1:]])
-    raise SystemExit(run_guarded("imkerutils export", ns.func, ns))
-
-
 def _freshen_pyramid(location: str) -> None:
     """Store the pyramid's pending updates if the canvas can be written now, so later reads are cheap.
 
@@ -78,3 +69,13 @@ def _freshen_pyramid(location: str) -> None:
     """
     with contextlib.suppress(CanvasLockedError, CanvasReadOnlyError, OSError):  # OSError: e.g. a read-only disk
         Canvas.open(location).update_pyramid()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from imkerutils.cli._common import run_guarded
+
+    parser = argparse.ArgumentParser(prog="imkerutils")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args(["export", *sys.argv[1:]])
+    raise SystemExit(run_guarded("imkerutils export", ns.func, ns))
+

@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--y", type=int, required=True, help="world row of the region's top edge")
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--height", type=int, default=1024)
-    p.set_defaults(func=run, written_paths=lambda a: [a.out])
+    p.set_defaults(func=run)
 
 
 def region_of(args: argparse.Namespace) -> Window:

@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
     p.add_argument("--scheduler", help="dask.distributed scheduler address: run the tile tasks on its workers")
     p.add_argument("--workers", type=int, help="tiles generated at once on this machine (default: the generator's)")
-    p.set_defaults(func=run, written_paths=lambda a: [a.canvas, Path(a.canvas).with_suffix(".zarr")])
+    p.set_defaults(func=run)
 
 
 def open_or_create(path: str, *, trusted: bool = False) -> Canvas:

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=["RGB", "RGBA"], default="RGB", help="mode of an empty canvas")
     p.add_argument("--trust-large", action="store_true", help="allow images over the decompression-bomb limit")
     p.add_argument("--overwrite", action="store_true", help="replace an existing canvas")
-    p.set_defaults(func=run, written_paths=lambda a: [a.canvas])
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--y", type=int, required=True, help="world row of the image's top edge")
     p.add_argument("--grow", action="store_true", help="extend the canvas when the image reaches past it")
     p.add_argument("--trust-large", action="store_true", help="allow an image over the decompression-bomb limit")
-    p.set_defaults(func=run, written_paths=lambda a: [a.canvas])
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

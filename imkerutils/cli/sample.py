@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="write the bundled 1024x1024 sample landscape to OUT")
     p.add_argument("out", nargs="?", default="landscape.jpg", help="where to write it (default ./landscape.jpg)")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=run, written_paths=lambda a: [a.out])
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

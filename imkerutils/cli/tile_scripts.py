@@ -8,7 +8,6 @@ from pathlib import Path
 
 from imkerutils.cli._common import run_guarded
 from imkerutils.tiling import extract_tile, paste_tile
-from imkerutils.tiling.tiles import default_paste_output, is_canvas
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -19,27 +18,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-large", action="store_true", help="allow images over the decompression-bomb limit")
 
 
-def _extract_output(a: argparse.Namespace) -> str | Path:
-    return a.output or Path("outputs") / f"{Path(a.input).stem}_tile_x{a.x}_y{a.y}.png"
-
-
-def _paste_written(a: argparse.Namespace) -> str | Path:
-    """What ``paste-tile`` writes (for error messages): OUT, the canvas, or the default ``outputs/...`` name."""
-    if a.output or is_canvas(a.base):
-        return a.output or a.base
-    return default_paste_output(a.base, a.x, a.y)
-
-
 def extract_tile_main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="extract-tile", description="Cut one tile out of an image or canvas.")
     p.add_argument("input", help="image file or canvas")
     p.add_argument("output", nargs="?", help="tile image to write (default: outputs/<name>_tile_x<X>_y<Y>.png)")
     _common(p)
-    p.set_defaults(written_paths=lambda a: [_extract_output(a)])
     args = p.parse_args(list(argv) if argv is not None else None)
 
     def run(a: argparse.Namespace) -> int:
-        out = _extract_output(a)
+        out = a.output or Path("outputs") / f"{Path(a.input).stem}_tile_x{a.x}_y{a.y}.png"
         box = extract_tile(a.input, out, x=a.x, y=a.y, corner=a.corner, tile=a.tile, trusted=a.trust_large)
         print(f"wrote {out} (box left={box[0]}, top={box[1]}, right={box[2]}, bottom={box[3]})")
         return 0
@@ -54,7 +41,6 @@ def paste_tile_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("output", nargs="?", help="image to write (default: outputs/<base>_pasted_x<X>_y<Y>.png, "
                                               ".tif for a TIFF base; a canvas is changed in place)")
     _common(p)
-    p.set_defaults(written_paths=lambda a: [_paste_written(a)])
     args = p.parse_args(list(argv) if argv is not None else None)
 
     def run(a: argparse.Namespace) -> int:

@@ -10,10 +10,10 @@ from imkerutils.tiling import Canvas
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("undo", help="revert the last step")
     p.add_argument("canvas")
-    p.set_defaults(func=run_undo, written_paths=lambda a: [a.canvas])
+    p.set_defaults(func=run_undo)
     p = sub.add_parser("redo", help="re-apply the last undone step")
     p.add_argument("canvas")
-    p.set_defaults(func=run_redo, written_paths=lambda a: [a.canvas])
+    p.set_defaults(func=run_redo)
 
 
 def run_undo(args: argparse.Namespace) -> int:

@@ -140,24 +140,24 @@ def test_unwritable_outputs_give_one_line(setup):
     not_dir = d / "file.txt"  # a file where a folder should be: fails for root too
     cases = [
         (imkerutils_cmd("new", not_dir / "x.zarr", "--from", d / "rgb.png"), "imkerutils",
-         f"cannot write {not_dir / 'x.zarr'}: Not a directory"),
+         f"{not_dir / 'x.zarr'}: Not a directory"),
         (script("extract-tile", d / "rgb.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8), "extract-tile",
-         f"cannot write {not_dir / 'o.png'}: Not a directory"),
+         f"{not_dir}: Not a directory"),
         (script("paste-tile", d / "rgb.png", d / "t8.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8),
-         "paste-tile", f"cannot write {not_dir / 'o.png'}: Not a directory"),
+         "paste-tile", f"{not_dir}: Not a directory"),
         (imkerutils_cmd("extract", c, not_dir / "o.png", "--x", 0, "--y", 0), "imkerutils",
-         f"write {not_dir / 'o.png'}: Not a directory"),
+         f"{not_dir}: Not a directory"),
         (imkerutils_cmd("extract", c, not_dir / "o.gif", "--x", 0, "--y", 0), "imkerutils",
-         f"cannot write {not_dir / 'o.gif'}: Not a directory"),
+         f"{not_dir}: Not a directory"),
     ]
     if sys.platform.startswith("linux") and Path("/proc").is_dir():  # nothing can be created in /proc
         cases += [
             (imkerutils_cmd("new", "/proc/x.zarr", "--from", d / "rgb.png"), "imkerutils",
-             "cannot write /proc/x.zarr: No such file or directory"),
+             "/proc/x.zarr: No such file or directory"),
             (script("extract-tile", d / "rgb.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8), "extract-tile",
-             "cannot write /proc/x/o.png: No such file or directory"),
+             "/proc/x: No such file or directory"),
             (script("paste-tile", d / "rgb.png", d / "t8.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8),
-             "paste-tile", "cannot write /proc/x/o.png: No such file or directory"),
+             "paste-tile", "/proc/x: No such file or directory"),
             (imkerutils_cmd("extract", c, "/proc/nope/o.png", "--x", 0, "--y", 0), "imkerutils",
              "write /proc/nope/o.png: No such file or directory"),
         ]

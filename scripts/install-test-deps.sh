@@ -3,15 +3,8 @@
 # for the browser tests (Playwright drives /usr/bin/chromium; its own browser download needs the open internet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/apt-install.sh
 python -m pip install -q -e ".[test]"
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "install-test-deps: Chromium is missing and cannot be installed without root; browser tests will fail" >&2
-  fi
+if ! command -v chromium >/dev/null 2>&1 && ! apt_install chromium; then
+  echo "install-test-deps: Chromium is missing and cannot be installed without root; browser tests will fail" >&2
 fi

@@ -12,7 +12,6 @@ Window(row_off=0, col_off=1024, height=1024, width=1024)
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from imkerutils.errors import ExportFormatError, ImageFileError, InvalidTileError, InvalidWindowError, OutOfBoundsError
+from imkerutils.tiling.export._atomic import atomic_output
 from imkerutils.tiling.grid import TILE_SIZE
 from imkerutils.tiling.imageio import decode_image, image_mode, open_image, read_image, write_image
 from imkerutils.tiling.window import Window
@@ -308,11 +308,5 @@ def _save_exact(img: Image.Image, path: PathLike, fmt: str, info: dict[Any, Any]
         params["compression"] = "tiff_deflate"
     elif info.get("exif"):
         params["exif"] = info["exif"]
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.partial")
-    try:
+    with atomic_output(path, overwrite=True) as tmp:  # flushed, then renamed into place
         img.save(tmp, format=fmt, **params)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)

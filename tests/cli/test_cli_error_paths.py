@@ -144,7 +144,7 @@ def test_unwritable_outputs_give_one_line(setup):
         (script("extract-tile", d / "rgb.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8), "extract-tile",
          f"{not_dir}: Not a directory"),
         (script("paste-tile", d / "rgb.png", d / "t8.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8),
-         "paste-tile", f"{not_dir}: Not a directory"),
+         "paste-tile", f"{not_dir / 'o.png'}: Not a directory"),
         (imkerutils_cmd("extract", c, not_dir / "o.png", "--x", 0, "--y", 0), "imkerutils",
          f"{not_dir}: Not a directory"),
         (imkerutils_cmd("extract", c, not_dir / "o.gif", "--x", 0, "--y", 0), "imkerutils",
@@ -157,7 +157,7 @@ def test_unwritable_outputs_give_one_line(setup):
             (script("extract-tile", d / "rgb.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8), "extract-tile",
              "/proc/x: No such file or directory"),
             (script("paste-tile", d / "rgb.png", d / "t8.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8),
-             "paste-tile", "/proc/x: No such file or directory"),
+             "paste-tile", "/proc/x/o.png: No such file or directory"),
             (imkerutils_cmd("extract", c, "/proc/nope/o.png", "--x", 0, "--y", 0), "imkerutils",
              "write /proc/nope/o.png: No such file or directory"),
         ]

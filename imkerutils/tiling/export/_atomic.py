@@ -45,6 +45,8 @@ def write_error(exc: BaseException, final: Path) -> ExportWriteError | None:
         return None
     if seen.errno in _FULL:
         why = "the disk is full (or a file-size limit was reached)"
+    elif seen.errno == errno.EEXIST and seen.filename is not None and os.path.isfile(seen.filename):
+        why = os.strerror(errno.ENOTDIR)  # mkdir(exist_ok=True) met a file where a folder must be
     elif seen.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = "permission denied"
     else:

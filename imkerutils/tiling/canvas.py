@@ -400,7 +400,8 @@ class Canvas:
 
         ``window`` is in world coordinates at ``level`` 0, and in level pixels
         (world // 2**level) above it.  Reading a coarser level of a writable
-        canvas first brings the pyramid up to date.
+        canvas first brings the pyramid up to date; a read-only canvas reduces
+        the chunks its pyramid has not caught up on in memory instead.
         """
         if level == 0:
             return read_window(self._z, self._to_array(window))

@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Sequence
 
 from imkerutils import __version__
-from imkerutils.cli import export, extract, grow, history, info, new, paste, sample, ui, undo, verify
+from imkerutils.cli import export, extract, grow, history, info, new, paste, sample, ui, undo, upgrade, verify
 from imkerutils.cli._common import run_guarded
 
-SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify, export, ui]
+SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify, export, ui, upgrade]
 
 
 def build_parser() -> argparse.ArgumentParser:

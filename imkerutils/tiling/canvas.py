@@ -1,30 +1,22 @@
-"""The canvas: a Zarr v3 image in stable world coordinates.
+"""The canvas: an OME-Zarr 0.5 image in stable world coordinates, written in atomic, undoable steps.
 
-World pixel (0, 0) is the top-left of the first image; growing left or up
-gives negative coordinates.  Zarr arrays cannot grow towards negative
-indices, so world (0, 0) sits at a fixed, tile-aligned offset (``origin``)
-inside a much larger array; unwritten chunks cost nothing.  The one place
-world windows become array indices is :meth:`Canvas._to_array`, so a
-negative index never reaches Zarr (``z[-1024:]`` would silently write the
-last chunk).
+World pixel (0, 0) is the top-left of the first image; growing left or up gives negative coordinates.
+Each level's array covers the content plus a bounded margin; where world tiles sit in the arrays is the
+business of one :class:`~imkerutils.tiling.frame.Frame` (kept in the journal's committed state), so a
+negative index never reaches Zarr and a rebase (:mod:`.rebase`) changes one value.
 
-Writes are steps of the :mod:`~imkerutils.tiling.journal` (atomic, undoable);
-each written chunk's raw pixels are hashed into a manifest that
-:meth:`Canvas.verify` checks.
+Writes are steps of the :mod:`~imkerutils.tiling.journal` (:mod:`.step`); each written tile's raw pixels
+are hashed into a manifest that :meth:`Canvas.verify` checks (:mod:`.verify`).  The folder layout is
+:mod:`.layout`'s; images come in through :mod:`.importer`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import hashlib
+import logging
 import os
 import shutil
-import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,22 +25,48 @@ import zarr
 from zarr.abc.store import Store
 
 from imkerutils.errors import (
-    CanvasChangedError,
     CanvasCorruptError,
     CanvasExistsError,
     CanvasNotFoundError,
     CanvasReadOnlyError,
     InvalidTileError,
     InvalidWindowError,
-    OutOfBoundsError,
 )
+from imkerutils.tiling import legacy
+from imkerutils.tiling import rebase as _rebase
 from imkerutils.tiling.committed import CommittedView
+from imkerutils.tiling.frame import Frame, extent_ok, level_window, plan_frame, tile_of_tile_key
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
-from imkerutils.tiling.journal import Journal, JournalState, StepMeta
+from imkerutils.tiling.journal import Journal, JournalState
+from imkerutils.tiling.layout import (
+    CANVAS_FORMAT,
+    MODES,
+    create_level,
+    mark_bookkeeping,
+    open_level,
+    read_window,
+    resize_level,
+    write_block,
+    write_root,
+)
 from imkerutils.tiling.location import is_remote, local_path, open_store
-from imkerutils.tiling.pyramid import Pyramid, level_array, level_window, levels_needed, read_window, write_chunk
+from imkerutils.tiling.pyramid import Pyramid, levels_needed
 from imkerutils.tiling.rawstore import RawStore
-from imkerutils.tiling.window import Window, union
+from imkerutils.tiling.step import (
+    MANIFEST_TILES,
+    Step,
+    StepInfo,
+    TilePart,
+    _Lazy,
+    aligned_chunks,
+    digest,
+    manifest_key,
+    plan_pieces,
+    run_now,
+    step_keys,
+)
+from imkerutils.tiling.verify import VerifyReport, verify_tiles
+from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -57,78 +75,32 @@ if TYPE_CHECKING:
 
 __all__ = ["CANVAS_FORMAT", "Canvas", "StepInfo", "VerifyReport"]
 
-CANVAS_FORMAT = "imkerutils.canvas/1"
-MODES = {"RGB": 3, "RGBA": 4}
-LEVEL0 = "0"
-MANIFEST_PREFIX = "_manifest/"
-_VERIFY_BATCH = 256  # tiles verify checks at a time, on the chunk pool
-# World (0, 0) sits this many tiles from the array's start on both axes: a
-# multiple of 2**levels for any pyramid depth up to 17, so every level stays
-# chunk-aligned.  With 1024-px tiles that is 134,217,728 px of room to grow
-# left and up.  The array starts twice as large and doubles on demand, up to
-# MAX_EXTENT (keeping every shape product far below 2**63).
-ORIGIN_TILES = 2**17
-MAX_EXTENT = 2**30
+LEGACY_FORMAT = legacy.LEGACY_FORMAT
+BOOKKEEPING = ("_journal", "_manifest", "_pyramid")
 
 
-@dataclass(frozen=True, slots=True)
-class StepInfo:
-    """A committed (or undone / redone) step, as the caller sees it."""
+class _LevelRegion:
+    """An array-like view of one level-0 world window of a canvas, read when dask asks.
 
-    number: int
-    id: str
-    kind: str
-    bounds_before: Window
-    bounds_after: Window
-    tiles: int
-    created_at: str
-    info: dict[str, Any]
-
-    @classmethod
-    def from_meta(cls, meta: StepMeta) -> StepInfo:
-        tiles = sum(1 for k in meta.keys if k.startswith(MANIFEST_PREFIX))
-        return cls(meta.number, meta.id, meta.kind, meta.bounds_before, meta.bounds_after, tiles,
-                   meta.created_at, meta.info)
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """The result of :meth:`Canvas.verify`."""
-
-    tiles_checked: int
-    problems: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _digest(block: np.ndarray) -> bytes:
-    return hashlib.sha256(np.ascontiguousarray(block).data).hexdigest().encode()
-
-
-class _ArrayRegion:
-    """An array-like view of one window of a Zarr array, zero outside the array.
-
-    Lets ``dask.array.from_array`` build a graph over only the chunks a window
-    touches (``from_zarr`` on the whole array costs time in its chunk count).
+    Lets ``dask.array.from_array`` build a graph over only the chunks a window touches (``from_zarr`` on
+    the whole array costs time in its chunk count).  It reads through the canvas's arrays of the moment,
+    so a graph built before a rebase still reads the right chunks after it.
     """
 
-    def __init__(self, z: zarr.Array, window: Window, token: str) -> None:
-        self.z, self.window, self.token = z, window, token
-        self.shape = (window.height, window.width, z.shape[2])
-        self.dtype = z.dtype
+    def __init__(self, canvas: Canvas, window: Window, token: str) -> None:
+        self.canvas, self.window, self.token = canvas, window, token
+        self.shape = (window.height, window.width, canvas.channels)
+        self.dtype = np.dtype(np.uint8)
         self.ndim = 3
 
-    def __dask_tokenize__(self) -> tuple[str, str, Window]:
-        return (self.token, self.z.path, self.window)
+    def __dask_tokenize__(self) -> tuple[str, Window]:
+        return (self.token, self.window)
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
         rows, cols = key[0], key[1]
         r0, r1, _ = rows.indices(self.window.height)
         c0, c1, _ = cols.indices(self.window.width)
-        sub = Window(self.window.row_off + r0, self.window.col_off + c0, r1 - r0, c1 - c0)
-        out = read_window(self.z, sub)
+        out = self.canvas.read(Window(self.window.row_off + r0, self.window.col_off + c0, r1 - r0, c1 - c0))
         return out[(slice(None), slice(None), *key[2:])] if len(key) > 2 else out
 
 
@@ -138,16 +110,15 @@ class Canvas:
     Open one with :meth:`create`, :meth:`from_image` or :meth:`open`.
     """
 
-    def __init__(self, group: zarr.Group, store: Store, *, read_only: bool,
+    def __init__(self, group_attrs: dict[str, Any], store: Store, *, read_only: bool,
                  location: str, storage_options: dict[str, Any] | None = None) -> None:
-        attrs = group.attrs.get("imkerutils")
-        if not isinstance(attrs, dict) or attrs.get("format") != CANVAS_FORMAT:
+        attrs = group_attrs.get("imkerutils")
+        # Format 1's attributes stay until an upgrade that committed has rewritten zarr.json (see .legacy).
+        if not isinstance(attrs, dict) or attrs.get("format") not in (CANVAS_FORMAT, LEGACY_FORMAT):
             raise CanvasCorruptError("this Zarr group is not an imkerutils canvas (no canvas metadata)")
         try:
             self.mode: str = attrs["mode"]
             self.tile: int = int(attrs["tile"])
-            self.origin: tuple[int, int] = (int(attrs["origin"][0]), int(attrs["origin"][1]))
-            self._z = level_array(group, 0)
         except (KeyError, TypeError, ValueError) as exc:
             raise CanvasCorruptError(f"canvas metadata is incomplete: {exc}") from None
         if self.mode not in MODES:
@@ -157,30 +128,50 @@ class Canvas:
         self.read_only = read_only
         self._location = location
         self._storage_options = dict(storage_options or {})
-        self._group = group
         self._store = store
         self._raw = RawStore(store)
         self._local_root = self._raw.local_root
         self._journal = Journal(self._raw)
-        self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
         self._state = self._journal.read_state()
-        if self._state.pending is not None:
-            if read_only:
+        if self._state.frame.tile != self.tile:
+            raise CanvasCorruptError(f"the journal's frame has tile {self._state.frame.tile}, the canvas {self.tile}")
+        if read_only:
+            if self._state.pending is not None:
                 self._view_committed()
             else:
-                with self._journal.lock():
-                    self._state = self._journal.recover(self._journal.read_state())
+                self._open_arrays(store)
+        elif self._state.pending is not None or self._state.retired or not _mirrors(attrs, self._state):
+            with self._journal.lock():  # a killed writer's work, or its commit not yet mirrored in zarr.json
+                self._recover()
+                self._write_root()
+                self._raw.remove_partials()  # its temporary files
+        else:
+            self._open_arrays(store)
+
+    # -- arrays of the moment ----------------------------------------------------
+    def _open_arrays(self, store: Store) -> None:
+        """(Re)open level 0 and the pyramid in the committed frame, reading through ``store``."""
+        raw = self._raw if store is self._store else RawStore(store)
+        frame = self._state.frame
+        try:
+            self._z = open_level(store, frame, 0)
+        except KeyError:
+            raise CanvasCorruptError(f"canvas {self.location} has no level-0 array at {frame.path(0)}") from None
+        self._read_raw = raw
+        self._pyramid = Pyramid(raw, frame, lambda: self._z, None if self.read_only else self._write_root)
 
     def _view_committed(self) -> None:
         """Read through a :class:`CommittedView`: a pending step's keys from their committed snapshots."""
+        if self._state.pending is not None and self._state.pending.get("op") == "rebase":
+            self._open_arrays(self._store)  # a rebase leaves the committed arrays untouched until it commits
+            return
         sources, entry_key = self._journal.committed_sources(self._state)
-        self._read_through(CommittedView(self._store, sources, entry_key))
+        self._open_arrays(CommittedView(self._store, sources, entry_key))
 
-    def _read_through(self, store: Store) -> None:
-        """Read the arrays, manifest and pyramid through ``store`` (read-only canvases)."""
-        group = zarr.open_group(store, mode="r")
-        self._z, self._raw = level_array(group, 0), RawStore(store)
-        self._pyramid = Pyramid(group, self._raw, self.tile, self.origin)
+    @property
+    def frame(self) -> Frame:
+        """Where world tiles sit in the level arrays (changes only on a rebase)."""
+        return self._state.frame
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -201,6 +192,8 @@ class Canvas:
         """
         if mode not in MODES:
             raise InvalidTileError(f"canvas mode must be one of {sorted(MODES)}, got {mode!r}")
+        if not isinstance(tile, int) or tile <= 0:
+            raise InvalidWindowError(f"tile size must be a positive integer, got {tile!r}")
         bounds = Window(0, 0, height, width)
         store = open_store(location, storage_options=storage_options)
         if _exists(location, store):
@@ -208,24 +201,16 @@ class Canvas:
                 raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
             _remove(location, store)
             store = open_store(location, storage_options=storage_options)
-        origin = ORIGIN_TILES * tile
-        extent = max(2 * origin, _pow2_at_least(origin + max(height, width)))
-        group = zarr.open_group(
-            store,
-            mode="w",
-            attributes={"imkerutils": {"format": CANVAS_FORMAT, "mode": mode, "tile": tile,
-                                       "origin": [origin, origin]}},
-        )
-        group.create_array(
-            LEVEL0,
-            shape=(extent, extent, MODES[mode]),
-            chunks=(tile, tile, MODES[mode]),
-            dtype="uint8",
-            fill_value=0,
-            dimension_names=("y", "x", "c"),
-        )
-        Journal(RawStore(store)).write_state(JournalState(bounds=bounds))
-        return cls(group, store, read_only=False, location=_absolute(location), storage_options=storage_options)
+        frame = plan_frame(bounds, tile, levels_needed(bounds, tile))
+        raw = RawStore(store)
+        name = _name(location)
+        write_root(raw, mode, frame, bounds, 1, name)
+        create_level(store, frame, 0, frame.shape(0, bounds), MODES[mode])
+        for folder in BOOKKEEPING:
+            mark_bookkeeping(raw, folder)
+        Journal(raw).write_state(JournalState(bounds=bounds, frame=frame))
+        return cls(_root_attrs(raw), store, read_only=False, location=_absolute(location),
+                   storage_options=storage_options)
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], *, read_only: bool = False,
@@ -234,6 +219,11 @@ class Canvas:
         store = open_store(location, read_only=read_only, storage_options=storage_options)
         if not _has_metadata(location, store):
             raise CanvasNotFoundError(f"no canvas at {os.fspath(location)} (no zarr.json)")
+        if legacy.is_legacy(RawStore(store)):
+            if read_only:
+                store = legacy.LegacyView(store)  # read as before, through format 2's code
+            else:
+                cls._upgrade(location, store)
         try:
             group = zarr.open_group(store, mode="r" if read_only else "r+")
         except (ValueError, KeyError, TypeError) as exc:
@@ -243,8 +233,37 @@ class Canvas:
         if group.metadata.zarr_format != 3:
             raise CanvasCorruptError(f"{os.fspath(location)}/zarr.json declares zarr_format "
                                      f"{group.metadata.zarr_format}; a canvas is Zarr v3")
-        return cls(group, store, read_only=read_only, location=_absolute(location),
+        return cls(dict(group.attrs), store, read_only=read_only, location=_absolute(location),
                    storage_options=storage_options)
+
+    @classmethod
+    def upgrade(cls, location: str | os.PathLike[str], *,
+                storage_options: dict[str, Any] | None = None) -> bool:
+        """Convert a canvas of format 1 in place (crash-safe); returns whether there was anything to do.
+
+        Opening such a canvas for writing does the same (with a one-line notice in the log).
+        """
+        store = open_store(location, storage_options=storage_options)
+        if not _has_metadata(location, store):
+            raise CanvasNotFoundError(f"no canvas at {os.fspath(location)} (no zarr.json)")
+        if not legacy.is_legacy(RawStore(store)):
+            cls.open(location, storage_options=storage_options)  # finishes an upgrade a kill interrupted
+            return False
+        cls._upgrade(location, store, notice=False)
+        cls.open(location, storage_options=storage_options)
+        return True
+
+    @staticmethod
+    def _upgrade(location: str | os.PathLike[str], store: Store, *, notice: bool = True) -> None:
+        """Upgrade the format-1 canvas in ``store`` under its write lock (its leftovers go on the next open)."""
+        raw = RawStore(store)
+        with Journal(raw).lock():
+            if not legacy.is_legacy(raw):
+                return  # another process upgraded it meanwhile
+            if notice:
+                logging.getLogger("imkerutils").warning(
+                    "upgrading canvas %s from format 1 to %s in place", os.fspath(location), CANVAS_FORMAT)
+            legacy.upgrade(raw)
 
     @classmethod
     def from_image(
@@ -288,7 +307,9 @@ class Canvas:
             finally:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
-        return cls.open(location)
+        canvas = cls.open(location)
+        canvas._write_root()  # the dataset name follows the folder's final name
+        return canvas
 
     # -- properties --------------------------------------------------------
     @property
@@ -314,6 +335,7 @@ class Canvas:
         self._check_writable()
         if not key.startswith(("_generated/", "outputs/")):
             raise InvalidWindowError(f"artifact keys live under _generated/ or outputs/, got {key!r}")
+        mark_bookkeeping(self._raw, key.split("/", 1)[0])
         self._raw.put(key, data)
 
     @property
@@ -338,34 +360,18 @@ class Canvas:
 
     def refresh(self) -> Canvas:
         """Re-read the committed state (another process may have written)."""
+        before = self._state
         self._state = self._journal.read_state()
         if self.read_only and self._state.pending is not None:
             self._view_committed()  # a new view: the pending step may differ from the last one seen
-        elif self.read_only and self._raw.store is not self._store:
-            self._read_through(self._store)  # the step was committed or rolled back: the store itself again
+        elif self._state != before or (self.read_only and self._read_raw.store is not self._store):
+            self._open_arrays(self._store)  # shapes, frame or the view changed
         return self
 
     def __repr__(self) -> str:
         b = self.bounds
         return (f"Canvas({self.location!r}, mode={self.mode!r}, bounds=(row {b.row_off}, col {b.col_off}, "
                 f"{b.height}x{b.width}), steps={self.head})")
-
-    # -- coordinates ---------------------------------------------------------
-    def _to_array(self, w: Window) -> Window:
-        """World window -> array window (the only such conversion)."""
-        return w.translate(self.origin[0], self.origin[1])
-
-    def _chunk_of_tile(self, i: int, j: int) -> tuple[int, int]:
-        return i + self.origin[0] // self.tile, j + self.origin[1] // self.tile
-
-    def _chunks_of_keys(self, keys: Sequence[str]) -> list[tuple[int, int]]:
-        """Level-0 chunk coordinates named by a step's store keys."""
-        prefix = f"{LEVEL0}/c/"
-        return [(int(p[0]), int(p[1])) for p in (k[len(prefix):].split("/") for k in keys if k.startswith(prefix))]
-
-    def _tile_key(self, i: int, j: int) -> str:
-        ci, cj = self._chunk_of_tile(i, j)
-        return f"{LEVEL0}/" + self._z.metadata.encode_chunk_key((ci, cj, 0))
 
     # -- reads ---------------------------------------------------------------
     @property
@@ -374,13 +380,11 @@ class Canvas:
         return levels_needed(self.bounds, self.tile)
 
     def level_array(self, level: int) -> zarr.Array | None:
-        """The Zarr array :meth:`read` reads for ``level``.
+        """The Zarr array :meth:`read` reads for ``level`` (``(C, H, W)``; see :attr:`frame` for placement).
 
         ``None`` when that level is not built, or when a read-only canvas's pyramid is behind its
         level 0 (tiles written since its last update), so that no caller copies stale chunks.
-
         On a read-only canvas with a step pending this is the array over its committed view.
-        Its array index ``origin >> level`` is world ``(0, 0)`` of that level.
         """
         if level == 0:
             return self._z
@@ -404,14 +408,13 @@ class Canvas:
         the chunks its pyramid has not caught up on in memory instead.
         """
         if level == 0:
-            return read_window(self._z, self._to_array(window))
+            return read_window(self._z, self.frame.to_array(window))
         if not 0 < level < self.levels:
             raise InvalidWindowError(f"level must be in 0..{self.levels - 1} for this canvas, got {level}")
-        shift = (self.origin[0] >> level, self.origin[1] >> level)
         if self.read_only:  # cannot update: stale or missing chunks are reduced from finer levels in memory
-            return self._pyramid.read_current(level, window.translate(*shift), self.bounds)
+            return self._pyramid.read_current(level, window, self.bounds)
         self.update_pyramid()
-        return read_window(self._pyramid.array(level), window.translate(*shift))
+        return read_window(self._pyramid.array(level), self.frame.to_array(window, level))
 
     def update_pyramid(self) -> int:
         """Recompute the coarser levels over the tiles written since the last update.
@@ -422,6 +425,7 @@ class Canvas:
         if self._pyramid.is_current(self.bounds):  # the common case: no lock, so readers never contend
             return 0
         with self._journal.lock():
+            self._recover()
             return self._pyramid.update(self.bounds)
 
     def to_dask(self, window: Window | None = None) -> da.Array:
@@ -430,13 +434,12 @@ class Canvas:
         from dask.base import tokenize
 
         w = self.bounds if window is None else window
-        aw = self._to_array(w)
-        rows = _aligned_chunks(aw.row_off, aw.height, self.tile)
-        cols = _aligned_chunks(aw.col_off, aw.width, self.tile)
-        region = _ArrayRegion(self._z, aw, f"{self.location}:{self._state.token}")
+        rows = aligned_chunks(w.row_off, w.height, self.tile)
+        cols = aligned_chunks(w.col_off, w.width, self.tile)
+        token = f"{self.location}:{self._state.token}"
         name = "canvas-read-" + tokenize(self.location, self._state.token, w)
-        return da.from_array(region, chunks=(rows, cols, (self.channels,)), name=name, asarray=False,
-                             lock=False, fancy=False, meta=np.empty((0, 0, 0), np.uint8))
+        return da.from_array(_LevelRegion(self, w, token), chunks=(rows, cols, (self.channels,)), name=name,
+                             asarray=False, lock=False, fancy=False, meta=np.empty((0, 0, 0), np.uint8))
 
     def to_xarray(self, window: Window | None = None) -> xr.DataArray:
         """``window`` as a lazy xarray with world ``y``/``x`` coordinates and a ``c`` dimension."""
@@ -451,34 +454,73 @@ class Canvas:
             name="canvas",
         )
 
-    # -- writes --------------------------------------------------------------
+    # -- the frame: room for a step, and settling after one ------------------------
     def _check_writable(self) -> None:
         if self.read_only:
             raise CanvasReadOnlyError(f"canvas {self.location} was opened read-only")
 
-    def _ensure_extent(self, bounds: Window) -> None:
-        a = self._to_array(bounds)
-        if a.row_off < 0 or a.col_off < 0:
-            raise OutOfBoundsError(
-                f"canvas cannot grow past {self.origin[0]} px left of or above world (0, 0)")
-        need = max(a.row_end, a.col_end, self._z.shape[0])
-        if need > self._z.shape[0]:
-            new = _pow2_at_least(need)
-            if new > MAX_EXTENT:
-                raise OutOfBoundsError(f"canvas cannot grow beyond {MAX_EXTENT} px of array extent")
-            self._z.resize((new, new, self.channels))
-            self._pyramid.resize(new)
+    def _recover(self) -> JournalState:
+        """Finish or roll back what a killed writer left (the lock is held); returns the committed state."""
+        state = self._journal.read_state()
+        if state.pending is not None and state.pending.get("op") == "rebase":
+            state = _rebase.roll_back(self._raw, self._journal, state)
+        state = self._journal.recover(state)
+        if state.retired:
+            self._state = state
+            self._write_root()  # readers switch to the rebased arrays before the old ones go
+            state = _rebase.finish(self._raw, self._journal, state)
+        if state != self._state or not hasattr(self, "_z"):
+            self._state = state
+            self._open_arrays(self._store)
+        return state
 
-    def _validate(self, data: Any) -> tuple[int, int]:
-        shape = getattr(data, "shape", None)
-        dtype = getattr(data, "dtype", None)
-        if shape is None or len(shape) != 3 or shape[2] != self.channels:
-            raise InvalidTileError(
-                f"pixels must have shape (height, width, {self.channels}) for a {self.mode} canvas, got {shape}")
-        if dtype != np.uint8:
-            raise InvalidTileError(f"pixels must be uint8, got {dtype}")
-        return int(shape[0]), int(shape[1])
+    def _present_levels(self) -> int:
+        return self._pyramid.built_levels() if hasattr(self, "_pyramid") else 1
 
+    def _make_room(self, bounds: Window) -> JournalState:
+        """Make the arrays hold ``bounds`` (lock held, nothing pending): rebase if the margin is spent, resize."""
+        state = self._state
+        if not state.frame.holds(bounds):
+            levels = self._present_levels()
+            frame = plan_frame(bounds, self.tile, max(levels, levels_needed(bounds, self.tile)),
+                               state.frame.generation + 1)
+            state = _rebase.rebase(self._raw, self._journal, state, frame, levels, self.channels)
+            self._state = state
+            self._open_arrays(self._store)
+            self._write_root()
+            state = self._state = _rebase.finish(self._raw, self._journal, state)
+        self._resize_arrays(bounds, grow_only=True)
+        return state
+
+    def _settle(self, state: JournalState) -> None:
+        """After a commit, undo, redo or rollback: fit the arrays to the bounds, mirror them into zarr.json."""
+        self._state = state
+        self._resize_arrays(state.bounds, grow_only=False)
+        levels = self._present_levels()
+        if not extent_ok(state.frame, state.bounds, levels):  # an undo left too much margin: rebase down
+            frame = plan_frame(state.bounds, self.tile, levels, state.frame.generation + 1)
+            self._state = _rebase.rebase(self._raw, self._journal, state, frame, levels, self.channels)
+            self._open_arrays(self._store)
+            self._write_root()
+            self._state = _rebase.finish(self._raw, self._journal, self._state)
+            return
+        self._write_root()
+
+    def _resize_arrays(self, bounds: Window, *, grow_only: bool) -> None:
+        frame = self.frame
+        for level in range(self._present_levels()):
+            z = self._z if level == 0 else self._pyramid.array(level)
+            want = frame.shape(level, bounds)
+            if grow_only:
+                want = (max(want[0], z.shape[1]), max(want[1], z.shape[2]))
+            resize_level(z, want)
+
+    def _write_root(self, levels: int | None = None) -> None:
+        """Mirror the committed bounds, frame and built levels into the root ``zarr.json``."""
+        write_root(self._raw, self.mode, self.frame, self.bounds, levels or self._present_levels(),
+                   _name(self.location))
+
+    # -- writes --------------------------------------------------------------
     def paste(
         self,
         data: np.ndarray | da.Array,
@@ -520,76 +562,20 @@ class Canvas:
         import dask
 
         self._check_writable()
-        if not pieces:
-            raise InvalidWindowError("nothing to write: no pieces given")
-        per_tile: dict[tuple[int, int], list[tuple[Window, Any]]] = {}
-        covered: Window | None = None
-        for row, col, data in pieces:
-            h, w = self._validate(data)
-            target = Window(row, col, h, w)
-            if target.is_empty:
-                raise InvalidWindowError("nothing to paste: the pixels have zero height or width")
-            if not self.bounds.contains(target) and not grow:
-                b = self.bounds
-                raise OutOfBoundsError(
-                    f"paste window rows {target.row_off}..{target.row_end}, cols {target.col_off}..{target.col_end}"
-                    f" leaves the canvas bounds rows {b.row_off}..{b.row_end}, cols {b.col_off}..{b.col_end} "
-                    "(pass grow=True, or --grow on the command line, to extend the canvas)")
-            covered = target if covered is None else union(covered, target)
-            for (ij, piece), block in zip(self.grid.split(target), _source_blocks(data, target, self.grid),
-                                          strict=True):
-                # A lazy source block is computed inside its chunk task (see _Lazy), so that its failure,
-                # like any other, reaches the commit task, which rolls the step back.
-                per_tile.setdefault(ij, []).append((piece, _Lazy(block) if hasattr(block, "compute") else block))
-        assert covered is not None
-        keys = [k for ij in per_tile for k in (self._tile_key(*ij), MANIFEST_PREFIX + self._tile_key(*ij))]
-        tx = _Step(self, kind, keys, covered, grow, info or {}, expect_token)
-        if not compute:
-            token = uuid.uuid4().hex
-            begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
-            writes = [
-                dask.delayed(self._write_tile, pure=False)(begun, ij, parts,
-                                                           dask_key_name=f"{kind}-chunk-{token}-{n}")
-                for n, (ij, parts) in enumerate(per_tile.items())
-            ]
-            return dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
-        # Computed now: the same tasks (begin, one per chunk, commit) on a shared pool, without the cost
-        # of building and scheduling a graph.  Each chunk task reads and merges its chunk and hashes it
-        # while this thread snapshots and marks the step pending (reads only: the lock is held); the
-        # gate lets the writes start after that.  Chunk tasks return their failures, so commit() sees
-        # them all and rolls back if needed.
-        tx.lock()
-        gate = _Gate()
+        per_tile, covered = plan_pieces(pieces, self.tile, self.channels, self.mode, self.bounds, grow)
+        tx = Step(self, kind, step_keys(list(per_tile)), covered, grow, info or {}, expect_token)
+        if compute:
+            return run_now(tx, per_tile, self._merge_tile, self._store_tile)
+        token = uuid.uuid4().hex
+        begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
+        writes = [
+            dask.delayed(self._write_tile, pure=False)(begun, ij, parts, dask_key_name=f"{kind}-chunk-{token}-{n}")
+            for n, (ij, parts) in enumerate(per_tile.items())
+        ]
+        return dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
 
-        def chunk_task(item: tuple[tuple[int, int], list[tuple[Window, Any]]]) -> BaseException | None:
-            try:
-                full = self._merge_tile(*item)
-                digest = _digest(full)
-            except Exception as exc:
-                return exc
-            if not gate.wait():
-                return None  # the step was abandoned before any write
-            try:
-                self._store_tile(item[0], full, digest)
-            except Exception as exc:
-                return exc
-            return None
-
-        results = _chunk_pool().map(chunk_task, per_tile.items())  # submits every task now
-        try:
-            tx.mark_pending()
-            gate.open()
-        finally:
-            gate.close()  # no-op once open; else (begin failed, or an interrupt) tasks end without writing
-        try:
-            done = list(results)
-        except BaseException:
-            tx.abort()
-            raise
-        return tx.commit(done)
-
-    def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> BaseException | None:
-        """Write one chunk's share of a step (the only writer of that chunk) and its manifest entry.
+    def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[TilePart]) -> BaseException | None:
+        """Write one tile's share of a step (the only writer of that chunk) and its manifest entry.
 
         Returns, rather than raises, any failure, so that the step's commit task
         always runs and can roll the step back, even when the graph is computed
@@ -597,57 +583,55 @@ class Canvas:
         """
         try:
             full = self._merge_tile(ij, parts)
-            self._store_tile(ij, full, _digest(full))
-        except Exception as exc:  # handed to _Step.commit, which rolls back and re-raises
+            self._store_tile(ij, full, digest(full))
+        except Exception as exc:  # handed to Step.commit, which rolls back and re-raises
             return exc
         return None
 
-    def _merge_tile(self, ij: tuple[int, int], parts: list[tuple[Window, Any]]) -> np.ndarray:
-        """Chunk ``ij`` as the step leaves it: its pieces merged into its current pixels (no write)."""
+    def _merge_tile(self, ij: tuple[int, int], parts: list[TilePart]) -> np.ndarray:
+        """Tile ``ij`` as the step leaves it: its parts merged into its current pixels (no write)."""
         parts = [(piece, block.compute() if isinstance(block, _Lazy) else block) for piece, block in parts]
         tw = self.grid.tile_window(*ij)
         if len(parts) == 1 and parts[0][0] == tw:
             return np.asarray(parts[0][1])
-        aw = self._to_array(tw)
-        full = np.asarray(self._z[aw.row_off:aw.row_end, aw.col_off:aw.col_end])  # a fresh, writable array
-        if not full.flags.writeable:
-            full = full.copy()
+        full = self.read(tw)  # a fresh, writable array
         for piece, block in parts:
             full[piece.slices((tw.row_off, tw.col_off))] = block
         return full
 
-    def _store_tile(self, ij: tuple[int, int], full: np.ndarray, digest: bytes) -> None:
-        """Write chunk ``ij`` and its manifest hash, after its pyramid dirty marker."""
-        self._pyramid.mark_dirty([self._chunk_of_tile(*ij)])
-        aw = self._to_array(self.grid.tile_window(*ij))
-        write_chunk(self._z, aw.row_off, aw.col_off, full)
-        self._raw.put(MANIFEST_PREFIX + self._tile_key(*ij), digest)
+    def _store_tile(self, ij: tuple[int, int], full: np.ndarray, hexdigest: bytes) -> None:
+        """Write tile ``ij`` and its manifest hash, after its pyramid dirty marker."""
+        self._pyramid.mark_dirty([ij])
+        a = self.frame.to_array(self.grid.tile_window(*ij))
+        write_block(self._z, a.row_off, a.col_off, full)
+        self._raw.put(manifest_key(*ij), hexdigest)
 
     def grow(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
         """Extend the bounds to hold ``window`` (any direction); new area is background."""
         self._check_writable()
-        tx = _Step(self, "grow", [], window, True, info or {})
+        tx = Step(self, "grow", [], window, True, info or {})
         tx.begin()
         return tx.commit([])
 
     def undo(self) -> StepInfo:
         """Revert the last committed step (O(tiles it wrote))."""
-        self._check_writable()
-        with self._journal.lock():
-            state = self._journal.recover(self._journal.read_state())
-            if state.head > 0:
-                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head, state).keys))
-            meta, self._state = self._journal.undo(state)
-        return StepInfo.from_meta(meta)
+        return self._travel(back=True)
 
     def redo(self) -> StepInfo:
         """Re-apply the last undone step."""
+        return self._travel(back=False)
+
+    def _travel(self, *, back: bool) -> StepInfo:
         self._check_writable()
         with self._journal.lock():
-            state = self._journal.recover(self._journal.read_state())
-            if state.head < state.top:
-                self._pyramid.mark_dirty(self._chunks_of_keys(self._journal.read_meta(state.head + 1, state).keys))
-            meta, self._state = self._journal.redo(state)
+            state = self._recover()
+            n = state.head if back else state.head + 1
+            if 1 <= n <= state.top:
+                meta = self._journal.read_meta(n, state)
+                state = self._make_room(meta.bounds_after)  # a redo may need the margin an undo gave back
+                self._pyramid.mark_dirty(_tiles_of_keys(meta.keys))
+            meta, state = self._journal.undo(state) if back else self._journal.redo(state)
+            self._settle(state)
         return StepInfo.from_meta(meta)
 
     def history(self) -> list[StepInfo]:
@@ -657,30 +641,7 @@ class Canvas:
     # -- integrity -------------------------------------------------------------
     def verify(self) -> VerifyReport:
         """Check every tile's pixels against the manifest of SHA-256 hashes."""
-        manifest = {k[len(MANIFEST_PREFIX):] for k in self._raw.list_prefix(MANIFEST_PREFIX + LEVEL0 + "/")}
-        chunks = {k for k in self._raw.list_prefix(LEVEL0 + "/c/")}
-        problems = []
-        for key in sorted(chunks - manifest):
-            problems.append(f"chunk {key} has no manifest entry (written outside imkerutils?)")
-        keys = sorted(manifest)
-        for start in range(0, len(keys), _VERIFY_BATCH):  # batches: a bounded number of tasks in flight
-            problems.extend(p for p in _chunk_pool().map(self._check_tile, keys[start:start + _VERIFY_BATCH]) if p)
-        return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
-
-    def _check_tile(self, key: str) -> str | None:
-        """The problem with the tile of manifest ``key`` (a chunk key), or ``None``."""
-        ci, cj = (int(p) for p in key.split("/")[2:4])
-        i, j = ci - self.origin[0] // self.tile, cj - self.origin[1] // self.tile
-        where = f"tile ({i}, {j}) at world row {i * self.tile}, col {j * self.tile}"
-        try:
-            block = np.asarray(self._z[ci * self.tile:(ci + 1) * self.tile, cj * self.tile:(cj + 1) * self.tile])
-        except OSError:
-            raise  # the store could not be read: not a statement about the tile's bytes
-        except Exception as exc:  # the codec's own error type (zstd, blosc, ...) for bytes it cannot decode
-            return f"{where}: its chunk cannot be decoded ({type(exc).__name__}: {exc})"
-        if self._raw.get(MANIFEST_PREFIX + key) == _digest(block):
-            return None
-        return f"{where}: pixels do not match the manifest hash"
+        return verify_tiles(self._read_raw, self.frame, lambda i, j: self.read(self.grid.tile_window(i, j)))
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Path:
         """Stream a region to ``out`` (PNG, tiled BigTIFF, OME-Zarr, JPEG, WebP by extension).
@@ -694,14 +655,14 @@ class Canvas:
 
     def written_tiles(self) -> int:
         """Number of tiles the manifest records."""
-        return len(self._raw.list_prefix(MANIFEST_PREFIX + LEVEL0 + "/"))
+        return len(self._read_raw.list_prefix(MANIFEST_TILES))
 
     def disk_usage(self) -> int:
-        """Bytes on disk under the canvas root (local stores)."""
+        """Bytes under the canvas root (local folders; object storage: the sum of object sizes)."""
         root = self._local_root
-        if root is None:
-            return 0
-        return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+        if root is not None:
+            return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+        return self._raw.total_size()
 
     def summary(self) -> dict[str, Any]:
         """What ``imkerutils info`` prints."""
@@ -720,122 +681,29 @@ class Canvas:
         }
 
 
-class _Step:
-    """One write step: lock, snapshot, pending mark, writes, commit."""
-
-    def __init__(self, canvas: Canvas, kind: str, keys: list[str], window: Window, grow: bool,
-                 info: dict[str, Any], expect_token: str | None = None) -> None:
-        self.canvas, self.kind, self.keys, self.window, self.grow, self.info = (
-            canvas, kind, keys, window, grow, info)
-        self.expect_token = expect_token
-        self._lock: contextlib.ExitStack | None = None
-        self._meta: StepMeta | None = None
-        self._state: JournalState | None = None
-        self._after = window
-
-    def begin(self) -> None:
-        self.lock()
-        self.mark_pending()
-
-    def lock(self) -> None:
-        """Take the write lock, finish what a killed writer left, check the token, make room: no writes yet."""
-        c = self.canvas
-        stack = contextlib.ExitStack()
-        stack.enter_context(c._journal.lock())
-        self._lock = stack
-        try:
-            state = c._journal.recover(c._journal.read_state())
-            if self.expect_token is not None and state.token != self.expect_token:
-                raise CanvasChangedError(
-                    f"canvas {c.location} changed since the data for this step was read; nothing was written")
-            self._after = union(state.bounds, self.window) if self.grow else state.bounds
-            c._ensure_extent(self._after)
-            self._state = state
-        except BaseException:
-            self.abort()
-            raise
-
-    def mark_pending(self) -> None:
-        """Snapshot every key and mark the step pending: chunk writes may start after this.
-
-        (Each chunk task drops its chunk's pyramid dirty marker itself, just before its write.)
-        """
-        c = self.canvas
-        assert self._state is not None
-        try:
-            self._meta, self._state = c._journal.begin(self._state, self.kind, self.keys, self._after, self.info)
-        except BaseException:
-            self.abort()
-            raise
-
-    def commit(self, writes: list[BaseException | None]) -> StepInfo:
-        """Commit when every chunk task succeeded; else roll back, release the lock and raise the first failure."""
-        failures = [w for w in writes if isinstance(w, BaseException)]
-        if failures:
-            self.abort()
-            raise failures[0]
-        assert self._meta is not None and self._state is not None
-        c = self.canvas
-        c._state = c._journal.commit(self._state, self._meta)
-        self._release()
-        return StepInfo.from_meta(self._meta)
-
-    def abort(self) -> None:
-        """Roll back a begun step (after a failed write) and release the lock."""
-        c = self.canvas
-        try:
-            if self._state is not None and self._state.pending is not None and self._lock is not None:
-                c._state = c._journal.rollback(c._journal.read_state())
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
+def _mirrors(attrs: dict[str, Any], state: JournalState) -> bool:
+    """Whether the root attributes mirror the committed bounds and frame."""
+    return attrs.get("bounds") == state.bounds.to_dict() and attrs.get("frame") == state.frame.to_dict()
 
 
-@functools.cache
-def _chunk_pool() -> ThreadPoolExecutor:
-    """The threads that run chunk tasks of writes computed at once (made on first use).
+def _tiles_of_keys(keys: Sequence[str]) -> list[tuple[int, int]]:
+    """Level-0 world tiles named by a step's journal keys."""
+    from imkerutils.tiling.frame import TILE_KEY_PREFIX
 
-    A chunk task spends much of its time waiting on zarr's event loop (I/O, and codecs in zarr's own
-    threads), so more tasks than cores keep both busy: measured on 2 cores, a 4-chunk paste took
-    about 75 ms with 2 threads and 57 ms with 8 (``benchmarks/bench_paste_ratio.py``).
-    """
-    return ThreadPoolExecutor(max_workers=4 * (os.cpu_count() or 1), thread_name_prefix="imkerutils-chunk")
+    return [tile_of_tile_key(k) for k in keys if k.startswith(TILE_KEY_PREFIX)]
 
 
-class _Gate:
-    """Opened once a step is pending (chunk writes may start), or closed for good (they must not)."""
+def _root_attrs(raw: RawStore) -> dict[str, Any]:
+    import json
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._open = False
-
-    def open(self) -> None:
-        self._open = True
-        self._event.set()
-
-    def close(self) -> None:
-        self._event.set()
-
-    def wait(self) -> bool:
-        """Block until opened or closed; whether writes may go ahead."""
-        self._event.wait()
-        return self._open
+    data = raw.get("zarr.json")
+    return {} if data is None else dict(json.loads(data).get("attributes", {}))
 
 
-class _Lazy:
-    """A dask block hidden from dask's argument traversal, computed inside the task that needs it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def compute(self) -> np.ndarray:
-        return np.asarray(self.value.compute(scheduler="sync"))
+def _name(location: str | os.PathLike[str]) -> str:
+    """The dataset name readers show: the canvas folder's name."""
+    text = os.fspath(location).rstrip("/")
+    return text.rsplit("/", 1)[-1] or "canvas"
 
 
 def _absolute(location: str | os.PathLike[str]) -> str:
@@ -863,45 +731,4 @@ def _remove(location: str | os.PathLike[str], store: Store) -> None:
     from zarr.core.sync import sync
 
     sync(store.delete_dir(""))
-
-
-def _pow2_at_least(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
-
-
-def _aligned_chunks(start: int, length: int, tile: int) -> tuple[int, ...]:
-    """Chunk sizes along one axis so that block edges fall on tile lines."""
-    if length == 0:
-        return (0,)
-    sizes = []
-    pos, end = start, start + length
-    while pos < end:
-        nxt = min(end, (pos // tile + 1) * tile)
-        sizes.append(nxt - pos)
-        pos = nxt
-    return tuple(sizes)
-
-
-def _source_blocks(data: Any, target: Window, grid: TileGrid) -> Iterator[Any]:
-    """The part of ``data`` for each tile piece of ``target``, in ``grid.split`` order.
-
-    A dask source is rechunked so its blocks are exactly those pieces; a NumPy
-    source is sliced (views, no copies).
-    """
-    rows = _aligned_chunks(target.row_off, target.height, grid.size)
-    cols = _aligned_chunks(target.col_off, target.width, grid.size)
-    if hasattr(data, "to_delayed"):
-        blocks = data.rechunk((rows, cols, data.shape[2])).to_delayed()
-        for bi in range(len(rows)):
-            for bj in range(len(cols)):
-                yield blocks[bi, bj, 0]
-        return
-    arr = np.asarray(data)
-    r = 0
-    for h in rows:
-        c = 0
-        for w in cols:
-            yield arr[r : r + h, c : c + w]
-            c += w
-        r += h
 

@@ -1,7 +1,9 @@
 """The step journal: atomic, undoable writes to a canvas.
 
-Every change to a canvas is a *step*.  A step names, up front, every store key
-it may write (chunks of every level, manifest entries).  Before the first byte
+Every change to a canvas is a *step*.  A step names, up front, every key it
+may write: level-0 tiles by their world name (``tile/<i>.<j>``, resolved to a
+chunk key through the state's :class:`~imkerutils.tiling.frame.Frame` whenever
+bytes move, so entries stay valid across a rebase) and manifest entries.  Before the first byte
 changes, the journal snapshots those keys, then marks the step *pending* in
 ``_journal/state.json``; after the writes it commits by rewriting that one file
 (an atomic replace).  The result, under ``kill -9`` at any moment:
@@ -22,10 +24,10 @@ step that fails or is killed leaves the redo history exactly as it was.
 
 Layout under the canvas root::
 
-    _journal/state.json                 head, top, step ids, bounds, pending
-    _journal/steps/<id>/meta.json       kind, keys, bounds before/after, info
-    _journal/steps/<id>/before/<key>    the key's bytes before the step (absent: key absent)
-    _journal/steps/<id>/after/<key>     the key's bytes after the step (written on undo)
+    _journal/state.json                 head, top, step ids, bounds, frame, pending
+    _journal/entries/<id>/meta.json       kind, keys, bounds before/after, info
+    _journal/entries/<id>/before/<key>    the key's bytes before the step (absent: key absent)
+    _journal/entries/<id>/after/<key>     the key's bytes after the step (written on undo)
 """
 
 from __future__ import annotations
@@ -45,17 +47,23 @@ from imkerutils.errors import (
     NothingToRedoError,
     NothingToUndoError,
 )
+from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, tile_of_tile_key
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
-__all__ = ["Journal", "JournalState", "StepMeta"]
+__all__ = ["Journal", "JournalState", "StepMeta", "physical_key"]
 
-JOURNAL_FORMAT = "imkerutils.journal/2"  # /2: entries named by step id, listed in state.json
+JOURNAL_FORMAT = "imkerutils.journal/3"  # /3: tile keys in world tiles, the frame in state.json
+LEGACY_JOURNAL_FORMAT = "imkerutils.journal/2"
 STATE_KEY = "_journal/state.json"
+ENTRIES_PREFIX = "_journal/entries/"  # format 1 canvases kept their entries in _journal/steps/
 
 
-def _window_or_none(data: dict[str, int] | None) -> Window | None:
-    return None if data is None else Window.from_dict(data)
+def physical_key(key: str, frame: Frame) -> str:
+    """The store key behind journal key ``key`` in ``frame`` (tile keys become level-0 chunk keys)."""
+    if key.startswith(TILE_KEY_PREFIX):
+        return frame.chunk_key(0, *tile_of_tile_key(key))
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +76,8 @@ class JournalState:
     token: str = "empty"  # changes with every commit; names lazy graphs
     pending: dict[str, Any] | None = None
     steps: tuple[str, ...] = ()  # ids of steps 1..top
+    frame: Frame = Frame(1024, (0, 0))
+    retired: tuple[str, ...] = ()  # array paths a committed rebase left to delete
 
     def step_id(self, n: int) -> str:
         """The id of committed (or redoable) step ``n`` (1-based)."""
@@ -84,6 +94,8 @@ class JournalState:
             "token": self.token,
             "pending": self.pending,
             "steps": list(self.steps),
+            "frame": self.frame.to_dict(),
+            "retired": list(self.retired),
         }
 
     @classmethod
@@ -92,17 +104,24 @@ class JournalState:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise CanvasCorruptError(f"unknown journal format {found!r}")
         pending = data.get("pending")
-        if pending is not None and not (isinstance(pending, dict) and isinstance(pending.get("step"), int)
-                                        and isinstance(pending.get("id"), str)):
+        if pending is not None and not (isinstance(pending, dict) and (
+                (isinstance(pending.get("step"), int) and isinstance(pending.get("id"), str))
+                or (pending.get("op") == "rebase" and isinstance(pending.get("frame"), dict)))):
             raise CanvasCorruptError(f"malformed pending journal operation {pending!r}")
-        return cls(
+        state = cls(
             head=int(data["head"]),
             top=int(data["top"]),
             bounds=Window.from_dict(data["bounds"]),
             token=str(data["token"]),
             pending=data.get("pending"),
             steps=tuple(str(i) for i in data.get("steps", ())),
+            frame=Frame.from_dict(data["frame"]),
+            retired=tuple(str(p) for p in data.get("retired", ())),
         )
+        if not 0 <= state.head <= state.top == len(state.steps):
+            raise CanvasCorruptError(f"the journal state is inconsistent: head {state.head}, top {state.top}, "
+                                     f"{len(state.steps)} steps listed")
+        return state
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +164,7 @@ class StepMeta:
 
 
 def _step_prefix(step_id: str) -> str:
-    return f"_journal/steps/{step_id}/"
+    return f"{ENTRIES_PREFIX}{step_id}/"
 
 
 class Journal:
@@ -221,7 +240,7 @@ class Journal:
         step_id = uuid.uuid4().hex
         prefix = _step_prefix(step_id)
         for key in keys:
-            self.raw.snapshot(key, prefix + "before/" + key)
+            self.raw.snapshot(physical_key(key, state.frame), prefix + "before/" + key)
         meta = StepMeta(
             number=n,
             id=step_id,
@@ -240,10 +259,8 @@ class Journal:
 
     def commit(self, state: JournalState, meta: StepMeta) -> JournalState:
         """Make the pending step the head; the redo entries it replaces are deleted afterwards."""
-        done = JournalState(
-            head=meta.number, top=meta.number, bounds=meta.bounds_after, token=meta.id, pending=None,
-            steps=(*state.steps[: meta.number - 1], meta.id),
-        )
+        done = replace(state, head=meta.number, top=meta.number, bounds=meta.bounds_after, token=meta.id,
+                       pending=None, steps=(*state.steps[: meta.number - 1], meta.id))
         self.write_state(done)
         for dropped in state.steps[meta.number - 1:]:  # the undone steps a new step replaces
             self._delete_entry(dropped)
@@ -268,19 +285,19 @@ class Journal:
         which = "after" if state.pending.get("op") == "undo" else "before"
         prefix = _step_prefix(step_id)
         meta = self._read_meta_id(step_id, n)
-        return {key: f"{prefix}{which}/{key}" for key in meta.keys}, prefix + "meta.json"
+        return {physical_key(key, state.frame): f"{prefix}{which}/{key}" for key in meta.keys}, prefix + "meta.json"
 
-    def _restore(self, step_id: str, which: str, keys: Sequence[str]) -> None:
+    def _restore(self, step_id: str, which: str, keys: Sequence[str], frame: Frame) -> None:
         prefix = _step_prefix(step_id) + which + "/"
         for key in keys:
-            self.raw.copy(prefix + key, key)
+            self.raw.copy(prefix + key, physical_key(key, frame))
 
     def rollback(self, state: JournalState) -> JournalState:
         """Undo a pending, uncommitted step (restoring its snapshots); the redo history is untouched."""
         assert state.pending is not None and state.pending["op"] == "apply"
         n, step_id = int(state.pending["step"]), str(state.pending["id"])
         meta = self._read_meta_id(step_id, n)
-        self._restore(step_id, "before", meta.keys)
+        self._restore(step_id, "before", meta.keys, state.frame)
         back = replace(state, pending=None)
         self.write_state(back)
         self._delete_entry(step_id)
@@ -293,10 +310,10 @@ class Journal:
         prefix = _step_prefix(meta.id)
         if state.pending is None:  # first time: keep "after" for redo
             for key in meta.keys:
-                self.raw.snapshot(key, prefix + "after/" + key)
+                self.raw.snapshot(physical_key(key, state.frame), prefix + "after/" + key)
             state = replace(state, pending={"op": "undo", "step": meta.number, "id": meta.id})
             self.write_state(state)
-        self._restore(meta.id, "before", meta.keys)
+        self._restore(meta.id, "before", meta.keys, state.frame)
         prev_token = state.step_id(meta.number - 1) if meta.number > 1 else "empty"
         done = replace(state, head=meta.number - 1, bounds=meta.bounds_before, token=prev_token, pending=None)
         self.write_state(done)
@@ -309,7 +326,7 @@ class Journal:
         if state.pending is None:
             state = replace(state, pending={"op": "redo", "step": meta.number, "id": meta.id})
             self.write_state(state)
-        self._restore(meta.id, "after", meta.keys)
+        self._restore(meta.id, "after", meta.keys, state.frame)
         done = replace(state, head=meta.number, bounds=meta.bounds_after, token=meta.id, pending=None)
         self.write_state(done)
         return meta, done

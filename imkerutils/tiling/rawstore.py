@@ -87,7 +87,35 @@ class RawStore:
 
         return sorted(sync(_list()))
 
+    def total_size(self) -> int:
+        """Bytes of every key in the store (object storage: one listing)."""
+        if self._root is not None:
+            return sum(f.stat().st_size for f in self._root.rglob("*") if f.is_file())
+
+        async def _sizes() -> int:
+            keys = [k async for k in self.store.list_prefix("")]
+            sizes = await asyncio.gather(*(self.store.getsize(k) for k in keys))
+            return int(sum(sizes))
+
+        return int(sync(_sizes()))
+
     # -- writes ------------------------------------------------------------
+    def remove_partials(self) -> int:
+        """Delete the ``*.partial`` temporary files killed writers left (ours and zarr's); returns how many.
+
+        Object stores have none (a PUT is atomic).  Walks the whole folder: call it only on recovery.
+        """
+        if self._root is None:
+            return 0
+        count = 0
+        for dirpath, _dirs, files in os.walk(self._root):
+            for name in files:
+                if name.endswith(".partial"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(dirpath, name))
+                        count += 1
+        return count
+
     def put(self, key: str, data: bytes) -> None:
         """Write ``data`` under ``key`` atomically (readers see old or new bytes)."""
         if self._root is not None:

@@ -185,4 +185,4 @@ def test_cli_refuses_a_batch_over_budget(tmp_path: Path) -> None:
     assert "budget" in proc.stderr and "Traceback" not in proc.stderr
     after = Canvas.open(canvas.path, read_only=True)
     assert after.head == 1 and len(after.history()) == 1
-    assert len(os.listdir(canvas.path / "_journal" / "steps")) == 1  # the refused step left no journal entry
+    assert len(os.listdir(canvas.path / "_journal" / "entries")) == 1  # the refused step left no journal entry

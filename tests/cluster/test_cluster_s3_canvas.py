@@ -211,8 +211,8 @@ def test_verify_on_s3_reports_pixels_written_behind_the_canvas(endpoint: str, tw
     url, opts = f"s3://{BUCKET}/tampered", storage_options(endpoint)
     canvas = Canvas.from_image(twin.png, url, storage_options=opts)
     assert canvas.verify().ok
-    o = canvas.origin
-    behind = zarr.open_group(open_store(url, storage_options=opts), mode="r+")["0"]
-    behind[o[0] + 5, o[1] + 7] = [1, 2, 3]  # a pixel changed outside imkerutils: no manifest update
+    r, c = canvas.frame.shift(0)
+    behind = zarr.open_group(open_store(url, storage_options=opts), mode="r+")[canvas.frame.path(0)]
+    behind[:, r + 5, c + 7] = [1, 2, 3]  # a pixel changed outside imkerutils: no manifest update
     report = Canvas.open(url, read_only=True, storage_options=opts).verify()
     assert report.problems == ("tile (0, 0) at world row 0, col 0: pixels do not match the manifest hash",)

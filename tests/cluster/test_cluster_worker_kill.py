@@ -73,4 +73,4 @@ def test_a_batch_whose_workers_keep_dying_raises_and_leaves_the_canvas_unchanged
     assert np.array_equal(canvas.read(canvas.bounds), reference.image)
     assert canvas.verify().ok
     assert len(canvas.history()) == 1
-    assert len(list((canvas.path / "_journal" / "steps").iterdir())) == 1  # no entry left by the failed step
+    assert len(list((canvas.path / "_journal" / "entries").iterdir())) == 1  # no entry left by the failed step

@@ -192,8 +192,9 @@ def test_unreadable_zarr_json_is_not_reported_as_corruption(canvas, monkeypatch)
 
 
 def _state(**changes):
-    base = {"format": "imkerutils.journal/2", "head": 0, "top": 0, "token": "empty",
-            "bounds": {"row_off": 0, "col_off": 0, "height": 1, "width": 1}, "pending": None}
+    base = {"format": "imkerutils.journal/3", "head": 0, "top": 0, "token": "empty",
+            "bounds": {"row_off": 0, "col_off": 0, "height": 1, "width": 1}, "pending": None,
+            "frame": {"tile": TILE, "origin": [4, 4], "generation": 0}}
     return json.dumps({**base, **changes}).encode()
 
 
@@ -211,6 +212,10 @@ BAD_STATE = {
     "pending-string": _state(pending="apply"),
     "pending-without-step": _state(pending={"op": "apply"}),
     "pending-step-not-int": _state(pending={"op": "apply", "step": "x"}),
+    "head-past-top": _state(head=7, top=1, steps=["a"]),
+    "negative-head": _state(head=-3),
+    "no-frame": _state(frame=None),
+    "rebase-without-frame": _state(pending={"op": "rebase"}),
 }
 
 

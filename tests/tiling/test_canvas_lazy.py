@@ -189,18 +189,18 @@ def test_paste_changes_nothing_outside_its_window(canvas, data):
 
 
 # -- the array extent ----------------------------------------------------------------------
-def test_growing_past_the_array_end_resizes_and_past_the_origin_is_refused(tmp_path, tree_digest):
+def test_growing_resizes_the_arrays_and_past_the_largest_extent_is_refused(tmp_path, tree_digest):
     c = Canvas.create(tmp_path / "c", tile=TILE)
-    extent = c._z.shape[0]
-    far = extent  # world row `extent` is beyond the array's end (world 0 sits at origin > 0)
+    extent = c._z.shape[1]
+    far = 40 * TILE  # beyond the array's end, right and down
     block = np.arange(20 * 20 * 3, dtype=np.uint32).reshape(20, 20, 3).astype(np.uint8)
     c.paste(block, far, far, grow=True)
-    assert c._z.shape[0] > extent
+    assert c._z.shape[1] > extent and c._z.shape[1:] == c.frame.shape(0, c.bounds)
     np.testing.assert_array_equal(Canvas.open(c.path).read(Window(far, far, 20, 20)), block)
     assert c.verify().ok
 
     before = tree_digest(c.path)
-    with pytest.raises(OutOfBoundsError, match="cannot grow"):
-        c.paste(block, -c.origin[0] - 1, 0, grow=True)
+    with pytest.raises(OutOfBoundsError, match="larger than"):
+        c.paste(block, -(2**30), 0, grow=True)
     assert tree_digest(c.path) == before
     assert c.head == 1

@@ -1,7 +1,13 @@
-"""Canvas against the NumPy reference model: random pastes, growth, reads, undo/redo and reopening."""
+"""Canvas against the NumPy reference model: random pastes, growth, reads, undo/redo and reopening.
+
+After every step the folder must also be a valid OME-Zarr image whose arrays obey the layout rule
+(issue 13): per axis and level at most ``max(2 * content, content + 8 tiles)``, exactly the frame's shape,
+bounds mirrored into ``zarr.json``; far jumps in every direction force rebases.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -15,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from imkerutils.errors import CanvasReadOnlyError, ImkerError
+from imkerutils.testing.layout import check_canvas_layout
 from imkerutils.testing.model import CanvasModel
 from imkerutils.testing.strategies import modes, pixel_arrays, windows, windows_inside
 from imkerutils.tiling import Canvas, Window
@@ -73,10 +80,12 @@ class CanvasMachine(RuleBasedStateMachine):
         self.both(lambda: self.canvas.paste(data, row, col, grow=grow),
                   lambda: self.model.paste(data, row, col, grow=grow))
 
-    @precondition(lambda self: not self.model.bounds.is_empty)
+    @precondition(lambda self: self.model.bounds.intersection(REGION) is not None)
     @rule(data=st.data())
     def paste_inside_bounds(self, data: st.DataObject) -> None:
-        target = data.draw(windows_inside(self.model.bounds), label="target")
+        inside = self.model.bounds.intersection(REGION)  # far jumps grow the bounds past the model's region
+        assert inside is not None
+        target = data.draw(windows_inside(inside), label="target")
         arr = self.pixels(data.draw(pixel_arrays("RGBA", height=target.height, width=target.width), label="pixels"))
         step = self.canvas.paste(arr, target.row_off, target.col_off)
         self.model.paste(arr, target.row_off, target.col_off)
@@ -93,6 +102,20 @@ class CanvasMachine(RuleBasedStateMachine):
     def grow(self, window: Window) -> None:
         self.canvas.grow(window)
         self.model.grow(window)
+
+    @rule(direction=st.sampled_from(["left", "right", "up", "down"]), tiles=st.integers(1, 24))
+    def grow_far(self, direction: str, tiles: int) -> None:
+        """A jump of up to 24 tiles in any direction (bounds only: the model keeps no pixels there)."""
+        b = self.model.bounds if not self.model.bounds.is_empty else Window(0, 0, 1, 1)
+        d = tiles * TILE
+        far = {"left": Window(b.row_off, b.col_off - d, 1, 1), "right": Window(b.row_off, b.col_end + d, 1, 1),
+               "up": Window(b.row_off - d, b.col_off, 1, 1), "down": Window(b.row_end + d, b.col_off, 1, 1)}
+        self.canvas.grow(far[direction])
+        self.model.grow(far[direction])
+
+    @rule()
+    def update_pyramid(self) -> None:
+        self.canvas.update_pyramid()
 
     @rule(window=windows(min_offset=-48, max_offset=80, max_size=48))
     def read(self, window: Window) -> None:
@@ -127,6 +150,12 @@ class CanvasMachine(RuleBasedStateMachine):
             ro.paste(self.pixels(arr), 0, 0, grow=True)
         with pytest.raises(CanvasReadOnlyError):
             ro.undo()
+
+    @invariant()
+    def layout_obeys_the_rule(self) -> None:
+        check_canvas_layout(self.path, self.canvas)
+        attrs = json.loads((self.path / "zarr.json").read_text())["attributes"]
+        assert attrs["imkerutils"]["bounds"] == self.canvas.bounds.to_dict()
 
     @invariant()
     def agrees_with_model(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import imkerutils.tiling.canvas as canvas_module
+import imkerutils.tiling.step as step_module
 from imkerutils.tiling import Canvas, Window
 
 TILE = 16
@@ -28,7 +28,7 @@ def pending(tmp_path, monkeypatch):
     c.paste(noise(40, 50, 1), 0, 0)
     committed = c.read(REGION)
     with monkeypatch.context() as m:  # the writer "dies" after its chunk writes, before the commit
-        m.setattr(canvas_module._Step, "commit", lambda self, writes: self._release())
+        m.setattr(step_module.Step, "commit", lambda self, writes: self._release())
         c.paste(noise(30, 60, 2), -10, 20, grow=True)  # grows up and right, partly new chunks
     assert c._journal.read_state().pending is not None
     return tmp_path / "c", committed
@@ -64,13 +64,13 @@ def test_refresh_after_the_pending_step_is_committed_by_another_writer(tmp_path,
     c.paste(noise(40, 50, 1), 0, 0)
     committed = c.read(REGION)
     steps = []
-    real_commit = canvas_module._Step.commit
+    real_commit = step_module.Step.commit
 
     def stall(self, writes):  # the reader opens here: every chunk written, nothing committed
         steps.append(Canvas.open(tmp_path / "c", read_only=True))
         return real_commit(self, writes)
 
-    monkeypatch.setattr(canvas_module._Step, "commit", stall)
+    monkeypatch.setattr(step_module.Step, "commit", stall)
     c.paste(noise(20, 20, 4), 30, 40, grow=True)
     reader = steps[0]
     np.testing.assert_array_equal(reader.read(REGION), committed)  # its state: step 1

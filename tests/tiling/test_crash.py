@@ -58,6 +58,7 @@ REDO: Op = {"op": "redo"}
 BASE = [paste(0, 0, 150, 150, seed=1, grow=True)]  # step 1: 3 x 3 chunks
 P9 = paste(-20, 40, 100, 100, seed=2, grow=True)  # 3 x 3 chunks, all partial, grows up and right
 P4 = paste(-20, 100, 60, 60, seed=3, grow=True)  # 2 x 2 chunks, all partial, grows up and right
+FAR = grow(-1500, -2500, 10, 10)  # far beyond the margin left and up: forces a rebase
 
 
 # -- the reference ---------------------------------------------------------------
@@ -244,6 +245,11 @@ SCENARIOS = {
     "redo": ([*BASE, P4, UNDO], REDO),
     # A new step while a redo is waiting discards the waiting step's journal entry.
     "paste-with-redo-waiting": ([*BASE, paste(70, 70, 50, 50, seed=4), UNDO], paste(10, 10, 40, 100, seed=5)),
+    # Past the margin left and up: the canvas is rebased (arrays of a new generation), then the step runs.
+    "rebase": (BASE, FAR),
+    # Undoing it leaves more margin than the layout rule allows: rebased back down; a redo rebases up again.
+    "undo-rebase": ([*BASE, P4, FAR], UNDO),
+    "redo-rebase": ([*BASE, P4, FAR, UNDO], REDO),
 }
 
 
@@ -281,8 +287,8 @@ def test_kill_before_every_mutation_leaves_before_or_after(name, zygote, prepare
 
 # name: (setup, op, kill this many mutations before the writer's end, leaving the most work pending)
 RECOVERIES = {
-    "paste": (BASE, P4, 0),  # before the commit: every chunk written, all to roll back
-    "undo": ([*BASE, P4], UNDO, 8),  # after the pending mark, before the 8 restores (4 chunks + 4 hashes)
+    "paste": (BASE, P4, 1),  # before the commit (then the zarr.json mirror): every chunk written, all to roll back
+    "undo": ([*BASE, P4], UNDO, 9),  # after the pending mark, before the 8 restores (4 chunks + 4 hashes)
 }
 
 
@@ -408,13 +414,13 @@ def test_a_failing_chunk_task_rolls_back_and_releases_the_lock(setup, prepared, 
 
 
 def test_a_failing_begin_releases_the_lock(prepared, tmp_path):
-    """A step refused in ``begin`` (growing past the array's origin) writes nothing and unlocks."""
+    """A step refused in ``begin`` (growing past the largest extent a canvas may have) writes nothing and unlocks."""
     canvas = fresh_canvas(prepared, BASE, tmp_path)
     before = expected_states(BASE, [])[0]
     with pytest.raises(OutOfBoundsError):
-        canvas.grow(Window(-canvas.origin[0] - 1, 0, 1, 1))
+        canvas.grow(Window(-(2**30), 0, 1, 1))
     with pytest.raises(OutOfBoundsError):
-        canvas.paste(pixels(5, 1, 1), -canvas.origin[0] - 1, 0, grow=True)
+        canvas.paste(pixels(5, 1, 1), -(2**30), 0, grow=True)
     assert_state(canvas, before)
     apply(canvas, P9)
     assert_state(canvas, before.after(P9))
@@ -437,7 +443,7 @@ def test_a_failing_pending_mark_writes_no_chunk_and_releases_the_lock(prepared, 
     monkeypatch.setattr(Journal, "begin", original_begin)
     now = tree_digest(canvas.path)
     changed = {k for k in set(tree) | set(now) if tree.get(k) != now.get(k)}
-    assert all(k.startswith("_pyramid/dirty/") for k in changed), sorted(changed)  # markers only: no chunk
+    assert all(k.startswith("_pyramid/stale/") for k in changed), sorted(changed)  # markers only: no chunk
     assert_state(canvas, before)
     apply(canvas, P9)  # the lock was released
     assert_state(canvas, before.after(P9))

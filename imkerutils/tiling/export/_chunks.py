@@ -1,8 +1,9 @@
 """A canvas level's stored chunks, for exports whose tiles are whole chunks.
 
-A canvas chunk is ``(tile, tile, C)`` uint8 in C order, stored by zarr's
-``bytes`` and ``zstd`` codecs as one zstd frame of those bytes: exactly what a
-chunky TIFF tile of the same size holds under TIFF compression 50000 (zstd).
+A canvas chunk is ``(C, tile, tile)`` uint8 whose codecs ``transpose(1, 2, 0)``,
+``bytes`` and ``zstd`` store one zstd frame of its chunky ``(tile, tile, C)``
+C-order bytes: exactly what a chunky TIFF tile of the same size holds under TIFF
+compression 50000 (zstd).  Where world tiles sit is the canvas's ``frame``.
 Where an export tile is one such chunk lying inside the bounds, the TIFF
 writer can copy its stored bytes (when it writes zstd at the chunk's level), or
 decode them with one imagecodecs call instead of zarr's per-chunk machinery.
@@ -37,15 +38,16 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _zstd_level(array: Any) -> int | None:
-    """The zstd level of ``array``'s chunks if they are plain zstd frames of C-order bytes, else ``None``."""
-    from zarr.codecs import BytesCodec, ZstdCodec
+    """The zstd level of ``array``'s chunks if they are plain zstd frames of chunky bytes, else ``None``."""
+    from zarr.codecs import BytesCodec, TransposeCodec, ZstdCodec
 
     meta = array.metadata
     codecs = tuple(meta.codecs)
-    if (len(codecs) != 2 or type(codecs[0]) is not BytesCodec or type(codecs[1]) is not ZstdCodec
+    if (len(codecs) != 3 or type(codecs[0]) is not TransposeCodec or tuple(codecs[0].order) != (1, 2, 0)
+            or type(codecs[1]) is not BytesCodec or type(codecs[2]) is not ZstdCodec
             or tuple(getattr(meta, "storage_transformers", ()) or ())):
         return None  # a checksum flag is fine: zstd readers (libtiff, imagecodecs) check or skip it
-    level = int(codecs[1].level)
+    level = int(codecs[2].level)
     return level if level else ZSTD_DEFAULT_LEVEL
 
 
@@ -57,7 +59,8 @@ class LevelChunks:
     raw: RawStore
     tile: int
     channels: int
-    shift: tuple[int, int]  # array index of level pixel (0, 0)
+    frame: Any  # the canvas's Frame: where world tiles sit
+    level: int
     whole_area: Window  # level pixels inside both the export window and the bounds
     zstd_level: int
     fill: int
@@ -66,10 +69,9 @@ class LevelChunks:
     def find(cls, canvas: Any, region: LevelRegion, tile: int) -> LevelChunks | None:
         """The chunks of ``region`` if its pixels are a canvas level's and its tiles can be whole chunks."""
         window, level = region.window, region.level
-        origin = getattr(canvas, "origin", None)
-        if (region.offset != (0, 0) or origin is None or getattr(canvas, "tile", None) != tile
-                or level >= canvas_levels(canvas) or window.row_off % tile or window.col_off % tile
-                or origin[0] % (tile << level) or origin[1] % (tile << level)):
+        frame = getattr(canvas, "frame", None)
+        if (region.offset != (0, 0) or frame is None or getattr(canvas, "tile", None) != tile
+                or level >= canvas_levels(canvas) or window.row_off % tile or window.col_off % tile):
             return None  # pixels averaged from a finer level, or TIFF tiles off the chunk grid
         get_array = getattr(canvas, "level_array", None)  # stand-in canvases have no Zarr arrays
         array = None if get_array is None else get_array(level)
@@ -77,27 +79,25 @@ class LevelChunks:
             return None
         zstd_level = _zstd_level(array)
         channels = int(canvas.channels)
-        if zstd_level is None or tuple(array.chunks) != (tile, tile, channels) or array.dtype != np.uint8:
+        if zstd_level is None or tuple(array.chunks) != (channels, tile, tile) or array.dtype != np.uint8:
             return None
         bounds = canvas.level_bounds(level) if hasattr(canvas, "level_bounds") else canvas.bounds
         area = window.intersection(bounds)
         if area is None:
             return None
-        return cls(array, RawStore(array.store), tile, channels, (origin[0] >> level, origin[1] >> level), area,
+        return cls(array, RawStore(array.store), tile, channels, frame, level, area,
                    zstd_level, int(array.metadata.fill_value))
 
     def is_whole(self, w: Window) -> bool:
         """Whether level window ``w`` is exactly one chunk, inside the export window and the bounds."""
-        a = w.translate(*self.shift)
+        a = self.frame.to_array(w, self.level)
         return (w.height == w.width == self.tile and a.row_off % self.tile == 0 and a.col_off % self.tile == 0
-                and a.row_off >= 0 and a.col_off >= 0 and a.row_end <= self.array.shape[0]
-                and a.col_end <= self.array.shape[1] and self.whole_area.contains(w))
+                and a.row_off >= 0 and a.col_off >= 0 and a.row_end <= self.array.shape[1]
+                and a.col_end <= self.array.shape[2] and self.whole_area.contains(w))
 
     def key(self, w: Window) -> str:
         """The store key of the chunk that is level window ``w``."""
-        a = w.translate(*self.shift)
-        chunk = self.array.metadata.encode_chunk_key((a.row_off // self.tile, a.col_off // self.tile, 0))
-        return f"{self.array.path}/{chunk}" if self.array.path else chunk
+        return self.frame.chunk_key(self.level, w.row_off // self.tile, w.col_off // self.tile)
 
     def get_many(self, windows: Sequence[Window]) -> list[bytes | None]:
         """Stored bytes of the chunks ``windows`` name (``None``: never written, all background)."""

@@ -24,14 +24,13 @@ import numpy as np
 
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
 from imkerutils.tiling.export._source import LevelReader, Progress, bands, prefetched
+from imkerutils.tiling.ngff import ome_attributes, pixel_centre_transforms
 
 __all__ = ["FORMAT", "COMPRESSIONS", "SUFFIXES", "ome_metadata", "prepare", "write"]
 
 SUFFIXES = (".ome.zarr",)
-OME_VERSION = "0.5"
 COMPRESSIONS: dict[str, tuple[int, int] | None] = {"zstd": (1, 22), "deflate": (0, 9), "none": None}
 _BAND_TILES = 16
-_COLOURS = {"R": "FF0000", "G": "00FF00", "B": "0000FF", "A": "FFFFFF"}
 
 
 def prepare(mode: str, levels: list[LevelRegion], compression: str | None) -> Compression:
@@ -47,38 +46,8 @@ def ome_metadata(levels: list[LevelRegion], mode: str, name: str) -> dict[str, A
     >>> [t["translation"] for t in (d["coordinateTransformations"][1] for d in md["multiscales"][0]["datasets"])]
     [[0.0, -3.0, 5.0], [0.0, -3.5, 4.5]]
     """
-    datasets = []
-    for region in levels:
-        s = float(region.scale)
-        half = (s - 1) / 2
-        y0, x0 = region.world_origin
-        datasets.append({
-            "path": str(region.level - levels[0].level),
-            "coordinateTransformations": [
-                {"type": "scale", "scale": [1.0, s, s]},
-                {"type": "translation", "translation": [0.0, y0 + half, x0 + half]},
-            ],
-        })
-    return {
-        "version": OME_VERSION,
-        "multiscales": [{
-            "name": name,
-            "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
-                     {"name": "x", "type": "space"}],
-            "datasets": datasets,
-            "type": "mean",
-            "metadata": {"description": "each level averages 2x2 pixels of the one before it"},
-        }],
-        "omero": {
-            "channels": [
-                {"label": band, "color": _COLOURS[band], "active": band != "A", "coefficient": 1,
-                 "family": "linear", "inverted": False,
-                 "window": {"min": 0, "max": 255, "start": 0, "end": 255}}
-                for band in mode
-            ],
-            "rdefs": {"model": "color"},
-        },
-    }
+    return ome_attributes([(str(r.level - levels[0].level), pixel_centre_transforms(r.level, r.world_origin))
+                           for r in levels], mode, name)
 
 
 def _compressors(compression: Compression) -> Any:

@@ -12,6 +12,7 @@ are hashed into a manifest that :meth:`Canvas.verify` checks (:mod:`.verify`).  
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -65,7 +66,7 @@ from imkerutils.tiling.step import (
     run_now,
     step_keys,
 )
-from imkerutils.tiling.verify import VerifyReport, verify_tiles
+from imkerutils.tiling.verify import ARTIFACT_PREFIXES, VerifyReport, artifact_hash_key, verify_canvas
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -331,12 +332,28 @@ class Canvas:
         return dict(self._storage_options)
 
     def put_artifact(self, key: str, data: bytes) -> None:
-        """Store a file of the canvas's own (e.g. ``_generated/...``) beside its arrays, atomically."""
+        """Store a file of the canvas's own (e.g. ``_generated/...``) beside its arrays, atomically.
+
+        Its SHA-256 goes into ``_manifest/artifacts/<key>``, which :meth:`verify` checks it against.
+        """
         self._check_writable()
-        if not key.startswith(("_generated/", "outputs/")):
-            raise InvalidWindowError(f"artifact keys live under _generated/ or outputs/, got {key!r}")
+        if not key.startswith(ARTIFACT_PREFIXES) or ".." in key.split("/"):
+            raise InvalidWindowError(f"artifact keys live under {', '.join(ARTIFACT_PREFIXES)}, got {key!r}")
         mark_bookkeeping(self._raw, key.split("/", 1)[0])
         self._raw.put(key, data)
+        self._raw.put(artifact_hash_key(key), hashlib.sha256(data).hexdigest().encode())
+
+    def get_artifact(self, key: str) -> bytes | None:
+        """The bytes of artifact ``key`` (``None`` when there is none)."""
+        return self._read_raw.get(key)
+
+    def delete_artifacts(self, prefix: str) -> None:
+        """Delete every artifact under the folder ``prefix`` (e.g. ``_staged/<id>/``) and its hash entries."""
+        self._check_writable()
+        if not prefix.startswith(ARTIFACT_PREFIXES) or not prefix.endswith("/") or ".." in prefix.split("/"):
+            raise InvalidWindowError(f"artifact folders live under {', '.join(ARTIFACT_PREFIXES)}, got {prefix!r}")
+        self._raw.delete_prefix(prefix)
+        self._raw.delete_prefix(artifact_hash_key(prefix))
 
     @property
     def bounds(self) -> Window:
@@ -640,8 +657,8 @@ class Canvas:
 
     # -- integrity -------------------------------------------------------------
     def verify(self) -> VerifyReport:
-        """Check every tile's pixels against the manifest of SHA-256 hashes."""
-        return verify_tiles(self._read_raw, self.frame, lambda i, j: self.read(self.grid.tile_window(i, j)))
+        """Check every byte that matters (tiles, pyramid, journal, metadata, artifacts; see :mod:`.verify`)."""
+        return verify_canvas(self, full=not isinstance(self._store, legacy.LegacyView))
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Path:
         """Stream a region to ``out`` (PNG, tiled BigTIFF, OME-Zarr, JPEG, WebP by extension).

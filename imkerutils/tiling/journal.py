@@ -33,7 +33,6 @@ Layout under the canvas root::
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -49,6 +48,7 @@ from imkerutils.errors import (
 )
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, tile_of_tile_key
 from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
 
 __all__ = ["Journal", "JournalState", "StepMeta", "physical_key"]
@@ -179,12 +179,12 @@ class Journal:
         if data is None:
             raise CanvasCorruptError("the canvas journal (_journal/state.json) is missing")
         try:
-            return JournalState.from_dict(json.loads(data))
+            return JournalState.from_dict(unseal(data, "the canvas journal (_journal/state.json)"))
         except (ValueError, KeyError, TypeError) as exc:
             raise CanvasCorruptError(f"the canvas journal (_journal/state.json) is unreadable: {exc}") from None
 
     def write_state(self, state: JournalState) -> None:
-        self.raw.put(STATE_KEY, json.dumps(state.to_dict(), sort_keys=True).encode())
+        self.raw.put(STATE_KEY, seal(state.to_dict()))
 
     def read_meta(self, n: int, state: JournalState | None = None) -> StepMeta:
         """The entry of step ``n`` as listed by ``state`` (default: the committed state)."""
@@ -196,7 +196,7 @@ class Journal:
         if data is None:
             raise CanvasCorruptError(f"journal entry for step {n} is missing")
         try:
-            return StepMeta.from_dict(json.loads(data))
+            return StepMeta.from_dict(unseal(data, f"journal entry for step {n}"))
         except (ValueError, KeyError, TypeError) as exc:
             raise CanvasCorruptError(f"journal entry for step {n} is unreadable: {exc}") from None
 
@@ -252,7 +252,7 @@ class Journal:
             info=info,
         )
         # A fresh entry: nothing reads it before the pending mark below names it.
-        self.raw.put_fresh(prefix + "meta.json", json.dumps(meta.to_dict(), sort_keys=True).encode())
+        self.raw.put_fresh(prefix + "meta.json", seal(meta.to_dict()))
         pending = replace(state, pending={"op": "apply", "step": n, "id": step_id})
         self.write_state(pending)
         return meta, pending

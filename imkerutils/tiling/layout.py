@@ -14,6 +14,7 @@ truth).  Bookkeeping folders (``_journal``, ``_manifest``, ``_pyramid``, ``_gene
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -29,8 +30,8 @@ from imkerutils.tiling.ngff import ome_attributes
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
-__all__ = ["CANVAS_FORMAT", "MODES", "ZSTD_LEVEL", "create_level", "mark_bookkeeping", "open_level",
-           "read_window", "resize_level", "root_document", "write_block", "write_root"]
+__all__ = ["BOOKKEEPING_ATTRS", "CANVAS_FORMAT", "MODES", "ZSTD_LEVEL", "create_level", "level_metadata",
+           "mark_bookkeeping", "open_level", "read_window", "resize_level", "root_document", "write_block", "write_root"]
 
 CANVAS_FORMAT = "imkerutils.canvas/2"
 MODES = {"RGB": 3, "RGBA": 4}
@@ -50,6 +51,20 @@ def create_level(store: Store, frame: Frame, level: int, shape: tuple[int, int],
         chunk_key_encoding={"name": "default", "separator": "/"}, overwrite=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _level_metadata(tile: int, path: str, shape: tuple[int, int], channels: int) -> str:
+    from zarr.storage import MemoryStore
+
+    store = MemoryStore()
+    create_level(store, Frame(tile, (0, 0)), 0, shape, channels)
+    return RawStore(store).get("0/zarr.json").decode()  # type: ignore[union-attr]
+
+
+def level_metadata(frame: Frame, level: int, shape: tuple[int, int], channels: int) -> dict[str, Any]:
+    """The ``zarr.json`` :func:`create_level` writes for an array of ``(C, *shape)`` (for ``verify``)."""
+    return dict(json.loads(_level_metadata(frame.tile, frame.path(level), shape, channels)))
+
+
 def open_level(store: Store, frame: Frame, level: int) -> zarr.Array:
     """Level ``level``'s array; ``KeyError`` when it does not exist."""
     try:
@@ -57,7 +72,7 @@ def open_level(store: Store, frame: Frame, level: int) -> zarr.Array:
                                zarr_format=3)
     except FileNotFoundError:
         raise KeyError(frame.path(level)) from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # zarr.json that zarr cannot parse
         raise CanvasCorruptError(f"canvas level {level} ({frame.path(level)}/zarr.json) is unreadable: {exc}") \
             from None
     if node.ndim != 3 or node.dtype != np.uint8 or node.shape[0] not in MODES.values():

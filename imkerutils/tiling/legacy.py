@@ -32,6 +32,7 @@ from imkerutils.tiling.journal import ENTRIES_PREFIX, LEGACY_JOURNAL_FORMAT, STA
 from imkerutils.tiling.layout import MODES, ZSTD_LEVEL, create_level, mark_bookkeeping
 from imkerutils.tiling.pyramid import DIRTY_PREFIX, LEVELS_KEY
 from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.sealed import seal
 from imkerutils.tiling.step import MANIFEST_PREFIX
 from imkerutils.tiling.window import Window
 
@@ -190,7 +191,7 @@ def upgrade(raw: RawStore) -> JournalState:
             for key in meta["keys"]:
                 raw.snapshot(f"{OLD_ENTRIES}{step_id}/{which}/{key}",
                              f"{ENTRIES_PREFIX}{step_id}/{which}/{old.new_key(key)}")
-        raw.put_fresh(f"{ENTRIES_PREFIX}{step_id}/meta.json", json.dumps(_new_meta(old, meta), sort_keys=True).encode())
+        raw.put_fresh(f"{ENTRIES_PREFIX}{step_id}/meta.json", seal(_new_meta(old, meta)))
     for key in raw.list_prefix(OLD_MARKERS):
         ci, cj = key.rsplit("/", 1)[1].split(".")
         si, sj = old.shift(0)
@@ -201,7 +202,7 @@ def upgrade(raw: RawStore) -> JournalState:
                          steps=tuple(legacy["steps"]), frame=frame,
                          retired=(*(str(level) for level in range(levels)), "_manifest/0", "_journal/steps",
                                   "_pyramid/dirty"))
-    raw.put(STATE_KEY, json.dumps(state.to_dict(), sort_keys=True).encode())  # the commit
+    raw.put(STATE_KEY, seal(state.to_dict()))  # the commit
     return state
 
 

@@ -16,7 +16,6 @@ the pyramid is always derivable from level 0 and never needs undo of its own.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,6 +26,7 @@ from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.frame import Frame, level_window, project
 from imkerutils.tiling.layout import create_level, open_level, read_window, write_block
 from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
 
 __all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed"]
@@ -86,7 +86,7 @@ class Pyramid:
         if data is None:
             return 1
         try:
-            levels = int(json.loads(data)["levels"])
+            levels = int(unseal(data, f"the pyramid record ({LEVELS_KEY})")["levels"])
         except (ValueError, KeyError, TypeError) as exc:
             raise CanvasCorruptError(f"the pyramid record ({LEVELS_KEY}) is unreadable: {exc}") from None
         if not 1 <= levels <= MAX_LEVELS + 1:
@@ -155,7 +155,7 @@ class Pyramid:
                 list(pool.map(lambda ij, a=src, b=dst, lv=level: self._reduce_tile(a, b, lv, *ij), sorted(current)))
                 count += len(current)
                 src = dst
-        self.raw.put(LEVELS_KEY, json.dumps({"levels": needed}).encode())
+        self.raw.put(LEVELS_KEY, seal({"levels": needed}))
         for i, j in dirty:
             self.raw.delete(f"{DIRTY_PREFIX}{i}.{j}")
         if needed > built and self._on_new_levels is not None:

@@ -67,10 +67,11 @@ class RawStore:
             return (self._root / key).is_file()
         return bool(sync(self.store.exists(key)))
 
-    def list_prefix(self, prefix: str) -> list[str]:
+    def list_prefix(self, prefix: str, *, partials: bool = False) -> list[str]:
         """Every key below ``prefix`` (a folder-like prefix ending in ``/``).
 
-        Temporary ``*.partial`` files (of an atomic write a killed writer left) are not keys.
+        Temporary ``*.partial`` files (of an atomic write a killed writer left) are not keys, unless
+        ``partials`` (``verify`` reports them).
         """
         if self._root is not None:
             base = self._root / prefix
@@ -79,11 +80,11 @@ class RawStore:
             out: list[str] = []
             for dirpath, _dirs, files in os.walk(base):
                 rel = Path(dirpath).relative_to(self._root).as_posix()
-                out.extend(f"{rel}/{f}" for f in files if not f.endswith(".partial"))
+                out.extend(f if rel == "." else f"{rel}/{f}" for f in files if partials or not f.endswith(".partial"))
             return sorted(out)
 
         async def _list() -> list[str]:
-            return [k async for k in self.store.list_prefix(prefix) if not k.endswith(".partial")]
+            return [k async for k in self.store.list_prefix(prefix) if partials or not k.endswith(".partial")]
 
         return sorted(sync(_list()))
 

@@ -216,3 +216,27 @@ def test_verify_on_s3_reports_pixels_written_behind_the_canvas(endpoint: str, tw
     behind[:, r + 5, c + 7] = [1, 2, 3]  # a pixel changed outside imkerutils: no manifest update
     report = Canvas.open(url, read_only=True, storage_options=opts).verify()
     assert report.problems == ("tile (0, 0) at world row 0, col 0: pixels do not match the manifest hash",)
+
+
+def test_growing_left_and_up_on_s3_rebases_and_undo_redo_survive_it(endpoint: str, twin: Twin) -> None:
+    """Past the margin left and up the canvas moves onto arrays of a new generation, on S3 as on a disk."""
+    url, opts = f"s3://{BUCKET}/rebased", storage_options(endpoint)
+    canvas = Canvas.from_image(twin.png, url, storage_options=opts)
+    generation = canvas.frame.generation
+    block = photo_like(300, 200, seed=5)
+    canvas.paste(block, -9000, -7000, grow=True)  # far beyond the margin: a rebase, then the paste
+    assert canvas.frame.generation > generation
+    assert canvas.bounds == Window(-9000, -7000, 10024, 8024)
+    keys = bucket_keys(endpoint, "rebased/")
+    assert {k.split("/")[1] for k in keys if k.split("/")[1][0].isdigit() or k.split("/")[1].startswith("g")} == {
+        canvas.frame.path(level) for level in range(canvas._pyramid.built_levels())}  # old arrays deleted
+    np.testing.assert_array_equal(canvas.read(Window(-9000, -7000, 300, 200)), block)
+    np.testing.assert_array_equal(canvas.read(Window(0, 0, 1024, 1024)), twin.pixels)
+    assert canvas.verify().ok
+    canvas.undo()
+    assert canvas.bounds == Window(0, 0, 1024, 1024) and canvas_sha(canvas) == twin.sha_after[0]
+    canvas.redo()
+    fresh = Canvas.open(url, read_only=True, storage_options=opts)
+    np.testing.assert_array_equal(fresh.read(Window(-9000, -7000, 300, 200)), block)
+    np.testing.assert_array_equal(fresh.read(Window(0, 0, 1024, 1024)), twin.pixels)
+    assert fresh.verify().ok

@@ -1,0 +1,99 @@
+"""``verify`` notices a single flipped bit in every kind of file a canvas keeps (issue 17: 54 of 54).
+
+An adversarial sweep found ``verify`` blind to pyramid chunks, ``levels.json``, step ``meta.json``,
+artifacts and most of ``state.json`` / ``zarr.json``.  Here one random bit (seeded) is flipped in one file
+of each kind, six per kind (in six files where the canvas has that many); the damage must be found: ``Canvas.open``
+refuses the canvas, or ``verify`` names a problem.  Nothing may pass silently.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imkerutils.errors import CanvasCorruptError
+from imkerutils.exquisite.api.mock import MockGenerator
+from imkerutils.exquisite.pipeline import GrowSettings, grow
+from imkerutils.tiling import Canvas
+
+TILE = 64
+KINDS = {
+    "level-0 chunk": lambda p, c: p.startswith(f"{c.frame.path(0)}/c/"),
+    "pyramid chunk": lambda p, c: p.split("/")[0] in {c.frame.path(lv) for lv in range(1, 9)} and "/c/" in p,
+    "levels.json": lambda p, c: p == "_pyramid/levels.json",
+    "step meta.json": lambda p, c: p.startswith("_journal/entries/") and p.endswith("/meta.json"),
+    "journal snapshot": lambda p, c: p.startswith("_journal/entries/") and "/tile/" in p,
+    "state.json": lambda p, c: p == "_journal/state.json",
+    "root zarr.json": lambda p, c: p == "zarr.json",
+    "array zarr.json": lambda p, c: p.count("/") == 1 and p.endswith("/zarr.json") and p[0] != "_",
+    "manifest entry": lambda p, c: p.startswith("_manifest/tile/"),
+    "artifact": lambda p, c: p.startswith("_generated/") and p.endswith(".png"),
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A canvas with pastes, an Exquisite step with artifacts, an undone step, and an up-to-date pyramid."""
+    path = tmp_path_factory.mktemp("flips") / "c.zarr"
+    rng = np.random.default_rng(5)
+    c = Canvas.create(path, tile=TILE)
+    c.paste(rng.integers(0, 256, (300, 260, 3), dtype=np.uint8), 0, 0, grow=True)
+    c.paste(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), -100, -70, grow=True)
+    grow(c, ["right"], MockGenerator(), GrowSettings(seed=1))
+    c.paste(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8), 10, 10)
+    c.undo()
+    c.update_pyramid()
+    assert c.verify().ok, c.verify().problems
+    return path
+
+
+def files_of(path: Path) -> list[str]:
+    return sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+
+
+def damage_found(path: Path) -> bool:
+    try:
+        canvas = Canvas.open(path, read_only=True)
+        return not canvas.verify().ok
+    except CanvasCorruptError:
+        return True
+
+
+def test_verify_of_the_intact_canvas_is_clean_and_covers_every_file(template: Path) -> None:
+    canvas = Canvas.open(template, read_only=True)
+    assert canvas.verify().ok
+    kinds = {kind: [f for f in files_of(template) if match(f, canvas)] for kind, match in KINDS.items()}
+    assert all(kinds.values()), {k: len(v) for k, v in kinds.items()}
+
+
+def test_one_flipped_bit_in_any_kind_of_file_is_found(template: Path, tmp_path: Path) -> None:
+    canvas = Canvas.open(template, read_only=True)
+    rng = np.random.default_rng(20261205)
+    missed, tried = [], 0
+    for kind, match in KINDS.items():
+        candidates = [f for f in files_of(template) if match(f, canvas)]
+        for name in rng.choice(candidates, size=6, replace=len(candidates) < 6):  # six flips of each kind
+            work = Path(shutil.copytree(template, tmp_path / f"w{tried}"))
+            data = bytearray((work / name).read_bytes())
+            bit = int(rng.integers(0, 8 * len(data)))
+            data[bit // 8] ^= 1 << (bit % 8)
+            (work / name).write_bytes(bytes(data))
+            tried += 1
+            if not damage_found(work):
+                missed.append(f"{kind}: {name} bit {bit}")
+            shutil.rmtree(work)
+    assert tried == 6 * len(KINDS) >= 54
+    assert not missed, f"{len(missed)} of {tried} flipped bits passed verify: {missed}"
+
+
+def test_leftovers_and_stray_files_are_reported_and_a_writer_removes_its_own(template: Path, tmp_path: Path) -> None:
+    work = Path(shutil.copytree(template, tmp_path / "c.zarr"))
+    canvas = Canvas.open(work, read_only=True)
+    chunk = work / canvas.frame.chunk_key(0, 0, 0)
+    (chunk.parent / f"{chunk.name}.0123abcd.partial").write_bytes(b"x" * 100)  # a killed chunk write
+    (work / "_manifest" / "notes.txt").write_text("hand-made")
+    problems = Canvas.open(work, read_only=True).verify().problems
+    assert any(".partial" in p for p in problems) and any("notes.txt" in p for p in problems), problems

@@ -31,7 +31,8 @@ from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
 __all__ = ["BOOKKEEPING_ATTRS", "CANVAS_FORMAT", "MODES", "ZSTD_LEVEL", "create_level", "level_metadata",
-           "mark_bookkeeping", "open_level", "read_window", "resize_level", "root_document", "write_block", "write_root"]
+           "mark_bookkeeping", "open_level", "read_window", "resize_level", "root_document", "write_block",
+           "write_root"]
 
 CANVAS_FORMAT = "imkerutils.canvas/2"
 MODES = {"RGB": 3, "RGBA": 4}

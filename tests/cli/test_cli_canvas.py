@@ -75,10 +75,10 @@ def test_canvas_life_cycle(tmp_path):
     assert "ok" in ok(run(script("imkerutils", "verify", c))).stdout
 
     # tamper: rewrite the chunk of tile (0, 0) behind imkerutils' back
-    group = zarr.open_group(c, mode="r+")
-    origin = group.attrs["imkerutils"]["origin"]
-    z = group["0"]
-    z[origin[0] : origin[0] + 5, origin[1] : origin[1] + 5] = 255 - image[:5, :5]
+    frame = canvas.frame
+    r, col = frame.shift(0)
+    z = zarr.open_group(c, mode="r+")[frame.path(0)]
+    z[:, r : r + 5, col : col + 5] = (255 - image[:5, :5]).transpose(2, 0, 1)
     bad = run(imkerutils_cmd("verify", c))
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "tile (0, 0)" in bad.stderr

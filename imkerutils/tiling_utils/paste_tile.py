@@ -1,0 +1,21 @@
+"""``python -m imkerutils.tiling_utils.paste_tile BASE TILE [OUTPUT] --x X --y Y [--corner C]``, as in the seed.
+
+Default output ``outputs/images/<stem>__patched.png`` (``.tif`` for a base PNG cannot hold, e.g. CMYK);
+a canvas base is changed in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from imkerutils.cli.tile_scripts import paste_tile_main
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return paste_tile_main(argv, prog="python -m imkerutils.tiling_utils.paste_tile", seed=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -62,6 +62,7 @@ EXIT_FAILED = 1  # the command ran and found a problem (e.g. verify)
 EXIT_BAD_INPUT = 2  # bad input: one line on stderr, no traceback
 
 LOGGER = "imkerutils"
+log = logging.getLogger(__name__)
 
 # The temporary names imkerutils writes beside an output before renaming it into place.
 _TEMPORARY = re.compile(r"^\.?(?P<name>.+?)\.[0-9a-f]+\.(?:partial|importing)$")
@@ -194,6 +195,7 @@ def run_guarded(prog: str, func: Callable[[argparse.Namespace], int], args: argp
     Sets up logging from ``-q``/``-v`` first.  No line carries the API key.
     """
     configure_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
+    log.debug("%s with %s", prog, {k: v for k, v in vars(args).items() if k != "func"})
     try:
         return func(args)
     except ImkerError as exc:

@@ -66,7 +66,24 @@ def test_the_seed_names_import_from_the_seed_modules():
     assert TILE == 1024
     assert set(imkerutils.tiling_utils.__all__) >= {"extract_tile", "paste_tile", "rect_from_corner",
                                                      "top_left_from_corner"}
-    assert imkerutils.tiling_utils.extract_tile is extract_tile
+    assert inspect.signature(imkerutils.tiling_utils.paste_tile) == inspect.signature(paste_tile)
+
+
+def test_the_package_names_stay_callable_once_the_same_named_modules_are_imported(tmp_path):
+    """``import imkerutils.tiling_utils.extract_tile`` rebinds the package's ``extract_tile`` to the module."""
+    import imkerutils.tiling_utils.extract_tile
+    import imkerutils.tiling_utils.paste_tile  # noqa: F401
+    from imkerutils.tiling_utils import extract_tile as rebound_extract
+    from imkerutils.tiling_utils import paste_tile as rebound_paste
+
+    pixels = noise(20, 20)
+    Image.fromarray(pixels).save(tmp_path / "img.png")
+    Image.fromarray(noise(8, 8, seed=1)).save(tmp_path / "t.png")
+    assert rebound_extract(tmp_path / "img.png", tmp_path / "o.png", x=2, y=3, tile=8) == (2, 3, 10, 11)
+    np.testing.assert_array_equal(load(tmp_path / "o.png"), pixels[3:11, 2:10])
+    assert rebound_paste(tmp_path / "img.png", tmp_path / "t.png", tmp_path / "p.png", x=0, y=0, tile=8) == (0, 0)
+    with pytest.raises(ValueError):
+        rebound_extract(tmp_path / "img.png", tmp_path / "o.png", x=15, y=0, tile=8)
 
 
 @pytest.mark.parametrize("func", list(SEED_SIGNATURES), ids=lambda f: f.__name__)

@@ -31,13 +31,14 @@ argparse.ArgumentTypeError: must be at least 1, got 0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from imkerutils.errors import ImkerError
@@ -111,14 +112,14 @@ class _Formatter(logging.Formatter):
         return message if record.levelno == logging.INFO else f"{record.levelname.lower()}: {message}"
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (so redirected or captured stderr works)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setFormatter(_Formatter())
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -127,23 +128,28 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
-    """Send log records to stderr: INFO and up by default, WARNING and up with ``quiet``, DEBUG with ``verbose``.
+@contextlib.contextmanager
+def configure_logging(verbose: int = 0, quiet: bool = False) -> Iterator[None]:
+    """Send log records to stderr while a command runs: INFO and up by default, WARNING and up with ``quiet``,
+    DEBUG with ``verbose`` (``verbose >= 2``: every library's records, through the root logger).
 
-    Called once per command (again for the next command in one process, replacing the handler).
+    The loggers' levels and handlers are restored afterwards, so a command run in-process leaves no trace.
     """
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     ours, root = logging.getLogger(LOGGER), logging.getLogger()
-    for logger in (ours, root):
-        for h in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
-            logger.removeHandler(h)
+    target = root if verbose >= 2 else ours
+    saved = ours.level, root.level
     handler = _StderrHandler()
     ours.setLevel(level)
-    if verbose >= 2:  # everyone's debug messages, through the root logger (ours propagate there)
+    if verbose >= 2:
         root.setLevel(logging.DEBUG)
-        root.addHandler(handler)
-    else:
-        ours.addHandler(handler)
+    target.addHandler(handler)
+    try:
+        yield
+    finally:
+        target.removeHandler(handler)
+        ours.setLevel(saved[0])
+        root.setLevel(saved[1])
 
 
 def emit(args: argparse.Namespace, text: str, data: Any) -> None:
@@ -194,8 +200,12 @@ def run_guarded(prog: str, func: Callable[[argparse.Namespace], int], args: argp
 
     Sets up logging from ``-q``/``-v`` first.  No line carries the API key.
     """
-    configure_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
-    log.debug("%s with %s", prog, {k: v for k, v in vars(args).items() if k != "func"})
+    with configure_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False)):
+        log.debug("%s with %s", prog, {k: v for k, v in vars(args).items() if k != "func"})
+        return _run(prog, func, args)
+
+
+def _run(prog: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         return func(args)
     except ImkerError as exc:

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _complete_paths(parser: argparse.ArgumentParser, how: dict[str, str]) -> None:
+def _complete_paths(parser: argparse.ArgumentParser, how: object) -> None:
     """Mark every path-like argument of every subcommand for path completion."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

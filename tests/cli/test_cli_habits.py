@@ -155,6 +155,9 @@ def test_messages_go_through_logging_and_obey_quiet_and_verbose(tmp_path, capsys
     assert code == 0 and err.startswith("debug: imkerutils with ")
     code, _, err = call(capsys, "info", tmp_path / "a.zarr")
     assert code == 0 and err == ""
+    # an in-process command leaves the logging set-up as it found it
+    logging.getLogger("imkerutils.ui").warning("after the command")
+    assert capsys.readouterr().err == ""
 
 
 def test_quiet_and_verbose_exclude_each_other(capsys):

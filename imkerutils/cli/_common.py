@@ -198,7 +198,8 @@ def _one_line(text: str) -> str:
 def run_guarded(prog: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a subcommand, turning our errors (and the system's) into one line on stderr and exit code 2.
 
-    Sets up logging from ``-q``/``-v`` first.  No line carries the API key.
+    Any other exception is a bug: one line too, exit code 1, its traceback only with ``-v``.  Sets up
+    logging from ``-q``/``-v`` first.  No line carries the API key (:func:`redact`).
     """
     with configure_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False)):
         log.debug("%s with %s", prog, {k: v for k, v in vars(args).items() if k != "func"})
@@ -217,3 +218,8 @@ def _run(prog: str, func: Callable[[argparse.Namespace], int], args: argparse.Na
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, or a library error not mapped to ours yet: one line, no key in it
+        log.debug("the unexpected error's traceback:", exc_info=True)
+        print(f"{prog}: error: unexpected {type(exc).__name__}: {_one_line(str(exc))} (this is a bug; -v shows "
+              "the traceback)", file=sys.stderr)
+        return EXIT_FAILED

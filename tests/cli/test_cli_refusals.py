@@ -104,3 +104,22 @@ def test_an_api_key_echoed_by_the_endpoint_is_never_printed(tmp_path, canvas):
     line = clean_error(proc, "imkerutils")
     assert "[redacted] looks like an API key" in line
     assert Canvas.open(canvas).head == 1
+
+
+def test_an_unexpected_error_is_one_line_without_the_key(tmp_path, monkeypatch, capsys):
+    """A bug (or an error no layer maps yet) quoting the key: one line, exit 1; -v adds the traceback, redacted."""
+    from imkerutils.cli import info
+    from imkerutils.cli.main import main
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(f"server said: bad key {TEST_KEY}\nsecond line")
+
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setattr(info.Canvas, "open", broken)
+    assert main(["info", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("imkerutils: error: unexpected RuntimeError: server said: bad key [redacted] second "
+                                 "line (this is a bug; -v shows the traceback)\n")
+    assert main(["info", str(tmp_path), "-v"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "[redacted]" in err and TEST_KEY not in err

@@ -45,6 +45,7 @@ __all__ = [
     "PriceTableError",
     "RetryableGeneratorError",
     "StepRejectedError",
+    "TileOutOfBoundsError",
     "UnknownGeneratorError",
     "UnknownRecordFormatError",
     "UnknownSeamStrategyError",
@@ -66,6 +67,10 @@ class InvalidDirectionError(ImkerError, ValueError):
 
 class OutOfBoundsError(ImkerError, IndexError):
     """A region lies (partly) outside the image or canvas it must fit in."""
+
+
+class TileOutOfBoundsError(OutOfBoundsError, ValueError):
+    """A tile box does not fit inside its image or canvas (also a ``ValueError``, as the seed raised)."""
 
 
 class InvalidTileError(ImkerError, ValueError):

@@ -7,13 +7,15 @@ import contextlib
 import sys
 from pathlib import Path
 
+from imkerutils.cli._common import add_command, emit, region_json
 from imkerutils.errors import CanvasLockedError, CanvasReadOnlyError
 from imkerutils.tiling import Canvas, Window
+from imkerutils.tiling.tiles import check_output_path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "export", help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
+    p = add_command(
+        sub, "export", help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
         description="Export a region of a canvas; the format follows OUT's extension: .png, .tif/.tiff (tiled "
                     "BigTIFF), .ome.zarr (OME-Zarr 0.5), .jpg/.webp (small regions). The output appears under "
                     "its name only when complete.")
@@ -29,7 +31,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(default), lossy[:quality]")
     p.add_argument("--pyramid", action="store_true", help="also write every coarser level (tif, ome.zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         name = Path(args.canvas.rstrip("/")).name.removesuffix(".zarr")
         args.out = str(Path("outputs") / f"{name}-step{Canvas.open(args.canvas, read_only=True).head}.png")
     fmt = format_for(args.out)  # a bad extension fails before the canvas is opened
+    check_output_path(args.out, args.canvas)  # not the canvas, nor inside any canvas, nor holding it
     if args.level > 0 or args.pyramid:
         _freshen_pyramid(args.canvas)
     canvas = Canvas.open(args.canvas, read_only=True)  # a consistent committed view, whatever writers do
@@ -56,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
     out = export_region(canvas, args.out, region=region, level=args.level, compression=args.compression,
                         pyramid=args.pyramid, progress=False if args.quiet else None, overwrite=args.overwrite)
     r = canvas.bounds if region is None else region
-    print(f"wrote {out} ({fmt.name}, {_size(out):,} bytes): world region x={r.col_off}, y={r.row_off}, "
-          f"{r.width}x{r.height} px, level {args.level}{', with pyramid' if args.pyramid else ''}")
+    size = _size(out)
+    emit(args, f"wrote {out} ({fmt.name}, {size:,} bytes): world region x={r.col_off}, y={r.row_off}, "
+               f"{r.width}x{r.height} px, level {args.level}{', with pyramid' if args.pyramid else ''}",
+         {"output": str(out), "format": fmt.name, "bytes": size, "region": region_json(r), "level": args.level,
+          "pyramid": args.pyramid})
     return 0
 
 

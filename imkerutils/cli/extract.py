@@ -18,6 +18,7 @@ import errno
 import os
 from pathlib import Path
 
+from imkerutils.cli._common import add_command, emit, region_json
 from imkerutils.errors import (
     ExportExistsError,
     ExportFormatError,
@@ -26,14 +27,14 @@ from imkerutils.errors import (
     ImkerError,
     InvalidWindowError,
     OutOfBoundsError,
-    OutputPathError,
 )
 from imkerutils.tiling import Canvas, Window
+from imkerutils.tiling.tiles import check_output_path
 from imkerutils.tiling.window import intersection
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("extract", help="write a region of a canvas to an image file")
+    p = add_command(sub, "extract", help="write a region of a canvas to an image file")
     p.add_argument("canvas")
     p.add_argument("out", help="output image (format from the extension: .png, .tif, .ome.zarr, .jpg, .webp, ...)")
     p.add_argument("--x", type=int, required=True, help="world column of the region's left edge")
@@ -50,18 +51,6 @@ def region_of(args: argparse.Namespace) -> Window:
     if bad:
         raise InvalidWindowError(f"the region must be at least 1x1 px; got {' and '.join(bad)}")
     return Window(args.y, args.x, args.height, args.width)
-
-
-def _check_output(canvas: Canvas, out: Path) -> None:
-    """Refuse an output that is the canvas, lies inside it, or holds it."""
-    from imkerutils.tiling.location import is_remote
-
-    if is_remote(canvas.location):
-        return
-    c, o = canvas.path.resolve(), out.resolve()
-    if o == c or c in o.parents or o in c.parents:
-        raise OutputPathError(f"{out} is (or is inside, or holds) the canvas {canvas.path}; write the region "
-                              "somewhere else")
 
 
 def _check_parent(out: Path) -> None:
@@ -92,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         fmt = None
     canvas = Canvas.open(args.canvas, read_only=True)
-    _check_output(canvas, out)
+    check_output_path(out, canvas.location)  # not the canvas, nor inside any canvas, nor holding it
     _check_parent(out)
     b = canvas.bounds
     if intersection(window, b) is None:
@@ -107,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
                                     "'imkerutils export ... --overwrite')")
         # A file is replaced, as extract always did; progress shows only on a terminal.
         path = export_region(canvas, out, region=window, overwrite=not fmt.directory)
-    print(f"wrote {path} ({args.width}x{args.height} at x={args.x}, y={args.y})")
+    emit(args, f"wrote {path} ({args.width}x{args.height} at x={args.x}, y={args.y})",
+         {"output": str(path), "region": region_json(window)})
     return 0
 
 

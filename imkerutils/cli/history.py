@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from imkerutils.cli._common import add_command, region_json
 from imkerutils.tiling import Canvas
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("history", help="list a canvas's steps")
+    p = add_command(sub, "history", help="list a canvas's steps (--json: the full step records)")
     p.add_argument("canvas")
-    p.add_argument("--json", action="store_true", help="print the full step records as JSON")
     p.set_defaults(func=run)
 
 
@@ -22,8 +22,8 @@ def run(args: argparse.Namespace) -> int:
     steps = canvas.history()
     if args.json:
         print(json.dumps([{"number": s.number, "kind": s.kind, "created_at": s.created_at,
-                           "bounds_after": s.bounds_after.to_dict(), "tiles": s.tiles, "info": s.info}
-                          for s in steps], indent=2, sort_keys=True))
+                           "bounds_after": region_json(s.bounds_after), "tiles": s.tiles, "info": s.info}
+                          for s in steps], indent=2))
         return 0
     for s in steps:
         records = s.info.get(EXQUISITE_INFO_KEY) or []

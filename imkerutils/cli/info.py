@@ -1,31 +1,45 @@
-"""``imkerutils info CANVAS [--json]``: bounds, mode, tiles written, size on disk."""
+"""``imkerutils info CANVAS [--json]``: bounds, mode, tiles written, size on disk.
+
+Text and JSON give sizes width first (``W x H``; ``{"width": W, "height": H}``) and
+the bounds as ``x, y, width, height``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 
-from imkerutils.tiling import Canvas
+from imkerutils.cli._common import add_command, emit, region_json, size_json
+from imkerutils.tiling import Canvas, Window
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="describe a canvas")
+    p = add_command(sub, "info", help="describe a canvas")
     p.add_argument("canvas")
-    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     s = Canvas.open(args.canvas, read_only=True).summary()
-    if args.json:
-        print(json.dumps(s, indent=2, sort_keys=True))
-        return 0
-    b = s["bounds"]
-    print(f"canvas     {s['path']}")
-    print(f"mode       {s['mode']}")
-    print(f"size       {b['width']} x {b['height']} px")
-    print(f"bounds     x {b['col_off']}..{b['col_off'] + b['width']}, y {b['row_off']}..{b['row_off'] + b['height']}")
-    print(f"tiles      {s['tiles_written']} written ({s['tile']} px)")
-    print(f"steps      {s['steps']} ({s['redoable']} redoable)")
-    print(f"on disk    {s['bytes_on_disk']:,} bytes")
+    b = Window.from_dict(s["bounds"])
+    data = {
+        "path": s["path"],
+        "mode": s["mode"],
+        "tile": s["tile"],
+        "size": size_json(b.width, b.height),
+        "bounds": region_json(b),
+        "steps": s["steps"],
+        "redoable": s["redoable"],
+        "tiles_written": s["tiles_written"],
+        "levels": s["levels"],
+        "bytes_on_disk": s["bytes_on_disk"],
+    }
+    emit(args, "\n".join([
+        f"canvas     {s['path']}",
+        f"mode       {s['mode']}",
+        f"size       {b.width} x {b.height} px",
+        f"bounds     x {b.col_off}..{b.col_end}, y {b.row_off}..{b.row_end}",
+        f"tiles      {s['tiles_written']} written ({s['tile']} px)",
+        f"steps      {s['steps']} ({s['redoable']} redoable)",
+        f"on disk    {s['bytes_on_disk']:,} bytes",
+    ]), data)
     return 0

@@ -1,4 +1,8 @@
-"""``imkerutils``: the command with one subcommand per module in this package."""
+"""``imkerutils``: the command with one subcommand per module in this package.
+
+Every subcommand takes ``-q``/``-v`` and, when it reports something, ``--json``
+(see :mod:`imkerutils.cli._common`).  ``python -m imkerutils`` runs the same command.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,24 @@ import argparse
 from collections.abc import Sequence
 
 from imkerutils import __version__
-from imkerutils.cli import export, extract, grow, history, info, new, paste, sample, ui, undo, upgrade, verify
+from imkerutils.cli import (
+    completion,
+    export,
+    extract,
+    grow,
+    history,
+    info,
+    new,
+    paste,
+    sample,
+    ui,
+    undo,
+    upgrade,
+    verify,
+)
 from imkerutils.cli._common import run_guarded
 
-SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify, export, ui, upgrade]
+SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify, export, ui, upgrade, completion]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from imkerutils.cli._common import add_command, emit, region_json, size_json
 from imkerutils.tiling import Canvas
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("new", help="create a canvas from an image (or an empty one)")
+    p = add_command(sub, "new", help="create a canvas from an image (or an empty one)")
     p.add_argument("canvas", help="where to create the canvas (a directory)")
     p.add_argument("--from", dest="image", help="image file to start from (PNG, JPEG, TIFF, ...)")
     p.add_argument("--width", type=int, default=0, help="width of an empty canvas (without --from)")
@@ -25,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         canvas = Canvas.create(args.canvas, mode=args.mode, height=args.height, width=args.width,
                                overwrite=args.overwrite)
-    b = canvas.bounds
-    print(f"created {canvas.path}: {b.width}x{b.height} {canvas.mode}, {canvas.written_tiles()} tiles")
+    b, tiles = canvas.bounds, canvas.written_tiles()
+    emit(args, f"created {canvas.path}: {b.width}x{b.height} {canvas.mode}, {tiles} tiles",
+         {"canvas": canvas.location, "mode": canvas.mode, "size": size_json(b.width, b.height),
+          "bounds": region_json(b), "tiles_written": tiles})
     return 0

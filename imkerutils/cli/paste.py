@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.tiling import Canvas
+from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.imageio import read_image
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("paste", help="paste an image into a canvas as one undoable step")
+    p = add_command(sub, "paste", help="paste an image into a canvas as one undoable step")
     p.add_argument("canvas")
     p.add_argument("tile", help="image file to paste (any size)")
     p.add_argument("--x", type=int, required=True, help="world column of the image's left edge")
@@ -23,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
     canvas = Canvas.open(args.canvas)
     pixels = read_image(args.tile, mode=canvas.mode, trusted=args.trust_large)
     step = canvas.paste(pixels, args.y, args.x, grow=args.grow, info={"tile_file": args.tile})
-    print(f"step {step.number}: pasted {pixels.shape[1]}x{pixels.shape[0]} at x={args.x}, y={args.y} "
-          f"({step.tiles} tiles written)")
+    h, w = pixels.shape[:2]
+    emit(args, f"step {step.number}: pasted {w}x{h} at x={args.x}, y={args.y} ({step.tiles} tiles written)",
+         {"step": step.number, "region": region_json(Window(args.y, args.x, h, w)), "tiles_written": step.tiles,
+          "bounds": region_json(step.bounds_after)})
     return 0

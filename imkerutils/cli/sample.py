@@ -7,11 +7,12 @@ import shutil
 from importlib.resources import as_file, files
 from pathlib import Path
 
+from imkerutils.cli._common import add_command, emit
 from imkerutils.errors import CanvasExistsError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help="write the bundled 1024x1024 sample landscape to OUT")
+    p = add_command(sub, "sample", help="write the bundled 1024x1024 sample landscape to OUT")
     p.add_argument("out", nargs="?", default="landscape.jpg", help="where to write it (default ./landscape.jpg)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run)
@@ -24,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     with as_file(files("imkerutils") / "data" / "samples" / "landscape.jpg") as src:
         shutil.copyfile(src, out)
-    print(f"wrote {out}")
+    emit(args, f"wrote {out}", {"output": str(out)})
     return 0

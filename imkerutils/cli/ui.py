@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
+import logging
 import threading
 import webbrowser
 from collections.abc import Sequence
 
-from imkerutils.cli._common import run_guarded
+from imkerutils.cli._common import add_command, common_parent, run_guarded
 from imkerutils.errors import ImkerError
 
 __all__ = ["UIHostError", "add_arguments", "add_parser", "main", "run"]
 
 DEFAULT_PORT = 8765
+
+log = logging.getLogger(__name__)
 
 
 class UIHostError(ImkerError, ValueError):
@@ -36,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    add_arguments(sub.add_parser("ui", help="open a canvas (or an image file) in the browser UI"))
+    add_arguments(add_command(sub, "ui", reports=False, help="open a canvas (or an image file) in the browser UI"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.allow_remote:
             raise UIHostError(f"refusing to listen on {args.host}: other machines could then use this canvas and its "
                               "API budget; pass --allow-remote to do it anyway")
-        print(f"warning: listening on {args.host}: anyone who can reach this address can grow, undo and spend the "
-              "budget of this canvas (there is no login)", file=sys.stderr)
+        log.warning("listening on %s: anyone who can reach this address can grow, undo and spend the budget of this "
+                    "canvas (there is no login)", args.host)
     if not 0 <= args.port <= 65535:
         raise UIHostError(f"--port must be between 0 and 65535, got {args.port}")
     from imkerutils.exquisite.ui.serve import ServerStartError, bind, url_of
@@ -75,14 +77,15 @@ def run(args: argparse.Namespace) -> int:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down cleanly, then re-raises the signal
         serve(create_app(session, hosts=allowed_hosts(args.host)), sock, log_level="warning")
-    print("stopped", file=sys.stderr)
+    log.info("stopped")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m imkerutils.exquisite.ui``."""
     prog = "python -m imkerutils.exquisite.ui"
-    parser = argparse.ArgumentParser(prog=prog, description="The Exquisite browser UI for one canvas.")
+    parser = argparse.ArgumentParser(prog=prog, description="The Exquisite browser UI for one canvas.",
+                                     parents=[common_parent(reports=False)])
     add_arguments(parser)
     args = parser.parse_args(list(argv) if argv is not None else None)
     return run_guarded(prog, args.func, args)

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.tiling import Canvas
+from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.tiling import Canvas, StepInfo
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("undo", help="revert the last step")
+    p = add_command(sub, "undo", help="revert the last step")
     p.add_argument("canvas")
     p.set_defaults(func=run_undo)
-    p = sub.add_parser("redo", help="re-apply the last undone step")
+    p = add_command(sub, "redo", help="re-apply the last undone step")
     p.add_argument("canvas")
     p.set_defaults(func=run_redo)
 
 
-def run_undo(args: argparse.Namespace) -> int:
-    step = Canvas.open(args.canvas).undo()
-    print(f"undid step {step.number} ({step.kind})")
+def _report(args: argparse.Namespace, canvas: Canvas, action: str, done: str, step: StepInfo) -> int:
+    emit(args, f"{done} step {step.number} ({step.kind})",
+         {"action": action, "step": step.number, "kind": step.kind,
+          "head": canvas.head, "redoable": canvas.redoable, "bounds": region_json(canvas.bounds)})
     return 0
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    canvas = Canvas.open(args.canvas)
+    return _report(args, canvas, "undo", "undid", canvas.undo())
 
 
 def run_redo(args: argparse.Namespace) -> int:
-    step = Canvas.open(args.canvas).redo()
-    print(f"redid step {step.number} ({step.kind})")
-    return 0
+    canvas = Canvas.open(args.canvas)
+    return _report(args, canvas, "redo", "redid", canvas.redo())

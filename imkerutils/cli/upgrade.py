@@ -1,22 +1,26 @@
-"""``imkerutils upgrade CANVAS``: convert a canvas of format 1 to the OME-Zarr layout, in place."""
+"""``imkerutils upgrade CANVAS``: convert a canvas of format 1 to the OME-Zarr layout, in place (crash-safe)."""
 
 from __future__ import annotations
 
 import argparse
 
+from imkerutils.cli._common import add_command, emit
 from imkerutils.tiling import Canvas
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("upgrade", help="convert an older canvas to the current format, in place (crash-safe)")
+    p = add_command(sub, "upgrade", help="convert an older canvas to the current format, in place (crash-safe)")
     p.add_argument("canvas")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if Canvas.upgrade(args.canvas):
-        canvas = Canvas.open(args.canvas, read_only=True)
-        print(f"upgraded {canvas.location}: {canvas.head} steps kept, {canvas.written_tiles()} tiles")
+    upgraded = Canvas.upgrade(args.canvas)
+    canvas = Canvas.open(args.canvas, read_only=True)
+    data = {"path": canvas.location, "upgraded": upgraded, "steps": canvas.head, "tiles": canvas.written_tiles()}
+    if upgraded:
+        text = f"upgraded {canvas.location}: {canvas.head} steps kept, {data['tiles']} tiles"
     else:
-        print(f"{args.canvas} is already in the current format")
+        text = f"{canvas.location} is already in the current format"
+    emit(args, text, data)
     return 0

@@ -697,6 +697,16 @@ class Canvas:
             "bytes_on_disk": self.disk_usage(),
         }
 
+    def close(self) -> None:
+        """Release the canvas's store (the write lock is held only inside a step, so none remains after this)."""
+        self._store.close()
+
+    def __enter__(self) -> Canvas:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def _mirrors(attrs: dict[str, Any], state: JournalState) -> bool:
     """Whether the root attributes mirror the committed bounds and frame."""

@@ -2,8 +2,12 @@
 
 ``x``/``y`` name the pixel at the tile's ``corner`` (``tl``, ``tr``, ``bl``,
 ``br``; inclusive, as in the seed).  Either path may be an ordinary image
-file or a canvas (a directory holding ``zarr.json``): on a canvas ``x``/``y``
-are world coordinates and a paste is an atomic, undoable step.
+file or a canvas (a folder or an fsspec URL such as ``s3://bucket/c.zarr``
+holding a canvas's ``zarr.json``): on a canvas ``x``/``y`` are world
+coordinates and a paste is an atomic, undoable step.  A box that does not fit
+is a :class:`~imkerutils.errors.TileOutOfBoundsError`, which is a
+``ValueError`` as in the seed (and an ``IndexError``).  No output is ever
+written inside a canvas folder (:func:`check_output_path`).
 
 >>> corner_window(2047, 0, "tr", tile=1024)
 Window(row_off=0, col_off=1024, height=1024, width=1024)
@@ -11,6 +15,7 @@ Window(row_off=0, col_off=1024, height=1024, width=1024)
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -18,13 +23,28 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from imkerutils.errors import ExportFormatError, ImageFileError, InvalidTileError, InvalidWindowError, OutOfBoundsError
+from imkerutils.errors import (
+    ExportFormatError,
+    ImageFileError,
+    InvalidTileError,
+    InvalidWindowError,
+    OutputPathError,
+    TileOutOfBoundsError,
+)
 from imkerutils.tiling.export._atomic import atomic_output
 from imkerutils.tiling.grid import TILE_SIZE
 from imkerutils.tiling.imageio import decode_image, image_mode, open_image, read_image, write_image
 from imkerutils.tiling.window import Window
 
-__all__ = ["Corner", "corner_window", "default_paste_output", "extract_tile", "is_canvas", "paste_tile"]
+__all__ = [
+    "Corner",
+    "check_output_path",
+    "corner_window",
+    "default_paste_output",
+    "extract_tile",
+    "is_canvas",
+    "paste_tile",
+]
 
 Corner = Literal["tl", "tr", "bl", "br"]
 PathLike = str | os.PathLike[str]
@@ -43,13 +63,55 @@ def corner_window(x: int, y: int, corner: str = "tl", tile: int = TILE_SIZE) -> 
 
 
 def is_canvas(path: PathLike) -> bool:
-    """Whether ``path`` is a canvas directory rather than an image file."""
+    """Whether ``path`` is a canvas (a folder, or an fsspec URL, holding ``zarr.json``) rather than an image file."""
+    from imkerutils.tiling.location import is_remote
+
+    if is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(os.fspath(path))
+        return bool(fs.isfile(root.rstrip("/") + "/zarr.json"))
     return Path(path).is_dir() and (Path(path) / "zarr.json").is_file()
+
+
+def _is_canvas_folder(folder: Path) -> bool:
+    """Whether the local ``folder`` is a canvas's root (its ``zarr.json`` holds canvas metadata, or is unreadable)."""
+    meta = folder / "zarr.json"
+    if not meta.is_file():
+        return False
+    try:
+        attrs = json.loads(meta.read_bytes()).get("attributes") or {}
+    except (OSError, ValueError, AttributeError):
+        return True  # a damaged canvas is still a canvas: refusing is the safe answer
+    return isinstance(attrs, dict) and "imkerutils" in attrs
+
+
+def check_output_path(out: PathLike, source: PathLike | None = None) -> None:
+    """Refuse an output that is a canvas or lies inside one, or that is, or holds, the canvas ``source``.
+
+    A file written into a canvas folder is one ``verify`` cannot account for (and
+    inside a chunk folder it can break the canvas); an output holding ``source``
+    would replace the canvas being read.  URLs are not checked.  Raises
+    :class:`~imkerutils.errors.OutputPathError`; nothing is written.
+    """
+    from imkerutils.tiling.location import is_remote, local_path
+
+    if is_remote(out):
+        return
+    o = Path(out).resolve()
+    if source is not None and not is_remote(source):
+        c = local_path(source).resolve()
+        if o == c or c in o.parents or o in c.parents:
+            raise OutputPathError(f"{out} is (or is inside, or holds) the canvas {source}; write it somewhere else")
+    for folder in (o, *o.parents):
+        if _is_canvas_folder(folder):
+            raise OutputPathError(f"{out} is (or is inside) the canvas {folder}; write it somewhere outside "
+                                  "every canvas folder")
 
 
 def _check_inside(w: Window, bounds: Window, what: str) -> None:
     if not bounds.contains(w):
-        raise OutOfBoundsError(
+        raise TileOutOfBoundsError(
             f"tile box x {w.col_off}..{w.col_end - 1}, y {w.row_off}..{w.row_end - 1} does not fit inside "
             f"{what} (x {bounds.col_off}..{bounds.col_end - 1}, y {bounds.row_off}..{bounds.row_end - 1})")
 
@@ -69,7 +131,9 @@ def extract_tile(
     Returns the box ``(left, top, right, bottom)``, right/bottom exclusive.
     """
     w = corner_window(x, y, corner, tile)
-    if is_canvas(input_path):
+    from_canvas = is_canvas(input_path)
+    check_output_path(output_path, input_path if from_canvas else None)
+    if from_canvas:
         from imkerutils.tiling.canvas import Canvas
 
         canvas = Canvas.open(input_path, read_only=True)
@@ -134,6 +198,7 @@ def paste_tile(
         _check_inside(w, Window(0, 0, base.height, base.width), f"image {base_path} ({base.width}x{base.height})")
         if output_path is None:
             output_path = _default_output(Path(base_path), base.mode, x, y)
+        check_output_path(output_path)
         fmt = _output_format(output_path, base)
         with decode_image(tile_path, trusted=trusted, exact=False) as tile_img:  # the tile is converted anyway
             if tile_img.size != (tile, tile):

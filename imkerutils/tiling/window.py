@@ -1,5 +1,12 @@
 """Integer, half-open pixel windows in (row, col) order.
 
+.. warning::
+   ``Window(row_off, col_off, height, width)`` takes **y before x and height
+   before width**: the reverse of rasterio's ``Window(col_off, row_off, width,
+   height)`` and of the CLI's ``--region X Y W H``.  When you think in x, y,
+   width, height, write :meth:`Window.from_xywh` with keywords:
+   ``Window.from_xywh(x=10, y=20, width=30, height=40) == Window(20, 10, 40, 30)``.
+
 A :class:`Window` is a value: it may start at negative coordinates (a canvas
 that grew left or up) and the algebra on it lives in pure module-level
 functions, with one-line method aliases.  ``None`` stands for "no overlap".
@@ -33,7 +40,15 @@ def _as_int(name: str, value: object) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A half-open rectangle ``[row_off, row_off+height) x [col_off, col_off+width)``."""
+    """A half-open rectangle ``[row_off, row_off+height) x [col_off, col_off+width)``.
+
+    **Positional order: row_off (y), col_off (x), height, width**, the reverse of
+    rasterio's ``Window(col_off, row_off, width, height)``.  To build one from
+    x, y, width, height, use the keyword-only :meth:`from_xywh`:
+
+    >>> Window.from_xywh(x=10, y=20, width=30, height=40)
+    Window(row_off=20, col_off=10, height=40, width=30)
+    """
 
     row_off: int
     col_off: int
@@ -47,6 +62,11 @@ class Window:
             raise InvalidWindowError(
                 f"window size must not be negative, got height={self.height}, width={self.width}"
             )
+
+    @classmethod
+    def from_xywh(cls, *, x: int, y: int, width: int, height: int) -> Window:
+        """The window whose top-left pixel is column ``x``, row ``y``, of ``width x height`` px (keywords only)."""
+        return cls(y, x, height, width)
 
     @classmethod
     def from_bounds(cls, top: int, left: int, bottom: int, right: int) -> Window:

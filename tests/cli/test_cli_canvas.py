@@ -41,7 +41,8 @@ def test_canvas_life_cycle(tmp_path):
 
     info_json, info_text = run_all([script("imkerutils", "info", c, "--json"), imkerutils_cmd("info", c)])
     info = json.loads(ok(info_json).stdout)
-    assert info["bounds"] == {"row_off": 0, "col_off": 0, "height": 40, "width": 50}
+    assert info["bounds"] == {"x": 0, "y": 0, "width": 50, "height": 40}
+    assert list(info["size"].items()) == [("width", 50), ("height", 40)]
     assert info["mode"] == "RGB" and info["tiles_written"] == 1 and info["steps"] == 1
     assert info["bytes_on_disk"] == disk_bytes(c) > 40 * 50
     assert "RGB" in ok(info_text).stdout and "50 x 40" in info_text.stdout

@@ -41,6 +41,7 @@ __all__ = [
     "read_layout",
     "stored_chunk_files",
     "transform_vectors",
+    "write_reference",
 ]
 
 AXES = [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
@@ -204,3 +205,38 @@ def chunks_initialized_from_info(info: Any) -> int:
     if m is None:
         raise AssertionError(f"info_complete() reported no 'Chunks Initialized' line:\n{info}")
     return int(m.group(1))
+
+
+def write_reference(canvas: Any, root: str | Path, *, margin: tuple[int, int] = (2, 3)) -> Path:
+    """Write ``canvas``'s levels at ``root`` in the layout issue 13 asks of a canvas folder, as a reference.
+
+    Each level's array covers that level's bounds plus ``margin`` (rows, cols) tiles before them and one tile
+    after, on a tile-aligned grid of its own, chunks ``(C, tile, tile)``; the group attributes hold the
+    ``ome`` metadata of the OME-Zarr export and ``imkerutils`` ``bounds``, ``mode`` and ``tile``.  A
+    bookkeeping file inside the level-0 folder (not a chunk key) shows where zarr looks away: listing the
+    group and counting chunks ignore it.  Used to check that the canvas tests can pass.
+    """
+    import zarr
+
+    from imkerutils.tiling.export._plan import LevelRegion
+    from imkerutils.tiling.export.omezarr import ome_metadata
+
+    root = Path(root)
+    t = canvas.tile
+    regions = []
+    for level in range(canvas.levels):
+        b = canvas.level_bounds(level)
+        top, left = (b.row_off // t - margin[0]) * t, (b.col_off // t - margin[1]) * t
+        bottom, right = (-(-b.row_end // t) + 1) * t, (-(-b.col_end // t) + 1) * t
+        regions.append(LevelRegion(level, Window.from_bounds(top, left, bottom, right)))
+    group = zarr.create_group(root, zarr_format=3, attributes={
+        "ome": ome_metadata(regions, canvas.mode, root.name),
+        "imkerutils": {"bounds": canvas.bounds.to_dict(), "mode": canvas.mode, "tile": t}})
+    for region in regions:
+        array = group.create_array(str(region.level), shape=(canvas.channels, *region.window.shape),
+                                   chunks=(canvas.channels, t, t), dtype="uint8", fill_value=0,
+                                   dimension_names=("c", "y", "x"))
+        array[...] = np.moveaxis(canvas.read(region.window, region.level), 2, 0)
+    (root / "0" / "_bookkeeping").mkdir()
+    (root / "0" / "_bookkeeping" / "state.json").write_text("{}")
+    return root

@@ -1,7 +1,11 @@
-"""Shared test settings: Hypothesis profiles chosen by HYPOTHESIS_PROFILE (CI -> derandomised)."""
+"""Shared test settings: Hypothesis profiles chosen by HYPOTHESIS_PROFILE (CI -> derandomised); file-tree digests."""
 
+import hashlib
 import os
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("default", max_examples=60, deadline=None)
@@ -11,3 +15,17 @@ settings.register_profile(
 )
 settings.register_profile("nightly", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+
+
+def digest_tree(root: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file under ``root`` (directories themselves ignored)."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")  # a pure function: session scope lets Hypothesis tests use it too
+def tree_digest() -> Callable[[Path], dict[str, str]]:
+    return digest_tree

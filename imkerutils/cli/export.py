@@ -42,19 +42,21 @@ def _size(path: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from imkerutils.tiling.export import export_region, format_for
+    from imkerutils.tiling.export._plan import plan_region
 
     if args.out is None:
         name = Path(args.canvas.rstrip("/")).name.removesuffix(".zarr")
         args.out = str(Path("outputs") / f"{name}-step{Canvas.open(args.canvas, read_only=True).head}.png")
     fmt = format_for(args.out)  # a bad extension fails before the canvas is opened
     check_output_path(args.out, args.canvas)  # not the canvas, nor inside any canvas, nor holding it
-    if args.level > 0 or args.pyramid:
-        _freshen_pyramid(args.canvas)
-    canvas = Canvas.open(args.canvas, read_only=True)  # a consistent committed view, whatever writers do
     region = None
     if args.region is not None:
         x, y, w, h = args.region
         region = Window(y, x, h, w)
+    plan_region(Canvas.open(args.canvas, read_only=True), region, args.level)  # refused before any write
+    if args.level > 0 or args.pyramid:
+        _freshen_pyramid(args.canvas)
+    canvas = Canvas.open(args.canvas, read_only=True)  # a consistent committed view, whatever writers do
     out = export_region(canvas, args.out, region=region, level=args.level, compression=args.compression,
                         pyramid=args.pyramid, progress=False if args.quiet else None, overwrite=args.overwrite)
     r = canvas.bounds if region is None else region

@@ -92,8 +92,16 @@ def read_window(z: zarr.Array, a: Window) -> np.ndarray:
     if inside is None:
         return out
     target = out[inside.slices((a.row_off, a.col_off))].transpose(2, 0, 1)
-    z.get_basic_selection((slice(None), slice(inside.row_off, inside.row_end), slice(inside.col_off, inside.col_end)),
-                          out=default_buffer_prototype().nd_buffer.from_numpy_array(target))
+    try:
+        z.get_basic_selection((slice(None), slice(inside.row_off, inside.row_end),
+                               slice(inside.col_off, inside.col_end)),
+                              out=default_buffer_prototype().nd_buffer.from_numpy_array(target))
+    except OSError:
+        raise  # the store could not be read: not a statement about the bytes
+    except Exception as exc:  # the codec's own error (zstd, ...): bytes that do not decode
+        raise CanvasCorruptError(f"a chunk of {z.path} under array rows {inside.row_off}..{inside.row_end}, cols "
+                                 f"{inside.col_off}..{inside.col_end} cannot be decoded ({type(exc).__name__}: "
+                                 f"{exc}): the canvas is damaged; `imkerutils verify` names every such tile") from None
     return out
 
 

@@ -69,10 +69,8 @@ def _batched(check: Callable[[tuple[int, int]], str | None], items: list[tuple[i
 def _decodes(read: Callable[[], np.ndarray], where: str) -> tuple[np.ndarray | None, str | None]:
     try:
         return read(), None
-    except OSError:
-        raise  # the store could not be read: not a statement about the bytes
-    except Exception as exc:  # the codec's own error type (zstd, ...) for bytes it cannot decode
-        return None, f"{where}: its chunk cannot be decoded ({type(exc).__name__}: {exc})"
+    except CanvasCorruptError:  # layout.read_window's word for bytes the codec cannot decode
+        return None, f"{where}: its chunk cannot be decoded"
 
 
 def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:

@@ -1,28 +1,13 @@
-"""Fixtures shared by the tiling tests: file-tree digests and small sample images."""
+"""Fixtures shared by the tiling tests: small sample images (``tree_digest`` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
-
-def digest_tree(root: Path) -> dict[str, str]:
-    """``{relative path: sha256}`` of every file under ``root`` (directories themselves ignored)."""
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-@pytest.fixture(scope="session")  # a pure function: session scope lets Hypothesis tests use it too
-def tree_digest() -> Callable[[Path], dict[str, str]]:
-    return digest_tree
 
 
 @pytest.fixture

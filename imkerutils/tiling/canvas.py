@@ -312,8 +312,8 @@ class Canvas:
     def put_artifact(self, key: str, data: bytes) -> None:
         """Store a file of the canvas's own (e.g. ``_generated/...``) beside its arrays, atomically."""
         self._check_writable()
-        if not key.startswith(("_generated/", "outputs/")):
-            raise InvalidWindowError(f"artifact keys live under _generated/ or outputs/, got {key!r}")
+        if not key.startswith(("_generated/", "_staged/", "outputs/")):
+            raise InvalidWindowError(f"artifact keys live under _generated/, _staged/ or outputs/, got {key!r}")
         self._raw.put(key, data)
 
     @property
@@ -718,6 +718,17 @@ class Canvas:
             "levels": self.levels,
             "bytes_on_disk": self.disk_usage(),
         }
+
+    def written_tile_windows(self, window: Window) -> list[Window]:
+        """World windows of the level-0 tiles that meet ``window`` and that some step wrote (the manifest's)."""
+        prefix = MANIFEST_PREFIX + LEVEL0 + "/"
+        oi, oj = self.origin[0] // self.tile, self.origin[1] // self.tile
+        out = []
+        for ci, cj in self._chunks_of_keys([k[len(MANIFEST_PREFIX):] for k in self._raw.list_prefix(prefix)]):
+            w = Window((ci - oi) * self.tile, (cj - oj) * self.tile, self.tile, self.tile)
+            if w.intersection(window) is not None:
+                out.append(w)
+        return sorted(out, key=lambda w: (w.row_off, w.col_off))
 
 
 class _Step:

@@ -64,13 +64,14 @@ class GrowSettings:
     overlap: int = 256
     save_artifacts: bool = True
     workers: int | None = None  # local tiles at once (default: the generator's max_concurrency)
+    tile: int = 1024  # reference tile of a fill (grow's edge plans use 1024)
 
     def __post_init__(self) -> None:
         # checked here, before a step is planned, so a bad setting never costs a generator call
         if self.seam not in SEAM_STRATEGIES:
             raise UnknownSeamStrategyError(
                 f"unknown seam strategy {self.seam!r}; choose one of {', '.join(seam_strategy_names())}")
-        for name, least in (("candidates", 1), ("max_retries", 0), ("seam_width", 0), ("workers", 1)):
+        for name, least in (("candidates", 1), ("max_retries", 0), ("seam_width", 0), ("workers", 1), ("tile", 2)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
                 raise InvalidGrowSettingsError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -102,28 +103,35 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _save_artifacts(canvas: Canvas, step_id: str,
-                    outcomes: Sequence[tuple[int, TileOutcome]]) -> dict[tuple[int, int], dict[str, str]]:
-    """Write each tile's reference, mask, raw output and final tile as PNGs in the canvas's ``_generated/``.
+def _artifact_jobs(step_id: str, outcomes: Sequence[tuple[int, TileOutcome]]
+                   ) -> tuple[list[tuple[str, Callable[[], np.ndarray]]], dict[tuple[int, int], dict[str, str]]]:
+    """Each tile's reference, mask, raw output and final tile: their keys in ``_generated/`` and their images.
 
-    Returns ``{(edge, tile index): {role: key}}``.  The PNGs (four per tile, about 80 ms each) are
-    encoded and stored on a thread per core: zlib releases the GIL, and on an object store the PUTs overlap.
+    Returns the jobs ``(key, image maker)`` and ``{(edge, tile index): {role: key}}``.
     """
-    jobs: list[tuple[int, int, str, str, np.ndarray]] = []
-    for edge, o in outcomes:
-        images = {"reference": o.reference, "mask": mask_to_openai_rgba(o.generate), "raw": o.raw, "final": o.final}
-        jobs.extend((edge, o.plan.index, role, step_artifact_key(step_id, edge, o.plan.index, role), image)
-                    for role, image in images.items())
-
-    def store(job: tuple[int, int, str, str, np.ndarray]) -> None:
-        canvas.put_artifact(job[3], _png(job[4]))
-
-    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-        list(pool.map(store, jobs))
+    jobs: list[tuple[str, Callable[[], np.ndarray]]] = []
     paths: dict[tuple[int, int], dict[str, str]] = {}
-    for edge, index, role, key, _ in jobs:
-        paths.setdefault((edge, index), {})[role] = key
-    return paths
+    for edge, o in outcomes:
+        images: dict[str, Callable[[], np.ndarray]] = {
+            "reference": lambda o=o: o.reference, "mask": lambda o=o: mask_to_openai_rgba(o.generate),
+            "raw": lambda o=o: o.raw, "final": lambda o=o: o.final}
+        for role, image in images.items():
+            key = step_artifact_key(step_id, edge, o.plan.index, role)
+            jobs.append((key, image))
+            paths.setdefault((edge, o.plan.index), {})[role] = key
+    return jobs, paths
+
+
+def store_artifacts(canvas: Canvas, jobs: Sequence[tuple[str, Callable[[], np.ndarray]]]) -> None:
+    """Encode and store artifact PNGs (about 80 ms each) on a thread per core.
+
+    Called only after the step committed, so a step that is refused, rejected or cancelled leaves no
+    ``_generated/`` files behind.  zlib releases the GIL, and on an object store the PUTs overlap.
+    """
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        list(pool.map(lambda job: canvas.put_artifact(job[0], _png(job[1]())), jobs))
 
 
 def grow_step(
@@ -166,9 +174,9 @@ def grow_batch(
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
-    saved = (_save_artifacts(canvas, step_id, [(k, outcomes[(k, t.index)])
-                                               for k, edge in enumerate(batch.edges) for t in edge.tiles])
-             if settings.save_artifacts else {})
+    jobs, saved = (_artifact_jobs(step_id, [(k, outcomes[(k, t.index)])
+                                            for k, edge in enumerate(batch.edges) for t in edge.tiles])
+                   if settings.save_artifacts else ([], {}))
     drafts: list[StepRecord] = []  # validated here, before anything is written; timings come last
     for k, edge in enumerate(batch.edges):
         edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
@@ -205,7 +213,9 @@ def grow_batch(
     commit_start = time.perf_counter()
     canvas.write(pieces, grow=True, kind="grow-" + "-".join(d.value for d in batch.directions),
                  info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]}, expect_token=token)
-    timings = {**timings, "commit": time.perf_counter() - commit_start, "total": time.perf_counter() - started}
+    timings = {**timings, "commit": time.perf_counter() - commit_start}
+    store_artifacts(canvas, jobs)  # after the commit: a refused step leaves no artifacts behind
+    timings["total"] = time.perf_counter() - started
     return [replace(r, timings=timings) for r in drafts]
 
 

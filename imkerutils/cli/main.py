@@ -6,10 +6,27 @@ import argparse
 from collections.abc import Sequence
 
 from imkerutils import __version__
-from imkerutils.cli import export, extract, grow, history, info, new, paste, sample, ui, undo, verify
+from imkerutils.cli import (
+    accept,
+    discard,
+    export,
+    extract,
+    fill,
+    grow,
+    history,
+    info,
+    new,
+    paste,
+    sample,
+    staged,
+    ui,
+    undo,
+    verify,
+)
 from imkerutils.cli._common import run_guarded
 
-SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify, export, ui]
+SUBCOMMANDS = [sample, new, info, extract, paste, grow, fill, staged, accept, discard, history, undo, verify, export,
+               ui]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,9 +20,11 @@ counts, e.g. the canvas bounds intersected with the storage tiles some step wrot
   ``p = ceil(tile / cell)``, so same-phase cells of one ring are about a tile
   apart and run in parallel (phase A / phase B of the edge plan, in two
   dimensions), then by position.
-  A tile **depends on** every earlier tile whose writes fall inside its reference
-  tile and keeps those pixels (``keep_windows`` = content + those writes), so no
-  two tiles meet at an unconditioned seam and corners see both sides.
+  A tile **depends on** every tile of an earlier (ring, phase) group whose writes
+  fall inside its reference tile and keeps those pixels (``keep_windows`` =
+  content + those writes); tiles of one group never depend on each other, and
+  the later phases between them see both sides (corners included), so no two
+  tiles meet at an unconditioned seam.
 * Among the reference tiles that contain the cell with the cell at their start,
   centre or end (per axis), a tile takes the one that sees the most kept pixels
   (ties: centre first, then start, then end).
@@ -313,10 +315,21 @@ def plan_fill(
         return (k[0] % pi) * pj + k[1] % pj
 
     order = sorted(cells, key=lambda k: (ring[k], phase(k), k))
-    written = _Index(tile)
+    written = _Index(tile)  # the writes of earlier groups (ring, phase)
     owner: dict[Window, TileKey] = {}
     tiles: list[FillTile] = []
+    pending: list[TileKey] = []
+
+    def flush() -> None:
+        for key in pending:
+            for w in writes[key]:
+                written.add(w)
+                owner[w] = key
+        pending.clear()
+
     for k in order:
+        if pending and (ring[pending[0]], phase(pending[0])) != (ring[k], phase(k)):
+            flush()
         c = cells[k]
         best: tuple[int, Window] | None = None
         for r in _offsets(c.row_off, c.height, tile):
@@ -332,9 +345,7 @@ def plan_fill(
         deps = tuple(dict.fromkeys(o for o, _ in kept_new))
         tiles.append(FillTile(key=k, ring=ring[k], phase=phase(k), cell=c, tile_window=tw, write_windows=writes[k],
                               keep_windows=(*kept_content, *(p for _, p in kept_new)), depends_on=deps))
-        for w in writes[k]:
-            written.add(w)
-            owner[w] = k
+        pending.append(k)
     before = bounds
     if before is None:
         nonempty = [w for w in content if not w.is_empty]

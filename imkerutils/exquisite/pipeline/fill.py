@@ -15,7 +15,6 @@ leaves it as it was, and the step's artifacts are stored only after the commit.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 import uuid
 from collections import Counter
@@ -27,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from imkerutils.errors import InvalidGrowSettingsError, StepCancelledError
+from imkerutils.errors import InvalidGrowSettingsError
 from imkerutils.exquisite.api.base import TileGenerator, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.batch import plan_batch
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam, edge_region, plan_fill, subtract
 from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
+from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, tile_worst_case_usd
 from imkerutils.exquisite.pipeline.step import (
     EXQUISITE_INFO_KEY,
@@ -71,28 +71,6 @@ __all__ = [
 
 DEFAULT_BY = 512  # depth of a growth step
 MAX_BY = 8192  # deepest step --by accepts (deeper than half a tile takes several rings of tiles)
-
-
-class Cancel:
-    """A cancellation token: :meth:`set` it from any thread (or a signal handler) to stop a step.
-
-    The pipeline asks it before every generator call and before the commit; a set token makes the
-    step raise :class:`~imkerutils.errors.StepCancelledError` with nothing written.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        """Raise :class:`StepCancelledError` if the token is set."""
-        if self._event.is_set():
-            raise StepCancelledError("cancelled; nothing was written")
 
 
 def step_seed(run_seed: int, step: int) -> int:

@@ -31,6 +31,7 @@ from imkerutils.exquisite.geometry.batch import BatchPlan, plan_batch
 from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
+from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.qc import QCHook
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage
@@ -155,8 +156,12 @@ def grow_batch(
     *,
     on_tile: Callable[[TileOutcome], None] | None = None,
     client: Client | None = None,
+    cancel: Cancel | None = None,
 ) -> list[StepRecord]:
-    """Grow every edge in ``directions`` by 512 px as ONE atomic step; one record per edge."""
+    """Grow every edge in ``directions`` by 512 px as ONE atomic step; one record per edge.
+
+    A set ``cancel`` stops the step before its next generator call or its commit, with nothing written.
+    """
     settings = settings or GrowSettings()
     started = time.perf_counter()
     created = format_utc(datetime.now(UTC))
@@ -170,7 +175,7 @@ def grow_batch(
                      for d, p in prompts.items()}
     workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
     outcomes = run_batch_tiles(canvas, batch, generator, tile_settings, client=client, workers=workers,
-                               on_tile=on_tile)
+                               on_tile=on_tile, cancel=cancel)
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
@@ -210,6 +215,8 @@ def grow_batch(
     timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
     records = [replace(r, timings=timings) for r in drafts]
     pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
+    if cancel is not None:
+        cancel.check()
     commit_start = time.perf_counter()
     canvas.write(pieces, grow=True, kind="grow-" + "-".join(d.value for d in batch.directions),
                  info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]}, expect_token=token)

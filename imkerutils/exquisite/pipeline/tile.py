@@ -102,6 +102,8 @@ def run_tile(
     pixels: np.ndarray,
     generator: TileGenerator,
     settings: TileSettings,
+    *,
+    cancelled: Callable[[], bool] | None = None,
 ) -> TileOutcome:
     """Generate one tile from its assembled ``pixels`` (see :func:`assemble_tile`), with QC.
 
@@ -117,7 +119,7 @@ def run_tile(
     reference = np.ascontiguousarray(
         from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=settings.fill), d))
     drawn = draw_tile(plan.index, (settings.seed, edge, plan.index), d, pixels, generate, reference, generator,
-                      settings)
+                      settings, cancelled=cancelled)
     new = new_pixels(plan, drawn.best.image).copy()
     return TileOutcome(plan, drawn.best.seed, reference, generate, drawn.raw, drawn.best.image, new,
                        drawn.best.scores, drawn.best.band_drift, drawn.usage, drawn.cost_usd, drawn.request_id,

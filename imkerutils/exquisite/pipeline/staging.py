@@ -41,7 +41,8 @@ from imkerutils.exquisite.state.record import StepRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
-__all__ = ["PROPOSAL_FORMAT", "STAGED", "Proposal", "accept", "contact_sheet", "discard", "list_proposals",
+__all__ = ["PROPOSAL_FORMAT", "STAGED", "Proposal", "accept", "candidate_pieces", "contact_sheet", "discard",
+           "fingerprint", "list_proposals",
            "load_proposal", "stage_fill"]
 
 STAGED = "_staged"

@@ -56,6 +56,19 @@ def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
     return canvas
 
 
+def _existing(path: str) -> str:
+    """The canvas a dry run plans on: ``path``, or the canvas made beside an image file."""
+    if is_remote(path) or is_canvas(path):
+        return path
+    beside = Path(path).with_suffix(".zarr")
+    if is_canvas(beside):
+        return str(beside)
+    from imkerutils.errors import CanvasNotFoundError
+
+    raise CanvasNotFoundError(f"{path} is not a canvas and {beside} does not exist yet: a dry run plans on an "
+                              "existing canvas (grow once without --dry-run, or `imkerutils new`)")
+
+
 def _uses_fill(args: argparse.Namespace) -> bool:
     """``--along``, ``--by``, ``--stage`` and ``--tile`` grow through ``fill`` (any depth, part of an edge)."""
     return args.along is not None or args.by is not None or args.stage or args.tile != 1024
@@ -87,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     settings = make_settings(args, stage=args.stage)
     candidates = args.candidates if args.stage else 1
     if args.dry_run:
-        canvas = Canvas.open(args.canvas, read_only=True)
+        canvas = Canvas.open(_existing(args.canvas), read_only=True)
     else:
         canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
     if via_fill:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from imkerutils.errors import (
     BudgetExceededError,
     CanvasChangedError,
+    CanvasLockedError,
     NoContentNearError,
     StepCancelledError,
 )
@@ -198,6 +201,15 @@ def test_a_refused_commit_leaves_no_artifacts(tmp_path: Path) -> None:
         changed.clear()
         grow_batch(canvas, ["right"], MockGenerator(), GrowSettings(), on_tile=meddle)
     assert not (canvas.path / "_generated").exists()
+    fd = os.open(canvas.path / "_journal" / "lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as another writer would
+        with pytest.raises(CanvasLockedError):
+            fill(canvas, canvas.bounds, MockGenerator(), SMALL)
+        with pytest.raises(CanvasLockedError):
+            grow_batch(canvas, ["right"], MockGenerator(), GrowSettings())
+    finally:
+        os.close(fd)
     assert {f for f in tree(canvas.path) if f.startswith("_generated")} == set()
     assert files_before  # sanity: the canvas has files
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from _generators import PatternGenerator, noise_image
 
-from imkerutils.errors import ProposalNotFoundError, ProposalStaleError
-from imkerutils.exquisite.pipeline import GrowSettings, fill, step_records
+from imkerutils.errors import BudgetExceededError, ProposalNotFoundError, ProposalStaleError, StepCancelledError
+from imkerutils.exquisite.pipeline import Cancel, GrowSettings, estimate_fill, fill, step_records
 from imkerutils.exquisite.pipeline.staging import (
     accept,
     candidate_pieces,
@@ -106,3 +106,18 @@ def test_unknown_ids_and_candidates_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ProposalNotFoundError):
         load_proposal(canvas, "../../etc")
     assert canvas.head == 1
+
+
+def test_staging_checks_the_budget_first_and_a_cancelled_stage_stores_nothing(tmp_path: Path) -> None:
+    canvas = make(tmp_path / "a.zarr")
+    files = tree(canvas.path, skip="")
+    gen = PatternGenerator(cost_usd=0.5)
+    with pytest.raises(BudgetExceededError):  # 3 candidates x tiles x 3 attempts x $0.5 > $2
+        stage_fill(canvas, REGION, gen, S, candidates=3, budget_usd=2.0)
+    assert gen.calls == []
+    cancel = Cancel()
+    with pytest.raises(StepCancelledError):
+        stage_fill(canvas, REGION, gen, S, candidates=3, cancel=cancel, on_tile=lambda _o: cancel.set())
+    tiles = len(estimate_fill(canvas, REGION, gen, S).plans[0].tiles)
+    assert 1 <= len(gen.calls) < 3 * tiles  # stopped within the first level of the first candidate
+    assert tree(canvas.path, skip="") == files and list_proposals(canvas) == []

@@ -92,7 +92,7 @@ def test_fill_on_all_four_sides_at_once_keeps_every_pixel_that_held_content(tmp_
     before = canvas.read(region)
     fill(canvas, region, MockGenerator(), SMALL)
     after = canvas.read(region)
-    assert canvas.bounds == region
+    assert canvas.bounds == region and canvas.verify().ok
     assert np.array_equal(after[held], before[held])
     assert np.array_equal(after[96:196, 96:246], image)
     # every pixel of the region now holds content: in the bounds and in a written tile

@@ -143,9 +143,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             if args.stage:
                 from imkerutils.exquisite.geometry.fill import edge_region
+                from imkerutils.exquisite.pipeline.fill import growth_direction
 
                 region, keep = edge_region(canvas.bounds, args.direction, by, along)
                 proposal = stage_fill(canvas, region, generator, settings, candidates=candidates, keep=keep,
+                                      direction=growth_direction(args.direction),
                                       cancel=cancel, on_tile=lambda _o: bar.update(1))
             elif via_fill:
                 grow_region(canvas, args.direction, generator, settings, by=by, along=along, steps=args.steps,

@@ -68,7 +68,7 @@ def test_grow_along_part_of_each_edge_is_the_fill_of_that_strip(tmp_path: Path, 
     a, b = make(tmp_path / "a.zarr"), make(tmp_path / "b.zarr")
     assert main(["grow", str(a.location), "-d", direction, "--along", "20", "90", "--by", "70", *MOCK]) == 0
     region, _ = edge_region(b.bounds, [direction], 70, along=(20, 90))
-    fill(b, region, MockGenerator(), GrowSettings(tile=128))
+    fill(b, region, MockGenerator(), GrowSettings(tile=128), direction=direction)
     a.refresh()
     assert a.bounds == b.bounds == region.union(Window(0, 0, 150, 200))
     frame = Window(-100, -100, 350, 400)

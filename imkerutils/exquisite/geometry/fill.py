@@ -363,22 +363,33 @@ def _describe(w: Window) -> str:
     return f"x {w.col_off} y {w.row_off} {w.width}x{w.height}"
 
 
-def dominant_seam(generate: np.ndarray) -> tuple[Direction, int]:
+def dominant_seam(generate: np.ndarray, prefer: Direction | str | None = None) -> tuple[Direction, int]:
     """The direction and right-facing column of the longest straight seam from kept to generated pixels.
 
     Seam metrics and seam strategies look at one straight seam in the right-facing view; a fill
-    tile may have kept pixels on several sides, so they are measured at the longest.
+    tile may have kept pixels on several sides, so they are measured at the longest.  With
+    ``prefer``, that direction's longest seam is taken whenever it has one (growing an edge: every
+    tile faces the edge's direction, as in the edge plan, so mirrored growth stays mirrored).
 
     >>> g = np.ones((8, 8), bool); g[:, :3] = False
     >>> dominant_seam(g)
     (<Direction.RIGHT: 'right'>, 3)
+    >>> g[:5, 3:] = False  # a longer seam above the generated pixels
+    >>> dominant_seam(g), dominant_seam(g, prefer="right")
+    ((<Direction.DOWN: 'down'>, 5), (<Direction.RIGHT: 'right'>, 3))
     """
     best: tuple[int, Direction, int] | None = None
-    for d in (Direction.RIGHT, Direction.LEFT, Direction.DOWN, Direction.UP):
+    order = [Direction.RIGHT, Direction.LEFT, Direction.DOWN, Direction.UP]
+    if prefer is not None:
+        first = Direction.parse(prefer)
+        order = [first, *(d for d in order if d is not first)]
+    for d in order:
         g = to_right(np.asarray(generate, bool), d)
         counts = (~g[:, :-1] & g[:, 1:]).sum(axis=0)
         col = int(np.argmax(counts)) + 1
         n = int(counts[col - 1])
+        if prefer is not None and d is order[0] and n > 0:
+            return d, col
         if best is None or n > best[0]:
             best = (n, d, col)
     assert best is not None

@@ -64,6 +64,7 @@ __all__ = [
     "fill",
     "generate_fill",
     "grow_region",
+    "growth_direction",
     "plan_fill_step",
     "step_seed",
 ]
@@ -262,16 +263,19 @@ def _assemble(tile: FillTile, canvas_pixels: np.ndarray, done: dict[tuple[int, i
     return pixels
 
 
-def _run_tile(tile: FillTile, index: int, pixels: np.ndarray, generator: TileGenerator,
-              settings: dict[Direction, TileSettings], cancel: Cancel | None) -> FillOutcome:
+def _run_tile(tile: FillTile, index: int, region: Window, prefer: Direction | None, pixels: np.ndarray,
+              generator: TileGenerator, settings: dict[Direction, TileSettings], cancel: Cancel | None) -> FillOutcome:
     start = time.perf_counter()
     generate = tile.generate_mask()
-    d, col = dominant_seam(generate)
+    d, col = dominant_seam(generate, prefer)
     s = settings[d]
     reference = np.ascontiguousarray(
         from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=s.fill), d))
-    # seeds depend on the run seed and the cell's world position only
-    drawn = draw_tile(index, (s.seed, "fill", tile.cell.row_off, tile.cell.col_off), d, pixels, generate,
+    # Seeds depend on the step seed and the cell's offset in the region, as an unordered pair: never on
+    # the worker, the order or the direction, so growing a strip left / up is the mirror / transpose of
+    # growing it right (the edge plan's rule).
+    offset = sorted((tile.cell.row_off - region.row_off, tile.cell.col_off - region.col_off))
+    drawn = draw_tile(index, (s.seed, "fill", *offset), d, pixels, generate,
                       reference, generator, s, seam_col=col, cancelled=None if cancel is None else cancel.is_set)
     b = drawn.best
     return FillOutcome(tile, index, b.seed, d, reference, generate, drawn.raw, b.image, b.scores, b.band_drift,
@@ -286,6 +290,7 @@ def generate_fill(
     *,
     cell: int | tuple[int, int] | None = None,
     keep: Sequence[Window] = (),
+    direction: Direction | str | None = None,
     budget_usd: float | None = None,
     cancel: Cancel | None = None,
     on_tile: Callable[[FillOutcome], None] | None = None,
@@ -293,6 +298,7 @@ def generate_fill(
 ) -> FillResult:
     """Generate every tile of a fill without committing anything (see :func:`fill`)."""
     settings = settings or GrowSettings()
+    prefer = None if direction is None else Direction.parse(direction)
     started = time.perf_counter()
     created = format_utc(datetime.now(UTC))
     token = canvas.state_token
@@ -317,8 +323,8 @@ def generate_fill(
             if cancel is not None:
                 cancel.check()
             inputs = [(t, _assemble(t, canvas.read(t.tile_window), done)) for t in level]
-            futures = [pool.submit(_run_tile, t, index[t.key], px, generator, tile_settings, cancel)
-                       for t, px in inputs]
+            futures = [pool.submit(_run_tile, t, index[t.key], plan.region, prefer, px, generator, tile_settings,
+                                   cancel) for t, px in inputs]
             try:
                 for tile, future in zip(level, futures, strict=True):
                     done[tile.key] = future.result()
@@ -430,6 +436,7 @@ def fill(
     *,
     cell: int | tuple[int, int] | None = None,
     keep: Sequence[Window] = (),
+    direction: Direction | str | None = None,
     budget_usd: float | None = None,
     cancel: Cancel | None = None,
     on_tile: Callable[[FillOutcome], None] | None = None,
@@ -450,6 +457,9 @@ def fill(
     cell, keep
         The largest cell of the plan, and windows never written besides those holding content
         (see :func:`~imkerutils.exquisite.geometry.fill.plan_fill`).
+    direction : Direction or str, optional
+        The direction every tile faces (the generator's request, the seam metrics) where it has a
+        seam that way; default: each tile's longest seam.  :func:`grow_region` passes the edge's.
     budget_usd : float, optional
         Refuse (before the first call) a fill whose worst case takes the canvas's recorded spending past it.
     cancel : Cancel, optional
@@ -462,9 +472,16 @@ def fill(
     NoContentNearError
         The region has no content next to it.
     """
-    result = generate_fill(canvas, region, generator, settings, cell=cell, keep=keep, budget_usd=budget_usd,
+    result = generate_fill(canvas, region, generator, settings, cell=cell, keep=keep, direction=direction,
+                           budget_usd=budget_usd,
                            cancel=cancel, on_tile=on_tile)
     return commit_fill(canvas, result, cancel=cancel, save_artifacts=(settings or GrowSettings()).save_artifacts)
+
+
+def growth_direction(directions: Sequence[Direction | str]) -> Direction | None:
+    """The direction the tiles of a growth step face: the edge's, when one edge grows."""
+    ds = {Direction.parse(d) for d in directions}
+    return ds.pop() if len(ds) == 1 else None
 
 
 def grow_region(
@@ -484,15 +501,17 @@ def grow_region(
     """Grow edges by ``by`` px a step (``along``: only that stretch of one edge), each step ONE :func:`fill`.
 
     Sugar over :func:`fill`: a step fills
-    :func:`~imkerutils.exquisite.geometry.fill.edge_region` of the current bounds, so its seeds,
-    record and bytes are those of ``fill`` on that region with the same settings.
+    :func:`~imkerutils.exquisite.geometry.fill.edge_region` of the current bounds (tiles facing the
+    edge's direction when one edge grows), so its seeds, record and bytes are those of ``fill`` on
+    that region with the same settings and direction.
     """
     if not 1 <= by <= MAX_BY:
         raise InvalidGrowSettingsError(f"--by must be between 1 and {MAX_BY} px, got {by}")
     records = []
     for _ in range(steps):
         region, keep = edge_region(canvas.bounds, directions, by, along)
-        record = fill(canvas, region, generator, settings, keep=keep, budget_usd=budget_usd, cancel=cancel,
+        record = fill(canvas, region, generator, settings, keep=keep, direction=growth_direction(directions),
+                      budget_usd=budget_usd, cancel=cancel,
                       on_tile=on_tile)
         records.append(record)
         if on_step is not None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from imkerutils.errors import CanvasReadOnlyError, InvalidGrowSettingsError, ProposalNotFoundError, ProposalStaleError
 from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.fill import FillPlan
 from imkerutils.exquisite.pipeline.fill import (
     Cancel,
@@ -141,6 +142,7 @@ def stage_fill(
     *,
     candidates: int = 3,
     keep: tuple[Window, ...] = (),
+    direction: Direction | str | None = None,
     budget_usd: float | None = None,
     cancel: Cancel | None = None,
     on_tile: Any = None,
@@ -165,8 +167,8 @@ def stage_fill(
     results = []
     for k in range(candidates):
         s = replace(settings, seed=settings.seed + k, save_artifacts=False)
-        results.append((s.seed, generate_fill(canvas, region, generator, s, plan=plan, cancel=cancel,
-                                              on_tile=on_tile)))
+        results.append((s.seed, generate_fill(canvas, region, generator, s, plan=plan, direction=direction,
+                                              cancel=cancel, on_tile=on_tile)))
     if cancel is not None:
         cancel.check()
     pid = uuid.uuid4().hex[:12]

@@ -21,6 +21,7 @@ from imkerutils.errors import (
     StepCancelledError,
 )
 from imkerutils.exquisite.api.mock import MockGenerator
+from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.fill import edge_region
 from imkerutils.exquisite.pipeline import (
     Cancel,
@@ -116,7 +117,7 @@ def test_grow_along_part_of_an_edge_is_fill_of_that_strip(tmp_path: Path, direct
     span = (64, 150)
     records = grow_region(a, [direction], MockGenerator(), SMALL, by=100, along=span)
     region, keep = edge_region(b.bounds, [direction], 100, along=span)
-    direct = fill(b, region, MockGenerator(), SMALL)
+    direct = fill(b, region, MockGenerator(), SMALL, direction=direction)
     assert a.bounds == b.bounds == edge_region(Window(0, 0, 320, 256), [direction], 100, along=span)[0].union(
         Window(0, 0, 320, 256))
     frame = Window(-200, -200, 720, 656)
@@ -257,3 +258,19 @@ def test_fill_keeps_every_pixel_that_held_content_and_fills_every_one_that_did_n
         written[w.translate(200, 200).slices()] = True
     assert written[in_region].all()
     assert canvas.head == head + 1 and record.strip_window == region
+
+
+@pytest.mark.parametrize("direction", ["left", "up", "down"])
+def test_growing_part_of_an_edge_is_the_mirror_or_transpose_of_growing_right(tmp_path: Path, direction: str) -> None:
+    """The design's guard against direction-only bugs, for ``grow_region`` (sugar over ``fill``)."""
+    image = noise_image(192, 192, seed=8)  # whole storage tiles, so the written tiles mirror too
+    right = Canvas.create(tmp_path / "r.zarr", tile=64)
+    right.paste(image, 0, 0, grow=True)
+    other = Canvas.create(tmp_path / "o.zarr", tile=64)
+    other.paste(np.ascontiguousarray(from_right(image, Direction.parse(direction))), 0, 0, grow=True)
+    s = GrowSettings(tile=128, seed=3, save_artifacts=False)
+    grow_region(right, ["right"], PatternGenerator(), s, by=50, along=(30, 140))
+    # the right-facing view keeps the along-edge coordinate, so the stretch is the same in both
+    grow_region(other, [direction], PatternGenerator(), s, by=50, along=(30, 140))
+    assert right.bounds.shape == to_right(np.zeros((*other.bounds.shape, 1)), Direction.parse(direction)).shape[:2]
+    assert np.array_equal(to_right(other.read(other.bounds), Direction.parse(direction)), right.read(right.bounds))

@@ -37,13 +37,17 @@ __all__ = [
     "InvalidTileError",
     "InvalidWindowError",
     "ModerationRefusedError",
+    "NoContentNearError",
     "NothingToRedoError",
     "NothingToUndoError",
     "OutOfBoundsError",
     "OutputPathError",
     "PermanentGeneratorError",
     "PriceTableError",
+    "ProposalNotFoundError",
+    "ProposalStaleError",
     "RetryableGeneratorError",
+    "StepCancelledError",
     "StepRejectedError",
     "TileOutOfBoundsError",
     "UnknownGeneratorError",
@@ -222,3 +226,19 @@ class ExportWriteError(ImkerError, OSError):
 
 class OutputPathError(ImkerError, ValueError):
     """An output path is refused (e.g. it is, or lies inside, the canvas being read); nothing was written."""
+
+
+class NoContentNearError(GeometryError):
+    """A region to fill has no content next to it to condition the new pixels on."""
+
+
+class StepCancelledError(ImkerError, RuntimeError):
+    """A step was cancelled before its commit; the canvas was not changed."""
+
+
+class ProposalNotFoundError(ImkerError, LookupError):
+    """No staged proposal (or candidate) with that id on this canvas."""
+
+
+class ProposalStaleError(CanvasChangedError):
+    """The canvas changed, since a proposal was staged, in pixels the proposal depends on."""

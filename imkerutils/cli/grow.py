@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from imkerutils.cli._common import add_command, emit, positive_int, region_json, size_json
-from imkerutils.errors import InvalidGeneratorParamsError
+from imkerutils.cli._generation import (
+    add_generator_options,
+    add_plan_options,
+    cancelled_exit,
+    make_generator,
+    make_settings,
+    on_signals,
+    print_estimate,
+    print_staged,
+)
+from imkerutils.exquisite.pipeline.fill import DEFAULT_BY, MAX_BY
 from imkerutils.tiling import Canvas
 from imkerutils.tiling.location import is_remote
 from imkerutils.tiling.tiles import is_canvas
@@ -24,19 +33,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", "-d", action="append", choices=["right", "left", "up", "down"], required=True,
                    help="edge to grow (repeat for several: each step grows them all, corners included)")
     p.add_argument("--steps", type=positive_int, default=1,
-                   help="steps (at least 1), 512 px each (default 1); each is one undoable batch")
-    p.add_argument("--prompt", default="", help="what the new pixels should show")
-    p.add_argument("--generator", "-g", default="local", help="local (offline, default), openai, mock, or a plug-in")
-    p.add_argument("--model", help="model id for the openai generator (default gpt-image-1)")
-    p.add_argument("--quality", help="quality for the openai generator (low, medium, high)")
-    p.add_argument("--seed", type=int, default=0, help="run seed (default 0); each step derives its own")
-    p.add_argument("--seam", default="exact", help="seam strategy: exact (default) or feather")
-    p.add_argument("--candidates", type=int, default=1, help="draw N candidates per tile, keep the best seam")
-    p.add_argument("--budget-usd", type=float, help="refuse a step that could take the total past this")
-    p.add_argument("--no-artifacts", action="store_true", help="do not keep per-tile PNG artifacts")
+                   help="steps (at least 1), 512 px (or --by N) each (default 1); each is one undoable batch")
+    p.add_argument("--along", nargs=2, type=int, metavar=("START", "LENGTH"),
+                   help="grow only this stretch of the edge: world rows START..START+LENGTH for right / left, "
+                        "columns for up / down (one direction)")
+    p.add_argument("--by", type=int, metavar="N",
+                   help=f"depth of a step in px, {1} to {MAX_BY} (default {DEFAULT_BY}); deeper than half a tile "
+                        "takes several rings of tiles")
+    add_generator_options(p)
+    add_plan_options(p)
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
     p.add_argument("--scheduler", help="dask.distributed scheduler address: run the tile tasks on its workers")
-    p.add_argument("--workers", type=int, help="tiles generated at once on this machine (default: the generator's)")
     p.set_defaults(func=run)
 
 
@@ -54,40 +61,78 @@ def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
     return canvas
 
 
-def planned_tiles(canvas: Canvas, directions: list[str], steps: int, settings: object) -> int:
-    """Tiles the whole run will generate (pure geometry: each step's plan follows from the last)."""
-    from imkerutils.exquisite.geometry.batch import plan_batch
+def _existing(path: str) -> str:
+    """The canvas a dry run plans on: ``path``, or the canvas made beside an image file."""
+    if is_remote(path) or is_canvas(path):
+        return path
+    beside = Path(path).with_suffix(".zarr")
+    if is_canvas(beside):
+        return str(beside)
+    from imkerutils.errors import CanvasNotFoundError
 
-    bounds, total = canvas.bounds, 0
-    for _ in range(steps):
-        batch = plan_batch(bounds, directions, overlap=getattr(settings, "overlap", 256))
-        total += len(batch.tiles)
-        bounds = batch.new_bounds
-    return total
+    raise CanvasNotFoundError(f"{path} is not a canvas and {beside} does not exist yet: a dry run plans on an "
+                              "existing canvas (grow once without --dry-run, or `imkerutils new`)")
+
+
+def _uses_fill(args: argparse.Namespace) -> bool:
+    """``--along``, ``--by``, ``--stage`` and ``--tile`` grow through ``fill`` (any depth, part of an edge)."""
+    return args.along is not None or args.by is not None or args.stage or args.tile != 1024
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from imkerutils.exquisite.api.registry import get_generator
-    from imkerutils.exquisite.pipeline import GrowSettings, grow
+    from imkerutils.errors import InvalidGrowSettingsError, StepCancelledError
+    from imkerutils.exquisite.pipeline import (
+        Cancel,
+        canvas_spent_usd,
+        estimate_grow,
+        estimate_grow_region,
+        grow,
+        grow_region,
+    )
+    from imkerutils.exquisite.pipeline.staging import stage_fill
+    from imkerutils.exquisite.state.budget import Budget
 
-    config = {k: v for k, v in (("model", args.model), ("quality", args.quality)) if v is not None}
-    _check_options(args.generator, config)
-    generator = get_generator(args.generator, **config)
-    settings = GrowSettings(prompt=args.prompt, seed=args.seed, seam=args.seam, candidates=args.candidates,
-                            save_artifacts=not args.no_artifacts, workers=args.workers)
-    canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
+    by = DEFAULT_BY if args.by is None else args.by
+    if not 1 <= by <= MAX_BY:
+        raise InvalidGrowSettingsError(f"--by must be between 1 and {MAX_BY} px, got {by}")
+    if args.stage and args.steps != 1:
+        raise InvalidGrowSettingsError("--stage stages one step: leave out --steps")
+    via_fill = _uses_fill(args)
+    along = None if args.along is None else (args.along[0], args.along[1])
+    generator = make_generator(args)
+    settings = make_settings(args, stage=args.stage)
+    candidates = args.candidates if args.stage else 1
+    if args.dry_run:
+        canvas = Canvas.open(_existing(args.canvas), read_only=True)
+    else:
+        canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
+    if via_fill:
+        estimate = estimate_grow_region(canvas, args.direction, generator, settings, by=by, along=along,
+                                        steps=args.steps, candidates=candidates)
+    else:
+        estimate = estimate_grow(canvas, args.direction, generator, settings, steps=args.steps)
+    if args.dry_run:
+        print_estimate(estimate, canvas, args.budget_usd)
+        return 0
+    if args.budget_usd is not None:  # the whole run's worst case, before the first call
+        Budget(args.budget_usd, canvas_spent_usd(canvas)).check(estimate.worst_case_usd)
     client = None
     if args.scheduler:
+        if via_fill:
+            raise InvalidGrowSettingsError("--scheduler runs whole-edge steps only (without --along/--by/--stage)")
         from distributed import Client
 
         client = Client(args.scheduler)
         log.info("running tile tasks on %s; dashboard: %s", args.scheduler, client.dashboard_link)
-    total_tiles = planned_tiles(canvas, args.direction, args.steps, settings)
+    cancel = Cancel()
+    head = canvas.head
     steps: list[dict[str, Any]] = []
-    with tqdm(total=total_tiles, unit="tile", file=sys.stderr, disable=True if args.quiet else None,
-              desc="growing") as bar:
+    with on_signals(cancel) as received, \
+            tqdm(total=estimate.tiles * candidates, unit="tile", file=sys.stderr,
+                 disable=True if args.quiet else None, desc="growing") as bar:
+        log.info("growing %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
 
         def report(records: list) -> None:  # one line per step (with --json: one entry of the document)
             b = records[-1].bounds_after
@@ -95,41 +140,48 @@ def run(args: argparse.Namespace) -> int:
             costs = [r.cost_usd for r in records]
             cost = "unknown" if None in costs else f"${sum(costs):.4f}"
             tiles = sum(len(r.tiles) for r in records)
-            seconds = records[0].timings.get("total", 0.0)
-            steps.append({"step": canvas.head, "directions": [r.direction.value for r in records], "tiles": tiles,
-                          "size": size_json(b.width, b.height), "bounds": region_json(b),
-                          "seam_excess": max(seams) if seams else None,
+            name = "fill" if via_fill else "+".join(r.direction.value for r in records)
+            seconds = records[0].timings.get("total", records[0].timings.get("generate", 0.0))
+            steps.append({"step": canvas.head, "kind": name, "directions": [r.direction.value for r in records],
+                          "tiles": tiles, "size": size_json(b.width, b.height),
+                          "bounds": region_json(b), "seam_excess": max(seams) if seams else None,
                           "cost_usd": None if None in costs else sum(costs), "seconds": seconds})
             if not args.json:
-                bar.write(f"step {canvas.head} {'+'.join(r.direction.value for r in records)}: {tiles} tile(s), "
+                bar.write(f"step {canvas.head} {name}: {tiles} tile(s), "
                           f"now {b.width}x{b.height} at ({b.col_off}, {b.row_off}); seam excess "
                           f"{f'{max(seams):.2f}' if seams else 'n/a'}, cost {cost}, {seconds:.1f} s")
 
         try:
-            grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,
-                 on_step=report, on_tile=lambda _outcome: bar.update(1), client=client)
+            if args.stage:
+                from imkerutils.exquisite.geometry.fill import edge_region
+                from imkerutils.exquisite.pipeline.fill import growth_direction
+
+                region, keep = edge_region(canvas.bounds, args.direction, by, along)
+                proposal = stage_fill(canvas, region, generator, settings, candidates=candidates, keep=keep,
+                                      direction=growth_direction(args.direction),
+                                      cancel=cancel, on_tile=lambda _o: bar.update(1))
+            elif via_fill:
+                grow_region(canvas, args.direction, generator, settings, by=by, along=along, steps=args.steps,
+                            budget_usd=args.budget_usd, cancel=cancel, on_step=lambda r: report([r]),
+                            on_tile=lambda _o: bar.update(1))
+            else:
+                grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,
+                     on_step=report, on_tile=lambda _outcome: bar.update(1), client=client, cancel=cancel)
+        except StepCancelledError:
+            bar.close()
+            return cancelled_exit("imkerutils", received, canvas.head - head)
         finally:
             if client is not None:
                 client.close()
+    if args.stage:
+        print_staged(proposal, canvas)
+        return 0
+    if received:
+        print(f"imkerutils: {len(received)} signal(s) arrived while a step was being committed; it is complete "
+              "(undo it with `imkerutils undo`)", file=sys.stderr)
     b = canvas.bounds
     emit(args, f"canvas {canvas.location}: {b.width}x{b.height}, {canvas.head} steps",
          {"canvas": canvas.location, "size": size_json(b.width, b.height), "bounds": region_json(b),
           "head": canvas.head, "steps": steps})
     return 0
 
-
-def _check_options(name: str, config: dict[str, str]) -> None:
-    """Refuse ``--model`` / ``--quality`` for a generator that takes no such parameter (one line, not a TypeError)."""
-    from imkerutils.exquisite.api.registry import generator_class
-
-    if not config:
-        return
-    try:
-        inspect.signature(generator_class(name)).bind_partial(**config)
-    except TypeError:
-        options = " and ".join(f"--{k}" for k in config)
-        raise InvalidGeneratorParamsError(
-            f"the {name} generator takes no {options} (only generators with such a setting do, e.g. openai)"
-        ) from None
-    except ValueError:  # no signature to inspect: let the generator decide
-        return

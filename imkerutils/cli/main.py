@@ -11,15 +11,19 @@ from collections.abc import Sequence
 
 from imkerutils import __version__
 from imkerutils.cli import (
+    accept,
     completion,
+    discard,
     export,
     extract,
+    fill,
     grow,
     history,
     info,
     new,
     paste,
     sample,
+    staged,
     ui,
     undo,
     upgrade,
@@ -27,7 +31,8 @@ from imkerutils.cli import (
 )
 from imkerutils.cli._common import run_guarded
 
-SUBCOMMANDS = [sample, new, info, extract, paste, grow, history, undo, verify, export, ui, upgrade, completion]
+SUBCOMMANDS = [sample, new, info, extract, paste, grow, fill, staged, accept, discard, history, undo, verify, export,
+               ui, upgrade, completion]
 
 
 def build_parser() -> argparse.ArgumentParser:

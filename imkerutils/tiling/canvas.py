@@ -28,6 +28,7 @@ from zarr.abc.store import Store
 from imkerutils.errors import (
     CanvasCorruptError,
     CanvasExistsError,
+    CanvasLockedError,
     CanvasNotFoundError,
     CanvasReadOnlyError,
     InvalidTileError,
@@ -66,7 +67,13 @@ from imkerutils.tiling.step import (
     run_now,
     step_keys,
 )
-from imkerutils.tiling.verify import ARTIFACT_PREFIXES, VerifyReport, artifact_hash_key, verify_canvas
+from imkerutils.tiling.verify import (
+    ARTIFACT_HASH_SUFFIX,
+    ARTIFACT_PREFIXES,
+    VerifyReport,
+    artifact_hash_key,
+    verify_canvas,
+)
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -141,13 +148,19 @@ class Canvas:
                 self._view_committed()
             else:
                 self._open_arrays(store)
-        elif self._state.pending is not None or self._state.retired or not _mirrors(attrs, self._state):
-            with self._journal.lock():  # a killed writer's work, or its commit not yet mirrored in zarr.json
-                self._recover()
-                self._write_root()
-                self._raw.remove_partials()  # its temporary files
         else:
             self._open_arrays(store)
+            unfinished = self._state.pending is not None or bool(self._state.retired)
+            if unfinished or not _mirrors(attrs, self._state) or tuple(self._z.shape[1:]) != self.frame.shape(
+                    0, self.bounds):  # a killed writer's work: a step, its zarr.json mirror, a resize before it
+                try:
+                    with self._journal.lock():
+                        self._settle(self._recover())
+                        self._raw.remove_partials()  # its temporary files
+                except CanvasLockedError:
+                    if unfinished:
+                        raise
+                    # else a writer at work is between its commit and its mirror: nothing of ours to finish
 
     # -- arrays of the moment ----------------------------------------------------
     def _open_arrays(self, store: Store) -> None:
@@ -334,7 +347,7 @@ class Canvas:
     def put_artifact(self, key: str, data: bytes) -> None:
         """Store a file of the canvas's own (e.g. ``_generated/...``) beside its arrays, atomically.
 
-        Its SHA-256 goes into ``_manifest/artifacts/<key>``, which :meth:`verify` checks it against.
+        Its SHA-256 goes beside it (``<key>.sha256``), which :meth:`verify` checks it against.
         """
         self._check_writable()
         if not key.startswith(ARTIFACT_PREFIXES) or ".." in key.split("/"):
@@ -347,13 +360,16 @@ class Canvas:
         """The bytes of artifact ``key`` (``None`` when there is none)."""
         return self._read_raw.get(key)
 
+    def list_artifacts(self, prefix: str) -> list[str]:
+        """The keys of the artifacts under the folder ``prefix``, sorted."""
+        return [k for k in self._read_raw.list_prefix(prefix) if not k.endswith(("/zarr.json", ARTIFACT_HASH_SUFFIX))]
+
     def delete_artifacts(self, prefix: str) -> None:
         """Delete every artifact under the folder ``prefix`` (e.g. ``_staged/<id>/``) and its hash entries."""
         self._check_writable()
         if not prefix.startswith(ARTIFACT_PREFIXES) or not prefix.endswith("/") or ".." in prefix.split("/"):
             raise InvalidWindowError(f"artifact folders live under {', '.join(ARTIFACT_PREFIXES)}, got {prefix!r}")
-        self._raw.delete_prefix(prefix)
-        self._raw.delete_prefix(artifact_hash_key(prefix))
+        self._raw.delete_prefix(prefix)  # the hashes beside the artifacts go with them
 
     @property
     def bounds(self) -> Window:
@@ -696,6 +712,15 @@ class Canvas:
             "levels": self.levels,
             "bytes_on_disk": self.disk_usage(),
         }
+
+    def written_tile_windows(self, window: Window) -> list[Window]:
+        """World windows of the level-0 tiles that meet ``window`` and that some step wrote (the manifest's)."""
+        out = []
+        for key in self._read_raw.list_prefix(MANIFEST_TILES):
+            w = self.grid.tile_window(*tile_of_tile_key(key))
+            if w.intersection(window) is not None:
+                out.append(w)
+        return sorted(out, key=lambda w: (w.row_off, w.col_off))
 
     def close(self) -> None:
         """Release the canvas's store (the write lock is held only inside a step, so none remains after this)."""

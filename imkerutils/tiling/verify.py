@@ -35,16 +35,16 @@ from imkerutils.tiling.window import Window
 if TYPE_CHECKING:
     from imkerutils.tiling.canvas import Canvas
 
-__all__ = ["ARTIFACT_HASHES", "ARTIFACT_PREFIXES", "VerifyReport", "artifact_hash_key", "verify_canvas"]
+__all__ = ["ARTIFACT_HASH_SUFFIX", "ARTIFACT_PREFIXES", "VerifyReport", "artifact_hash_key", "verify_canvas"]
 
 _BATCH = 256  # tiles checked at a time, on the chunk pool
 ARTIFACT_PREFIXES = ("_generated/", "outputs/", "_staged/")
-ARTIFACT_HASHES = MANIFEST_PREFIX + "artifacts/"
+ARTIFACT_HASH_SUFFIX = ".sha256"
 
 
 def artifact_hash_key(key: str) -> str:
-    """Where the SHA-256 of artifact ``key`` is kept."""
-    return ARTIFACT_HASHES + key
+    """Where the SHA-256 of artifact ``key`` is kept: beside it, so deleting a folder deletes both."""
+    return key + ARTIFACT_HASH_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +181,8 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             problems.append(f"{key} is damaged")
 
     # -- artifacts -------------------------------------------------------------------
-    for key in sorted(k for k in keys if k.startswith(ARTIFACT_PREFIXES) and not k.endswith("/zarr.json")):
+    for key in sorted(k for k in keys if k.startswith(ARTIFACT_PREFIXES) and not k.endswith(
+            ("/zarr.json", ARTIFACT_HASH_SUFFIX, ".partial"))):
         accounted.update((key, artifact_hash_key(key)))
         want = raw.get(artifact_hash_key(key))
         data = raw.get(key)

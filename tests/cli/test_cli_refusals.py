@@ -96,7 +96,7 @@ def test_an_api_key_echoed_by_the_endpoint_is_never_printed(tmp_path, canvas):
         fake.push(*[Reply(status=400, json=echo)] * 8)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and "proxy" not in k.lower()}
         env.update(OPENAI_API_KEY=TEST_KEY, OPENAI_BASE_URL=fake.base_url, NO_PROXY="127.0.0.1,localhost")
-        proc = subprocess.run(imkerutils_cmd("grow", canvas, "-d", "right", "-g", "openai", "--no-artifacts"),
+        proc = subprocess.run(imkerutils_cmd("grow", canvas, "-d", "right", "-g", "openai", "--no-artifacts", "-q"),
                               capture_output=True, text=True, timeout=300, env=env)
     finally:
         fake.stop()

@@ -1,19 +1,45 @@
 """The only layer that calls a generator and writes a canvas."""
 
+from imkerutils.exquisite.pipeline.fill import (
+    Cancel,
+    Estimate,
+    FillResult,
+    commit_fill,
+    content_windows,
+    estimate_fill,
+    estimate_grow,
+    estimate_grow_region,
+    fill,
+    generate_fill,
+    grow_region,
+    plan_fill_step,
+)
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, grow, step_worst_case_usd
 from imkerutils.exquisite.pipeline.qc import Candidate, StepRejectedError, Verdict, accept_all, seam_threshold
 from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, grow_step, plan_step, step_records
 
 __all__ = [
+    "Cancel",
     "Candidate",
+    "Estimate",
+    "FillResult",
     "GrowSettings",
     "StepRejectedError",
     "Verdict",
     "accept_all",
     "canvas_spent_usd",
+    "commit_fill",
+    "content_windows",
+    "estimate_fill",
+    "estimate_grow",
+    "estimate_grow_region",
+    "fill",
+    "generate_fill",
+    "grow_region",
     "grow",
     "grow_batch",
     "grow_step",
+    "plan_fill_step",
     "plan_step",
     "seam_threshold",
     "step_records",

@@ -21,6 +21,7 @@ from imkerutils.errors import CanvasChangedError, ClusterError, ImkerError
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile
 from imkerutils.exquisite.geometry.direction import Direction
+from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, assemble_tile, run_tile
 from imkerutils.tiling.canvas import Canvas
 
@@ -66,21 +67,26 @@ def run_batch_tiles(
     client: Client | None = None,
     workers: int = 1,
     on_tile: Callable[[TileOutcome], None] | None = None,
+    cancel: Cancel | None = None,
 ) -> dict[TileKey, TileOutcome]:
     """Generate every tile of ``batch``, each after the tiles it depends on.
 
     ``settings`` maps each direction to its tile settings (the rendered
-    prompt names the direction).
+    prompt names the direction).  A set ``cancel`` stops local tiles before
+    their next generator call (:class:`~imkerutils.errors.StepCancelledError`).
     """
     if client is not None:
         return _run_distributed(canvas, batch, generator, settings, client, on_tile)
     done: dict[TileKey, TileOutcome] = {}
 
     def one(tile: BatchTile, pixels: Any) -> TileOutcome:
-        return run_tile(tile.plan, tile.key[0], pixels, generator, settings[tile.plan.direction])
+        return run_tile(tile.plan, tile.key[0], pixels, generator, settings[tile.plan.direction],
+                        cancelled=None if cancel is None else cancel.is_set)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for level in batch.levels():
+            if cancel is not None:
+                cancel.check()
             inputs = [(t, assemble_tile(t.plan, canvas.read(t.plan.tile_window), [done[d] for d in t.depends_on]))
                       for t in level]
             for tile, outcome in zip(level, pool.map(lambda tp: one(*tp), inputs), strict=True):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.geometry.direction import Direction
+from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, plan_step, step_records
 from imkerutils.exquisite.pipeline.tile import derive_seed
 from imkerutils.exquisite.state.budget import Budget
@@ -52,6 +53,7 @@ def grow(
     client: Client | None = None,
     on_step: Callable[[list[StepRecord]], None] | None = None,
     on_tile: Callable[..., None] | None = None,
+    cancel: Cancel | None = None,
 ) -> list[StepRecord]:
     """Grow every edge in ``directions`` by 512 px, ``steps`` times; each step is one atomic batch.
 
@@ -61,7 +63,9 @@ def grow(
     deterministic generator.  Before each step, its worst-case cost is
     checked against what is left of ``budget_usd`` (counting what earlier
     steps on this canvas recorded); a step that could exceed it is refused
-    before anything is generated.
+    before anything is generated.  A set ``cancel`` stops the running step
+    with nothing written (:class:`~imkerutils.errors.StepCancelledError`);
+    steps committed before it stay.
     """
     settings = settings or GrowSettings()
     ds = [Direction.parse(d) for d in directions]
@@ -71,7 +75,7 @@ def grow(
         budget = Budget(budget_usd, spent)
         budget.check(step_worst_case_usd(len(plan_step(canvas, ds, settings).tiles), generator, settings))
         step_settings = replace(settings, seed=derive_seed(settings.seed, "step", canvas.head + 1))
-        batch = grow_batch(canvas, ds, generator, step_settings, on_tile=on_tile, client=client)
+        batch = grow_batch(canvas, ds, generator, step_settings, on_tile=on_tile, client=client, cancel=cancel)
         spent += sum(r.cost_usd or 0.0 for r in batch)
         records.extend(batch)
         if on_step is not None:

@@ -31,6 +31,7 @@ from imkerutils.exquisite.geometry.batch import BatchPlan, plan_batch
 from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
+from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.qc import QCHook
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage
@@ -64,13 +65,14 @@ class GrowSettings:
     overlap: int = 256
     save_artifacts: bool = True
     workers: int | None = None  # local tiles at once (default: the generator's max_concurrency)
+    tile: int = 1024  # reference tile of a fill (grow's edge plans use 1024)
 
     def __post_init__(self) -> None:
         # checked here, before a step is planned, so a bad setting never costs a generator call
         if self.seam not in SEAM_STRATEGIES:
             raise UnknownSeamStrategyError(
                 f"unknown seam strategy {self.seam!r}; choose one of {', '.join(seam_strategy_names())}")
-        for name, least in (("candidates", 1), ("max_retries", 0), ("seam_width", 0), ("workers", 1)):
+        for name, least in (("candidates", 1), ("max_retries", 0), ("seam_width", 0), ("workers", 1), ("tile", 2)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
                 raise InvalidGrowSettingsError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -102,28 +104,35 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _save_artifacts(canvas: Canvas, step_id: str,
-                    outcomes: Sequence[tuple[int, TileOutcome]]) -> dict[tuple[int, int], dict[str, str]]:
-    """Write each tile's reference, mask, raw output and final tile as PNGs in the canvas's ``_generated/``.
+def _artifact_jobs(step_id: str, outcomes: Sequence[tuple[int, TileOutcome]]
+                   ) -> tuple[list[tuple[str, Callable[[], np.ndarray]]], dict[tuple[int, int], dict[str, str]]]:
+    """Each tile's reference, mask, raw output and final tile: their keys in ``_generated/`` and their images.
 
-    Returns ``{(edge, tile index): {role: key}}``.  The PNGs (four per tile, about 80 ms each) are
-    encoded and stored on a thread per core: zlib releases the GIL, and on an object store the PUTs overlap.
+    Returns the jobs ``(key, image maker)`` and ``{(edge, tile index): {role: key}}``.
     """
-    jobs: list[tuple[int, int, str, str, np.ndarray]] = []
-    for edge, o in outcomes:
-        images = {"reference": o.reference, "mask": mask_to_openai_rgba(o.generate), "raw": o.raw, "final": o.final}
-        jobs.extend((edge, o.plan.index, role, step_artifact_key(step_id, edge, o.plan.index, role), image)
-                    for role, image in images.items())
-
-    def store(job: tuple[int, int, str, str, np.ndarray]) -> None:
-        canvas.put_artifact(job[3], _png(job[4]))
-
-    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-        list(pool.map(store, jobs))
+    jobs: list[tuple[str, Callable[[], np.ndarray]]] = []
     paths: dict[tuple[int, int], dict[str, str]] = {}
-    for edge, index, role, key, _ in jobs:
-        paths.setdefault((edge, index), {})[role] = key
-    return paths
+    for edge, o in outcomes:
+        images: dict[str, Callable[[], np.ndarray]] = {
+            "reference": lambda o=o: o.reference, "mask": lambda o=o: mask_to_openai_rgba(o.generate),
+            "raw": lambda o=o: o.raw, "final": lambda o=o: o.final}
+        for role, image in images.items():
+            key = step_artifact_key(step_id, edge, o.plan.index, role)
+            jobs.append((key, image))
+            paths.setdefault((edge, o.plan.index), {})[role] = key
+    return jobs, paths
+
+
+def store_artifacts(canvas: Canvas, jobs: Sequence[tuple[str, Callable[[], np.ndarray]]]) -> None:
+    """Encode and store artifact PNGs (about 80 ms each) on a thread per core.
+
+    Called only after the step committed, so a step that is refused, rejected or cancelled leaves no
+    ``_generated/`` files behind.  zlib releases the GIL, and on an object store the PUTs overlap.
+    """
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        list(pool.map(lambda job: canvas.put_artifact(job[0], _png(job[1]())), jobs))
 
 
 def grow_step(
@@ -147,8 +156,12 @@ def grow_batch(
     *,
     on_tile: Callable[[TileOutcome], None] | None = None,
     client: Client | None = None,
+    cancel: Cancel | None = None,
 ) -> list[StepRecord]:
-    """Grow every edge in ``directions`` by 512 px as ONE atomic step; one record per edge."""
+    """Grow every edge in ``directions`` by 512 px as ONE atomic step; one record per edge.
+
+    A set ``cancel`` stops the step before its next generator call or its commit, with nothing written.
+    """
     settings = settings or GrowSettings()
     started = time.perf_counter()
     created = format_utc(datetime.now(UTC))
@@ -162,13 +175,13 @@ def grow_batch(
                      for d, p in prompts.items()}
     workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
     outcomes = run_batch_tiles(canvas, batch, generator, tile_settings, client=client, workers=workers,
-                               on_tile=on_tile)
+                               on_tile=on_tile, cancel=cancel)
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
-    saved = (_save_artifacts(canvas, step_id, [(k, outcomes[(k, t.index)])
-                                               for k, edge in enumerate(batch.edges) for t in edge.tiles])
-             if settings.save_artifacts else {})
+    jobs, saved = (_artifact_jobs(step_id, [(k, outcomes[(k, t.index)])
+                                            for k, edge in enumerate(batch.edges) for t in edge.tiles])
+                   if settings.save_artifacts else ([], {}))
     drafts: list[StepRecord] = []  # validated here, before anything is written; timings come last
     for k, edge in enumerate(batch.edges):
         edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
@@ -202,10 +215,14 @@ def grow_batch(
     timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
     records = [replace(r, timings=timings) for r in drafts]
     pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
+    if cancel is not None:
+        cancel.check()
     commit_start = time.perf_counter()
     canvas.write(pieces, grow=True, kind="grow-" + "-".join(d.value for d in batch.directions),
                  info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]}, expect_token=token)
-    timings = {**timings, "commit": time.perf_counter() - commit_start, "total": time.perf_counter() - started}
+    timings = {**timings, "commit": time.perf_counter() - commit_start}
+    store_artifacts(canvas, jobs)  # after the commit: a refused step leaves no artifacts behind
+    timings["total"] = time.perf_counter() - started
     return [replace(r, timings=timings) for r in drafts]
 
 

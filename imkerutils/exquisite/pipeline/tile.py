@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from imkerutils.errors import GeneratorOutputError
+from imkerutils.errors import GeneratorOutputError, GeometryError, InvalidTileError, StepCancelledError
 from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
-from imkerutils.exquisite.geometry.direction import from_right, to_right
+from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
 from imkerutils.exquisite.geometry.plan import TilePlan
 from imkerutils.exquisite.geometry.seam import seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, StepRejectedError, Verdict, candidate_score
 from imkerutils.tiling.window import Window, intersection
 
-__all__ = ["TileOutcome", "TileSettings", "add_usage", "assemble_tile", "derive_seed", "run_tile"]
+__all__ = ["Drawn", "TileOutcome", "TileSettings", "add_usage", "assemble_tile", "derive_seed", "draw_tile", "run_tile"]
 
 
 def derive_seed(*parts: object) -> int:
@@ -101,6 +102,8 @@ def run_tile(
     pixels: np.ndarray,
     generator: TileGenerator,
     settings: TileSettings,
+    *,
+    cancelled: Callable[[], bool] | None = None,
 ) -> TileOutcome:
     """Generate one tile from its assembled ``pixels`` (see :func:`assemble_tile`), with QC.
 
@@ -115,36 +118,89 @@ def run_tile(
     d = plan.direction
     reference = np.ascontiguousarray(
         from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=settings.fill), d))
+    drawn = draw_tile(plan.index, (settings.seed, edge, plan.index), d, pixels, generate, reference, generator,
+                      settings, cancelled=cancelled)
+    new = new_pixels(plan, drawn.best.image).copy()
+    return TileOutcome(plan, drawn.best.seed, reference, generate, drawn.raw, drawn.best.image, new,
+                       drawn.best.scores, drawn.best.band_drift, drawn.usage, drawn.cost_usd, drawn.request_id,
+                       time.perf_counter() - start, drawn.rejected)
+
+
+@dataclass
+class Drawn:
+    """The candidate quality control accepted for one tile, and what drawing it cost."""
+
+    best: Candidate
+    raw: np.ndarray
+    request_id: str | None
+    usage: Usage | None
+    cost_usd: float | None
+    rejected: list[dict[str, Any]]
+
+
+def draw_tile(
+    index: int,
+    seed_parts: tuple[object, ...],
+    direction: Direction,
+    pixels: np.ndarray,
+    generate: np.ndarray,
+    reference: np.ndarray,
+    generator: TileGenerator,
+    settings: TileSettings,
+    *,
+    seam_col: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Drawn:
+    """Draw ``candidates`` per attempt (seeds from ``seed_parts``, attempt and candidate), keep the best, run QC.
+
+    ``direction`` and ``seam_col`` name the straight seam the seam strategy and metrics look at
+    (default: half the tile).  ``cancelled`` is asked before every generator call.
+    """
     rejected: list[dict[str, Any]] = []
     usage_total: Usage | None = None
     cost_total: float | None = 0.0
+    col = reference.shape[1] // 2 if seam_col is None else seam_col
     for attempt in range(settings.max_retries + 1):
         drawn = []
         for k in range(settings.candidates):
-            seed = derive_seed(settings.seed, edge, plan.index, attempt, k)
+            if cancelled is not None and cancelled():
+                raise StepCancelledError("cancelled; nothing was written")
+            seed = derive_seed(*seed_parts, attempt, k)
             request = TileRequest(reference=reference, generate=generate, prompt=settings.prompt, seed=seed,
-                                  direction=plan.direction, size=reference.shape[0])
+                                  direction=direction, size=reference.shape[0])
             result = generator.generate(request)
             raw = _check_result(result, request, generator)
             usage_total = add_usage(usage_total, result.usage)
             cost_total = None if cost_total is None or result.cost_usd is None else cost_total + result.cost_usd
             final = compose(pixels, raw, generate)  # kept pixels restored byte for byte
-            final = apply_seam(settings.seam, final, generate, plan.direction, width=settings.seam_width)
-            scores = seam_scores(final, plan.direction, generate=generate, raw=raw).to_dict()
+            if seam_col is None:
+                final = apply_seam(settings.seam, final, generate, direction, width=settings.seam_width)
+                scores = seam_scores(final, direction, generate=generate, raw=raw).to_dict()
+            else:
+                final, scores = _seam_at(final, raw, generate, direction, col, settings)
             drift = scores.get("band_drift_mean")
-            drawn.append((Candidate(plan.index, seed, attempt, final, scores, drift), raw, result))
+            drawn.append((Candidate(index, seed, attempt, final, scores, drift), raw, result))
         drawn.sort(key=lambda c: candidate_score(c[0]))
         best, raw, result = drawn[0]
         for other, _, _ in drawn[1:]:
             rejected.append({"seed": other.seed, "attempt": attempt, "reason": "best-of-n", "scores": other.scores})
         verdict = Verdict(settings.qc(best)) if settings.qc is not None else Verdict.ACCEPT
         if verdict is Verdict.ACCEPT:
-            new = new_pixels(plan, best.image).copy()
-            return TileOutcome(plan, best.seed, reference, generate, raw, best.image, new, best.scores,
-                               best.band_drift, usage_total, cost_total, result.request_id,
-                               time.perf_counter() - start, rejected)
+            return Drawn(best, raw, result.request_id, usage_total, cost_total, rejected)
         rejected.append({"seed": best.seed, "attempt": attempt, "reason": verdict.value, "scores": best.scores})
         if verdict is Verdict.REJECT:
             break
     raise StepRejectedError(
-        f"quality control rejected tile {plan.index} after {len(rejected)} candidate(s); the canvas is unchanged")
+        f"quality control rejected tile {index} after {len(rejected)} candidate(s); the canvas is unchanged")
+
+
+def _seam_at(final: np.ndarray, raw: np.ndarray, generate: np.ndarray, direction: Direction, col: int,
+             settings: TileSettings) -> tuple[np.ndarray, dict[str, Any]]:
+    """Seam strategy and scores at an arbitrary seam column (a fill tile's longest seam), where they apply."""
+    if 0 < col < final.shape[1]:
+        final = apply_seam(settings.seam, final, generate, direction, width=settings.seam_width, seam_col=col)
+    try:
+        scores = seam_scores(final, direction, generate=generate, raw=raw, seam_col=col).to_dict()
+    except (GeometryError, InvalidTileError):  # a seam too near the tile's edge to measure
+        scores = {}
+    return final, scores

@@ -1,8 +1,8 @@
 """``kill -9`` during a growth step: the canvas reopens as it was before the step, or as it is after it.
 
 A child process grows a canvas; it is killed while a (slow) generator works,
-while artifacts are saved, on the k-th chunk write of the commit, or just
-after the journal commit.  The parent then reopens the canvas.
+on the k-th chunk write of the commit, just after the journal commit, or
+while artifacts are saved (after the commit, so a refused step leaves none).  The parent then reopens the canvas.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def test_kill_during_generation_leaves_every_file_as_it_was(reference: Reference
 
 
 @pytest.mark.parametrize(("where", "k", "expected"), [
-    ("artifact", 2, "before"),  # while saving the artifacts, before the commit
+    ("artifact", 2, "after"),   # while saving the artifacts, which happens after the commit (issue 17)
     ("chunk", 1, "before"),     # pending in the journal, no chunk written yet
     ("chunk", 2, "before"),     # pending, one of the two chunks written
     ("committed", 0, "after"),  # the journal committed; the process dies before returning

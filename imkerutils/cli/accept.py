@@ -1,0 +1,30 @@
+"""``imkerutils accept CANVAS ID [--candidate K]``: commit one staged candidate as one undoable step."""
+
+from __future__ import annotations
+
+import argparse
+
+from imkerutils.cli._common import add_command
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "accept", help="commit a staged candidate (one undoable step) and drop the proposal",
+                       description="Commit candidate K of a staged proposal: the bytes a direct run with that "
+                                   "candidate's seed writes. Refused (exit 2, nothing changed) when the canvas "
+                                   "has changed, since the proposal was staged, in pixels it depends on.")
+    p.add_argument("canvas", help="the canvas (folder or URL)")
+    p.add_argument("id", help="the proposal (see `imkerutils staged`)")
+    p.add_argument("--candidate", "-k", type=int, default=0, help="which candidate (default 0)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imkerutils.exquisite.pipeline.staging import accept
+    from imkerutils.tiling import Canvas
+
+    canvas = Canvas.open(args.canvas)
+    record = accept(canvas, args.id, args.candidate)
+    b = canvas.bounds
+    print(f"step {canvas.head} fill: accepted candidate {args.candidate} of {args.id} ({len(record.tiles)} "
+          f"tile(s)), now {b.width}x{b.height} at ({b.col_off}, {b.row_off})")
+    return 0

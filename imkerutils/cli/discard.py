@@ -1,0 +1,23 @@
+"""``imkerutils discard CANVAS ID``: drop a staged proposal."""
+
+from __future__ import annotations
+
+import argparse
+
+from imkerutils.cli._common import add_command
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "discard", help="drop a staged proposal (the canvas is not touched)")
+    p.add_argument("canvas", help="the canvas (folder or URL)")
+    p.add_argument("id", help="the proposal (see `imkerutils staged`)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imkerutils.exquisite.pipeline.staging import discard
+    from imkerutils.tiling import Canvas
+
+    discard(Canvas.open(args.canvas), args.id)
+    print(f"discarded {args.id}")
+    return 0

@@ -1,0 +1,82 @@
+"""``imkerutils fill CANVAS --region X Y W H``: generate every pixel of a region that holds no content."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from imkerutils.cli._common import add_command
+from imkerutils.cli._generation import (
+    add_generator_options,
+    add_plan_options,
+    cancelled_exit,
+    make_generator,
+    make_settings,
+    on_signals,
+    print_estimate,
+    print_staged,
+)
+
+log = logging.getLogger(__name__)
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub, "fill", help="generate the empty pixels of a region (outside the bounds, or in tiles never written)",
+        description="Generate every pixel of the region that holds no content, conditioned on the content "
+                    "around it on every side, as one undoable step. Pixels that hold content are kept byte "
+                    "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).")
+    p.add_argument("canvas", help="the canvas (folder or URL)")
+    p.add_argument("--region", nargs=4, type=int, metavar=("X", "Y", "W", "H"), required=True,
+                   help="world region: left column, top row, width, height (GDAL order, like export --region)")
+    add_generator_options(p)
+    add_plan_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from imkerutils.errors import StepCancelledError
+    from imkerutils.exquisite.pipeline import Cancel, estimate_fill, fill
+    from imkerutils.exquisite.pipeline.staging import stage_fill
+    from imkerutils.tiling import Canvas
+    from imkerutils.tiling.window import Window
+
+    x, y, w, h = args.region
+    region = Window(y, x, h, w)
+    generator = make_generator(args)
+    settings = make_settings(args, stage=args.stage)
+    candidates = args.candidates if args.stage else 1
+    canvas = Canvas.open(args.canvas, read_only=args.dry_run)
+    estimate = estimate_fill(canvas, region, generator, settings, candidates=candidates)
+    if args.dry_run:
+        print_estimate(estimate, canvas, args.budget_usd)
+        return 0
+    cancel = Cancel()
+    with on_signals(cancel) as received, \
+            tqdm(total=estimate.tiles * candidates, unit="tile", file=sys.stderr, disable=None,
+                 desc="filling") as bar:
+        log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
+        try:
+            if args.stage:
+                proposal = stage_fill(canvas, region, generator, settings, candidates=candidates,
+                                      budget_usd=args.budget_usd, cancel=cancel, on_tile=lambda _o: bar.update(1))
+            else:
+                record = fill(canvas, region, generator, settings, budget_usd=args.budget_usd, cancel=cancel,
+                              on_tile=lambda _o: bar.update(1))
+        except StepCancelledError:
+            bar.close()
+            return cancelled_exit("imkerutils", received)
+    if args.stage:
+        print_staged(proposal, canvas)
+        return 0
+    if received:
+        print(f"imkerutils: {len(received)} signal(s) arrived while the step was being committed; it is complete "
+              "(undo it with `imkerutils undo`)", file=sys.stderr)
+    b = canvas.bounds
+    seam = record.qc.get("seam_excess")
+    cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
+    print(f"step {canvas.head} fill: {len(record.tiles)} tile(s), now {b.width}x{b.height} at "
+          f"({b.col_off}, {b.row_off}); seam excess {'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}")
+    return 0

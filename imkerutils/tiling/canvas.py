@@ -259,35 +259,46 @@ class Canvas:
     ) -> Canvas:
         """Create a canvas at ``location`` holding ``image`` (PNG, JPEG, TIFF, ...) at world (0, 0).
 
-        Large tiled TIFFs are read tile by tile.  A local canvas is built under
-        a temporary name and renamed into place, so a crash never leaves a
-        half-imported canvas at ``location``; on object storage (no rename) the
-        import is one journaled step, which opening the canvas rolls back.
+        The input policy (one page, 8- or 16-bit samples, the pixel limit that
+        ``trusted`` lifts; :func:`imkerutils.tiling.decode.probe`) is applied
+        from the file's header before anything is decoded or created.  The
+        image is then decoded sequentially, one strip of ``tile`` rows at a
+        time, and each strip's chunks are written as it completes, so memory
+        stays about two strips whatever the image size.  A local canvas is
+        built under a temporary name and renamed into place, so a failure or
+        a crash never leaves a half-imported canvas at ``location``; on object
+        storage (no rename) the import is one journaled step, which opening
+        the canvas rolls back (and a decoding error removes what was created).
         """
-        from imkerutils.tiling.imageio import open_image
+        # Ported from the streaming import (issue 16): probe -> create -> _write_strips -> pyramid.
+        from imkerutils.tiling.decode import iter_strips, probe
 
-        with open_image(image, trusted=trusted) as src:
-            if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) \
-                    and not overwrite:
-                raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
-            if is_remote(location):
-                canvas = cls.create(location, mode=src.mode, tile=tile, overwrite=overwrite,
-                                    storage_options=storage_options)
-                canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
-                canvas.update_pyramid()
-                return canvas
-            root = local_path(location)
-            tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
+        info = probe(image, trusted=trusted)  # the policy, from the header: nothing decoded yet
+        if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) and not overwrite:
+            raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
+        window, step_info = Window(0, 0, info.height, info.width), {"source": str(image)}
+        if is_remote(location):
+            canvas = cls.create(location, mode=info.mode, tile=tile, overwrite=overwrite,
+                                storage_options=storage_options)
             try:
-                canvas = cls.create(tmp, mode=src.mode, tile=tile)
-                canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
-                canvas.update_pyramid()
-                if root.exists():
-                    shutil.rmtree(root)
-                os.replace(tmp, root)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
+                canvas._write_strips(iter_strips(info, tile), window, step_info)
+            except BaseException:  # the step was rolled back: remove the empty canvas it was written into
+                _remove(location, canvas._store)
+                raise
+            canvas.update_pyramid()
+            return canvas
+        root = local_path(location)
+        tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
+        try:
+            canvas = cls.create(tmp, mode=info.mode, tile=tile)
+            canvas._write_strips(iter_strips(info, tile), window, step_info)
+            canvas.update_pyramid()
+            if root.exists():
+                shutil.rmtree(root)
+            os.replace(tmp, root)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
         return cls.open(location)
 
     # -- properties --------------------------------------------------------
@@ -718,6 +729,77 @@ class Canvas:
             "levels": self.levels,
             "bytes_on_disk": self.disk_usage(),
         }
+
+
+    # -- streaming import (issue 16; self-contained, used only by from_image) ------------------------------
+    def _write_strips(self, strips: Iterator[tuple[int, np.ndarray]], window: Window,
+                      info: dict[str, Any]) -> StepInfo:
+        """Write an image that arrives strip by strip into ``window`` as ONE journaled step.
+
+        ``strips`` yields ``(row_off, (h, window.width, channels) uint8)`` top to
+        bottom, each ``tile`` rows (the last may be shorter), relative to
+        ``window``'s top-left, which must lie on the tile grid.  Every chunk key
+        of the window is named up front (snapshots of absent keys cost nothing),
+        the step is marked pending, and each strip's chunks are merged, hashed
+        and written on the chunk pool while the next strip is decoded.  At most
+        two strips are alive (one when two would pass 160 MiB), so memory does
+        not grow with the image height.  Any failure, in the decoder or in a
+        chunk write, rolls the whole step back and re-raises.
+        """
+        import collections
+
+        self._check_writable()
+        t = self.tile
+        if window.row_off % t or window.col_off % t or window.is_empty:
+            raise InvalidWindowError(f"a streamed import needs a non-empty, tile-aligned window, got {window}")
+        budget = 160 << 20  # two strips stay alive (one decoding, one writing) only while they fit in this
+        alive = 2 if 2 * t * window.width * self.channels <= budget else 1
+        keys = [k for ij in self.grid.tiles(window)
+                for k in (self._tile_key(*ij), MANIFEST_PREFIX + self._tile_key(*ij))]
+        tx = _Step(self, "import", keys, window, True, info)
+        tx.begin()
+
+        def chunk_task(ij: tuple[int, int], piece: Window, block: np.ndarray) -> BaseException | None:
+            try:
+                full = self._merge_tile(ij, [(piece, block)])
+                self._store_tile(ij, full, _digest(full))
+            except Exception as exc:  # handed to commit, which rolls the step back
+                return exc
+            return None
+
+        in_flight: collections.deque[list[Any]] = collections.deque()  # the chunk futures of each live strip
+        results: list[BaseException | None] = []
+        expect = window.row_off
+        try:
+            for row_off, strip in strips:
+                top = window.row_off + row_off
+                h, w = self._validate(strip)
+                if top != expect or w != window.width or not 0 < h <= t or top + h > window.row_end:
+                    raise InvalidTileError(f"strip at row {row_off} of shape {strip.shape} does not continue the "
+                                           f"import of {window} (expected row {expect - window.row_off})")
+                expect = top + h
+                target = Window(top, window.col_off, h, window.width)
+                at = (top, window.col_off)
+                in_flight.append([_chunk_pool().submit(chunk_task, ij, piece, strip[piece.slices(at)])
+                                  for ij, piece in self.grid.split(target)])
+                del strip  # only the chunk tasks hold it now, so it is freed as soon as they finish
+                while len(in_flight) >= alive:  # let the oldest strip finish before decoding another
+                    results.extend(f.result() for f in in_flight.popleft())
+                if any(r is not None for r in results):
+                    break
+            if expect != window.row_end and not any(r is not None for r in results):
+                raise InvalidTileError(f"the strips ended at row {expect - window.row_off} of {window.height}")
+        except BaseException:
+            for futures in in_flight:  # no chunk task may outlive the step it writes for
+                for f in futures:
+                    f.cancel()
+                    if not f.cancelled():
+                        f.exception()
+            tx.abort()
+            raise
+        while in_flight:
+            results.extend(f.result() for f in in_flight.popleft())
+        return tx.commit(results)
 
 
 class _Step:

@@ -73,7 +73,7 @@ class ImageInfo:
     bands: int  # samples per pixel in the file (after palette expansion)
     bits: int  # 8 or 16
     cmyk: bool
-    backend: str  # "vips" or "pillow"
+    backend: str  # "vips", "tifffile" (a TIFF compression libvips lacks, e.g. zstd) or "pillow"
     loader: str = ""  # libvips' loader ("pngload", "tiffload", ...) or Pillow's format name
 
     @property
@@ -117,6 +117,9 @@ def iter_strips(info: ImageInfo, rows: int = 1024, *, mode: str | None = None) -
         raise InvalidTileError(f"mode must be RGB or RGBA, got {out_mode!r}")
     if info.backend == "pillow":
         yield from _pillow_strips(info, rows, out_mode)
+        return
+    if info.backend == "tifffile":
+        yield from _tifffile_strips(info, rows, out_mode)
         return
     pyvips = _pyvips()
     p = info.path
@@ -233,7 +236,58 @@ def _probe_vips(p: Path) -> ImageInfo:
             "and CMYK images only (convert it first)")
     mode = "RGBA" if bands in (2, 4) and not cmyk else "RGB"
     bits = 16 if image.format == "ushort" else 8
-    return ImageInfo(p, int(image.height), int(image.width), mode, bands, bits, cmyk, "vips", str(loader))
+    backend = "tifffile" if loader in _TIFF_LOADERS and not _vips_reads_tiff_codec(p) else "vips"
+    return ImageInfo(p, int(image.height), int(image.width), mode, bands, bits, cmyk, backend, str(loader))
+
+
+#: TIFF compressions the bundled libvips (pyvips-binary) decodes: none, CCITT, LZW, (old) JPEG, deflate,
+#: PackBits. Its libtiff has no zstd (what our own TIFF exports use), so those go through tifffile.
+_VIPS_TIFF_CODECS = {1, 2, 3, 4, 5, 6, 7, 8, 32773, 32946}
+
+
+def _vips_reads_tiff_codec(p: Path) -> bool:
+    """Whether libvips can decode the first page's compression (read from the header by tifffile)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(p) as tif:
+            return int(tif.pages.first.compression) in _VIPS_TIFF_CODECS
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, AttributeError):
+        return True  # let libvips say what is wrong with it
+
+
+def _tifffile_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[int, np.ndarray]]:
+    """Strips of the first page of a TIFF through tifffile's Zarr view (tiles or strips decoded on demand)."""
+    import tifffile
+    import zarr
+
+    p = info.path
+    try:
+        with tifffile.TiffFile(p) as tif:
+            page = tif.pages.first
+            axes, photometric, colormap = page.axes, int(page.photometric), page.colormap
+            with page.aszarr() as store:
+                z = zarr.open_array(store, mode="r")
+                for top in range(0, info.height, rows):
+                    h = min(rows, info.height - top)
+                    raw = np.asarray(z[top:top + h])
+                    if axes.startswith("S"):  # planar: samples first
+                        raw = np.moveaxis(raw, 0, -1)
+                    if raw.ndim == 2:
+                        raw = raw[..., None]
+                    if raw.dtype == np.bool_:  # 1-bit: black and white, as libvips and Pillow expand it
+                        raw = raw.astype(np.uint8) * np.uint8(255)
+                    if photometric == 0:  # MINISWHITE: 0 is white, as libvips and Pillow read it
+                        raw = np.iinfo(raw.dtype).max - raw
+                    elif photometric == 3 and colormap is not None:  # palette: 16-bit colour map entries
+                        raw = np.moveaxis(colormap[:, raw[..., 0]], 0, -1)
+                    strip = np.empty((h, info.width, len(mode)), np.uint8)
+                    _convert_into(strip, raw, info, mode)
+                    yield top, strip
+    except (tifffile.TiffFileError, OSError, ValueError, RuntimeError, IndexError) as exc:
+        if isinstance(exc, ImkerError):
+            raise
+        raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {exc}") from None
 
 
 def _fail_on(loader: str) -> str:

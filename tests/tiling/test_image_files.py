@@ -8,7 +8,7 @@ import tifffile
 from PIL import Image
 
 from imkerutils.errors import CanvasExistsError, DecompressionBombError, ImageFileError
-from imkerutils.tiling import Canvas, Window, decode, imageio
+from imkerutils.tiling import Canvas, Window, decode
 from imkerutils.tiling.imageio import open_image, read_image
 
 

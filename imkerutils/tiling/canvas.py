@@ -756,7 +756,7 @@ class Canvas:
         alive = 2 if 2 * t * window.width * self.channels <= budget else 1
         keys = [k for ij in self.grid.tiles(window)
                 for k in (self._tile_key(*ij), MANIFEST_PREFIX + self._tile_key(*ij))]
-        tx = _Step(self, "import", keys, window, True, info)
+        tx = _Step(self, "paste", keys, window, True, info)  # the kind an import always had
         tx.begin()
 
         def chunk_task(ij: tuple[int, int], piece: Window, block: np.ndarray) -> BaseException | None:

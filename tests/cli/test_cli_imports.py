@@ -154,3 +154,41 @@ def test_a_30000x8000_png_imports_under_300_mib(big_png, tmp_path):
     y, x = np.mgrid[w.row_off:w.row_end, w.col_off:w.col_end]
     expected = np.stack([(x * 7 + y * 3) % 251, (x * y) % 253, (x ^ y) % 256], axis=-1).astype(np.uint8)
     np.testing.assert_array_equal(c.read(w), expected)
+
+
+SLOW_IMPORT = textwrap.dedent("""
+    import sys, time
+    from imkerutils.tiling import Canvas, decode
+    real = decode.iter_strips
+
+    def slow(info, rows=1024, **kw):  # the decoder, slowed so that the kill lands mid-import
+        for top, strip in real(info, rows, **kw):
+            yield top, strip
+            time.sleep(0.3)
+
+    decode.iter_strips = slow
+    Canvas.from_image(sys.argv[1], sys.argv[2], tile=64)
+""")
+
+
+def test_an_import_killed_midway_leaves_nothing_at_the_target(tmp_path):
+    import os
+    import signal
+    import time
+
+    Image.fromarray(pattern()).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_IMPORT, str(tmp_path / "a.png"), str(out / "c")])
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.is_file() for p in out.glob(".c.*.importing/0/c/**/*")):  # a chunk has been written
+            assert proc.poll() is None and time.monotonic() < deadline, "the import ended before it was killed"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert not (out / "c").exists()  # only the hidden temporary folder may remain beside it
+    assert all(p.name.startswith(".c.") and p.name.endswith(".importing") for p in out.iterdir())
+    c = Canvas.from_image(tmp_path / "a.png", out / "c", tile=64)  # and a new import succeeds
+    np.testing.assert_array_equal(c.read(c.bounds), pattern())

@@ -216,3 +216,17 @@ def test_verify_on_s3_reports_pixels_written_behind_the_canvas(endpoint: str, tw
     behind[o[0] + 5, o[1] + 7] = [1, 2, 3]  # a pixel changed outside imkerutils: no manifest update
     report = Canvas.open(url, read_only=True, storage_options=opts).verify()
     assert report.problems == ("tile (0, 0) at world row 0, col 0: pixels do not match the manifest hash",)
+
+
+def test_a_failed_streaming_import_on_s3_leaves_no_key(endpoint: str, tmp_path: Path) -> None:
+    """Issue 16: the import streams strip by strip; a file that fails part-way (after chunks were written) is
+    rolled back and the canvas it was written into removed, so nothing is left at the target."""
+    from imkerutils.errors import ImageFileError
+
+    png = tmp_path / "truncated.png"
+    Image.fromarray(photo_like(2100, 300, seed=5)).save(png, compress_level=1)
+    png.write_bytes(png.read_bytes()[: int(png.stat().st_size * 0.7)])
+    url, opts = f"s3://{BUCKET}/failed-import", storage_options(endpoint)
+    with pytest.raises(ImageFileError, match="truncated or corrupt"):
+        Canvas.from_image(png, url, storage_options=opts, tile=256)
+    assert bucket_keys(endpoint, "failed-import") == []

@@ -336,7 +336,7 @@ def _tiff_is_pyramid(p: Path) -> bool:
 
     try:
         with tifffile.TiffFile(p) as tif:
-            return all(page.is_reduced for page in list(tif.pages)[1:])
+            return all(int(getattr(page, "subfiletype", 0)) & 1 for page in list(tif.pages)[1:])
     except (tifffile.TiffFileError, OSError, ValueError, IndexError, AttributeError):
         return False
 
@@ -410,9 +410,12 @@ def _pillow_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[int,
         return img
 
     img = pillow_errors(p, load)
+
+    def strip(top: int, h: int) -> np.ndarray:
+        return np.asarray(pillow_errors(p, lambda: to_rgb_or_rgba(img.crop((0, top, info.width, top + h)), mode)))
+
     try:
         for top in range(0, info.height, rows):
-            h = min(rows, info.height - top)
-            yield top, pillow_errors(p, lambda t=top, h=h: to_rgb_or_rgba(img.crop((0, t, info.width, t + h)), mode))
+            yield top, strip(top, min(rows, info.height - top))
     finally:
         img.close()

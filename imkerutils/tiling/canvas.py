@@ -199,10 +199,12 @@ class Canvas:
         tile: int = TILE_SIZE,
         overwrite: bool = False,
         storage_options: dict[str, Any] | None = None,
+        plan_for: Window | None = None,
     ) -> Canvas:
         """Create an empty canvas whose bounds are ``(0, 0, height, width)`` of background.
 
-        ``location`` is a local folder or an fsspec URL (``s3://bucket/canvas``).
+        ``location`` is a local folder or an fsspec URL (``s3://bucket/canvas``).  ``plan_for`` is the
+        content the caller is about to write (an import's image), so the margin is planned for it.
         """
         if mode not in MODES:
             raise InvalidTileError(f"canvas mode must be one of {sorted(MODES)}, got {mode!r}")
@@ -215,7 +217,8 @@ class Canvas:
                 raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
             _remove(location, store)
             store = open_store(location, storage_options=storage_options)
-        frame = plan_frame(bounds, tile, levels_needed(bounds, tile))
+        planned = bounds if plan_for is None else bounds.union(plan_for)
+        frame = plan_frame(planned, tile, levels_needed(planned, tile))
         raw = RawStore(store)
         name = _name(location)
         write_root(raw, mode, frame, bounds, 1, name)
@@ -292,38 +295,14 @@ class Canvas:
     ) -> Canvas:
         """Create a canvas at ``location`` holding ``image`` (PNG, JPEG, TIFF, ...) at world (0, 0).
 
-        Large tiled TIFFs are read tile by tile.  A local canvas is built under
-        a temporary name and renamed into place, so a crash never leaves a
-        half-imported canvas at ``location``; on object storage (no rename) the
-        import is one journaled step, which opening the canvas rolls back.
+        The input policy is applied from the file's header before anything is decoded or created; the
+        image is then decoded a strip at a time, in bounded memory, and written as one step
+        (:mod:`.importer`).  A crash or a bad file never leaves a half-imported canvas at ``location``.
         """
-        from imkerutils.tiling.imageio import open_image
+        from imkerutils.tiling.importer import import_image
 
-        with open_image(image, trusted=trusted) as src:
-            if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) \
-                    and not overwrite:
-                raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
-            if is_remote(location):
-                canvas = cls.create(location, mode=src.mode, tile=tile, overwrite=overwrite,
-                                    storage_options=storage_options)
-                canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
-                canvas.update_pyramid()
-                return canvas
-            root = local_path(location)
-            tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
-            try:
-                canvas = cls.create(tmp, mode=src.mode, tile=tile)
-                canvas.paste(src.to_dask(tile), 0, 0, grow=True, info={"source": str(image)})
-                canvas.update_pyramid()
-                if root.exists():
-                    shutil.rmtree(root)
-                os.replace(tmp, root)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
-        canvas = cls.open(location)
-        canvas._write_root()  # the dataset name follows the folder's final name
-        return canvas
+        return import_image(cls, image, location, trusted=trusted, tile=tile, overwrite=overwrite,
+                            storage_options=storage_options)
 
     # -- properties --------------------------------------------------------
     @property

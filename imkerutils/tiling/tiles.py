@@ -31,6 +31,7 @@ from imkerutils.errors import (
     OutputPathError,
     TileOutOfBoundsError,
 )
+from imkerutils.tiling.decode import probe
 from imkerutils.tiling.export._atomic import atomic_output
 from imkerutils.tiling.grid import TILE_SIZE
 from imkerutils.tiling.imageio import decode_image, image_mode, open_image, read_image, write_image
@@ -193,6 +194,7 @@ def paste_tile(
         canvas.paste(_read_tile(tile_path, canvas.mode, tile, trusted), w.row_off, w.col_off,
                      info={"tile_file": str(tile_path)})
         return (w.col_off, w.row_off)
+    probe(tile_path, trusted=trusted)  # the input policy for both files before either is decoded
     with decode_image(base_path, trusted=trusted) as base:
         _check_pasteable(base, base_path)
         _check_inside(w, Window(0, 0, base.height, base.width), f"image {base_path} ({base.width}x{base.height})")

@@ -242,3 +242,17 @@ def test_growing_left_and_up_on_s3_rebases_and_undo_redo_survive_it(endpoint: st
     np.testing.assert_array_equal(fresh.read(Window(-9000, -7000, 300, 200)), block)
     np.testing.assert_array_equal(fresh.read(Window(0, 0, 1024, 1024)), twin.pixels)
     assert fresh.verify().ok
+
+
+def test_a_failed_streaming_import_on_s3_leaves_no_key(endpoint: str, tmp_path: Path) -> None:
+    """Issue 16: the import streams strip by strip; a file that fails part-way (after chunks were written) is
+    rolled back and the canvas it was written into removed, so nothing is left at the target."""
+    from imkerutils.errors import ImageFileError
+
+    png = tmp_path / "truncated.png"
+    Image.fromarray(photo_like(2100, 300, seed=5)).save(png, compress_level=1)
+    png.write_bytes(png.read_bytes()[: int(png.stat().st_size * 0.7)])
+    url, opts = f"s3://{BUCKET}/failed-import", storage_options(endpoint)
+    with pytest.raises(ImageFileError, match="truncated or corrupt"):
+        Canvas.from_image(png, url, storage_options=opts, tile=256)
+    assert bucket_keys(endpoint, "failed-import") == []

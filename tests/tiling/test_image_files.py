@@ -8,7 +8,7 @@ import tifffile
 from PIL import Image
 
 from imkerutils.errors import CanvasExistsError, DecompressionBombError, ImageFileError
-from imkerutils.tiling import Canvas, Window, imageio
+from imkerutils.tiling import Canvas, Window, decode
 from imkerutils.tiling.imageio import open_image, read_image
 
 
@@ -128,7 +128,7 @@ def test_non_image_files(tmp_path):
     (tmp_path / "text.tif").write_text("nor a TIFF")
     with pytest.raises(ImageFileError, match="not an image"):
         read_image(tmp_path / "text.png")
-    with pytest.raises(ImageFileError, match="not a readable TIFF"):
+    with pytest.raises(ImageFileError, match="not an image"):
         open_image(tmp_path / "text.tif")
 
 
@@ -147,7 +147,7 @@ def test_truncated_tiled_tiff_fails_cleanly_and_leaves_nothing(tmp_path, noise, 
 
 def test_decompression_bomb_guard(monkeypatch, png, tmp_path):
     path, pixels = png("big.png", 20, 30)
-    monkeypatch.setattr(imageio, "MAX_PIXELS", 599)
+    monkeypatch.setattr(decode, "MAX_PIXELS", 599)
     for call in (lambda **kw: read_image(path, **kw), lambda **kw: Canvas.from_image(path, tmp_path / "c", **kw)):
         with pytest.raises(DecompressionBombError) as err:
             call()
@@ -157,18 +157,22 @@ def test_decompression_bomb_guard(monkeypatch, png, tmp_path):
     np.testing.assert_array_equal(read_image(path, trusted=True), pixels)
     c = Canvas.from_image(path, tmp_path / "c", trusted=True, tile=16)
     np.testing.assert_array_equal(c.read(c.bounds), pixels)
-    monkeypatch.setattr(imageio, "MAX_PIXELS", 600)  # the limit itself is allowed
+    monkeypatch.setattr(decode, "MAX_PIXELS", 600)  # the limit itself is allowed
     np.testing.assert_array_equal(read_image(path), pixels)
 
 
-def test_bomb_guard_covers_tiffs_that_must_be_decoded_whole(monkeypatch, tmp_path, noise):
-    tifffile.imwrite(tmp_path / "g.tif", noise(20, 30, 1)[..., 0])  # grey: decoded whole
-    tifffile.imwrite(tmp_path / "rgb.tif", noise(20, 30, 3), tile=(16, 16), photometric="rgb")  # tiled: lazy
-    monkeypatch.setattr(imageio, "MAX_PIXELS", 100)
-    with pytest.raises(DecompressionBombError, match="--trust-large"):
-        open_image(tmp_path / "g.tif")
-    assert open_image(tmp_path / "g.tif", trusted=True).height == 20
-    assert open_image(tmp_path / "rgb.tif").height == 20  # read tile by tile: no limit needed
+def test_bomb_guard_covers_every_tiff_from_its_header(monkeypatch, tmp_path, noise):
+    """One policy: tiled or not, a TIFF over the limit is refused before any pixel is decoded."""
+    tifffile.imwrite(tmp_path / "g.tif", noise(20, 30, 1)[..., 0])  # grey, striped
+    tifffile.imwrite(tmp_path / "rgb.tif", noise(20, 30, 3), tile=(16, 16), photometric="rgb")  # tiled
+    monkeypatch.setattr(decode, "MAX_PIXELS", 100)
+    for name in ("g.tif", "rgb.tif"):
+        with pytest.raises(DecompressionBombError, match="--trust-large"):
+            open_image(tmp_path / name)
+        with pytest.raises(DecompressionBombError, match="--trust-large"):
+            Canvas.from_image(tmp_path / name, tmp_path / "c")
+        assert open_image(tmp_path / name, trusted=True).height == 20
+    assert not (tmp_path / "c").exists()
 
 
 # -- Canvas.from_image -----------------------------------------------------------------------------
@@ -192,41 +196,33 @@ def test_from_jpeg_equals_its_decoded_pixels(tmp_path, noise):
     np.testing.assert_array_equal(c.read(c.bounds), expected)
 
 
-def test_from_tiled_tiff_reads_tile_by_tile(tmp_path, noise, monkeypatch):
+def test_from_tiled_tiff_streams_strips(tmp_path, noise, monkeypatch):
+    """The import decodes a strip of ``tile`` rows at a time, never the whole image (nor with tifffile)."""
     pixels = noise(600, 520, 4)
     tifffile.imwrite(tmp_path / "a.tif", pixels, tile=(256, 256), photometric="rgb", extrasamples=("unassalpha",))
 
     def whole(*args, **kwargs):
         raise AssertionError("the TIFF was decoded whole")
 
-    imread_calls: list[dict] = []
-    real_imread = tifffile.imread
-
-    def spy_imread(*args, **kwargs):
-        imread_calls.append(kwargs)
-        return real_imread(*args, **kwargs)
-
-    read_shapes: list[tuple[int, ...]] = []
-    real_getitem = imageio._TiffTiles.__getitem__
-
-    def spy_getitem(self, key):
-        out = real_getitem(self, key)
-        read_shapes.append(out.shape)
-        return out
-
-    monkeypatch.setattr(tifffile, "imread", spy_imread)
     for cls in (tifffile.TiffFile, tifffile.TiffPage, tifffile.TiffPageSeries):
         monkeypatch.setattr(cls, "asarray", whole)
-    monkeypatch.setattr(imageio._TiffTiles, "__getitem__", spy_getitem)
+    monkeypatch.setattr(tifffile, "imread", whole)
+    strips: list[tuple[int, tuple[int, ...]]] = []
+    real = decode.iter_strips
 
+    def spy(info, rows=1024, **kw):
+        for top, strip in real(info, rows, **kw):
+            strips.append((top, strip.shape))
+            yield top, strip
+
+    monkeypatch.setattr(decode, "iter_strips", spy)
     c = Canvas.from_image(tmp_path / "a.tif", tmp_path / "c", tile=256)
     monkeypatch.undo()
 
-    assert imread_calls and all(kw.get("aszarr") for kw in imread_calls)
-    assert read_shapes and max(h * w for h, w, _ in read_shapes) <= 256 * 256
+    assert strips == [(0, (256, 520, 4)), (256, (256, 520, 4)), (512, (88, 520, 4))]
     assert c.mode == "RGBA" and c.bounds == Window(0, 0, 600, 520)
     np.testing.assert_array_equal(c.read(c.bounds), pixels)
-    assert c.verify().ok
+    assert c.verify().ok and c.head == 1
 
 
 def test_from_image_refuses_to_overwrite(tmp_path, png):

@@ -1,0 +1,135 @@
+"""Images into canvases: decoded a strip at a time (:mod:`.decode`), written as one journaled step.
+
+:func:`import_image` applies the input policy from the file's header (one page, 8- or 16-bit samples, the
+pixel limit ``trusted`` lifts) before anything is decoded or created, plans the canvas's margin for the
+image's size, then streams strips of ``tile`` rows into it with :func:`write_strips`, so memory stays about
+two strips whatever the image size.  A local canvas is built under a temporary name and renamed into place,
+so a failure or a crash never leaves a half-imported canvas at the target; on object storage (no rename)
+the import is one journaled step, which opening the canvas rolls back (and a decoding error removes what
+was created).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
+from imkerutils.tiling.location import is_remote, local_path, open_store
+from imkerutils.tiling.step import Step, StepInfo, chunk_pool, digest, plan_pieces, step_keys
+from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.canvas import Canvas
+
+__all__ = ["import_image", "write_strips"]
+
+STRIP_BUDGET = 160 << 20  # two strips stay alive (one decoding, one writing) only while they fit in this
+
+
+def import_image(cls: type[Canvas], image: str | os.PathLike[str], location: str | os.PathLike[str], *,
+                 trusted: bool, tile: int, overwrite: bool, storage_options: dict[str, Any] | None) -> Canvas:
+    """What :meth:`Canvas.from_image` does (see the module docstring)."""
+    from imkerutils.tiling.canvas import _exists, _remove
+    from imkerutils.tiling.decode import iter_strips, probe
+
+    info = probe(image, trusted=trusted)  # the policy, from the header: nothing decoded yet
+    if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) and not overwrite:
+        raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
+    window, step_info = Window(0, 0, info.height, info.width), {"source": str(image)}
+    if is_remote(location):
+        canvas = cls.create(location, mode=info.mode, tile=tile, overwrite=overwrite, plan_for=window,
+                            storage_options=storage_options)
+        try:
+            write_strips(canvas, iter_strips(info, tile), window, step_info)
+        except BaseException:  # the step was rolled back: remove the empty canvas it was written into
+            _remove(location, canvas._store)
+            raise
+        canvas.update_pyramid()
+        return canvas
+    root = local_path(location)
+    tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
+    try:
+        canvas = cls.create(tmp, mode=info.mode, tile=tile, plan_for=window)
+        write_strips(canvas, iter_strips(info, tile), window, step_info)
+        canvas.update_pyramid()
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    canvas = cls.open(location)
+    canvas._write_root()  # the dataset name follows the folder's final name
+    return canvas
+
+
+def write_strips(canvas: Canvas, strips: Iterator[tuple[int, np.ndarray]], window: Window,
+                 info: dict[str, Any]) -> StepInfo:
+    """Write an image that arrives strip by strip into ``window`` as ONE journaled step.
+
+    ``strips`` yields ``(row_off, (h, window.width, channels) uint8)`` top to bottom, each ``tile`` rows (the
+    last may be shorter), relative to ``window``'s top-left, which must lie on the tile grid.  Every tile of
+    the window is named up front (snapshots of absent keys cost nothing), the step is marked pending, and
+    each strip's tiles are merged, hashed and written on the chunk pool while the next strip is decoded.  At
+    most two strips are alive (one when two would pass :data:`STRIP_BUDGET`), so memory does not grow with
+    the image height.  Any failure, in the decoder or in a chunk write, rolls the whole step back.
+    (``Canvas.write`` cannot do this: it plans every piece before the first write, so it would need the
+    whole image in memory.)
+    """
+    canvas._check_writable()
+    t = canvas.tile
+    if window.row_off % t or window.col_off % t or window.is_empty:
+        raise InvalidWindowError(f"a streamed import needs a non-empty, tile-aligned window, got {window}")
+    alive = 2 if 2 * t * window.width * canvas.channels <= STRIP_BUDGET else 1
+    tx = Step(canvas, "paste", step_keys(list(canvas.grid.tiles(window))), window, True, info)  # an import's kind
+    tx.begin()
+
+    def chunk_task(ij: tuple[int, int], piece: Window, block: np.ndarray) -> BaseException | None:
+        try:
+            full = canvas._merge_tile(ij, [(piece, block)])
+            canvas._store_tile(ij, full, digest(full))
+        except Exception as exc:  # handed to commit, which rolls the step back
+            return exc
+        return None
+
+    in_flight: collections.deque[list[Any]] = collections.deque()  # the chunk futures of each live strip
+    results: list[BaseException | None] = []
+    expect = window.row_off
+    try:
+        for row_off, strip in strips:
+            top = window.row_off + row_off
+            h = strip.shape[0]
+            plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)  # checks
+            if top != expect or strip.shape[1] != window.width or not 0 < h <= t or top + h > window.row_end:
+                raise InvalidTileError(f"strip at row {row_off} of shape {strip.shape} does not continue the "
+                                       f"import of {window} (expected row {expect - window.row_off})")
+            expect = top + h
+            target = Window(top, window.col_off, h, window.width)
+            at = (top, window.col_off)
+            in_flight.append([chunk_pool().submit(chunk_task, ij, piece, strip[piece.slices(at)])
+                              for ij, piece in canvas.grid.split(target)])
+            del strip  # only the chunk tasks hold it now, so it is freed as soon as they finish
+            while len(in_flight) >= alive:  # let the oldest strip finish before decoding another
+                results.extend(f.result() for f in in_flight.popleft())
+            if any(r is not None for r in results):
+                break
+        if expect != window.row_end and not any(r is not None for r in results):
+            raise InvalidTileError(f"the strips ended at row {expect - window.row_off} of {window.height}")
+    except BaseException:
+        for futures in in_flight:  # no chunk task may outlive the step it writes for
+            for f in futures:
+                f.cancel()
+                if not f.cancelled():
+                    f.exception()
+        tx.abort()
+        raise
+    while in_flight:
+        results.extend(f.result() for f in in_flight.popleft())
+    return tx.commit(results)

@@ -1,27 +1,58 @@
-"""Sessions: tests, lint, typecheck, bench.  The README's commands call the same things."""
+"""Sessions: tests, lint, typecheck, bench, lock.  The README's commands call the same things.
+
+Every session installs from the lock, ``requirements/constraints.txt`` (exact versions for every extra), so no
+session makes pip resolve: ``nox -s lock`` (or ``bash scripts/lock.sh``) refreshes it after pyproject.toml changes.
+Environments are made by uv when it is installed, else by virtualenv with pip; uv is told where pip takes packages
+from on this machine (``scripts/pip_sources.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import pathlib
 
 import nox
 
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "uv|virtualenv"
+
+HERE = pathlib.Path(__file__).parent
+CONSTRAINTS = "requirements/constraints.txt"
+
+
+@functools.cache
+def _uv_environment() -> dict[str, str]:
+    spec = importlib.util.spec_from_file_location("pip_sources", HERE / "scripts" / "pip_sources.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.uv_environment()
+
+
+def install(session: nox.Session, *args: str) -> None:
+    """``pip install`` / ``uv pip install`` of ``args`` at the lock's versions."""
+    env = _uv_environment() if session.venv_backend == "uv" else None
+    session.install("-c", CONSTRAINTS, *args, env=env)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite, as CI runs it (derandomised Hypothesis when CI is set)."""
-    session.install("-e", ".[test]")
+    install(session, "-e", ".[test]")
     session.run("python", "-m", "pytest", "-q", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    install(session, "ruff")
     session.run("ruff", "check", "imkerutils", "tests", "benchmarks")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[test]", "mypy")
+    install(session, "-e", ".[test]", "mypy")
     session.run("mypy", "imkerutils")
 
 
@@ -29,10 +60,17 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed and memory targets; results are written up in docs/benchmarks.md.
 
-    ``nox -s bench -- --quick`` runs a fast smoke version of each benchmark. The pyvips baseline comes
-    from ``scripts/install-bench-deps.sh`` (Debian's libvips; needs root or sudo, else it is skipped).
+    ``nox -s bench -- --quick`` runs a fast smoke version of each benchmark. The pyvips baseline runs over
+    Debian's libvips, which ``scripts/install-bench-deps.sh`` installs (needs root or sudo, else it is skipped).
     """
-    session.install("-e", ".[bench]")
+    install(session, "-e", ".[bench]")
     session.run("bash", "scripts/install-bench-deps.sh", external=True)
-    for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
+    for script in sorted(pathlib.Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Refresh requirements/constraints.txt from pyproject.toml with uv (``-- --upgrade`` for newest releases)."""
+    install(session, "uv")
+    session.run("bash", "scripts/lock.sh", *session.posargs, external=True)

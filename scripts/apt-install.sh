@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# apt_install PACKAGE: install a Debian package as root or through sudo; returns 1 when neither is possible.
+# apt_install PACKAGE...: install Debian packages as root or through sudo; returns 1 when neither is possible.
 # Sourced by the install-*-deps.sh scripts.
 apt_install() {
   local as=()
@@ -8,5 +8,5 @@ apt_install() {
     as=(sudo)
   fi
   "${as[@]}" apt-get update -qq
-  "${as[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  "${as[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }

@@ -118,8 +118,8 @@ def on_signals(cancel: Any) -> Iterator[list[int]]:
         for s, h in previous.items():
             signal.signal(s, h)
 
-    for s in EXIT_SIGNAL:
-        previous[s] = signal.signal(s, handler)
+    for sig in EXIT_SIGNAL:
+        previous[sig] = signal.signal(sig, handler)
     try:
         yield received
     finally:

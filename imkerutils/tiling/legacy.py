@@ -192,10 +192,10 @@ def upgrade(raw: RawStore) -> JournalState:
                 raw.snapshot(f"{OLD_ENTRIES}{step_id}/{which}/{key}",
                              f"{ENTRIES_PREFIX}{step_id}/{which}/{old.new_key(key)}")
         raw.put_fresh(f"{ENTRIES_PREFIX}{step_id}/meta.json", seal(_new_meta(old, meta)))
+    si, sj = old.shift(0)
     for key in raw.list_prefix(OLD_MARKERS):
-        ci, cj = key.rsplit("/", 1)[1].split(".")
-        si, sj = old.shift(0)
-        raw.put_fresh(f"{DIRTY_PREFIX}{int(ci) - si}.{int(cj) - sj}", b"")
+        mi, mj = key.rsplit("/", 1)[1].split(".")
+        raw.put_fresh(f"{DIRTY_PREFIX}{int(mi) - si}.{int(mj) - sj}", b"")
     for folder in ("_journal", "_manifest", "_pyramid"):
         mark_bookkeeping(raw, folder)
     state = JournalState(head=int(legacy["head"]), top=int(legacy["top"]), bounds=bounds, token=str(legacy["token"]),

@@ -110,7 +110,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         i, j = ij
         where = f"tile ({i}, {j}) at world row {i * t}, col {j * t}"
         block, problem = _decodes(lambda: canvas.read(canvas.grid.tile_window(i, j)), where)
-        if problem or raw.get(manifest_key(i, j)) == digest(block):
+        if problem or block is None or raw.get(manifest_key(i, j)) == digest(block):
             return problem
         return f"{where}: pixels do not match the manifest hash"
 
@@ -139,7 +139,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
                 return problem
             children, problem = _decodes(lambda: read_window(arrays[level - 1], frame.to_array(
                 Window(2 * i * t, 2 * j * t, 2 * t, 2 * t), level - 1)), f"the children of {where}")
-            if problem:
+            if problem or got is None or children is None:
                 return problem
             want = downsample2(children) if ij in inside else np.zeros_like(got)
             if np.array_equal(got, want):
@@ -163,7 +163,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
     accounted.add("zarr.json")
     for level, z in enumerate(arrays):
         key = f"{frame.path(level)}/zarr.json"
-        if _json(raw, key) != level_metadata(frame, level, tuple(z.shape[1:]), canvas.channels):
+        if _json(raw, key) != level_metadata(frame, level, (z.shape[1], z.shape[2]), canvas.channels):
             problems.append(f"{key} does not describe level {level}'s array (damaged or edited)")
         want = frame.shape(level, canvas.bounds)
         if tuple(z.shape[1:]) != want:
@@ -184,11 +184,11 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
     for key in sorted(k for k in keys if k.startswith(ARTIFACT_PREFIXES) and not k.endswith(
             ("/zarr.json", ARTIFACT_HASH_SUFFIX, ".partial"))):
         accounted.update((key, artifact_hash_key(key)))
-        want = raw.get(artifact_hash_key(key))
+        stored_hash = raw.get(artifact_hash_key(key))
         data = raw.get(key)
-        if want is None:
+        if stored_hash is None:
             problems.append(f"artifact {key} has no hash entry (written outside imkerutils?)")
-        elif data is None or hashlib.sha256(data).hexdigest().encode() != want:
+        elif data is None or hashlib.sha256(data).hexdigest().encode() != stored_hash:
             problems.append(f"artifact {key} does not match its hash")
 
     for key in sorted(keys - accounted):

@@ -215,7 +215,7 @@ def _cuts(lo: int, hi: int, lines: Iterable[int], size: int) -> list[tuple[int, 
     [(0, 300), (300, 650), (650, 1000)]
     """
     fixed = sorted({lo, hi, *(x for x in lines if lo < x < hi)})
-    out = []
+    out: list[tuple[int, int]] = []
     for a, b in zip(fixed, fixed[1:], strict=False):
         n = -(-(b - a) // size)
         out.extend((a + (b - a) * k // n, a + (b - a) * (k + 1) // n) for k in range(n))

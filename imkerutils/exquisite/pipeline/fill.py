@@ -14,6 +14,7 @@ leaves it as it was, and the step's artifacts are stored only after the commit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import uuid
@@ -422,8 +423,9 @@ def _store_artifacts(canvas: Canvas, step_id: str, outcomes: list[FillOutcome]) 
     jobs: list[tuple[str, Callable[[], np.ndarray]]] = []
     for o in outcomes:
         images: dict[str, Callable[[], np.ndarray]] = {
-            "reference": lambda o=o: o.reference, "mask": lambda o=o: mask_to_openai_rgba(o.generate),
-            "raw": lambda o=o: o.raw, "final": lambda o=o: o.final}
+            "reference": functools.partial(getattr, o, "reference"),
+            "mask": functools.partial(mask_to_openai_rgba, o.generate),
+            "raw": functools.partial(getattr, o, "raw"), "final": functools.partial(getattr, o, "final")}
         jobs.extend((step_artifact_key(step_id, 0, o.index, role), image) for role, image in images.items())
     store_artifacts(canvas, jobs)
 

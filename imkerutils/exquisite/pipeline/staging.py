@@ -67,7 +67,7 @@ class Proposal:
 
     def summary(self, current_token: str | None = None) -> dict[str, Any]:
         """What ``imkerutils staged`` lists."""
-        out = {"id": self.id, "created_at": self.created_at, "region": self.region.to_dict(),
+        out: dict[str, Any] = {"id": self.id, "created_at": self.created_at, "region": self.region.to_dict(),
                "canvas_state": self.canvas_token, "tiles": len(self.plan.tiles), "candidates": []}
         if current_token is not None:
             out["canvas_unchanged"] = current_token == self.canvas_token
@@ -111,8 +111,8 @@ def fingerprint(canvas: Canvas, plan: FillPlan) -> str:
     h = hashlib.sha256()
     for t in plan.tiles:
         h.update(np.ascontiguousarray(canvas.read(t.tile_window)).data)
-    r, t = plan.region, plan.tile
-    around = Window(r.row_off - t, r.col_off - t, r.height + 2 * t, r.width + 2 * t)
+    r, size = plan.region, plan.tile
+    around = Window(r.row_off - size, r.col_off - size, r.height + 2 * size, r.width + 2 * size)
     h.update(json.dumps(sorted((w.row_off, w.col_off, w.height, w.width)
                                for w in content_windows(canvas, around))).encode())
     return h.hexdigest()

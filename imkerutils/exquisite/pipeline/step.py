@@ -11,6 +11,7 @@ and a kill during the commit is rolled back by the journal.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -114,8 +115,9 @@ def _artifact_jobs(step_id: str, outcomes: Sequence[tuple[int, TileOutcome]]
     paths: dict[tuple[int, int], dict[str, str]] = {}
     for edge, o in outcomes:
         images: dict[str, Callable[[], np.ndarray]] = {
-            "reference": lambda o=o: o.reference, "mask": lambda o=o: mask_to_openai_rgba(o.generate),
-            "raw": lambda o=o: o.raw, "final": lambda o=o: o.final}
+            "reference": functools.partial(getattr, o, "reference"),
+            "mask": functools.partial(mask_to_openai_rgba, o.generate),
+            "raw": functools.partial(getattr, o, "raw"), "final": functools.partial(getattr, o, "final")}
         for role, image in images.items():
             key = step_artifact_key(step_id, edge, o.plan.index, role)
             jobs.append((key, image))

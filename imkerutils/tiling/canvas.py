@@ -152,10 +152,12 @@ class Canvas:
             self._open_arrays(store)
             unfinished = self._state.pending is not None or bool(self._state.retired)
             if unfinished or not _mirrors(attrs, self._state) or tuple(self._z.shape[1:]) != self.frame.shape(
-                    0, self.bounds):  # a killed writer's work: a step, its zarr.json mirror, a resize before it
+                    0, self.bounds) or self._journal.orphans(self._state):
+                # a killed writer's work: a step, its zarr.json mirror, a resize or a journal entry before it
                 try:
                     with self._journal.lock():
                         self._settle(self._recover())
+                        self._journal.remove_orphans(self._state)
                         self._raw.remove_partials()  # its temporary files
                 except CanvasLockedError:
                     if unfinished:

@@ -331,6 +331,15 @@ class Journal:
         self.write_state(done)
         return meta, done
 
+    def orphans(self, state: JournalState) -> list[str]:
+        """Ids of entries ``state`` does not list (a step killed before its pending mark, or half deleted)."""
+        listed = {*state.steps, *([str(state.pending["id"])] if state.pending and "id" in state.pending else [])}
+        return [name for name in self.raw.list_dir(ENTRIES_PREFIX) if name not in listed and name != "zarr.json"]
+
+    def remove_orphans(self, state: JournalState) -> None:
+        for step_id in self.orphans(state):
+            self._delete_entry(step_id)
+
     def recover(self, state: JournalState) -> JournalState:
         """Finish or roll back whatever a killed writer left pending."""
         if state.pending is None:

@@ -31,7 +31,7 @@ from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
 __all__ = ["BOOKKEEPING_ATTRS", "CANVAS_FORMAT", "MODES", "ZSTD_LEVEL", "create_level", "level_metadata",
-           "mark_bookkeeping", "open_level", "read_window", "resize_level", "root_document", "write_block",
+           "mark_bookkeeping", "open_level", "read_window", "resize_level", "root_document", "root_seal", "write_block",
            "write_root"]
 
 CANVAS_FORMAT = "imkerutils.canvas/2"
@@ -129,7 +129,7 @@ def resize_level(z: zarr.Array, shape: tuple[int, int]) -> None:
 def root_document(mode: str, frame: Frame, bounds: Window, levels: int, name: str) -> dict[str, Any]:
     """The root ``zarr.json`` of a canvas with ``levels`` built levels."""
     datasets = [(frame.path(level), frame.ngff_transforms(level)) for level in range(levels)]
-    return {
+    doc: dict[str, Any] = {
         "zarr_format": 3,
         "node_type": "group",
         "attributes": {
@@ -138,6 +138,18 @@ def root_document(mode: str, frame: Frame, bounds: Window, levels: int, name: st
                            "frame": frame.to_dict(), "levels": levels},
         },
     }
+    doc["attributes"]["imkerutils"]["sha256"] = root_seal(doc)
+    return doc
+
+
+def root_seal(doc: dict[str, Any]) -> str:
+    """The hash a root ``zarr.json`` carries of itself (``attributes.imkerutils.sha256`` left out)."""
+    import copy
+    import hashlib
+
+    body = copy.deepcopy(doc)
+    body.get("attributes", {}).get("imkerutils", {}).pop("sha256", None)
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def write_root(raw: RawStore, mode: str, frame: Frame, bounds: Window, levels: int, name: str) -> None:

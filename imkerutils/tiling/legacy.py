@@ -196,6 +196,7 @@ def upgrade(raw: RawStore) -> JournalState:
     for key in raw.list_prefix(OLD_MARKERS):
         mi, mj = key.rsplit("/", 1)[1].split(".")
         raw.put_fresh(f"{DIRTY_PREFIX}{int(mi) - si}.{int(mj) - sj}", b"")
+    raw.put(LEVELS_KEY, seal({"levels": levels}))  # format 1 reads the sealed record just as well
     for folder in ("_journal", "_manifest", "_pyramid"):
         mark_bookkeeping(raw, folder)
     state = JournalState(head=int(legacy["head"]), top=int(legacy["top"]), bounds=bounds, token=str(legacy["token"]),

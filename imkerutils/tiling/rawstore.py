@@ -100,6 +100,19 @@ class RawStore:
 
         return int(sync(_sizes()))
 
+    def list_dir(self, prefix: str) -> list[str]:
+        """The names directly below the folder-like ``prefix`` (ending in ``/``)."""
+        if self._root is not None:
+            try:
+                return sorted(os.listdir(self._root / prefix))
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+
+        async def _list() -> list[str]:
+            return [k.rstrip("/") async for k in self.store.list_dir(prefix.rstrip("/"))]
+
+        return sorted(sync(_list()))
+
     # -- writes ------------------------------------------------------------
     def remove_partials(self) -> int:
         """Delete the ``*.partial`` temporary files killed writers left (ours and zarr's); returns how many.

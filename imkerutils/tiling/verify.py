@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
-from imkerutils.tiling.frame import TILE_KEY_PREFIX, level_window, project, tile_of_tile_key
+from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, level_window, project, tile_of_tile_key
 from imkerutils.tiling.journal import ENTRIES_PREFIX
-from imkerutils.tiling.layout import BOOKKEEPING_ATTRS, level_metadata, root_document
+from imkerutils.tiling.layout import BOOKKEEPING_ATTRS, level_metadata, root_document, root_seal
 from imkerutils.tiling.pyramid import DIRTY_PREFIX, LEVELS_KEY, downsample2
 from imkerutils.tiling.sealed import is_sealed
 from imkerutils.tiling.step import MANIFEST_PREFIX, MANIFEST_TILES, chunk_pool, digest, manifest_key
@@ -53,6 +53,7 @@ class VerifyReport:
 
     tiles_checked: int
     problems: tuple[str, ...]
+    leftovers: tuple[str, ...] = ()  # files an interrupted writer left; the next writable open removes them
 
     @property
     def ok(self) -> bool:
@@ -84,7 +85,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
 
     # -- level 0 against the manifest ----------------------------------------------
     manifest: set[tuple[int, int]] = set()
-    for key in (k for k in keys if k.startswith(MANIFEST_TILES)):
+    for key in (k for k in keys if k.startswith(MANIFEST_TILES) and not k.endswith(".partial")):
         accounted.add(key)
         try:
             manifest.add(tile_of_tile_key(key))
@@ -117,6 +118,8 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
     problems += _batched(check_tile, sorted(manifest))
     if not full:
         return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
+    leftovers = sorted(k for k in keys if k.endswith(".partial"))  # temporary files of a killed or running write
+    accounted.update(leftovers)
 
     # -- coarser levels against their children --------------------------------------
     stale = {tile_of_tile_key(k) for k in keys if k.startswith(DIRTY_PREFIX)}
@@ -150,24 +153,49 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
 
     # -- the journal ---------------------------------------------------------------
     state = canvas._state
-    for step_id in (*state.steps, *([str(state.pending["id"])] if state.pending and "id" in state.pending else [])):
+    pending = str(state.pending["id"]) if state.pending and "id" in state.pending else None
+    for n, step_id in enumerate(state.steps, start=1):
         prefix = f"{ENTRIES_PREFIX}{step_id}/"
         entry = sorted(k for k in keys if k.startswith(prefix))
         accounted.update(entry)
-        problems += _check_entry(raw, prefix, entry)
+        if step_id != pending:  # a pending entry is in the middle of being written or restored
+            # "after/" is complete only for undone steps; a committed step's may hold an interrupted undo's
+            problems += _check_entry(raw, prefix, entry, after=n > state.head)
+    orphans = sorted(k for k in keys - accounted if k.startswith(ENTRIES_PREFIX))  # not listed: never committed
+    building: list[str] = []
+    if state.pending and state.pending.get("op") == "rebase":  # the arrays a pending rebase is building
+        pending_frame = Frame.from_dict(state.pending["frame"])
+        building = [pending_frame.path(level) for level in range(int(state.pending.get("levels", 1)))]
+    for path in (*state.retired, *building):  # arrays a committed rebase has yet to delete, or one is building
+        orphans += [k for k in keys if k.startswith(f"{path}/")]
+    accounted.update(orphans)
+    leftovers += orphans
 
     # -- metadata --------------------------------------------------------------------
     expect_root = root_document(canvas.mode, frame, canvas.bounds, levels, _root_name(raw))
-    if _json(raw, "zarr.json") != expect_root:
-        problems.append("zarr.json does not describe the committed canvas (damaged or edited)")
+    root = _json(raw, "zarr.json")
+    if root != expect_root:
+        try:
+            intact = isinstance(root, dict) and root["attributes"]["imkerutils"]["sha256"] == root_seal(root)
+        except (KeyError, TypeError):
+            intact = False
+        if not intact:
+            problems.append("zarr.json does not describe the committed canvas (damaged or edited)")
+        else:  # whole, but of an earlier state: a writer was stopped between its commit and the mirror
+            leftovers.append("zarr.json mirrors an earlier committed state (the next writable open updates it)")
     accounted.add("zarr.json")
-    for level, z in enumerate(arrays):
+    for level in range(len(arrays)):
         key = f"{frame.path(level)}/zarr.json"
-        if _json(raw, key) != level_metadata(frame, level, (z.shape[1], z.shape[2]), canvas.channels):
+        doc = _json(raw, key)
+        shape = doc.get("shape") if isinstance(doc, dict) else None  # as stored (a writer may have resized it)
+        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) for n in shape)) or \
+                doc != level_metadata(frame, level, (shape[1], shape[2]), canvas.channels):
             problems.append(f"{key} does not describe level {level}'s array (damaged or edited)")
+            continue
         want = frame.shape(level, canvas.bounds)
-        if tuple(z.shape[1:]) != want:
-            problems.append(f"{key}: level {level} is {z.shape[1:]}, the frame and bounds call for {want}")
+        if shape[1] < want[0] or shape[2] < want[1]:  # larger is no damage: a step grows it before it writes
+            problems.append(f"{key}: level {level} is {shape[1:]}, smaller than the frame and bounds call for "
+                            f"({want})")
     for key in ("_journal/state.json", LEVELS_KEY):
         data = raw.get(key)
         if data is not None and not is_sealed(data):
@@ -175,7 +203,8 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         accounted.add(key)
     accounted.add("_journal/lock")
     level_docs = {f"{frame.path(level)}/zarr.json" for level in range(levels)}
-    for key in (k for k in keys if k.endswith("/zarr.json") and k.count("/") == 1 and k not in level_docs):
+    for key in (k for k in keys if k.endswith("/zarr.json") and k.count("/") == 1 and k not in level_docs
+                and k not in accounted):
         accounted.add(key)
         if _json(raw, key) != {"zarr_format": 3, "node_type": "group", "attributes": BOOKKEEPING_ATTRS}:
             problems.append(f"{key} is damaged")
@@ -193,7 +222,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
 
     for key in sorted(keys - accounted):
         problems.append(f"{key} is not part of this canvas (a killed writer's leftover, or written by hand)")
-    return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
+    return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems), leftovers=tuple(leftovers))
 
 
 def _root_name(raw: object) -> str:
@@ -213,7 +242,7 @@ def _json(raw: object, key: str) -> object:
         return None
 
 
-def _check_entry(raw: object, prefix: str, keys: Iterable[str]) -> list[str]:
+def _check_entry(raw: object, prefix: str, keys: Iterable[str], *, after: bool) -> list[str]:
     """A journal entry: its sealed ``meta.json``, and every tile snapshot against its manifest snapshot."""
     import imagecodecs
 
@@ -224,7 +253,8 @@ def _check_entry(raw: object, prefix: str, keys: Iterable[str]) -> list[str]:
     for key in keys:
         rest = key[len(prefix):]
         which, _, name = rest.partition("/")
-        if which not in ("before", "after") or not name.startswith(TILE_KEY_PREFIX):
+        if which not in ("before", "after") or not name.startswith(TILE_KEY_PREFIX) or (which == "after"
+                                                                                        and not after):
             continue
         hash_key = f"{prefix}{which}/{MANIFEST_PREFIX}{name}"
         want = raw.get(hash_key)  # type: ignore[attr-defined]

@@ -93,7 +93,17 @@ def test_leftovers_and_stray_files_are_reported_and_a_writer_removes_its_own(tem
     work = Path(shutil.copytree(template, tmp_path / "c.zarr"))
     canvas = Canvas.open(work, read_only=True)
     chunk = work / canvas.frame.chunk_key(0, 0, 0)
-    (chunk.parent / f"{chunk.name}.0123abcd.partial").write_bytes(b"x" * 100)  # a killed chunk write
+    partial = chunk.parent / f"{chunk.name}.0123abcd.partial"
+    partial.write_bytes(b"x" * 100)  # a killed chunk write
+    orphan = work / "_journal" / "entries" / ("ab" * 16)
+    orphan.mkdir()
+    (orphan / "meta.json").write_text("{}")  # an entry a writer killed before its pending mark left
     (work / "_manifest" / "notes.txt").write_text("hand-made")
-    problems = Canvas.open(work, read_only=True).verify().problems
-    assert any(".partial" in p for p in problems) and any("notes.txt" in p for p in problems), problems
+    report = Canvas.open(work, read_only=True).verify()
+    assert [p for p in report.problems if "notes.txt" in p] and len(report.problems) == 1, report.problems
+    assert any(".partial" in x for x in report.leftovers) and any("ab" * 16 in x for x in report.leftovers)
+    (work / "_manifest" / "notes.txt").unlink()
+    Canvas.open(work)  # a writable open removes what killed writers left
+    assert not partial.exists() and not orphan.exists()
+    report = Canvas.open(work, read_only=True).verify()
+    assert report.ok and not report.leftovers, (report.problems, report.leftovers)

@@ -3,12 +3,15 @@
 Two questions, each answered side by side in one run:
 
 1. **Growth left vs right.** Two copies of the same 1024-px-high canvas (1024x1024 of photo-like pixels) are
-   grown by ``--steps`` Exquisite steps each (512 px a step, the mock generator, artifacts off:
-   ``GrowSettings(save_artifacts=False)``), one LEFT and one RIGHT, alternating step by step (L R, R L, ...)
-   so drift in the machine's load hits both alike.  Growing right resizes the arrays; growing left spends the
-   margin and, when it runs out, rebases (``canvas.frame.generation`` counts them).  Target: total time
+   grown by ``--steps`` Exquisite steps each (512 px a step, ``grow_step`` with the mock generator, artifacts
+   off: ``GrowSettings(save_artifacts=False)``), one LEFT and one RIGHT, alternating step by step (L R, R L,
+   ...) so drift in the machine's load hits both alike.  Growing right resizes the arrays; growing left spends
+   the margin and, when it runs out, rebases (``canvas.frame.generation`` counts them).  Target: total time
    left / right <= 1.3.  Reported: the slowest single step each way (and whether it rebased), the rebases,
-   the final frame and array extent, and a check that the first tile still holds its pixels.
+   the generate / commit split of a step, the final frame and array extent, and a check that the first tile
+   still holds its pixels.  The same race is run on the storage alone (``--paste-steps`` steps of
+   ``canvas.paste(strip, row, col, grow=True)`` of a 1024x512 strip), which isolates the layout from the
+   Exquisite pipeline (which works in RIGHT's orientation and mirrors LEFT's tiles).
 2. **dask on a large canvas.** A canvas with 256x256 = 65,536 written tiles of 1024 px (the 16 encoded
    chunks of a 4096^2 photo-like block, hard-linked periodically to every tile's chunk key, as
    ``bench_canvas.py``'s ``_clone_chunks`` writes them, after ``canvas.grow`` to the bounds): an unaligned
@@ -20,7 +23,7 @@ Two questions, each answered side by side in one run:
 Usage::
 
     python benchmarks/bench_growth.py            # full run: 200 steps each way, 65,536 tiles (~3-5 min on 2 cores)
-    python benchmarks/bench_growth.py --quick    # 60 steps each way, 5 repeats (~1-2 min)
+    python benchmarks/bench_growth.py --quick    # 60 Exquisite steps each way, 5 repeats (~3 min)
     python benchmarks/bench_growth.py --parts dask   # a subset of growth,dask
 
 Markdown goes to stdout, JSON to ``benchmarks/results/growth.json`` (``--quick``: ``growth-quick.json``).
@@ -67,36 +70,58 @@ def _log(msg: str) -> None:
 
 
 # -- 1. growth left vs right -----------------------------------------------------------------------------------
-def bench_growth(tmp: Path, steps: int) -> dict[str, Any]:
+def bench_growth(tmp: Path, steps: int, paste_steps: int) -> dict[str, Any]:
+    """Both variants: Exquisite steps (the issue's benchmark) and the storage alone (a paste of the new strip)."""
     from imkerutils.exquisite.api.mock import MockGenerator
     from imkerutils.exquisite.pipeline import GrowSettings, grow_step
-    from imkerutils.tiling import Canvas, Window
-    from imkerutils.tiling.frame import extent_ok
+    from imkerutils.tiling import Canvas
 
     start_pixels = photo_like(1024, 1024, seed=13)
     start = Canvas.create(tmp / "start.zarr", height=1024, width=1024)
     start.paste(start_pixels, 0, 0)
-    canvases = {}
-    for d in ("left", "right"):
-        shutil.copytree(tmp / "start.zarr", tmp / f"{d}.zarr")
-        canvases[d] = Canvas.open(tmp / f"{d}.zarr")
     gen = MockGenerator()
     settings = GrowSettings(seed=1, save_artifacts=False)
-    warm = Canvas.create(tmp / "warm.zarr", height=1024, width=1024)  # imports, thread pools, codecs
-    warm.paste(start_pixels, 0, 0)
+
+    def exquisite_step(canvas: Any, d: str, _i: int) -> dict[str, float]:
+        record = grow_step(canvas, d, gen, settings)
+        return {k: record.timings[k] for k in ("generate", "commit")}
+
+    strips = [photo_like(1024, 512, seed=30 + k) for k in range(4)]
+
+    def paste_step(canvas: Any, d: str, i: int) -> dict[str, float]:
+        b = canvas.bounds
+        canvas.paste(strips[i % 4], 0, b.col_off - 512 if d == "left" else b.col_end, grow=True)
+        return {}
+
+    out = {}
+    for name, fn, n in (("exquisite", exquisite_step, steps), ("paste", paste_step, paste_steps)):
+        _log(f"  {name}: {n} steps each way")
+        out[name] = _race(tmp, name, fn, n, start_pixels)
+    return out
+
+
+def _race(tmp: Path, name: str, step: Any, steps: int, start_pixels: np.ndarray) -> dict[str, Any]:
+    """``steps`` steps LEFT on one copy of the start canvas and RIGHT on another, alternating (L R, R L, ...)."""
+    from imkerutils.tiling import Canvas, Window
+    from imkerutils.tiling.frame import extent_ok
+
+    canvases = {}
+    for d in ("left", "right", "warm"):
+        shutil.copytree(tmp / "start.zarr", tmp / f"{name}-{d}.zarr")
+        canvases[d] = Canvas.open(tmp / f"{name}-{d}.zarr")
+    warm = canvases.pop("warm")  # imports, thread pools, codecs
     for d in ("left", "right"):
-        grow_step(warm, d, gen, settings)
+        step(warm, d, 0)
     steps_s: dict[str, list[float]] = {"left": [], "right": []}
-    commit_s: dict[str, list[float]] = {"left": [], "right": []}
+    parts: dict[str, list[dict[str, float]]] = {"left": [], "right": []}
     rebased_at: dict[str, list[int]] = {"left": [], "right": []}
     for i in range(steps):
         for d in ("left", "right") if i % 2 == 0 else ("right", "left"):
             canvas = canvases[d]
             gen0 = canvas.frame.generation
             t0 = time.perf_counter()
-            record = grow_step(canvas, d, gen, settings)
+            parts[d].append(step(canvas, d, i))
             steps_s[d].append(time.perf_counter() - t0)
-            commit_s[d].append(record.timings["commit"])
             if canvas.frame.generation != gen0:
                 rebased_at[d].append(i)
     out: dict[str, Any] = {"steps": steps, "ways": {}}
@@ -109,11 +134,13 @@ def bench_growth(tmp: Path, steps: int) -> dict[str, Any]:
         assert b == expect, f"{d}: bounds {b}, expected {expect}"
         assert np.array_equal(canvas.read(Window(0, 0, 1024, 1024)), start_pixels), f"{d}: the start tile moved"
         slowest = int(np.argmax(steps_s[d]))
-        t = Timing(tuple(steps_s[d]))
+        no_rebase = [t for k, t in enumerate(steps_s[d]) if k not in rebased_at[d]]
         out["ways"][d] = {
-            "total_s": sum(steps_s[d]), "step": t.to_dict(), "commit": Timing(tuple(commit_s[d])).to_dict(),
+            "total_s": sum(steps_s[d]), "step": Timing(tuple(steps_s[d])).to_dict(),
+            "parts_median_s": {k: float(np.median([p[k] for p in parts[d]])) for k in (parts[d] or [{}])[0]},
             "slowest_step": {"index": slowest, "seconds": steps_s[d][slowest],
                              "rebased": slowest in rebased_at[d]},
+            "slowest_without_rebase_s": max(no_rebase) if no_rebase else None,
             "rebases": len(rebased_at[d]), "rebased_at_steps": rebased_at[d],
             "rebase_steps_s": [steps_s[d][k] for k in rebased_at[d]],
             "bounds": b.to_dict(), "frame": frame.to_dict(), "array_shape": list(z.shape),
@@ -225,6 +252,36 @@ def _mark(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def _report_race(name: str, g: dict[str, Any]) -> list[str]:
+    rows = []
+    for d in ("left", "right"):
+        w = g["ways"][d]
+        s = w["slowest_step"]
+        parts = ", ".join(f"{k} {fmt_seconds(v)}" for k, v in w["parts_median_s"].items()) or "-"
+        rows.append([d, fmt_seconds(w["total_s"]), fmt_seconds(w["step"]["median_s"]), parts,
+                     f"{fmt_seconds(s['seconds'])} (step {s['index'] + 1}{', a rebase' if s['rebased'] else ''})",
+                     str(w["rebases"]) + (f" (at steps {', '.join(str(k + 1) for k in w['rebased_at_steps'])}; "
+                                          f"{', '.join(fmt_seconds(t) for t in w['rebase_steps_s'])})"
+                                          if w["rebases"] else ""),
+                     f"{w['bounds']['width']} / {w['array_shape'][2]} px, origin {tuple(w['frame']['origin'])}"
+                     + ("" if w["extent_ok"] else " **(breaks the layout rule)**")])
+    title = ("Exquisite steps (`grow_step`, mock generator, `GrowSettings(save_artifacts=False)`)"
+             if name == "exquisite"
+             else "storage alone (`canvas.paste(strip, 0, col, grow=True)` of a 1024x512 photo-like strip)")
+    return [
+        "",
+        f"### Growth, {title}: {g['steps']} steps LEFT vs {g['steps']} RIGHT, alternating",
+        "",
+        markdown_table(["direction", "total", "median step", "median parts", "slowest step", "rebases",
+                        "final width / level-0 array width, origin (tiles)"], rows),
+        "",
+        markdown_table(["ratio", "measured", "met?"], [
+            [f"total time left / right <= {GROWTH_TARGET}", f"**{g['ratio_total']:.2f}**",
+             _mark(g["ratio_total"] <= GROWTH_TARGET)],
+            ["median step left / right", f"{g['ratio_median_step']:.2f}", "(reported)"]]),
+    ]
+
+
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -237,30 +294,8 @@ def report(results: dict[str, Any]) -> str:
         f"{results.get('load_after', float('nan')):.1f} at the end.",
     ]
     if "growth" in results:
-        g = results["growth"]
-        rows = []
-        for d in ("left", "right"):
-            w = g["ways"][d]
-            s = w["slowest_step"]
-            rows.append([d, fmt_seconds(w["total_s"]), fmt_seconds(w["step"]["median_s"]),
-                         fmt_seconds(w["commit"]["median_s"]),
-                         f"{fmt_seconds(s['seconds'])} (step {s['index'] + 1}{', a rebase' if s['rebased'] else ''})",
-                         str(w["rebases"]) + (f" (steps {', '.join(str(k + 1) for k in w['rebased_at_steps'])})"
-                                              if w["rebases"] else ""),
-                         f"{w['bounds']['width']} px, array {w['array_shape'][2]} px, origin {w['frame']['origin']}"])
-        lines += [
-            "",
-            f"### Growth: {g['steps']} steps LEFT vs {g['steps']} steps RIGHT (1024 px high, mock generator, "
-            "artifacts off, alternating)",
-            "",
-            markdown_table(["direction", "total", "median step", "median commit", "slowest step", "rebases",
-                            "final width / level-0 array / origin (tiles)"], rows),
-            "",
-            markdown_table(["ratio", "measured", "met?"], [
-                [f"total time left / right <= {GROWTH_TARGET}", f"**{g['ratio_total']:.2f}**",
-                 _mark(g["ratio_total"] <= GROWTH_TARGET)],
-                ["median step left / right", f"{g['ratio_median_step']:.2f}", "(reported)"]]),
-        ]
+        for name, g in results["growth"].items():
+            lines += _report_race(name, g)
     if "dask" in results:
         k = results["dask"]
         lines += [
@@ -304,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 steps each way, 5 repeats")
     parser.add_argument("--steps", type=int, help="growth steps each way (default 200; quick 60)")
+    parser.add_argument("--paste-steps", type=int, help="storage-only growth steps each way (default 200)")
     parser.add_argument("--repeat", type=int, help="timed repeats of the dask comparison (default 15; quick 5)")
     parser.add_argument("--side", type=int, default=DASK_SIDE, help=f"tiles per side of the dask canvas ({DASK_SIDE})")
     parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of growth,dask")
@@ -311,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parts = [p for p in PARTS if p in args.parts.split(",")]
     steps = args.steps or (60 if args.quick else 200)
+    paste_steps = args.paste_steps or 200
     repeat = args.repeat or (5 if args.quick else 15)
     start = time.perf_counter()
     results: dict[str, Any] = {
@@ -322,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path = RESULTS_QUICK if args.quick else RESULTS
     jobs = {}
     if "growth" in parts:
-        jobs["growth"] = lambda tmp: bench_growth(tmp, steps)
+        jobs["growth"] = lambda tmp: bench_growth(tmp, steps, paste_steps)
     if "dask" in parts:
         scratch = pick_scratch(args.scratch)
         jobs["dask"] = lambda _tmp: _in(scratch, lambda d: bench_dask(d, args.side, repeat))

@@ -216,8 +216,10 @@ def bench_dask(scratch: Path, side: int, repeat: int) -> dict[str, Any]:
     td, tc = time_pair(via_dask, via_canvas, repeat=repeat, warmup=1)
     arr = da.from_zarr(str(path), component=component)
     prebuilt = time_call(lambda: arr[sel].compute(), repeat=repeat, warmup=1)
+    prebuilt_sync = time_call(lambda: arr[sel].compute(scheduler="sync"), repeat=repeat, warmup=1)
     open_only = time_call(lambda: da.from_zarr(str(path), component=component), repeat=repeat, warmup=1)
     z = zarr.open_array(str(path / component), mode="r")
+    zarr_slice = time_call(lambda: z[sel], repeat=repeat, warmup=1)
     t0 = time.perf_counter()
     initialized = z.nchunks_initialized
     nchunks_initialized_s = time.perf_counter() - t0
@@ -233,6 +235,7 @@ def bench_dask(scratch: Path, side: int, repeat: int) -> dict[str, Any]:
         "window": window.to_dict(), "array_window": aw.to_dict(), "dask_version": dask.__version__,
         "dask": td.to_dict(), "canvas": tc.to_dict(), "ratio": td.median / tc.median, "ratio_best": td.best / tc.best,
         "dask_prebuilt_compute": prebuilt.to_dict(), "from_zarr_only": open_only.to_dict(),
+        "dask_prebuilt_compute_sync": prebuilt_sync.to_dict(), "zarr_slice": zarr_slice.to_dict(),
         "nchunks_initialized": initialized, "nchunks_initialized_s": nchunks_initialized_s,
         "info_complete_s": info_complete_s, "info_stored_bytes": getattr(info, "_count_bytes_stored", None),
     }
@@ -316,6 +319,10 @@ def report(results: dict[str, Any]) -> str:
                  fmt_seconds(k["from_zarr_only"]["min_s"])],
                 ["(compute of a prebuilt dask array's window)", fmt_seconds(k["dask_prebuilt_compute"]["median_s"]),
                  fmt_seconds(k["dask_prebuilt_compute"]["min_s"])],
+                ["(the same, `scheduler=\"sync\"`)", fmt_seconds(k["dask_prebuilt_compute_sync"]["median_s"]),
+                 fmt_seconds(k["dask_prebuilt_compute_sync"]["min_s"])],
+                ["(plain zarr: `zarr.open_array(level 0)[:, window]`)", fmt_seconds(k["zarr_slice"]["median_s"]),
+                 fmt_seconds(k["zarr_slice"]["min_s"])],
                 [f"`nchunks_initialized` (= {k['nchunks_initialized']:,}), once",
                  fmt_seconds(k["nchunks_initialized_s"]), "-"],
                 ["`info_complete()`, once", fmt_seconds(k["info_complete_s"]), "-"],

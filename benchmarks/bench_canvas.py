@@ -18,6 +18,7 @@ Usage::
 
     python benchmarks/bench_canvas.py            # full run (6-10 min on 2 cores; +2.5 min once for the PNG)
     python benchmarks/bench_canvas.py --quick    # smoke run (~1 min)
+    python benchmarks/bench_canvas.py --parts scale   # a subset of scale,zarr,extract
 
 Markdown goes to stdout, JSON to ``benchmarks/results/canvas.json``.  The 20000x20000 PNG is built once
 and cached in ``benchmarks/.cache/``.  Both folders get a ``.gitignore`` of ``*``.
@@ -64,6 +65,7 @@ BIG_TILES = 1024  # the virtual canvas's bounds: BIG_TILES x BIG_TILES tiles of 
 SMALL_W = 8  # written variant: tile size
 IMPORT_SMALL = 4096  # from_image is also measured on this image size, to show how its RSS scales
 SMALL_PERIOD = 4  # written variant: the small canvas is SMALL_PERIOD x SMALL_PERIOD chunks
+PARTS = ("scale", "zarr", "extract")
 
 
 def _mark(ratio: float, target: float) -> str:
@@ -154,44 +156,47 @@ def _clone_chunks(src: Any, dst: Any, side: int) -> None:
     """Fill ``dst``'s ``side x side`` tiles with copies of ``src``'s encoded chunks (periodically).
 
     The files are exactly what Zarr would write for that periodic image (same
-    codec, same keys), made by copying bytes instead of encoding a million
-    chunks through Zarr (~0.7 ms each) or the canvas (~2.4 ms each, with the
+    codec, same keys: ``frame.chunk_key(0, i, j)`` of each canvas's own frame), made by copying bytes instead of
+    encoding a million chunks through Zarr (~0.7 ms each) or the canvas (~2.4 ms each, with the
     journal and manifest).  No manifest entries are made for them.
     """
-    import zarr
+    blobs = [[(src.path / src.frame.chunk_key(0, i, j)).read_bytes() for j in range(SMALL_PERIOD)]
+             for i in range(SMALL_PERIOD)]
+    _clone_blobs(dst, side, side, blobs)
 
-    src_meta = zarr.open_array(str(src.path / "0"), mode="r").metadata
-    dst_meta = zarr.open_array(str(dst.path / "0"), mode="r").metadata
-    si, sj = (o // src.tile for o in src.origin)
-    blobs = [[(src.path / "0" / src_meta.encode_chunk_key((si + i, sj + j, 0))).read_bytes()
-              for j in range(SMALL_PERIOD)] for i in range(SMALL_PERIOD)]
-    di, dj = (o // dst.tile for o in dst.origin)
-    sample = dst_meta.encode_chunk_key((di + 1, dj + 2, 0))
-    if sample != f"c/{di + 1}/{dj + 2}/0":
-        raise RuntimeError(f"unexpected chunk key layout {sample!r}")
-    root = str(dst.path / "0" / "c")
+
+def _clone_blobs(dst: Any, rows: int, cols: int, blobs: list[list[bytes]]) -> None:
+    """Write ``blobs`` (a period of encoded chunks) as the level-0 chunk files of world tiles ``[0, rows) x [0, cols)``.
+
+    The rows are split over one process per core (creating files is the cost).
+    """
+    frame = dst.frame
+    di, dj = frame.level_origin(0)
+    prefix = f"{frame.path(0)}/c/0"
+    if frame.chunk_key(0, 1, 2) != f"{prefix}/{di + 1}/{dj + 2}":
+        raise RuntimeError(f"unexpected chunk key layout {frame.chunk_key(0, 1, 2)!r}")
+    root = str(dst.path / prefix)
     workers = max(1, os.cpu_count() or 1)
-    step = max(1, side // (8 * workers))
-    jobs = [(root, di, dj, r0, min(side, r0 + step), side, blobs) for r0 in range(0, side, step)]
+    step = max(1, rows // (8 * workers))
+    jobs = [(root, di, dj, r0, min(rows, r0 + step), cols, blobs) for r0 in range(0, rows, step)]
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         pool.map(_clone_rows, jobs, chunksize=1)
 
 
 def _clone_rows(job: tuple[str, int, int, int, int, int, list[list[bytes]]]) -> None:
-    root, di, dj, r0, r1, side, blobs = job
+    root, di, dj, r0, r1, cols, blobs = job
+    period_i = len(blobs)
     for i in range(r0, r1):
         row = f"{root}/{di + i}"
         os.makedirs(row, exist_ok=True)
-        period = blobs[i % SMALL_PERIOD]
-        for j in range(side):
-            d = f"{row}/{dj + j}"
-            os.mkdir(d)
-            with open(d + "/0", "wb") as f:
-                f.write(period[j % SMALL_PERIOD])
+        period = blobs[i % period_i]
+        for j in range(cols):
+            with open(f"{row}/{dj + j}", "wb") as f:
+                f.write(period[j % len(period)])
 
 
 def _count_chunk_files(canvas: Any, side: int) -> int:
-    root = canvas.path / "0" / "c"
+    root = canvas.path / canvas.frame.path(0) / "c"
     return sum(len(files) for _, _, files in os.walk(root))
 
 
@@ -217,23 +222,24 @@ def bench_vs_zarr(tmp: Path, repeat: int) -> dict[str, Any]:
 
     canvas = Canvas.create(tmp / "vs-zarr.zarr", height=4096, width=4096)
     canvas.paste(photo_like(4096, 4096, seed=4), 0, 0)
-    z = zarr.open_array(str(canvas.path) + "/0")
+    z = zarr.open_array(str(canvas.path) + "/" + canvas.frame.path(0))  # (C, H, W)
     window = Window(300, 500, 1024, 1024)
-    r, c = window.row_off + canvas.origin[0], window.col_off + canvas.origin[1]
+    aw = canvas.frame.to_array(window)
+    r, c = aw.row_off, aw.col_off
     data = photo_like(1024, 1024, seed=5)
-    assert np.array_equal(canvas.read(window), z[r : r + 1024, c : c + 1024])
+    assert np.array_equal(canvas.read(window), z[:, r : r + 1024, c : c + 1024].transpose(1, 2, 0))
 
     def plain_write() -> None:
-        z[r : r + 1024, c : c + 1024] = data
+        z[:, r : r + 1024, c : c + 1024] = data.transpose(2, 0, 1)
 
     dense = z.with_config({"write_empty_chunks": True})  # skips zarr's per-chunk is-it-empty comparison
 
     def dense_write() -> None:
-        dense[r : r + 1024, c : c + 1024] = data
+        dense[:, r : r + 1024, c : c + 1024] = data.transpose(2, 0, 1)
 
     out = {}
     for name, (a, b) in {
-        "read": (lambda: z[r : r + 1024, c : c + 1024], lambda: canvas.read(window)),
+        "read": (lambda: z[:, r : r + 1024, c : c + 1024], lambda: canvas.read(window)),
         "paste": (plain_write, lambda: canvas.paste(data, window.row_off, window.col_off)),
         "paste (zarr with write_empty_chunks=True)": (
             dense_write, lambda: canvas.paste(data, window.row_off, window.col_off)),
@@ -250,16 +256,17 @@ def _paste_parts(canvas: Any, z: Any, window: Any, data: np.ndarray, repeat: int
     import hashlib
 
     chunks = [canvas.grid.tile_window(*ij) for ij in canvas.grid.tiles(window)]
-    arrays = [(cw.row_off + canvas.origin[0], cw.col_off + canvas.origin[1], cw) for cw in chunks]
+    arrays = [(a.row_off, a.col_off, cw) for cw in chunks for a in [canvas.frame.to_array(cw)]]
 
     def per_chunk_rmw() -> None:  # the canvas's per-chunk tasks, as plain Zarr calls, one after another
         for r, c, cw in arrays:
-            full = np.array(z[r : r + cw.height, c : c + cw.width])
+            full = np.array(z[:, r : r + cw.height, c : c + cw.width].transpose(1, 2, 0))
             sub = window.intersection(cw)
             full[sub.slices((cw.row_off, cw.col_off))] = data[sub.slices((window.row_off, window.col_off))]
-            z[r : r + cw.height, c : c + cw.width] = full
+            z[:, r : r + cw.height, c : c + cw.width] = full.transpose(2, 0, 1)
 
-    blocks = [np.ascontiguousarray(z[r : r + cw.height, c : c + cw.width]) for r, c, cw in arrays]
+    blocks = [np.ascontiguousarray(z[:, r : r + cw.height, c : c + cw.width].transpose(1, 2, 0))
+              for r, c, cw in arrays]
     parts = {
         "per-chunk read+write, one Zarr call each, sequential": per_chunk_rmw,
         "SHA-256 of the touched chunks (manifest), sequential": lambda: [hashlib.sha256(b.data).digest()
@@ -408,10 +415,6 @@ def _win(w: dict[str, int]) -> str:
 
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
-    v = results["scale_virtual"]
-    w = results["scale_written"]
-    z = results["vs_zarr"]
-    e = results["extract"]
     lines = [
         "## Canvas core (issue 2)",
         "",
@@ -422,6 +425,19 @@ def report(results: dict[str, Any]) -> str:
         f"(1 min) {results['load_before']:.1f} at the start, {results['load_after']:.1f} at the end"
         + (" (a busy, shared machine: read the ratios, and the ratio of bests, rather than absolute times)."
            if max(results["load_before"], results["load_after"]) > 0.75 * (m["cores"] or 1) else "."),
+        f"Parts: {', '.join(results.get('parts', PARTS))}.",
+    ]
+    if "scale_virtual" in results:
+        lines += _report_scale(results["scale_virtual"], results["scale_written"])
+    if "vs_zarr" in results:
+        lines += _report_zarr(results["vs_zarr"])
+    if "extract" in results:
+        lines += _report_extract(results["extract"])
+    return "\n".join(lines) + "\n"
+
+
+def _report_scale(v: dict[str, Any], w: dict[str, Any]) -> list[str]:
+    return [
         "",
         "### 1a. Scale: 16 chunks vs a virtual extent of 1,048,576 tiles",
         "",
@@ -437,10 +453,17 @@ def report(results: dict[str, Any]) -> str:
         f"files, removed in {w['remove_s']:.0f} s.",
         "",
         _scale_table(w, "16 chunks", f"{w['large']['written_chunks']:,} chunks"),
+    ]
+
+
+def _report_zarr(z: dict[str, Any]) -> list[str]:
+    return [
         "",
         "### 2. Overhead over plain Zarr (same array, same region, photo-like pixels)",
         "",
-        f"Window {_win(z['window'])}; plain Zarr is `zarr.open_array(path + '/0')` sliced at `canvas.origin`, "
+        f"Window {_win(z['window'])}; plain Zarr is `zarr.open_array(path + '/' + frame.path(0))`, a "
+        "`(C, H, W)` array, "
+        "sliced `z[:, r:r+h, c:c+w]` at `frame.to_array(window)` (written as `block.transpose(2, 0, 1)`), "
         "with its default config; the last row compares the same paste with a Zarr handle that skips the "
         "per-chunk empty check (`write_empty_chunks=True`), the stricter baseline.",
         "",
@@ -455,6 +478,11 @@ def report(results: dict[str, Any]) -> str:
         "Where a paste's extra time may go (public-API proxies, median, no target):",
         "",
         markdown_table(["part", "time"], [[name, fmt_seconds(p["median_s"])] for name, p in z["paste_parts"].items()]),
+    ]
+
+
+def _report_extract(e: dict[str, Any]) -> list[str]:
+    return [
         "",
         f"### 3. One 1024 tile from a {e['image']['size'][0]}x{e['image']['size'][1]} image",
         "",
@@ -489,7 +517,6 @@ def report(results: dict[str, Any]) -> str:
            if e["from_image"]["extra_rss_over_raw"] > 0.5 else
            "The import's memory stays bounded (well under the raw image size)."),
     ]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -500,8 +527,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--written-side", type=int,
                         help="chunks per side of the written large canvas (default 1024 -> 1,048,576; quick 64)")
     parser.add_argument("--scratch", help="folder for the written large canvas (default: /dev/shm if it has room)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="comma-separated subset of scale,zarr,extract (default: all)")
     parser.add_argument("--json", default=str(RESULTS), help=f"where to write JSON (default {RESULTS})")
     args = parser.parse_args(argv)
+    parts = [p for p in PARTS if p in args.parts.split(",")]
     repeat = args.repeat or (5 if args.quick else 21)
     size = args.image_size or (4096 if args.quick else 20000)
     side = args.written_side or (64 if args.quick else 1024)
@@ -515,19 +545,23 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"scale_ratio": SCALE_TARGET, "zarr_ratio": ZARR_TARGET},
         "git": _git_state(),
         "load_before": os.getloadavg()[0],
+        "parts": parts,
     }
     with tempfile.TemporaryDirectory(prefix="imker-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        _log("1a. scale, virtual extent")
-        results["scale_virtual"] = bench_scale_virtual(tmp, repeat)
-        scratch = pick_scratch(side, args.scratch)
-        _log(f"1b. scale, {side * side:,} chunks written in {scratch}")
-        with tempfile.TemporaryDirectory(prefix="imker-bench-", dir=scratch) as scratch_tmp:
-            results["scale_written"] = bench_scale_written(Path(scratch_tmp), side, repeat)
-        _log("2. overhead over plain zarr")
-        results["vs_zarr"] = bench_vs_zarr(tmp, repeat)
-        _log(f"3. extract_tile from a {size}x{size} image")
-        results["extract"] = bench_extract(tmp, size, extract_repeat)
+        if "scale" in parts:
+            _log("1a. scale, virtual extent")
+            results["scale_virtual"] = bench_scale_virtual(tmp, repeat)
+            scratch = pick_scratch(side, args.scratch)
+            _log(f"1b. scale, {side * side:,} chunks written in {scratch}")
+            with tempfile.TemporaryDirectory(prefix="imker-bench-", dir=scratch) as scratch_tmp:
+                results["scale_written"] = bench_scale_written(Path(scratch_tmp), side, repeat)
+        if "zarr" in parts:
+            _log("2. overhead over plain zarr")
+            results["vs_zarr"] = bench_vs_zarr(tmp, repeat)
+        if "extract" in parts:
+            _log(f"3. extract_tile from a {size}x{size} image")
+            results["extract"] = bench_extract(tmp, size, extract_repeat)
     results["total_s"] = time.perf_counter() - start
     results["load_after"] = os.getloadavg()[0]
     publish(results, report, args.json, _log)

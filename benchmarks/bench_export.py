@@ -92,12 +92,15 @@ def ensure_pixels(n: int) -> Path:
 
 
 def ensure_canvas(n: int, pixels: Path) -> Path:
-    """A canvas holding the cached pixels at world (0, 0)."""
+    """A canvas holding the cached pixels at world (0, 0) (rebuilt if cached in an older canvas format)."""
     from imkerutils.tiling import Canvas
+    from imkerutils.tiling.layout import CANVAS_FORMAT
 
     path = CACHE / f"export-canvas-{n}.zarr"
     if (path / "zarr.json").exists():
-        return path
+        attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
+        if attrs.get("imkerutils", {}).get("format") == CANVAS_FORMAT:
+            return path
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     canvas = Canvas.create(tmp)
@@ -111,8 +114,6 @@ def ensure_canvas(n: int, pixels: Path) -> Path:
 
 def build_big_canvas(side: int, where: Path) -> Path:
     """A ``side x side`` canvas tiled with one photo-like BLOCK x BLOCK block, by hard-linking its chunks."""
-    import zarr
-
     from imkerutils.tiling import Canvas, Window
 
     path = where / f"export-big-{side}.zarr"
@@ -120,17 +121,14 @@ def build_big_canvas(side: int, where: Path) -> Path:
     canvas = Canvas.create(path)
     canvas.paste(photo_like(BLOCK, BLOCK, seed=7), 0, 0, grow=True)
     canvas.grow(Window(0, 0, side, side))
-    z = zarr.open_array(str(path / "0"), mode="r")
-    enc = z.metadata.chunk_key_encoding
-    oi, oj = (o // canvas.tile for o in canvas.origin)
+    frame = canvas.frame  # after the grow: a grow past the margin would have moved the chunks
     period = BLOCK // canvas.tile
-    root = path / "0"
     for i in range(side // canvas.tile):
         for j in range(side // canvas.tile):
             if i < period and j < period:
                 continue
-            src = root / enc.encode_chunk_key((oi + i % period, oj + j % period, 0))
-            dst = root / enc.encode_chunk_key((oi + i, oj + j, 0))
+            src = path / frame.chunk_key(0, i % period, j % period)
+            dst = path / frame.chunk_key(0, i, j)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.link(src, dst)
     return path
@@ -164,7 +162,16 @@ PILLOW_STMT = CPU_START + """
 from PIL import Image
 Image.fromarray(arr).save({out!r}, format="PNG", compress_level=6)
 """ + CPU_END
-PYVIPS_SETUP = ARRAY_SETUP + "import pyvips\n"
+# The PyPI pyvips-binary wheel bundles a libvips whose libtiff has no zstd ("ZSTD compression support is not
+# configured"); when the system has its own libvips (scripts/install-bench-deps.sh installs Debian's), hide the
+# wheel's module so pyvips loads that one (ABI mode) instead.
+PYVIPS_IMPORT = """
+import ctypes.util as _cu, sys as _sys
+if _cu.find_library("vips"):
+    _sys.modules["_libvips"] = None
+import pyvips
+"""
+PYVIPS_SETUP = ARRAY_SETUP + PYVIPS_IMPORT
 PYVIPS_STMT = CPU_START + """
 img = pyvips.Image.new_from_memory(arr.data, arr.shape[1], arr.shape[0], 3, "uchar")
 img.tiffsave({out!r}, tile=True, tile_width=1024, tile_height=1024, compression={vips_compression!r},
@@ -215,11 +222,12 @@ def compare(approaches: dict[str, Callable[[], ChildResult]], repeat: int) -> di
 
 
 def pyvips_version() -> str | None:
-    try:
-        import pyvips
-    except (ImportError, OSError):
-        return None
-    return f"pyvips {pyvips.__version__}, libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"
+    """Which pyvips and libvips the baseline loads (asked of a child process: pyvips initialises at import)."""
+    code = PYVIPS_IMPORT + (
+        'print(f"pyvips {pyvips.__version__}, libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)} '
+        '({\'pyvips-binary wheel\' if pyvips.API_mode else \'system library\'})")')
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 # -- the three benchmarks ----------------------------------------------------------------------------------------

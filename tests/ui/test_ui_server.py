@@ -202,6 +202,8 @@ def test_jpeg_tiles_are_refused_for_rgba(serve, tmp_path: Path) -> None:
     with serve(path) as page:
         assert page.state()["viewer"]["formats"] == ["png"]
         assert page.get("/api/tiles/0/0/0.jpg").status_code == 404
+        for bad in ("9" * 5000 + "/0/0", "0/-1/0", "0/x/0", "0/0/" + "1" * 12):  # 500s before (issue 17)
+            assert page.get(f"/api/tiles/{bad}.png").status_code == 404, bad
         tile = png(page.get("/api/tiles/0/0/0.png").content)
     assert tile.shape == (TILE, TILE, 4) and (tile[:10, :10] == 7).all() and (tile[10:] == 0).all()
 

@@ -156,7 +156,10 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
     @_guarded
     async def tile(request: Request) -> Response:
         p = request.path_params
-        level, col, row, fmt = p["level"], p["col"], p["row"], p["fmt"]
+        fmt = p["fmt"]
+        if not all(p[k].isdigit() and len(p[k]) <= 9 for k in ("level", "col", "row")):  # int() of 5000 digits
+            return _not_found("a tile is /api/tiles/LEVEL/COL/ROW.FMT with small non-negative integers")
+        level, col, row = int(p["level"]), int(p["col"]), int(p["row"])
         view = session.view
         if fmt not in TILE_FORMATS or (fmt == "jpg" and view.reader.mode == "RGBA"):
             return _not_found(f"tile format {fmt!r} is not served for this {view.reader.mode} canvas")
@@ -213,7 +216,7 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
         Route("/api/jobs/{job_id:str}", job, methods=["GET"]),
         Route("/api/undo", undo_redo("undo"), methods=["POST"]),
         Route("/api/redo", undo_redo("redo"), methods=["POST"]),
-        Route("/api/tiles/{level:int}/{col:int}/{row:int}.{fmt:str}", tile, methods=["GET"]),
+        Route("/api/tiles/{level:str}/{col:str}/{row:str}.{fmt:str}", tile, methods=["GET"]),
         Route("/api/steps/{n:int}/thumb.png", thumb, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR, follow_symlink=False), name="static"),
     ]

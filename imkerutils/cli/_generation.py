@@ -73,7 +73,8 @@ def make_settings(args: argparse.Namespace, *, stage: bool = False) -> Any:
 
     return GrowSettings(prompt=args.prompt, seed=args.seed, seam=args.seam,
                         candidates=1 if stage else args.candidates, save_artifacts=not args.no_artifacts,
-                        workers=args.workers, tile=getattr(args, "tile", 1024))
+                        workers=args.workers, tile=getattr(args, "tile", 1024),
+                        worker_timeout=getattr(args, "worker_timeout", 300.0))
 
 
 def print_estimate(estimate: Any, canvas: Any, budget_usd: float | None) -> None:

@@ -44,6 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_plan_options(p)
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
     p.add_argument("--scheduler", help="dask.distributed scheduler address: run the tile tasks on its workers")
+    p.add_argument("--worker-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="with --scheduler: give up (writing nothing) after this long without any worker (default 300)")
     p.set_defaults(func=run)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,7 @@ def run_batch_tiles(
     workers: int = 1,
     on_tile: Callable[[TileOutcome], None] | None = None,
     cancel: Cancel | None = None,
+    worker_timeout: float = 300.0,
 ) -> dict[TileKey, TileOutcome]:
     """Generate every tile of ``batch``, each after the tiles it depends on.
 
@@ -76,7 +77,7 @@ def run_batch_tiles(
     their next generator call (:class:`~imkerutils.errors.StepCancelledError`).
     """
     if client is not None:
-        return _run_distributed(canvas, batch, generator, settings, client, on_tile)
+        return _run_distributed(canvas, batch, generator, settings, client, on_tile, worker_timeout)
     done: dict[TileKey, TileOutcome] = {}
 
     def one(tile: BatchTile, pixels: Any) -> TileOutcome:
@@ -98,9 +99,10 @@ def run_batch_tiles(
 
 def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
                      settings: Mapping[Direction, TileSettings],
-                     client: Client, on_tile: Callable[[TileOutcome], None] | None) -> dict[TileKey, TileOutcome]:
-    from distributed import as_completed
+                     client: Client, on_tile: Callable[[TileOutcome], None] | None,
+                     worker_timeout: float = 300.0) -> dict[TileKey, TileOutcome]:
 
+    _wait_for_workers(client, worker_timeout)
     location = canvas.location
     options_json = public_storage_options(canvas.storage_options)
     token = canvas.state_token
@@ -115,7 +117,7 @@ def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
                 key=f"exquisite-tile-{name}-{tile.key[0]}-{tile.key[1]}", pure=False, retries=2)
     by_future = {f.key: k for k, f in futures.items()}
     done: dict[TileKey, TileOutcome] = {}
-    for future in as_completed(list(futures.values())):
+    for future in _completed_while_workers_live(client, list(futures.values()), worker_timeout):
         try:
             outcome = future.result()
         except ImkerError:
@@ -129,3 +131,41 @@ def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
         if on_tile is not None:
             on_tile(outcome)
     return done
+
+
+def _wait_for_workers(client: Client, timeout: float) -> None:
+    """Wait up to ``timeout`` s for one worker; a clear :class:`ClusterError` instead of a hang."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise ClusterError(f"the dask cluster at {client.scheduler.address} has had no worker for {timeout:g} s "
+                           "(--worker-timeout); nothing was written") from None
+
+
+def _completed_while_workers_live(client: Client, futures: list[Any], timeout: float) -> Iterator[Any]:
+    """``futures`` as they complete; :class:`ClusterError` once the cluster has had no worker for ``timeout`` s.
+
+    With every worker gone the scheduler keeps the tasks waiting for ever: this notices instead.
+    """
+    import time
+
+    from distributed import as_completed
+
+    pending = as_completed(futures)
+    gone_since: float | None = None
+    while not pending.is_empty():
+        batch = pending.next_batch(block=False)
+        if batch:
+            gone_since = None
+            yield from batch
+            continue
+        if client.scheduler_info().get("workers"):
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since > timeout:
+            for f in futures:
+                f.cancel()
+            raise ClusterError(f"every dask worker left and none came back within {timeout:g} s "
+                               "(--worker-timeout); nothing was written")
+        time.sleep(0.05)

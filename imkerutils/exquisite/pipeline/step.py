@@ -66,6 +66,7 @@ class GrowSettings:
     overlap: int = 256
     save_artifacts: bool = True
     workers: int | None = None  # local tiles at once (default: the generator's max_concurrency)
+    worker_timeout: float = 300.0  # on a cluster: seconds without any worker before the batch is given up
     tile: int = 1024  # reference tile of a fill (grow's edge plans use 1024)
 
     def __post_init__(self) -> None:
@@ -177,7 +178,7 @@ def grow_batch(
                      for d, p in prompts.items()}
     workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
     outcomes = run_batch_tiles(canvas, batch, generator, tile_settings, client=client, workers=workers,
-                               on_tile=on_tile, cancel=cancel)
+                               on_tile=on_tile, cancel=cancel, worker_timeout=settings.worker_timeout)
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"

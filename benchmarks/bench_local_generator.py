@@ -17,7 +17,7 @@ interleaved with the current one, so both times come from the same load.
 
 Usage::
 
-    python benchmarks/bench_local_generator.py [--baseline REV] [--directions right [down ...]] [--save DIR]
+    python benchmarks/bench_local_generator.py [--baseline REV] [--directions right [down ...]] [--save DIR] [--quick]
 
 Each direction is one run of about 2 minutes with ``--baseline`` (7 photographs, two generators).
 """
@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--directions", nargs="+", default=["right"], choices=["right", "left", "up", "down"])
     parser.add_argument("--photos", nargs="+", default=PHOTOS, help="scikit-image photographs (plus the sample)")
     parser.add_argument("--save", metavar="DIR", help="write band + real + generated regions as PNG")
+    parser.add_argument("--quick", action="store_true", help="smoke run: one scikit-image photograph and the sample")
     args = parser.parse_args(argv)
-    photos, note = load_photos(args.photos)
+    photos, note = load_photos(args.photos[:1] if args.quick else args.photos)
     versions: dict[str, Any] = {"new": LocalGenerator()}
     if args.baseline:
         versions = {"old": baseline_generator(args.baseline), **versions}

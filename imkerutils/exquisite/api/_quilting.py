@@ -224,22 +224,33 @@ def _cut_old(err: np.ndarray, known: np.ndarray) -> np.ndarray:
     shifted = np.concatenate([np.zeros((n, length, 1), err.dtype), err[:, :, :-1]], axis=2)
     cost = np.where(cols < first_unknown[..., None], err, shifted)
     acc = np.where(cols <= limit[..., None], cost, np.inf)
-    for r in range(1, length):
-        prev = acc[:, r - 1]
-        best = prev.copy()
-        np.minimum(best[:, 1:], prev[:, :-1], out=best[:, 1:])
-        np.minimum(best[:, :-1], prev[:, 1:], out=best[:, :-1])
-        acc[:, r] += best
+    # The strips are short and narrow (a patch side by the overlap): plain Python over lists beats
+    # per-row numpy calls several times over.  Ties go to the lowest column, as np.argmin would.
     depth = np.empty((n, length), np.int64)
-    strips = np.arange(n)
-    d = np.argmin(acc[:, -1], axis=1)
-    depth[:, -1] = d
-    padded = np.pad(acc, ((0, 0), (0, 0), (1, 1)), constant_values=np.inf)
-    for r in range(length - 2, -1, -1):
-        # padded column j holds acc column j - 1: look at acc columns d - 1, d, d + 1
-        window = padded[strips[:, None], r, d[:, None] + np.arange(3)]
-        d = d + np.argmin(window, axis=1) - 1
-        depth[:, r] = d
+    for s_idx, rows in enumerate(acc.tolist()):
+        prev = rows[0]
+        for r in range(1, length):
+            row = rows[r]
+            for j in range(width):
+                best = prev[j]
+                if j and prev[j - 1] < best:
+                    best = prev[j - 1]
+                if j + 1 < width and prev[j + 1] < best:
+                    best = prev[j + 1]
+                row[j] += best
+            prev = row
+        last = rows[-1]
+        d = min(range(width), key=last.__getitem__)
+        depth[s_idx, -1] = d
+        for r in range(length - 2, -1, -1):
+            row = rows[r]
+            best_d, best_v = d, row[d]
+            if d and row[d - 1] <= best_v:  # d - 1 comes first in the window (d - 1, d, d + 1)
+                best_d, best_v = d - 1, row[d - 1]
+            if d + 1 < width and row[d + 1] < best_v:
+                best_d = d + 1
+            d = best_d
+            depth[s_idx, r] = d
     return cols < depth[..., None]
 
 

@@ -1,122 +1,187 @@
-"""Time the offline ``local`` generator on a 1024 tile cut from a photograph-like image.
+"""The offline ``local`` generator on photographs: time per tile, banding and repetition.
 
-No photograph ships with the repository and the benchmark must run offline, so
-the image is synthetic but natural-ish: a sky gradient with 1/f-noise clouds, a
-ridge of mountains, hills, textured grass, trees and rocks.  The band is the
-right half of the image's left 1024 columns; the tile asks the generator to
-continue it to the right.
+Each photograph (the repository's ``landscape.jpg`` and six bundled in the
+scikit-image wheel, loaded offline, each centre-cropped to 1024 x 1024 as in
+``bench_exquisite.py``) is cut in two along the growth direction: the first
+512 px are the band, the other 512 px are the photograph's own continuation.
+The generator grows the band into the same 1024 x 512 region (seed 11), and
+both the generated and the real region are scored against the band with
+:func:`~imkerutils.exquisite.geometry.quality.banding_score` and
+:func:`~imkerutils.exquisite.geometry.quality.repetition_score`.  A photograph
+*passes* when the generated region scores at most the real one on both
+measures.
+
+``--baseline REV`` also runs the generator as it was at git revision ``REV``
+(``local.py`` and ``_quilting.py`` read with ``git show``), tile by tile
+interleaved with the current one, so both times come from the same load.
 
 Usage::
 
-    python benchmarks/bench_local_generator.py [--repeat 3] [--seed 0] [--save out.png]
+    python benchmarks/bench_local_generator.py [--baseline REV] [--directions right [down ...]] [--save DIR] [--quick]
+
+Each direction is one run of about 2 minutes with ``--baseline`` (7 photographs, two generators).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from _util import machine_info, markdown_table, write_json
+from bench_exquisite import PHOTOS, load_photos
 
 from imkerutils.exquisite.api.base import TileRequest
 from imkerutils.exquisite.api.local import LocalGenerator
-from imkerutils.exquisite.geometry.direction import Direction
+from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
+from imkerutils.exquisite.geometry.quality import banding_score, repetition_score
+
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+SIZE, HALF = 1024, 512
+SEED = 11
+TIME_TARGET = 1.2
 
 
-def pink_noise(shape: tuple[int, int], rng: np.random.Generator, exponent: float = 2.0) -> np.ndarray:
-    """Noise in [0, 1] whose power spectrum falls as 1/f**exponent (natural-image statistics)."""
-    fy = np.fft.fftfreq(shape[0])[:, None]
-    fx = np.fft.rfftfreq(shape[1])[None, :]
-    radius = np.hypot(fy, fx)
-    radius[0, 0] = 1.0
-    spectrum = (rng.normal(size=radius.shape) + 1j * rng.normal(size=radius.shape)) / radius ** (exponent / 2)
-    spectrum[0, 0] = 0.0
-    field = np.fft.irfft2(spectrum, s=shape)
-    return (field - field.min()) / (field.max() - field.min())
-
-
-def landscape(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A synthetic photograph-like RGB landscape, uint8 ``(height, width, 3)``."""
-    rng = np.random.default_rng(seed)
-    rows = np.linspace(0.0, 1.0, height)[:, None, None]
-    sky = (1 - rows) * np.array([70, 120, 200]) + rows * np.array([190, 215, 240])
-    clouds = pink_noise((height, width), rng, 2.6)[..., None]
-    img = sky + np.clip(clouds - 0.55, 0, 1)[..., :] * 300 * np.ones(3)
-
-    def ridge(base: float, rough: float) -> np.ndarray:
-        walk = np.cumsum(rng.normal(0, rough, width))
-        walk -= np.linspace(walk[0], walk[-1], width)
-        return base * height + walk
-
-    layers = [
-        (ridge(0.42, 3.0), np.array([95, 100, 125]), 2.2),
-        (ridge(0.58, 2.0), np.array([70, 110, 60]), 2.0),
-        (ridge(0.72, 1.2), np.array([95, 140, 55]), 1.6),
-    ]
-    for top, colour, exponent in layers:
-        texture = pink_noise((height, width), rng, exponent)[..., None] - 0.5
-        below = np.arange(height)[:, None] >= top[None, :]
-        shade = colour * (0.75 + 0.5 * (np.arange(height)[:, None, None] / height)) + 90 * texture
-        img = np.where(below[..., None], shade, img)
-    grass = pink_noise((height, width), rng, 1.2)[..., None]
-    ground = np.arange(height)[:, None] >= layers[-1][0][None, :]
-    img = np.where(ground[..., None], img + 60 * (grass - 0.5), img)
-    pil = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(pil)
-    for _ in range(width // 40):  # trees on the middle hills
-        x = int(rng.integers(0, width))
-        y = int(layers[1][0][min(x, width - 1)] + rng.integers(0, int(0.1 * height)))
-        r = int(rng.integers(height // 60, height // 25))
-        draw.rectangle([x - r // 6, y, x + r // 6, y + 2 * r], fill=(70, 50, 30))
-        green = tuple(int(v) for v in rng.integers([20, 60, 20], [60, 110, 50]))
-        draw.ellipse([x - r, y - 2 * r, x + r, y + r // 2], fill=green)
-    for _ in range(width // 60):  # rocks in the foreground
-        x = int(rng.integers(0, width))
-        y = int(rng.integers(int(0.8 * height), height))
-        r = int(rng.integers(height // 80, height // 30))
-        grey = int(rng.integers(90, 160))
-        draw.ellipse([x - 2 * r, y - r, x + 2 * r, y + r], fill=(grey, grey - 5, grey - 12))
-    pil = pil.filter(ImageFilter.GaussianBlur(0.7))
-    arr = np.asarray(pil).astype(np.float64)
-    arr += rng.normal(0, 3.0, arr.shape)  # sensor noise
-    return np.clip(arr, 0, 255).astype(np.uint8)
-
-
-def right_tile(image: np.ndarray, size: int = 1024) -> TileRequest:
-    """The request that extends ``image[:, :size//2 band]`` to the right, as the pipeline builds it."""
-    half = size // 2
-    reference = np.empty((size, size, image.shape[2]), np.uint8)
-    reference[:, :half] = image[:size, size - half : size]
-    reference[:, half:] = reference[:, half - 1 : half]  # edge-replicate hint
-    generate = np.zeros((size, size), bool)
-    generate[:, half:] = True
-    return TileRequest(reference, generate, "a landscape", 0, Direction.RIGHT, size)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save", help="write band + generated tile as PNG")
-    args = parser.parse_args(argv)
-    image = landscape(1024, 1024, args.seed)
-    request = right_tile(image)
-    generator = LocalGenerator()
-    times, cpu = [], []
-    for _ in range(args.repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = generator.generate(request)
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    print(f"local generator {generator.params()}")
-    print(
-        f"seconds per 1024 tile: best {min(times):.2f}, mean {np.mean(times):.2f} over {len(times)} runs "
-        f"(CPU seconds: best {min(cpu):.2f}; wall > CPU means other processes share the cores)"
+def request_for(photo: np.ndarray, direction: Direction) -> tuple[TileRequest, np.ndarray, np.ndarray]:
+    """(request growing the photo's first half, band, real continuation), the last two right-facing."""
+    right = to_right(photo, direction)
+    band, real = right[:, :HALF], right[:, HALF:]
+    ref = np.empty_like(right)
+    ref[:, :HALF] = band
+    ref[:, HALF:] = band[:, -1:]  # the pipeline's edge-replicate hint
+    gen = np.zeros(right.shape[:2], bool)
+    gen[:, HALF:] = True
+    request = TileRequest(
+        np.ascontiguousarray(from_right(ref, direction)),
+        np.ascontiguousarray(from_right(gen, direction)),
+        "continue the photograph",
+        SEED,
+        direction,
+        SIZE,
     )
-    if args.save:
-        Image.fromarray(result.image).save(args.save)
+    return request, band, real
+
+
+def baseline_generator(rev: str) -> Any:
+    """A ``LocalGenerator`` built from ``local.py`` and ``_quilting.py`` as they were at ``rev``."""
+    root = HERE.parent
+
+    def show(path: str) -> str:
+        return subprocess.run(["git", "-C", str(root), "show", f"{rev}:{path}"], check=True,
+                              capture_output=True, text=True).stdout
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-local-baseline-"))
+    (tmp / "_baseline_quilting.py").write_text(show("imkerutils/exquisite/api/_quilting.py"))
+    local = show("imkerutils/exquisite/api/local.py")
+    local = local.replace("imkerutils.exquisite.api._quilting", "_baseline_quilting")
+    (tmp / "_baseline_local.py").write_text(local)
+    modules = {}
+    for name in ("_baseline_quilting", "_baseline_local"):
+        spec = importlib.util.spec_from_file_location(name, tmp / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        modules[name] = module
+    return modules["_baseline_local"].LocalGenerator()
+
+
+def run_one(generator: Any, request: TileRequest, direction: Direction) -> tuple[np.ndarray, float, float]:
+    """(right-facing generated region, wall s, CPU s)."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    image = generator.generate(request).image
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    return to_right(image, direction)[:, HALF:], wall, cpu
+
+
+def scores(new: np.ndarray, band: np.ndarray) -> dict[str, float]:
+    return {"banding": banding_score(new, band), "repetition": repetition_score(new, band)}
+
+
+def passes(s: dict[str, float], own: dict[str, float]) -> bool:
+    return s["banding"] <= own["banding"] and s["repetition"] <= own["repetition"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", metavar="REV", help="also run the generator of this git revision")
+    parser.add_argument("--directions", nargs="+", default=["right"], choices=["right", "left", "up", "down"])
+    parser.add_argument("--photos", nargs="+", default=PHOTOS, help="scikit-image photographs (plus the sample)")
+    parser.add_argument("--save", metavar="DIR", help="write band + real + generated regions as PNG")
+    parser.add_argument("--quick", action="store_true", help="smoke run: one scikit-image photograph and the sample")
+    args = parser.parse_args(argv)
+    photos, note = load_photos(args.photos[:1] if args.quick else args.photos)
+    versions: dict[str, Any] = {"new": LocalGenerator()}
+    if args.baseline:
+        versions = {"old": baseline_generator(args.baseline), **versions}
+    rows = []
+    start = time.perf_counter()
+    for name, px, _shape, scale in photos:
+        for d in args.directions:
+            direction = Direction.parse(d)
+            request, band, real = request_for(px, direction)
+            row: dict[str, Any] = {"photo": name.split(" ")[0], "upscale": scale, "direction": d,
+                                   "own": scores(real, band)}
+            for key, gen in versions.items():
+                new, wall, cpu = run_one(gen, request, direction)
+                row[key] = {**scores(new, band), "wall_s": wall, "cpu_s": cpu}
+                row[key]["pass"] = passes(row[key], row["own"])
+                if args.save:
+                    from PIL import Image
+
+                    out = Path(args.save)
+                    out.mkdir(parents=True, exist_ok=True)
+                    strip = np.concatenate([band, real, band[:, :8] * 0, new], axis=1)
+                    Image.fromarray(from_right(strip, direction)).save(out / f"{row['photo']}-{d}-{key}.png")
+            rows.append(row)
+            print(f"{row['photo']:<20} {d:<5} own b {row['own']['banding']:.2f} r {row['own']['repetition']:.3f} "
+                  + " ".join(f"| {k} b {row[k]['banding']:.2f} r {row[k]['repetition']:.3f} "
+                             f"{row[k]['cpu_s']:.2f}s {'pass' if row[k]['pass'] else 'FAIL'}" for k in versions),
+                  file=sys.stderr, flush=True)
+    summary = {k: {"median_wall_s": statistics.median(r[k]["wall_s"] for r in rows),
+                   "median_cpu_s": statistics.median(r[k]["cpu_s"] for r in rows)} for k in versions}
+    results = {"machine": machine_info(("numpy", "scipy", "skimage", "imkerutils")), "note": note,
+               "baseline": args.baseline, "generator": repr(versions["new"]), "rows": rows, "summary": summary,
+               "total_s": time.perf_counter() - start}
+    write_json(RESULTS_DIR / f"local-generator-{'-'.join(args.directions)}.json", results)
+    print(report(results, list(versions)))
+    return 0
+
+
+def report(results: dict[str, Any], keys: list[str]) -> str:
+    headers = ["photo", "grow", "own banding", "own repetition"]
+    for k in keys:
+        headers += [f"{k} banding", f"{k} repetition", f"{k} CPU s / tile", f"{k} passes"]
+    table = []
+    for r in results["rows"]:
+        line = [r["photo"], r["direction"], f"{r['own']['banding']:.2f}", f"{r['own']['repetition']:.3f}"]
+        for k in keys:
+            line += [f"{r[k]['banding']:.2f}", f"{r[k]['repetition']:.3f}", f"{r[k]['cpu_s']:.2f}",
+                     "yes" if r[k]["pass"] else "no"]
+        table.append(line)
+    out = [markdown_table(headers, table), ""]
+    for k in keys:
+        s = results["summary"][k]
+        n_pass = {d: sum(r[k]["pass"] for r in results["rows"] if r["direction"] == d)
+                  for d in dict.fromkeys(r["direction"] for r in results["rows"])}
+        n_all = {d: sum(1 for r in results["rows"] if r["direction"] == d) for d in n_pass}
+        out.append(f"{k}: median {s['median_cpu_s']:.2f} s CPU ({s['median_wall_s']:.2f} s wall) per tile; passes "
+                   + ", ".join(f"{n_pass[d]}/{n_all[d]} growing {d}" for d in n_pass))
+    if "old" in keys:
+        ratio_cpu = results["summary"]["new"]["median_cpu_s"] / results["summary"]["old"]["median_cpu_s"]
+        ratio_wall = results["summary"]["new"]["median_wall_s"] / results["summary"]["old"]["median_wall_s"]
+        out.append(f"time per tile new / old: {ratio_cpu:.2f} (CPU), {ratio_wall:.2f} (wall); "
+                   f"target <= {TIME_TARGET}: {'met' if ratio_cpu <= TIME_TARGET else 'NOT met'}")
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
+import scipy.ndimage as ndimage
 import scipy.sparse as sparse
 import scipy.sparse.linalg as splinalg
 from numpy.lib.stride_tricks import sliding_window_view
@@ -61,6 +62,9 @@ def quilt(
     offset_cost: float = 0.0,
     seam_weight: float = 0.0,
     gradient_domain: bool = False,
+    reuse_cost: float = 0.0,
+    fresh: int = 0,
+    drift: int = 0,
 ) -> tuple[np.ndarray, QuiltStats]:
     """Fill ``image[~keep]`` with patches copied from the kept pixels.
 
@@ -96,6 +100,26 @@ def quilt(
         gradient of the patch that supplied each pixel, with the kept pixels
         as boundary values.  Removes the tone steps left at cuts and at the
         kept boundary (a smooth correction, not a blur: the texture is kept).
+    reuse_cost : float
+        Grey levels of RMS colour error charged for copying source pixels
+        that an earlier patch already copied, in proportion to the overlap
+        of the two source windows: spreads the copies over the whole source
+        instead of repeating one object.  0 disables it.
+    fresh : int
+        Source offsets (source position minus target position) within
+        ``fresh`` pixels of a neighbouring patch's offset are not eligible:
+        two neighbours never continue one coherent copy, so no region
+        larger than one patch is copied verbatim.  0 disables it; the rule is
+        dropped for a patch when no other candidate remains, and for patches
+        touching kept pixels (they must continue pixels that never change).
+    drift : int
+        With ``gradient_domain``: the Poisson correction (solved minus pasted
+        values) is kept in full only within ``drift`` pixels of the kept
+        pixels; further in, its large-scale part (a local mean over about
+        ``drift`` pixels) fades out, so a dark or bright spot on the boundary
+        does not spread into a glow or a wedge across the whole region, and
+        the new pixels keep the source patches' tones.  The small-scale part
+        (what hides the tone steps at the cuts) stays.  0 disables it.
 
     Returns
     -------
@@ -138,6 +162,9 @@ def quilt(
         offset_cost,
         seam_weight,
         gradient_domain,
+        reuse_cost,
+        fresh,
+        drift,
     ).run()
 
 
@@ -197,22 +224,33 @@ def _cut_old(err: np.ndarray, known: np.ndarray) -> np.ndarray:
     shifted = np.concatenate([np.zeros((n, length, 1), err.dtype), err[:, :, :-1]], axis=2)
     cost = np.where(cols < first_unknown[..., None], err, shifted)
     acc = np.where(cols <= limit[..., None], cost, np.inf)
-    for r in range(1, length):
-        prev = acc[:, r - 1]
-        best = prev.copy()
-        np.minimum(best[:, 1:], prev[:, :-1], out=best[:, 1:])
-        np.minimum(best[:, :-1], prev[:, 1:], out=best[:, :-1])
-        acc[:, r] += best
+    # The strips are short and narrow (a patch side by the overlap): plain Python over lists beats
+    # per-row numpy calls several times over.  Ties go to the lowest column, as np.argmin would.
     depth = np.empty((n, length), np.int64)
-    strips = np.arange(n)
-    d = np.argmin(acc[:, -1], axis=1)
-    depth[:, -1] = d
-    padded = np.pad(acc, ((0, 0), (0, 0), (1, 1)), constant_values=np.inf)
-    for r in range(length - 2, -1, -1):
-        # padded column j holds acc column j - 1: look at acc columns d - 1, d, d + 1
-        window = padded[strips[:, None], r, d[:, None] + np.arange(3)]
-        d = d + np.argmin(window, axis=1) - 1
-        depth[:, r] = d
+    for s_idx, rows in enumerate(acc.tolist()):
+        prev = rows[0]
+        for r in range(1, length):
+            row = rows[r]
+            for j in range(width):
+                best = prev[j]
+                if j and prev[j - 1] < best:
+                    best = prev[j - 1]
+                if j + 1 < width and prev[j + 1] < best:
+                    best = prev[j + 1]
+                row[j] += best
+            prev = row
+        last = rows[-1]
+        d = min(range(width), key=last.__getitem__)
+        depth[s_idx, -1] = d
+        for r in range(length - 2, -1, -1):
+            row = rows[r]
+            best_d, best_v = d, row[d]
+            if d and row[d - 1] <= best_v:  # d - 1 comes first in the window (d - 1, d, d + 1)
+                best_d, best_v = d - 1, row[d - 1]
+            if d + 1 < width and row[d + 1] < best_v:
+                best_d = d + 1
+            d = best_d
+            depth[s_idx, r] = d
     return cols < depth[..., None]
 
 
@@ -233,8 +271,12 @@ class _Quilter:
         offset_cost: float,
         seam_weight: float,
         gradient_domain: bool,
+        reuse_cost: float = 0.0,
+        fresh: int = 0,
+        drift: int = 0,
     ) -> None:
         self.image = image
+        self.drift = int(drift)
         self.out = image.copy()
         self.keep = keep
         self.known = keep.copy()
@@ -251,7 +293,17 @@ class _Quilter:
         self.src = image.astype(np.float32) - 127.5
         self.windows = sliding_window_view(self.src, (patch, patch), axis=(0, 1))  # (y, x, C, B, B)
         self.valid_yx = np.argwhere(valid)
-        self.f = coarse if coarse > 1 and patch % coarse == 0 and patch // coarse >= 4 else 1
+        self.reuse_cost = float(reuse_cost)
+        self.fresh = int(fresh)
+        # overlap (in patch areas) of each source window with the windows copied so far
+        self.reuse = np.zeros(valid.shape, np.float32) if reuse_cost > 0 else None
+        tri = 1 - np.abs(np.arange(-patch + 1, patch, dtype=np.float32)) / patch
+        self.reuse_kernel = np.outer(tri, tri)
+        self.placed = np.zeros((64, 4), np.int64)  # rows (y, x, source y - y, source x - x)
+        self.n_placed = 0
+        self.f = max(1, coarse)  # the largest factor <= coarse that tiles the patch into >= 4 x 4 cells
+        while self.f > 1 and (patch % self.f or patch // self.f < 4):
+            self.f -= 1
         self._prepare_coarse()
         h, w, c = image.shape
         # desired forward differences F[y, x + 1] - F[y, x] and F[y + 1, x] - F[y, x]
@@ -292,7 +344,8 @@ class _Quilter:
                 self._place(y, x)
                 placed += 1
         if self.grad_x is not None and self.grad_y is not None:
-            self.out = integrate(self.image, self.keep, self.grad_x, self.grad_y)
+            solved = integrate(self.image, self.keep, self.grad_x, self.grad_y)
+            self.out = _fade_drift(solved, self.out, self.keep, self.drift) if self.drift else solved
         return self.out, QuiltStats(b, o, placed)
 
     def _place(self, y: int, x: int) -> None:
@@ -303,9 +356,12 @@ class _Quilter:
         target = np.moveaxis(self.out[sl].astype(np.float32) - 127.5, -1, 0)  # (C, B, B)
         if known.any():
             weight = np.where(self.keep[sl], self.weight[sl], known.astype(np.float32))
-            sy, sx = self._choose(target, weight, y)
+            # a patch touching kept pixels must continue pixels that never change: every offset is allowed
+            rim = bool(self.keep[sl].any())
+            sy, sx = self._choose(target, weight, y, x, self.shortlist, fresh=not rim)
         else:
             sy, sx = self.valid_yx[self.rng.integers(len(self.valid_yx))]
+        self._remember(y, x, int(sy), int(sx))
         new = self.windows[sy, sx]  # (C, B, B), centred float
         old_keep = np.zeros((b, b), bool)
         touched = [i for i, k in enumerate(_sides(known, self.o)) if k.any()]
@@ -327,7 +383,39 @@ class _Quilter:
             edges = fresh[1:] | fresh[:-1]
             self.grad_y[y : y + b - 1, x : x + b][edges] = (pix[1:] - pix[:-1])[edges]
 
-    def _choose(self, target: np.ndarray, mask: np.ndarray, y: int) -> tuple[int, int]:
+    def _remember(self, y: int, x: int, sy: int, sx: int) -> None:
+        """Record a copy: its offset (for ``fresh``) and its source window (for ``reuse_cost``)."""
+        if self.n_placed == len(self.placed):
+            self.placed = np.concatenate([self.placed, np.zeros_like(self.placed)])
+        self.placed[self.n_placed] = (y, x, sy - y, sx - x)
+        self.n_placed += 1
+        if self.reuse is None:
+            return
+        b = self.b
+        vy, vx = self.reuse.shape
+        y0, y1 = max(0, sy - b + 1), min(vy, sy + b)
+        x0, x1 = max(0, sx - b + 1), min(vx, sx + b)
+        ky, kx = y0 - (sy - b + 1), x0 - (sx - b + 1)
+        self.reuse[y0:y1, x0:x1] += self.reuse_kernel[ky : ky + y1 - y0, kx : kx + x1 - x0]
+
+    def _neighbour_offsets(self, y: int, x: int) -> np.ndarray:
+        """Offsets of the patches placed within one patch of ``(y, x)``, shape ``(N, 2)``."""
+        if not self.fresh or not self.n_placed:
+            return np.zeros((0, 2), np.int64)
+        placed = self.placed[: self.n_placed]
+        near = (np.abs(placed[:, 0] - y) <= self.b) & (np.abs(placed[:, 1] - x) <= self.b)
+        return placed[near, 2:]
+
+    def _stale(self, sy: np.ndarray, sx: np.ndarray, y: int, x: int, offsets: np.ndarray) -> np.ndarray:
+        """True for source positions whose offset is within ``fresh`` of a neighbour's."""
+        out = np.zeros(np.broadcast(sy, sx).shape, bool)
+        for oy, ox in offsets:
+            out |= (np.abs(sy - y - oy) <= self.fresh) & (np.abs(sx - x - ox) <= self.fresh)
+        return out
+
+    def _choose(
+        self, target: np.ndarray, mask: np.ndarray, y: int, x: int, shortlist: int, *, fresh: bool = True
+    ) -> tuple[int, int]:
         """Source position of the next patch: coarse FFT search, then full-resolution re-scoring."""
         f, b, c = self.f, self.b, self.channels
         bs = b // f
@@ -345,33 +433,105 @@ class _Quilter:
         y0, x0 = self.origin
         rows_src = y0 + f * np.arange(nu)
         energy += (float(wsum.sum()) * c * (self.offset_cost * (rows_src - y)) ** 2)[:, None]
-        energy = np.where(self.coarse_valid, energy, np.inf)
+        if self.reuse is not None:
+            reused = self.reuse[y0 : y0 + nu * f : f, x0 : x0 + nv * f : f]
+            energy += float(wsum.sum()) * c * self.reuse_cost**2 * reused
+        allowed = self.coarse_valid
+        offsets = self._neighbour_offsets(y, x) if fresh else np.zeros((0, 2), np.int64)
+        if len(offsets):
+            stale = np.zeros((nu, nv), bool)
+            for oy, ox in offsets:  # grid points u with |y0 + f u - (y + oy)| <= fresh, likewise v
+                u0, u1 = -((y0 - y - oy + self.fresh) // f), (y + oy + self.fresh - y0) // f
+                v0, v1 = -((x0 - x - ox + self.fresh) // f), (x + ox + self.fresh - x0) // f
+                stale[max(u0, 0) : max(u1 + 1, 0), max(v0, 0) : max(v1 + 1, 0)] = True
+            fresh = allowed & ~stale
+            if fresh.any():
+                allowed = fresh
+            else:
+                offsets = offsets[:0]
+        energy = np.where(allowed, energy, np.inf)
         floor = float(wsum.sum()) * c  # one grey level squared per value: equally good
         best = float(energy.min())
         near = np.flatnonzero(energy.ravel() <= best * (1 + self.tol) + floor)
-        if len(near) > self.shortlist:
-            near = np.union1d(self.rng.choice(near, self.shortlist - 1, replace=False), [int(np.argmin(energy))])
+        if len(near) > shortlist:
+            near = np.union1d(self.rng.choice(near, shortlist - 1, replace=False), [int(np.argmin(energy))])
         cu, cv = np.unravel_index(near, energy.shape)
-        r = f - 1
-        d = np.arange(-r, r + 1)
-        cy = (y0 + cu * f)[:, None, None] + d[None, :, None]
-        cx = (x0 + cv * f)[:, None, None] + d[None, None, :]
-        cy, cx = np.broadcast_arrays(cy, cx)
-        pos = np.unique(np.stack([cy.ravel(), cx.ravel()], axis=1), axis=0)
-        vy, vx = self.valid.shape
-        pos = pos[(pos[:, 0] >= 0) & (pos[:, 1] >= 0) & (pos[:, 0] < vy) & (pos[:, 1] < vx)]
-        pos = pos[self.valid[pos[:, 0], pos[:, 1]]]
+        cy, cx = y0 + cu * f, x0 + cv * f
         rows, cols = np.nonzero(mask)
-        cand = self.src[pos[:, :1] + rows, pos[:, 1:] + cols]  # (N, K, C)
-        err = ((cand - target[:, rows, cols].T) ** 2).sum(axis=2) @ mask[rows, cols]
+        fine = (target[:, rows, cols].T, mask[rows, cols], rows, cols, y, x, offsets)
+        r = f // 2  # every position lies within f // 2 of a coarse grid point
+        if r <= 1:
+            pos, err = self._score(cy, cx, np.arange(-r, r + 1), fine)
+        else:  # every other position first, then the neighbours of the two best
+            pos, err = self._score(cy, cx, np.arange(-r, r + 1, 2), fine)
+            top = np.argsort(err, kind="stable")[:2]
+            more, more_err = self._score(pos[top, 0], pos[top, 1], np.arange(-1, 2), fine)
+            pos, err = np.concatenate([pos, more]), np.concatenate([err, more_err])
         total_w = float(mask.sum())
-        err += total_w * c * (self.offset_cost * (pos[:, 0] - y)) ** 2
         good = np.flatnonzero(err <= err.min() * (1 + self.tol) + total_w * c)
         pick = pos[good[self.rng.integers(len(good))]]
         return int(pick[0]), int(pick[1])
 
+    def _score(
+        self, cy: np.ndarray, cx: np.ndarray, d: np.ndarray, fine: tuple
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Full-resolution match error (with priors) of the valid positions ``(cy + dy, cx + dx)``, dy, dx in d."""
+        values, weights, rows, cols, y, x, offsets = fine
+        c = self.channels
+        py = np.asarray(cy)[:, None, None] + d[None, :, None]
+        px = np.asarray(cx)[:, None, None] + d[None, None, :]
+        vy, vx = self.valid.shape
+        inside = (py >= 0) & (py < vy) & (px >= 0) & (px < vx)
+        flat = np.unique((py * vx + px)[inside])  # sorted, as np.unique over (y, x) rows would give
+        flat = flat[self.valid.ravel()[flat]]
+        pos = np.stack([flat // vx, flat % vx], axis=1)
+        if len(offsets):
+            fresh_pos = pos[~self._stale(pos[:, 0], pos[:, 1], y, x, offsets)]
+            pos = fresh_pos if len(fresh_pos) else pos
+        cand = self.src[pos[:, :1] + rows, pos[:, 1:] + cols]  # (N, K, C)
+        err = ((cand - values) ** 2).sum(axis=2) @ weights
+        total_w = float(weights.sum())
+        err += total_w * c * (self.offset_cost * (pos[:, 0] - y)) ** 2
+        if self.reuse is not None:
+            err += total_w * c * self.reuse_cost**2 * self.reuse[pos[:, 0], pos[:, 1]]
+        return pos, err
+
 
 # ---------------------------------------------------------------- gradient-domain integration
+
+
+def _fade_drift(solved: np.ndarray, pasted: np.ndarray, keep: np.ndarray, reach: int) -> np.ndarray:
+    """``solved`` less the large-scale part of its correction ``solved - pasted``, faded in over ``reach`` px.
+
+    The large-scale part is the correction's mean over the unknown pixels in a
+    window about ``reach`` px wide (a box filter of ``reach // 2 * 2 + 1`` px
+    applied twice); it is subtracted with weight ``min(1, d / reach)``, ``d``
+    the distance to the nearest kept pixel, so the solve still meets the kept
+    pixels exactly.  Kept pixels are returned unchanged.
+    """
+    out = solved.copy()
+    rows, cols = np.nonzero(~keep)
+    if len(rows) == 0:
+        return out
+    # work on the unknown pixels' bounding box plus ``reach``: everything the filters and distances see
+    h, w = keep.shape
+    box = (
+        slice(max(0, rows.min() - reach), min(h, rows.max() + 1 + reach)),
+        slice(max(0, cols.min() - reach), min(w, cols.max() + 1 + reach)),
+    )
+    unknown = ~keep[box]
+    solved_box = solved[box].astype(np.float32)
+    corr = (solved_box - pasted[box].astype(np.float32)) * unknown[..., None]
+    size = reach // 2 * 2 + 1
+    weight = unknown.astype(np.float32)
+    for _ in range(2):
+        corr = ndimage.uniform_filter(corr, size=(size, size, 1), mode="nearest")
+        weight = ndimage.uniform_filter(weight, size=size, mode="nearest")
+    low = corr / np.maximum(weight, 1e-6)[..., None]
+    fade = np.minimum(ndimage.distance_transform_edt(unknown) / reach, 1.0).astype(np.float32)
+    fixed = solved_box - fade[..., None] * low
+    out[box][unknown] = np.clip(np.rint(fixed[unknown]), 0, 255).astype(np.uint8)
+    return out
 
 
 def integrate(image: np.ndarray, keep: np.ndarray, grad_x: np.ndarray, grad_y: np.ndarray) -> np.ndarray:

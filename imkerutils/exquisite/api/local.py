@@ -72,6 +72,27 @@ class LocalGenerator:
         steps at cuts and at the kept band.  The texture stays; only a smooth
         correction field is added.  With False every new pixel is a copy of a
         kept pixel.
+    reuse_cost : float
+        Grey levels of RMS colour error charged for copying source pixels that
+        an earlier patch already copied (in proportion to the overlap of the
+        two source windows): one object is not repeated across the region.
+    fresh : int
+        A patch may not continue a neighbouring patch's copy: source offsets
+        within ``fresh`` pixels of a neighbour's are excluded (except for
+        patches touching kept pixels), so no region larger than a patch is
+        copied verbatim.  0 disables it.
+    coarse : int
+        Downsampling factor of the coarse search (1, 2 or 4; lowered as needed
+        so that a patch spans at least 4 coarse cells).
+    drift : int
+        Pixels from the kept pixels beyond which the large-scale part of the
+        gradient-domain correction fades out, so a dark or bright spot on the
+        seam does not spread across the region (0 disables it).
+
+    The defaults (32-px patches, ``fresh`` and ``drift`` on, a weak row prior)
+    were chosen with ``benchmarks/bench_local_generator.py``: version
+    1 (64-px patches) copied whole objects and stretched them into bands
+    (``docs/benchmarks.md``, local generator).
 
     Examples
     --------
@@ -85,20 +106,24 @@ class LocalGenerator:
     """
 
     name: ClassVar[str] = "local"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     deterministic: ClassVar[bool] = True
     needs_network: ClassVar[bool] = False
     max_concurrency: ClassVar[int] = 2
 
     def __init__(
         self,
-        patch_size: int = 64,
-        overlap: int = 16,
+        patch_size: int = 32,
+        overlap: int = 6,
         tolerance: float = 0.1,
-        shortlist: int = 16,
-        offset_cost: float = 0.1,
+        shortlist: int = 8,
+        offset_cost: float = 0.02,
         seam_weight: float = 32.0,
         gradient_domain: bool = True,
+        reuse_cost: float = 0.0,
+        fresh: int = 16,
+        coarse: int = 4,
+        drift: int = 48,
     ) -> None:
         if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 8 or patch_size % 2:
             raise InvalidGeneratorParamsError(f"patch_size must be an even int >= 8; got {patch_size!r}")
@@ -112,6 +137,14 @@ class LocalGenerator:
             raise InvalidGeneratorParamsError(f"offset_cost must be in [0, 100]; got {offset_cost!r}")
         if not 0 <= seam_weight <= 1000:
             raise InvalidGeneratorParamsError(f"seam_weight must be in [0, 1000]; got {seam_weight!r}")
+        if not 0 <= reuse_cost <= 100:
+            raise InvalidGeneratorParamsError(f"reuse_cost must be in [0, 100]; got {reuse_cost!r}")
+        if isinstance(fresh, bool) or not isinstance(fresh, int) or not 0 <= fresh <= patch_size:
+            raise InvalidGeneratorParamsError(f"fresh must be an int in [0, patch_size]; got {fresh!r}")
+        if isinstance(coarse, bool) or not isinstance(coarse, int) or coarse not in (1, 2, 4):
+            raise InvalidGeneratorParamsError(f"coarse must be 1, 2 or 4; got {coarse!r}")
+        if isinstance(drift, bool) or not isinstance(drift, int) or not 0 <= drift <= 4096:
+            raise InvalidGeneratorParamsError(f"drift must be an int in [0, 4096]; got {drift!r}")
         if not isinstance(shortlist, int) or shortlist < 1:
             raise InvalidGeneratorParamsError(f"shortlist must be an int >= 1; got {shortlist!r}")
         self._patch_size = patch_size
@@ -121,9 +154,13 @@ class LocalGenerator:
         self._offset_cost = float(offset_cost)
         self._seam_weight = float(seam_weight)
         self._gradient_domain = bool(gradient_domain)
+        self._reuse_cost = float(reuse_cost)
+        self._fresh = fresh
+        self._coarse = coarse
+        self._drift = drift
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k not in ("method", "coarse_factor"))
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "method")
         return f"{type(self).__name__}({args})"
 
     def params(self) -> dict[str, Any]:
@@ -134,10 +171,13 @@ class LocalGenerator:
             "overlap": self._overlap,
             "tolerance": self._tolerance,
             "shortlist": self._shortlist,
-            "coarse_factor": 2,
+            "coarse_factor": self._coarse,
             "offset_cost": self._offset_cost,
             "seam_weight": self._seam_weight,
             "gradient_domain": self._gradient_domain,
+            "reuse_cost": self._reuse_cost,
+            "fresh": self._fresh,
+            "drift": self._drift,
         }
 
     def generate(self, request: TileRequest) -> TileResult:
@@ -157,6 +197,10 @@ class LocalGenerator:
             offset_cost=self._offset_cost,
             seam_weight=self._seam_weight,
             gradient_domain=self._gradient_domain,
+            reuse_cost=self._reuse_cost,
+            fresh=self._fresh,
+            coarse=self._coarse,
+            drift=self._drift,
         )
         result = np.ascontiguousarray(from_right(out, direction))
         return TileResult(

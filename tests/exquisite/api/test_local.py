@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 from imkerutils.errors import InvalidTileError, PermanentGeneratorError
-from imkerutils.exquisite.api._quilting import _cut_old, integrate
+from imkerutils.exquisite.api._quilting import _cut_old, _fade_drift, integrate
 from imkerutils.exquisite.api.base import TileRequest
 from imkerutils.exquisite.api.local import InvalidGeneratorParamsError, LocalGenerator
 from imkerutils.exquisite.api.registry import generator_class
-from imkerutils.exquisite.geometry.direction import Direction, from_right
+from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
+from imkerutils.exquisite.geometry.quality import banding_score, repetition_score
 from imkerutils.testing.generators import GeneratorConformance
 
 SIZE = 256
@@ -108,7 +111,7 @@ def test_result_fields_and_kept_pixels(gradient_domain: bool) -> None:
     assert result.usage is None and result.cost_usd == 0.0
     assert result.image.shape == (SIZE, SIZE, 3) and result.image.dtype == np.uint8
     np.testing.assert_array_equal(result.image[:, :HALF], request.reference[:, :HALF])
-    assert result.metadata["patch_size"] == 64 and result.metadata["patches"] > 0
+    assert result.metadata["patch_size"] == 32 and result.metadata["patches"] > 0
     # the new half is not the edge-replicated hint
     assert (result.image[:, HALF:] != request.reference[:, HALF:]).any(axis=-1).mean() > 0.8
     if not gradient_domain:  # plain quilting copies real pixels: every new colour occurs in the band
@@ -198,20 +201,24 @@ def test_structure_continues_across_the_seam() -> None:
 
 
 def test_new_pixels_agree_with_kept_pixels_inside_the_generate_half() -> None:
-    truth = pink(SIZE, SIZE, 10)
-    top, bottom = 48, SIZE - 40
-    gen = np.zeros((SIZE, SIZE), bool)
-    gen[top:bottom, HALF:] = True  # neighbours already painted the top and bottom of the new half
-    ref = truth.copy()
-    ref[gen] = 128
-    out = LocalGenerator().generate(TileRequest(ref, gen, "x", 10, Direction.RIGHT, SIZE)).image
-    np.testing.assert_array_equal(out[~gen], truth[~gen])
-    o = out.astype(float)
-    rng = np.random.default_rng(1)
-    pairs = [(a, b) for a, b in rng.integers(0, SIZE, (200, 2)) if abs(a - b) > 16]
-    random_rows = np.mean([np.abs(o[a, HALF:] - o[b, HALF:]).mean() for a, b in pairs])
-    for edge in (top, bottom):
-        assert np.abs(o[edge, HALF:] - o[edge - 1, HALF:]).mean() < 0.3 * random_rows
+    # One seed's ratio is noisy (version 1 scored 0.26 to 0.34 over seeds 10-13), so take the median
+    # over four seeds: about 0.31 for both versions, against about 1 for unrelated rows.
+    ratios = []
+    for seed in range(10, 14):
+        truth = pink(SIZE, SIZE, seed)
+        top, bottom = 48, SIZE - 40
+        gen = np.zeros((SIZE, SIZE), bool)
+        gen[top:bottom, HALF:] = True  # neighbours already painted the top and bottom of the new half
+        ref = truth.copy()
+        ref[gen] = 128
+        out = LocalGenerator().generate(TileRequest(ref, gen, "x", seed, Direction.RIGHT, SIZE)).image
+        np.testing.assert_array_equal(out[~gen], truth[~gen])
+        o = out.astype(float)
+        rng = np.random.default_rng(1)
+        pairs = [(a, b) for a, b in rng.integers(0, SIZE, (200, 2)) if abs(a - b) > 16]
+        random_rows = np.mean([np.abs(o[a, HALF:] - o[b, HALF:]).mean() for a, b in pairs])
+        ratios += [np.abs(o[edge, HALF:] - o[edge - 1, HALF:]).mean() / random_rows for edge in (top, bottom)]
+    assert np.median(ratios) < 0.35 and max(ratios) < 0.45
 
 
 def test_kept_island_inside_the_generate_half() -> None:
@@ -337,6 +344,14 @@ def test_malformed_request_is_refused() -> None:
         {"shortlist": 0},
         {"offset_cost": -1},
         {"seam_weight": -1},
+        {"reuse_cost": -1},
+        {"fresh": -1},
+        {"fresh": 2.0},
+        {"fresh": 65},
+        {"coarse": 3},
+        {"coarse": True},
+        {"drift": -1},
+        {"drift": 8.0},
     ],
 )
 def test_bad_parameters_are_refused(kwargs: dict[str, object]) -> None:
@@ -465,3 +480,49 @@ def test_full_size_tile() -> None:
     assert histogram_distance(new, band) < 0.15
     seam = np.abs(out[:, 512].astype(float) - out[:, 511]).mean()
     assert seam < 1.5 * np.abs(np.diff(band.astype(float), axis=1)).mean()
+
+
+# ---------------------------------------------------------------- content quality (issue 14, point 6)
+
+SAMPLE = Path(__file__).resolve().parents[3] / "imkerutils" / "data" / "samples" / "landscape.jpg"
+# version 1's defaults: 64-px patches, no fresh/reuse rule, a strong row prior, no drift fade
+VERSION_1 = {"patch_size": 64, "overlap": 16, "shortlist": 16, "offset_cost": 0.1, "fresh": 0, "reuse_cost": 0,
+             "coarse": 2, "drift": 0}
+
+
+def meadow_request(direction: Direction) -> tuple[TileRequest, np.ndarray, np.ndarray]:
+    """A 512 tile growing the sample's meadow (lake edge, grass, flowers): (request, band, real continuation)."""
+    with Image.open(SAMPLE) as im:
+        crop = np.ascontiguousarray(np.asarray(im.convert("RGB"))[512:1024, 0:512])
+    right = to_right(crop, direction)
+    band = right[:, :256]
+    request = right_request(band, seed=3, prompt="p", direction=direction)
+    return request, band, right[:, 256:]
+
+
+@pytest.mark.parametrize("direction", [Direction.DOWN, Direction.RIGHT])
+def test_meadow_grows_without_copies_or_bands(direction: Direction) -> None:
+    # The README's main job grows the meadow down and right: version 1 copied the lake and flower
+    # patches verbatim (a second lake) and stretched them into vertical bands.  The photograph's own
+    # continuation scores 0 copied area; the new pixels must too, and band no more than it does.
+    request, band, real = meadow_request(direction)
+    new = to_right(LocalGenerator().generate(request).image, direction)[:, 256:]
+    assert repetition_score(real, band) == 0.0
+    assert repetition_score(new, band) == 0.0
+    assert banding_score(new, band) <= banding_score(real, band)
+    old = to_right(LocalGenerator(**VERSION_1).generate(request).image, direction)[:, 256:]
+    assert repetition_score(old, band) > 0.1  # the finding, on the old generator
+
+
+def test_fade_drift_removes_a_far_offset_and_keeps_the_seam() -> None:
+    keep = np.zeros((64, 256), bool)
+    keep[:, :32] = True
+    pasted = np.full((64, 256, 3), 100, np.uint8)
+    solved = pasted.copy()
+    solved[:, 32:] = 140  # a correction of +40 everywhere: what a bright seam spreads
+    solved[:, :32] = 7  # kept pixels: returned as they are
+    out = _fade_drift(solved, pasted, keep, 48)
+    np.testing.assert_array_equal(out[:, :32], solved[:, :32])
+    assert (out[:, 32] >= 139).all()  # at the seam the correction stays
+    np.testing.assert_array_equal(out[:, 32 + 48 :], 100)  # beyond the reach it is gone
+    assert (np.diff(out[0, 32:, 0].astype(int)) <= 0).all()  # and fades monotonically in between

@@ -1,4 +1,8 @@
-"""``imkerutils export CANVAS OUT [--region X Y W H] [--level L] [--compression C] [--pyramid]``."""
+"""``imkerutils export CANVAS OUT [--region X Y W H] [--level L] [--compression C] [--[no-]pyramid]``.
+
+CANVAS and OUT may be local paths or fsspec URLs (``s3://bucket/out.tif``); an
+output URL is written locally and uploaded once complete.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(
         sub, "export", help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
         description="Export a region of a canvas; the format follows OUT's extension: .png, .tif/.tiff (tiled "
-                    "BigTIFF), .ome.zarr (OME-Zarr 0.5), .jpg/.webp (small regions). The output appears under "
-                    "its name only when complete.")
+                    "BigTIFF), .ome.zarr (OME-Zarr 0.5, with every coarser level by default), .jpg/.webp (small "
+                    "regions). OUT may be a URL (s3://bucket/out.tif): written locally, then uploaded. The output "
+                    "appears under its name only when complete.")
     p.add_argument("canvas")
     p.add_argument("out", nargs="?",
-                   help="output path; its extension picks the format (default: outputs/<canvas>-step<N>.png)")
+                   help="output path or URL; its extension picks the format (default: "
+                        "outputs/<canvas>-step<N>.png)")
     p.add_argument("--region", nargs=4, type=int, metavar=("X", "Y", "W", "H"),
                    help="world region: left column, top row, width, height (default: the canvas bounds)")
     p.add_argument("--level", type=int, default=0, help="pyramid level (0 = full resolution, L = 1/2**L)")
@@ -29,12 +35,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="png: deflate[:0-9] (default), rle, none; tif: deflate (default), zstd, jpeg[:quality], "
                         "none; ome.zarr: zstd (default), deflate, none; jpg: jpeg[:quality]; webp: lossless "
                         "(default), lossy[:quality]")
-    p.add_argument("--pyramid", action="store_true", help="also write every coarser level (tif, ome.zarr)")
+    p.add_argument("--pyramid", action=argparse.BooleanOptionalAction, default=None,
+                   help="also write every coarser level, down to one tile (tif, ome.zarr); the default for .ome.zarr, "
+                        "which multiscale viewers expect; --no-pyramid writes one level")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=run)
 
 
-def _size(path: Path) -> int:
+def _size(out: Path | str) -> int:
+    if isinstance(out, str):  # a URL
+        from imkerutils.tiling.export._remote import output_size
+
+        return output_size(out)
+    path = out
     if path.is_dir():
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return path.stat().st_size
@@ -48,23 +61,24 @@ def run(args: argparse.Namespace) -> int:
         name = Path(args.canvas.rstrip("/")).name.removesuffix(".zarr")
         args.out = str(Path("outputs") / f"{name}-step{Canvas.open(args.canvas, read_only=True).head}.png")
     fmt = format_for(args.out)  # a bad extension fails before the canvas is opened
+    pyramid = fmt.name == "OME-Zarr" if args.pyramid is None else args.pyramid
     check_output_path(args.out, args.canvas)  # not the canvas, nor inside any canvas, nor holding it
     region = None
     if args.region is not None:
         x, y, w, h = args.region
         region = Window(y, x, h, w)
     plan_region(Canvas.open(args.canvas, read_only=True), region, args.level)  # refused before any write
-    if args.level > 0 or args.pyramid:
+    if args.level > 0 or pyramid:
         _freshen_pyramid(args.canvas)
     canvas = Canvas.open(args.canvas, read_only=True)  # a consistent committed view, whatever writers do
     out = export_region(canvas, args.out, region=region, level=args.level, compression=args.compression,
-                        pyramid=args.pyramid, progress=False if args.quiet else None, overwrite=args.overwrite)
+                        pyramid=pyramid, progress=False if args.quiet else None, overwrite=args.overwrite)
     r = canvas.bounds if region is None else region
     size = _size(out)
     emit(args, f"wrote {out} ({fmt.name}, {size:,} bytes): world region x={r.col_off}, y={r.row_off}, "
-               f"{r.width}x{r.height} px, level {args.level}{', with pyramid' if args.pyramid else ''}",
+               f"{r.width}x{r.height} px, level {args.level}{', with pyramid' if pyramid else ''}",
          {"output": str(out), "format": fmt.name, "bytes": size, "region": region_json(r), "level": args.level,
-          "pyramid": args.pyramid})
+          "pyramid": pyramid})
     return 0
 
 

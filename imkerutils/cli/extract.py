@@ -8,7 +8,8 @@ memory by :func:`imkerutils.tiling.imageio.write_image`, up to
 :data:`~imkerutils.tiling.imageio.MAX_PIXELS` pixels.  Parts of the region
 outside the canvas bounds come out as background; a region with no canvas
 pixel at all is refused (it can only be a coordinate mistake).  An existing
-output file is replaced, as before; an existing OME-Zarr folder is not.
+output file is replaced, as before; an existing OME-Zarr folder is not.  OUT
+may be an fsspec URL (``s3://bucket/tile.png``): written locally, then uploaded.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from imkerutils.tiling.window import intersection
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "extract", help="write a region of a canvas to an image file")
     p.add_argument("canvas")
-    p.add_argument("out", help="output image (format from the extension: .png, .tif, .ome.zarr, .jpg, .webp, ...)")
+    p.add_argument("out", help="output image, a path or URL (format from the extension: .png, .tif, .ome.zarr, "
+                               ".jpg, .webp, ...)")
     p.add_argument("--x", type=int, required=True, help="world column of the region's left edge")
     p.add_argument("--y", type=int, required=True, help="world row of the region's top edge")
     p.add_argument("--width", type=int, default=1024)
@@ -71,18 +73,21 @@ def _in_memory_format(out: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from imkerutils.tiling.export import export_region, format_for
+    from imkerutils.tiling.location import is_remote
 
     window = region_of(args)
-    out = Path(args.out)
+    remote = is_remote(args.out)
+    out: Path | str = args.out if remote else Path(args.out)
     try:
         fmt = format_for(out)  # a bad extension fails before the canvas is opened
     except ExportFormatError:
-        if not _in_memory_format(out):
+        if not _in_memory_format(Path(out)):
             raise
         fmt = None
     canvas = Canvas.open(args.canvas, read_only=True)
     check_output_path(out, canvas.location)  # not the canvas, nor inside any canvas, nor holding it
-    _check_parent(out)
+    if isinstance(out, Path):
+        _check_parent(out)
     b = canvas.bounds
     if intersection(window, b) is None:
         raise OutOfBoundsError(
@@ -91,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if fmt is None:
         path = _write_in_memory(canvas, window, out)
     else:
-        if fmt.directory and (out.exists() or out.is_symlink()):
+        if fmt.directory and isinstance(out, Path) and (out.exists() or out.is_symlink()):
             raise ExportExistsError(f"{out} already exists; extract does not replace a folder (remove it, or use "
                                     "'imkerutils export ... --overwrite')")
         # A file is replaced, as extract always did; progress shows only on a terminal.
@@ -101,16 +106,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_in_memory(canvas: Canvas, window: Window, out: Path) -> Path:
+def _write_in_memory(canvas: Canvas, window: Window, out: Path | str) -> Path | str:
     """Formats only Pillow writes (``.bmp``, ``.gif``, ...): read the region whole, within the pixel limit."""
     from imkerutils.tiling.imageio import MAX_PIXELS, write_image
 
+    suffix = Path(out).suffix
     if window.size > MAX_PIXELS:
         raise ExportSizeError(
-            f"a {window.width}x{window.height} px region is too large for {out.suffix} (at most {MAX_PIXELS:,} px, "
+            f"a {window.width}x{window.height} px region is too large for {suffix} (at most {MAX_PIXELS:,} px, "
             "since it is written from memory); extract it to .png, .tif or .ome.zarr instead, which stream any size")
     pixels = canvas.read(window)
     try:
+        if isinstance(out, str):  # a URL: written locally, uploaded when complete
+            from imkerutils.tiling.export._remote import remote_output
+
+            with remote_output(out, overwrite=True) as tmp:
+                write_image(tmp, pixels)
+            return out
         return write_image(out, pixels)
     except ImkerError:
         raise
@@ -119,4 +131,4 @@ def _write_in_memory(canvas: Canvas, window: Window, out: Path) -> Path:
             raise
         raise ExportWriteError(f"could not write {out}: {exc}") from None
     except (ValueError, TypeError, KeyError) as exc:  # Pillow refusing this image for this format
-        raise ExportFormatError(f"could not write {out} as {out.suffix}: {exc}") from None
+        raise ExportFormatError(f"could not write {out} as {suffix}: {exc}") from None

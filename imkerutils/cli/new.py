@@ -10,7 +10,7 @@ from imkerutils.tiling import Canvas
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "new", help="create a canvas from an image (or an empty one)")
-    p.add_argument("canvas", help="where to create the canvas (a directory)")
+    p.add_argument("canvas", help="where to create the canvas (a folder, or a URL such as s3://bucket/c.zarr)")
     p.add_argument("--from", dest="image", help="image file to start from (PNG, JPEG, TIFF, ...)")
     p.add_argument("--width", type=int, default=0, help="width of an empty canvas (without --from)")
     p.add_argument("--height", type=int, default=0, help="height of an empty canvas (without --from)")
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         canvas = Canvas.create(args.canvas, mode=args.mode, height=args.height, width=args.width,
                                overwrite=args.overwrite)
     b, tiles = canvas.bounds, canvas.written_tiles()
-    emit(args, f"created {canvas.path}: {b.width}x{b.height} {canvas.mode}, {tiles} tiles",
+    emit(args, f"created {canvas.location}: {b.width}x{b.height} {canvas.mode}, {tiles} tiles",
          {"canvas": canvas.location, "mode": canvas.mode, "size": size_json(b.width, b.height),
           "bounds": region_json(b), "tiles_written": tiles})
     return 0

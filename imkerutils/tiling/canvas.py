@@ -657,7 +657,7 @@ class Canvas:
         """Check every byte that matters (tiles, pyramid, journal, metadata, artifacts; see :mod:`.verify`)."""
         return verify_canvas(self, full=not isinstance(self._store, legacy.LegacyView))
 
-    def export(self, out: str | os.PathLike[str], **options: Any) -> Path:
+    def export(self, out: str | os.PathLike[str], **options: Any) -> Path | str:
         """Stream a region to ``out`` (PNG, tiled BigTIFF, OME-Zarr, JPEG, WebP by extension).
 
         Options as :func:`imkerutils.tiling.export.export_region` (``region``,

@@ -43,6 +43,30 @@ def test_whole_bounds_pyramid_and_level(make_canvas, out_dir: Path, capsys: pyte
     assert "level 1" in capsys.readouterr().out
 
 
+def test_ome_zarr_holds_the_pyramid_by_default_and_no_pyramid_writes_one_level(
+        make_canvas, out_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 17: ``export X.ome.zarr`` wrote one level unless ``--pyramid`` was given."""
+    import zarr
+
+    canvas, _ = make_canvas()
+    assert run([str(canvas.path), str(out_dir / "d.ome.zarr"), "-q", "--json"]) == 0
+    assert '"pyramid": true' in capsys.readouterr().out
+    group = zarr.open_group(out_dir / "d.ome.zarr", mode="r")
+    assert [d["path"] for d in group.attrs["ome"]["multiscales"][0]["datasets"]] == ["0", "1", "2", "3"]
+    np.testing.assert_array_equal(np.moveaxis(group["2"][:], 0, 2), canvas.read(canvas.level_bounds(2), level=2))
+    assert run([str(canvas.path), str(out_dir / "one.ome.zarr"), "-q", "--no-pyramid"]) == 0
+    group = zarr.open_group(out_dir / "one.ome.zarr", mode="r")
+    assert [d["path"] for d in group.attrs["ome"]["multiscales"][0]["datasets"]] == ["0"]
+    assert run([str(canvas.path), str(out_dir / "flat.tif"), "-q"]) == 0  # other formats: one level by default
+    with tifffile.TiffFile(out_dir / "flat.tif") as tif:
+        assert len(tif.series[0].levels) == 1
+    parser = argparse.ArgumentParser(prog="imkerutils")
+    export_cli.add_parser(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["export", "--help"])
+    assert "default for .ome.zarr" in " ".join(capsys.readouterr().out.split())
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["r.bmp"], "cannot tell the export format of 'r.bmp'"),
     (["r.png", "--region", "5000", "0", "10", "10"], "entirely outside the canvas bounds"),

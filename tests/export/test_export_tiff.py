@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 import imagecodecs
@@ -62,8 +61,9 @@ def test_jpeg_compression_is_lossy_but_close_and_refuses_alpha(make_canvas, out_
 
 def read_levels(path: Path) -> list[np.ndarray]:
     with tifffile.TiffFile(path) as tif:
-        assert len(tif.pages) == 1  # the coarser levels hang off the first page as SubIFDs
-        assert all(p.subfiletype == 1 for p in tif.pages[0].pages)
+        # the coarser levels are further top-level pages, marked reduced (as libvips writes a pyramid)
+        assert [p.subfiletype for p in tif.pages] == [0] + [1] * (len(tif.pages) - 1)
+        assert all(not p.pages for p in tif.pages)  # no SubIFDs: OpenSlide sees only the main IFD chain
         return [lvl.asarray() for lvl in tif.series[0].levels]  # tifffile finds a pyramid only if sizes halve
 
 
@@ -110,31 +110,12 @@ def test_levels_beyond_the_canvas_pyramid_average_its_coarsest_level(make_canvas
 
 # -- read back without tifffile (which also wrote the files): libtiff through imagecodecs, and Pillow ---------
 
-def subifd_offsets(data: bytes) -> list[int]:
-    """Offsets of the first IFD's SubIFDs (tag 330), parsed by hand from a little-endian BigTIFF."""
-    assert data[:4] == b"II+\x00" and struct.unpack_from("<HH", data, 4) == (8, 0)
-    (ifd,) = struct.unpack_from("<Q", data, 8)
-    (n,) = struct.unpack_from("<Q", data, ifd)
-    for k in range(n):
-        tag, typ, count = struct.unpack_from("<HHQ", data, ifd + 8 + 20 * k)
-        if tag == 330:
-            assert typ in (16, 18)  # LONG8 or IFD8
-            where = ifd + 8 + 20 * k + 12 if count == 1 else struct.unpack_from("<Q", data, ifd + 8 + 20 * k + 12)[0]
-            return list(struct.unpack_from(f"<{count}Q", data, where))
-    return []
-
-
 def libtiff_levels(path: Path) -> list[np.ndarray]:
-    """Every level, decoded by libtiff: the first page, then each SubIFD made the first IFD of a copy.
-
-    ``tiff_decode(index=...)`` walks only the main IFD chain, and the levels are SubIFDs, so each
-    is reached by pointing the header's first-IFD offset at it.
-    """
+    """Every level, decoded by libtiff, walking the main IFD chain (``tiff_decode(index=...)``)."""
     data = path.read_bytes()
-    levels = [imagecodecs.tiff_decode(data)]
-    for off in subifd_offsets(data):
-        levels.append(imagecodecs.tiff_decode(data[:8] + struct.pack("<Q", off) + data[16:]))
-    return levels
+    with tifffile.TiffFile(path) as tif:
+        n = len(tif.pages)
+    return [imagecodecs.tiff_decode(data, index=k) for k in range(n)]
 
 
 def pil_read(path: Path) -> np.ndarray:
@@ -178,7 +159,7 @@ def test_jpeg_pyramid_levels_are_close_to_the_canvas_levels(make_canvas, out_dir
     out = export_region(canvas, out_dir / "j.tif", pyramid=True, compression="jpeg:90", progress=False)
     shapes = [(300, 400, 3), (150, 200, 3), (75, 100, 3), (38, 50, 3)]
     with tifffile.TiffFile(out) as tif:
-        assert all(p.compression == tifffile.COMPRESSION.JPEG for p in [tif.pages[0], *tif.pages[0].pages])
+        assert all(p.compression == tifffile.COMPRESSION.JPEG for p in tif.pages)
         by_tifffile = [lvl.asarray() for lvl in tif.series[0].levels]
     by_libtiff = libtiff_levels(out)
     assert canvas.levels == len(shapes)
@@ -189,3 +170,20 @@ def test_jpeg_pyramid_levels_are_close_to_the_canvas_levels(make_canvas, out_dir
             mae = np.abs(arr.astype(float) - expected).mean()
             assert mae < 2, (name, k, mae)  # measured 0.6 (level 0) to 1.5 (level 3)
     assert np.abs(pil_read(out).astype(float) - canvas.read(canvas.bounds)).mean() < 2
+
+
+@pytest.mark.parametrize("compression", ["deflate", "none"])
+def test_openslide_sees_every_pyramid_level(make_canvas, out_dir: Path, compression: str) -> None:
+    """Issue 17: OpenSlide (and so QuPath) saw one level in our pyramidal TIFF (SubIFDs)."""
+    openslide = pytest.importorskip("openslide")
+    canvas, _ = make_canvas("RGB", height=600, width=700, row=-64, col=-128)  # canvas-aligned: levels are its own
+    out = export_region(canvas, out_dir / "s.tif", pyramid=True, compression=compression, progress=False)
+    with openslide.OpenSlide(out) as slide:
+        assert slide.properties["openslide.vendor"] == "generic-tiff"
+        assert slide.level_count == canvas.levels == 5
+        for k in range(slide.level_count):
+            lb = canvas.level_bounds(k)
+            assert slide.level_dimensions[k] == (lb.width, lb.height)
+            got = np.asarray(slide.read_region((0, 0), k, (lb.width, lb.height)))
+            assert (got[..., 3] == 255).all()
+            np.testing.assert_array_equal(got[..., :3], canvas.read(lb, level=k), err_msg=f"level {k}")

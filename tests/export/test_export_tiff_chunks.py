@@ -41,9 +41,9 @@ def smooth_canvas(tmp_path: Path, mode: str = "RGB", row: int = -64, col: int = 
 
 
 def tiff_tiles(path: Path, page: int = 0, level: int = 0) -> tuple[tifffile.TiffPage, list[bytes]]:
-    """A page's (or its ``level``-th SubIFD's) tile bytes as stored in the file, row-major."""
+    """A page's (or the ``level``-th coarser page after it) tile bytes as stored in the file, row-major."""
     with tifffile.TiffFile(path) as tif:
-        p = tif.pages[page] if level == 0 else tif.pages[page].pages[level - 1]
+        p = tif.pages[page + level]
         fh = tif.filehandle
         out = []
         for offset, count in zip(p.dataoffsets, p.databytecounts, strict=True):

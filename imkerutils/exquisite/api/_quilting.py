@@ -296,7 +296,7 @@ class _Quilter:
         self.reuse_cost = float(reuse_cost)
         self.fresh = int(fresh)
         # overlap (in patch areas) of each source window with the windows copied so far
-        self.reuse = np.zeros(valid.shape, np.float32) if reuse_cost > 0 else None
+        self.reuse: np.ndarray | None = np.zeros(valid.shape, np.float32) if reuse_cost > 0 else None
         tri = 1 - np.abs(np.arange(-patch + 1, patch, dtype=np.float32)) / patch
         self.reuse_kernel = np.outer(tri, tri)
         self.placed = np.zeros((64, 4), np.int64)  # rows (y, x, source y - y, source x - x)
@@ -392,7 +392,7 @@ class _Quilter:
         if self.reuse is None:
             return
         b = self.b
-        vy, vx = self.reuse.shape
+        vy, vx = int(self.reuse.shape[0]), int(self.reuse.shape[1])
         y0, y1 = max(0, sy - b + 1), min(vy, sy + b)
         x0, x1 = max(0, sx - b + 1), min(vx, sx + b)
         ky, kx = y0 - (sy - b + 1), x0 - (sx - b + 1)
@@ -444,9 +444,9 @@ class _Quilter:
                 u0, u1 = -((y0 - y - oy + self.fresh) // f), (y + oy + self.fresh - y0) // f
                 v0, v1 = -((x0 - x - ox + self.fresh) // f), (x + ox + self.fresh - x0) // f
                 stale[max(u0, 0) : max(u1 + 1, 0), max(v0, 0) : max(v1 + 1, 0)] = True
-            fresh = allowed & ~stale
-            if fresh.any():
-                allowed = fresh
+            unstale = allowed & ~stale
+            if unstale.any():
+                allowed = unstale
             else:
                 offsets = offsets[:0]
         energy = np.where(allowed, energy, np.inf)

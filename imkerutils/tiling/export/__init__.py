@@ -11,7 +11,9 @@ The format follows the output's extension:
 
 Every export reads the canvas a band of tiles at a time (never the whole
 region, except for JPEG / WebP), and writes under a temporary name that is
-renamed into place only when the output is complete (:mod:`._atomic`).
+renamed into place only when the output is complete (:mod:`._atomic`).  An
+output at an fsspec URL (``s3://bucket/out.tif``) is written to a local
+temporary file or folder and uploaded when complete (:mod:`._remote`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from imkerutils.tiling.export._atomic import atomic_output
 from imkerutils.tiling.export._errors import ExportExistsError, ExportFormatError, ExportSizeError, ExportWriteError
 from imkerutils.tiling.export._plan import Format, plan_levels, plan_region
+from imkerutils.tiling.export._remote import remote_output, storage_options_for
 from imkerutils.tiling.export._source import Progress, ProgressArg
 from imkerutils.tiling.window import Window
 
@@ -70,7 +73,8 @@ def export_region(
     pyramid: bool = False,
     progress: ProgressArg = None,
     overwrite: bool = False,
-) -> Path:
+    storage_options: dict[str, Any] | None = None,
+) -> Path | str:
     """Write ``region`` of ``canvas`` to ``out``; the format follows the extension.
 
     Parameters
@@ -78,7 +82,8 @@ def export_region(
     canvas
         A :class:`~imkerutils.tiling.Canvas`.
     out
-        Output path: ``.png``, ``.tif``/``.tiff``, ``.ome.zarr``, ``.jpg``/``.jpeg`` or ``.webp``.
+        Output path or fsspec URL (``s3://bucket/out.tif``): ``.png``,
+        ``.tif``/``.tiff``, ``.ome.zarr``, ``.jpg``/``.jpeg`` or ``.webp``.
     region
         World window to export (default: the canvas bounds).  Parts outside
         the bounds come out as background; a region entirely outside them is
@@ -99,14 +104,20 @@ def export_region(
         ``False``: always / never; or a callable ``f(pixels_done, pixels_total)``.
     overwrite
         Replace an existing output (else :class:`ExportExistsError`).
+    storage_options
+        fsspec options for an output URL (default: the canvas's own when it
+        lives on the same kind of store, else fsspec's environment).
 
     Returns
     -------
-    Path
-        ``out``, complete.  An export that fails or is interrupted leaves
-        nothing under that name.
+    Path or str
+        ``out``, complete (a URL stays a ``str``).  An export that fails or is
+        interrupted leaves nothing under that name.
     """
-    out = Path(out)
+    from imkerutils.tiling.location import is_remote
+
+    remote = is_remote(out)
+    out = os.fspath(out) if remote else Path(out)
     fmt = format_for(out)
     if pyramid and not fmt.pyramid:
         raise ExportFormatError(f"{fmt.name} holds one image, not a pyramid; export with pyramid to .tif or .ome.zarr")
@@ -116,7 +127,9 @@ def export_region(
     if levels[-1].level > 0 and hasattr(canvas, "update_pyramid") and not getattr(canvas, "read_only", False):
         canvas.update_pyramid()
     total = sum(lr.window.size for lr in levels)
-    with atomic_output(out, overwrite=overwrite, directory=fmt.directory) as tmp, \
-            Progress(progress, total, f"exporting {out.name}") as bar:
+    target = (remote_output(str(out), overwrite=overwrite, directory=fmt.directory,
+                            storage_options=storage_options_for(str(out), canvas, storage_options)) if remote
+              else atomic_output(out, overwrite=overwrite, directory=fmt.directory))
+    with target as tmp, Progress(progress, total, f"exporting {Path(out).name}") as bar:
         fmt.write(canvas, tmp, levels, comp, bar)
     return out

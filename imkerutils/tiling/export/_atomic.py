@@ -32,7 +32,7 @@ def partial_name(final: Path) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
 
 
-def write_error(exc: BaseException, final: Path) -> ExportWriteError | None:
+def write_error(exc: BaseException, final: Path | str) -> ExportWriteError | None:
     """Our error for an ``OSError`` that is ``exc`` or its explicit cause (``raise ... from``), else ``None``.
 
     An implicit ``__context__`` is not followed: an error raised while handling an ``OSError`` (a

@@ -70,7 +70,7 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
     from zarr.storage import LocalStore
 
     tile = tile or canvas.tile
-    name = name or Path(str(getattr(canvas, "path", "canvas"))).name
+    name = name or Path(str(getattr(canvas, "location", None) or "canvas").rstrip("/")).name  # a folder or a URL
     store = LocalStore(tmp)
     base = levels[0]
     group = zarr.create_group(store, zarr_format=3, attributes={

@@ -1,4 +1,4 @@
-"""Tiled BigTIFF through tifffile, fed one tile at a time; optional pyramid as SubIFDs.
+"""Tiled BigTIFF through tifffile, fed one tile at a time; optional pyramid as further pages.
 
 tifffile writes the file (tags, offsets, BigTIFF, SubIFDs) from an iterator of
 tiles, so the whole export streams: the bands of the region are read two ahead
@@ -7,9 +7,10 @@ compression the tiles reach tifffile already encoded, by the same imagecodecs
 functions tifffile would call, on a thread pool kept busy continuously (tifffile's
 own pool works in batches and idles while each batch is written); JPEG tiles are
 left to tifffile, which also writes the JPEG tables.  Coarser levels
-follow as sub-resolution images (SubIFDs of the full-resolution page, each
-marked ``subfiletype=1``), the layout libvips, OpenSlide-style viewers and
-QuPath read as a pyramid.  Each level halves the one before it exactly
+follow as successive top-level tiled pages of decreasing size, each marked
+``subfiletype=1`` (reduced image): the layout libvips' ``tiffsave(pyramid=True)``
+writes and OpenSlide's generic-tiff reader (and so QuPath) reads as a pyramid;
+SubIFDs are seen as one level.  Each level halves the one before it exactly
 (``ceil(size / 2)``, on a grid starting at the image's corner), as readers
 require; where that grid is the canvas pyramid's own, its levels are copied,
 else blocks of the finest fitting canvas level are averaged.
@@ -206,7 +207,7 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
     with tifffile.TiffWriter(tmp, bigtiff=True) as tw:
         for i, region in enumerate(levels):
             w = region.window
-            # Our own JSON description: tifffile's "shaped" metadata does not read back with SubIFDs.
+            # Our own JSON description on every level (tifffile's "shaped" metadata would make each its own series).
             description = json.dumps({"imkerutils": {"world_origin": list(region.world_origin),
                                                      "level": region.level, "scale": region.scale}})
             chunks = None if encode is None or _CHUNKS == "zarr" else LevelChunks.find(canvas, region, tile)
@@ -218,10 +219,9 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
                 else _encoded_tiles(tiles, tile, encode, chunks, pass_through),
                 shape=(w.height, w.width, channels),
                 dtype=np.uint8,
-                subifds=len(levels) - 1 if i == 0 else None,
                 subfiletype=1 if i else 0,
                 metadata=None,
-                description=description if i == 0 else None,
+                description=description,
                 **common,
             )
 

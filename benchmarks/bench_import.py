@@ -5,7 +5,7 @@ alternating order. The reference is the loop anyone would write: libvips in sequ
 1024 rows fetched at a time, assigned to a zarr v3 array with 1024 x 1024 chunks (zarr's default codecs).
 Ours is ``Canvas.from_image(png, path, trusted=True)``: the same decode plus the journal, the manifest
 (a SHA-256 per chunk), and the pyramid; "ours, level 0" is the same import without the pyramid (the
-strips written as one journaled step, ``Canvas._write_strips``), to show what the pyramid costs.
+strips written as one journaled step, ``importer.write_strips``), to show what the pyramid costs.
 
 Targets (issue 16): time <= 1.0x the loop, peak RSS <= 300 MiB flat in size.
 
@@ -77,9 +77,10 @@ result = [c.bounds.height, c.bounds.width]
 OURS_LEVEL0 = """
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.decode import iter_strips, probe
+from imkerutils.tiling.importer import write_strips
 info = probe(PNG, trusted=True)
 c = Canvas.create(OUT, mode=info.mode)
-c._write_strips(iter_strips(info), Window(0, 0, info.height, info.width), {})
+write_strips(c, iter_strips(info), Window(0, 0, info.height, info.width), {})
 result = [c.bounds.height, c.bounds.width]
 """
 

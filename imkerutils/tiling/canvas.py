@@ -151,9 +151,8 @@ class Canvas:
         else:
             self._open_arrays(store)
             unfinished = self._state.pending is not None or bool(self._state.retired)
-            if unfinished or not _mirrors(attrs, self._state) or tuple(self._z.shape[1:]) != self.frame.shape(
-                    0, self.bounds) or self._journal.orphans(self._state):
-                # a killed writer's work: a step, its zarr.json mirror, a resize or a journal entry before it
+            if unfinished or self._journal.interrupted() or not _mirrors(attrs, self._state):
+                # a killed writer's work: a step, its zarr.json mirror, a resize, an entry, temporary files
                 try:
                     with self._journal.lock():
                         self._settle(self._recover())

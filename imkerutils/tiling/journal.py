@@ -56,6 +56,7 @@ __all__ = ["Journal", "JournalState", "StepMeta", "physical_key"]
 JOURNAL_FORMAT = "imkerutils.journal/3"  # /3: tile keys in world tiles, the frame in state.json
 LEGACY_JOURNAL_FORMAT = "imkerutils.journal/2"
 STATE_KEY = "_journal/state.json"
+WRITING_KEY = "_journal/writing"  # exists while a writer holds the lock: left behind by one that died
 ENTRIES_PREFIX = "_journal/entries/"  # format 1 canvases kept their entries in _journal/steps/
 
 
@@ -207,7 +208,11 @@ class Journal:
     # -- locking -----------------------------------------------------------
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the canvas's write lock (local stores; other stores: one writer by convention)."""
+        """Hold the canvas's write lock (local stores; other stores: one writer by convention).
+
+        While it is held, ``_journal/writing`` exists; a writer that dies leaves it behind, which tells the
+        next writable open to look for what it left (:meth:`interrupted`).
+        """
         root = self.raw.local_root
         if root is None:
             yield
@@ -224,9 +229,18 @@ class Journal:
                 raise CanvasLockedError(
                     f"another process is writing to the canvas at {root}; try again when it has finished"
                 ) from None
-            yield
+            marker = root / WRITING_KEY
+            marker.touch()
+            try:
+                yield
+            finally:
+                marker.unlink(missing_ok=True)  # only a writer that dies (kill -9, power) leaves it behind
         finally:
             os.close(fd)
+
+    def interrupted(self) -> bool:
+        """Whether a writer was stopped while it held the lock (or one holds it now)."""
+        return self.raw.local_root is not None and (self.raw.local_root / WRITING_KEY).exists()
 
     # -- the step protocol ---------------------------------------------------
     def begin(

@@ -25,7 +25,7 @@ import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, level_window, project, tile_of_tile_key
-from imkerutils.tiling.journal import ENTRIES_PREFIX
+from imkerutils.tiling.journal import ENTRIES_PREFIX, WRITING_KEY
 from imkerutils.tiling.layout import BOOKKEEPING_ATTRS, level_metadata, root_document, root_seal
 from imkerutils.tiling.pyramid import DIRTY_PREFIX, LEVELS_KEY, downsample2
 from imkerutils.tiling.sealed import is_sealed
@@ -201,7 +201,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         if data is not None and not is_sealed(data):
             problems.append(f"{key} is damaged (its sha256 does not match)")
         accounted.add(key)
-    accounted.add("_journal/lock")
+    accounted.update(("_journal/lock", WRITING_KEY))
     level_docs = {f"{frame.path(level)}/zarr.json" for level in range(levels)}
     for key in (k for k in keys if k.endswith("/zarr.json") and k.count("/") == 1 and k not in level_docs
                 and k not in accounted):

@@ -287,8 +287,8 @@ def test_kill_before_every_mutation_leaves_before_or_after(name, zygote, prepare
 
 # name: (setup, op, kill this many mutations before the writer's end, leaving the most work pending)
 RECOVERIES = {
-    "paste": (BASE, P4, 1),  # before the commit (then the zarr.json mirror): every chunk written, all to roll back
-    "undo": ([*BASE, P4], UNDO, 9),  # after the pending mark, before the 8 restores (4 chunks + 4 hashes)
+    "paste": (BASE, P4, 2),  # before the commit (then the mirror, the lock's marker): all chunks to roll back
+    "undo": ([*BASE, P4], UNDO, 10),  # after the pending mark, before the 8 restores (4 chunks + 4 hashes)
 }
 
 

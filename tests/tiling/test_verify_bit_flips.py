@@ -103,6 +103,9 @@ def test_leftovers_and_stray_files_are_reported_and_a_writer_removes_its_own(tem
     assert [p for p in report.problems if "notes.txt" in p] and len(report.problems) == 1, report.problems
     assert any(".partial" in x for x in report.leftovers) and any("ab" * 16 in x for x in report.leftovers)
     (work / "_manifest" / "notes.txt").unlink()
+    Canvas.open(work)  # no writer died holding the lock (no _journal/writing): nothing is swept
+    assert partial.exists() and orphan.exists()
+    (work / "_journal" / "writing").touch()  # what a writer killed while it held the lock leaves
     Canvas.open(work)  # a writable open removes what killed writers left
     assert not partial.exists() and not orphan.exists()
     report = Canvas.open(work, read_only=True).verify()

@@ -110,7 +110,7 @@ def open_image(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageS
     size in bounded memory use :func:`~imkerutils.tiling.decode.iter_strips`.
     """
     info = probe(path, trusted=trusted)
-    if info.backend == "vips" and info.path.suffix.lower() in _TIFF_SUFFIXES and not info.cmyk:
+    if info.path.suffix.lower() in _TIFF_SUFFIXES and not info.cmyk:
         lazy = _open_tiff_lazily(info)
         if lazy is not None:
             return lazy

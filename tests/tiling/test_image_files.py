@@ -8,7 +8,7 @@ import tifffile
 from PIL import Image
 
 from imkerutils.errors import CanvasExistsError, DecompressionBombError, ImageFileError
-from imkerutils.tiling import Canvas, Window, decode
+from imkerutils.tiling import Canvas, Window, decode, imageio
 from imkerutils.tiling.imageio import open_image, read_image
 
 
@@ -234,3 +234,21 @@ def test_from_image_refuses_to_overwrite(tmp_path, png):
     np.testing.assert_array_equal(Canvas.open(tmp_path / "c").read(Window(0, 0, 8, 8)), pixels)
     c = Canvas.from_image(other, tmp_path / "c", overwrite=True, tile=16)
     np.testing.assert_array_equal(c.read(c.bounds), other_pixels)
+
+
+def test_open_image_reads_a_tiled_tiff_window_by_window(tmp_path, noise, monkeypatch):
+    """extract_tile's path: a chunky RGB(A) TIFF is read a window at a time, never decoded whole (review fix:
+    the lazy path had become reachable only for TIFFs libvips decodes, i.e. almost none)."""
+    pixels = noise(600, 520, 4)
+    tifffile.imwrite(tmp_path / "a.tif", pixels, tile=(256, 256), photometric="rgb", extrasamples=("unassalpha",),
+                     compression="zlib")
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the TIFF was decoded whole")
+
+    monkeypatch.setattr(imageio, "read_pixels", whole)
+    for cls in (tifffile.TiffFile, tifffile.TiffPage, tifffile.TiffPageSeries):
+        monkeypatch.setattr(cls, "asarray", whole)
+    with imageio.open_image(tmp_path / "a.tif") as src:
+        assert isinstance(src._array, imageio._TiffTiles)
+        np.testing.assert_array_equal(src.read(Window(100, 250, 200, 270)), pixels[100:300, 250:520])

@@ -82,7 +82,7 @@ def plan_region(canvas: Any, region: Window | None, level: int) -> Window:
             f"cols {bounds.col_off}..{bounds.col_end}")
     if not isinstance(level, int) or level < 0:
         raise InvalidWindowError(f"level must be a non-negative integer, got {level!r}")
-    coarsest = max(world.height, world.width).bit_length()  # one pixel covers the whole region there
+    coarsest = (max(world.height, world.width) - 1).bit_length()  # one pixel covers the whole region there
     if level > coarsest:
         raise InvalidWindowError(f"level {level} is coarser than this region's coarsest level ({coarsest}, one pixel)")
     return world

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
+from imkerutils.tiling.export._atomic import _publish
 from imkerutils.tiling.location import is_remote, local_path, open_store
-from imkerutils.tiling.step import Step, StepInfo, chunk_pool, digest, plan_pieces, step_keys
+from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step_keys
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -59,9 +60,7 @@ def import_image(cls: type[Canvas], image: str | os.PathLike[str], location: str
         canvas = cls.create(tmp, mode=info.mode, tile=tile, plan_for=window)
         write_strips(canvas, iter_strips(info, tile), window, step_info)
         canvas.update_pyramid()
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
+        _publish(tmp, root, overwrite=True, directory=True)  # an old canvas is moved aside, then replaced
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -90,37 +89,30 @@ def write_strips(canvas: Canvas, strips: Iterator[tuple[int, np.ndarray]], windo
     alive = 2 if 2 * t * window.width * canvas.channels <= STRIP_BUDGET else 1
     tx = Step(canvas, "paste", step_keys(list(canvas.grid.tiles(window))), window, True, info)  # an import's kind
     tx.begin()
-
-    def chunk_task(ij: tuple[int, int], piece: Window, block: np.ndarray) -> BaseException | None:
-        try:
-            full = canvas._merge_tile(ij, [(piece, block)])
-            canvas._store_tile(ij, full, digest(full))
-        except Exception as exc:  # handed to commit, which rolls the step back
-            return exc
-        return None
-
     in_flight: collections.deque[list[Any]] = collections.deque()  # the chunk futures of each live strip
     results: list[BaseException | None] = []
+    failed = False
     expect = window.row_off
     try:
         for row_off, strip in strips:
             top = window.row_off + row_off
             h = strip.shape[0]
-            plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)  # checks
-            if top != expect or strip.shape[1] != window.width or not 0 < h <= t or top + h > window.row_end:
+            if top != expect or not 0 < h <= t or top + h > window.row_end or strip.shape[1:2] != (window.width,):
                 raise InvalidTileError(f"strip at row {row_off} of shape {strip.shape} does not continue the "
                                        f"import of {window} (expected row {expect - window.row_off})")
             expect = top + h
-            target = Window(top, window.col_off, h, window.width)
-            at = (top, window.col_off)
-            in_flight.append([chunk_pool().submit(chunk_task, ij, piece, strip[piece.slices(at)])
-                              for ij, piece in canvas.grid.split(target)])
-            del strip  # only the chunk tasks hold it now, so it is freed as soon as they finish
+            # plan_pieces checks channels and dtype and cuts the strip per tile (views); one task per tile
+            per_tile, _ = plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)
+            in_flight.append([chunk_pool().submit(canvas._write_tile, None, ij, parts)
+                              for ij, parts in per_tile.items()])
+            del strip, per_tile  # only the chunk tasks hold it now, so it is freed as soon as they finish
             while len(in_flight) >= alive:  # let the oldest strip finish before decoding another
-                results.extend(f.result() for f in in_flight.popleft())
-            if any(r is not None for r in results):
+                done = [f.result() for f in in_flight.popleft()]
+                failed = failed or any(r is not None for r in done)
+                results.extend(done)
+            if failed:
                 break
-        if expect != window.row_end and not any(r is not None for r in results):
+        if expect != window.row_end and not failed:
             raise InvalidTileError(f"the strips ended at row {expect - window.row_off} of {window.height}")
     except BaseException:
         for futures in in_flight:  # no chunk task may outlive the step it writes for

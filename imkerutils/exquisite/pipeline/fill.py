@@ -14,8 +14,6 @@ leaves it as it was, and the step's artifacts are stored only after the commit.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import time
 import uuid
 from collections import Counter
@@ -33,13 +31,15 @@ from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.batch import plan_batch
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam, edge_region, plan_fill, subtract
-from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, tile_worst_case_usd
 from imkerutils.exquisite.pipeline.step import (
     EXQUISITE_INFO_KEY,
     GrowSettings,
     _numeric,
+    _worst_scores,
+    artifact_jobs,
+    sha_of,
     store_artifacts,
 )
 from imkerutils.exquisite.pipeline.tile import TileSettings, add_usage, derive_seed, draw_tile
@@ -341,13 +341,6 @@ def generate_fill(
     return FillResult(plan=plan, token=token, outcomes=outcomes, record=record)
 
 
-def _sha(arrays: list[np.ndarray]) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest()
-
-
 def _record(plan: FillPlan, outcomes: list[FillOutcome], prompts: dict[Direction, Any], generator: TileGenerator,
             settings: GrowSettings, created: str, timings: dict[str, float]) -> StepRecord:
     step_id = f"{created[:10].replace('-', '')}-fill-{uuid.uuid4().hex[:12]}"
@@ -368,16 +361,12 @@ def _record(plan: FillPlan, outcomes: list[FillOutcome], prompts: dict[Direction
         tiles.append(TileRecord(index=o.index, tile_window=o.tile.tile_window, write_window=written, seed=o.seed,
                                 band_drift=o.band_drift, seam_scores=_numeric(o.scores), usage=o.usage,
                                 cost_usd=o.cost_usd, request_id=o.request_id, artifacts=artifacts))
-    worst: dict[str, float | None] = {}
-    for o in outcomes:
-        for k, v in _numeric(o.scores).items():
-            if v is not None:
-                worst[k] = v if worst.get(k) is None else max(worst[k] or 0.0, v)
+    worst = _worst_scores(outcomes)  # band drift included, as grow's records have it
     return StepRecord(
         step_id=step_id, direction=direction, created_at=created, strip_window=plan.region,
         bounds_before=plan.bounds, bounds_after=plan.new_bounds,
-        band_sha256=_sha([o.final[~o.generate] for o in outcomes]),
-        result_sha256=_sha([a for o in outcomes for _, a in o.pieces()]),
+        band_sha256=sha_of([o.final[~o.generate] for o in outcomes]),
+        result_sha256=sha_of([a for o in outcomes for _, a in o.pieces()]),
         prompt_text=prompt.text, user_prompt=settings.prompt, template_name=prompt.template_name,
         template_version=prompt.template_version, prompt_sha256=prompt.sha256, generator_name=generator.name,
         generator_version=generator.version, generator_params=generator.params(), seed=settings.seed,
@@ -420,14 +409,7 @@ def commit_pieces(canvas: Canvas, record: StepRecord, pieces: list[tuple[Window,
 
 
 def _store_artifacts(canvas: Canvas, step_id: str, outcomes: list[FillOutcome]) -> None:
-    jobs: list[tuple[str, Callable[[], np.ndarray]]] = []
-    for o in outcomes:
-        images: dict[str, Callable[[], np.ndarray]] = {
-            "reference": functools.partial(getattr, o, "reference"),
-            "mask": functools.partial(mask_to_openai_rgba, o.generate),
-            "raw": functools.partial(getattr, o, "raw"), "final": functools.partial(getattr, o, "final")}
-        jobs.extend((step_artifact_key(step_id, 0, o.index, role), image) for role, image in images.items())
-    store_artifacts(canvas, jobs)
+    store_artifacts(canvas, artifact_jobs(step_id, [(0, o.index, o) for o in outcomes])[0])
 
 
 def fill(

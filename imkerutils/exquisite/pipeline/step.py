@@ -37,7 +37,7 @@ from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.qc import QCHook
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage
 from imkerutils.exquisite.prompt.templates import get_template, render
-from imkerutils.exquisite.state.artifacts import step_artifact_key
+from imkerutils.exquisite.state.artifacts import TILE_ROLES, step_artifact_key
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
 
@@ -93,7 +93,7 @@ def plan_step(canvas: Canvas, direction: Direction | str | Sequence[Direction | 
     return plan_batch(canvas.bounds, _directions(direction), overlap=settings.overlap)
 
 
-def _sha_of(arrays: list[np.ndarray]) -> str:
+def sha_of(arrays: list[np.ndarray]) -> str:
     h = hashlib.sha256()
     for a in arrays:
         h.update(np.ascontiguousarray(a).data)
@@ -106,23 +106,23 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _artifact_jobs(step_id: str, outcomes: Sequence[tuple[int, TileOutcome]]
-                   ) -> tuple[list[tuple[str, Callable[[], np.ndarray]]], dict[tuple[int, int], dict[str, str]]]:
+def artifact_jobs(step_id: str, outcomes: Sequence[tuple[int, int, Any]]
+                  ) -> tuple[list[tuple[str, Callable[[], np.ndarray]]], dict[tuple[int, int], dict[str, str]]]:
     """Each tile's reference, mask, raw output and final tile: their keys in ``_generated/`` and their images.
 
-    Returns the jobs ``(key, image maker)`` and ``{(edge, tile index): {role: key}}``.
+    ``outcomes`` are ``(edge, tile index, outcome)``; an outcome (grow's or fill's) has ``reference``,
+    ``generate``, ``raw`` and ``final``.  Returns the jobs ``(key, image maker)`` and
+    ``{(edge, tile index): {role: key}}``.  The mask is made only when its job runs (on the artifact pool).
     """
     jobs: list[tuple[str, Callable[[], np.ndarray]]] = []
     paths: dict[tuple[int, int], dict[str, str]] = {}
-    for edge, o in outcomes:
-        images: dict[str, Callable[[], np.ndarray]] = {
-            "reference": functools.partial(getattr, o, "reference"),
-            "mask": functools.partial(mask_to_openai_rgba, o.generate),
-            "raw": functools.partial(getattr, o, "raw"), "final": functools.partial(getattr, o, "final")}
-        for role, image in images.items():
-            key = step_artifact_key(step_id, edge, o.plan.index, role)
+    for edge, index, o in outcomes:
+        for role in TILE_ROLES:
+            image = functools.partial(mask_to_openai_rgba, o.generate) if role == "mask" else \
+                functools.partial(getattr, o, role)
+            key = step_artifact_key(step_id, edge, index, role)
             jobs.append((key, image))
-            paths.setdefault((edge, o.plan.index), {})[role] = key
+            paths.setdefault((edge, index), {})[role] = key
     return jobs, paths
 
 
@@ -182,7 +182,7 @@ def grow_batch(
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
-    jobs, saved = (_artifact_jobs(step_id, [(k, outcomes[(k, t.index)])
+    jobs, saved = (artifact_jobs(step_id, [(k, t.index, outcomes[(k, t.index)])
                                             for k, edge in enumerate(batch.edges) for t in edge.tiles])
                    if settings.save_artifacts else ([], {}))
     drafts: list[StepRecord] = []  # validated here, before anything is written; timings come last
@@ -205,7 +205,7 @@ def grow_batch(
         drafts.append(StepRecord(
             step_id=f"{step_id}.{k}" if len(batch.edges) > 1 else step_id, direction=edge.direction,
             created_at=created, strip_window=edge.strip, bounds_before=edge.bounds, bounds_after=edge.new_bounds,
-            band_sha256=_sha_of(band), result_sha256=_sha_of([o.new_pixels for o in edge_outcomes]),
+            band_sha256=sha_of(band), result_sha256=sha_of([o.new_pixels for o in edge_outcomes]),
             prompt_text=prompt.text, user_prompt=settings.prompt, template_name=prompt.template_name,
             template_version=prompt.template_version, prompt_sha256=prompt.sha256,
             generator_name=generator.name, generator_version=generator.version,
@@ -244,8 +244,8 @@ def _numeric(scores: dict[str, Any]) -> dict[str, float | None]:
     return {k: (None if v is None else float(v)) for k, v in scores.items() if v is None or _is_scalar(v)}
 
 
-def _worst_scores(outcomes: list[TileOutcome]) -> dict[str, float | None]:
-    """Per metric, the worst tile's value (max seam excess, max drift, ...)."""
+def _worst_scores(outcomes: Sequence[Any]) -> dict[str, float | None]:
+    """Per metric, the worst tile's value (max seam excess, max drift, ...); outcomes of grow or fill."""
     out: dict[str, float | None] = {}
     for o in outcomes:
         for k, v in _numeric(o.scores).items():

@@ -80,6 +80,9 @@ def test_fill_a_hole_between_two_distant_pastes(tmp_path: Path) -> None:
     assert {w for w in canvas.written_tile_windows(frame)} == {Window(0, j * 64, 64, 64) for j in range(12)}
     assert step_records(canvas)[-1].step_id == record.step_id and record.strip_window == canvas.bounds
     assert len(record.tiles) >= 2
+    # the step's QC holds the worst tile's value of every score, band drift included (as grow's records do)
+    drifts = [t.band_drift for t in record.tiles if t.band_drift is not None]
+    assert drifts and record.qc["band_drift"] == max(drifts)
     canvas.undo()
     assert np.array_equal(canvas.read(frame), before)
 

@@ -19,7 +19,7 @@ from imkerutils.cli._generation import (
     print_estimate,
     print_staged,
 )
-from imkerutils.exquisite.pipeline.fill import DEFAULT_BY, MAX_BY
+from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
 from imkerutils.tiling import Canvas
 from imkerutils.tiling.location import is_remote
 from imkerutils.tiling.tiles import is_canvas

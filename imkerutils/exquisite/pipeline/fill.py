@@ -31,6 +31,7 @@ from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.batch import plan_batch
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam, edge_region, plan_fill, subtract
+from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, tile_worst_case_usd
 from imkerutils.exquisite.pipeline.step import (
@@ -71,8 +72,6 @@ __all__ = [
 ]
 
 
-DEFAULT_BY = 512  # depth of a growth step
-MAX_BY = 8192  # deepest step --by accepts (deeper than half a tile takes several rings of tiles)
 
 
 def step_seed(run_seed: int, step: int) -> int:

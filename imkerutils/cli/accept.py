@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command
+from imkerutils.cli._common import add_command, emit, region_json, size_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     canvas = Canvas.open(args.canvas)
     record = accept(canvas, args.id, args.candidate)
     b = canvas.bounds
-    print(f"step {canvas.head} fill: accepted candidate {args.candidate} of {args.id} ({len(record.tiles)} "
-          f"tile(s)), now {b.width}x{b.height} at ({b.col_off}, {b.row_off})")
+    emit(args, f"step {canvas.head} fill: accepted candidate {args.candidate} of {args.id} ({len(record.tiles)} "
+               f"tile(s)), now {b.width}x{b.height} at ({b.col_off}, {b.row_off})",
+         {"step": canvas.head, "proposal": args.id, "candidate": args.candidate, "tiles": len(record.tiles),
+          "size": size_json(b.width, b.height), "bounds": region_json(b)})
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command
+from imkerutils.cli._common import add_command, emit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,5 +19,5 @@ def run(args: argparse.Namespace) -> int:
     from imkerutils.tiling import Canvas
 
     discard(Canvas.open(args.canvas), args.id)
-    print(f"discarded {args.id}")
+    emit(args, f"discarded {args.id}", {"discarded": args.id})
     return 0

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from imkerutils.cli._common import add_command
+from imkerutils.cli._common import add_command, emit, region_json, size_json
 from imkerutils.cli._generation import (
     add_generator_options,
     add_plan_options,
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cancel = Cancel()
     with on_signals(cancel) as received, \
-            tqdm(total=estimate.tiles * candidates, unit="tile", file=sys.stderr, disable=None,
-                 desc="filling") as bar:
+            tqdm(total=estimate.tiles * candidates, unit="tile", file=sys.stderr,
+                 disable=True if args.quiet else None, desc="filling") as bar:
         log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
         try:
             if args.stage:
@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     b = canvas.bounds
     seam = record.qc.get("seam_excess")
     cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
-    print(f"step {canvas.head} fill: {len(record.tiles)} tile(s), now {b.width}x{b.height} at "
-          f"({b.col_off}, {b.row_off}); seam excess {'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}")
+    emit(args, f"step {canvas.head} fill: {len(record.tiles)} tile(s), now {b.width}x{b.height} at "
+               f"({b.col_off}, {b.row_off}); seam excess {'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}",
+         {"step": canvas.head, "kind": "fill", "tiles": len(record.tiles), "region": region_json(region),
+          "size": size_json(b.width, b.height), "bounds": region_json(b), "seam_excess": seam,
+          "cost_usd": record.cost_usd})
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from imkerutils.cli._common import add_command
+from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.tiling.window import Window
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
     proposals = list_proposals(canvas) if args.id is None else [load_proposal(canvas, args.id)]
     if args.preview is not None:
         path = write_image(args.preview, contact_sheet(canvas, args.id))
-        print(f"wrote {path}: {len(proposals[0].candidates)} candidate(s), left to right from 0")
+        emit(args, f"wrote {path}: {len(proposals[0].candidates)} candidate(s), left to right from 0",
+             {"output": str(path), "candidates": len(proposals[0].candidates)})
         return 0
     summaries = [p.summary(canvas.state_token) for p in proposals]
-    if args.json:
+    if args.json:  # regions as x, y, width, height, like every other command's JSON
+        for s in summaries:
+            s["region"] = region_json(Window.from_dict(s["region"]))
         print(json.dumps(summaries if args.id is None else summaries[0], indent=2))
         return 0
     if not summaries:

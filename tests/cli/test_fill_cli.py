@@ -61,6 +61,10 @@ def test_fill_a_hole_between_two_pastes(tmp_path: Path, capsys: pytest.CaptureFi
     assert np.array_equal(px[:, :64], a) and np.array_equal(px[:, 900:], b)
     assert px[:, 64:900].reshape(-1, 3).std(axis=0).min() > 1
     assert [s.kind for s in c.history()][-1] == "fill"
+    c.undo()
+    assert main(["fill", str(c.location), "--region", "0", "0", "964", "64", *MOCK, "--json", "-q"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["kind"] == "fill" and done["region"] == {"x": 0, "y": 0, "width": 964, "height": 64}
 
 
 @pytest.mark.parametrize("direction", ["right", "left", "up", "down"])
@@ -144,7 +148,7 @@ def test_stage_staged_preview_accept(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["staged", loc, "--json"]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
     assert [x["seed"] for x in listed["candidates"]] == [3, 4, 5]
-    assert listed["canvas_state"] == c.state_token and listed["region"] == Window(0, 200, 150, 100).to_dict()
+    assert listed["canvas_state"] == c.state_token and listed["region"] == {"x": 200, "y": 0, "width": 100, "height": 150}
     assert all("seam_excess" in x["seam_scores"] and x["cost_usd"] == 0.0 for x in listed["candidates"])
     assert main(["staged", loc]) == 0
     assert f"{listed['id']}: region x 200 y 0 100x150" in capsys.readouterr().out
@@ -152,7 +156,10 @@ def test_stage_staged_preview_accept(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["staged", loc, listed["id"], "--preview", str(out)]) == 0
     sheet = read_image(out)
     assert sheet.shape[0] > 100 and sheet.shape[1] > 3 * sheet.shape[0] * 0.8
-    assert main(["accept", loc, listed["id"], "--candidate", "2"]) == 0
+    capsys.readouterr()
+    assert main(["accept", loc, listed["id"], "--candidate", "2", "--json"]) == 0
+    accepted = json.loads(capsys.readouterr().out)  # --json is one JSON document, sizes width first
+    assert accepted["candidate"] == 2 and accepted["size"] == {"width": 300, "height": 150}
     c.refresh()
     assert c.head == 2 and not (c.path / "_staged" / listed["id"]).exists()
     assert main(["fill", str(twin.location), "--region", "200", "0", "100", "150", *MOCK, "--seed", "5"]) == 0

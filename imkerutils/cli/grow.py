@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if args.stage and args.steps != 1:
         raise InvalidGrowSettingsError("--stage stages one step: leave out --steps")
     via_fill = _uses_fill(args)
+    if args.scheduler and via_fill:  # before anything is created (an image's canvas included)
+        raise InvalidGrowSettingsError("--scheduler runs whole-edge steps only (without --along/--by/--stage)")
     along = None if args.along is None else (args.along[0], args.along[1])
     generator = make_generator(args)
     settings = make_settings(args, stage=args.stage)
@@ -122,8 +124,6 @@ def run(args: argparse.Namespace) -> int:
         Budget(args.budget_usd, canvas_spent_usd(canvas)).check(estimate.worst_case_usd)
     client = None
     if args.scheduler:
-        if via_fill:
-            raise InvalidGrowSettingsError("--scheduler runs whole-edge steps only (without --along/--by/--stage)")
         from distributed import Client
 
         client = Client(args.scheduler)

@@ -148,7 +148,8 @@ def test_stage_staged_preview_accept(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["staged", loc, "--json"]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
     assert [x["seed"] for x in listed["candidates"]] == [3, 4, 5]
-    assert listed["canvas_state"] == c.state_token and listed["region"] == {"x": 200, "y": 0, "width": 100, "height": 150}
+    assert listed["canvas_state"] == c.state_token
+    assert listed["region"] == {"x": 200, "y": 0, "width": 100, "height": 150}
     assert all("seam_excess" in x["seam_scores"] and x["cost_usd"] == 0.0 for x in listed["candidates"])
     assert main(["staged", loc]) == 0
     assert f"{listed['id']}: region x 200 y 0 100x150" in capsys.readouterr().out

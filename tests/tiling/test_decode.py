@@ -221,7 +221,7 @@ def test_every_entry_point_refuses_from_the_header(tmp_path, kind):
         for name, call in calls.items():
             with pytest.raises(ImageFileError, match=reason):
                 call(path)
-            assert name and not (tmp_path / "new").exists() and not (tmp_path / "out.png").exists()
+            assert not (tmp_path / "new").exists() and not (tmp_path / "out.png").exists(), name
     assert not path.with_suffix(".zarr").exists()
     assert sorted(p.name for p in (tmp_path / "canvas").rglob("*")) == canvas_before
     assert Canvas.open(tmp_path / "canvas").head == 0

@@ -125,7 +125,6 @@ def test_bad_input_is_refused() -> None:
     for kwargs in ({"scales": (63,)}, {"scales": ()}, {"threshold": 0.0}, {"candidates": 0}):
         with pytest.raises(GeometryError):
             repetition_score(np.zeros((64, 64)), np.zeros((64, 64)), **kwargs)  # type: ignore[arg-type]
-    assert issubclass(GeometryError, ValueError)
 
 
 def test_too_small_regions_score_zero() -> None:

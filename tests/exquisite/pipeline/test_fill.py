@@ -198,7 +198,6 @@ def test_a_refused_commit_leaves_no_artifacts(tmp_path: Path) -> None:
             other.paste(noise_image(8, 8, seed=9), 0, 0)
             changed.append(True)
 
-    files_before = set(tree(canvas.path))
     with pytest.raises(CanvasChangedError):
         fill(canvas, canvas.bounds, MockGenerator(), SMALL, on_tile=meddle)
     with pytest.raises(CanvasChangedError):
@@ -215,7 +214,6 @@ def test_a_refused_commit_leaves_no_artifacts(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert {f for f in tree(canvas.path) if f.startswith("_generated")} == set()
-    assert files_before  # sanity: the canvas has files
 
 
 @st.composite

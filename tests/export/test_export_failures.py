@@ -182,6 +182,12 @@ def test_killed_export_never_leaves_a_finished_looking_output(make_canvas, out_d
     names = [p.name for p in out_dir.iterdir()]
     assert name not in names
     assert len(names) == 1 and names[0].startswith(f".{name}.") and names[0].endswith(".partial")
+    # Issue 17: killed exports left their .partial for good.  The next export to the name removes a dead
+    # writer's leftover, and leaves one whose writer still runs (this process's id stands for a live one).
+    live = out_dir / f".{name}.{os.getpid():08x}0123abcd.partial"
+    live.write_bytes(b"")
+    export_region(canvas, out_dir / name, progress=False)
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([name, live.name])
 
 
 def test_our_own_os_errors_pass_through_unwrapped(make_canvas, out_dir: Path,

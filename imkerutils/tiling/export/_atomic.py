@@ -28,8 +28,33 @@ PARTIAL_SUFFIX = ".partial"
 
 
 def partial_name(final: Path) -> Path:
-    """A fresh temporary name beside ``final`` (hidden, ending in ``.partial``)."""
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{PARTIAL_SUFFIX}")
+    """A fresh temporary name beside ``final`` (hidden, ending in ``.partial``).
+
+    Its token starts with the writing process's id (8 hex digits), so a later export to the same name can
+    tell a killed writer's leftover from a running one's (:func:`remove_stale_partials`).
+    """
+    return final.with_name(f".{final.name}.{os.getpid() & 0xFFFFFFFF:08x}{uuid.uuid4().hex[:8]}{PARTIAL_SUFFIX}")
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Delete temporary outputs for ``final`` that processes no longer running left (a killed export's)."""
+    prefix = f".{final.name}."
+    try:
+        siblings = list(final.parent.iterdir())
+    except OSError:
+        return
+    for p in siblings:
+        token = p.name[len(prefix):-len(PARTIAL_SUFFIX)] if p.name.startswith(prefix) and \
+            p.name.endswith(PARTIAL_SUFFIX) else ""
+        if len(token) != 16 or not all(c in "0123456789abcdef" for c in token):
+            continue
+        try:
+            os.kill(int(token[:8], 16), 0)
+            continue  # its writer still runs
+        except ProcessLookupError:
+            _remove(p)
+        except (PermissionError, OverflowError):
+            continue  # another user's process, or no such pid form: leave it
 
 
 def write_error(exc: BaseException, final: Path | str) -> ExportWriteError | None:
@@ -88,6 +113,7 @@ def atomic_output(final: str | os.PathLike[str], *, overwrite: bool = False,
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise write_error(exc, final) or exc from None
+    remove_stale_partials(final)
     tmp = partial_name(final)
     try:
         yield tmp

@@ -63,8 +63,13 @@ class Timing:
         return max(self.samples)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"median_s": self.median, "min_s": self.best, "max_s": self.worst, "repeats": len(self.samples),
-                "samples_s": list(self.samples)}
+        return {
+            "median_s": self.median,
+            "min_s": self.best,
+            "max_s": self.worst,
+            "repeats": len(self.samples),
+            "samples_s": list(self.samples),
+        }
 
 
 def time_call(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> Timing:
@@ -79,8 +84,9 @@ def time_call(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> 
     return Timing(tuple(samples))
 
 
-def time_pair(a: Callable[[], object], b: Callable[[], object], *, repeat: int = 5,
-              warmup: int = 1) -> tuple[Timing, Timing]:
+def time_pair(
+    a: Callable[[], object], b: Callable[[], object], *, repeat: int = 5, warmup: int = 1
+) -> tuple[Timing, Timing]:
     """Time ``a`` and ``b`` interleaved after warming both up.
 
     The order alternates (a b, b a, a b, ...) so that whatever the first or
@@ -150,25 +156,47 @@ print("\\n@@RESULT@@" + _json.dumps({{"seconds": _t3 - _t2, "setup_seconds": _t1
 """
 
 
-def run_measured(setup: str, stmt: str, *, timeout: float = 1800, env: dict[str, str] | None = None,
-                 cwd: str | os.PathLike[str] | None = None) -> ChildResult:
+def run_measured(
+    setup: str,
+    stmt: str,
+    *,
+    timeout: float = 1800,
+    env: dict[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> ChildResult:
     """Run ``setup`` then ``stmt`` (Python source) in a fresh interpreter; time ``stmt`` and the peak RSS.
 
     ``stmt`` may assign a JSON-able value to ``result`` to pass it back.  The
     child's standard error is passed through; a failing child raises
     :class:`RuntimeError` with its output.
     """
-    code = _CHILD_TEMPLATE.format(setup=textwrap.dedent(setup).strip() or "pass",
-                                  stmt=textwrap.dedent(stmt).strip(), util_dir=str(Path(__file__).parent))
+    code = _CHILD_TEMPLATE.format(
+        setup=textwrap.dedent(setup).strip() or "pass",
+        stmt=textwrap.dedent(stmt).strip(),
+        util_dir=str(Path(__file__).parent),
+    )
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                          env=None if env is None else {**os.environ, **env}, cwd=cwd, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
+        cwd=cwd,
+        check=False,
+    )
     wall = time.perf_counter() - start
     if proc.returncode != 0 or "@@RESULT@@" not in proc.stdout:
         raise RuntimeError(f"benchmark child failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     data = json.loads(proc.stdout.rsplit("@@RESULT@@", 1)[1])
-    return ChildResult(seconds=data["seconds"], setup_seconds=data["setup_seconds"], wall_seconds=wall,
-                       peak_rss=data["peak_rss"], setup_rss=data["setup_rss"], output=data["output"])
+    return ChildResult(
+        seconds=data["seconds"],
+        setup_seconds=data["setup_seconds"],
+        wall_seconds=wall,
+        peak_rss=data["peak_rss"],
+        setup_rss=data["setup_rss"],
+        output=data["output"],
+    )
 
 
 def _cpu_model() -> str:
@@ -243,8 +271,15 @@ def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     return p
 
 
-def run_parts(jobs: dict[str, Callable[[Path], Any]], results: dict[str, Any], json_path: Path, *,
-              start: float, log: Callable[[str], None], tmp_prefix: str) -> None:
+def run_parts(
+    jobs: dict[str, Callable[[Path], Any]],
+    results: dict[str, Any],
+    json_path: Path,
+    *,
+    start: float,
+    log: Callable[[str], None],
+    tmp_prefix: str,
+) -> None:
     """Run each job in a fresh temporary folder, storing its result under its key in ``results``.
 
     A failing part records its traceback under ``results["errors"]`` instead (one broken part must not cost
@@ -265,8 +300,12 @@ def run_parts(jobs: dict[str, Callable[[Path], Any]], results: dict[str, Any], j
         write_json(json_path, results)
 
 
-def publish(results: dict[str, Any], report: Callable[[dict[str, Any]], str], json_path: str | os.PathLike[str],
-            log: Callable[[str], None]) -> None:
+def publish(
+    results: dict[str, Any],
+    report: Callable[[dict[str, Any]], str],
+    json_path: str | os.PathLike[str],
+    log: Callable[[str], None],
+) -> None:
     """Render ``results`` as markdown to stdout, and write them (with that markdown) as JSON."""
     text = report(results)
     results["markdown"] = text

@@ -78,8 +78,14 @@ def plan_facts(shape: tuple[int, int], directions: list[str]) -> dict[str, Any]:
     from imkerutils.tiling.window import Window
 
     levels = [len(level) for level in plan_batch(Window(0, 0, *shape), directions).levels()]
-    return {"shape": list(shape), "directions": directions, "tiles": sum(levels), "levels": levels,
-            "critical_path_tiles": len(levels), "max_width": max(levels)}
+    return {
+        "shape": list(shape),
+        "directions": directions,
+        "tiles": sum(levels),
+        "levels": levels,
+        "critical_path_tiles": len(levels),
+        "max_width": max(levels),
+    }
 
 
 def ideal_seconds(levels: list[int], k: int, sleep_s: float) -> float:
@@ -110,8 +116,9 @@ def fresh_copy(template: Path, tmp: Path) -> Iterator[Any]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_batch(template: Path, tmp: Path, directions: list[str], sleep_s: float, *, workers: int = 1,
-              client: Any = None) -> dict[str, Any]:
+def run_batch(
+    template: Path, tmp: Path, directions: list[str], sleep_s: float, *, workers: int = 1, client: Any = None
+) -> dict[str, Any]:
     """One batch on a fresh copy; wall seconds, the step's own timings and the sha of the result."""
     from imkerutils.exquisite.api.mock import MockGenerator
     from imkerutils.exquisite.pipeline import GrowSettings, grow
@@ -129,8 +136,14 @@ def run_batch(template: Path, tmp: Path, directions: list[str], sleep_s: float, 
         cpu_s = cpu() - cpu0
         sha = hashlib.sha256(canvas.read(canvas.bounds).tobytes()).hexdigest()
     timings = records[0].timings
-    return {"wall_s": wall, "cpu_s": cpu_s, "generate_s": timings["generate"], "commit_s": timings["commit"],
-            "tiles": sum(len(r.tiles) for r in records), "sha256": sha}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu_s,
+        "generate_s": timings["generate"],
+        "commit_s": timings["commit"],
+        "tiles": sum(len(r.tiles) for r in records),
+        "sha256": sha,
+    }
 
 
 @contextlib.contextmanager
@@ -139,41 +152,58 @@ def cluster(k: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     n_workers = 1 if k == 1 else 2
-    with LocalCluster(n_workers=n_workers, threads_per_worker=k // n_workers, processes=True,
-                      dashboard_address=":0") as lc, Client(lc) as client:
+    with (
+        LocalCluster(
+            n_workers=n_workers, threads_per_worker=k // n_workers, processes=True, dashboard_address=":0"
+        ) as lc,
+        Client(lc) as client,
+    ):
         client.run(lambda: __import__("imkerutils.exquisite.pipeline.executor"))
         yield client
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     walls = [r["wall_s"] for r in runs]
-    return {"wall_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls), "repeats": len(runs),
-            "commit_s": statistics.median(r["commit_s"] for r in runs), "runs": runs}
+    return {
+        "wall_s": statistics.median(walls),
+        "min_s": min(walls),
+        "max_s": max(walls),
+        "repeats": len(runs),
+        "commit_s": statistics.median(r["commit_s"] for r in runs),
+        "runs": runs,
+    }
 
 
 # -- 1 + 2. the strip: speed-up and cost without the wait -------------------------------------------------------
-def bench_strip(tmp: Path, sleep_s: float, repeats: int, local_ks: tuple[int, ...],
-                cluster_ks: tuple[int, ...]) -> dict[str, Any]:
+def bench_strip(
+    tmp: Path, sleep_s: float, repeats: int, local_ks: tuple[int, ...], cluster_ks: tuple[int, ...]
+) -> dict[str, Any]:
     facts = plan_facts(STRIP, ["right"])
     template = build_template(tmp / "strip.zarr", STRIP)
-    out: dict[str, Any] = {"plan": facts, "sleep_s": sleep_s, "load_before": _load(), "local": {}, "cluster": {},
-                           "no_wait": {}}
+    out: dict[str, Any] = {
+        "plan": facts,
+        "sleep_s": sleep_s,
+        "load_before": _load(),
+        "local": {},
+        "cluster": {},
+        "no_wait": {},
+    }
     run_batch(template, tmp, ["right"], 0.0, workers=2)  # warm-up (imports, first reads)
     serial = run_batch(template, tmp, ["right"], 0.0, workers=1)
     out["no_wait"]["local k=1"] = serial
     out["no_wait"]["local k=2"] = run_batch(template, tmp, ["right"], 0.0, workers=2)
     for k in local_ks:
         _log(f"strip: local threads k={k}")
-        out["local"][k] = summarize([run_batch(template, tmp, ["right"], sleep_s, workers=k)
-                                     for _ in range(repeats)])
+        out["local"][k] = summarize([run_batch(template, tmp, ["right"], sleep_s, workers=k) for _ in range(repeats)])
     for k in cluster_ks:
         _log(f"strip: LocalCluster k={k}")
         with cluster(k) as client:
             run_batch(template, tmp, ["right"], 0.0, client=client)  # warm-up: workers open the canvas
             if k == 2 or len(cluster_ks) == 1:
                 out["no_wait"][f"cluster k={k}"] = run_batch(template, tmp, ["right"], 0.0, client=client)
-            out["cluster"][k] = summarize([run_batch(template, tmp, ["right"], sleep_s, client=client)
-                                           for _ in range(repeats)])
+            out["cluster"][k] = summarize(
+                [run_batch(template, tmp, ["right"], sleep_s, client=client) for _ in range(repeats)]
+            )
     out["load_after"] = _load()
     shas = {r["sha256"] for where in ("local", "cluster") for s in out[where].values() for r in s["runs"]}
     shas |= {r["sha256"] for r in out["no_wait"].values()}
@@ -190,13 +220,15 @@ def bench_square(tmp: Path, sleep_s: float, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {"plan": facts, "sleep_s": sleep_s, "load_before": _load()}
     serial = run_batch(template, tmp, ["right", "down"], 0.0, workers=1)
     _log("square: local threads k=8")
-    out["local k=8"] = summarize([run_batch(template, tmp, ["right", "down"], sleep_s, workers=8)
-                                  for _ in range(repeats)])
+    out["local k=8"] = summarize(
+        [run_batch(template, tmp, ["right", "down"], sleep_s, workers=8) for _ in range(repeats)]
+    )
     _log("square: LocalCluster k=8")
     with cluster(8) as client:
         run_batch(template, tmp, ["right", "down"], 0.0, client=client)
-        out["cluster k=8"] = summarize([run_batch(template, tmp, ["right", "down"], sleep_s, client=client)
-                                        for _ in range(repeats)])
+        out["cluster k=8"] = summarize(
+            [run_batch(template, tmp, ["right", "down"], sleep_s, client=client) for _ in range(repeats)]
+        )
     shas = {r["sha256"] for key in ("local k=8", "cluster k=8") for r in out[key]["runs"]}
     if shas != {serial["sha256"]}:
         raise AssertionError(f"runs disagree on the result bytes: {sorted(shas)}")
@@ -220,39 +252,72 @@ def report(res: dict[str, Any]) -> str:
     strip = res.get("strip")
     if strip:
         p, s = strip["plan"], strip["sleep_s"]
-        out.append(f"Right edge of a {p['shape'][0]:,} x {p['shape'][1]:,} canvas: {p['tiles']} tiles, levels "
-                   f"{'+'.join(map(str, p['levels']))}, critical path {p['critical_path_tiles']} tiles "
-                   f"({fmt_seconds(p['critical_path_tiles'] * s)} of generator wait); MockGenerator "
-                   f"sleep_s={s}. Median of {strip['local'][min(strip['local'])]['repeats']} run(s); "
-                   f"load average {strip['load_before'][0]} before, {strip['load_after'][0]} after.\n")
+        out.append(
+            f"Right edge of a {p['shape'][0]:,} x {p['shape'][1]:,} canvas: {p['tiles']} tiles, levels "
+            f"{'+'.join(map(str, p['levels']))}, critical path {p['critical_path_tiles']} tiles "
+            f"({fmt_seconds(p['critical_path_tiles'] * s)} of generator wait); MockGenerator "
+            f"sleep_s={s}. Median of {strip['local'][min(strip['local'])]['repeats']} run(s); "
+            f"load average {strip['load_before'][0]} before, {strip['load_after'][0]} after.\n"
+        )
         rows = []
         base = {w: strip[w][min(strip[w])]["wall_s"] for w in ("local", "cluster")}
         for where, label in (("local", "threads"), ("cluster", "LocalCluster")):
             for k, r in strip[where].items():
                 ideal = ideal_seconds(p["levels"], int(k), s)
-                rows.append([label, k, fmt_seconds(r["wall_s"]), f"{base[where] / r['wall_s']:.2f}x",
-                             fmt_seconds(ideal), f"{p['tiles'] * s / ideal:.0f}x",
-                             fmt_seconds((r["wall_s"] - ideal) / p["tiles"]), fmt_seconds(r["commit_s"])])
-        out.append(markdown_table(["where", "k", "wall", "speed-up (vs smallest k)", "ideal", "ideal speed-up",
-                                   "overhead / tile", "commit"], rows))
+                rows.append(
+                    [
+                        label,
+                        k,
+                        fmt_seconds(r["wall_s"]),
+                        f"{base[where] / r['wall_s']:.2f}x",
+                        fmt_seconds(ideal),
+                        f"{p['tiles'] * s / ideal:.0f}x",
+                        fmt_seconds((r["wall_s"] - ideal) / p["tiles"]),
+                        fmt_seconds(r["commit_s"]),
+                    ]
+                )
+        out.append(
+            markdown_table(
+                [
+                    "where",
+                    "k",
+                    "wall",
+                    "speed-up (vs smallest k)",
+                    "ideal",
+                    "ideal speed-up",
+                    "overhead / tile",
+                    "commit",
+                ],
+                rows,
+            )
+        )
         nw = strip["no_wait"]
-        out.append("\nThe same batch with `sleep_s=0` (everything but the wait), per tile, wall / CPU (this "
-                   "process and the workers): " + ", ".join(
-                       f"{name} {fmt_seconds(r['wall_s'] / r['tiles'])} / {fmt_seconds(r['cpu_s'] / r['tiles'])}"
-                       for name, r in nw.items()) + ".\n")
+        out.append(
+            "\nThe same batch with `sleep_s=0` (everything but the wait), per tile, wall / CPU (this "
+            "process and the workers): "
+            + ", ".join(
+                f"{name} {fmt_seconds(r['wall_s'] / r['tiles'])} / {fmt_seconds(r['cpu_s'] / r['tiles'])}"
+                for name, r in nw.items()
+            )
+            + ".\n"
+        )
         out.append("Every run gave the serial run's bytes.\n" if strip.get("same_bytes") else "")
     sq = res.get("square")
     if sq:
         p, s = sq["plan"], sq["sleep_s"]
         ideal = ideal_seconds(p["levels"], 8, s)
-        out.append(f"Right+down on a {p['shape'][0]:,} px square: {p['tiles']} tiles, levels "
-                   f"{'+'.join(map(str, p['levels']))}, critical path {p['critical_path_tiles']} tiles; at k=8 "
-                   f"the ideal is {fmt_seconds(ideal)}: threads {fmt_seconds(sq['local k=8']['wall_s'])}, "
-                   f"LocalCluster {fmt_seconds(sq['cluster k=8']['wall_s'])}.\n")
+        out.append(
+            f"Right+down on a {p['shape'][0]:,} px square: {p['tiles']} tiles, levels "
+            f"{'+'.join(map(str, p['levels']))}, critical path {p['critical_path_tiles']} tiles; at k=8 "
+            f"the ideal is {fmt_seconds(ideal)}: threads {fmt_seconds(sq['local k=8']['wall_s'])}, "
+            f"LocalCluster {fmt_seconds(sq['cluster k=8']['wall_s'])}.\n"
+        )
     noop = res.get("noop")
     if noop:
-        out.append(f"Scheduler alone: {noop['tasks']:,} no-op tasks on 2 workers, "
-                   f"{fmt_seconds(noop['per_task_s'])} per task.\n")
+        out.append(
+            f"Scheduler alone: {noop['tasks']:,} no-op tasks on 2 workers, "
+            f"{fmt_seconds(noop['per_task_s'])} per task.\n"
+        )
     for key, err in res.get("errors", {}).items():
         out.append(f"### {key}: FAILED\n\n```\n{err}```\n")
     out.append(f"Total run time {fmt_seconds(res['total_s'])} (`{res['command']}`).\n")
@@ -261,8 +326,11 @@ def report(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="sleep_s 0.2, one repeat, threads k=1 and 8, cluster k=2, no square (smoke test)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="sleep_s 0.2, one repeat, threads k=1 and 8, cluster k=2, no square (smoke test)",
+    )
     parser.add_argument("--sleep", type=float, help="generator seconds per tile (default 1.0; --quick 0.2)")
     parser.add_argument("--repeats", type=int, help="runs per configuration (default 3; --quick 1)")
     parser.add_argument("--json", help=f"where to write JSON (default {RESULTS})")
@@ -277,8 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/bench_batch.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
         "mode": "quick" if quick else "full",
     }
-    jobs = {"strip": lambda tmp: bench_strip(tmp, sleep_s, repeats, (1, 8) if quick else KS, (2,) if quick else KS),
-            "noop": lambda tmp: bench_noop(200 if quick else 1000)}
+    jobs = {
+        "strip": lambda tmp: bench_strip(tmp, sleep_s, repeats, (1, 8) if quick else KS, (2,) if quick else KS),
+        "noop": lambda tmp: bench_noop(200 if quick else 1000),
+    }
     if not quick:
         jobs["square"] = lambda tmp: bench_square(tmp, sleep_s, repeats)
     run_parts(jobs, results, json_path, start=start, log=_log, tmp_prefix="imker-bench-batch-")

@@ -140,14 +140,20 @@ def _scale_ops(small: Any, big: Any, window: Any, data: np.ndarray, repeat: int)
         "read": (lambda: small.read(window), lambda: big.read(window)),
         "paste": (lambda: small.paste(data, r, c), lambda: big.paste(data, r, c)),
         "to_dask(window) build": (lambda: small.to_dask(window), lambda: big.to_dask(window)),
-        "to_dask(window).compute()": (lambda: small.to_dask(window).compute(scheduler="threads"),
-                                      lambda: big.to_dask(window).compute(scheduler="threads")),
+        "to_dask(window).compute()": (
+            lambda: small.to_dask(window).compute(scheduler="threads"),
+            lambda: big.to_dask(window).compute(scheduler="threads"),
+        ),
     }
     out = {}
     for name, (a, b) in ops.items():
         ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = {"small": ta.to_dict(), "large": tb.to_dict(), "ratio": tb.median / ta.median,
-                     "ratio_best": tb.best / ta.best}
+        out[name] = {
+            "small": ta.to_dict(),
+            "large": tb.to_dict(),
+            "ratio": tb.median / ta.median,
+            "ratio_best": tb.best / ta.best,
+        }
     assert np.array_equal(small.read(window), big.read(window))
     return out
 
@@ -160,8 +166,10 @@ def _clone_chunks(src: Any, dst: Any, side: int) -> None:
     encoding a million chunks through Zarr (~0.7 ms each) or the canvas (~2.4 ms each, with the
     journal and manifest).  No manifest entries are made for them.
     """
-    blobs = [[(src.path / src.frame.chunk_key(0, i, j)).read_bytes() for j in range(SMALL_PERIOD)]
-             for i in range(SMALL_PERIOD)]
+    blobs = [
+        [(src.path / src.frame.chunk_key(0, i, j)).read_bytes() for j in range(SMALL_PERIOD)]
+        for i in range(SMALL_PERIOD)
+    ]
     _clone_blobs(dst, side, side, blobs)
 
 
@@ -242,11 +250,17 @@ def bench_vs_zarr(tmp: Path, repeat: int) -> dict[str, Any]:
         "read": (lambda: z[:, r : r + 1024, c : c + 1024], lambda: canvas.read(window)),
         "paste": (plain_write, lambda: canvas.paste(data, window.row_off, window.col_off)),
         "paste (zarr with write_empty_chunks=True)": (
-            dense_write, lambda: canvas.paste(data, window.row_off, window.col_off)),
+            dense_write,
+            lambda: canvas.paste(data, window.row_off, window.col_off),
+        ),
     }.items():
         ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = {"zarr": ta.to_dict(), "canvas": tb.to_dict(), "ratio": tb.median / ta.median,
-                     "ratio_best": tb.best / ta.best}
+        out[name] = {
+            "zarr": ta.to_dict(),
+            "canvas": tb.to_dict(),
+            "ratio": tb.median / ta.median,
+            "ratio_best": tb.best / ta.best,
+        }
     assert np.array_equal(canvas.read(window), data)
     return {"window": window.to_dict(), "ops": out, "paste_parts": _paste_parts(canvas, z, window, data, repeat)}
 
@@ -265,16 +279,17 @@ def _paste_parts(canvas: Any, z: Any, window: Any, data: np.ndarray, repeat: int
             full[sub.slices((cw.row_off, cw.col_off))] = data[sub.slices((window.row_off, window.col_off))]
             z[:, r : r + cw.height, c : c + cw.width] = full.transpose(2, 0, 1)
 
-    blocks = [np.ascontiguousarray(z[:, r : r + cw.height, c : c + cw.width].transpose(1, 2, 0))
-              for r, c, cw in arrays]
+    blocks = [np.ascontiguousarray(z[:, r : r + cw.height, c : c + cw.width].transpose(1, 2, 0)) for r, c, cw in arrays]
     parts = {
         "per-chunk read+write, one Zarr call each, sequential": per_chunk_rmw,
-        "SHA-256 of the touched chunks (manifest), sequential": lambda: [hashlib.sha256(b.data).digest()
-                                                                         for b in blocks],
+        "SHA-256 of the touched chunks (manifest), sequential": lambda: [
+            hashlib.sha256(b.data).digest() for b in blocks
+        ],
         "an empty journaled step (grow to the same bounds)": lambda: canvas.grow(canvas.bounds),
     }
-    return {name: {**time_call(fn, repeat=repeat, warmup=1).to_dict(), "chunks": len(chunks)}
-            for name, fn in parts.items()}
+    return {
+        name: {**time_call(fn, repeat=repeat, warmup=1).to_dict(), "chunks": len(chunks)} for name, fn in parts.items()
+    }
 
 
 # -- 3. extract_tile vs Pillow crop ---------------------------------------------------------------------------
@@ -313,18 +328,24 @@ def bench_extract(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
     approaches = {
         "canvas extract_tile": (
             "from imkerutils.tiling.tiles import extract_tile\nimport imkerutils.tiling.canvas",
-            f"extract_tile({str(canvas)!r}, {str(out / 'canvas.png')!r}, x={x}, y={y})"),
+            f"extract_tile({str(canvas)!r}, {str(out / 'canvas.png')!r}, x={x}, y={y})",
+        ),
         "seed: Pillow open+crop+save": (
             "from PIL import Image\nImage.MAX_IMAGE_PIXELS = None",
-            f"Image.open({str(png)!r}).crop({box!r}).save({str(out / 'pillow.png')!r})"),
+            f"Image.open({str(png)!r}).crop({box!r}).save({str(out / 'pillow.png')!r})",
+        ),
         "extract_tile on the PNG": (
             "from imkerutils.tiling.tiles import extract_tile",
-            f"extract_tile({str(png)!r}, {str(out / 'png.png')!r}, x={x}, y={y}, trusted=True)"),
+            f"extract_tile({str(png)!r}, {str(out / 'png.png')!r}, x={x}, y={y}, trusted=True)",
+        ),
     }
     # The canvas is cheap: warm up, then `repeat` runs.  Decoding the whole PNG takes ~30 s here, so the
     # seed's approach runs twice and extract_tile on the PNG once (from_image just read the PNG: page cache warm).
-    counts = {"canvas extract_tile": repeat, "seed: Pillow open+crop+save": max(1, repeat // 2),
-              "extract_tile on the PNG": 1}
+    counts = {
+        "canvas extract_tile": repeat,
+        "seed: Pillow open+crop+save": max(1, repeat // 2),
+        "extract_tile on the PNG": 1,
+    }
     run_measured(*approaches["canvas extract_tile"])
     runs: dict[str, list[Any]] = {name: [] for name in approaches}
     for i in range(max(counts.values())):
@@ -352,8 +373,13 @@ def bench_extract(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
     summary["canvas extract_tile"]["read_alone_s"] = read_alone.to_dict()
     canvas_bytes = sum(f.stat().st_size for f in canvas.rglob("*") if f.is_file())
     return {
-        "image": {"path": str(png), "size": [size, size], "png_bytes": png.stat().st_size,
-                  "raw_bytes": size * size * 3, "png_build_s": png_build_s},
+        "image": {
+            "path": str(png),
+            "size": [size, size],
+            "png_bytes": png.stat().st_size,
+            "raw_bytes": size * size * 3,
+            "png_build_s": png_build_s,
+        },
         "canvas_bytes": canvas_bytes,
         "from_image": imported,
         "imports": imports,
@@ -384,8 +410,13 @@ def _measure_import(png: Path, canvas: Path) -> dict[str, Any]:
         f"c = Canvas.from_image({str(png)!r}, {str(canvas)!r}, trusted=True)\n"
         "result = {'bounds': c.bounds.to_dict(), 'tiles': c.written_tiles()}",
     )
-    return {**child.to_dict(), "size": size, "raw_bytes": raw, "rss_over_raw": child.peak_rss / raw,
-            "extra_rss_over_raw": (child.peak_rss - child.setup_rss) / raw}
+    return {
+        **child.to_dict(),
+        "size": size,
+        "raw_bytes": raw,
+        "rss_over_raw": child.peak_rss / raw,
+        "extra_rss_over_raw": (child.peak_rss - child.setup_rss) / raw,
+    }
 
 
 def _time_canvas_read(path: Path, window: Any, repeat: int) -> Timing:
@@ -401,16 +432,27 @@ def _scale_table(res: dict[str, Any], small_name: str, large_name: str) -> str:
     rows = []
     for op, r in res["ops"].items():
         target = SCALE_TARGET if op in ("read", "paste") else None
-        rows.append([op, fmt_seconds(r["small"]["median_s"]), fmt_seconds(r["large"]["median_s"]),
-                     f"**{r['ratio']:.2f}**", f"{r['ratio_best']:.2f}",
-                     _mark(r["ratio"], target) if target else "(no target)"])
-    return markdown_table(["operation", small_name, large_name, "ratio large/small (medians)", "ratio of bests",
-                           f"<= {SCALE_TARGET}?"], rows)
+        rows.append(
+            [
+                op,
+                fmt_seconds(r["small"]["median_s"]),
+                fmt_seconds(r["large"]["median_s"]),
+                f"**{r['ratio']:.2f}**",
+                f"{r['ratio_best']:.2f}",
+                _mark(r["ratio"], target) if target else "(no target)",
+            ]
+        )
+    return markdown_table(
+        ["operation", small_name, large_name, "ratio large/small (medians)", "ratio of bests", f"<= {SCALE_TARGET}?"],
+        rows,
+    )
 
 
 def _win(w: dict[str, int]) -> str:
-    return (f"rows {w['row_off']}..{w['row_off'] + w['height']}, cols {w['col_off']}..{w['col_off'] + w['width']} "
-            f"({w['height']}x{w['width']} px)")
+    return (
+        f"rows {w['row_off']}..{w['row_off'] + w['height']}, cols {w['col_off']}..{w['col_off'] + w['width']} "
+        f"({w['height']}x{w['width']} px)"
+    )
 
 
 def report(results: dict[str, Any]) -> str:
@@ -423,8 +465,11 @@ def report(results: dict[str, Any]) -> str:
         f"Command: `{results['command']}` ({results['mode']} mode, {results['repeat']} interleaved repeats, "
         f"median after a warm-up; total {results['total_s']:.0f} s). Code: {results['git']}. Load average "
         f"(1 min) {results['load_before']:.1f} at the start, {results['load_after']:.1f} at the end"
-        + (" (a busy, shared machine: read the ratios, and the ratio of bests, rather than absolute times)."
-           if max(results["load_before"], results["load_after"]) > 0.75 * (m["cores"] or 1) else "."),
+        + (
+            " (a busy, shared machine: read the ratios, and the ratio of bests, rather than absolute times)."
+            if max(results["load_before"], results["load_after"]) > 0.75 * (m["cores"] or 1)
+            else "."
+        ),
         f"Parts: {', '.join(results.get('parts', PARTS))}.",
     ]
     if "scale_virtual" in results:
@@ -468,12 +513,27 @@ def _report_zarr(z: dict[str, Any]) -> list[str]:
         "per-chunk empty check (`write_empty_chunks=True`), the stricter baseline.",
         "",
         markdown_table(
-            ["operation", "plain zarr", "Canvas", "ratio Canvas/zarr (medians)", "ratio of bests",
-             f"<= {ZARR_TARGET}?"],
-            [[op, fmt_seconds(r["zarr"]["median_s"]), fmt_seconds(r["canvas"]["median_s"]), f"**{r['ratio']:.2f}**",
-              f"{r['ratio_best']:.2f}", _mark(r["ratio"], ZARR_TARGET)
-              + (" (a stricter baseline than the target's)" if "write_empty_chunks" in op else "")]
-             for op, r in z["ops"].items()]),
+            [
+                "operation",
+                "plain zarr",
+                "Canvas",
+                "ratio Canvas/zarr (medians)",
+                "ratio of bests",
+                f"<= {ZARR_TARGET}?",
+            ],
+            [
+                [
+                    op,
+                    fmt_seconds(r["zarr"]["median_s"]),
+                    fmt_seconds(r["canvas"]["median_s"]),
+                    f"**{r['ratio']:.2f}**",
+                    f"{r['ratio_best']:.2f}",
+                    _mark(r["ratio"], ZARR_TARGET)
+                    + (" (a stricter baseline than the target's)" if "write_empty_chunks" in op else ""),
+                ]
+                for op, r in z["ops"].items()
+            ],
+        ),
         "",
         "Where a paste's extra time may go (public-API proxies, median, no target):",
         "",
@@ -493,9 +553,19 @@ def _report_extract(e: dict[str, Any]) -> list[str]:
         "",
         markdown_table(
             ["approach", "time", "wall", "peak RSS", "RSS after imports", "time / canvas", "peak RSS / canvas"],
-            [[name, fmt_seconds(s["seconds"]["median_s"]), fmt_seconds(s["wall_seconds"]["median_s"]),
-              fmt_bytes(s["peak_rss"]), fmt_bytes(s["setup_rss"]), f"{s['time_ratio_vs_canvas']:.1f}x",
-              f"{s['rss_ratio_vs_canvas']:.1f}x"] for name, s in e["approaches"].items()]),
+            [
+                [
+                    name,
+                    fmt_seconds(s["seconds"]["median_s"]),
+                    fmt_seconds(s["wall_seconds"]["median_s"]),
+                    fmt_bytes(s["peak_rss"]),
+                    fmt_bytes(s["setup_rss"]),
+                    f"{s['time_ratio_vs_canvas']:.1f}x",
+                    f"{s['rss_ratio_vs_canvas']:.1f}x",
+                ]
+                for name, s in e["approaches"].items()
+            ],
+        ),
         "",
         f"Of the canvas's time, `Canvas.read` of the tile alone (in-process) takes "
         f"{fmt_seconds(e['approaches']['canvas extract_tile']['read_alone_s']['median_s'])}; the rest is encoding "
@@ -504,18 +574,37 @@ def _report_extract(e: dict[str, Any]) -> list[str]:
         "Building the canvas, `Canvas.from_image(png, path, trusted=True)`, each size in a fresh interpreter:",
         "",
         markdown_table(
-            ["image", "raw pixels", "time", "wall", "peak RSS", "peak RSS / raw pixels",
-             "(peak - after imports) / raw"],
-            [[f"{i['size'][1]}x{i['size'][0]}", fmt_bytes(i["raw_bytes"]), fmt_seconds(i["seconds"]),
-              fmt_seconds(i["wall_seconds"]), fmt_bytes(i["peak_rss"]), f"{i['rss_over_raw']:.2f}x",
-              f"{i['extra_rss_over_raw']:.2f}x"] for i in e["imports"]]),
+            [
+                "image",
+                "raw pixels",
+                "time",
+                "wall",
+                "peak RSS",
+                "peak RSS / raw pixels",
+                "(peak - after imports) / raw",
+            ],
+            [
+                [
+                    f"{i['size'][1]}x{i['size'][0]}",
+                    fmt_bytes(i["raw_bytes"]),
+                    fmt_seconds(i["seconds"]),
+                    fmt_seconds(i["wall_seconds"]),
+                    fmt_bytes(i["peak_rss"]),
+                    f"{i['rss_over_raw']:.2f}x",
+                    f"{i['extra_rss_over_raw']:.2f}x",
+                ]
+                for i in e["imports"]
+            ],
+        ),
         "",
         f"Canvas on disk: {fmt_bytes(e['canvas_bytes'])}. "
-        + ("**The import's memory is not bounded**: its peak RSS grows with the image "
-           f"({e['from_image']['extra_rss_over_raw']:.1f}x the raw pixels above the imports) because the PNG "
-           "is decoded whole before it is tiled."
-           if e["from_image"]["extra_rss_over_raw"] > 0.5 else
-           "The import's memory stays bounded (well under the raw image size)."),
+        + (
+            "**The import's memory is not bounded**: its peak RSS grows with the image "
+            f"({e['from_image']['extra_rss_over_raw']:.1f}x the raw pixels above the imports) because the PNG "
+            "is decoded whole before it is tiled."
+            if e["from_image"]["extra_rss_over_raw"] > 0.5
+            else "The import's memory stays bounded (well under the raw image size)."
+        ),
     ]
 
 
@@ -524,11 +613,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke test)")
     parser.add_argument("--repeat", type=int, help="timed repeats per measurement (default 21, quick 5)")
     parser.add_argument("--image-size", type=int, help="side of the square test image (default 20000, quick 4096)")
-    parser.add_argument("--written-side", type=int,
-                        help="chunks per side of the written large canvas (default 1024 -> 1,048,576; quick 64)")
+    parser.add_argument(
+        "--written-side",
+        type=int,
+        help="chunks per side of the written large canvas (default 1024 -> 1,048,576; quick 64)",
+    )
     parser.add_argument("--scratch", help="folder for the written large canvas (default: /dev/shm if it has room)")
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help="comma-separated subset of scale,zarr,extract (default: all)")
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help="comma-separated subset of scale,zarr,extract (default: all)"
+    )
     parser.add_argument("--json", default=str(RESULTS), help=f"where to write JSON (default {RESULTS})")
     args = parser.parse_args(argv)
     parts = [p for p in PARTS if p in args.parts.split(",")]

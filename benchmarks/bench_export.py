@@ -147,21 +147,32 @@ result = {{"bytes": _os.path.getsize({out!r}), "cpu_s": _c1.user + _c1.system - 
 """
 # TIFF: how whole-chunk tiles are read ("pass": stored zstd bytes copied when the level matches, else decoded by
 # imagecodecs; "decode": always decoded and re-encoded; "zarr": through Canvas.read, as regions off the chunk grid).
-OURS_TIFF_SETUP = OURS_SETUP + """
+OURS_TIFF_SETUP = (
+    OURS_SETUP
+    + """
 from imkerutils.tiling.export import tiff
 tiff._CHUNKS = {chunks!r}
 """
-OURS_STMT = CPU_START + """
+)
+OURS_STMT = (
+    CPU_START
+    + """
 export_region(canvas, {out!r}, compression={compression!r}, progress=False)
-""" + CPU_END
+"""
+    + CPU_END
+)
 ARRAY_SETUP = """
 import numpy as np
 arr = np.load({pixels!r})
 """
-PILLOW_STMT = CPU_START + """
+PILLOW_STMT = (
+    CPU_START
+    + """
 from PIL import Image
 Image.fromarray(arr).save({out!r}, format="PNG", compress_level=6)
-""" + CPU_END
+"""
+    + CPU_END
+)
 # The PyPI pyvips-binary wheel bundles a libvips whose libtiff has no zstd ("ZSTD compression support is not
 # configured"); when the system has its own libvips (scripts/install-bench-deps.sh installs Debian's), hide the
 # wheel's module so pyvips loads that one (ABI mode) instead.
@@ -172,16 +183,24 @@ if _cu.find_library("vips"):
 import pyvips
 """
 PYVIPS_SETUP = ARRAY_SETUP + PYVIPS_IMPORT
-PYVIPS_STMT = CPU_START + """
+PYVIPS_STMT = (
+    CPU_START
+    + """
 img = pyvips.Image.new_from_memory(arr.data, arr.shape[1], arr.shape[0], 3, "uchar")
 img.tiffsave({out!r}, tile=True, tile_width=1024, tile_height=1024, compression={vips_compression!r},
              level={level}, predictor="none", bigtiff=True)
-""" + CPU_END
+"""
+    + CPU_END
+)
 TIFFFILE_SETUP = ARRAY_SETUP + "import tifffile\n"
-TIFFFILE_STMT = CPU_START + """
+TIFFFILE_STMT = (
+    CPU_START
+    + """
 tifffile.imwrite({out!r}, arr, bigtiff=True, tile=(1024, 1024), photometric="rgb", compression={tf_compression!r},
                  compressionargs={{"level": {level}}}, maxworkers=len(_os.sched_getaffinity(0)))
-""" + CPU_END
+"""
+    + CPU_END
+)
 
 
 def _run(setup: str, stmt: str, out: Path, **fmt: Any) -> ChildResult:
@@ -214,10 +233,16 @@ def compare(approaches: dict[str, Callable[[], ChildResult]], repeat: int) -> di
     out = {}
     for name, results in runs.items():
         secs = sorted(x.seconds for x in results)
-        out[name] = {"median_s": float(np.median(secs)), "min_s": secs[0], "max_s": secs[-1],
-                     "samples_s": [x.seconds for x in results], "peak_rss": max(x.peak_rss for x in results),
-                     "setup_rss": max(x.setup_rss for x in results), "bytes": results[-1].output["bytes"],
-                     "cpu_s": float(np.median([x.output["cpu_s"] for x in results]))}
+        out[name] = {
+            "median_s": float(np.median(secs)),
+            "min_s": secs[0],
+            "max_s": secs[-1],
+            "samples_s": [x.seconds for x in results],
+            "peak_rss": max(x.peak_rss for x in results),
+            "setup_rss": max(x.setup_rss for x in results),
+            "bytes": results[-1].output["bytes"],
+            "cpu_s": float(np.median([x.output["cpu_s"] for x in results])),
+        }
     return out
 
 
@@ -225,7 +250,8 @@ def pyvips_version() -> str | None:
     """Which pyvips and libvips the baseline loads (asked of a child process: pyvips initialises at import)."""
     code = PYVIPS_IMPORT + (
         'print(f"pyvips {pyvips.__version__}, libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)} '
-        '({\'pyvips-binary wheel\' if pyvips.API_mode else \'system library\'})")')
+        "({'pyvips-binary wheel' if pyvips.API_mode else 'system library'})\")"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else None
 
@@ -233,48 +259,77 @@ def pyvips_version() -> str | None:
 # -- the three benchmarks ----------------------------------------------------------------------------------------
 def bench_png(canvas: Path, pixels: Path, scratch: Path, repeat: int) -> dict[str, Any]:
     approaches = {
-        "ours (deflate 6, 2 cores)": lambda: _run(OURS_SETUP, OURS_STMT, scratch / "ours.png", canvas=str(canvas),
-                                                  compression="deflate:6"),
+        "ours (deflate 6, 2 cores)": lambda: _run(
+            OURS_SETUP, OURS_STMT, scratch / "ours.png", canvas=str(canvas), compression="deflate:6"
+        ),
         "Pillow save (level 6)": lambda: _run(ARRAY_SETUP, PILLOW_STMT, scratch / "pillow.png", pixels=str(pixels)),
-        "ours (rle, 2 cores)": lambda: _run(OURS_SETUP, OURS_STMT, scratch / "ours-rle.png", canvas=str(canvas),
-                                            compression="rle"),
+        "ours (rle, 2 cores)": lambda: _run(
+            OURS_SETUP, OURS_STMT, scratch / "ours-rle.png", canvas=str(canvas), compression="rle"
+        ),
     }
     res = compare(approaches, repeat)
     ours, pil = res["ours (deflate 6, 2 cores)"], res["Pillow save (level 6)"]
-    return {"approaches": res, "speed_ratio": pil["median_s"] / ours["median_s"],
-            "rss_ratio": ours["peak_rss"] / pil["peak_rss"]}
+    return {
+        "approaches": res,
+        "speed_ratio": pil["median_s"] / ours["median_s"],
+        "rss_ratio": ours["peak_rss"] / pil["peak_rss"],
+    }
 
 
 TIFF_VARIANTS = {"ours, forced re-encode": "decode", "ours, via Canvas.read": "zarr"}
 
 
-def bench_tiff(canvas: Path, pixels: Path, scratch: Path, repeat: int, compression: str, level: int,
-               with_pyvips: bool) -> dict[str, Any]:
+def bench_tiff(
+    canvas: Path, pixels: Path, scratch: Path, repeat: int, compression: str, level: int, with_pyvips: bool
+) -> dict[str, Any]:
     tf_name = {"zstd": "zstd", "deflate": "zlib"}[compression]
 
     def ours(chunks: str) -> Callable[[], ChildResult]:
-        return lambda: _run(OURS_TIFF_SETUP, OURS_STMT, scratch / f"ours-{chunks}.tif", canvas=str(canvas),
-                            compression=f"{compression}:{level}", chunks=chunks)
+        return lambda: _run(
+            OURS_TIFF_SETUP,
+            OURS_STMT,
+            scratch / f"ours-{chunks}.tif",
+            canvas=str(canvas),
+            compression=f"{compression}:{level}",
+            chunks=chunks,
+        )
 
     approaches = {
         "ours": ours("pass"),
-        "tifffile from memory": lambda: _run(TIFFFILE_SETUP, TIFFFILE_STMT, scratch / "tifffile.tif",
-                                             pixels=str(pixels), tf_compression=tf_name, level=level),
+        "tifffile from memory": lambda: _run(
+            TIFFFILE_SETUP,
+            TIFFFILE_STMT,
+            scratch / "tifffile.tif",
+            pixels=str(pixels),
+            tf_compression=tf_name,
+            level=level,
+        ),
     }
     if with_pyvips:
-        approaches["pyvips tiffsave"] = lambda: _run(PYVIPS_SETUP, PYVIPS_STMT, scratch / "vips.tif",
-                                                     pixels=str(pixels), vips_compression=compression, level=level)
+        approaches["pyvips tiffsave"] = lambda: _run(
+            PYVIPS_SETUP,
+            PYVIPS_STMT,
+            scratch / "vips.tif",
+            pixels=str(pixels),
+            vips_compression=compression,
+            level=level,
+        )
     for name, chunks in TIFF_VARIANTS.items():
         if compression == "zstd" or chunks != "decode":  # deflate always re-encodes: "ours" is that already
             approaches[name] = ours(chunks)
     res = compare(approaches, repeat)
     ours_s = res["ours"]["median_s"]
-    out: dict[str, Any] = {"compression": compression, "level": level, "approaches": res,
-                           "ratio_vs_tifffile": res["tifffile from memory"]["median_s"] / ours_s}
+    out: dict[str, Any] = {
+        "compression": compression,
+        "level": level,
+        "approaches": res,
+        "ratio_vs_tifffile": res["tifffile from memory"]["median_s"] / ours_s,
+    }
     if with_pyvips:
         out["ratio_vs_pyvips"] = res["pyvips tiffsave"]["median_s"] / ours_s
-        out["variant_ratios_vs_pyvips"] = {name: res["pyvips tiffsave"]["median_s"] / res[name]["median_s"]
-                                           for name in TIFF_VARIANTS if name in res}
+        out["variant_ratios_vs_pyvips"] = {
+            name: res["pyvips tiffsave"]["median_s"] / res[name]["median_s"] for name in TIFF_VARIANTS if name in res
+        }
     return out
 
 
@@ -288,9 +343,14 @@ def bench_big(side: int, scratch: Path) -> dict[str, Any]:
         for name, compression in (("tif", "zstd:3"), ("png", "rle")):
             _log(f"  {side}^2 -> .{name} ({compression})")
             res = _run(OURS_SETUP, OURS_STMT, scratch / f"big.{name}", canvas=str(canvas), compression=compression)
-            out[name] = {"compression": compression, "seconds": res.seconds, "peak_rss": res.peak_rss,
-                         "bytes": res.output["bytes"], "cpu_s": res.output["cpu_s"],
-                         "under_limit": res.peak_rss < BIG_RSS_LIMIT}
+            out[name] = {
+                "compression": compression,
+                "seconds": res.seconds,
+                "peak_rss": res.peak_rss,
+                "bytes": res.output["bytes"],
+                "cpu_s": res.output["cpu_s"],
+                "under_limit": res.peak_rss < BIG_RSS_LIMIT,
+            }
             _log(f"    {res.seconds:.0f} s, peak RSS {fmt_bytes(res.peak_rss)}, {fmt_bytes(res.output['bytes'])}")
     finally:
         shutil.rmtree(canvas, ignore_errors=True)
@@ -303,24 +363,34 @@ def _mark(ok: bool) -> str:
 
 
 def _rows(res: dict[str, Any], raw: int) -> list[list[str]]:
-    return [[name, fmt_seconds(r["median_s"]), f"{raw / r['median_s'] / 2**20:.0f} MiB/s",
-             fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-", fmt_bytes(r["peak_rss"]), fmt_bytes(r["bytes"]),
-             f"{r['bytes'] / raw:.3f}"]
-            for name, r in res["approaches"].items()]
+    return [
+        [
+            name,
+            fmt_seconds(r["median_s"]),
+            f"{raw / r['median_s'] / 2**20:.0f} MiB/s",
+            fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-",
+            fmt_bytes(r["peak_rss"]),
+            fmt_bytes(r["bytes"]),
+            f"{r['bytes'] / raw:.3f}",
+        ]
+        for name, r in res["approaches"].items()
+    ]
 
 
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
     n = results["size"]
     raw = n * n * 3
-    headers = ["approach", "time (median)", "throughput (raw)", "CPU time (median)", "peak RSS", "file",
-               "size / raw"]
+    headers = ["approach", "time (median)", "throughput (raw)", "CPU time (median)", "peak RSS", "file", "size / raw"]
     lines = [
         "## Export (issue 4)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
-        f"{m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + "; "
-        + (results["pyvips"] or "pyvips not installed") + ".",
+        f"{m['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+        + "; "
+        + (results["pyvips"] or "pyvips not installed")
+        + ".",
     ]
     for run in results["runs"]:
         lines.append("")
@@ -329,8 +399,12 @@ def report(results: dict[str, Any]) -> str:
             f"process, {run['repeat']} interleaved runs, inputs in the page cache, median time and CPU time "
             f"(user + system, all threads), highest peak RSS; {run['total_s']:.0f} s). Load average (1 min) "
             f"{run['load_before']:.1f} at the start, {run['load_after']:.1f} at the end"
-            + (" (a busy, shared machine: wall times are inflated and noisy; CPU times are steadier)."
-               if max(run["load_before"], run["load_after"]) > 0.75 * (m["cores"] or 1) else "."))
+            + (
+                " (a busy, shared machine: wall times are inflated and noisy; CPU times are steadier)."
+                if max(run["load_before"], run["load_after"]) > 0.75 * (m["cores"] or 1)
+                else "."
+            )
+        )
     lines += [
         "",
         f"Region: {n}x{n} RGB ({fmt_bytes(raw)} raw), photo-like pixels (`photo_like` in `benchmarks/_util.py`). "
@@ -346,12 +420,21 @@ def report(results: dict[str, Any]) -> str:
             "",
             markdown_table(headers, _rows(png, raw)),
             "",
-            markdown_table(["target", "measured", "met?"], [
-                [f"throughput: Pillow time / ours >= {PNG_SPEED_TARGET}", f"**{png['speed_ratio']:.2f}**",
-                 _mark(png["speed_ratio"] >= PNG_SPEED_TARGET)],
-                [f"peak RSS: ours / Pillow <= {PNG_RSS_TARGET}", f"**{png['rss_ratio']:.3f}**",
-                 _mark(png["rss_ratio"] <= PNG_RSS_TARGET)],
-            ]),
+            markdown_table(
+                ["target", "measured", "met?"],
+                [
+                    [
+                        f"throughput: Pillow time / ours >= {PNG_SPEED_TARGET}",
+                        f"**{png['speed_ratio']:.2f}**",
+                        _mark(png["speed_ratio"] >= PNG_SPEED_TARGET),
+                    ],
+                    [
+                        f"peak RSS: ours / Pillow <= {PNG_RSS_TARGET}",
+                        f"**{png['rss_ratio']:.3f}**",
+                        _mark(png["rss_ratio"] <= PNG_RSS_TARGET),
+                    ],
+                ],
+            ),
             "",
         ]
     for t in results.get("tiff", []):
@@ -364,15 +447,26 @@ def report(results: dict[str, Any]) -> str:
         ours_cpu = t["approaches"]["ours"].get("cpu_s")
         rows = [["tifffile time / ours", f"**{t['ratio_vs_tifffile']:.2f}**", "(reported)"]]
         if "ratio_vs_pyvips" in t:
-            rows.insert(0, ["pyvips time / ours >= 1 (at least as fast)", f"**{t['ratio_vs_pyvips']:.2f}**",
-                            _mark(t["ratio_vs_pyvips"] >= 1)])
+            rows.insert(
+                0,
+                [
+                    "pyvips time / ours >= 1 (at least as fast)",
+                    f"**{t['ratio_vs_pyvips']:.2f}**",
+                    _mark(t["ratio_vs_pyvips"] >= 1),
+                ],
+            )
             for k, (name, ratio) in enumerate(t.get("variant_ratios_vs_pyvips", {}).items()):
                 rows.insert(1 + k, [f"pyvips time / {name}", f"{ratio:.2f}", "(reported)"])
         if ours_cpu:
             for name in ("pyvips tiffsave", "tifffile from memory"):
                 if name in t["approaches"] and "cpu_s" in t["approaches"][name]:
-                    rows.append([f"CPU time: {name.split()[0]} / ours",
-                                 f"{t['approaches'][name]['cpu_s'] / ours_cpu:.2f}", "(reported)"])
+                    rows.append(
+                        [
+                            f"CPU time: {name.split()[0]} / ours",
+                            f"{t['approaches'][name]['cpu_s'] / ours_cpu:.2f}",
+                            "(reported)",
+                        ]
+                    )
         lines += [markdown_table(["ratio", "measured", "met?"], rows), ""]
     if "big" in results:
         big = results["big"]
@@ -384,13 +478,22 @@ def report(results: dict[str, Any]) -> str:
             f"{fmt_bytes(big['side'] ** 2 * 3)} of pixels, the TIFF one (zstd 3) copies every stored chunk "
             "into the file.",
             "",
-            markdown_table(["format", "compression", "time", "throughput (raw)", "CPU time", "peak RSS", "< 1 GiB?",
-                            "file"], [
-                [f".{fmt}", r["compression"], fmt_seconds(r["seconds"]),
-                 f"{big['side'] ** 2 * 3 / r['seconds'] / 2**20:.0f} MiB/s",
-                 fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-", fmt_bytes(r["peak_rss"]),
-                 _mark(r["under_limit"]), fmt_bytes(r["bytes"])]
-                for fmt, r in ((k, big[k]) for k in ("tif", "png"))]),
+            markdown_table(
+                ["format", "compression", "time", "throughput (raw)", "CPU time", "peak RSS", "< 1 GiB?", "file"],
+                [
+                    [
+                        f".{fmt}",
+                        r["compression"],
+                        fmt_seconds(r["seconds"]),
+                        f"{big['side'] ** 2 * 3 / r['seconds'] / 2**20:.0f} MiB/s",
+                        fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-",
+                        fmt_bytes(r["peak_rss"]),
+                        _mark(r["under_limit"]),
+                        fmt_bytes(r["bytes"]),
+                    ]
+                    for fmt, r in ((k, big[k]) for k in ("tif", "png"))
+                ],
+            ),
             "",
         ]
     return "\n".join(lines)
@@ -398,8 +501,9 @@ def report(results: dict[str, Any]) -> str:
 
 def _git() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
 
@@ -418,9 +522,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat (a smoke test)")
     parser.add_argument("--repeat", type=int, help="runs per approach (default 3; quick 1)")
     parser.add_argument("--scratch", help="folder for outputs and the large canvas (default: the temp folder)")
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help="comma-separated subset of png,tiff,big; other parts are kept from the last run of "
-                             "the same mode in the results JSON")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="comma-separated subset of png,tiff,big; other parts are kept from the last run of "
+        "the same mode in the results JSON",
+    )
     args = parser.parse_args(argv)
     results_path = RESULTS_QUICK if args.quick else RESULTS
     parts = [p for p in PARTS if p in args.parts.split(",")]
@@ -446,11 +553,19 @@ def main(argv: list[str] | None = None) -> int:
         if previous.get("size") == n:
             results = {k: v for k, v in previous.items() if k in PARTS and k not in parts}
             kept = [p for p in PARTS if p in results]
-            results["runs"] = [{**r, "parts": [p for p in r["parts"] if p in kept]}
-                               for r in previous.get("runs") or [_old_run(previous)]]
+            results["runs"] = [
+                {**r, "parts": [p for p in r["parts"] if p in kept]}
+                for r in previous.get("runs") or [_old_run(previous)]
+            ]
             results["runs"] = [r for r in results["runs"] if r["parts"]]
-    results.update({"machine": machine_info(("numpy", "zarr", "PIL", "tifffile", "imkerutils")), "size": n,
-                    "pyvips": vips, "git": _git()})
+    results.update(
+        {
+            "machine": machine_info(("numpy", "zarr", "PIL", "tifffile", "imkerutils")),
+            "size": n,
+            "pyvips": vips,
+            "git": _git(),
+        }
+    )
     try:
         if "png" in parts:
             _log("PNG")
@@ -459,17 +574,25 @@ def main(argv: list[str] | None = None) -> int:
             results["tiff"] = []
             for compression, level in (("zstd", 3), ("deflate", 6)):
                 _log(f"TIFF {compression}")
-                results["tiff"].append(bench_tiff(canvas, pixels, scratch, repeat, compression, level,
-                                                  vips is not None))
+                results["tiff"].append(
+                    bench_tiff(canvas, pixels, scratch, repeat, compression, level, vips is not None)
+                )
         if "big" in parts:
             results["big"] = bench_big(big, scratch)
     finally:
         if not args.scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    results.setdefault("runs", []).append({
-        "command": " ".join(["python benchmarks/bench_export.py", *(argv if argv is not None else sys.argv[1:])]),
-        "parts": parts, "mode": "quick" if args.quick else "full", "repeat": repeat,
-        "total_s": time.perf_counter() - start, "load_before": load_before, "load_after": os.getloadavg()[0]})
+    results.setdefault("runs", []).append(
+        {
+            "command": " ".join(["python benchmarks/bench_export.py", *(argv if argv is not None else sys.argv[1:])]),
+            "parts": parts,
+            "mode": "quick" if args.quick else "full",
+            "repeat": repeat,
+            "total_s": time.perf_counter() - start,
+            "load_before": load_before,
+            "load_after": os.getloadavg()[0],
+        }
+    )
     write_json(results_path, results)
     print(report(results))
     return 0

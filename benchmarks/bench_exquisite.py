@@ -135,9 +135,17 @@ def timed_step(canvas: Any, gen: TimedGenerator, seed: int, *, artifacts: bool) 
     record = grow_step(canvas, "right", gen, settings)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     gwall, gcpu = gen.take()
-    return {"wall": wall, "cpu": cpu, "gen_wall": gwall, "gen_cpu": gcpu, "overhead": wall - gwall,
-            "overhead_cpu": cpu - gcpu, "commit": record.timings["commit"], "width": canvas.bounds.width,
-            "tile_seed": record.tiles[0].seed}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "gen_wall": gwall,
+        "gen_cpu": gcpu,
+        "overhead": wall - gwall,
+        "overhead_cpu": cpu - gcpu,
+        "commit": record.timings["commit"],
+        "width": canvas.bounds.width,
+        "tile_seed": record.tiles[0].seed,
+    }
 
 
 # -- canvases ------------------------------------------------------------------------------------------------
@@ -179,8 +187,11 @@ def bench_scale(tmp: Path, steps: int, artifact_steps: int, written_tiles: int) 
     for kind in ("2k", "64k-virtual", "64k-written"):
         t0 = time.perf_counter()
         canvases[kind] = build_canvas(tmp / f"scale-{kind}.zarr", kind, written_tiles, edge)
-        builds[kind] = {"seconds": time.perf_counter() - t0, "width": canvases[kind].bounds.width,
-                        "tiles_written": canvases[kind].written_tiles()}
+        builds[kind] = {
+            "seconds": time.perf_counter() - t0,
+            "width": canvases[kind].bounds.width,
+            "tiles_written": canvases[kind].written_tiles(),
+        }
     gen = TimedGenerator(MockGenerator())
     kinds = list(canvases)
     load_before = _load()
@@ -199,15 +210,22 @@ def bench_scale(tmp: Path, steps: int, artifact_steps: int, written_tiles: int) 
             art[kind].append(timed_step(canvases[kind], gen, 5000 + k, artifacts=True))
 
     def summary(rows: list[dict[str, float]]) -> dict[str, Any]:
-        return {key: _median([r[key] for r in rows]) for key in
-                ("wall", "cpu", "gen_wall", "gen_cpu", "overhead", "overhead_cpu", "commit")} | {
-            "steps": len(rows), "width_first": rows[0]["width"], "width_last": rows[-1]["width"]}
+        return {
+            key: _median([r[key] for r in rows])
+            for key in ("wall", "cpu", "gen_wall", "gen_cpu", "overhead", "overhead_cpu", "commit")
+        } | {"steps": len(rows), "width_first": rows[0]["width"], "width_last": rows[-1]["width"]}
 
-    out: dict[str, Any] = {"steps": steps, "artifact_steps": artifact_steps, "builds": builds,
-                           "load_before": load_before, "load_after": _load(),
-                           "no_artifacts": {k: summary(v) for k, v in runs.items()},
-                           "artifacts": {k: summary(v) for k, v in art.items()},
-                           "raw": runs, "raw_artifacts": art}
+    out: dict[str, Any] = {
+        "steps": steps,
+        "artifact_steps": artifact_steps,
+        "builds": builds,
+        "load_before": load_before,
+        "load_after": _load(),
+        "no_artifacts": {k: summary(v) for k, v in runs.items()},
+        "artifacts": {k: summary(v) for k, v in art.items()},
+        "raw": runs,
+        "raw_artifacts": art,
+    }
     for table, raw in (("no_artifacts", runs), ("artifacts", art)):
         for kind, rows in raw.items():
             if kind == "2k":
@@ -240,8 +258,14 @@ def rss_run(kind: str, steps: int) -> dict[str, Any]:
             overhead.append(r["overhead"])
             wall.append(r["wall"])
         width = canvas.bounds.width
-    return {"kind": kind, "rss_before": rss_before, "rss": rss, "overhead": overhead, "wall": wall,
-            "final_width": width}
+    return {
+        "kind": kind,
+        "rss_before": rss_before,
+        "rss": rss,
+        "overhead": overhead,
+        "wall": wall,
+        "final_width": width,
+    }
 
 
 def _slope_per_100(ys: list[float]) -> float:
@@ -253,19 +277,31 @@ def _slope_per_100(ys: list[float]) -> float:
 def bench_rss(steps: int) -> dict[str, Any]:
     out = {}
     for kind in ("2k", "64k-virtual"):
-        child = run_measured(f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_exquisite as B",
-                             f"result = B.rss_run({kind!r}, {steps})")
+        child = run_measured(
+            f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_exquisite as B",
+            f"result = B.rss_run({kind!r}, {steps})",
+        )
         r = child.output
         rss = r["rss"]
         warm = min(20, len(rss) // 2)
         edge = max(1, min(20, len(rss) // 4))
         out[kind] = {
-            "steps": steps, "final_width": r["final_width"],
-            "rss_before": r["rss_before"], "rss_start": rss[0], "rss_max": max(rss), "rss_end": rss[-1],
-            "slope_per_100": _slope_per_100(rss), "slope_per_100_after_warmup": _slope_per_100(rss[warm:]),
-            "warmup_steps": warm, "peak_rss_vmhwm": child.peak_rss,
-            "overhead_first": _median(r["overhead"][:edge]), "overhead_last": _median(r["overhead"][-edge:]),
-            "window": edge, "rss": rss, "overhead": r["overhead"], "wall": r["wall"],
+            "steps": steps,
+            "final_width": r["final_width"],
+            "rss_before": r["rss_before"],
+            "rss_start": rss[0],
+            "rss_max": max(rss),
+            "rss_end": rss[-1],
+            "slope_per_100": _slope_per_100(rss),
+            "slope_per_100_after_warmup": _slope_per_100(rss[warm:]),
+            "warmup_steps": warm,
+            "peak_rss_vmhwm": child.peak_rss,
+            "overhead_first": _median(r["overhead"][:edge]),
+            "overhead_last": _median(r["overhead"][-edge:]),
+            "window": edge,
+            "rss": rss,
+            "overhead": r["overhead"],
+            "wall": r["wall"],
             "seconds": child.seconds,
         }
         o = out[kind]
@@ -293,12 +329,17 @@ class SeedBaseline:
             img = np.asarray(im.convert("RGB"))
         h, w, _ = img.shape
         tile = np.zeros((h, 2 * STRIP, 3), np.uint8)
-        tile[:, :STRIP] = img[:, w - STRIP:]
+        tile[:, :STRIP] = img[:, w - STRIP :]
         generate = np.zeros((h, 2 * STRIP), bool)
         generate[:, STRIP:] = True
         reference = build_reference(tile, generate, fill="edge")
-        raw = np.asarray(self.gen.generate(TileRequest(reference=reference, generate=generate, prompt=prompt,
-                                                       seed=seed, direction=Direction.RIGHT, size=h)).image)
+        raw = np.asarray(
+            self.gen.generate(
+                TileRequest(
+                    reference=reference, generate=generate, prompt=prompt, seed=seed, direction=Direction.RIGHT, size=h
+                )
+            ).image
+        )
         out = np.empty((h, w + STRIP, 3), np.uint8)
         out[:, :w] = img
         out[:, w:] = raw[:, STRIP:]
@@ -336,26 +377,48 @@ def bench_seed(tmp: Path, steps: int, repeat: int) -> dict[str, Any]:
             baseline.step(int(ours[k][-1]["tile_seed"]), prompt)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             gwall, gcpu = gen_seed.take()
-            seed_runs[k].append({"wall": wall, "cpu": cpu, "gen_wall": gwall, "overhead": wall - gwall,
-                                 "overhead_cpu": cpu - gcpu, "png_bytes": png.stat().st_size})
+            seed_runs[k].append(
+                {
+                    "wall": wall,
+                    "cpu": cpu,
+                    "gen_wall": gwall,
+                    "overhead": wall - gwall,
+                    "overhead_cpu": cpu - gcpu,
+                    "png_bytes": png.stat().st_size,
+                }
+            )
         with Image.open(png) as im:
             final = np.asarray(im.convert("RGB"))
-        identical.append(bool(final.shape == (HEIGHT, canvas.bounds.width, 3)
-                              and np.array_equal(final, canvas.read(canvas.bounds))))
+        identical.append(
+            bool(final.shape == (HEIGHT, canvas.bounds.width, 3) and np.array_equal(final, canvas.read(canvas.bounds)))
+        )
     rows = []
     for k in range(1, steps + 1):
         o, s = ours[k], seed_runs[k]
-        row = {"step": k, "width": 1024 + STRIP * k,
-               "ours_wall": _median([r["wall"] for r in o]), "ours_overhead": _median([r["overhead"] for r in o]),
-               "seed_wall": _median([r["wall"] for r in s]), "seed_overhead": _median([r["overhead"] for r in s]),
-               "ours_cpu": _median([r["cpu"] for r in o]), "seed_cpu": _median([r["cpu"] for r in s]),
-               "gen_wall": _median([r["gen_wall"] for r in o + s]), "png_bytes": s[-1]["png_bytes"]}
+        row = {
+            "step": k,
+            "width": 1024 + STRIP * k,
+            "ours_wall": _median([r["wall"] for r in o]),
+            "ours_overhead": _median([r["overhead"] for r in o]),
+            "seed_wall": _median([r["wall"] for r in s]),
+            "seed_overhead": _median([r["overhead"] for r in s]),
+            "ours_cpu": _median([r["cpu"] for r in o]),
+            "seed_cpu": _median([r["cpu"] for r in s]),
+            "gen_wall": _median([r["gen_wall"] for r in o + s]),
+            "png_bytes": s[-1]["png_bytes"],
+        }
         row["ratio_wall"] = row["seed_wall"] / row["ours_wall"]
         row["ratio_overhead"] = row["seed_overhead"] / row["ours_overhead"]
         row["ratio_cpu"] = row["seed_cpu"] / row["ours_cpu"]
         rows.append(row)
-    return {"steps": steps, "repeat": repeat, "identical_pixels": identical, "rows": rows,
-            "load_before": load_before, "load_after": _load()}
+    return {
+        "steps": steps,
+        "repeat": repeat,
+        "identical_pixels": identical,
+        "rows": rows,
+        "load_before": load_before,
+        "load_after": _load(),
+    }
 
 
 # -- 4. the local generator on photographs -------------------------------------------------------------------
@@ -373,7 +436,7 @@ def _square(img: np.ndarray, side: int = 1024) -> tuple[np.ndarray, float]:
         img = np.asarray(Image.fromarray(img).resize((nw, nh), Image.Resampling.LANCZOS))
         h, w = nh, nw
     r0, c0 = (h - side) // 2, (w - side) // 2
-    return np.ascontiguousarray(img[r0:r0 + side, c0:c0 + side]), scale
+    return np.ascontiguousarray(img[r0 : r0 + side, c0 : c0 + side]), scale
 
 
 def load_photos(names: list[str]) -> tuple[list[tuple[str, np.ndarray, tuple[int, int], float]], str]:
@@ -425,13 +488,26 @@ def bench_local(tmp: Path, names: list[str], out_dir: Path) -> dict[str, Any]:
         png = out_dir / f"exquisite-local-{slug}.png"
         Image.fromarray(grown).save(png, format="PNG")
         natural = seam_scores(px, "right").to_dict()
-        rows.append({"photo": name, "source_shape": list(src_shape), "upscale": scale,
-                     "generator_s": r["gen_wall"], "generator_cpu_s": r["gen_cpu"], "step_s": r["wall"],
-                     "qc": record.qc, "tile_seam_scores": [t.seam_scores for t in record.tiles],
-                     "natural": {k: natural[k] for k in ("seam_excess", "detail_ratio", "colour_step")},
-                     "png": str(png.relative_to(HERE.parent))})
-    return {"note": note, "generator": repr(gen.inner), "rows": rows,
-            "median_generator_s": _median([r["generator_s"] for r in rows])}
+        rows.append(
+            {
+                "photo": name,
+                "source_shape": list(src_shape),
+                "upscale": scale,
+                "generator_s": r["gen_wall"],
+                "generator_cpu_s": r["gen_cpu"],
+                "step_s": r["wall"],
+                "qc": record.qc,
+                "tile_seam_scores": [t.seam_scores for t in record.tiles],
+                "natural": {k: natural[k] for k in ("seam_excess", "detail_ratio", "colour_step")},
+                "png": str(png.relative_to(HERE.parent)),
+            }
+        )
+    return {
+        "note": note,
+        "generator": repr(gen.inner),
+        "rows": rows,
+        "median_generator_s": _median([r["generator_s"] for r in rows]),
+    }
 
 
 # -- report --------------------------------------------------------------------------------------------------
@@ -441,24 +517,54 @@ def report_scale(sc: dict[str, Any]) -> list[str]:
     rows = []
     for kind, s in sc["no_artifacts"].items():
         b = sc["builds"][kind]
-        rows.append([kind, f"{b['width']:,} -> {s['width_last']:,}", b["tiles_written"], fmt_seconds(b["seconds"]),
-                     fmt_seconds(s["wall"]), fmt_seconds(s["gen_wall"]), fmt_seconds(s["overhead"]),
-                     fmt_seconds(s["overhead_cpu"]), "-" if kind == "2k" else f"{s['ratio']:.2f}",
-                     "-" if kind == "2k" else f"{s['ratio_of_medians']:.2f}",
-                     "-" if kind == "2k" else f"{s['ratio_cpu']:.2f}",
-                     "-" if kind == "2k" else _mark(s["ratio"] <= SCALE_TARGET)])
-    out.append(markdown_table(
-        ["canvas", "width (px)", "tiles written", "build", "step (median)", "generator", "overhead (wall)",
-         "overhead (CPU)", "ratio (wall)", "ratio of medians", "ratio (CPU)", f"<= {SCALE_TARGET}"], rows))
-    out.append("\nRatios are against `2k`: the median of the per-round ratios (each round steps every canvas "
-               "once, back to back), then the ratio of the medians.  Overhead = step minus the generator's own "
-               "time, in wall seconds and in this process's CPU seconds.")
+        rows.append(
+            [
+                kind,
+                f"{b['width']:,} -> {s['width_last']:,}",
+                b["tiles_written"],
+                fmt_seconds(b["seconds"]),
+                fmt_seconds(s["wall"]),
+                fmt_seconds(s["gen_wall"]),
+                fmt_seconds(s["overhead"]),
+                fmt_seconds(s["overhead_cpu"]),
+                "-" if kind == "2k" else f"{s['ratio']:.2f}",
+                "-" if kind == "2k" else f"{s['ratio_of_medians']:.2f}",
+                "-" if kind == "2k" else f"{s['ratio_cpu']:.2f}",
+                "-" if kind == "2k" else _mark(s["ratio"] <= SCALE_TARGET),
+            ]
+        )
+    out.append(
+        markdown_table(
+            [
+                "canvas",
+                "width (px)",
+                "tiles written",
+                "build",
+                "step (median)",
+                "generator",
+                "overhead (wall)",
+                "overhead (CPU)",
+                "ratio (wall)",
+                "ratio of medians",
+                "ratio (CPU)",
+                f"<= {SCALE_TARGET}",
+            ],
+            rows,
+        )
+    )
+    out.append(
+        "\nRatios are against `2k`: the median of the per-round ratios (each round steps every canvas "
+        "once, back to back), then the ratio of the medians.  Overhead = step minus the generator's own "
+        "time, in wall seconds and in this process's CPU seconds."
+    )
     a = sc["artifacts"]
-    out.append(f"\nWith artifacts on (4 PNGs per tile), {sc['artifact_steps']} interleaved steps each: overhead "
-               f"{fmt_seconds(a['2k']['overhead'])} (2k) vs {fmt_seconds(a['64k-virtual']['overhead'])} "
-               f"(64k-virtual), ratio {a['64k-virtual']['ratio']:.2f} (CPU {a['64k-virtual']['ratio_cpu']:.2f}); "
-               f"without artifacts {fmt_seconds(sc['no_artifacts']['2k']['overhead'])} on 2k, so the artifacts "
-               f"add about {fmt_seconds(a['2k']['overhead'] - sc['no_artifacts']['2k']['overhead'])} a step.")
+    out.append(
+        f"\nWith artifacts on (4 PNGs per tile), {sc['artifact_steps']} interleaved steps each: overhead "
+        f"{fmt_seconds(a['2k']['overhead'])} (2k) vs {fmt_seconds(a['64k-virtual']['overhead'])} "
+        f"(64k-virtual), ratio {a['64k-virtual']['ratio']:.2f} (CPU {a['64k-virtual']['ratio_cpu']:.2f}); "
+        f"without artifacts {fmt_seconds(sc['no_artifacts']['2k']['overhead'])} on 2k, so the artifacts "
+        f"add about {fmt_seconds(a['2k']['overhead'] - sc['no_artifacts']['2k']['overhead'])} a step."
+    )
     out.append(f"Load average (1, 5, 15 min) before / after: {sc['load_before']} / {sc['load_after']}.\n")
     return out
 
@@ -469,16 +575,39 @@ def report_rss(rs: dict[str, Any]) -> list[str]:
     out.append(f"### 2. Resident memory over {n} steps (fresh process per canvas, RSS after every step)\n")
     rows = []
     for kind, r in rs.items():
-        rows.append([kind, f"{r['final_width']:,}", fmt_bytes(r["rss_start"]), fmt_bytes(r["rss_max"]),
-                     fmt_bytes(r["rss_end"]), fmt_bytes(r["slope_per_100"]),
-                     fmt_bytes(r["slope_per_100_after_warmup"]), _mark(r["flat"]),
-                     f"{fmt_seconds(r['overhead_first'])} / {fmt_seconds(r['overhead_last'])}"])
-    out.append(markdown_table(
-        ["canvas", "final width", "RSS start", "RSS max", "RSS end", "slope / 100 steps",
-         f"slope after {next(iter(rs.values()))['warmup_steps']} steps", "flat",
-         f"overhead first / last {next(iter(rs.values()))['window']} steps"], rows))
-    out.append(f"\n'Flat' means no growth: the highest RSS of the second half of the run is at most the highest of "
-               f"the first half plus {FLAT_FRACTION:.0%} of the starting RSS (the slopes are least-squares fits).\n")
+        rows.append(
+            [
+                kind,
+                f"{r['final_width']:,}",
+                fmt_bytes(r["rss_start"]),
+                fmt_bytes(r["rss_max"]),
+                fmt_bytes(r["rss_end"]),
+                fmt_bytes(r["slope_per_100"]),
+                fmt_bytes(r["slope_per_100_after_warmup"]),
+                _mark(r["flat"]),
+                f"{fmt_seconds(r['overhead_first'])} / {fmt_seconds(r['overhead_last'])}",
+            ]
+        )
+    out.append(
+        markdown_table(
+            [
+                "canvas",
+                "final width",
+                "RSS start",
+                "RSS max",
+                "RSS end",
+                "slope / 100 steps",
+                f"slope after {next(iter(rs.values()))['warmup_steps']} steps",
+                "flat",
+                f"overhead first / last {next(iter(rs.values()))['window']} steps",
+            ],
+            rows,
+        )
+    )
+    out.append(
+        f"\n'Flat' means no growth: the highest RSS of the second half of the run is at most the highest of "
+        f"the first half plus {FLAT_FRACTION:.0%} of the starting RSS (the slopes are least-squares fits).\n"
+    )
     return out
 
 
@@ -488,16 +617,44 @@ def report_seed(sd: dict[str, Any]) -> list[str]:
     rows = []
     for r in sd["rows"]:
         if r["step"] in (4, 8, 16, 24) or r["step"] == sd["steps"]:
-            rows.append([r["step"], f"{r['width']:,}", fmt_bytes(r["png_bytes"]), fmt_seconds(r["seed_wall"]),
-                         fmt_seconds(r["ours_wall"]), f"{r['ratio_wall']:.1f}x", fmt_seconds(r["seed_overhead"]),
-                         fmt_seconds(r["ours_overhead"]), f"{r['ratio_overhead']:.1f}x", f"{r['ratio_cpu']:.1f}x",
-                         fmt_seconds(r["gen_wall"])])
-    out.append(markdown_table(
-        ["step", "width after (px)", "seed PNG", "seed step", "our step", "ratio", "seed overhead",
-         "our overhead", "ratio (overhead)", "ratio (CPU)", "mock generator"], rows))
-    out.append(f"\nLoad average before / after: {sd['load_before']} / {sd['load_after']}. "
-               f"Final seed PNG pixel-identical to our canvas: {sd['identical_pixels']}. The seed reported "
-               f"about {SEED_REFERENCE_S} s a step at 13k px wide (its own machine and generator).\n")
+            rows.append(
+                [
+                    r["step"],
+                    f"{r['width']:,}",
+                    fmt_bytes(r["png_bytes"]),
+                    fmt_seconds(r["seed_wall"]),
+                    fmt_seconds(r["ours_wall"]),
+                    f"{r['ratio_wall']:.1f}x",
+                    fmt_seconds(r["seed_overhead"]),
+                    fmt_seconds(r["ours_overhead"]),
+                    f"{r['ratio_overhead']:.1f}x",
+                    f"{r['ratio_cpu']:.1f}x",
+                    fmt_seconds(r["gen_wall"]),
+                ]
+            )
+    out.append(
+        markdown_table(
+            [
+                "step",
+                "width after (px)",
+                "seed PNG",
+                "seed step",
+                "our step",
+                "ratio",
+                "seed overhead",
+                "our overhead",
+                "ratio (overhead)",
+                "ratio (CPU)",
+                "mock generator",
+            ],
+            rows,
+        )
+    )
+    out.append(
+        f"\nLoad average before / after: {sd['load_before']} / {sd['load_after']}. "
+        f"Final seed PNG pixel-identical to our canvas: {sd['identical_pixels']}. The seed reported "
+        f"about {SEED_REFERENCE_S} s a step at 13k px wide (its own machine and generator).\n"
+    )
     return out
 
 
@@ -508,24 +665,50 @@ def report_local(lo: dict[str, Any]) -> list[str]:
     rows = []
     for r in lo["rows"]:
         q, nat = r["qc"], r["natural"]
-        src = f"{r['source_shape'][1]}x{r['source_shape'][0]}" + (f", x{r['upscale']:.2f}" if r["upscale"] > 1
-                                                                  else "")
+        src = f"{r['source_shape'][1]}x{r['source_shape'][0]}" + (f", x{r['upscale']:.2f}" if r["upscale"] > 1 else "")
         cpu = r.get("generator_cpu_s")
-        rows.append([r["photo"], src, fmt_seconds(r["generator_s"]), "-" if cpu is None else fmt_seconds(cpu),
-                     fmt_seconds(r["step_s"]),
-                     f"{q['seam_excess']:.2f} ({nat['seam_excess']:.2f})",
-                     f"{q['detail_ratio']:.2f} ({nat['detail_ratio']:.2f})",
-                     f"{q['colour_step']:.2f} ({nat['colour_step']:.2f})", f"`{r['png']}`"])
-    out.append(markdown_table(
-        ["photograph", "source (upscale)", "generator / tile", "generator CPU", "step", "seam excess (real)",
-         "detail ratio (real)", "colour step (real)", "grown image"], rows))
-    out.append(f"\nMedian {fmt_seconds(lo['median_generator_s'])} per tile. In brackets: the same metric on the "
-               "photograph's own middle column (a real continuation).\n")
+        rows.append(
+            [
+                r["photo"],
+                src,
+                fmt_seconds(r["generator_s"]),
+                "-" if cpu is None else fmt_seconds(cpu),
+                fmt_seconds(r["step_s"]),
+                f"{q['seam_excess']:.2f} ({nat['seam_excess']:.2f})",
+                f"{q['detail_ratio']:.2f} ({nat['detail_ratio']:.2f})",
+                f"{q['colour_step']:.2f} ({nat['colour_step']:.2f})",
+                f"`{r['png']}`",
+            ]
+        )
+    out.append(
+        markdown_table(
+            [
+                "photograph",
+                "source (upscale)",
+                "generator / tile",
+                "generator CPU",
+                "step",
+                "seam excess (real)",
+                "detail ratio (real)",
+                "colour step (real)",
+                "grown image",
+            ],
+            rows,
+        )
+    )
+    out.append(
+        f"\nMedian {fmt_seconds(lo['median_generator_s'])} per tile. In brackets: the same metric on the "
+        "photograph's own middle column (a real continuation).\n"
+    )
     return out
 
 
-PARTS = {"scale": ("1. step overhead vs width", report_scale), "rss": ("2. memory", report_rss),
-         "seed": ("3. the seed's way", report_seed), "local": ("4. local generator", report_local)}
+PARTS = {
+    "scale": ("1. step overhead vs width", report_scale),
+    "rss": ("2. memory", report_rss),
+    "seed": ("3. the seed's way", report_seed),
+    "local": ("4. local generator", report_local),
+}
 
 
 def report(res: dict[str, Any]) -> str:
@@ -572,8 +755,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(parts) - set(jobs))
     if unknown:
         parser.error(f"unknown part(s) {unknown}; choose from {sorted(jobs)}")
-    run_parts({key: jobs[key] for key in parts}, results, json_path, start=start, log=_log,
-              tmp_prefix="imker-bench-ex-")
+    run_parts(
+        {key: jobs[key] for key in parts}, results, json_path, start=start, log=_log, tmp_prefix="imker-bench-ex-"
+    )
     publish(results, report, json_path, _log)
     return 1 if results.get("errors") else 0
 

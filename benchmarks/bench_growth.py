@@ -129,22 +129,27 @@ def _race(tmp: Path, name: str, step: Any, steps: int, start_pixels: np.ndarray)
         frame, b = canvas.frame, canvas.bounds
         z = canvas.level_array(0)
         assert z is not None
-        expect = Window(0, -512 * steps, 1024, 1024 + 512 * steps) if d == "left" else Window(
-            0, 0, 1024, 1024 + 512 * steps)
+        expect = (
+            Window(0, -512 * steps, 1024, 1024 + 512 * steps) if d == "left" else Window(0, 0, 1024, 1024 + 512 * steps)
+        )
         assert b == expect, f"{d}: bounds {b}, expected {expect}"
         assert np.array_equal(canvas.read(Window(0, 0, 1024, 1024)), start_pixels), f"{d}: the start tile moved"
         slowest = int(np.argmax(steps_s[d]))
         no_rebase = [t for k, t in enumerate(steps_s[d]) if k not in rebased_at[d]]
         out["ways"][d] = {
-            "total_s": sum(steps_s[d]), "step": Timing(tuple(steps_s[d])).to_dict(),
+            "total_s": sum(steps_s[d]),
+            "step": Timing(tuple(steps_s[d])).to_dict(),
             "parts_median_s": {k: float(np.median([p[k] for p in parts[d]])) for k in (parts[d] or [{}])[0]},
-            "slowest_step": {"index": slowest, "seconds": steps_s[d][slowest],
-                             "rebased": slowest in rebased_at[d]},
+            "slowest_step": {"index": slowest, "seconds": steps_s[d][slowest], "rebased": slowest in rebased_at[d]},
             "slowest_without_rebase_s": max(no_rebase) if no_rebase else None,
-            "rebases": len(rebased_at[d]), "rebased_at_steps": rebased_at[d],
+            "rebases": len(rebased_at[d]),
+            "rebased_at_steps": rebased_at[d],
             "rebase_steps_s": [steps_s[d][k] for k in rebased_at[d]],
-            "bounds": b.to_dict(), "frame": frame.to_dict(), "array_shape": list(z.shape),
-            "extent_ok": extent_ok(frame, b, 1), "chunks_stored": _count_files(canvas.path / frame.path(0) / "c"),
+            "bounds": b.to_dict(),
+            "frame": frame.to_dict(),
+            "array_shape": list(z.shape),
+            "extent_ok": extent_ok(frame, b, 1),
+            "chunks_stored": _count_files(canvas.path / frame.path(0) / "c"),
         }
     left, right = out["ways"]["left"], out["ways"]["right"]
     out["ratio_total"] = left["total_s"] / right["total_s"]
@@ -213,6 +218,7 @@ def bench_dask(scratch: Path, side: int, repeat: int) -> dict[str, Any]:
     tile_block = canvas.read(Window(0, 0, BLOCK_TILES * tile, BLOCK_TILES * tile))
     r0, c0 = window.row_off % (BLOCK_TILES * tile), window.col_off % (BLOCK_TILES * tile)
     assert np.array_equal(expect, tile_block[r0 : r0 + 1024, c0 : c0 + 1024]), "linked chunks do not repeat the block"
+
     def via_dask_inline() -> np.ndarray:  # the zarr array inlined into each task: no per-block graph keys
         return da.from_zarr(str(path), component=component, inline_array=True)[sel].compute()
 
@@ -234,16 +240,33 @@ def bench_dask(scratch: Path, side: int, repeat: int) -> dict[str, Any]:
     shutil.rmtree(path, ignore_errors=True)
     remove_s = time.perf_counter() - t0
     return {
-        "scratch": str(scratch), "tiles_side": side, "chunk_files": files, "build_s": build_s, "remove_s": remove_s,
-        "array_shape": list(z.shape), "nchunks": z.nchunks, "dask_chunks": int(np.prod(arr.numblocks)),
-        "window": window.to_dict(), "array_window": aw.to_dict(), "dask_version": dask.__version__,
-        "dask": td.to_dict(), "canvas": tc.to_dict(), "ratio": td.median / tc.median, "ratio_best": td.best / tc.best,
-        "dask_inline": tdi.to_dict(), "canvas_2": tci.to_dict(), "ratio_inline": tdi.median / tci.median,
+        "scratch": str(scratch),
+        "tiles_side": side,
+        "chunk_files": files,
+        "build_s": build_s,
+        "remove_s": remove_s,
+        "array_shape": list(z.shape),
+        "nchunks": z.nchunks,
+        "dask_chunks": int(np.prod(arr.numblocks)),
+        "window": window.to_dict(),
+        "array_window": aw.to_dict(),
+        "dask_version": dask.__version__,
+        "dask": td.to_dict(),
+        "canvas": tc.to_dict(),
+        "ratio": td.median / tc.median,
+        "ratio_best": td.best / tc.best,
+        "dask_inline": tdi.to_dict(),
+        "canvas_2": tci.to_dict(),
+        "ratio_inline": tdi.median / tci.median,
         "ratio_inline_best": tdi.best / tci.best,
-        "dask_prebuilt_compute": prebuilt.to_dict(), "from_zarr_only": open_only.to_dict(),
-        "dask_prebuilt_compute_sync": prebuilt_sync.to_dict(), "zarr_slice": zarr_slice.to_dict(),
-        "nchunks_initialized": initialized, "nchunks_initialized_s": nchunks_initialized_s,
-        "info_complete_s": info_complete_s, "info_stored_bytes": getattr(info, "_count_bytes_stored", None),
+        "dask_prebuilt_compute": prebuilt.to_dict(),
+        "from_zarr_only": open_only.to_dict(),
+        "dask_prebuilt_compute_sync": prebuilt_sync.to_dict(),
+        "zarr_slice": zarr_slice.to_dict(),
+        "nchunks_initialized": initialized,
+        "nchunks_initialized_s": nchunks_initialized_s,
+        "info_complete_s": info_complete_s,
+        "info_stored_bytes": getattr(info, "_count_bytes_stored", None),
     }
 
 
@@ -267,27 +290,57 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
         w = g["ways"][d]
         s = w["slowest_step"]
         parts = ", ".join(f"{k} {fmt_seconds(v)}" for k, v in w["parts_median_s"].items()) or "-"
-        rows.append([d, fmt_seconds(w["total_s"]), fmt_seconds(w["step"]["median_s"]), parts,
-                     f"{fmt_seconds(s['seconds'])} (step {s['index'] + 1}{', a rebase' if s['rebased'] else ''})",
-                     str(w["rebases"]) + (f" (at steps {', '.join(str(k + 1) for k in w['rebased_at_steps'])}; "
-                                          f"{', '.join(fmt_seconds(t) for t in w['rebase_steps_s'])})"
-                                          if w["rebases"] else ""),
-                     f"{w['bounds']['width']} / {w['array_shape'][2]} px, origin {tuple(w['frame']['origin'])}"
-                     + ("" if w["extent_ok"] else " **(breaks the layout rule)**")])
-    title = ("Exquisite steps (`grow_step`, mock generator, `GrowSettings(save_artifacts=False)`)"
-             if name == "exquisite"
-             else "storage alone (`canvas.paste(strip, 0, col, grow=True)` of a 1024x512 photo-like strip)")
+        rows.append(
+            [
+                d,
+                fmt_seconds(w["total_s"]),
+                fmt_seconds(w["step"]["median_s"]),
+                parts,
+                f"{fmt_seconds(s['seconds'])} (step {s['index'] + 1}{', a rebase' if s['rebased'] else ''})",
+                str(w["rebases"])
+                + (
+                    f" (at steps {', '.join(str(k + 1) for k in w['rebased_at_steps'])}; "
+                    f"{', '.join(fmt_seconds(t) for t in w['rebase_steps_s'])})"
+                    if w["rebases"]
+                    else ""
+                ),
+                f"{w['bounds']['width']} / {w['array_shape'][2]} px, origin {tuple(w['frame']['origin'])}"
+                + ("" if w["extent_ok"] else " **(breaks the layout rule)**"),
+            ]
+        )
+    title = (
+        "Exquisite steps (`grow_step`, mock generator, `GrowSettings(save_artifacts=False)`)"
+        if name == "exquisite"
+        else "storage alone (`canvas.paste(strip, 0, col, grow=True)` of a 1024x512 photo-like strip)"
+    )
     return [
         "",
         f"### Growth, {title}: {g['steps']} steps LEFT vs {g['steps']} RIGHT, alternating",
         "",
-        markdown_table(["direction", "total", "median step", "median parts", "slowest step", "rebases",
-                        "final width / level-0 array width, origin (tiles)"], rows),
+        markdown_table(
+            [
+                "direction",
+                "total",
+                "median step",
+                "median parts",
+                "slowest step",
+                "rebases",
+                "final width / level-0 array width, origin (tiles)",
+            ],
+            rows,
+        ),
         "",
-        markdown_table(["ratio", "measured", "met?"], [
-            [f"total time left / right <= {GROWTH_TARGET}", f"**{g['ratio_total']:.2f}**",
-             _mark(g["ratio_total"] <= GROWTH_TARGET)],
-            ["median step left / right", f"{g['ratio_median_step']:.2f}", "(reported)"]]),
+        markdown_table(
+            ["ratio", "measured", "met?"],
+            [
+                [
+                    f"total time left / right <= {GROWTH_TARGET}",
+                    f"**{g['ratio_total']:.2f}**",
+                    _mark(g["ratio_total"] <= GROWTH_TARGET),
+                ],
+                ["median step left / right", f"{g['ratio_median_step']:.2f}", "(reported)"],
+            ],
+        ),
     ]
 
 
@@ -317,32 +370,69 @@ def report(results: dict[str, Any]) -> str:
             f"{k['window']['col_off']}.. (1024x1024, unaligned, 2x2 chunks); {k['dask']['repeats']} interleaved "
             f"repeats after a warm-up, medians. dask {k['dask_version']}.",
             "",
-            markdown_table(["operation", "time (median)", "best"], [
-                ["`da.from_zarr(canvas, component=frame.path(0))[window].compute()`",
-                 fmt_seconds(k["dask"]["median_s"]), fmt_seconds(k["dask"]["min_s"])],
-                ["`Canvas.read(window)`", fmt_seconds(k["canvas"]["median_s"]), fmt_seconds(k["canvas"]["min_s"])],
-                ["`da.from_zarr(..., inline_array=True)[window].compute()`", fmt_seconds(k["dask_inline"]["median_s"]),
-                 fmt_seconds(k["dask_inline"]["min_s"])],
-                ["`Canvas.read(window)` (interleaved with the line above)", fmt_seconds(k["canvas_2"]["median_s"]),
-                 fmt_seconds(k["canvas_2"]["min_s"])],
-                ["(`from_zarr` alone)", fmt_seconds(k["from_zarr_only"]["median_s"]),
-                 fmt_seconds(k["from_zarr_only"]["min_s"])],
-                ["(compute of a prebuilt dask array's window)", fmt_seconds(k["dask_prebuilt_compute"]["median_s"]),
-                 fmt_seconds(k["dask_prebuilt_compute"]["min_s"])],
-                ["(the same, `scheduler=\"sync\"`)", fmt_seconds(k["dask_prebuilt_compute_sync"]["median_s"]),
-                 fmt_seconds(k["dask_prebuilt_compute_sync"]["min_s"])],
-                ["(plain zarr: `zarr.open_array(level 0)[:, window]`)", fmt_seconds(k["zarr_slice"]["median_s"]),
-                 fmt_seconds(k["zarr_slice"]["min_s"])],
-                [f"`nchunks_initialized` (= {k['nchunks_initialized']:,}), once",
-                 fmt_seconds(k["nchunks_initialized_s"]), "-"],
-                ["`info_complete()`, once", fmt_seconds(k["info_complete_s"]), "-"],
-            ]),
+            markdown_table(
+                ["operation", "time (median)", "best"],
+                [
+                    [
+                        "`da.from_zarr(canvas, component=frame.path(0))[window].compute()`",
+                        fmt_seconds(k["dask"]["median_s"]),
+                        fmt_seconds(k["dask"]["min_s"]),
+                    ],
+                    ["`Canvas.read(window)`", fmt_seconds(k["canvas"]["median_s"]), fmt_seconds(k["canvas"]["min_s"])],
+                    [
+                        "`da.from_zarr(..., inline_array=True)[window].compute()`",
+                        fmt_seconds(k["dask_inline"]["median_s"]),
+                        fmt_seconds(k["dask_inline"]["min_s"]),
+                    ],
+                    [
+                        "`Canvas.read(window)` (interleaved with the line above)",
+                        fmt_seconds(k["canvas_2"]["median_s"]),
+                        fmt_seconds(k["canvas_2"]["min_s"]),
+                    ],
+                    [
+                        "(`from_zarr` alone)",
+                        fmt_seconds(k["from_zarr_only"]["median_s"]),
+                        fmt_seconds(k["from_zarr_only"]["min_s"]),
+                    ],
+                    [
+                        "(compute of a prebuilt dask array's window)",
+                        fmt_seconds(k["dask_prebuilt_compute"]["median_s"]),
+                        fmt_seconds(k["dask_prebuilt_compute"]["min_s"]),
+                    ],
+                    [
+                        '(the same, `scheduler="sync"`)',
+                        fmt_seconds(k["dask_prebuilt_compute_sync"]["median_s"]),
+                        fmt_seconds(k["dask_prebuilt_compute_sync"]["min_s"]),
+                    ],
+                    [
+                        "(plain zarr: `zarr.open_array(level 0)[:, window]`)",
+                        fmt_seconds(k["zarr_slice"]["median_s"]),
+                        fmt_seconds(k["zarr_slice"]["min_s"]),
+                    ],
+                    [
+                        f"`nchunks_initialized` (= {k['nchunks_initialized']:,}), once",
+                        fmt_seconds(k["nchunks_initialized_s"]),
+                        "-",
+                    ],
+                    ["`info_complete()`, once", fmt_seconds(k["info_complete_s"]), "-"],
+                ],
+            ),
             "",
-            markdown_table(["ratio", "measured", "met?"], [
-                [f"dask / Canvas.read <= {DASK_TARGET}", f"**{k['ratio']:.2f}** (bests {k['ratio_best']:.2f})",
-                 _mark(k["ratio"] <= DASK_TARGET)],
-                ["dask with `inline_array=True` / Canvas.read",
-                 f"{k['ratio_inline']:.2f} (bests {k['ratio_inline_best']:.2f})", "(reported)"]]),
+            markdown_table(
+                ["ratio", "measured", "met?"],
+                [
+                    [
+                        f"dask / Canvas.read <= {DASK_TARGET}",
+                        f"**{k['ratio']:.2f}** (bests {k['ratio_best']:.2f})",
+                        _mark(k["ratio"] <= DASK_TARGET),
+                    ],
+                    [
+                        "dask with `inline_array=True` / Canvas.read",
+                        f"{k['ratio_inline']:.2f} (bests {k['ratio_inline_best']:.2f})",
+                        "(reported)",
+                    ],
+                ],
+            ),
         ]
     for key, tb in results.get("errors", {}).items():
         lines += ["", f"**{key} failed:**", "", "```", tb.strip(), "```"]
@@ -372,7 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "machine": machine_info(("numpy", "zarr", "dask", "imkerutils")),
         "command": "python benchmarks/bench_growth.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
-        "mode": "quick" if args.quick else "full", "git": _git_state(), "load_before": os.getloadavg()[0],
+        "mode": "quick" if args.quick else "full",
+        "git": _git_state(),
+        "load_before": os.getloadavg()[0],
         "targets": {"growth_ratio": GROWTH_TARGET, "dask_ratio": DASK_TARGET},
     }
     json_path = RESULTS_QUICK if args.quick else RESULTS

@@ -128,9 +128,14 @@ def median(xs: list[float]) -> float:
 
 
 def report(results: dict[str, Any]) -> str:
-    lines = ["## Import (issue 16)", "", f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores.",
-             "Each cell: median over the repeats, each run a fresh interpreter; *time* is the import alone, "
-             "*peak RSS* the child's own VmHWM (imports included).", ""]
+    lines = [
+        "## Import (issue 16)",
+        "",
+        f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores.",
+        "Each cell: median over the repeats, each run a fresh interpreter; *time* is the import alone, "
+        "*peak RSS* the child's own VmHWM (imports included).",
+        "",
+    ]
     rows = []
     for key, data in results["sizes"].items():
         if not isinstance(data, dict) or "runs" not in data:
@@ -138,8 +143,16 @@ def report(results: dict[str, Any]) -> str:
         ref = median([r["seconds"] for r in data["runs"]["pyvips -> zarr loop"]])
         for name, runs in data["runs"].items():
             t = median([r["seconds"] for r in runs])
-            rows.append([key, name, fmt_seconds(t), f"{t / ref:.2f}x", fmt_bytes(max(r["peak_rss"] for r in runs)),
-                         fmt_bytes(max(r["setup_rss"] for r in runs))])
+            rows.append(
+                [
+                    key,
+                    name,
+                    fmt_seconds(t),
+                    f"{t / ref:.2f}x",
+                    fmt_bytes(max(r["peak_rss"] for r in runs)),
+                    fmt_bytes(max(r["setup_rss"] for r in runs)),
+                ]
+            )
     lines.append(markdown_table(["image", "approach", "time", "time / loop", "peak RSS", "RSS after imports"], rows))
     return "\n".join(lines) + "\n"
 

@@ -75,8 +75,9 @@ def baseline_generator(rev: str) -> Any:
     root = HERE.parent
 
     def show(path: str) -> str:
-        return subprocess.run(["git", "-C", str(root), "show", f"{rev}:{path}"], check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["git", "-C", str(root), "show", f"{rev}:{path}"], check=True, capture_output=True, text=True
+        ).stdout
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-local-baseline-"))
     (tmp / "_baseline_quilting.py").write_text(show("imkerutils/exquisite/api/_quilting.py"))
@@ -128,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         for d in args.directions:
             direction = Direction.parse(d)
             request, band, real = request_for(px, direction)
-            row: dict[str, Any] = {"photo": name.split(" ")[0], "upscale": scale, "direction": d,
-                                   "own": scores(real, band)}
+            row: dict[str, Any] = {
+                "photo": name.split(" ")[0],
+                "upscale": scale,
+                "direction": d,
+                "own": scores(real, band),
+            }
             for key, gen in versions.items():
                 new, wall, cpu = run_one(gen, request, direction)
                 row[key] = {**scores(new, band), "wall_s": wall, "cpu_s": cpu}
@@ -142,15 +147,32 @@ def main(argv: list[str] | None = None) -> int:
                     strip = np.concatenate([band, real, band[:, :8] * 0, new], axis=1)
                     Image.fromarray(from_right(strip, direction)).save(out / f"{row['photo']}-{d}-{key}.png")
             rows.append(row)
-            print(f"{row['photo']:<20} {d:<5} own b {row['own']['banding']:.2f} r {row['own']['repetition']:.3f} "
-                  + " ".join(f"| {k} b {row[k]['banding']:.2f} r {row[k]['repetition']:.3f} "
-                             f"{row[k]['cpu_s']:.2f}s {'pass' if row[k]['pass'] else 'FAIL'}" for k in versions),
-                  file=sys.stderr, flush=True)
-    summary = {k: {"median_wall_s": statistics.median(r[k]["wall_s"] for r in rows),
-                   "median_cpu_s": statistics.median(r[k]["cpu_s"] for r in rows)} for k in versions}
-    results = {"machine": machine_info(("numpy", "scipy", "skimage", "imkerutils")), "note": note,
-               "baseline": args.baseline, "generator": repr(versions["new"]), "rows": rows, "summary": summary,
-               "total_s": time.perf_counter() - start}
+            print(
+                f"{row['photo']:<20} {d:<5} own b {row['own']['banding']:.2f} r {row['own']['repetition']:.3f} "
+                + " ".join(
+                    f"| {k} b {row[k]['banding']:.2f} r {row[k]['repetition']:.3f} "
+                    f"{row[k]['cpu_s']:.2f}s {'pass' if row[k]['pass'] else 'FAIL'}"
+                    for k in versions
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+    summary = {
+        k: {
+            "median_wall_s": statistics.median(r[k]["wall_s"] for r in rows),
+            "median_cpu_s": statistics.median(r[k]["cpu_s"] for r in rows),
+        }
+        for k in versions
+    }
+    results = {
+        "machine": machine_info(("numpy", "scipy", "skimage", "imkerutils")),
+        "note": note,
+        "baseline": args.baseline,
+        "generator": repr(versions["new"]),
+        "rows": rows,
+        "summary": summary,
+        "total_s": time.perf_counter() - start,
+    }
     write_json(RESULTS_DIR / f"local-generator-{'-'.join(args.directions)}.json", results)
     print(report(results, list(versions)))
     return 0
@@ -164,22 +186,32 @@ def report(results: dict[str, Any], keys: list[str]) -> str:
     for r in results["rows"]:
         line = [r["photo"], r["direction"], f"{r['own']['banding']:.2f}", f"{r['own']['repetition']:.3f}"]
         for k in keys:
-            line += [f"{r[k]['banding']:.2f}", f"{r[k]['repetition']:.3f}", f"{r[k]['cpu_s']:.2f}",
-                     "yes" if r[k]["pass"] else "no"]
+            line += [
+                f"{r[k]['banding']:.2f}",
+                f"{r[k]['repetition']:.3f}",
+                f"{r[k]['cpu_s']:.2f}",
+                "yes" if r[k]["pass"] else "no",
+            ]
         table.append(line)
     out = [markdown_table(headers, table), ""]
     for k in keys:
         s = results["summary"][k]
-        n_pass = {d: sum(r[k]["pass"] for r in results["rows"] if r["direction"] == d)
-                  for d in dict.fromkeys(r["direction"] for r in results["rows"])}
+        n_pass = {
+            d: sum(r[k]["pass"] for r in results["rows"] if r["direction"] == d)
+            for d in dict.fromkeys(r["direction"] for r in results["rows"])
+        }
         n_all = {d: sum(1 for r in results["rows"] if r["direction"] == d) for d in n_pass}
-        out.append(f"{k}: median {s['median_cpu_s']:.2f} s CPU ({s['median_wall_s']:.2f} s wall) per tile; passes "
-                   + ", ".join(f"{n_pass[d]}/{n_all[d]} growing {d}" for d in n_pass))
+        out.append(
+            f"{k}: median {s['median_cpu_s']:.2f} s CPU ({s['median_wall_s']:.2f} s wall) per tile; passes "
+            + ", ".join(f"{n_pass[d]}/{n_all[d]} growing {d}" for d in n_pass)
+        )
     if "old" in keys:
         ratio_cpu = results["summary"]["new"]["median_cpu_s"] / results["summary"]["old"]["median_cpu_s"]
         ratio_wall = results["summary"]["new"]["median_wall_s"] / results["summary"]["old"]["median_wall_s"]
-        out.append(f"time per tile new / old: {ratio_cpu:.2f} (CPU), {ratio_wall:.2f} (wall); "
-                   f"target <= {TIME_TARGET}: {'met' if ratio_cpu <= TIME_TARGET else 'NOT met'}")
+        out.append(
+            f"time per tile new / old: {ratio_cpu:.2f} (CPU), {ratio_wall:.2f} (wall); "
+            f"target <= {TIME_TARGET}: {'met' if ratio_cpu <= TIME_TARGET else 'NOT met'}"
+        )
     return "\n".join(out) + "\n"
 
 

@@ -54,8 +54,10 @@ def main(argv: list[str] | None = None) -> None:
     assert np.array_equal(np.asarray(z[:, r : r + 1024, col : col + 1024]).transpose(1, 2, 0), px[(rounds - 1) % 4])
     tc, tz = tc[5:], tz[5:]
     mc, mz = statistics.median(tc), statistics.median(tz)
-    print(f"paste canvas median {mc * 1e3:.1f} ms, zarr {mz * 1e3:.1f} ms, ratio of medians {mc / mz:.2f}, "
-          f"ratio of bests {min(tc) / min(tz):.2f}, {rounds} rounds, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"paste canvas median {mc * 1e3:.1f} ms, zarr {mz * 1e3:.1f} ms, ratio of medians {mc / mz:.2f}, "
+        f"ratio of bests {min(tc) / min(tz):.2f}, {rounds} rounds, load {os.getloadavg()[0]:.1f}"
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 

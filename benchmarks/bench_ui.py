@@ -49,8 +49,14 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results" / "ui.json"
 RENDER_TARGET = 1.2
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1400, "height": 860}
 
 
@@ -95,8 +101,12 @@ class Server:
         import httpx
 
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed in stop())
-        self.proc = subprocess.Popen([sys.executable, "-m", "imkerutils.exquisite.ui", str(canvas), "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "imkerutils.exquisite.ui", str(canvas), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if "http://" not in line:
             self.fail(f"the UI server did not start: {line!r}")
@@ -136,8 +146,9 @@ def first_render_ms(browser: Any, url: str, timeout_s: float = 120.0) -> tuple[f
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url}: the viewer did not render within {timeout_s} s")
             page.wait_for_timeout(5)
-        tiles = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('/api/tiles/'))"
-                              ".length")
+        tiles = page.evaluate(
+            "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/tiles/')).length"
+        )
         return float(ms), int(tiles)
     finally:
         context.close()
@@ -164,9 +175,14 @@ def bench_render(small: Path, large: Path, repeat: int) -> dict[str, Any]:
         for server in servers.values():
             server.stop()
     med = {k: statistics.median(v) for k, v in samples.items()}
-    return {"samples_ms": samples, "median_ms": med, "min_ms": {k: min(v) for k, v in samples.items()},
-            "tiles_requested": tiles, "ratio": med["large"] / med["small"],
-            "ratio_of_min": min(samples["large"]) / min(samples["small"])}
+    return {
+        "samples_ms": samples,
+        "median_ms": med,
+        "min_ms": {k: min(v) for k, v in samples.items()},
+        "tiles_requested": tiles,
+        "ratio": med["large"] / med["small"],
+        "ratio_of_min": min(samples["large"]) / min(samples["small"]),
+    }
 
 
 async def _fetch_all(url: str, paths: list[str], concurrency: int) -> tuple[list[float], float, int, int]:
@@ -218,8 +234,9 @@ def bench_tiles(large: Path, concurrency: int, counts: dict[str, int]) -> dict[s
         frame, tile = state["viewer"]["frame"], state["viewer"]["tile"]
         rows, cols = frame["height"] // tile, frame["width"] // tile
         addresses = [(c, r) for r in range(rows) for c in range(cols)]
-        asyncio.run(_fetch_all(server.url, [f"/api/tiles/0/{c}/{r}.jpg" for c, r in addresses[:concurrency]],
-                               concurrency))  # warm-up: threads, connections
+        asyncio.run(
+            _fetch_all(server.url, [f"/api/tiles/0/{c}/{r}.jpg" for c, r in addresses[:concurrency]], concurrency)
+        )  # warm-up: threads, connections
         offset = concurrency
         for fmt, count in counts.items():
             chosen = [addresses[(offset + i) % len(addresses)] for i in range(count)]
@@ -230,9 +247,15 @@ def bench_tiles(large: Path, concurrency: int, counts: dict[str, int]) -> dict[s
             except Exception as exc:
                 server.fail(f"{fmt} tiles failed: {exc!r}")
             lat.sort()
-            out[fmt] = {"requests": count, "median_ms": 1e3 * statistics.median(lat),
-                        "p95_ms": 1e3 * lat[max(0, int(round(0.95 * len(lat))) - 1)], "max_ms": 1e3 * lat[-1],
-                        "tiles_per_s": count / wall, "mean_bytes": size / count, "retries": retries}
+            out[fmt] = {
+                "requests": count,
+                "median_ms": 1e3 * statistics.median(lat),
+                "p95_ms": 1e3 * lat[max(0, int(round(0.95 * len(lat))) - 1)],
+                "max_ms": 1e3 * lat[-1],
+                "tiles_per_s": count / wall,
+                "mean_bytes": size / count,
+                "retries": retries,
+            }
     finally:
         server.stop()
     return out
@@ -242,23 +265,51 @@ def report(r: dict[str, Any]) -> str:
     rd, tl = r["render"], r["tiles"]
     small, large = r["sizes"]["small"], r["sizes"]["large"]
     verdict = "meets" if rd["ratio"] <= RENDER_TARGET else "misses"
-    rows = [[f"{small}x{small} ({small * small / 1e6:.1f} MP)", f"{rd['median_ms']['small']:.0f} ms",
-             f"{rd['min_ms']['small']:.0f} ms", rd["tiles_requested"]["small"]],
-            [f"{large}x{large} ({large * large / 1e9:.2f} GP)", f"{rd['median_ms']['large']:.0f} ms",
-             f"{rd['min_ms']['large']:.0f} ms", rd["tiles_requested"]["large"]]]
-    text = [f"### Time to first render ({r['repeat']} loads each, interleaved, fresh browser context per load)\n",
-            markdown_table(["canvas", "median", "best", "tiles requested"], rows), "",
-            f"Ratio large / small: **{rd['ratio']:.2f}** (of the best: {rd['ratio_of_min']:.2f}); target <= "
-            f"{RENDER_TARGET}: {verdict}.\n",
-            f"### Tile serving, {tl['concurrency']} concurrent clients on loopback ({large}x{large} canvas, level 0)\n"]
-    trows = [[fmt.upper(), v["requests"], f"{v['median_ms']:.0f} ms", f"{v['p95_ms']:.0f} ms",
-              f"{v['max_ms']:.0f} ms", f"{v['tiles_per_s']:.1f}", fmt_bytes(v["mean_bytes"]), v["retries"]]
-             for fmt, v in tl.items() if fmt != "concurrency"]
-    text += [markdown_table(["format", "requests", "median", "p95", "max", "tiles/s", "mean size", "retried"],
-                            trows), ""]
+    rows = [
+        [
+            f"{small}x{small} ({small * small / 1e6:.1f} MP)",
+            f"{rd['median_ms']['small']:.0f} ms",
+            f"{rd['min_ms']['small']:.0f} ms",
+            rd["tiles_requested"]["small"],
+        ],
+        [
+            f"{large}x{large} ({large * large / 1e9:.2f} GP)",
+            f"{rd['median_ms']['large']:.0f} ms",
+            f"{rd['min_ms']['large']:.0f} ms",
+            rd["tiles_requested"]["large"],
+        ],
+    ]
+    text = [
+        f"### Time to first render ({r['repeat']} loads each, interleaved, fresh browser context per load)\n",
+        markdown_table(["canvas", "median", "best", "tiles requested"], rows),
+        "",
+        f"Ratio large / small: **{rd['ratio']:.2f}** (of the best: {rd['ratio_of_min']:.2f}); target <= "
+        f"{RENDER_TARGET}: {verdict}.\n",
+        f"### Tile serving, {tl['concurrency']} concurrent clients on loopback ({large}x{large} canvas, level 0)\n",
+    ]
+    trows = [
+        [
+            fmt.upper(),
+            v["requests"],
+            f"{v['median_ms']:.0f} ms",
+            f"{v['p95_ms']:.0f} ms",
+            f"{v['max_ms']:.0f} ms",
+            f"{v['tiles_per_s']:.1f}",
+            fmt_bytes(v["mean_bytes"]),
+            v["retries"],
+        ]
+        for fmt, v in tl.items()
+        if fmt != "concurrency"
+    ]
+    text += [
+        markdown_table(["format", "requests", "median", "p95", "max", "tiles/s", "mean size", "retried"], trows),
+        "",
+    ]
     m = r["machine"]
-    text.append(f"Machine: {m['cpu']}, {m['cores']} cores; load average {r['load_before']:.1f} before, "
-                f"{r['load_after']:.1f} after. Total {r['total_s']:.0f} s.\n")
+    text.append(
+        f"Machine: {m['cpu']}, {m['cores']} cores; load average {r['load_before']:.1f} before, "
+        f"{r['load_after']:.1f} after. Total {r['total_s']:.0f} s.\n"
+    )
     return "\n".join(text)
 
 
@@ -272,9 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {"small": 2048, "large": 8192} if args.quick else {"small": 4096, "large": 32768}
     counts = {"jpg": 200, "png": 100} if args.quick else {"jpg": 1000, "png": 300}
     start = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine_info(("numpy", "zarr", "PIL", "starlette", "uvicorn", "imkerutils")),
-                               "mode": "quick" if args.quick else "full", "repeat": repeat, "sizes": sizes,
-                               "target_ratio": RENDER_TARGET, "load_before": os.getloadavg()[0]}
+    results: dict[str, Any] = {
+        "machine": machine_info(("numpy", "zarr", "PIL", "starlette", "uvicorn", "imkerutils")),
+        "mode": "quick" if args.quick else "full",
+        "repeat": repeat,
+        "sizes": sizes,
+        "target_ratio": RENDER_TARGET,
+        "load_before": os.getloadavg()[0],
+    }
     _log("building (or reusing) the canvases")
     small, large = build_canvas(sizes["small"]), build_canvas(sizes["large"])
     _log("1. time to first render")

@@ -1,10 +1,12 @@
 """Make imkerutils/data/samples/landscape.jpg: a self-made procedural landscape (public domain)."""
+
 import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
 rng = np.random.default_rng(20261125)
 H = W = 1024
+
 
 def fbm(shape, octaves=6, persistence=0.55, base=4):
     out = np.zeros(shape)
@@ -18,6 +20,7 @@ def fbm(shape, octaves=6, persistence=0.55, base=4):
         amp *= persistence
     return out / total
 
+
 def ridge(n, octaves=7, base=3, amp=1.0):
     x = np.zeros(n)
     a = amp
@@ -27,6 +30,7 @@ def ridge(n, octaves=7, base=3, amp=1.0):
         x += a * np.interp(np.linspace(0, k, n), np.arange(k + 1), g)
         a *= 0.5
     return x
+
 
 yy, xx = np.mgrid[0:H, 0:W] / H
 img = np.zeros((H, W, 3))
@@ -56,7 +60,8 @@ fl = ndimage.binary_dilation(flowers, iterations=2)
 img[fl] = [235, 210, 60]
 # a lake on the left
 lake = (yy > 0.74) & (yy < 0.86) & (((xx - 0.25) / 0.2) ** 2 + ((yy - 0.8) / 0.05) ** 2 < 1)
-img[lake] = (np.array([80, 120, 170]) + 20 * tex[lake][:, None])
+img[lake] = np.array([80, 120, 170]) + 20 * tex[lake][:, None]
 img = np.clip(img + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
 Image.fromarray(img).filter(ImageFilter.SMOOTH_MORE).save(
-    "imkerutils/data/samples/landscape.jpg", quality=92, optimize=True)
+    "imkerutils/data/samples/landscape.jpg", quality=92, optimize=True
+)

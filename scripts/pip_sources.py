@@ -40,8 +40,9 @@ def _pip_config_list(python: str) -> str | None:
     # a venv made by uv has no pip of its own: then ask the pip on PATH (the machine's)
     for pip in ([python, "-m", "pip"], ["pip"], ["pip3"]):
         try:
-            return subprocess.run([*pip, "config", "list"], capture_output=True, text=True, check=True,
-                                  timeout=60).stdout
+            return subprocess.run(
+                [*pip, "config", "list"], capture_output=True, text=True, check=True, timeout=60
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             continue
     return None
@@ -91,8 +92,11 @@ def uv_environment(environ: Mapping[str, str] | None = None, python: str = sys.e
     if config.get("default-timeout"):
         env["UV_HTTP_TIMEOUT"] = config["default-timeout"].split(".")[0]
     # UV_INDEX_URL / UV_EXTRA_INDEX_URL are the older spellings of the first two
-    taken = set(environ) | ({"UV_DEFAULT_INDEX"} if "UV_INDEX_URL" in environ else set()) | (
-        {"UV_INDEX", "UV_INDEX_STRATEGY"} if "UV_EXTRA_INDEX_URL" in environ else set())
+    taken = (
+        set(environ)
+        | ({"UV_DEFAULT_INDEX"} if "UV_INDEX_URL" in environ else set())
+        | ({"UV_INDEX", "UV_INDEX_STRATEGY"} if "UV_EXTRA_INDEX_URL" in environ else set())
+    )
     return {name: value for name, value in env.items() if name not in taken}
 
 

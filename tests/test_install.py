@@ -28,8 +28,11 @@ LIMIT_S = 180.0
 
 
 def lock_lines() -> list[str]:
-    return [line.strip() for line in CONSTRAINTS.read_text().splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in CONSTRAINTS.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def lock_pins() -> dict[str, str]:
@@ -74,8 +77,9 @@ def test_the_lock_pins_every_dependency_of_every_extra_within_its_range() -> Non
                 continue
             name = canonicalize_name(req.name)
             assert name in pins, f"{req} ({group}) has no pin: run bash scripts/lock.sh"
-            assert req.specifier.contains(pins[name], prereleases=True), \
+            assert req.specifier.contains(pins[name], prereleases=True), (
                 f"{req} ({group}) is pinned at {pins[name]}: run bash scripts/lock.sh"
+            )
 
 
 def test_the_new_interop_test_dependencies_are_in_the_test_extra_and_the_lock() -> None:
@@ -95,13 +99,16 @@ def load_pip_sources() -> ModuleType:
     return module
 
 
-def test_uv_is_given_pip_s_package_sources_in_pip_s_order_of_precedence(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_uv_is_given_pip_s_package_sources_in_pip_s_order_of_precedence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conf = tmp_path / "pip.conf"
-    conf.write_text("[global]\nindex-url = file:///global/simple\n"
-                    "extra-index-url = file:///a/simple\n    file:///b/simple\n"
-                    "find-links = /global-wheels\ncert = /certs/bundle.pem\n"
-                    "[install]\nindex-url = file:///install/simple\n")
+    conf.write_text(
+        "[global]\nindex-url = file:///global/simple\n"
+        "extra-index-url = file:///a/simple\n    file:///b/simple\n"
+        "find-links = /global-wheels\ncert = /certs/bundle.pem\n"
+        "[install]\nindex-url = file:///install/simple\n"
+    )
     monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
     for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_CERT"):
         monkeypatch.delenv(name, raising=False)
@@ -126,8 +133,15 @@ def test_the_lock_script_prints_shell_that_sets_those_variables(tmp_path: Path) 
     conf.write_text("[global]\nfind-links = /w 1\n")  # a value that needs quoting in shell
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env["PIP_CONFIG_FILE"] = str(conf)
-    out = subprocess.run(["bash", "-c", f'eval "$({sys.executable} scripts/pip_sources.py)"; echo "$UV_FIND_LINKS"'],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120).stdout
+    out = subprocess.run(
+        ["bash", "-c", f'eval "$({sys.executable} scripts/pip_sources.py)"; echo "$UV_FIND_LINKS"'],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     assert out.strip() == "/w,1"
 
 
@@ -162,16 +176,30 @@ def test_a_fresh_venv_with_the_newest_pip_installs_the_test_extra_within_3_minut
     # The command of scripts/install-test-deps.sh. --no-compile: byte-compiling ~150 packages into a venv that is
     # thrown away takes minutes on a busy 2-core machine and is not what the limit is about (resolving, fetching).
     log = tmp_path / "pip-install.log"
-    cmd = [python, "-m", "pip", "install", "--no-compile", "--progress-bar", "off", "-c", str(CONSTRAINTS),
-           "-e", f"{ROOT}[test]"]
+    cmd = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--no-compile",
+        "--progress-bar",
+        "off",
+        "-c",
+        str(CONSTRAINTS),
+        "-e",
+        f"{ROOT}[test]",
+    ]
     start = time.monotonic()
     with log.open("w") as out:
         try:
-            done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=_child_env(), cwd=tmp_path,
-                                  timeout=LIMIT_S)
+            done = subprocess.run(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env=_child_env(), cwd=tmp_path, timeout=LIMIT_S
+            )
         except subprocess.TimeoutExpired:
-            pytest.fail(f"pip install -c constraints.txt -e .[test] had not finished after {LIMIT_S:.0f} s; "
-                        f"last output:\n{log.read_text()[-3000:]}")
+            pytest.fail(
+                f"pip install -c constraints.txt -e .[test] had not finished after {LIMIT_S:.0f} s; "
+                f"last output:\n{log.read_text()[-3000:]}"
+            )
     elapsed = time.monotonic() - start
     assert done.returncode == 0, log.read_text()[-3000:]
     assert elapsed < LIMIT_S, f"the install took {elapsed:.0f} s"
@@ -179,15 +207,24 @@ def test_a_fresh_venv_with_the_newest_pip_installs_the_test_extra_within_3_minut
     # what was installed is the lock, whole and consistent
     checked = _run([python, "-m", "pip", "check"], timeout=300)
     assert checked.returncode == 0, checked.stdout
-    listed = _run([python, "-c", "import importlib.metadata as m, json; "
-                   "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"], timeout=300)
+    listed = _run(
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m, json; "
+            "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
+        ],
+        timeout=300,
+    )
     installed = {canonicalize_name(k): v for k, v in json.loads(listed.stdout).items()}
     pins = lock_pins()
-    differing = {name: (version, pins[name]) for name, version in installed.items()
-                 if name in pins and version != pins[name]}
+    differing = {
+        name: (version, pins[name]) for name, version in installed.items() if name in pins and version != pins[name]
+    }
     assert not differing, f"installed (version, pin): {differing}"
     assert {"zarr", "s3fs", "moto", "playwright", "openslide-bin", "ome-zarr"} <= set(installed)
-    imported = _run([python, "-c", "import imkerutils, openslide; print(imkerutils.__file__)"], timeout=300,
-                    cwd=tmp_path)
+    imported = _run(
+        [python, "-c", "import imkerutils, openslide; print(imkerutils.__file__)"], timeout=300, cwd=tmp_path
+    )
     assert imported.returncode == 0, imported.stderr[-2000:]
     assert Path(imported.stdout.strip()).is_relative_to(ROOT)  # the editable install of this checkout

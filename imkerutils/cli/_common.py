@@ -74,18 +74,24 @@ def common_parent(*, reports: bool = True) -> argparse.ArgumentParser:
     """The parent parser of every command: ``-q``/``-v``, and ``--json`` when the command reports something."""
     parent = argparse.ArgumentParser(add_help=False)
     loudness = parent.add_mutually_exclusive_group()
-    loudness.add_argument("-q", "--quiet", action="store_true",
-                          help="only warnings and errors on stderr, no progress bars")
-    loudness.add_argument("-v", "--verbose", action="count", default=0,
-                          help="debug messages on stderr (-vv: other libraries' too)")
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors on stderr, no progress bars"
+    )
+    loudness.add_argument(
+        "-v", "--verbose", action="count", default=0, help="debug messages on stderr (-vv: other libraries' too)"
+    )
     if reports:
-        parent.add_argument("--json", action="store_true",
-                            help="print the result as one JSON document on stdout (sizes as width, height)")
+        parent.add_argument(
+            "--json",
+            action="store_true",
+            help="print the result as one JSON document on stdout (sizes as width, height)",
+        )
     return parent
 
 
-def add_command(sub: argparse._SubParsersAction, name: str, *, reports: bool = True,
-                **kwargs: Any) -> argparse.ArgumentParser:
+def add_command(
+    sub: argparse._SubParsersAction, name: str, *, reports: bool = True, **kwargs: Any
+) -> argparse.ArgumentParser:
     """Add subcommand ``name`` with the common options (:func:`common_parent`)."""
     kwargs["parents"] = [*kwargs.get("parents", ()), common_parent(reports=reports)]
     parser: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
@@ -220,6 +226,9 @@ def _run(prog: str, func: Callable[[argparse.Namespace], int], args: argparse.Na
         return 130
     except Exception as exc:  # a bug, or a library error not mapped to ours yet: one line, no key in it
         log.debug("the unexpected error's traceback:", exc_info=True)
-        print(f"{prog}: error: unexpected {type(exc).__name__}: {_one_line(str(exc))} (this is a bug; -v shows "
-              "the traceback)", file=sys.stderr)
+        print(
+            f"{prog}: error: unexpected {type(exc).__name__}: {_one_line(str(exc))} (this is a bug; -v shows "
+            "the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED

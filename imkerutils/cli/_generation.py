@@ -10,8 +10,17 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["EXIT_SIGNAL", "add_generator_options", "add_plan_options", "cancelled_exit", "make_generator",
-           "make_settings", "on_signals", "print_estimate", "print_staged"]
+__all__ = [
+    "EXIT_SIGNAL",
+    "add_generator_options",
+    "add_plan_options",
+    "cancelled_exit",
+    "make_generator",
+    "make_settings",
+    "on_signals",
+    "print_estimate",
+    "print_staged",
+]
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's number, as shells report it
 
@@ -23,23 +32,37 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", help="quality for the openai generator (low, medium, high)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0); each step derives its own")
     p.add_argument("--seam", default="exact", help="seam strategy: exact (default) or feather")
-    p.add_argument("--candidates", type=int, default=1,
-                   help="draw N candidates per tile and keep the best seam; with --stage: N candidates of the "
-                        "whole region (run seeds SEED, SEED+1, ...) to choose from")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="draw N candidates per tile and keep the best seam; with --stage: N candidates of the "
+        "whole region (run seeds SEED, SEED+1, ...) to choose from",
+    )
     p.add_argument("--budget-usd", type=float, help="refuse a step that could take the total past this")
     p.add_argument("--no-artifacts", action="store_true", help="do not keep per-tile PNG artifacts")
     p.add_argument("--workers", type=int, help="tiles generated at once on this machine (default: the generator's)")
 
 
 def add_plan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dry-run", action="store_true",
-                   help="print the plan (tiles, generator calls, worst-case cost, new bounds) and stop: "
-                        "no generator call, nothing written")
-    p.add_argument("--stage", action="store_true",
-                   help="generate --candidates N candidates of the region and stage them without committing "
-                        "(see `imkerutils staged`, `accept`, `discard`)")
-    p.add_argument("--tile", type=int, default=1024,
-                   help="reference tile size in px (default 1024, what the openai generator takes)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (tiles, generator calls, worst-case cost, new bounds) and stop: "
+        "no generator call, nothing written",
+    )
+    p.add_argument(
+        "--stage",
+        action="store_true",
+        help="generate --candidates N candidates of the region and stage them without committing "
+        "(see `imkerutils staged`, `accept`, `discard`)",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=1024,
+        help="reference tile size in px (default 1024, what the openai generator takes)",
+    )
 
 
 def make_generator(args: argparse.Namespace) -> Any:
@@ -71,10 +94,16 @@ def _check_options(name: str, config: dict[str, str]) -> None:
 def make_settings(args: argparse.Namespace, *, stage: bool = False) -> Any:
     from imkerutils.exquisite.pipeline import GrowSettings
 
-    return GrowSettings(prompt=args.prompt, seed=args.seed, seam=args.seam,
-                        candidates=1 if stage else args.candidates, save_artifacts=not args.no_artifacts,
-                        workers=args.workers, tile=getattr(args, "tile", 1024),
-                        worker_timeout=getattr(args, "worker_timeout", 300.0))
+    return GrowSettings(
+        prompt=args.prompt,
+        seed=args.seed,
+        seam=args.seam,
+        candidates=1 if stage else args.candidates,
+        save_artifacts=not args.no_artifacts,
+        workers=args.workers,
+        tile=getattr(args, "tile", 1024),
+        worker_timeout=getattr(args, "worker_timeout", 300.0),
+    )
 
 
 def print_estimate(estimate: Any, canvas: Any, budget_usd: float | None) -> None:
@@ -87,20 +116,28 @@ def print_estimate(estimate: Any, canvas: Any, budget_usd: float | None) -> None
     if budget_usd is not None:
         budget = Budget(budget_usd, canvas_spent_usd(canvas))
         verdict = "fits" if budget.fits(estimate.worst_case_usd) else "would be refused: it exceeds"
-        print(f"budget: the worst case {verdict} the {format_usd(budget_usd)} budget "
-              f"({format_usd(budget.remaining_usd or 0.0)} left)")
+        print(
+            f"budget: the worst case {verdict} the {format_usd(budget_usd)} budget "
+            f"({format_usd(budget.remaining_usd or 0.0)} left)"
+        )
 
 
 def print_staged(proposal: Any, canvas: Any) -> None:
-    print(f"staged proposal {proposal.id}: {len(proposal.candidates)} candidate(s) of "
-          f"{len(proposal.plan.tiles)} tile(s); nothing committed")
+    print(
+        f"staged proposal {proposal.id}: {len(proposal.candidates)} candidate(s) of "
+        f"{len(proposal.plan.tiles)} tile(s); nothing committed"
+    )
     for c in proposal.summary()["candidates"]:
         seam = c["seam_scores"].get("seam_excess")
         cost = "unknown" if c["cost_usd"] is None else f"${c['cost_usd']:.4f}"
-        print(f"  candidate {c['candidate']}: seed {c['seed']}, seam excess "
-              f"{'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}")
-    print(f"choose with: imkerutils accept {canvas.location} {proposal.id} --candidate K "
-          f"(preview: imkerutils staged {canvas.location} {proposal.id} --preview OUT.png)")
+        print(
+            f"  candidate {c['candidate']}: seed {c['seed']}, seam excess "
+            f"{'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}"
+        )
+    print(
+        f"choose with: imkerutils accept {canvas.location} {proposal.id} --candidate K "
+        f"(preview: imkerutils staged {canvas.location} {proposal.id} --preview OUT.png)"
+    )
 
 
 @contextlib.contextmanager
@@ -135,7 +172,10 @@ def cancelled_exit(prog: str, received: list[int], committed: int = 0) -> int:
     """
     signum = received[0] if received else signal.SIGINT
     earlier = f" (the {committed} step(s) committed before it stay)" if committed else ""
-    print(f"{prog}: cancelled by {signal.Signals(signum).name}: nothing was written for the running step"
-          f"{earlier}" if committed else f"{prog}: cancelled by {signal.Signals(signum).name}: nothing was written",
-          file=sys.stderr)
+    print(
+        f"{prog}: cancelled by {signal.Signals(signum).name}: nothing was written for the running step{earlier}"
+        if committed
+        else f"{prog}: cancelled by {signal.Signals(signum).name}: nothing was written",
+        file=sys.stderr,
+    )
     return EXIT_SIGNAL.get(signal.Signals(signum), 130)

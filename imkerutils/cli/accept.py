@@ -8,10 +8,14 @@ from imkerutils.cli._common import add_command, emit, region_json, size_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "accept", help="commit a staged candidate (one undoable step) and drop the proposal",
-                       description="Commit candidate K of a staged proposal: the bytes a direct run with that "
-                                   "candidate's seed writes. Refused (exit 2, nothing changed) when the canvas "
-                                   "has changed, since the proposal was staged, in pixels it depends on.")
+    p = add_command(
+        sub,
+        "accept",
+        help="commit a staged candidate (one undoable step) and drop the proposal",
+        description="Commit candidate K of a staged proposal: the bytes a direct run with that "
+        "candidate's seed writes. Refused (exit 2, nothing changed) when the canvas "
+        "has changed, since the proposal was staged, in pixels it depends on.",
+    )
     p.add_argument("canvas", help="the canvas (folder or URL)")
     p.add_argument("id", help="the proposal (see `imkerutils staged`)")
     p.add_argument("--candidate", "-k", type=int, default=0, help="which candidate (default 0)")
@@ -25,8 +29,17 @@ def run(args: argparse.Namespace) -> int:
     canvas = Canvas.open(args.canvas)
     record = accept(canvas, args.id, args.candidate)
     b = canvas.bounds
-    emit(args, f"step {canvas.head} fill: accepted candidate {args.candidate} of {args.id} ({len(record.tiles)} "
-               f"tile(s)), now {b.width}x{b.height} at ({b.col_off}, {b.row_off})",
-         {"step": canvas.head, "proposal": args.id, "candidate": args.candidate, "tiles": len(record.tiles),
-          "size": size_json(b.width, b.height), "bounds": region_json(b)})
+    emit(
+        args,
+        f"step {canvas.head} fill: accepted candidate {args.candidate} of {args.id} ({len(record.tiles)} "
+        f"tile(s)), now {b.width}x{b.height} at ({b.col_off}, {b.row_off})",
+        {
+            "step": canvas.head,
+            "proposal": args.id,
+            "candidate": args.candidate,
+            "tiles": len(record.tiles),
+            "size": size_json(b.width, b.height),
+            "bounds": region_json(b),
+        },
+    )
     return 0

@@ -16,8 +16,13 @@ PATH_ARGUMENTS = {"canvas", "out", "image", "tile", "path", "input", "output", "
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "completion", reports=False, help="print a shell completion script",
-                    description="Print a completion script for SHELL on stdout.")
+    p = add_command(
+        sub,
+        "completion",
+        reports=False,
+        help="print a shell completion script",
+        description="Print a completion script for SHELL on stdout.",
+    )
     p.add_argument("shell", choices=SHELLS)
     p.set_defaults(func=run)
 

@@ -19,25 +19,42 @@ from imkerutils.tiling.tiles import check_output_path
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(
-        sub, "export", help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
+        sub,
+        "export",
+        help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
         description="Export a region of a canvas; the format follows OUT's extension: .png, .tif/.tiff (tiled "
-                    "BigTIFF), .ome.zarr (OME-Zarr 0.5, with every coarser level by default), .jpg/.webp (small "
-                    "regions). OUT may be a URL (s3://bucket/out.tif): written locally, then uploaded. The output "
-                    "appears under its name only when complete.")
+        "BigTIFF), .ome.zarr (OME-Zarr 0.5, with every coarser level by default), .jpg/.webp (small "
+        "regions). OUT may be a URL (s3://bucket/out.tif): written locally, then uploaded. The output "
+        "appears under its name only when complete.",
+    )
     p.add_argument("canvas")
-    p.add_argument("out", nargs="?",
-                   help="output path or URL; its extension picks the format (default: "
-                        "outputs/<canvas>-step<N>.png)")
-    p.add_argument("--region", nargs=4, type=int, metavar=("X", "Y", "W", "H"),
-                   help="world region: left column, top row, width, height (default: the canvas bounds)")
+    p.add_argument(
+        "out",
+        nargs="?",
+        help="output path or URL; its extension picks the format (default: outputs/<canvas>-step<N>.png)",
+    )
+    p.add_argument(
+        "--region",
+        nargs=4,
+        type=int,
+        metavar=("X", "Y", "W", "H"),
+        help="world region: left column, top row, width, height (default: the canvas bounds)",
+    )
     p.add_argument("--level", type=int, default=0, help="pyramid level (0 = full resolution, L = 1/2**L)")
-    p.add_argument("--compression", metavar="NAME[:LEVEL]",
-                   help="png: deflate[:0-9] (default), rle, none; tif: deflate (default), zstd, jpeg[:quality], "
-                        "none; ome.zarr: zstd (default), deflate, none; jpg: jpeg[:quality]; webp: lossless "
-                        "(default), lossy[:quality]")
-    p.add_argument("--pyramid", action=argparse.BooleanOptionalAction, default=None,
-                   help="also write every coarser level, down to one tile (tif, ome.zarr); the default for .ome.zarr, "
-                        "which multiscale viewers expect; --no-pyramid writes one level")
+    p.add_argument(
+        "--compression",
+        metavar="NAME[:LEVEL]",
+        help="png: deflate[:0-9] (default), rle, none; tif: deflate (default), zstd, jpeg[:quality], "
+        "none; ome.zarr: zstd (default), deflate, none; jpg: jpeg[:quality]; webp: lossless "
+        "(default), lossy[:quality]",
+    )
+    p.add_argument(
+        "--pyramid",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also write every coarser level, down to one tile (tif, ome.zarr); the default for .ome.zarr, "
+        "which multiscale viewers expect; --no-pyramid writes one level",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=run)
 
@@ -71,14 +88,31 @@ def run(args: argparse.Namespace) -> int:
     if args.level > 0 or pyramid:
         _freshen_pyramid(args.canvas)
     canvas = Canvas.open(args.canvas, read_only=True)  # a consistent committed view, whatever writers do
-    out = export_region(canvas, args.out, region=region, level=args.level, compression=args.compression,
-                        pyramid=pyramid, progress=False if args.quiet else None, overwrite=args.overwrite)
+    out = export_region(
+        canvas,
+        args.out,
+        region=region,
+        level=args.level,
+        compression=args.compression,
+        pyramid=pyramid,
+        progress=False if args.quiet else None,
+        overwrite=args.overwrite,
+    )
     r = canvas.bounds if region is None else region
     size = _size(out)
-    emit(args, f"wrote {out} ({fmt.name}, {size:,} bytes): world region x={r.col_off}, y={r.row_off}, "
-               f"{r.width}x{r.height} px, level {args.level}{', with pyramid' if pyramid else ''}",
-         {"output": str(out), "format": fmt.name, "bytes": size, "region": region_json(r), "level": args.level,
-          "pyramid": pyramid})
+    emit(
+        args,
+        f"wrote {out} ({fmt.name}, {size:,} bytes): world region x={r.col_off}, y={r.row_off}, "
+        f"{r.width}x{r.height} px, level {args.level}{', with pyramid' if pyramid else ''}",
+        {
+            "output": str(out),
+            "format": fmt.name,
+            "bytes": size,
+            "region": region_json(r),
+            "level": args.level,
+            "pyramid": pyramid,
+        },
+    )
     return 0
 
 
@@ -99,4 +133,3 @@ if __name__ == "__main__":  # pragma: no cover
     add_parser(parser.add_subparsers(dest="command", required=True))
     ns = parser.parse_args(["export", *sys.argv[1:]])
     raise SystemExit(run_guarded("imkerutils export", ns.func, ns))
-

@@ -37,8 +37,9 @@ from imkerutils.tiling.window import intersection
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "extract", help="write a region of a canvas to an image file")
     p.add_argument("canvas")
-    p.add_argument("out", help="output image, a path or URL (format from the extension: .png, .tif, .ome.zarr, "
-                               ".jpg, .webp, ...)")
+    p.add_argument(
+        "out", help="output image, a path or URL (format from the extension: .png, .tif, .ome.zarr, .jpg, .webp, ...)"
+    )
     p.add_argument("--x", type=int, required=True, help="world column of the region's left edge")
     p.add_argument("--y", type=int, required=True, help="world row of the region's top edge")
     p.add_argument("--width", type=int, default=1024)
@@ -48,8 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def region_of(args: argparse.Namespace) -> Window:
     """The world window asked for; a zero or negative size is an :class:`InvalidWindowError`."""
-    bad = [f"--{name} {v} ({'zero' if v == 0 else 'negative'})"
-           for name, v in (("width", args.width), ("height", args.height)) if v <= 0]
+    bad = [
+        f"--{name} {v} ({'zero' if v == 0 else 'negative'})"
+        for name, v in (("width", args.width), ("height", args.height))
+        if v <= 0
+    ]
     if bad:
         raise InvalidWindowError(f"the region must be at least 1x1 px; got {' and '.join(bad)}")
     return Window(args.y, args.x, args.height, args.width)
@@ -92,17 +96,23 @@ def run(args: argparse.Namespace) -> int:
     if intersection(window, b) is None:
         raise OutOfBoundsError(
             f"region x={window.col_off}, y={window.row_off}, {window.width}x{window.height} lies entirely outside "
-            f"the canvas (x {b.col_off}..{b.col_end - 1}, y {b.row_off}..{b.row_end - 1}); nothing to extract")
+            f"the canvas (x {b.col_off}..{b.col_end - 1}, y {b.row_off}..{b.row_end - 1}); nothing to extract"
+        )
     if fmt is None:
         path = _write_in_memory(canvas, window, out)
     else:
         if fmt.directory and isinstance(out, Path) and (out.exists() or out.is_symlink()):
-            raise ExportExistsError(f"{out} already exists; extract does not replace a folder (remove it, or use "
-                                    "'imkerutils export ... --overwrite')")
+            raise ExportExistsError(
+                f"{out} already exists; extract does not replace a folder (remove it, or use "
+                "'imkerutils export ... --overwrite')"
+            )
         # A file is replaced, as extract always did; progress shows only on a terminal.
         path = export_region(canvas, out, region=window, overwrite=not fmt.directory)
-    emit(args, f"wrote {path} ({args.width}x{args.height} at x={args.x}, y={args.y})",
-         {"output": str(path), "region": region_json(window)})
+    emit(
+        args,
+        f"wrote {path} ({args.width}x{args.height} at x={args.x}, y={args.y})",
+        {"output": str(path), "region": region_json(window)},
+    )
     return 0
 
 
@@ -114,7 +124,8 @@ def _write_in_memory(canvas: Canvas, window: Window, out: Path | str) -> Path | 
     if window.size > MAX_PIXELS:
         raise ExportSizeError(
             f"a {window.width}x{window.height} px region is too large for {suffix} (at most {MAX_PIXELS:,} px, "
-            "since it is written from memory); extract it to .png, .tif or .ome.zarr instead, which stream any size")
+            "since it is written from memory); extract it to .png, .tif or .ome.zarr instead, which stream any size"
+        )
     pixels = canvas.read(window)
     try:
         if isinstance(out, str):  # a URL: written locally, uploaded when complete

@@ -20,15 +20,25 @@ from imkerutils.cli._generation import (
 
 log = logging.getLogger(__name__)
 
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(
-        sub, "fill", help="generate the empty pixels of a region (outside the bounds, or in tiles never written)",
+        sub,
+        "fill",
+        help="generate the empty pixels of a region (outside the bounds, or in tiles never written)",
         description="Generate every pixel of the region that holds no content, conditioned on the content "
-                    "around it on every side, as one undoable step. Pixels that hold content are kept byte "
-                    "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).")
+        "around it on every side, as one undoable step. Pixels that hold content are kept byte "
+        "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).",
+    )
     p.add_argument("canvas", help="the canvas (folder or URL)")
-    p.add_argument("--region", nargs=4, type=int, metavar=("X", "Y", "W", "H"), required=True,
-                   help="world region: left column, top row, width, height (GDAL order, like export --region)")
+    p.add_argument(
+        "--region",
+        nargs=4,
+        type=int,
+        metavar=("X", "Y", "W", "H"),
+        required=True,
+        help="world region: left column, top row, width, height (GDAL order, like export --region)",
+    )
     add_generator_options(p)
     add_plan_options(p)
     p.set_defaults(func=run)
@@ -54,17 +64,39 @@ def run(args: argparse.Namespace) -> int:
         print_estimate(estimate, canvas, args.budget_usd)
         return 0
     cancel = Cancel()
-    with on_signals(cancel) as received, \
-            tqdm(total=estimate.tiles * candidates, unit="tile", file=sys.stderr,
-                 disable=True if args.quiet else None, desc="filling") as bar:
+    with (
+        on_signals(cancel) as received,
+        tqdm(
+            total=estimate.tiles * candidates,
+            unit="tile",
+            file=sys.stderr,
+            disable=True if args.quiet else None,
+            desc="filling",
+        ) as bar,
+    ):
         log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
         try:
             if args.stage:
-                proposal = stage_fill(canvas, region, generator, settings, candidates=candidates,
-                                      budget_usd=args.budget_usd, cancel=cancel, on_tile=lambda _o: bar.update(1))
+                proposal = stage_fill(
+                    canvas,
+                    region,
+                    generator,
+                    settings,
+                    candidates=candidates,
+                    budget_usd=args.budget_usd,
+                    cancel=cancel,
+                    on_tile=lambda _o: bar.update(1),
+                )
             else:
-                record = fill(canvas, region, generator, settings, budget_usd=args.budget_usd, cancel=cancel,
-                              on_tile=lambda _o: bar.update(1))
+                record = fill(
+                    canvas,
+                    region,
+                    generator,
+                    settings,
+                    budget_usd=args.budget_usd,
+                    cancel=cancel,
+                    on_tile=lambda _o: bar.update(1),
+                )
         except StepCancelledError:
             bar.close()
             return cancelled_exit("imkerutils", received)
@@ -72,14 +104,27 @@ def run(args: argparse.Namespace) -> int:
         print_staged(proposal, canvas)
         return 0
     if received:
-        print(f"imkerutils: {len(received)} signal(s) arrived while the step was being committed; it is complete "
-              "(undo it with `imkerutils undo`)", file=sys.stderr)
+        print(
+            f"imkerutils: {len(received)} signal(s) arrived while the step was being committed; it is complete "
+            "(undo it with `imkerutils undo`)",
+            file=sys.stderr,
+        )
     b = canvas.bounds
     seam = record.qc.get("seam_excess")
     cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
-    emit(args, f"step {canvas.head} fill: {len(record.tiles)} tile(s), now {b.width}x{b.height} at "
-               f"({b.col_off}, {b.row_off}); seam excess {'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}",
-         {"step": canvas.head, "kind": "fill", "tiles": len(record.tiles), "region": region_json(region),
-          "size": size_json(b.width, b.height), "bounds": region_json(b), "seam_excess": seam,
-          "cost_usd": record.cost_usd})
+    emit(
+        args,
+        f"step {canvas.head} fill: {len(record.tiles)} tile(s), now {b.width}x{b.height} at "
+        f"({b.col_off}, {b.row_off}); seam excess {'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}",
+        {
+            "step": canvas.head,
+            "kind": "fill",
+            "tiles": len(record.tiles),
+            "region": region_json(region),
+            "size": size_json(b.width, b.height),
+            "bounds": region_json(b),
+            "seam_excess": seam,
+            "cost_usd": record.cost_usd,
+        },
+    )
     return 0

@@ -30,22 +30,46 @@ log = logging.getLogger(__name__)
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "grow", help="grow a canvas (or an image file) outward with an image generator")
     p.add_argument("canvas", help="a canvas, or an image file (a canvas <name>.zarr is created beside it)")
-    p.add_argument("--direction", "-d", action="append", choices=["right", "left", "up", "down"], required=True,
-                   help="edge to grow (repeat for several: each step grows them all, corners included)")
-    p.add_argument("--steps", type=positive_int, default=1,
-                   help="steps (at least 1), 512 px (or --by N) each (default 1); each is one undoable batch")
-    p.add_argument("--along", nargs=2, type=int, metavar=("START", "LENGTH"),
-                   help="grow only this stretch of the edge: world rows START..START+LENGTH for right / left, "
-                        "columns for up / down (one direction)")
-    p.add_argument("--by", type=int, metavar="N",
-                   help=f"depth of a step in px, {1} to {MAX_BY} (default {DEFAULT_BY}); deeper than half a tile "
-                        "takes several rings of tiles")
+    p.add_argument(
+        "--direction",
+        "-d",
+        action="append",
+        choices=["right", "left", "up", "down"],
+        required=True,
+        help="edge to grow (repeat for several: each step grows them all, corners included)",
+    )
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=1,
+        help="steps (at least 1), 512 px (or --by N) each (default 1); each is one undoable batch",
+    )
+    p.add_argument(
+        "--along",
+        nargs=2,
+        type=int,
+        metavar=("START", "LENGTH"),
+        help="grow only this stretch of the edge: world rows START..START+LENGTH for right / left, "
+        "columns for up / down (one direction)",
+    )
+    p.add_argument(
+        "--by",
+        type=int,
+        metavar="N",
+        help=f"depth of a step in px, {1} to {MAX_BY} (default {DEFAULT_BY}); deeper than half a tile "
+        "takes several rings of tiles",
+    )
     add_generator_options(p)
     add_plan_options(p)
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
     p.add_argument("--scheduler", help="dask.distributed scheduler address: run the tile tasks on its workers")
-    p.add_argument("--worker-timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="with --scheduler: give up (writing nothing) after this long without any worker (default 300)")
+    p.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="with --scheduler: give up (writing nothing) after this long without any worker (default 300)",
+    )
     p.set_defaults(func=run)
 
 
@@ -72,8 +96,10 @@ def _existing(path: str) -> str:
         return str(beside)
     from imkerutils.errors import CanvasNotFoundError
 
-    raise CanvasNotFoundError(f"{path} is not a canvas and {beside} does not exist yet: a dry run plans on an "
-                              "existing canvas (grow once without --dry-run, or `imkerutils new`)")
+    raise CanvasNotFoundError(
+        f"{path} is not a canvas and {beside} does not exist yet: a dry run plans on an "
+        "existing canvas (grow once without --dry-run, or `imkerutils new`)"
+    )
 
 
 def _uses_fill(args: argparse.Namespace) -> bool:
@@ -113,8 +139,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
     if via_fill:
-        estimate = estimate_grow_region(canvas, args.direction, generator, settings, by=by, along=along,
-                                        steps=args.steps, candidates=candidates)
+        estimate = estimate_grow_region(
+            canvas, args.direction, generator, settings, by=by, along=along, steps=args.steps, candidates=candidates
+        )
     else:
         estimate = estimate_grow(canvas, args.direction, generator, settings, steps=args.steps)
     if args.dry_run:
@@ -131,9 +158,16 @@ def run(args: argparse.Namespace) -> int:
     cancel = Cancel()
     head = canvas.head
     steps: list[dict[str, Any]] = []
-    with on_signals(cancel) as received, \
-            tqdm(total=estimate.tiles * candidates, unit="tile", file=sys.stderr,
-                 disable=True if args.quiet else None, desc="growing") as bar:
+    with (
+        on_signals(cancel) as received,
+        tqdm(
+            total=estimate.tiles * candidates,
+            unit="tile",
+            file=sys.stderr,
+            disable=True if args.quiet else None,
+            desc="growing",
+        ) as bar,
+    ):
         log.info("growing %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
 
         def report(records: list) -> None:  # one line per step (with --json: one entry of the document)
@@ -144,14 +178,25 @@ def run(args: argparse.Namespace) -> int:
             tiles = sum(len(r.tiles) for r in records)
             name = "fill" if via_fill else "+".join(r.direction.value for r in records)
             seconds = records[0].timings.get("total", records[0].timings.get("generate", 0.0))
-            steps.append({"step": canvas.head, "kind": name, "directions": [r.direction.value for r in records],
-                          "tiles": tiles, "size": size_json(b.width, b.height),
-                          "bounds": region_json(b), "seam_excess": max(seams) if seams else None,
-                          "cost_usd": None if None in costs else sum(costs), "seconds": seconds})
+            steps.append(
+                {
+                    "step": canvas.head,
+                    "kind": name,
+                    "directions": [r.direction.value for r in records],
+                    "tiles": tiles,
+                    "size": size_json(b.width, b.height),
+                    "bounds": region_json(b),
+                    "seam_excess": max(seams) if seams else None,
+                    "cost_usd": None if None in costs else sum(costs),
+                    "seconds": seconds,
+                }
+            )
             if not args.json:
-                bar.write(f"step {canvas.head} {name}: {tiles} tile(s), "
-                          f"now {b.width}x{b.height} at ({b.col_off}, {b.row_off}); seam excess "
-                          f"{f'{max(seams):.2f}' if seams else 'n/a'}, cost {cost}, {seconds:.1f} s")
+                bar.write(
+                    f"step {canvas.head} {name}: {tiles} tile(s), "
+                    f"now {b.width}x{b.height} at ({b.col_off}, {b.row_off}); seam excess "
+                    f"{f'{max(seams):.2f}' if seams else 'n/a'}, cost {cost}, {seconds:.1f} s"
+                )
 
         try:
             if args.stage:
@@ -159,16 +204,44 @@ def run(args: argparse.Namespace) -> int:
                 from imkerutils.exquisite.pipeline.fill import growth_direction
 
                 region, keep = edge_region(canvas.bounds, args.direction, by, along)
-                proposal = stage_fill(canvas, region, generator, settings, candidates=candidates, keep=keep,
-                                      direction=growth_direction(args.direction),
-                                      cancel=cancel, on_tile=lambda _o: bar.update(1))
+                proposal = stage_fill(
+                    canvas,
+                    region,
+                    generator,
+                    settings,
+                    candidates=candidates,
+                    keep=keep,
+                    direction=growth_direction(args.direction),
+                    cancel=cancel,
+                    on_tile=lambda _o: bar.update(1),
+                )
             elif via_fill:
-                grow_region(canvas, args.direction, generator, settings, by=by, along=along, steps=args.steps,
-                            budget_usd=args.budget_usd, cancel=cancel, on_step=lambda r: report([r]),
-                            on_tile=lambda _o: bar.update(1))
+                grow_region(
+                    canvas,
+                    args.direction,
+                    generator,
+                    settings,
+                    by=by,
+                    along=along,
+                    steps=args.steps,
+                    budget_usd=args.budget_usd,
+                    cancel=cancel,
+                    on_step=lambda r: report([r]),
+                    on_tile=lambda _o: bar.update(1),
+                )
             else:
-                grow(canvas, args.direction, generator, settings, steps=args.steps, budget_usd=args.budget_usd,
-                     on_step=report, on_tile=lambda _outcome: bar.update(1), client=client, cancel=cancel)
+                grow(
+                    canvas,
+                    args.direction,
+                    generator,
+                    settings,
+                    steps=args.steps,
+                    budget_usd=args.budget_usd,
+                    on_step=report,
+                    on_tile=lambda _outcome: bar.update(1),
+                    client=client,
+                    cancel=cancel,
+                )
         except StepCancelledError:
             bar.close()
             return cancelled_exit("imkerutils", received, canvas.head - head)
@@ -179,11 +252,21 @@ def run(args: argparse.Namespace) -> int:
         print_staged(proposal, canvas)
         return 0
     if received:
-        print(f"imkerutils: {len(received)} signal(s) arrived while a step was being committed; it is complete "
-              "(undo it with `imkerutils undo`)", file=sys.stderr)
+        print(
+            f"imkerutils: {len(received)} signal(s) arrived while a step was being committed; it is complete "
+            "(undo it with `imkerutils undo`)",
+            file=sys.stderr,
+        )
     b = canvas.bounds
-    emit(args, f"canvas {canvas.location}: {b.width}x{b.height}, {canvas.head} steps",
-         {"canvas": canvas.location, "size": size_json(b.width, b.height), "bounds": region_json(b),
-          "head": canvas.head, "steps": steps})
+    emit(
+        args,
+        f"canvas {canvas.location}: {b.width}x{b.height}, {canvas.head} steps",
+        {
+            "canvas": canvas.location,
+            "size": size_json(b.width, b.height),
+            "bounds": region_json(b),
+            "head": canvas.head,
+            "steps": steps,
+        },
+    )
     return 0
-

@@ -21,9 +21,22 @@ def run(args: argparse.Namespace) -> int:
     canvas = Canvas.open(args.canvas, read_only=True)
     steps = canvas.history()
     if args.json:
-        print(json.dumps([{"number": s.number, "kind": s.kind, "created_at": s.created_at,
-                           "bounds_after": region_json(s.bounds_after), "tiles": s.tiles, "info": s.info}
-                          for s in steps], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "number": s.number,
+                        "kind": s.kind,
+                        "created_at": s.created_at,
+                        "bounds_after": region_json(s.bounds_after),
+                        "tiles": s.tiles,
+                        "info": s.info,
+                    }
+                    for s in steps
+                ],
+                indent=2,
+            )
+        )
         return 0
     for s in steps:
         records = s.info.get(EXQUISITE_INFO_KEY) or []
@@ -33,10 +46,12 @@ def run(args: argparse.Namespace) -> int:
             costs = [r.get("cost_usd") for r in records]
             seams = [r["qc"]["seam_excess"] for r in records if (r.get("qc") or {}).get("seam_excess") is not None]
             first = records[0]
-            line += (f"  {first['generator_name']} seed {first['seed']}"
-                     f"  seam {f'{max(seams):.2f}' if seams else 'n/a'}"
-                     f"  cost {'unknown' if None in costs else f'${sum(costs):.4f}'}"
-                     f"  prompt {first.get('user_prompt', '')!r}")
+            line += (
+                f"  {first['generator_name']} seed {first['seed']}"
+                f"  seam {f'{max(seams):.2f}' if seams else 'n/a'}"
+                f"  cost {'unknown' if None in costs else f'${sum(costs):.4f}'}"
+                f"  prompt {first.get('user_prompt', '')!r}"
+            )
         print(line)
     if not steps:
         print("no steps yet")

@@ -33,13 +33,19 @@ def run(args: argparse.Namespace) -> int:
         "levels": s["levels"],
         "bytes_on_disk": s["bytes_on_disk"],
     }
-    emit(args, "\n".join([
-        f"canvas     {s['path']}",
-        f"mode       {s['mode']}",
-        f"size       {b.width} x {b.height} px",
-        f"bounds     x {b.col_off}..{b.col_end}, y {b.row_off}..{b.row_end}",
-        f"tiles      {s['tiles_written']} written ({s['tile']} px)",
-        f"steps      {s['steps']} ({s['redoable']} redoable)",
-        f"on disk    {s['bytes_on_disk']:,} bytes",
-    ]), data)
+    emit(
+        args,
+        "\n".join(
+            [
+                f"canvas     {s['path']}",
+                f"mode       {s['mode']}",
+                f"size       {b.width} x {b.height} px",
+                f"bounds     x {b.col_off}..{b.col_end}, y {b.row_off}..{b.row_end}",
+                f"tiles      {s['tiles_written']} written ({s['tile']} px)",
+                f"steps      {s['steps']} ({s['redoable']} redoable)",
+                f"on disk    {s['bytes_on_disk']:,} bytes",
+            ]
+        ),
+        data,
+    )
     return 0

@@ -31,8 +31,25 @@ from imkerutils.cli import (
 )
 from imkerutils.cli._common import run_guarded
 
-SUBCOMMANDS = [sample, new, info, extract, paste, grow, fill, staged, accept, discard, history, undo, verify, export,
-               ui, upgrade, completion]
+SUBCOMMANDS = [
+    sample,
+    new,
+    info,
+    extract,
+    paste,
+    grow,
+    fill,
+    staged,
+    accept,
+    discard,
+    history,
+    undo,
+    verify,
+    export,
+    ui,
+    upgrade,
+    completion,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

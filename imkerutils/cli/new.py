@@ -24,10 +24,19 @@ def run(args: argparse.Namespace) -> int:
     if args.image:
         canvas = Canvas.from_image(args.image, args.canvas, trusted=args.trust_large, overwrite=args.overwrite)
     else:
-        canvas = Canvas.create(args.canvas, mode=args.mode, height=args.height, width=args.width,
-                               overwrite=args.overwrite)
+        canvas = Canvas.create(
+            args.canvas, mode=args.mode, height=args.height, width=args.width, overwrite=args.overwrite
+        )
     b, tiles = canvas.bounds, canvas.written_tiles()
-    emit(args, f"created {canvas.location}: {b.width}x{b.height} {canvas.mode}, {tiles} tiles",
-         {"canvas": canvas.location, "mode": canvas.mode, "size": size_json(b.width, b.height),
-          "bounds": region_json(b), "tiles_written": tiles})
+    emit(
+        args,
+        f"created {canvas.location}: {b.width}x{b.height} {canvas.mode}, {tiles} tiles",
+        {
+            "canvas": canvas.location,
+            "mode": canvas.mode,
+            "size": size_json(b.width, b.height),
+            "bounds": region_json(b),
+            "tiles_written": tiles,
+        },
+    )
     return 0

@@ -25,7 +25,14 @@ def run(args: argparse.Namespace) -> int:
     pixels = read_image(args.tile, mode=canvas.mode, trusted=args.trust_large)
     step = canvas.paste(pixels, args.y, args.x, grow=args.grow, info={"tile_file": args.tile})
     h, w = pixels.shape[:2]
-    emit(args, f"step {step.number}: pasted {w}x{h} at x={args.x}, y={args.y} ({step.tiles} tiles written)",
-         {"step": step.number, "region": region_json(Window(args.y, args.x, h, w)), "tiles_written": step.tiles,
-          "bounds": region_json(step.bounds_after)})
+    emit(
+        args,
+        f"step {step.number}: pasted {w}x{h} at x={args.x}, y={args.y} ({step.tiles} tiles written)",
+        {
+            "step": step.number,
+            "region": region_json(Window(args.y, args.x, h, w)),
+            "tiles_written": step.tiles,
+            "bounds": region_json(step.bounds_after),
+        },
+    )
     return 0

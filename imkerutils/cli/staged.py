@@ -10,10 +10,14 @@ from imkerutils.tiling.window import Window
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "staged", help="list staged proposals (grow/fill --stage), or preview one's candidates",
-                       description="Without ID: every proposal (id, region, candidates with seam scores and cost, "
-                                   "the canvas state it was made on). With ID: that proposal; --preview writes a "
-                                   "contact sheet of its candidates in context.")
+    p = add_command(
+        sub,
+        "staged",
+        help="list staged proposals (grow/fill --stage), or preview one's candidates",
+        description="Without ID: every proposal (id, region, candidates with seam scores and cost, "
+        "the canvas state it was made on). With ID: that proposal; --preview writes a "
+        "contact sheet of its candidates in context.",
+    )
     p.add_argument("canvas", help="the canvas (folder or URL)")
     p.add_argument("id", nargs="?", help="one proposal")
     p.add_argument("--preview", metavar="OUT.png", help="with ID: write the candidates side by side in context")
@@ -23,14 +27,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _line(summary: dict) -> list[str]:
     r = summary["region"]
     state = "" if summary.get("canvas_unchanged", True) else " (canvas changed since)"
-    out = [f"{summary['id']}: region x {r['col_off']} y {r['row_off']} {r['width']}x{r['height']}, "
-           f"{summary['tiles']} tile(s), made {summary['created_at']} on canvas state {summary['canvas_state']}"
-           f"{state}"]
+    out = [
+        f"{summary['id']}: region x {r['col_off']} y {r['row_off']} {r['width']}x{r['height']}, "
+        f"{summary['tiles']} tile(s), made {summary['created_at']} on canvas state {summary['canvas_state']}"
+        f"{state}"
+    ]
     for c in summary["candidates"]:
         seam = c["seam_scores"].get("seam_excess")
         cost = "unknown" if c["cost_usd"] is None else f"${c['cost_usd']:.4f}"
-        out.append(f"  candidate {c['candidate']}: seed {c['seed']}, seam excess "
-                   f"{'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}")
+        out.append(
+            f"  candidate {c['candidate']}: seed {c['seed']}, seam excess "
+            f"{'n/a' if seam is None else f'{seam:.2f}'}, cost {cost}"
+        )
     return out
 
 
@@ -46,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
     proposals = list_proposals(canvas) if args.id is None else [load_proposal(canvas, args.id)]
     if args.preview is not None:
         path = write_image(args.preview, contact_sheet(canvas, args.id))
-        emit(args, f"wrote {path}: {len(proposals[0].candidates)} candidate(s), left to right from 0",
-             {"output": str(path), "candidates": len(proposals[0].candidates)})
+        emit(
+            args,
+            f"wrote {path}: {len(proposals[0].candidates)} candidate(s), left to right from 0",
+            {"output": str(path), "candidates": len(proposals[0].candidates)},
+        )
         return 0
     summaries = [p.summary(canvas.state_token) for p in proposals]
     if args.json:  # regions as x, y, width, height, like every other command's JSON

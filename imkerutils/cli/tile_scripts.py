@@ -64,8 +64,12 @@ def paste_tile_main(argv: Sequence[str] | None = None, *, prog: str = "paste-til
     p = _parser(prog, "Paste one tile into an image or canvas.")
     p.add_argument("base", help="image file, canvas or canvas URL")
     p.add_argument("tile_image", metavar="tile", help="tile image")  # dest apart from --tile (the size)
-    p.add_argument("output", nargs="?", help="image to write (default: outputs/<base>_pasted_x<X>_y<Y>.png, "
-                                              ".tif for a TIFF base; a canvas is changed in place)")
+    p.add_argument(
+        "output",
+        nargs="?",
+        help="image to write (default: outputs/<base>_pasted_x<X>_y<Y>.png, "
+        ".tif for a TIFF base; a canvas is changed in place)",
+    )
     _common(p)
     args = p.parse_args(list(argv) if argv is not None else None)
 
@@ -74,14 +78,14 @@ def paste_tile_main(argv: Sequence[str] | None = None, *, prog: str = "paste-til
         if out is None and seed and not is_canvas(a.base):
             suffix = default_paste_output(a.base, a.x, a.y).suffix  # PNG unless the base needs TIFF
             out = str(Path("outputs") / "images" / f"{Path(a.base).stem}__patched{suffix}")
-        left, top = paste_tile(a.base, a.tile_image, out, x=a.x, y=a.y, corner=a.corner, tile=a.tile,
-                               trusted=a.trust_large)
+        left, top = paste_tile(
+            a.base, a.tile_image, out, x=a.x, y=a.y, corner=a.corner, tile=a.tile, trusted=a.trust_large
+        )
         if seed:
             text = f"Saved: {out if out is not None else a.base}\nPasted at top-left: {(left, top)}"
         else:
             text = f"pasted {a.tile_image} at left={left}, top={top}"
-        emit(a, text, {"base": a.base, "output": None if out is None else str(out),
-                       "region": _box(left, top, a.tile)})
+        emit(a, text, {"base": a.base, "output": None if out is None else str(out), "region": _box(left, top, a.tile)})
         return 0
 
     return run_guarded(prog, run, args)

@@ -25,12 +25,16 @@ class UIHostError(ImkerError, ValueError):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="an image file (a canvas <name>.zarr is created beside it) or an existing canvas")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; any other needs --allow-remote)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs --allow-remote)"
+    )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free port)")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow --host to be an address other machines can reach (anyone there can then grow, "
-                        "undo and spend your budget)")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --host to be an address other machines can reach (anyone there can then grow, "
+        "undo and spend your budget)",
+    )
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
     p.add_argument("--budget-usd", type=float, help="refuse a step that could take the canvas's spending past this")
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
@@ -46,10 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not is_loopback(args.host):
         if not args.allow_remote:
-            raise UIHostError(f"refusing to listen on {args.host}: other machines could then use this canvas and its "
-                              "API budget; pass --allow-remote to do it anyway")
-        log.warning("listening on %s: anyone who can reach this address can grow, undo and spend the budget of this "
-                    "canvas (there is no login)", args.host)
+            raise UIHostError(
+                f"refusing to listen on {args.host}: other machines could then use this canvas and its "
+                "API budget; pass --allow-remote to do it anyway"
+            )
+        log.warning(
+            "listening on %s: anyone who can reach this address can grow, undo and spend the budget of this "
+            "canvas (there is no login)",
+            args.host,
+        )
     if not 0 <= args.port <= 65535:
         raise UIHostError(f"--port must be between 0 and 65535, got {args.port}")
     from imkerutils.exquisite.ui.serve import ServerStartError, bind, url_of
@@ -84,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m imkerutils.exquisite.ui``."""
     prog = "python -m imkerutils.exquisite.ui"
-    parser = argparse.ArgumentParser(prog=prog, description="The Exquisite browser UI for one canvas.",
-                                     parents=[common_parent(reports=False)])
+    parser = argparse.ArgumentParser(
+        prog=prog, description="The Exquisite browser UI for one canvas.", parents=[common_parent(reports=False)]
+    )
     add_arguments(parser)
     args = parser.parse_args(list(argv) if argv is not None else None)
     return run_guarded(prog, args.func, args)

@@ -18,9 +18,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace, canvas: Canvas, action: str, done: str, step: StepInfo) -> int:
-    emit(args, f"{done} step {step.number} ({step.kind})",
-         {"action": action, "step": step.number, "kind": step.kind,
-          "head": canvas.head, "redoable": canvas.redoable, "bounds": region_json(canvas.bounds)})
+    emit(
+        args,
+        f"{done} step {step.number} ({step.kind})",
+        {
+            "action": action,
+            "step": step.number,
+            "kind": step.kind,
+            "head": canvas.head,
+            "redoable": canvas.redoable,
+            "bounds": region_json(canvas.bounds),
+        },
+    )
     return 0
 
 

@@ -21,12 +21,22 @@ def run(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"MISMATCH {problem}", file=sys.stderr)
         for leftover in report.leftovers:
-            print(f"LEFTOVER {leftover} (an interrupted write's; opening the canvas for writing removes it)",
-                  file=sys.stderr)
+            print(
+                f"LEFTOVER {leftover} (an interrupted write's; opening the canvas for writing removes it)",
+                file=sys.stderr,
+            )
     if report.ok:
         text = f"ok: {report.tiles_checked} tiles match the manifest"
     else:
         text = f"{len(report.problems)} problem(s) in {report.tiles_checked} tiles"
-    emit(args, text, {"ok": report.ok, "tiles_checked": report.tiles_checked, "problems": list(report.problems),
-                      "leftovers": list(report.leftovers)})
+    emit(
+        args,
+        text,
+        {
+            "ok": report.ok,
+            "tiles_checked": report.tiles_checked,
+            "problems": list(report.problems),
+            "leftovers": list(report.leftovers),
+        },
+    )
     return 0 if report.ok else EXIT_FAILED

@@ -44,8 +44,10 @@ def check_canvas_layout(path: Path, canvas: Any) -> None:
         assert c == canvas.channels and (h, w) == frame.shape(level, bounds), (level, meta["shape"])
         assert meta["chunk_grid"]["configuration"]["chunk_shape"] == [c, t, t]
         lb = level_window(bounds, level)
-        for extent, n, start, origin in ((h, lb.height, lb.row_off, frame.level_origin(level)[0]),
-                                         (w, lb.width, lb.col_off, frame.level_origin(level)[1])):
+        for extent, n, start, origin in (
+            (h, lb.height, lb.row_off, frame.level_origin(level)[0]),
+            (w, lb.width, lb.col_off, frame.level_origin(level)[1]),
+        ):
             assert extent <= max(2 * n, n + SLACK_TILES * t), (level, extent, n)
             if n:
                 assert origin * t + start >= 0

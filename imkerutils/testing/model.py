@@ -62,8 +62,7 @@ class CanvasModel:
         it are a mistake in the test, reported with ``ValueError``.
     """
 
-    def __init__(self, mode: str = "RGB", bounds: Window = _EMPTY,
-                 region: Window = DEFAULT_REGION) -> None:
+    def __init__(self, mode: str = "RGB", bounds: Window = _EMPTY, region: Window = DEFAULT_REGION) -> None:
         if mode not in _CHANNELS:
             raise InvalidTileError(f"mode must be RGB or RGBA, got {mode!r}")
         self.mode = mode

@@ -69,8 +69,10 @@ class Placement:
 def _level_pixel_offset(s: float, t: float, what: str) -> int:
     q = (t - (s - 1) / 2) / s
     if q != int(q):
-        raise AssertionError(f"{what}: translation {t} at scale {s} does not put array index 0 on a level pixel "
-                             f"(pixel centre of level pixel q is q * s + (s - 1) / 2)")
+        raise AssertionError(
+            f"{what}: translation {t} at scale {s} does not put array index 0 on a level pixel "
+            f"(pixel centre of level pixel q is q * s + (s - 1) / 2)"
+        )
     return int(q)
 
 
@@ -79,20 +81,26 @@ def placement(path: str, scale: Sequence[float], translation: Sequence[float]) -
     if len(scale) != 3 or len(translation) != 3:
         raise AssertionError(f"dataset {path}: scale {scale} / translation {translation} must have 3 entries (c, y, x)")
     if scale[0] != 1 or translation[0] != 0:
-        raise AssertionError(f"dataset {path}: the channel axis must have scale 1 and translation 0, "
-                             f"got {scale[0]} / {translation[0]}")
+        raise AssertionError(
+            f"dataset {path}: the channel axis must have scale 1 and translation 0, got {scale[0]} / {translation[0]}"
+        )
     sy, sx = scale[1], scale[2]
     level = int(np.log2(sy)) if sy >= 1 else -1
     if sy != sx or level < 0 or 2**level != sy:
         raise AssertionError(f"dataset {path}: scale {list(scale)} is not [1, 2**L, 2**L]")
-    return Placement(path, level, _level_pixel_offset(sy, translation[1], f"dataset {path} y"),
-                     _level_pixel_offset(sx, translation[2], f"dataset {path} x"))
+    return Placement(
+        path,
+        level,
+        _level_pixel_offset(sy, translation[1], f"dataset {path} y"),
+        _level_pixel_offset(sx, translation[2], f"dataset {path} x"),
+    )
 
 
 def transform_vectors(transforms: Sequence[Any]) -> tuple[list[float], list[float]]:
     """``(scale, translation)`` of a dataset's transformations: exactly one scale, then one translation."""
-    items = [t if isinstance(t, Mapping) else (t.model_dump() if hasattr(t, "model_dump") else vars(t))
-             for t in transforms]
+    items = [
+        t if isinstance(t, Mapping) else (t.model_dump() if hasattr(t, "model_dump") else vars(t)) for t in transforms
+    ]
     kinds = [t["type"] for t in items]
     if kinds != ["scale", "translation"]:
         raise AssertionError(f"coordinateTransformations must be one scale then one translation, got {kinds}")
@@ -142,8 +150,9 @@ def read_layout(root: str | Path) -> Layout:
     root = Path(root)
     meta = json.loads((root / "zarr.json").read_text())
     if meta.get("zarr_format") != 3 or meta.get("node_type") != "group":
-        raise AssertionError(f"{root}/zarr.json is not a Zarr v3 group: {meta.get('zarr_format')}, "
-                             f"{meta.get('node_type')}")
+        raise AssertionError(
+            f"{root}/zarr.json is not a Zarr v3 group: {meta.get('zarr_format')}, {meta.get('node_type')}"
+        )
     attributes = meta.get("attributes", {})
     if "ome" not in attributes:
         raise AssertionError(f"{root}/zarr.json has no 'ome' attributes (keys: {sorted(attributes)})")
@@ -171,15 +180,17 @@ def assert_level_matches(canvas: Any, where: Placement, data: Any, reader: str) 
     """Assert the ``(c, h, w)`` pixels a ``reader`` returned for one dataset equal the canvas's, pixel for pixel."""
     got = np.asarray(data)
     if got.dtype != np.uint8 or got.ndim != 3 or got.shape[0] != canvas.channels:
-        raise AssertionError(f"{reader}: level {where.level} is {got.dtype} {got.shape}, "
-                             f"expected uint8 ({canvas.channels}, h, w)")
+        raise AssertionError(
+            f"{reader}: level {where.level} is {got.dtype} {got.shape}, expected uint8 ({canvas.channels}, h, w)"
+        )
     want = level_pixels(canvas, where, got.shape)
     if not np.array_equal(got, want):
         bad = np.argwhere(got != want)
         c, i, j = (int(v) for v in bad[0])
         raise AssertionError(
             f"{reader}: level {where.level} differs from Canvas.read at {len(bad)} values; first at c={c}, "
-            f"level pixel ({where.row_off + i}, {where.col_off + j}): {got[c, i, j]} != {want[c, i, j]}")
+            f"level pixel ({where.row_off + i}, {where.col_off + j}): {got[c, i, j]} != {want[c, i, j]}"
+        )
 
 
 def stored_chunk_files(array_dir: str | Path) -> int:
@@ -195,8 +206,11 @@ def stored_chunk_files(array_dir: str | Path) -> int:
     sep = re.escape(encoding.get("configuration", {}).get("separator", "/" if encoding["name"] == "default" else "."))
     prefix = "c" + sep if encoding["name"] == "default" else ""
     key = re.compile(prefix + sep.join([r"\d+"] * ndim))
-    return sum(1 for p in array_dir.rglob("*")
-               if p.is_file() and key.fullmatch(p.relative_to(array_dir).as_posix()) is not None)
+    return sum(
+        1
+        for p in array_dir.rglob("*")
+        if p.is_file() and key.fullmatch(p.relative_to(array_dir).as_posix()) is not None
+    )
 
 
 def chunks_initialized_from_info(info: Any) -> int:
@@ -229,13 +243,23 @@ def write_reference(canvas: Any, root: str | Path, *, margin: tuple[int, int] = 
         top, left = (b.row_off // t - margin[0]) * t, (b.col_off // t - margin[1]) * t
         bottom, right = (-(-b.row_end // t) + 1) * t, (-(-b.col_end // t) + 1) * t
         regions.append(LevelRegion(level, Window.from_bounds(top, left, bottom, right)))
-    group = zarr.create_group(root, zarr_format=3, attributes={
-        "ome": ome_metadata(regions, canvas.mode, root.name),
-        "imkerutils": {"bounds": canvas.bounds.to_dict(), "mode": canvas.mode, "tile": t}})
+    group = zarr.create_group(
+        root,
+        zarr_format=3,
+        attributes={
+            "ome": ome_metadata(regions, canvas.mode, root.name),
+            "imkerutils": {"bounds": canvas.bounds.to_dict(), "mode": canvas.mode, "tile": t},
+        },
+    )
     for region in regions:
-        array = group.create_array(str(region.level), shape=(canvas.channels, *region.window.shape),
-                                   chunks=(canvas.channels, t, t), dtype="uint8", fill_value=0,
-                                   dimension_names=("c", "y", "x"))
+        array = group.create_array(
+            str(region.level),
+            shape=(canvas.channels, *region.window.shape),
+            chunks=(canvas.channels, t, t),
+            dtype="uint8",
+            fill_value=0,
+            dimension_names=("c", "y", "x"),
+        )
         array[...] = np.moveaxis(canvas.read(region.window, region.level), 2, 0)
     (root / "0" / "_bookkeeping").mkdir()
     (root / "0" / "_bookkeeping" / "state.json").write_text("{}")

@@ -118,8 +118,15 @@ class Canvas:
     Open one with :meth:`create`, :meth:`from_image` or :meth:`open`.
     """
 
-    def __init__(self, group_attrs: dict[str, Any], store: Store, *, read_only: bool,
-                 location: str, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        group_attrs: dict[str, Any],
+        store: Store,
+        *,
+        read_only: bool,
+        location: str,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
         attrs = group_attrs.get("imkerutils")
         # Format 1's attributes stay until an upgrade that committed has rewritten zarr.json (see .legacy).
         if not isinstance(attrs, dict) or attrs.get("format") not in (CANVAS_FORMAT, LEGACY_FORMAT):
@@ -227,12 +234,14 @@ class Canvas:
         for folder in BOOKKEEPING:
             mark_bookkeeping(raw, folder)
         Journal(raw).write_state(JournalState(bounds=bounds, frame=frame))
-        return cls(_root_attrs(raw), store, read_only=False, location=_absolute(location),
-                   storage_options=storage_options)
+        return cls(
+            _root_attrs(raw), store, read_only=False, location=_absolute(location), storage_options=storage_options
+        )
 
     @classmethod
-    def open(cls, location: str | os.PathLike[str], *, read_only: bool = False,
-             storage_options: dict[str, Any] | None = None) -> Canvas:
+    def open(
+        cls, location: str | os.PathLike[str], *, read_only: bool = False, storage_options: dict[str, Any] | None = None
+    ) -> Canvas:
         """Open an existing canvas (rolling back a step a killed writer left half done)."""
         store = open_store(location, read_only=read_only, storage_options=storage_options)
         if not _has_metadata(location, store):
@@ -249,14 +258,16 @@ class Canvas:
         except zarr.errors.BaseZarrError as exc:
             raise CanvasCorruptError(f"{os.fspath(location)} is not a readable Zarr v3 canvas: {exc}") from None
         if group.metadata.zarr_format != 3:
-            raise CanvasCorruptError(f"{os.fspath(location)}/zarr.json declares zarr_format "
-                                     f"{group.metadata.zarr_format}; a canvas is Zarr v3")
-        return cls(dict(group.attrs), store, read_only=read_only, location=_absolute(location),
-                   storage_options=storage_options)
+            raise CanvasCorruptError(
+                f"{os.fspath(location)}/zarr.json declares zarr_format "
+                f"{group.metadata.zarr_format}; a canvas is Zarr v3"
+            )
+        return cls(
+            dict(group.attrs), store, read_only=read_only, location=_absolute(location), storage_options=storage_options
+        )
 
     @classmethod
-    def upgrade(cls, location: str | os.PathLike[str], *,
-                storage_options: dict[str, Any] | None = None) -> bool:
+    def upgrade(cls, location: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None) -> bool:
         """Convert a canvas of format 1 in place (crash-safe); returns whether there was anything to do.
 
         Opening such a canvas for writing does the same (with a one-line notice in the log).
@@ -280,7 +291,8 @@ class Canvas:
                 return  # another process upgraded it meanwhile
             if notice:
                 logging.getLogger("imkerutils").warning(
-                    "upgrading canvas %s from format 1 to %s in place", os.fspath(location), CANVAS_FORMAT)
+                    "upgrading canvas %s from format 1 to %s in place", os.fspath(location), CANVAS_FORMAT
+                )
             legacy.upgrade(raw)
 
     @classmethod
@@ -302,8 +314,9 @@ class Canvas:
         """
         from imkerutils.tiling.importer import import_image
 
-        return import_image(cls, image, location, trusted=trusted, tile=tile, overwrite=overwrite,
-                            storage_options=storage_options)
+        return import_image(
+            cls, image, location, trusted=trusted, tile=tile, overwrite=overwrite, storage_options=storage_options
+        )
 
     # -- properties --------------------------------------------------------
     @property
@@ -383,8 +396,10 @@ class Canvas:
 
     def __repr__(self) -> str:
         b = self.bounds
-        return (f"Canvas({self.location!r}, mode={self.mode!r}, bounds=(row {b.row_off}, col {b.col_off}, "
-                f"{b.height}x{b.width}), steps={self.head})")
+        return (
+            f"Canvas({self.location!r}, mode={self.mode!r}, bounds=(row {b.row_off}, col {b.col_off}, "
+            f"{b.height}x{b.width}), steps={self.head})"
+        )
 
     # -- reads ---------------------------------------------------------------
     @property
@@ -451,8 +466,15 @@ class Canvas:
         cols = aligned_chunks(w.col_off, w.width, self.tile)
         token = f"{self.location}:{self._state.token}"
         name = "canvas-read-" + tokenize(self.location, self._state.token, w)
-        return da.from_array(_LevelRegion(self, w, token), chunks=(rows, cols, (self.channels,)), name=name,
-                             asarray=False, lock=False, fancy=False, meta=np.empty((0, 0, 0), np.uint8))
+        return da.from_array(
+            _LevelRegion(self, w, token),
+            chunks=(rows, cols, (self.channels,)),
+            name=name,
+            asarray=False,
+            lock=False,
+            fancy=False,
+            meta=np.empty((0, 0, 0), np.uint8),
+        )
 
     def to_xarray(self, window: Window | None = None) -> xr.DataArray:
         """``window`` as a lazy xarray with world ``y``/``x`` coordinates and a ``c`` dimension."""
@@ -462,8 +484,7 @@ class Canvas:
         return xr.DataArray(
             self.to_dask(w),
             dims=("y", "x", "c"),
-            coords={"y": np.arange(w.row_off, w.row_end), "x": np.arange(w.col_off, w.col_end),
-                    "c": list(self.mode)},
+            coords={"y": np.arange(w.row_off, w.row_end), "x": np.arange(w.col_off, w.col_end), "c": list(self.mode)},
             name="canvas",
         )
 
@@ -495,8 +516,9 @@ class Canvas:
         state = self._state
         if not state.frame.holds(bounds):
             levels = self._present_levels()
-            frame = plan_frame(bounds, self.tile, max(levels, levels_needed(bounds, self.tile)),
-                               state.frame.generation + 1)
+            frame = plan_frame(
+                bounds, self.tile, max(levels, levels_needed(bounds, self.tile)), state.frame.generation + 1
+            )
             state = _rebase.rebase(self._raw, self._journal, state, frame, levels, self.channels)
             self._state = state
             self._open_arrays(self._store)
@@ -530,8 +552,9 @@ class Canvas:
 
     def _write_root(self, levels: int | None = None) -> None:
         """Mirror the committed bounds, frame and built levels into the root ``zarr.json``."""
-        write_root(self._raw, self.mode, self.frame, self.bounds, levels or self._present_levels(),
-                   _name(self.location))
+        write_root(
+            self._raw, self.mode, self.frame, self.bounds, levels or self._present_levels(), _name(self.location)
+        )
 
     # -- writes --------------------------------------------------------------
     def paste(
@@ -763,4 +786,3 @@ def _remove(location: str | os.PathLike[str], store: Store) -> None:
     from zarr.core.sync import sync
 
     sync(store.delete_dir(""))
-

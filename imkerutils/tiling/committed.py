@@ -52,8 +52,9 @@ class CommittedView(WrapperStore[Store]):
             return buf  # absent snapshot, entry still there: the key is absent in the committed state
         return await self._store.get(key, prototype, byte_range)  # rolled back since: the key is right again
 
-    async def get_partial_values(self, prototype: BufferPrototype,
-                                 key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+    async def get_partial_values(
+        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
         return [await self.get(key, prototype, rng) for key, rng in key_ranges]
 
     async def exists(self, key: str) -> bool:

@@ -56,8 +56,7 @@ _FETCH_BYTES = 8 << 20  # rows asked of libvips at once: small, so its line cach
 _VIPS_FORMATS = {"uchar": np.uint8, "ushort": np.uint16}
 _VIPS_INTERPRETATIONS = {"b-w", "grey16", "srgb", "rgb", "rgb16", "cmyk", "multiband"}
 #: Pillow modes the Pillow fallback accepts (the same set as through libvips).
-_PIL_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK",
-              "I;16", "I;16L", "I;16B", "I;16N"}
+_PIL_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I;16", "I;16L", "I;16B", "I;16N"}
 _PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is process-global
 _TIFF_LOADERS = ("tiffload", "tiffload_source", "tiffload_buffer")
 
@@ -97,7 +96,8 @@ def probe(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageInfo:
     if info.pixels > MAX_PIXELS and not trusted:
         raise DecompressionBombError(
             f"{p} has {info.width}x{info.height} = {info.pixels:,} pixels, over the {MAX_PIXELS:,}-pixel safety "
-            "limit; if you trust this file, pass trusted=True (--trust-large on the command line)")
+            "limit; if you trust this file, pass trusted=True (--trust-large on the command line)"
+        )
     return info
 
 
@@ -141,9 +141,10 @@ def iter_strips(info: ImageInfo, rows: int = 1024, *, mode: str | None = None) -
             except pyvips.Error as exc:
                 raise ImageFileError(
                     f"{p} could not be decoded at rows {top + r}..{top + r + n} (truncated or corrupt?): "
-                    f"{_vips_message(exc)}") from None
+                    f"{_vips_message(exc)}"
+                ) from None
             raw = np.frombuffer(buf, dtype=dtype).reshape(n, info.width, info.bands)
-            _convert_into(strip[r:r + n], raw, info, out_mode)
+            _convert_into(strip[r : r + n], raw, info, out_mode)
         yield top, strip
 
 
@@ -151,7 +152,7 @@ def read_pixels(info: ImageInfo, *, mode: str | None = None) -> np.ndarray:
     """The whole image as ``(height, width, 3 or 4)`` uint8 (see :func:`iter_strips`)."""
     out = np.empty((info.height, info.width, len(mode or info.mode)), np.uint8)
     for top, strip in iter_strips(info, 1024, mode=mode):
-        out[top:top + strip.shape[0]] = strip
+        out[top : top + strip.shape[0]] = strip
     return out
 
 
@@ -248,17 +249,19 @@ def _probe_vips(p: Path) -> ImageInfo:
     if pages > 1 and not (loader in _TIFF_LOADERS and _tiff_is_pyramid(p)):
         raise ImageFileError(
             f"{p} holds {pages} pages (or frames); imkerutils reads one image per file, so it refuses rather than "
-            "keep the first: save the page you want as its own file")
+            "keep the first: save the page you want as its own file"
+        )
     if image.format not in _VIPS_FORMATS:
         raise ImageFileError(
-            f"{p} holds {image.format} samples; imkerutils reads 8- or 16-bit unsigned images only "
-            "(convert it first)")
+            f"{p} holds {image.format} samples; imkerutils reads 8- or 16-bit unsigned images only (convert it first)"
+        )
     interp, bands = str(image.interpretation), int(image.bands)
     cmyk = interp == "cmyk"
     if interp not in _VIPS_INTERPRETATIONS or not 1 <= bands <= 4 or (cmyk and bands != 4):
         raise ImageFileError(
             f"{p} is a {bands}-band {interp} image; imkerutils reads grey, grey + alpha, RGB, RGBA, palette "
-            "and CMYK images only (convert it first)")
+            "and CMYK images only (convert it first)"
+        )
     mode = "RGBA" if bands in (2, 4) and not cmyk else "RGB"
     bits = 16 if image.format == "ushort" else 8
     backend = "tifffile" if loader in _TIFF_LOADERS and _tifffile_decodes(p) else "vips"
@@ -298,9 +301,9 @@ def _tifffile_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[in
                 for top in range(0, info.height, rows):
                     h = min(rows, info.height - top)
                     if axes.startswith("S"):  # planar: samples first
-                        raw = np.moveaxis(np.asarray(z[:, top:top + h]), 0, -1)
+                        raw = np.moveaxis(np.asarray(z[:, top : top + h]), 0, -1)
                     else:
-                        raw = np.asarray(z[top:top + h])
+                        raw = np.asarray(z[top : top + h])
                     if raw.ndim == 2:
                         raw = raw[..., None]
                     if raw.dtype == np.bool_:  # 1-bit: black and white, as libvips and Pillow expand it
@@ -376,11 +379,13 @@ def check_pillow_policy(img: Any, p: Path) -> None:
     if frames > 1 and img.format != "MPO":  # an MPO is a JPEG with previews: its primary image is the picture
         raise ImageFileError(
             f"{p} holds {frames} pages (or frames); imkerutils reads one image per file, so it refuses rather "
-            "than keep the first: save the page you want as its own file")
+            "than keep the first: save the page you want as its own file"
+        )
     if img.mode not in _PIL_MODES:
         raise ImageFileError(
             f"{p} has mode {img.mode}; imkerutils reads 1, L, LA, P, RGB, RGBA, 16-bit grey and CMYK images "
-            "only (convert it first)")
+            "only (convert it first)"
+        )
 
 
 def _probe_pillow(p: Path) -> ImageInfo:
@@ -388,9 +393,17 @@ def _probe_pillow(p: Path) -> ImageInfo:
         with open_pillow_header(p) as img:
             check_pillow_policy(img, p)
             has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-            return ImageInfo(p, img.height, img.width, "RGBA" if has_alpha else "RGB", len(img.getbands()),
-                             16 if img.mode.startswith("I;16") else 8, img.mode == "CMYK", "pillow",
-                             str(img.format))
+            return ImageInfo(
+                p,
+                img.height,
+                img.width,
+                "RGBA" if has_alpha else "RGB",
+                len(img.getbands()),
+                16 if img.mode.startswith("I;16") else 8,
+                img.mode == "CMYK",
+                "pillow",
+                str(img.format),
+            )
 
     return pillow_errors(p, run)
 

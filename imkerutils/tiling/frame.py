@@ -28,8 +28,17 @@ from typing import Any
 from imkerutils.errors import CanvasCorruptError, OutOfBoundsError
 from imkerutils.tiling.window import Window
 
-__all__ = ["MAX_EXTENT", "ChunkProjection", "Frame", "extent_ok", "level_window", "plan_frame", "project",
-           "tile_key", "tile_of_tile_key"]
+__all__ = [
+    "MAX_EXTENT",
+    "ChunkProjection",
+    "Frame",
+    "extent_ok",
+    "level_window",
+    "plan_frame",
+    "project",
+    "tile_key",
+    "tile_of_tile_key",
+]
 
 MAX_EXTENT = 2**30  # px per axis at level 0: keeps every index and shape product far from 2**63
 SLACK_TILES = 8  # the rule's additive allowance: max(2 * n, n + SLACK_TILES * tile)
@@ -93,8 +102,13 @@ def project(window: Window, tile: int) -> Iterator[ChunkProjection]:
             tw = Window(i * tile, j * tile, tile, tile)
             piece = window.intersection(tw)
             assert piece is not None
-            yield ChunkProjection((i, j), piece, piece.slices((tw.row_off, tw.col_off)),
-                                  piece.slices((window.row_off, window.col_off)), piece == tw)
+            yield ChunkProjection(
+                (i, j),
+                piece,
+                piece.slices((tw.row_off, tw.col_off)),
+                piece.slices((window.row_off, window.col_off)),
+                piece == tw,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +139,7 @@ class Frame:
         if not key.startswith(prefix):
             raise CanvasCorruptError(f"{key!r} is not a chunk key of canvas level {level}")
         try:
-            ci, cj = (int(p) for p in key[len(prefix):].split("/"))
+            ci, cj = (int(p) for p in key[len(prefix) :].split("/"))
         except ValueError:
             raise CanvasCorruptError(f"{key!r} is not a chunk key of canvas level {level}") from None
         oi, oj = self.level_origin(level)
@@ -171,8 +185,10 @@ class Frame:
         s = float(1 << level)
         r, c = self.shift(level)
         half = (s - 1) / 2
-        return [{"type": "scale", "scale": [1.0, s, s]},
-                {"type": "translation", "translation": [0.0, -r * s + half, -c * s + half]}]
+        return [
+            {"type": "scale", "scale": [1.0, s, s]},
+            {"type": "translation", "translation": [0.0, -r * s + half, -c * s + half]},
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {"tile": self.tile, "origin": list(self.origin), "generation": self.generation}
@@ -180,8 +196,9 @@ class Frame:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Frame:
         try:
-            frame = cls(int(data["tile"]), (int(data["origin"][0]), int(data["origin"][1])),
-                        int(data.get("generation", 0)))
+            frame = cls(
+                int(data["tile"]), (int(data["origin"][0]), int(data["origin"][1])), int(data.get("generation", 0))
+            )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CanvasCorruptError(f"malformed canvas frame {data!r}: {exc}") from None
         if frame.tile <= 0 or frame.generation < 0:

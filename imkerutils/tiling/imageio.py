@@ -37,7 +37,13 @@ if TYPE_CHECKING:
     import dask.array as da
 
 __all__ = [
-    "MAX_PIXELS", "ImageSource", "decode_image", "image_mode", "open_image", "read_image", "to_rgb_or_rgba",
+    "MAX_PIXELS",
+    "ImageSource",
+    "decode_image",
+    "image_mode",
+    "open_image",
+    "read_image",
+    "to_rgb_or_rgba",
     "write_image",
 ]
 
@@ -74,8 +80,9 @@ class ImageSource:
 
         if isinstance(self._array, np.ndarray):
             return da.from_array(self._array, chunks=(tile, tile, -1))
-        return da.from_array(self._array, chunks=(tile, tile, -1), lock=False,
-                             meta=np.empty((0, 0, 0), dtype=self._array.dtype))
+        return da.from_array(
+            self._array, chunks=(tile, tile, -1), lock=False, meta=np.empty((0, 0, 0), dtype=self._array.dtype)
+        )
 
 
 class _TiffTiles:
@@ -161,7 +168,8 @@ def _refuse_narrowing(img: Image.Image, p: Path) -> None:
         if isinstance(rawmode, str) and _NARROWING.match(rawmode):
             raise ImageFileError(
                 f"{p} holds 16-bit samples that Pillow can only decode to 8 bits (as {img.mode}); "
-                "imkerutils cannot keep them exactly (16-bit grey is supported; convert it to 8 bits first)")
+                "imkerutils cannot keep them exactly (16-bit grey is supported; convert it to 8 bits first)"
+            )
 
 
 def image_mode(path: str | os.PathLike[str]) -> str:
@@ -247,9 +255,14 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
         if suffix in _TIFF_SUFFIXES:
             import tifffile
 
-            tifffile.imwrite(tmp, pixels, photometric="rgb", tile=(256, 256) if min(pixels.shape[:2]) >= 256
-                             else None, compression="zlib", extrasamples=("unassalpha",)
-                             if pixels.shape[2] == 4 else None)
+            tifffile.imwrite(
+                tmp,
+                pixels,
+                photometric="rgb",
+                tile=(256, 256) if min(pixels.shape[:2]) >= 256 else None,
+                compression="zlib",
+                extrasamples=("unassalpha",) if pixels.shape[2] == 4 else None,
+            )
         else:
             fmt = Image.registered_extensions().get(suffix)
             if fmt is None:

@@ -34,8 +34,16 @@ __all__ = ["import_image", "write_strips"]
 STRIP_BUDGET = 160 << 20  # two strips stay alive (one decoding, one writing) only while they fit in this
 
 
-def import_image(cls: type[Canvas], image: str | os.PathLike[str], location: str | os.PathLike[str], *,
-                 trusted: bool, tile: int, overwrite: bool, storage_options: dict[str, Any] | None) -> Canvas:
+def import_image(
+    cls: type[Canvas],
+    image: str | os.PathLike[str],
+    location: str | os.PathLike[str],
+    *,
+    trusted: bool,
+    tile: int,
+    overwrite: bool,
+    storage_options: dict[str, Any] | None,
+) -> Canvas:
     """What :meth:`Canvas.from_image` does (see the module docstring)."""
     from imkerutils.tiling.canvas import _exists, _remove
     from imkerutils.tiling.decode import iter_strips, probe
@@ -45,8 +53,9 @@ def import_image(cls: type[Canvas], image: str | os.PathLike[str], location: str
         raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
     window, step_info = Window(0, 0, info.height, info.width), {"source": str(image)}
     if is_remote(location):
-        canvas = cls.create(location, mode=info.mode, tile=tile, overwrite=overwrite, plan_for=window,
-                            storage_options=storage_options)
+        canvas = cls.create(
+            location, mode=info.mode, tile=tile, overwrite=overwrite, plan_for=window, storage_options=storage_options
+        )
         try:
             write_strips(canvas, iter_strips(info, tile), window, step_info)
         except BaseException:  # the step was rolled back: remove the empty canvas it was written into
@@ -69,8 +78,9 @@ def import_image(cls: type[Canvas], image: str | os.PathLike[str], location: str
     return canvas
 
 
-def write_strips(canvas: Canvas, strips: Iterator[tuple[int, np.ndarray]], window: Window,
-                 info: dict[str, Any]) -> StepInfo:
+def write_strips(
+    canvas: Canvas, strips: Iterator[tuple[int, np.ndarray]], window: Window, info: dict[str, Any]
+) -> StepInfo:
     """Write an image that arrives strip by strip into ``window`` as ONE journaled step.
 
     ``strips`` yields ``(row_off, (h, window.width, channels) uint8)`` top to bottom, each ``tile`` rows (the
@@ -98,13 +108,16 @@ def write_strips(canvas: Canvas, strips: Iterator[tuple[int, np.ndarray]], windo
             top = window.row_off + row_off
             h = strip.shape[0]
             if top != expect or not 0 < h <= t or top + h > window.row_end or strip.shape[1:2] != (window.width,):
-                raise InvalidTileError(f"strip at row {row_off} of shape {strip.shape} does not continue the "
-                                       f"import of {window} (expected row {expect - window.row_off})")
+                raise InvalidTileError(
+                    f"strip at row {row_off} of shape {strip.shape} does not continue the "
+                    f"import of {window} (expected row {expect - window.row_off})"
+                )
             expect = top + h
             # plan_pieces checks channels and dtype and cuts the strip per tile (views); one task per tile
             per_tile, _ = plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)
-            in_flight.append([chunk_pool().submit(canvas._write_tile, None, ij, parts)
-                              for ij, parts in per_tile.items()])
+            in_flight.append(
+                [chunk_pool().submit(canvas._write_tile, None, ij, parts) for ij, parts in per_tile.items()]
+            )
             del strip, per_tile  # only the chunk tasks hold it now, so it is freed as soon as they finish
             while len(in_flight) >= alive:  # let the oldest strip finish before decoding another
                 done = [f.result() for f in in_flight.popleft()]

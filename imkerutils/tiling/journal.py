@@ -105,9 +105,13 @@ class JournalState:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise CanvasCorruptError(f"unknown journal format {found!r}")
         pending = data.get("pending")
-        if pending is not None and not (isinstance(pending, dict) and (
+        if pending is not None and not (
+            isinstance(pending, dict)
+            and (
                 (isinstance(pending.get("step"), int) and isinstance(pending.get("id"), str))
-                or (pending.get("op") == "rebase" and isinstance(pending.get("frame"), dict)))):
+                or (pending.get("op") == "rebase" and isinstance(pending.get("frame"), dict))
+            )
+        ):
             raise CanvasCorruptError(f"malformed pending journal operation {pending!r}")
         state = cls(
             head=int(data["head"]),
@@ -120,8 +124,10 @@ class JournalState:
             retired=tuple(str(p) for p in data.get("retired", ())),
         )
         if not 0 <= state.head <= state.top == len(state.steps):
-            raise CanvasCorruptError(f"the journal state is inconsistent: head {state.head}, top {state.top}, "
-                                     f"{len(state.steps)} steps listed")
+            raise CanvasCorruptError(
+                f"the journal state is inconsistent: head {state.head}, top {state.top}, "
+                f"{len(state.steps)} steps listed"
+            )
         return state
 
 
@@ -273,10 +279,17 @@ class Journal:
 
     def commit(self, state: JournalState, meta: StepMeta) -> JournalState:
         """Make the pending step the head; the redo entries it replaces are deleted afterwards."""
-        done = replace(state, head=meta.number, top=meta.number, bounds=meta.bounds_after, token=meta.id,
-                       pending=None, steps=(*state.steps[: meta.number - 1], meta.id))
+        done = replace(
+            state,
+            head=meta.number,
+            top=meta.number,
+            bounds=meta.bounds_after,
+            token=meta.id,
+            pending=None,
+            steps=(*state.steps[: meta.number - 1], meta.id),
+        )
         self.write_state(done)
-        for dropped in state.steps[meta.number - 1:]:  # the undone steps a new step replaces
+        for dropped in state.steps[meta.number - 1 :]:  # the undone steps a new step replaces
             self._delete_entry(dropped)
         return done
 

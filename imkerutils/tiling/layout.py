@@ -30,9 +30,22 @@ from imkerutils.tiling.ngff import ome_attributes
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
-__all__ = ["BOOKKEEPING_ATTRS", "CANVAS_FORMAT", "MODES", "ZSTD_LEVEL", "create_level", "level_metadata",
-           "mark_bookkeeping", "open_level", "read_window", "resize_level", "root_document", "root_seal", "write_block",
-           "write_root"]
+__all__ = [
+    "BOOKKEEPING_ATTRS",
+    "CANVAS_FORMAT",
+    "MODES",
+    "ZSTD_LEVEL",
+    "create_level",
+    "level_metadata",
+    "mark_bookkeeping",
+    "open_level",
+    "read_window",
+    "resize_level",
+    "root_document",
+    "root_seal",
+    "write_block",
+    "write_root",
+]
 
 CANVAS_FORMAT = "imkerutils.canvas/2"
 MODES = {"RGB": 3, "RGBA": 4}
@@ -46,10 +59,19 @@ def create_level(store: Store, frame: Frame, level: int, shape: tuple[int, int],
 
     t = frame.tile
     return zarr.create_array(
-        store, name=frame.path(level), shape=(channels, *shape), chunks=(channels, t, t), dtype="uint8",
-        fill_value=0, filters=[TransposeCodec(order=(1, 2, 0))], serializer=BytesCodec(),
-        compressors=[ZstdCodec(level=ZSTD_LEVEL)], dimension_names=("c", "y", "x"),
-        chunk_key_encoding={"name": "default", "separator": "/"}, overwrite=True)
+        store,
+        name=frame.path(level),
+        shape=(channels, *shape),
+        chunks=(channels, t, t),
+        dtype="uint8",
+        fill_value=0,
+        filters=[TransposeCodec(order=(1, 2, 0))],
+        serializer=BytesCodec(),
+        compressors=[ZstdCodec(level=ZSTD_LEVEL)],
+        dimension_names=("c", "y", "x"),
+        chunk_key_encoding={"name": "default", "separator": "/"},
+        overwrite=True,
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -69,16 +91,16 @@ def level_metadata(frame: Frame, level: int, shape: tuple[int, int], channels: i
 def open_level(store: Store, frame: Frame, level: int) -> zarr.Array:
     """Level ``level``'s array; ``KeyError`` when it does not exist."""
     try:
-        node = zarr.open_array(store, path=frame.path(level), mode="r" if store.read_only else "r+",
-                               zarr_format=3)
+        node = zarr.open_array(store, path=frame.path(level), mode="r" if store.read_only else "r+", zarr_format=3)
     except FileNotFoundError:
         raise KeyError(frame.path(level)) from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # zarr.json that zarr cannot parse
-        raise CanvasCorruptError(f"canvas level {level} ({frame.path(level)}/zarr.json) is unreadable: {exc}") \
-            from None
+        raise CanvasCorruptError(f"canvas level {level} ({frame.path(level)}/zarr.json) is unreadable: {exc}") from None
     if node.ndim != 3 or node.dtype != np.uint8 or node.shape[0] not in MODES.values():
-        raise CanvasCorruptError(f"canvas level {level} has shape {node.shape} and dtype {node.dtype}; a canvas "
-                                 "level is (C, H, W) uint8 with C = 3 or 4")
+        raise CanvasCorruptError(
+            f"canvas level {level} has shape {node.shape} and dtype {node.dtype}; a canvas "
+            "level is (C, H, W) uint8 with C = 3 or 4"
+        )
     return node
 
 
@@ -93,15 +115,18 @@ def read_window(z: zarr.Array, a: Window) -> np.ndarray:
         return out
     target = out[inside.slices((a.row_off, a.col_off))].transpose(2, 0, 1)
     try:
-        z.get_basic_selection((slice(None), slice(inside.row_off, inside.row_end),
-                               slice(inside.col_off, inside.col_end)),
-                              out=default_buffer_prototype().nd_buffer.from_numpy_array(target))
+        z.get_basic_selection(
+            (slice(None), slice(inside.row_off, inside.row_end), slice(inside.col_off, inside.col_end)),
+            out=default_buffer_prototype().nd_buffer.from_numpy_array(target),
+        )
     except OSError:
         raise  # the store could not be read: not a statement about the bytes
     except Exception as exc:  # the codec's own error (zstd, ...): bytes that do not decode
-        raise CanvasCorruptError(f"a chunk of {z.path} under array rows {inside.row_off}..{inside.row_end}, cols "
-                                 f"{inside.col_off}..{inside.col_end} cannot be decoded ({type(exc).__name__}: "
-                                 f"{exc}): the canvas is damaged; `imkerutils verify` names every such tile") from None
+        raise CanvasCorruptError(
+            f"a chunk of {z.path} under array rows {inside.row_off}..{inside.row_end}, cols "
+            f"{inside.col_off}..{inside.col_end} cannot be decoded ({type(exc).__name__}: "
+            f"{exc}): the canvas is damaged; `imkerutils verify` names every such tile"
+        ) from None
     return out
 
 
@@ -117,7 +142,7 @@ def write_block(z: zarr.Array, row: int, col: int, block: np.ndarray) -> None:
     target = z
     if block.flat[0] or block.any():
         target = z.with_config({"write_empty_chunks": True})
-    target[:, row:row + block.shape[0], col:col + block.shape[1]] = block.transpose(2, 0, 1)
+    target[:, row : row + block.shape[0], col : col + block.shape[1]] = block.transpose(2, 0, 1)
 
 
 def resize_level(z: zarr.Array, shape: tuple[int, int]) -> None:
@@ -134,8 +159,14 @@ def root_document(mode: str, frame: Frame, bounds: Window, levels: int, name: st
         "node_type": "group",
         "attributes": {
             "ome": ome_attributes(datasets, mode, name),
-            "imkerutils": {"format": CANVAS_FORMAT, "mode": mode, "tile": frame.tile, "bounds": bounds.to_dict(),
-                           "frame": frame.to_dict(), "levels": levels},
+            "imkerutils": {
+                "format": CANVAS_FORMAT,
+                "mode": mode,
+                "tile": frame.tile,
+                "bounds": bounds.to_dict(),
+                "frame": frame.to_dict(),
+                "levels": levels,
+            },
         },
     }
     doc["attributes"]["imkerutils"]["sha256"] = root_seal(doc)

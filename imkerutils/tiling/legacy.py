@@ -147,8 +147,9 @@ def _recover(raw: RawStore, old: _Old) -> dict[str, Any]:
         state["pending"] = None
     elif op == "undo":
         n = int(meta["number"])
-        state.update(head=n - 1, bounds=meta["bounds_before"], pending=None,
-                     token=state["steps"][n - 2] if n > 1 else "empty")
+        state.update(
+            head=n - 1, bounds=meta["bounds_before"], pending=None, token=state["steps"][n - 2] if n > 1 else "empty"
+        )
     elif op == "redo":
         state.update(head=int(meta["number"]), bounds=meta["bounds_after"], token=meta["id"], pending=None)
     else:
@@ -172,7 +173,10 @@ def upgrade(raw: RawStore) -> JournalState:
     frame = plan_frame(bounds, old.tile, levels, generation=1)
     # Whatever an upgrade killed before its commit left is not part of the canvas yet: start afresh.
     for prefix in [f"{frame.path(level)}/" for level in range(levels)] + [
-            f"{MANIFEST_PREFIX}tile/", ENTRIES_PREFIX, DIRTY_PREFIX]:
+        f"{MANIFEST_PREFIX}tile/",
+        ENTRIES_PREFIX,
+        DIRTY_PREFIX,
+    ]:
         raw.delete_prefix(prefix)
     for level in range(levels):
         shape = frame.shape(level, bounds)
@@ -189,8 +193,9 @@ def upgrade(raw: RawStore) -> JournalState:
         meta = _meta(raw, step_id)
         for which in ("before", "after"):
             for key in meta["keys"]:
-                raw.snapshot(f"{OLD_ENTRIES}{step_id}/{which}/{key}",
-                             f"{ENTRIES_PREFIX}{step_id}/{which}/{old.new_key(key)}")
+                raw.snapshot(
+                    f"{OLD_ENTRIES}{step_id}/{which}/{key}", f"{ENTRIES_PREFIX}{step_id}/{which}/{old.new_key(key)}"
+                )
         raw.put_fresh(f"{ENTRIES_PREFIX}{step_id}/meta.json", seal(_new_meta(old, meta)))
     si, sj = old.shift(0)
     for key in raw.list_prefix(OLD_MARKERS):
@@ -199,10 +204,15 @@ def upgrade(raw: RawStore) -> JournalState:
     raw.put(LEVELS_KEY, seal({"levels": levels}))  # format 1 reads the sealed record just as well
     for folder in ("_journal", "_manifest", "_pyramid"):
         mark_bookkeeping(raw, folder)
-    state = JournalState(head=int(legacy["head"]), top=int(legacy["top"]), bounds=bounds, token=str(legacy["token"]),
-                         steps=tuple(legacy["steps"]), frame=frame,
-                         retired=(*(str(level) for level in range(levels)), "_manifest/0", "_journal/steps",
-                                  "_pyramid/dirty"))
+    state = JournalState(
+        head=int(legacy["head"]),
+        top=int(legacy["top"]),
+        bounds=bounds,
+        token=str(legacy["token"]),
+        steps=tuple(legacy["steps"]),
+        frame=frame,
+        retired=(*(str(level) for level in range(levels)), "_manifest/0", "_journal/steps", "_pyramid/dirty"),
+    )
     raw.put(STATE_KEY, seal(state.to_dict()))  # the commit
     return state
 
@@ -232,7 +242,7 @@ class LegacyView(WrapperStore[Store]):
         """The format-1 key holding the bytes of format-2 key ``key``."""
         old = self.old
         if key.startswith(ENTRIES_PREFIX):
-            step_id, rest = key[len(ENTRIES_PREFIX):].split("/", 1)
+            step_id, rest = key[len(ENTRIES_PREFIX) :].split("/", 1)
             if rest.startswith(("before/", "after/")):
                 which, name = rest.split("/", 1)
                 return f"{OLD_ENTRIES}{step_id}/{which}/{old.old_key(name)}"
@@ -252,14 +262,19 @@ class LegacyView(WrapperStore[Store]):
         """Metadata of format 1 in format 2's words."""
         if key == STATE_KEY:
             state = json.loads(data)
-            return json.dumps({**state, "format": "imkerutils.journal/3", "frame": self.frame.to_dict(),
-                               "retired": []}).encode()
+            return json.dumps(
+                {**state, "format": "imkerutils.journal/3", "frame": self.frame.to_dict(), "retired": []}
+            ).encode()
         if key.startswith(ENTRIES_PREFIX) and key.endswith("/meta.json"):
             return json.dumps(_new_meta(self.old, json.loads(data))).encode()
         if key == "zarr.json":
             doc = json.loads(data)
-            doc["attributes"]["imkerutils"] = {"format": "imkerutils.canvas/2", "mode": self.old.mode,
-                                               "tile": self.old.tile, "legacy": LEGACY_FORMAT}
+            doc["attributes"]["imkerutils"] = {
+                "format": "imkerutils.canvas/2",
+                "mode": self.old.mode,
+                "tile": self.old.tile,
+                "legacy": LEGACY_FORMAT,
+            }
             return json.dumps(doc).encode()
         if key.endswith("/zarr.json"):
             doc = json.loads(data)
@@ -267,8 +282,11 @@ class LegacyView(WrapperStore[Store]):
                 h, w, c = doc["shape"]
                 doc["shape"] = [c, h, w]
                 doc["chunk_grid"]["configuration"]["chunk_shape"] = [c, self.old.tile, self.old.tile]
-                doc["codecs"] = [{"name": "transpose", "configuration": {"order": [1, 2, 0]}}, {"name": "bytes"},
-                                 {"name": "zstd", "configuration": {"level": ZSTD_LEVEL, "checksum": False}}]
+                doc["codecs"] = [
+                    {"name": "transpose", "configuration": {"order": [1, 2, 0]}},
+                    {"name": "bytes"},
+                    {"name": "zstd", "configuration": {"level": ZSTD_LEVEL, "checksum": False}},
+                ]
                 doc["dimension_names"] = ["c", "y", "x"]
                 doc["chunk_key_encoding"] = {"name": "default", "configuration": {"separator": "/"}}
             return json.dumps(doc).encode()
@@ -283,8 +301,9 @@ class LegacyView(WrapperStore[Store]):
             return None
         return prototype.buffer.from_bytes(self._translated(key, buf.to_bytes()))
 
-    async def get_partial_values(self, prototype: BufferPrototype,
-                                 key_ranges: Iterable[tuple[str, ByteRequest | None]]) -> list[Buffer | None]:
+    async def get_partial_values(
+        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
         return [await self.get(key, prototype, rng) for key, rng in key_ranges]
 
     async def exists(self, key: str) -> bool:
@@ -313,4 +332,3 @@ class LegacyView(WrapperStore[Store]):
 
     async def delete(self, key: str) -> None:
         raise PermissionError(f"a format-1 canvas opened read-only cannot be changed ({key!r}); upgrade it first")
-

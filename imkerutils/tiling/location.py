@@ -28,11 +28,12 @@ def is_remote(location: str | os.PathLike[str]) -> bool:
 
 def local_path(location: str | os.PathLike[str]) -> Path:
     text = os.fspath(location)
-    return Path(text[len("file://"):] if text.startswith("file://") else text)
+    return Path(text[len("file://") :] if text.startswith("file://") else text)
 
 
-def open_store(location: str | os.PathLike[str], *, read_only: bool = False,
-               storage_options: dict[str, Any] | None = None) -> Store:
+def open_store(
+    location: str | os.PathLike[str], *, read_only: bool = False, storage_options: dict[str, Any] | None = None
+) -> Store:
     """The Zarr store at ``location``."""
     if is_remote(location):
         return FsspecStore.from_url(os.fspath(location), storage_options=storage_options, read_only=read_only)

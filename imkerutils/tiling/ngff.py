@@ -33,27 +33,40 @@ def pixel_centre_transforms(level: int, first_pixel_world: tuple[int, int]) -> l
     """
     s = float(1 << level)
     half = (s - 1) / 2
-    return [{"type": "scale", "scale": [1.0, s, s]},
-            {"type": "translation", "translation": [0.0, first_pixel_world[0] + half, first_pixel_world[1] + half]}]
+    return [
+        {"type": "scale", "scale": [1.0, s, s]},
+        {"type": "translation", "translation": [0.0, first_pixel_world[0] + half, first_pixel_world[1] + half]},
+    ]
 
 
 def ome_attributes(datasets: Sequence[tuple[str, list[dict[str, Any]]]], mode: str, name: str) -> dict[str, Any]:
     """The ``ome`` attribute for ``datasets`` (path, coordinate transformations), finest first."""
     return {
         "version": OME_VERSION,
-        "multiscales": [{
-            "name": name,
-            "axes": [{"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
-                     {"name": "x", "type": "space"}],
-            "datasets": [{"path": path, "coordinateTransformations": transforms} for path, transforms in datasets],
-            "type": "mean",
-            "metadata": {"description": "each level averages 2x2 pixels of the one before it"},
-        }],
+        "multiscales": [
+            {
+                "name": name,
+                "axes": [
+                    {"name": "c", "type": "channel"},
+                    {"name": "y", "type": "space"},
+                    {"name": "x", "type": "space"},
+                ],
+                "datasets": [{"path": path, "coordinateTransformations": transforms} for path, transforms in datasets],
+                "type": "mean",
+                "metadata": {"description": "each level averages 2x2 pixels of the one before it"},
+            }
+        ],
         "omero": {
             "channels": [
-                {"label": band, "color": _COLOURS[band], "active": band != "A", "coefficient": 1,
-                 "family": "linear", "inverted": False,
-                 "window": {"min": 0, "max": 255, "start": 0, "end": 255}}
+                {
+                    "label": band,
+                    "color": _COLOURS[band],
+                    "active": band != "A",
+                    "coefficient": 1,
+                    "family": "linear",
+                    "inverted": False,
+                    "window": {"min": 0, "max": 255, "start": 0, "end": 255},
+                }
                 for band in mode
             ],
             "rdefs": {"model": "color"},

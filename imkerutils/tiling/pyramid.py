@@ -66,8 +66,13 @@ class Pyramid:
     metadata, whose datasets list the levels).
     """
 
-    def __init__(self, raw: RawStore, frame: Frame, level_zero: Callable[[], zarr.Array],
-                 on_new_levels: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        raw: RawStore,
+        frame: Frame,
+        level_zero: Callable[[], zarr.Array],
+        on_new_levels: Callable[[int], None] | None = None,
+    ) -> None:
         self.raw, self.frame, self.tile = raw, frame, frame.tile
         self._level_zero = level_zero
         self._on_new_levels = on_new_levels
@@ -188,12 +193,14 @@ class Pyramid:
             tw = Window(i * t, j * t, t, t)
             piece = tw.intersection(w)
             if piece is not None:
-                out[piece.slices((w.row_off, w.col_off))] = self._current_tile(
-                    arrays, stale, level, i, j)[piece.slices((tw.row_off, tw.col_off))]
+                out[piece.slices((w.row_off, w.col_off))] = self._current_tile(arrays, stale, level, i, j)[
+                    piece.slices((tw.row_off, tw.col_off))
+                ]
         return out
 
-    def _current_tile(self, arrays: dict[int, zarr.Array], stale: list[set[tuple[int, int]]],
-                      level: int, i: int, j: int) -> np.ndarray:
+    def _current_tile(
+        self, arrays: dict[int, zarr.Array], stale: list[set[tuple[int, int]]], level: int, i: int, j: int
+    ) -> np.ndarray:
         """World tile ``(i, j)`` of ``level`` as stored if built and current, else reduced from its children."""
         t = self.tile
         if level in arrays and (i, j) not in stale[level]:
@@ -201,6 +208,7 @@ class Pyramid:
         block = np.empty((2 * t, 2 * t, arrays[0].shape[0]), np.uint8)
         for di in (0, 1):
             for dj in (0, 1):
-                block[di * t:(di + 1) * t, dj * t:(dj + 1) * t] = self._current_tile(
-                    arrays, stale, level - 1, 2 * i + di, 2 * j + dj)
+                block[di * t : (di + 1) * t, dj * t : (dj + 1) * t] = self._current_tile(
+                    arrays, stale, level - 1, 2 * i + di, 2 * j + dj
+                )
         return downsample2(block)

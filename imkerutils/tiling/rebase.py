@@ -31,8 +31,9 @@ from imkerutils.tiling.rawstore import RawStore
 __all__ = ["finish", "rebase", "roll_back"]
 
 
-def rebase(raw: RawStore, journal: Journal, state: JournalState, frame: Frame, levels: int,
-           channels: int) -> JournalState:
+def rebase(
+    raw: RawStore, journal: Journal, state: JournalState, frame: Frame, levels: int, channels: int
+) -> JournalState:
     """Move ``levels`` levels of the canvas onto ``frame`` and commit; returns the committed state.
 
     The caller holds the write lock, has recovered ``state``, and calls :func:`finish` after rewriting
@@ -45,8 +46,7 @@ def rebase(raw: RawStore, journal: Journal, state: JournalState, frame: Frame, l
         create_level(raw.store, frame, level, frame.shape(level, state.bounds), channels)
         for key in raw.list_prefix(f"{old.path(level)}/c/"):
             raw.copy(key, frame.chunk_key(level, *old.tile_of_key(level, key)))
-    done = replace(state, frame=frame, pending=None,
-                   retired=tuple(old.path(level) for level in range(levels)))
+    done = replace(state, frame=frame, pending=None, retired=tuple(old.path(level) for level in range(levels)))
     journal.write_state(done)
     return done
 

@@ -55,7 +55,8 @@ def is_sealed(data: bytes) -> bool:
     """Whether ``data`` is a record with a valid hash (for ``verify``)."""
     try:
         doc = json.loads(data)
-        return isinstance(doc, dict) and SEAL in doc and doc[SEAL] == _digest(
-            {k: v for k, v in doc.items() if k != SEAL})
+        return (
+            isinstance(doc, dict) and SEAL in doc and doc[SEAL] == _digest({k: v for k, v in doc.items() if k != SEAL})
+        )
     except ValueError:
         return False

@@ -27,8 +27,16 @@ from imkerutils.tiling.window import Window, union
 if TYPE_CHECKING:
     from imkerutils.tiling.canvas import Canvas
 
-__all__ = ["MANIFEST_PREFIX", "MANIFEST_TILES", "Step", "StepInfo", "chunk_pool", "digest", "manifest_key",
-           "plan_pieces"]
+__all__ = [
+    "MANIFEST_PREFIX",
+    "MANIFEST_TILES",
+    "Step",
+    "StepInfo",
+    "chunk_pool",
+    "digest",
+    "manifest_key",
+    "plan_pieces",
+]
 
 MANIFEST_PREFIX = "_manifest/"
 MANIFEST_TILES = MANIFEST_PREFIX + "tile/"  # the entries, one per written level-0 tile
@@ -62,12 +70,14 @@ class StepInfo:
     @classmethod
     def from_meta(cls, meta: StepMeta) -> StepInfo:
         tiles = sum(1 for k in meta.keys if k.startswith(MANIFEST_PREFIX))
-        return cls(meta.number, meta.id, meta.kind, meta.bounds_before, meta.bounds_after, tiles,
-                   meta.created_at, meta.info)
+        return cls(
+            meta.number, meta.id, meta.kind, meta.bounds_before, meta.bounds_after, tiles, meta.created_at, meta.info
+        )
 
 
-def plan_pieces(pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int, mode: str, bounds: Window,
-                grow: bool) -> tuple[dict[tuple[int, int], list[TilePart]], Window]:
+def plan_pieces(
+    pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int, mode: str, bounds: Window, grow: bool
+) -> tuple[dict[tuple[int, int], list[TilePart]], Window]:
     """Group the parts of ``(row, col, pixels)`` pieces by world tile; returns them and the covered window."""
     from imkerutils.errors import InvalidTileError
 
@@ -79,7 +89,8 @@ def plan_pieces(pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int
         shape = getattr(data, "shape", None)
         if shape is None or len(shape) != 3 or shape[2] != channels:
             raise InvalidTileError(
-                f"pixels must have shape (height, width, {channels}) for a {mode} canvas, got {shape}")
+                f"pixels must have shape (height, width, {channels}) for a {mode} canvas, got {shape}"
+            )
         if getattr(data, "dtype", None) != np.uint8:
             raise InvalidTileError(f"pixels must be uint8, got {getattr(data, 'dtype', None)}")
         target = Window(row, col, int(shape[0]), int(shape[1]))
@@ -90,13 +101,15 @@ def plan_pieces(pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int
             raise OutOfBoundsError(
                 f"paste window rows {target.row_off}..{target.row_end}, cols {target.col_off}..{target.col_end}"
                 f" leaves the canvas bounds rows {b.row_off}..{b.row_end}, cols {b.col_off}..{b.col_end} "
-                "(pass grow=True, or --grow on the command line, to extend the canvas)")
+                "(pass grow=True, or --grow on the command line, to extend the canvas)"
+            )
         covered = target if covered is None else union(covered, target)
         for proj, block in zip(project(target, tile), _source_blocks(data, target, tile), strict=True):
             # A lazy source block is computed inside its chunk task (see _Lazy), so that its failure,
             # like any other, reaches the commit task, which rolls the step back.
-            per_tile.setdefault(proj.tile, []).append((proj.piece, _Lazy(block) if hasattr(block, "compute")
-                                                       else block))
+            per_tile.setdefault(proj.tile, []).append(
+                (proj.piece, _Lazy(block) if hasattr(block, "compute") else block)
+            )
     assert covered is not None
     return per_tile, covered
 
@@ -109,10 +122,17 @@ def step_keys(tiles: Sequence[tuple[int, int]]) -> list[str]:
 class Step:
     """One write step: lock, snapshot, pending mark, writes, commit."""
 
-    def __init__(self, canvas: Canvas, kind: str, keys: list[str], window: Window, grow: bool,
-                 info: dict[str, Any], expect_token: str | None = None) -> None:
-        self.canvas, self.kind, self.keys, self.window, self.grow, self.info = (
-            canvas, kind, keys, window, grow, info)
+    def __init__(
+        self,
+        canvas: Canvas,
+        kind: str,
+        keys: list[str],
+        window: Window,
+        grow: bool,
+        info: dict[str, Any],
+        expect_token: str | None = None,
+    ) -> None:
+        self.canvas, self.kind, self.keys, self.window, self.grow, self.info = (canvas, kind, keys, window, grow, info)
         self.expect_token = expect_token
         self._lock: contextlib.ExitStack | None = None
         self._meta: StepMeta | None = None
@@ -133,7 +153,8 @@ class Step:
             state = c._recover()
             if self.expect_token is not None and state.token != self.expect_token:
                 raise CanvasChangedError(
-                    f"canvas {c.location} changed since the data for this step was read; nothing was written")
+                    f"canvas {c.location} changed since the data for this step was read; nothing was written"
+                )
             self._after = union(state.bounds, self.window) if self.grow else state.bounds
             self._state = c._make_room(self._after)
         except BaseException:

@@ -106,15 +106,17 @@ def check_output_path(out: PathLike, source: PathLike | None = None) -> None:
             raise OutputPathError(f"{out} is (or is inside, or holds) the canvas {source}; write it somewhere else")
     for folder in (o, *o.parents):
         if _is_canvas_folder(folder):
-            raise OutputPathError(f"{out} is (or is inside) the canvas {folder}; write it somewhere outside "
-                                  "every canvas folder")
+            raise OutputPathError(
+                f"{out} is (or is inside) the canvas {folder}; write it somewhere outside every canvas folder"
+            )
 
 
 def _check_inside(w: Window, bounds: Window, what: str) -> None:
     if not bounds.contains(w):
         raise TileOutOfBoundsError(
             f"tile box x {w.col_off}..{w.col_end - 1}, y {w.row_off}..{w.row_end - 1} does not fit inside "
-            f"{what} (x {bounds.col_off}..{bounds.col_end - 1}, y {bounds.row_off}..{bounds.row_end - 1})")
+            f"{what} (x {bounds.col_off}..{bounds.col_end - 1}, y {bounds.row_off}..{bounds.row_end - 1})"
+        )
 
 
 def extract_tile(
@@ -188,11 +190,13 @@ def paste_tile(
 
         if output_path is not None and Path(output_path).resolve() != Path(base_path).resolve():
             raise InvalidWindowError(
-                "pasting into a canvas changes it in place (undo with 'imkerutils undo'); do not pass an output path")
+                "pasting into a canvas changes it in place (undo with 'imkerutils undo'); do not pass an output path"
+            )
         canvas = Canvas.open(base_path)
         _check_inside(w, canvas.bounds, f"canvas {base_path}")
-        canvas.paste(_read_tile(tile_path, canvas.mode, tile, trusted), w.row_off, w.col_off,
-                     info={"tile_file": str(tile_path)})
+        canvas.paste(
+            _read_tile(tile_path, canvas.mode, tile, trusted), w.row_off, w.col_off, info={"tile_file": str(tile_path)}
+        )
         return (w.col_off, w.row_off)
     probe(tile_path, trusted=trusted)  # the input policy for both files before either is decoded
     with decode_image(base_path, trusted=trusted) as base:
@@ -205,7 +209,8 @@ def paste_tile(
         with decode_image(tile_path, trusted=trusted, exact=False) as tile_img:  # the tile is converted anyway
             if tile_img.size != (tile, tile):
                 raise InvalidTileError(
-                    f"tile {tile_path} must be exactly {tile}x{tile}, got {tile_img.width}x{tile_img.height}")
+                    f"tile {tile_path} must be exactly {tile}x{tile}, got {tile_img.width}x{tile_img.height}"
+                )
             result = _paste_in_mode(base, tile_img, (w.col_off, w.row_off))
         _save_exact(result, output_path, fmt, base.info)
     return (w.col_off, w.row_off)
@@ -214,8 +219,7 @@ def paste_tile(
 def _read_tile(path: PathLike, mode: str, tile: int, trusted: bool = False) -> np.ndarray:
     pixels = read_image(path, mode=mode, trusted=trusted)
     if pixels.shape[:2] != (tile, tile):
-        raise InvalidTileError(
-            f"tile {path} must be exactly {tile}x{tile}, got {pixels.shape[1]}x{pixels.shape[0]}")
+        raise InvalidTileError(f"tile {path} must be exactly {tile}x{tile}, got {pixels.shape[1]}x{pixels.shape[0]}")
     return pixels
 
 
@@ -234,7 +238,8 @@ def _check_pasteable(base: Image.Image, path: PathLike) -> None:
     if base.mode not in _EXACT_MODES["TIFF"]:
         raise ImageFileError(
             f"{path} has mode {base.mode}, which paste_tile cannot paste into exactly "
-            "(supported: 1, L, LA, P, RGB, RGBA, I;16, CMYK); convert it first")
+            "(supported: 1, L, LA, P, RGB, RGBA, I;16, CMYK); convert it first"
+        )
     frames = getattr(base, "n_frames", 1)
     if frames > 1 and base.format != "MPO":  # an MPO is a JPEG with previews: its primary image is the picture
         raise ImageFileError(f"{path} holds {frames} frames; paste_tile would keep only the first, so it refuses")
@@ -287,8 +292,9 @@ def _output_format(output_path: PathLike, base: Image.Image) -> str:
     problem = _exact_problem(fmt, base)
     if problem is not None:
         better = ".png" if _exact_problem("PNG", base) is None else ".tif"
-        raise ExportFormatError(f"cannot write {output_path}: {problem}; write {Path(output_path).stem}{better} "
-                                "instead")
+        raise ExportFormatError(
+            f"cannot write {output_path}: {problem}; write {Path(output_path).stem}{better} instead"
+        )
     return fmt
 
 

@@ -63,7 +63,7 @@ class VerifyReport:
 def _batched(check: Callable[[tuple[int, int]], str | None], items: list[tuple[int, int]]) -> list[str]:
     out: list[str] = []
     for start in range(0, len(items), _BATCH):  # batches: a bounded number of tasks in flight
-        out.extend(p for p in chunk_pool().map(check, items[start:start + _BATCH]) if p)
+        out.extend(p for p in chunk_pool().map(check, items[start : start + _BATCH]) if p)
     return out
 
 
@@ -79,8 +79,11 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
     raw, frame, t = canvas._read_raw, canvas.frame, canvas.tile
     problems: list[str] = []
     levels = canvas._pyramid.built_levels() if full else 1
-    keys = set(raw.list_prefix("", partials=True)) if full else {
-        *raw.list_prefix(MANIFEST_TILES), *raw.list_prefix(f"{frame.path(0)}/c/")}
+    keys = (
+        set(raw.list_prefix("", partials=True))
+        if full
+        else {*raw.list_prefix(MANIFEST_TILES), *raw.list_prefix(f"{frame.path(0)}/c/")}
+    )
     accounted: set[str] = set()
 
     # -- level 0 against the manifest ----------------------------------------------
@@ -104,8 +107,9 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
                 pass  # reported as unaccounted below
         stored.append(tiles)
     for ij in sorted(stored[0] - manifest):
-        problems.append(f"chunk {frame.chunk_key(0, *ij)} (tile {ij}) has no manifest entry "
-                        "(written outside imkerutils?)")
+        problems.append(
+            f"chunk {frame.chunk_key(0, *ij)} (tile {ij}) has no manifest entry (written outside imkerutils?)"
+        )
 
     def check_tile(ij: tuple[int, int]) -> str | None:
         i, j = ij
@@ -136,12 +140,17 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         def check_parent(ij: tuple[int, int], level: int = level, inside: set[tuple[int, int]] = inside) -> str | None:
             i, j = ij
             where = f"pyramid level {level} tile ({i}, {j})"
-            got, problem = _decodes(lambda: read_window(arrays[level], frame.to_array(
-                Window(i * t, j * t, t, t), level)), where)
+            got, problem = _decodes(
+                lambda: read_window(arrays[level], frame.to_array(Window(i * t, j * t, t, t), level)), where
+            )
             if problem:
                 return problem
-            children, problem = _decodes(lambda: read_window(arrays[level - 1], frame.to_array(
-                Window(2 * i * t, 2 * j * t, 2 * t, 2 * t), level - 1)), f"the children of {where}")
+            children, problem = _decodes(
+                lambda: read_window(
+                    arrays[level - 1], frame.to_array(Window(2 * i * t, 2 * j * t, 2 * t, 2 * t), level - 1)
+                ),
+                f"the children of {where}",
+            )
             if problem or got is None or children is None:
                 return problem
             want = downsample2(children) if ij in inside else np.zeros_like(got)
@@ -190,14 +199,14 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         key = f"{frame.path(level)}/zarr.json"
         doc = _json(raw, key)
         shape = doc.get("shape") if isinstance(doc, dict) else None  # as stored (a writer may have resized it)
-        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) for n in shape)) or \
-                doc != level_metadata(frame, level, (shape[1], shape[2]), canvas.channels):
+        if not (
+            isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) for n in shape)
+        ) or doc != level_metadata(frame, level, (shape[1], shape[2]), canvas.channels):
             problems.append(f"{key} does not describe level {level}'s array (damaged or edited)")
             continue
         want = frame.shape(level, canvas.bounds)
         if shape[1] < want[0] or shape[2] < want[1]:  # larger is no damage: a step grows it before it writes
-            problems.append(f"{key}: level {level} is {shape[1:]}, smaller than the frame and bounds call for "
-                            f"({want})")
+            problems.append(f"{key}: level {level} is {shape[1:]}, smaller than the frame and bounds call for ({want})")
     for key in ("_journal/state.json", LEVELS_KEY):
         data = raw.get(key)
         if data is not None and not is_sealed(data):
@@ -205,15 +214,19 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         accounted.add(key)
     accounted.update(("_journal/lock", WRITING_KEY))
     level_docs = {f"{frame.path(level)}/zarr.json" for level in range(levels)}
-    for key in (k for k in keys if k.endswith("/zarr.json") and k.count("/") == 1 and k not in level_docs
-                and k not in accounted):
+    for key in (
+        k for k in keys if k.endswith("/zarr.json") and k.count("/") == 1 and k not in level_docs and k not in accounted
+    ):
         accounted.add(key)
         if _json(raw, key) != {"zarr_format": 3, "node_type": "group", "attributes": BOOKKEEPING_ATTRS}:
             problems.append(f"{key} is damaged")
 
     # -- artifacts -------------------------------------------------------------------
-    for key in sorted(k for k in keys if k.startswith(ARTIFACT_PREFIXES) and not k.endswith(
-            ("/zarr.json", ARTIFACT_HASH_SUFFIX, ".partial"))):
+    for key in sorted(
+        k
+        for k in keys
+        if k.startswith(ARTIFACT_PREFIXES) and not k.endswith(("/zarr.json", ARTIFACT_HASH_SUFFIX, ".partial"))
+    ):
         accounted.update((key, artifact_hash_key(key)))
         stored_hash = raw.get(artifact_hash_key(key))
         data = raw.get(key)
@@ -253,10 +266,9 @@ def _check_entry(raw: object, prefix: str, keys: Iterable[str], *, after: bool) 
     if meta is None or not is_sealed(meta):
         problems.append(f"{prefix}meta.json is damaged or missing")
     for key in keys:
-        rest = key[len(prefix):]
+        rest = key[len(prefix) :]
         which, _, name = rest.partition("/")
-        if which not in ("before", "after") or not name.startswith(TILE_KEY_PREFIX) or (which == "after"
-                                                                                        and not after):
+        if which not in ("before", "after") or not name.startswith(TILE_KEY_PREFIX) or (which == "after" and not after):
             continue
         hash_key = f"{prefix}{which}/{MANIFEST_PREFIX}{name}"
         want = raw.get(hash_key)  # type: ignore[attr-defined]

@@ -33,9 +33,7 @@ def _as_int(name: str, value: object) -> int:
     try:
         return operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise InvalidWindowError(
-            f"window {name} must be an integer, got {value!r}"
-        ) from None
+        raise InvalidWindowError(f"window {name} must be an integer, got {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +57,7 @@ class Window:
         for name in ("row_off", "col_off", "height", "width"):
             object.__setattr__(self, name, _as_int(name, getattr(self, name)))
         if self.height < 0 or self.width < 0:
-            raise InvalidWindowError(
-                f"window size must not be negative, got height={self.height}, width={self.width}"
-            )
+            raise InvalidWindowError(f"window size must not be negative, got height={self.height}, width={self.width}")
 
     @classmethod
     def from_xywh(cls, *, x: int, y: int, width: int, height: int) -> Window:

@@ -57,10 +57,12 @@ def test_canvas_life_cycle(tmp_path):
     # side by side: a paste reaching past the bounds without --grow (refused, nothing changes), and
     # an extract of a region crossing the bounds (what Pillow reads back equals canvas.read)
     files_before = {p.relative_to(c): p.stat().st_mtime_ns for p in c.rglob("*") if p.is_file()}
-    refused, extracted = run_all([
-        imkerutils_cmd("paste", c, tmp_path / "tile.png", "--x", 45, "--y", 0),
-        imkerutils_cmd("extract", c, tmp_path / "out.png", "--x", -12, "--y", -3, "--width", 66, "--height", 70),
-    ])
+    refused, extracted = run_all(
+        [
+            imkerutils_cmd("paste", c, tmp_path / "tile.png", "--x", 45, "--y", 0),
+            imkerutils_cmd("extract", c, tmp_path / "out.png", "--x", -12, "--y", -3, "--width", 66, "--height", 70),
+        ]
+    )
     clean_error(refused, "imkerutils", "--grow")
     ok(extracted)
     assert {p.relative_to(c): p.stat().st_mtime_ns for p in c.rglob("*") if p.is_file()} == files_before
@@ -91,14 +93,39 @@ def test_tile_scripts_on_files_and_canvases(tmp_path):
     tile = noise_png(tmp_path / "tile.png", 16, 16, seed=3)
     c = tmp_path / "canvas"
     Canvas.from_image(tmp_path / "img.png", c, tile=16)
-    cut, pasted, cut_canvas, pasted_canvas = run_all([
-        script("extract-tile", tmp_path / "img.png", tmp_path / "cut.png", "--x", 30, "--y", 20, "--corner", "br",
-               "--tile", 16),
-        script("paste-tile", tmp_path / "img.png", tmp_path / "tile.png", tmp_path / "pasted.png", "--x", 49,
-               "--y", 0, "--corner", "tr", "--tile", 16),
-        script("extract-tile", c, tmp_path / "cut_canvas.png", "--x", 2, "--y", 3, "--tile", 16),
-        script("paste-tile", c, tmp_path / "tile.png", "--x", 0, "--y", 39, "--corner", "bl", "--tile", 16),
-    ])
+    cut, pasted, cut_canvas, pasted_canvas = run_all(
+        [
+            script(
+                "extract-tile",
+                tmp_path / "img.png",
+                tmp_path / "cut.png",
+                "--x",
+                30,
+                "--y",
+                20,
+                "--corner",
+                "br",
+                "--tile",
+                16,
+            ),
+            script(
+                "paste-tile",
+                tmp_path / "img.png",
+                tmp_path / "tile.png",
+                tmp_path / "pasted.png",
+                "--x",
+                49,
+                "--y",
+                0,
+                "--corner",
+                "tr",
+                "--tile",
+                16,
+            ),
+            script("extract-tile", c, tmp_path / "cut_canvas.png", "--x", 2, "--y", 3, "--tile", 16),
+            script("paste-tile", c, tmp_path / "tile.png", "--x", 0, "--y", 39, "--corner", "bl", "--tile", 16),
+        ]
+    )
     ok(cut), ok(pasted), ok(cut_canvas), ok(pasted_canvas)
     np.testing.assert_array_equal(load(tmp_path / "cut.png"), image[5:21, 15:31])
     expected = image.copy()
@@ -134,10 +161,12 @@ def test_bad_input_in_subprocesses_gives_one_line_and_exit_code_2(bad_inputs):
         (imkerutils_cmd("info", d / "missing"), "imkerutils", ["no canvas"]),
         (imkerutils_cmd("new", d / "n1", "--from", d / "cut.png"), "imkerutils", ["truncated"]),
         (script("imkerutils", "info", d / "broken", "--json"), "imkerutils", ["zarr.json"]),
-        (script("extract-tile", d / "img.png", d / "t.png", "--x", 15, "--y", 0, "--tile", 8), "extract-tile",
-         ["does not fit"]),
-        (script("paste-tile", d / "canvas", d / "small.png", "--x", 0, "--y", 0, "--tile", 8), "paste-tile",
-         ["8x8"]),
+        (
+            script("extract-tile", d / "img.png", d / "t.png", "--x", 15, "--y", 0, "--tile", 8),
+            "extract-tile",
+            ["does not fit"],
+        ),
+        (script("paste-tile", d / "canvas", d / "small.png", "--x", 0, "--y", 0, "--tile", 8), "paste-tile", ["8x8"]),
     ]
     for proc, (_, prog, words) in zip(run_all([cmd for cmd, _, _ in cases], cwd=d), cases, strict=True):
         clean_error(proc, prog, *words)
@@ -151,18 +180,37 @@ IN_PROCESS_CASES = {
     "new-exists": (main, ["new", "{d}/canvas", "--from", "{d}/img.png"], "imkerutils", "already exists"),
     "undo-nothing": (main, ["undo", "{d}/fresh"], "imkerutils", "nothing to undo"),
     "redo-nothing": (main, ["redo", "{d}/canvas"], "imkerutils", "nothing to redo"),
-    "extract-negative": (main, ["extract", "{d}/canvas", "{d}/e.png", "--x", "0", "--y", "0", "--width", "-4"],
-                         "imkerutils", "negative"),
-    "extract-unknown-format": (main, ["extract", "{d}/canvas", "{d}/e.xyz", "--x", "0", "--y", "0"], "imkerutils",
-                               "extension"),
-    "paste-not-an-image": (main, ["paste", "{d}/canvas", "{d}/text.png", "--x", "0", "--y", "0"], "imkerutils",
-                           "not an image"),
-    "paste-outside": (main, ["paste", "{d}/canvas", "{d}/small.png", "--x", "15", "--y", "0"], "imkerutils",
-                      "--grow"),
-    "extract-tile-canvas": (extract_tile_main, ["{d}/canvas", "{d}/t.png", "--x", "3", "--y", "3", "--corner", "br",
-                                                "--tile", "8"], "extract-tile", "does not fit"),
-    "paste-tile-file": (paste_tile_main, ["{d}/img.png", "{d}/small.png", "{d}/p.png", "--x", "0", "--y", "0",
-                                          "--tile", "8"], "paste-tile", "8x8"),
+    "extract-negative": (
+        main,
+        ["extract", "{d}/canvas", "{d}/e.png", "--x", "0", "--y", "0", "--width", "-4"],
+        "imkerutils",
+        "negative",
+    ),
+    "extract-unknown-format": (
+        main,
+        ["extract", "{d}/canvas", "{d}/e.xyz", "--x", "0", "--y", "0"],
+        "imkerutils",
+        "extension",
+    ),
+    "paste-not-an-image": (
+        main,
+        ["paste", "{d}/canvas", "{d}/text.png", "--x", "0", "--y", "0"],
+        "imkerutils",
+        "not an image",
+    ),
+    "paste-outside": (main, ["paste", "{d}/canvas", "{d}/small.png", "--x", "15", "--y", "0"], "imkerutils", "--grow"),
+    "extract-tile-canvas": (
+        extract_tile_main,
+        ["{d}/canvas", "{d}/t.png", "--x", "3", "--y", "3", "--corner", "br", "--tile", "8"],
+        "extract-tile",
+        "does not fit",
+    ),
+    "paste-tile-file": (
+        paste_tile_main,
+        ["{d}/img.png", "{d}/small.png", "{d}/p.png", "--x", "0", "--y", "0", "--tile", "8"],
+        "paste-tile",
+        "8x8",
+    ),
 }
 
 

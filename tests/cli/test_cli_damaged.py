@@ -25,9 +25,10 @@ def canvas(tmp_path: Path) -> Canvas:
 @pytest.mark.parametrize("damage", [b"", b"\x28\xb5\x2f\xfd" + b"\x00" * 20], ids=["empty", "truncated"])
 def test_a_damaged_chunk_is_one_line_naming_the_damage(canvas: Canvas, tmp_path: Path, damage: bytes) -> None:
     (canvas.path / canvas.frame.chunk_key(0, 0, 0)).write_bytes(damage)
-    for cmd in (imkerutils_cmd("extract", canvas.path, tmp_path / "x.png", "--x", 0, "--y", 0, "--width", 10,
-                               "--height", 10),
-                imkerutils_cmd("paste", canvas.path, _png(tmp_path), "--x", 5, "--y", 5)):
+    for cmd in (
+        imkerutils_cmd("extract", canvas.path, tmp_path / "x.png", "--x", 0, "--y", 0, "--width", 10, "--height", 10),
+        imkerutils_cmd("paste", canvas.path, _png(tmp_path), "--x", 5, "--y", 5),
+    ):
         done = run(cmd)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1 and "damaged" in done.stderr and "Traceback" not in done.stderr
@@ -36,8 +37,9 @@ def test_a_damaged_chunk_is_one_line_naming_the_damage(canvas: Canvas, tmp_path:
     assert done.returncode == 1 and "tile (0, 0)" in done.stdout + done.stderr
 
 
-def test_a_level_past_the_coarsest_is_refused_before_anything_is_written(canvas: Canvas, tmp_path: Path,
-                                                                          tree_digest) -> None:
+def test_a_level_past_the_coarsest_is_refused_before_anything_is_written(
+    canvas: Canvas, tmp_path: Path, tree_digest
+) -> None:
     before = tree_digest(canvas.path)
     done = run(imkerutils_cmd("export", canvas.path, tmp_path / "x.png", "--level", 99))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "level 99" in done.stderr, done.stderr

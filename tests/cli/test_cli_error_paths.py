@@ -84,8 +84,24 @@ def test_extract_streams_png_a_band_at_a_time(setup, monkeypatch, capsys):
         return real_read(self, window, *args, **kwargs)
 
     monkeypatch.setattr(Canvas, "read", read)
-    assert main(["extract", str(d / "c.zarr"), str(d / "big.png"), "--x", "-500", "--y", "-300",
-                 "--width", "1200", "--height", "800"]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                str(d / "c.zarr"),
+                str(d / "big.png"),
+                "--x",
+                "-500",
+                "--y",
+                "-300",
+                "--width",
+                "1200",
+                "--height",
+                "800",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == f"wrote {d / 'big.png'} (1200x800 at x=-500, y=-300)"
     assert sizes and max(sizes) <= 16 * 1200 < 1200 * 800 // 10
     with Image.open(d / "big.png") as im:
@@ -120,12 +136,14 @@ def test_extract_refusals_leave_nothing(setup):
     (d / "kept.ome.zarr").mkdir()
     (d / "kept.ome.zarr" / "mine.txt").write_text("keep me")
     before, files = snapshot(c), entries(d)
-    outside, inside, folder, unknown = run_all([
-        imkerutils_cmd("extract", c, d / "o.png", "--x", 30, "--y", 0, "--width", 8, "--height", 8),
-        imkerutils_cmd("extract", c, c / "o.png", "--x", 0, "--y", 0),
-        imkerutils_cmd("extract", c, d / "kept.ome.zarr", "--x", 0, "--y", 0),
-        imkerutils_cmd("extract", c, d / "o.zarr", "--x", 0, "--y", 0),
-    ])
+    outside, inside, folder, unknown = run_all(
+        [
+            imkerutils_cmd("extract", c, d / "o.png", "--x", 30, "--y", 0, "--width", 8, "--height", 8),
+            imkerutils_cmd("extract", c, c / "o.png", "--x", 0, "--y", 0),
+            imkerutils_cmd("extract", c, d / "kept.ome.zarr", "--x", 0, "--y", 0),
+            imkerutils_cmd("extract", c, d / "o.zarr", "--x", 0, "--y", 0),
+        ]
+    )
     clean_error(outside, "imkerutils", "entirely outside", "x 0..29, y 0..19")
     clean_error(inside, "imkerutils", "the canvas")
     clean_error(folder, "imkerutils", "already exists", "kept.ome.zarr")
@@ -139,27 +157,54 @@ def test_unwritable_outputs_give_one_line(setup):
     c, before, files = d / "c.zarr", snapshot(d / "c.zarr"), entries(d)
     not_dir = d / "file.txt"  # a file where a folder should be: fails for root too
     cases = [
-        (imkerutils_cmd("new", not_dir / "x.zarr", "--from", d / "rgb.png"), "imkerutils",
-         f"{not_dir / 'x.zarr'}: Not a directory"),
-        (script("extract-tile", d / "rgb.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8), "extract-tile",
-         f"{not_dir}: Not a directory"),
-        (script("paste-tile", d / "rgb.png", d / "t8.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8),
-         "paste-tile", f"{not_dir / 'o.png'}: Not a directory"),
-        (imkerutils_cmd("extract", c, not_dir / "o.png", "--x", 0, "--y", 0), "imkerutils",
-         f"{not_dir}: Not a directory"),
-        (imkerutils_cmd("extract", c, not_dir / "o.gif", "--x", 0, "--y", 0), "imkerutils",
-         f"{not_dir}: Not a directory"),
+        (
+            imkerutils_cmd("new", not_dir / "x.zarr", "--from", d / "rgb.png"),
+            "imkerutils",
+            f"{not_dir / 'x.zarr'}: Not a directory",
+        ),
+        (
+            script("extract-tile", d / "rgb.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8),
+            "extract-tile",
+            f"{not_dir}: Not a directory",
+        ),
+        (
+            script("paste-tile", d / "rgb.png", d / "t8.png", not_dir / "o.png", "--x", 0, "--y", 0, "--tile", 8),
+            "paste-tile",
+            f"{not_dir / 'o.png'}: Not a directory",
+        ),
+        (
+            imkerutils_cmd("extract", c, not_dir / "o.png", "--x", 0, "--y", 0),
+            "imkerutils",
+            f"{not_dir}: Not a directory",
+        ),
+        (
+            imkerutils_cmd("extract", c, not_dir / "o.gif", "--x", 0, "--y", 0),
+            "imkerutils",
+            f"{not_dir}: Not a directory",
+        ),
     ]
     if sys.platform.startswith("linux") and Path("/proc").is_dir():  # nothing can be created in /proc
         cases += [
-            (imkerutils_cmd("new", "/proc/x.zarr", "--from", d / "rgb.png"), "imkerutils",
-             "/proc/x.zarr: No such file or directory"),
-            (script("extract-tile", d / "rgb.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8), "extract-tile",
-             "/proc/x: No such file or directory"),
-            (script("paste-tile", d / "rgb.png", d / "t8.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8),
-             "paste-tile", "/proc/x/o.png: No such file or directory"),
-            (imkerutils_cmd("extract", c, "/proc/nope/o.png", "--x", 0, "--y", 0), "imkerutils",
-             "write /proc/nope/o.png: No such file or directory"),
+            (
+                imkerutils_cmd("new", "/proc/x.zarr", "--from", d / "rgb.png"),
+                "imkerutils",
+                "/proc/x.zarr: No such file or directory",
+            ),
+            (
+                script("extract-tile", d / "rgb.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8),
+                "extract-tile",
+                "/proc/x: No such file or directory",
+            ),
+            (
+                script("paste-tile", d / "rgb.png", d / "t8.png", "/proc/x/o.png", "--x", 0, "--y", 0, "--tile", 8),
+                "paste-tile",
+                "/proc/x/o.png: No such file or directory",
+            ),
+            (
+                imkerutils_cmd("extract", c, "/proc/nope/o.png", "--x", 0, "--y", 0),
+                "imkerutils",
+                "write /proc/nope/o.png: No such file or directory",
+            ),
         ]
     for proc, (_, prog, words) in zip(run_all([cmd for cmd, _, _ in cases], cwd=d), cases, strict=True):
         clean_error(proc, prog, words)
@@ -169,6 +214,7 @@ def test_unwritable_outputs_give_one_line(setup):
 
 def bomb_png(path: Path, side: int) -> None:
     """A 1-bit all-black PNG of ``side`` x ``side`` pixels, written row by row (a few tens of KB)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -190,16 +236,22 @@ def test_decompression_bomb_guard_of_new_and_paste(setup):
     Canvas.from_image(d / "rgb.png", c)  # 1024-px tiles: the trusted paste writes 14 x 14 of them
     before, files = snapshot(c), entries(d)
 
-    new, paste = run_all([imkerutils_cmd("new", d / "b.zarr", "--from", d / "bomb.png"),
-                          imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--grow")])
+    new, paste = run_all(
+        [
+            imkerutils_cmd("new", d / "b.zarr", "--from", d / "bomb.png"),
+            imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--grow"),
+        ]
+    )
     clean_error(new, "imkerutils", f"{side}x{side}", "safety limit", "--trust-large")
     clean_error(paste, "imkerutils", f"{side}x{side}", "safety limit", "--trust-large")
     assert entries(d) == files and snapshot(c) == before
 
-    new, paste = run_all([
-        imkerutils_cmd("new", d / "b.zarr", "--from", d / "bomb.png", "--trust-large"),
-        imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--grow", "--trust-large"),
-    ])
+    new, paste = run_all(
+        [
+            imkerutils_cmd("new", d / "b.zarr", "--from", d / "bomb.png", "--trust-large"),
+            imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--grow", "--trust-large"),
+        ]
+    )
     assert f"{side}x{side} RGB" in ok(new).stdout
     assert f"pasted {side}x{side} at x=0, y=0" in ok(paste).stdout
     b = Canvas.open(d / "b.zarr", read_only=True)

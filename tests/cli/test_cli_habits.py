@@ -72,9 +72,12 @@ def test_every_command_takes_quiet_and_verbose_and_json_when_it_reports(name):
 
 
 def test_the_seed_scripts_take_them_too(tmp_path):
-    procs = run_all([
-        [sys.executable, "-c", f"from imkerutils.cli.tile_scripts import {f}; {f}(['--help'])"]
-        for f in ("extract_tile_main", "paste_tile_main")])
+    procs = run_all(
+        [
+            [sys.executable, "-c", f"from imkerutils.cli.tile_scripts import {f}; {f}(['--help'])"]
+            for f in ("extract_tile_main", "paste_tile_main")
+        ]
+    )
     for proc in procs:
         assert proc.returncode == 0 and all(o in proc.stdout for o in ("--json", "-q", "-v")), proc
 
@@ -145,8 +148,10 @@ def test_messages_go_through_logging_and_obey_quiet_and_verbose(tmp_path, capsys
     with caplog.at_level(logging.INFO, logger="imkerutils"):
         code, out, err = call(capsys, "grow", tmp_path / "a.png", "-d", "right", "-g", "mock")
     assert code == 0 and f"created canvas {tmp_path / 'a.zarr'}" in err
-    assert any(r.name == "imkerutils.cli.grow" and r.levelno == logging.INFO and "created canvas" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        r.name == "imkerutils.cli.grow" and r.levelno == logging.INFO and "created canvas" in r.getMessage()
+        for r in caplog.records
+    )
 
     code, out, err = call(capsys, "grow", tmp_path / "b.png", "-d", "right", "-g", "mock", "-q")
     assert code == 0 and err == "" and "canvas" in out  # the result still on stdout
@@ -168,8 +173,12 @@ def test_quiet_and_verbose_exclude_each_other(capsys):
 # -- python -m imkerutils, completion --------------------------------------------------------------------
 def test_python_dash_m_imkerutils_is_the_command(tmp_path):
     Canvas.create(tmp_path / "c.zarr", height=4, width=6)
-    version, info = run_all([[sys.executable, "-m", "imkerutils", "--version"],
-                             [sys.executable, "-m", "imkerutils", "info", tmp_path / "c.zarr", "--json"]])
+    version, info = run_all(
+        [
+            [sys.executable, "-m", "imkerutils", "--version"],
+            [sys.executable, "-m", "imkerutils", "info", tmp_path / "c.zarr", "--json"],
+        ]
+    )
     assert ok(version).stdout.startswith("imkerutils ")
     assert json.loads(ok(info).stdout)["size"] == {"width": 6, "height": 4}
     usage = run([sys.executable, "-m", "imkerutils"])
@@ -182,16 +191,18 @@ def test_bash_completion_script_is_valid_and_completes_subcommands(tmp_path):
     script = ok(bash).stdout
     (tmp_path / "c.bash").write_text(script)
     assert subprocess.run(["bash", "-n", str(tmp_path / "c.bash")], capture_output=True).returncode == 0
-    probe = (f"source {tmp_path / 'c.bash'}; COMP_WORDS=(imkerutils ex); COMP_CWORD=1; "
-             "COMP_LINE='imkerutils ex'; COMP_POINT=${#COMP_LINE}; _shtab_imkerutils; "
-             "printf '%s\\n' \"${COMPREPLY[@]}\"")
+    probe = (
+        f"source {tmp_path / 'c.bash'}; COMP_WORDS=(imkerutils ex); COMP_CWORD=1; "
+        "COMP_LINE='imkerutils ex'; COMP_POINT=${#COMP_LINE}; _shtab_imkerutils; "
+        "printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
     words = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=60).stdout.split()
     assert set(words) == {"export", "extract"}
     assert ok(zsh).stdout.startswith("#compdef imkerutils")
 
 
 # -- library habits --------------------------------------------------------------------------------------
-@given(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6), st.integers(0, 10**6), st.integers(0, 10**6))
+@given(st.integers(-(10**6), 10**6), st.integers(-(10**6), 10**6), st.integers(0, 10**6), st.integers(0, 10**6))
 def test_window_from_xywh_names_every_field(x, y, width, height):
     w = Window.from_xywh(x=x, y=y, width=width, height=height)
     assert (w.col_off, w.row_off, w.width, w.height) == (x, y, width, height)

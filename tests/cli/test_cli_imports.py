@@ -40,10 +40,10 @@ def damaged(d: Path) -> dict[str, Path]:
         corrupt = bytearray(data)
         if suffix == "jpg":  # a broken Huffman table: libjpeg's error, not a warning
             i = data.find(b"\xff\xc4")
-            corrupt[i + 4:i + 20] = b"\xff" * 16
+            corrupt[i + 4 : i + 20] = b"\xff" * 16
         else:  # zeros in the middle of the compressed data (a PNG's CRC, a TIFF tile's deflate / zstd stream)
             mid = len(data) // 2
-            corrupt[mid:mid + 64] = bytes(64)
+            corrupt[mid : mid + 64] = bytes(64)
         (d / f"corrupt-{stem}.{suffix}").write_bytes(bytes(corrupt))
         out[f"corrupt {name}"] = d / f"corrupt-{stem}.{suffix}"
     (d / "empty.png").write_bytes(b"")
@@ -82,11 +82,13 @@ def test_paste_and_grow_of_a_damaged_file_change_nothing(bad_files, tmp_path):
     grown.mkdir()
     image = grown / "truncated.png"
     image.write_bytes(bad_files["truncated ok.png"].read_bytes())
-    procs = run_all([
-        imkerutils_cmd("paste", tmp_path / "c", bad_files["truncated ok.png"], "--x", 0, "--y", 0, "--grow"),
-        imkerutils_cmd("paste", tmp_path / "c", bad_files["corrupt ok.tif"], "--x", 0, "--y", 0, "--grow"),
-        imkerutils_cmd("grow", image, "-d", "right", "-g", "mock"),
-    ])
+    procs = run_all(
+        [
+            imkerutils_cmd("paste", tmp_path / "c", bad_files["truncated ok.png"], "--x", 0, "--y", 0, "--grow"),
+            imkerutils_cmd("paste", tmp_path / "c", bad_files["corrupt ok.tif"], "--x", 0, "--y", 0, "--grow"),
+            imkerutils_cmd("grow", image, "-d", "right", "-g", "mock"),
+        ]
+    )
     for proc in procs:
         clean_error(proc, "imkerutils", "truncated or corrupt")
     assert Canvas.open(tmp_path / "c").state_token == token
@@ -98,12 +100,14 @@ def test_multi_page_and_float_files_are_refused_by_the_cli(tmp_path):
     tifffile.imwrite(tmp_path / "float.tif", np.zeros((64, 64), np.float32))
     Canvas.create(tmp_path / "c", height=64, width=64)
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "base.png")
-    procs = run_all([
-        imkerutils_cmd("new", tmp_path / "n1", "--from", tmp_path / "pages.tif"),
-        imkerutils_cmd("paste", tmp_path / "c", tmp_path / "pages.tif", "--x", 0, "--y", 0),
-        imkerutils_cmd("paste", tmp_path / "c", tmp_path / "float.tif", "--x", 0, "--y", 0),
-        imkerutils_cmd("new", tmp_path / "n2", "--from", tmp_path / "float.tif"),
-    ])
+    procs = run_all(
+        [
+            imkerutils_cmd("new", tmp_path / "n1", "--from", tmp_path / "pages.tif"),
+            imkerutils_cmd("paste", tmp_path / "c", tmp_path / "pages.tif", "--x", 0, "--y", 0),
+            imkerutils_cmd("paste", tmp_path / "c", tmp_path / "float.tif", "--x", 0, "--y", 0),
+            imkerutils_cmd("new", tmp_path / "n2", "--from", tmp_path / "float.tif"),
+        ]
+    )
     for proc, word in zip(procs, ["4 pages", "4 pages", "float", "float"], strict=True):
         clean_error(proc, "imkerutils", word)
     assert not (tmp_path / "n1").exists() and not (tmp_path / "n2").exists()
@@ -134,15 +138,22 @@ IMPORT = textwrap.dedent("""
 @pytest.fixture(scope="session")
 def big_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.png"
-    subprocess.run([sys.executable, "-c", MAKE_BIG_PNG, str(BIG_ROWS), str(BIG_COLS), str(path)], check=True,
-                   timeout=600)
+    subprocess.run(
+        [sys.executable, "-c", MAKE_BIG_PNG, str(BIG_ROWS), str(BIG_COLS), str(path)], check=True, timeout=600
+    )
     return path
 
 
 @pytest.mark.slow
 def test_a_30000x8000_png_imports_under_300_mib(big_png, tmp_path):
-    proc = ok(subprocess.run([sys.executable, "-c", IMPORT, str(big_png), str(tmp_path / "c")], capture_output=True,
-                             text=True, timeout=900))
+    proc = ok(
+        subprocess.run(
+            [sys.executable, "-c", IMPORT, str(big_png), str(tmp_path / "c")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    )
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["bounds"] == [BIG_ROWS, BIG_COLS]
     assert report["tiles"] == 8 * 30
@@ -151,7 +162,7 @@ def test_a_30000x8000_png_imports_under_300_mib(big_png, tmp_path):
     from imkerutils.tiling import Window
 
     w = Window(7000, 29000, 1000, 1000)
-    y, x = np.mgrid[w.row_off:w.row_end, w.col_off:w.col_end]
+    y, x = np.mgrid[w.row_off : w.row_end, w.col_off : w.col_end]
     expected = np.stack([(x * 7 + y * 3) % 251, (x * y) % 253, (x ^ y) % 256], axis=-1).astype(np.uint8)
     np.testing.assert_array_equal(c.read(w), expected)
 

@@ -33,8 +33,10 @@ def canvas(tmp_path):
 
 def test_grow_steps_below_one_are_usage_errors(tmp_path, canvas):
     before = snapshot(canvas)
-    procs = run_all([imkerutils_cmd("grow", canvas, "-d", "right", "-g", "mock", "--steps", n) for n in (0, -1)]
-                    + [imkerutils_cmd("grow", tmp_path / "img.png", "-d", "right", "-g", "mock", "--steps", 0)])
+    procs = run_all(
+        [imkerutils_cmd("grow", canvas, "-d", "right", "-g", "mock", "--steps", n) for n in (0, -1)]
+        + [imkerutils_cmd("grow", tmp_path / "img.png", "-d", "right", "-g", "mock", "--steps", 0)]
+    )
     for proc, n in zip(procs, (0, -1, 0), strict=True):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc
         assert proc.stderr.splitlines()[-1] == f"imkerutils grow: error: argument --steps: must be at least 1, got {n}"
@@ -45,11 +47,13 @@ def test_grow_steps_below_one_are_usage_errors(tmp_path, canvas):
 
 def test_generator_options_it_does_not_take_are_one_line(tmp_path, canvas):
     before = snapshot(canvas)
-    model, quality, image = run_all([
-        imkerutils_cmd("grow", canvas, "-d", "right", "-g", "mock", "--model", "x"),
-        imkerutils_cmd("grow", canvas, "-d", "right", "-g", "local", "--quality", "high", "--model", "x"),
-        imkerutils_cmd("grow", tmp_path / "img.png", "-d", "right", "-g", "mock", "--model", "x"),
-    ])
+    model, quality, image = run_all(
+        [
+            imkerutils_cmd("grow", canvas, "-d", "right", "-g", "mock", "--model", "x"),
+            imkerutils_cmd("grow", canvas, "-d", "right", "-g", "local", "--quality", "high", "--model", "x"),
+            imkerutils_cmd("grow", tmp_path / "img.png", "-d", "right", "-g", "mock", "--model", "x"),
+        ]
+    )
     assert "the mock generator takes no --model" in clean_error(model, "imkerutils")
     assert "the local generator takes no --model and --quality" in clean_error(quality, "imkerutils")
     clean_error(image, "imkerutils", "--model")
@@ -69,8 +73,9 @@ def test_export_refuses_an_output_holding_the_canvas(tmp_path):
     Image.fromarray(noise(20, 20)).save(tmp_path / "img.png")
     Canvas.from_image(tmp_path / "img.png", tmp_path / "holder.ome.zarr" / "C", tile=16)
     before = snapshot(tmp_path / "holder.ome.zarr")
-    proc = run(imkerutils_cmd("export", tmp_path / "holder.ome.zarr" / "C", tmp_path / "holder.ome.zarr",
-                              "--overwrite"))
+    proc = run(
+        imkerutils_cmd("export", tmp_path / "holder.ome.zarr" / "C", tmp_path / "holder.ome.zarr", "--overwrite")
+    )
     clean_error(proc, "imkerutils", "holds")
     assert snapshot(tmp_path / "holder.ome.zarr") == before
 
@@ -78,10 +83,12 @@ def test_export_refuses_an_output_holding_the_canvas(tmp_path):
 def test_export_and_extract_refuse_outputs_inside_another_canvas(tmp_path, canvas):
     Canvas.create(tmp_path / "other.zarr", height=8, width=8)
     before = snapshot(tmp_path / "other.zarr")
-    export, extract = run_all([
-        imkerutils_cmd("export", canvas, tmp_path / "other.zarr" / "x.png"),
-        imkerutils_cmd("extract", canvas, tmp_path / "other.zarr" / "0" / "x.png", "--x", 0, "--y", 0),
-    ])
+    export, extract = run_all(
+        [
+            imkerutils_cmd("export", canvas, tmp_path / "other.zarr" / "x.png"),
+            imkerutils_cmd("extract", canvas, tmp_path / "other.zarr" / "0" / "x.png", "--x", 0, "--y", 0),
+        ]
+    )
     clean_error(export, "imkerutils", "other.zarr")
     clean_error(extract, "imkerutils", "other.zarr")
     assert snapshot(tmp_path / "other.zarr") == before
@@ -91,13 +98,23 @@ def test_an_api_key_echoed_by_the_endpoint_is_never_printed(tmp_path, canvas):
     fake = FakeOpenAI()
     fake.start()
     try:
-        echo = {"error": {"message": f"Invalid value for 'user': {TEST_KEY} looks like an API key, not a user id",
-                          "type": "invalid_request_error", "code": "invalid_value"}}
+        echo = {
+            "error": {
+                "message": f"Invalid value for 'user': {TEST_KEY} looks like an API key, not a user id",
+                "type": "invalid_request_error",
+                "code": "invalid_value",
+            }
+        }
         fake.push(*[Reply(status=400, json=echo)] * 8)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and "proxy" not in k.lower()}
         env.update(OPENAI_API_KEY=TEST_KEY, OPENAI_BASE_URL=fake.base_url, NO_PROXY="127.0.0.1,localhost")
-        proc = subprocess.run(imkerutils_cmd("grow", canvas, "-d", "right", "-g", "openai", "--no-artifacts", "-q"),
-                              capture_output=True, text=True, timeout=300, env=env)
+        proc = subprocess.run(
+            imkerutils_cmd("grow", canvas, "-d", "right", "-g", "openai", "--no-artifacts", "-q"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
     finally:
         fake.stop()
     assert TEST_KEY not in proc.stdout + proc.stderr
@@ -118,8 +135,10 @@ def test_an_unexpected_error_is_one_line_without_the_key(tmp_path, monkeypatch, 
     monkeypatch.setattr(info.Canvas, "open", broken)
     assert main(["info", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and err == ("imkerutils: error: unexpected RuntimeError: server said: bad key [redacted] second "
-                                 "line (this is a bug; -v shows the traceback)\n")
+    assert out == "" and err == (
+        "imkerutils: error: unexpected RuntimeError: server said: bad key [redacted] second "
+        "line (this is a bug; -v shows the traceback)\n"
+    )
     assert main(["info", str(tmp_path), "-v"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "[redacted]" in err and TEST_KEY not in err

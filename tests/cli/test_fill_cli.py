@@ -33,8 +33,11 @@ def noise(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def make(path: Path, tile: int = 64) -> Canvas:
@@ -92,13 +95,21 @@ def test_grow_by_rejects_depths_out_of_range(tmp_path: Path, capsys: pytest.Capt
 
 
 def run_cli(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "imkerutils.cli.main", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "imkerutils.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def openai_env(fake: FakeOpenAI) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("OPENAI_") and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OPENAI_") and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
     env.update(OPENAI_API_KEY=TEST_KEY, OPENAI_BASE_URL=fake.base_url, NO_PROXY="127.0.0.1,localhost")
     return env
 
@@ -110,12 +121,41 @@ def test_dry_run_prints_the_plan_calls_nothing_and_changes_nothing(tmp_path: Pat
     fake.start()
     try:
         env = openai_env(fake)
-        fill_run = run_cli("fill", c.location, "--region", "-512", "0", "1224", "150", "-g", "openai",
-                           "--dry-run", "--budget-usd", "0.01", env=env)
-        grow_run = run_cli("grow", c.location, "-d", "right", "-d", "down", "--steps", "2", "-g", "openai",
-                           "--dry-run", env=env)
-        along_run = run_cli("grow", c.location, "-d", "up", "--along", "0", "100", "--by", "700", "-g", "openai",
-                            "--model", "gpt-image-1", "--dry-run", env=env)
+        fill_run = run_cli(
+            "fill",
+            c.location,
+            "--region",
+            "-512",
+            "0",
+            "1224",
+            "150",
+            "-g",
+            "openai",
+            "--dry-run",
+            "--budget-usd",
+            "0.01",
+            env=env,
+        )
+        grow_run = run_cli(
+            "grow", c.location, "-d", "right", "-d", "down", "--steps", "2", "-g", "openai", "--dry-run", env=env
+        )
+        along_run = run_cli(
+            "grow",
+            c.location,
+            "-d",
+            "up",
+            "--along",
+            "0",
+            "100",
+            "--by",
+            "700",
+            "-g",
+            "openai",
+            "--model",
+            "gpt-image-1",
+            "--dry-run",
+            env=env,
+        )
         assert len(fake.requests) == 0 and tree(c.path) == files
         for r in (fill_run, grow_run, along_run):
             assert r.returncode == 0, r.stderr
@@ -129,8 +169,9 @@ def test_dry_run_prints_the_plan_calls_nothing_and_changes_nothing(tmp_path: Pat
         assert "new bounds: x 0 y -700 200x850" in along_run.stdout and "tiles: 2" in along_run.stdout
         assert "model gpt-image-1)" in along_run.stdout
         # the same command without --dry-run reaches the server: the count above could have seen calls
-        real = run_cli("fill", c.location, "--region", "200", "0", "100", "150", "-g", "openai",
-                       "--no-artifacts", env=env)
+        real = run_cli(
+            "fill", c.location, "--region", "200", "0", "100", "150", "-g", "openai", "--no-artifacts", env=env
+        )
         assert real.returncode == 0, real.stderr
         assert len(fake.requests) == 1
     finally:
@@ -141,8 +182,10 @@ def test_stage_staged_preview_accept(tmp_path: Path, capsys: pytest.CaptureFixtu
     c, twin = make(tmp_path / "a.zarr"), make(tmp_path / "b.zarr")
     files = tree(c.path)
     loc = str(c.location)
-    assert main(["fill", loc, "--region", "200", "0", "100", "150", *MOCK, "--seed", "3", "--stage",
-                 "--candidates", "3"]) == 0
+    assert (
+        main(["fill", loc, "--region", "200", "0", "100", "150", *MOCK, "--seed", "3", "--stage", "--candidates", "3"])
+        == 0
+    )
     assert "staged proposal" in capsys.readouterr().out
     assert {k: v for k, v in tree(c.path).items() if not k.startswith("_staged")} == files
     assert main(["staged", loc, "--json"]) == 0
@@ -172,7 +215,8 @@ def test_stage_staged_preview_accept(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_accept_after_a_conflicting_change_is_exit_2_and_changes_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     c = make(tmp_path / "a.zarr")
     loc = str(c.location)
     assert main(["grow", loc, "-d", "right", "--by", "80", *MOCK, "--stage", "--candidates", "2"]) == 0
@@ -188,16 +232,36 @@ def test_accept_after_a_conflicting_change_is_exit_2_and_changes_nothing(
     assert "no staged proposal" in one_error_line(capsys)
 
 
-@pytest.mark.parametrize(("signum", "delay", "code"), [(signal.SIGINT, 0.2, 130), (signal.SIGINT, 1.7, 130),
-                                                     (signal.SIGTERM, 0.9, 143)])
-def test_a_signal_during_a_multi_tile_fill_writes_nothing(tmp_path: Path, signum: int, delay: float,
-                                                          code: int) -> None:
+@pytest.mark.parametrize(
+    ("signum", "delay", "code"), [(signal.SIGINT, 0.2, 130), (signal.SIGINT, 1.7, 130), (signal.SIGTERM, 0.9, 143)]
+)
+def test_a_signal_during_a_multi_tile_fill_writes_nothing(tmp_path: Path, signum: int, delay: float, code: int) -> None:
     c = make(tmp_path / "c.zarr", tile=1024)
     c.paste(noise(1024, 1024, 3), 0, 0, grow=True)
     files = tree(c.path)
-    proc = subprocess.Popen([sys.executable, "-m", "imkerutils.cli.main", "fill", str(c.location), "--region",
-                             "0", "0", "1500", "1024", "-g", "local", "--tile", "256", "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "imkerutils.cli.main",
+            "fill",
+            str(c.location),
+            "--region",
+            "0",
+            "0",
+            "1500",
+            "1024",
+            "-g",
+            "local",
+            "--tile",
+            "256",
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()
     assert "Ctrl-C stops with nothing written" in line, line  # the handlers are in place, tiles are running

@@ -18,8 +18,9 @@ from imkerutils.tiling.window import Window
 
 
 def imker(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "imkerutils.cli.main", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "imkerutils.cli.main", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 def image(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -28,8 +29,9 @@ def image(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 def pixels_sha(canvas: Canvas) -> str:
     b = canvas.bounds
-    return hashlib.sha256(canvas.read(Window(b.row_off - 512, b.col_off - 512, b.height + 1024, b.width + 1024))
-                          .tobytes()).hexdigest()
+    return hashlib.sha256(
+        canvas.read(Window(b.row_off - 512, b.col_off - 512, b.height + 1024, b.width + 1024)).tobytes()
+    ).hexdigest()
 
 
 def step_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -138,11 +140,17 @@ def test_a_missing_canvas_is_one_line(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "nowhere.zarr").exists()
 
 
-@pytest.mark.parametrize(("option", "message"), [(("--seam", "bogus"), "unknown seam strategy 'bogus'"),
-                                                 (("--candidates", "0"), "candidates must be an integer >= 1")],
-                         ids=["seam", "candidates"])
-def test_a_bad_setting_is_one_line_and_leaves_the_canvas_alone(canvas_path: Path, capsys, option: tuple[str, str],
-                                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (("--seam", "bogus"), "unknown seam strategy 'bogus'"),
+        (("--candidates", "0"), "candidates must be an integer >= 1"),
+    ],
+    ids=["seam", "candidates"],
+)
+def test_a_bad_setting_is_one_line_and_leaves_the_canvas_alone(
+    canvas_path: Path, capsys, option: tuple[str, str], message: str
+) -> None:
     before = pixels_sha(Canvas.open(canvas_path))
     line = one_error_line(run_main(capsys, "grow", canvas_path, "-d", "right", "-g", "mock", *option))
     assert message in line

@@ -39,8 +39,19 @@ def test_seed_extract_tile_cli_smoke(tmp_path):
     img_path = tmp_path / "img.png"
     Image.new("RGB", (2048, 2048), (10, 20, 30)).save(img_path)
     out_tile = tmp_path / "tile.png"
-    cmd = [sys.executable, "-m", "imkerutils.tiling_utils.extract_tile", str(img_path), str(out_tile),
-           "--x", "0", "--y", "0", "--corner", "tl"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "imkerutils.tiling_utils.extract_tile",
+        str(img_path),
+        str(out_tile),
+        "--x",
+        "0",
+        "--y",
+        "0",
+        "--corner",
+        "tl",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert out_tile.exists()
@@ -54,8 +65,20 @@ def test_seed_paste_tile_cli_smoke(tmp_path):
     tile_path = tmp_path / "tile.png"
     Image.new("RGB", (1024, 1024), (200, 0, 0)).save(tile_path)
     out_path = tmp_path / "patched.png"
-    cmd = [sys.executable, "-m", "imkerutils.tiling_utils.paste_tile", str(base_path), str(tile_path), str(out_path),
-           "--x", "0", "--y", "0", "--corner", "tl"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "imkerutils.tiling_utils.paste_tile",
+        str(base_path),
+        str(tile_path),
+        str(out_path),
+        "--x",
+        "0",
+        "--y",
+        "0",
+        "--corner",
+        "tl",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert out_path.exists()
@@ -66,17 +89,30 @@ def test_seed_modules_write_the_seed_default_outputs_and_lines(tmp_path):
     pixels = noise(2048, 1100)
     Image.fromarray(pixels).save(tmp_path / "img.png")
     Image.fromarray(noise(1024, 1024, seed=1)).save(tmp_path / "t.png")
-    extract, paste = run_all([
-        [sys.executable, "-m", "imkerutils.tiling_utils.extract_tile", "img.png", "--x", "1099", "--y", "5",
-         "--corner", "tr"],
-        [sys.executable, "-m", "imkerutils.tiling_utils.paste_tile", "img.png", "t.png", "--x", "0", "--y", "1024"],
-    ], cwd=tmp_path)
-    assert ok(extract).stdout.splitlines() == ["Saved tile: outputs/tiles/img__tr__1099_5.png",
-                                              "Rect: (76, 5, 1100, 1029) (right/bottom are exclusive)"]
-    np.testing.assert_array_equal(load(tmp_path / "outputs/tiles/img__tr__1099_5.png"),
-                                  pixels[5:1029, 76:1100])
-    assert ok(paste).stdout.splitlines() == ["Saved: outputs/images/img__patched.png",
-                                            "Pasted at top-left: (0, 1024)"]
+    extract, paste = run_all(
+        [
+            [
+                sys.executable,
+                "-m",
+                "imkerutils.tiling_utils.extract_tile",
+                "img.png",
+                "--x",
+                "1099",
+                "--y",
+                "5",
+                "--corner",
+                "tr",
+            ],
+            [sys.executable, "-m", "imkerutils.tiling_utils.paste_tile", "img.png", "t.png", "--x", "0", "--y", "1024"],
+        ],
+        cwd=tmp_path,
+    )
+    assert ok(extract).stdout.splitlines() == [
+        "Saved tile: outputs/tiles/img__tr__1099_5.png",
+        "Rect: (76, 5, 1100, 1029) (right/bottom are exclusive)",
+    ]
+    np.testing.assert_array_equal(load(tmp_path / "outputs/tiles/img__tr__1099_5.png"), pixels[5:1029, 76:1100])
+    assert ok(paste).stdout.splitlines() == ["Saved: outputs/images/img__patched.png", "Pasted at top-left: (0, 1024)"]
     expected = pixels.copy()
     expected[1024:, :1024] = noise(1024, 1024, seed=1)
     np.testing.assert_array_equal(load(tmp_path / "outputs/images/img__patched.png"), expected)
@@ -84,8 +120,19 @@ def test_seed_modules_write_the_seed_default_outputs_and_lines(tmp_path):
 
 def test_seed_module_refusals_are_one_line(tmp_path):
     Image.fromarray(noise(20, 20)).save(tmp_path / "img.png")
-    proc = run([sys.executable, "-m", "imkerutils.tiling_utils.extract_tile", tmp_path / "img.png",
-                tmp_path / "o.png", "--x", "0", "--y", "0"])
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "imkerutils.tiling_utils.extract_tile",
+            tmp_path / "img.png",
+            tmp_path / "o.png",
+            "--x",
+            "0",
+            "--y",
+            "0",
+        ]
+    )
     clean_error(proc, "python -m imkerutils.tiling_utils.extract_tile", "does not fit")
     assert not (tmp_path / "o.png").exists()
 
@@ -101,14 +148,28 @@ def canvas(tmp_path):
 
 def test_extract_tile_and_paste_tile_refuse_outputs_inside_a_canvas(tmp_path, canvas):
     before = snapshot(canvas)
-    procs = run_all([
-        script("extract-tile", canvas, canvas / "0" / "c" / "x.png", "--x", 0, "--y", 0, "--tile", 8),
-        script("extract-tile", canvas, canvas / "x.png", "--x", 0, "--y", 0, "--tile", 8),
-        script("extract-tile", tmp_path / "img.png", canvas / "_journal" / "a.png", "--x", 0, "--y", 0, "--tile", 8),
-        script("paste-tile", tmp_path / "img.png", tmp_path / "t8.png", canvas / "0" / "p.png", "--x", 0, "--y", 0,
-               "--tile", 8),
-        script("extract-tile", canvas, canvas, "--x", 0, "--y", 0, "--tile", 8),
-    ])
+    procs = run_all(
+        [
+            script("extract-tile", canvas, canvas / "0" / "c" / "x.png", "--x", 0, "--y", 0, "--tile", 8),
+            script("extract-tile", canvas, canvas / "x.png", "--x", 0, "--y", 0, "--tile", 8),
+            script(
+                "extract-tile", tmp_path / "img.png", canvas / "_journal" / "a.png", "--x", 0, "--y", 0, "--tile", 8
+            ),
+            script(
+                "paste-tile",
+                tmp_path / "img.png",
+                tmp_path / "t8.png",
+                canvas / "0" / "p.png",
+                "--x",
+                0,
+                "--y",
+                0,
+                "--tile",
+                8,
+            ),
+            script("extract-tile", canvas, canvas, "--x", 0, "--y", 0, "--tile", 8),
+        ]
+    )
     for proc, prog in zip(procs, ["extract-tile"] * 3 + ["paste-tile", "extract-tile"], strict=True):
         clean_error(proc, prog, "canvas")
     assert snapshot(canvas) == before
@@ -124,7 +185,7 @@ def remote_canvas():
     c.paste(noise(30, 40), -10, -20, grow=True)
     yield location
     fs = fsspec.filesystem("memory")
-    fs.rm(location[len("memory://"):], recursive=True)
+    fs.rm(location[len("memory://") :], recursive=True)
 
 
 def test_is_canvas_accepts_urls(remote_canvas):
@@ -137,8 +198,24 @@ def test_extract_tile_and_paste_tile_accept_canvas_urls(tmp_path, remote_canvas,
     np.testing.assert_array_equal(load(tmp_path / "t.png"), noise(30, 40)[:8, :8])
     tile = noise(8, 8, seed=3)
     Image.fromarray(tile).save(tmp_path / "new.png")
-    assert paste_tile_main([remote_canvas, str(tmp_path / "new.png"), "--x", "19", "--y", "19", "--corner", "br",
-                            "--tile", "8", "--json"]) == 0
+    assert (
+        paste_tile_main(
+            [
+                remote_canvas,
+                str(tmp_path / "new.png"),
+                "--x",
+                "19",
+                "--y",
+                "19",
+                "--corner",
+                "br",
+                "--tile",
+                "8",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert '"region": {\n    "x": 12,\n    "y": 12,\n    "width": 8,\n    "height": 8\n  }' in out
     c = Canvas.open(remote_canvas)

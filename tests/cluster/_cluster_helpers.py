@@ -179,8 +179,9 @@ def photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def make_canvas(location: str | os.PathLike[str], image: np.ndarray,
-                storage_options: Mapping[str, Any] | None = None) -> Canvas:
+def make_canvas(
+    location: str | os.PathLike[str], image: np.ndarray, storage_options: Mapping[str, Any] | None = None
+) -> Canvas:
     """A new canvas at ``location`` holding ``image`` at world (0, 0)."""
     opts = None if storage_options is None else dict(storage_options)
     canvas = Canvas.create(location, mode="RGB", storage_options=opts)
@@ -204,8 +205,9 @@ def moto_server(recording: str | os.PathLike[str] | None = None) -> Iterator[str
     env = dict(os.environ)
     if recording is not None:
         env["MOTO_RECORDER_FILEPATH"] = os.fspath(recording)
-    proc = subprocess.Popen([sys.executable, "-c", MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", MOTO_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None
         endpoint = proc.stdout.readline().strip()
@@ -256,8 +258,12 @@ def local_cluster(env: Mapping[str, str] | None = None) -> Iterator[Client]:
     """
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      env=dict(env or {})) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", env=dict(env or {})
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -273,8 +279,13 @@ def s3_env(endpoint: str, *, variable: str = "AWS_ENDPOINT_URL") -> dict[str, st
     ``AWS_ENDPOINT_URL_S3``), or fsspec's ``FSSPEC_S3_ENDPOINT_URL``.  The
     instance-metadata lookup is disabled so nothing leaves loopback.
     """
-    return {variable: endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
+    return {
+        variable: endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -25,8 +25,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     canvas = make_canvas(tmp_path_factory.mktemp("serial") / "c.zarr", image)
     records = grow(canvas, DIRECTIONS, MockGenerator(), GrowSettings(seed=SEED, workers=1, save_artifacts=False))
     assert canvas.verify().ok
-    return Reference(image=image, seed=SEED, directions=DIRECTIONS, bounds=canvas.bounds, sha=canvas_sha(canvas),
-                     tiles=sum(len(r.tiles) for r in records))
+    return Reference(
+        image=image,
+        seed=SEED,
+        directions=DIRECTIONS,
+        bounds=canvas.bounds,
+        sha=canvas_sha(canvas),
+        tiles=sum(len(r.tiles) for r in records),
+    )
 
 
 @pytest.fixture(scope="module")

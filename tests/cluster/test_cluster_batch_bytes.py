@@ -51,8 +51,12 @@ def settings(reference: Reference, **kw: object) -> GrowSettings:
 def unchanged(canvas: Canvas, image: np.ndarray) -> bool:
     """Whether ``canvas`` still holds just ``image`` (imported as step 1) and verifies."""
     h, w = image.shape[:2]
-    return (canvas.refresh().head == 1 and canvas.bounds == Window(0, 0, h, w)
-            and np.array_equal(canvas.read(canvas.bounds), image) and canvas.verify().ok)
+    return (
+        canvas.refresh().head == 1
+        and canvas.bounds == Window(0, 0, h, w)
+        and np.array_equal(canvas.read(canvas.bounds), image)
+        and canvas.verify().ok
+    )
 
 
 def test_the_batch_on_two_workers_gives_the_serial_bytes(client: Client, reference: Reference, canvas: Canvas) -> None:
@@ -82,12 +86,19 @@ def test_two_local_threads_give_the_serial_bytes(reference: Reference, canvas: C
 
 
 def test_tasks_finishing_in_another_order_give_the_same_bytes(
-        client: Client, reference: Reference, canvas: Canvas) -> None:
+    client: Client, reference: Reference, canvas: Canvas
+) -> None:
     """Seed-dependent sleeps (up to 0.3 s) reorder the tasks; the bytes stay the serial run's."""
     generator = JitterGenerator(salt=1)
     finished: list[tuple[str, int]] = []
-    records = grow(canvas, reference.directions, generator, settings(reference), client=client,
-                   on_tile=lambda o: finished.append((o.plan.direction.value, o.plan.index)))
+    records = grow(
+        canvas,
+        reference.directions,
+        generator,
+        settings(reference),
+        client=client,
+        on_tile=lambda o: finished.append((o.plan.direction.value, o.plan.index)),
+    )
     assert canvas_sha(canvas) == reference.sha
     assert canvas.verify().ok
     assert sorted(finished) == sorted((r.direction.value, t.index) for r in records for t in r.tiles)
@@ -97,28 +108,61 @@ def test_tasks_finishing_in_another_order_give_the_same_bytes(
 
 
 def test_a_failed_batch_on_the_cluster_leaves_the_canvas_unchanged(
-        client: Client, reference: Reference, canvas: Canvas) -> None:
+    client: Client, reference: Reference, canvas: Canvas
+) -> None:
     with pytest.raises(PermanentGeneratorError):
-        grow(canvas, reference.directions, MockGenerator(fail_times=1, failure="permanent"), settings(reference),
-             client=client)
+        grow(
+            canvas,
+            reference.directions,
+            MockGenerator(fail_times=1, failure="permanent"),
+            settings(reference),
+            client=client,
+        )
     assert unchanged(canvas, reference.image)
 
 
 def test_a_failed_batch_can_be_run_again_on_the_same_client(
-        client: Client, reference: Reference, canvas: Canvas) -> None:
+    client: Client, reference: Reference, canvas: Canvas
+) -> None:
     with pytest.raises(PermanentGeneratorError):
-        grow(canvas, reference.directions, MockGenerator(fail_times=1, failure="permanent"), settings(reference),
-             client=client)
+        grow(
+            canvas,
+            reference.directions,
+            MockGenerator(fail_times=1, failure="permanent"),
+            settings(reference),
+            client=client,
+        )
     grow(canvas, reference.directions, MockGenerator(), settings(reference), client=client)
     assert canvas_sha(canvas) == reference.sha
 
 
 def test_cli_runs_the_tiles_on_a_scheduler_and_prints_its_dashboard(
-        client: Client, small: Canvas, tmp_path: Path) -> None:
+    client: Client, small: Canvas, tmp_path: Path
+) -> None:
     address = client.scheduler.address
-    proc = subprocess.run([*CLI, "grow", str(small.path), "-d", "right", "-d", "down", "-g", "mock", "--seed", "5",
-                           "--no-artifacts", "--scheduler", address],
-                          capture_output=True, text=True, env=child_env(), timeout=300, check=False)
+    proc = subprocess.run(
+        [
+            *CLI,
+            "grow",
+            str(small.path),
+            "-d",
+            "right",
+            "-d",
+            "down",
+            "-g",
+            "mock",
+            "--seed",
+            "5",
+            "--no-artifacts",
+            "--scheduler",
+            address,
+        ],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"running tile tasks on {address}; dashboard: http" in proc.stderr
     assert "step 2 right+down: 3 tile(s)" in proc.stdout
@@ -130,7 +174,8 @@ def test_cli_runs_the_tiles_on_a_scheduler_and_prints_its_dashboard(
 
 
 def test_a_canvas_opened_by_a_relative_path_grows_on_the_cluster(
-        client: Client, small: Canvas, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: Client, small: Canvas, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(small.path.parent)  # the workers stay where they started
     canvas = Canvas.open(small.path.name)
     grow(canvas, ["right"], MockGenerator(), GrowSettings(save_artifacts=False), client=client)
@@ -178,9 +223,27 @@ def test_cli_refuses_a_batch_over_budget(tmp_path: Path) -> None:
     """`--budget-usd` with the openai generator: refused before any request (the API URL is a closed port)."""
     canvas = make_canvas(tmp_path / "c.zarr", SMALL)
     env = child_env({"OPENAI_API_KEY": "sk-test-not-a-key", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    proc = subprocess.run([*CLI, "grow", str(canvas.path), "-d", "right", "-d", "down", "-g", "openai",
-                           "--budget-usd", "0.05", "--no-artifacts"],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = subprocess.run(
+        [
+            *CLI,
+            "grow",
+            str(canvas.path),
+            "-d",
+            "right",
+            "-d",
+            "down",
+            "-g",
+            "openai",
+            "--budget-usd",
+            "0.05",
+            "--no-artifacts",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "budget" in proc.stderr and "Traceback" not in proc.stderr
     after = Canvas.open(canvas.path, read_only=True)

@@ -34,7 +34,7 @@ def test_a_batch_commit_has_one_task_per_chunk(tmp_path: Path) -> None:
     windows = [t.plan.write_window for t in batch.tiles]
     # the tiles' write windows partition the batch's new pixels: no pixel is written by two tiles
     for n, a in enumerate(windows):
-        for b in windows[n + 1:]:
+        for b in windows[n + 1 :]:
             assert intersection(a, b) is None, (a, b)
     assert sum(w.size for w in windows) == batch.new_bounds.size - batch.bounds.size
     pieces = [(w.row_off, w.col_off, np.full((w.height, w.width, 3), n, np.uint8)) for n, w in enumerate(windows)]
@@ -56,15 +56,15 @@ def test_a_batch_commit_has_one_task_per_chunk(tmp_path: Path) -> None:
     assert canvas.head == 1 and canvas.bounds == batch.bounds  # compute=False changed nothing
 
 
-piece = st.tuples(st.integers(-16, 40), st.integers(-16, 40), st.integers(1, 24), st.integers(1, 24),
-                  st.integers(0, 2**32 - 1))
+piece = st.tuples(
+    st.integers(-16, 40), st.integers(-16, 40), st.integers(1, 24), st.integers(1, 24), st.integers(0, 2**32 - 1)
+)
 SPAN = 80  # pieces stay inside world rows and columns -16..64: up to 10 x 10 chunks of 8 px
 
 
 @settings(max_examples=25)
 @given(pieces=st.lists(piece, min_size=2, max_size=30))
-def test_many_overlapping_pieces_in_one_write_match_a_numpy_model(
-        pieces: list[tuple[int, int, int, int, int]]) -> None:
+def test_many_overlapping_pieces_in_one_write_match_a_numpy_model(pieces: list[tuple[int, int, int, int, int]]) -> None:
     """Tiles of 8 px, dozens of overlapping pieces, the threaded scheduler: later pieces win, byte for byte.
 
     Each chunk task reads its chunk, merges its pieces and writes it back; if
@@ -76,7 +76,7 @@ def test_many_overlapping_pieces_in_one_write_match_a_numpy_model(
     for row, col, h, w, seed in pieces:
         block = np.random.default_rng(seed).integers(1, 256, (h, w, 3), dtype=np.uint8)
         data.append((row, col, block))
-        model[row - origin[0]: row - origin[0] + h, col - origin[1]: col - origin[1] + w] = block
+        model[row - origin[0] : row - origin[0] + h, col - origin[1] : col - origin[1] + w] = block
     with tempfile.TemporaryDirectory() as tmp:
         canvas = Canvas.create(Path(tmp) / "c.zarr", tile=8)
         canvas.write(data, grow=True)

@@ -84,11 +84,12 @@ def bucket_keys(endpoint: str, prefix: str) -> list[str]:
 
     fs = s3fs.S3FileSystem(**storage_options(endpoint))
     fs.invalidate_cache()
-    return [k[len(BUCKET) + 1:] for k in fs.find(f"{BUCKET}/{prefix}")]
+    return [k[len(BUCKET) + 1 :] for k in fs.find(f"{BUCKET}/{prefix}")]
 
 
 def test_an_image_on_s3_grows_undoes_redoes_and_reopens_like_a_local_canvas(
-        endpoint: str, twin: Twin, tmp_path: Path) -> None:
+    endpoint: str, twin: Twin, tmp_path: Path
+) -> None:
     url, opts = f"s3://{BUCKET}/from-image", storage_options(endpoint)
     canvas = Canvas.from_image(twin.png, url, storage_options=opts)
     assert canvas.head == 1 and canvas_sha(canvas) == twin.sha_after[0]
@@ -125,8 +126,9 @@ def test_a_region_of_an_s3_canvas_exports_to_png(endpoint: str, twin: Twin, tmp_
     canvas = Canvas.from_image(twin.png, url, storage_options=opts)
     grow(canvas, ["right"], MockGenerator(), GrowSettings(seed=3, save_artifacts=False))
     region = Window(300, 700, 600, 700)  # crosses the seam between the image and the new strip
-    out = export_region(Canvas.open(url, read_only=True, storage_options=opts), tmp_path / "region.png",
-                        region=region, progress=False)
+    out = export_region(
+        Canvas.open(url, read_only=True, storage_options=opts), tmp_path / "region.png", region=region, progress=False
+    )
     with Image.open(out) as im:
         exported = np.asarray(im.convert("RGB"))
     np.testing.assert_array_equal(exported, canvas.read(region))
@@ -148,10 +150,11 @@ def test_a_step_on_s3_commits_with_one_put_of_the_state_after_every_chunk(endpoi
     pending, commit = (json.loads(base64.b64decode(writes[n]["body"])) for n in states)
     assert {k: pending["pending"][k] for k in ("op", "step")} == {"op": "apply", "step": 2}
     assert commit["pending"] is None and commit["head"] == 2 and commit["bounds"]["width"] == 1536
-    assert [key(w) for w in writes[states[1] + 1:]] == ["zarr.json"]  # after the commit: its mirror only
+    assert [key(w) for w in writes[states[1] + 1 :]] == ["zarr.json"]  # after the commit: its mirror only
     level0 = canvas.frame.path(0)
-    chunk_puts = [n for n, r in enumerate(writes)
-                  if r["method"] == "PUT" and key(r).startswith((f"{level0}/c/", "_manifest/"))]
+    chunk_puts = [
+        n for n, r in enumerate(writes) if r["method"] == "PUT" and key(r).startswith((f"{level0}/c/", "_manifest/"))
+    ]
     assert chunk_puts and all(states[0] < n < states[1] for n in chunk_puts)
     assert {key(writes[n]) for n in chunk_puts} == {canvas.frame.chunk_key(0, 0, 1), "_manifest/tile/0.1"}
 
@@ -164,7 +167,8 @@ def s3_client(endpoint: str) -> Iterator[Client]:
 
 
 def test_a_canvas_created_on_s3_grows_on_the_cluster_like_a_local_canvas(
-        endpoint: str, s3_client: Client, twin: Twin) -> None:
+    endpoint: str, s3_client: Client, twin: Twin
+) -> None:
     from distributed import get_task_stream
 
     url, opts = f"s3://{BUCKET}/cluster", storage_options(endpoint)
@@ -192,14 +196,25 @@ def test_cli_grows_and_verifies_a_canvas_on_s3(endpoint: str, twin: Twin) -> Non
     """The endpoint comes from the environment: botocore's AWS_ENDPOINT_URL, or fsspec's FSSPEC_S3_ENDPOINT_URL."""
     url, opts = f"s3://{BUCKET}/cli", storage_options(endpoint)
     Canvas.from_image(twin.png, url, storage_options=opts)
-    grown = subprocess.run([*CLI, "grow", url, "-d", "right", "-d", "down", "-g", "mock", "--seed", "3",
-                            "--no-artifacts"],
-                           capture_output=True, text=True, env=child_env(s3_env(endpoint)), timeout=300, check=False)
+    grown = subprocess.run(
+        [*CLI, "grow", url, "-d", "right", "-d", "down", "-g", "mock", "--seed", "3", "--no-artifacts"],
+        capture_output=True,
+        text=True,
+        env=child_env(s3_env(endpoint)),
+        timeout=300,
+        check=False,
+    )
     assert grown.returncode == 0, grown.stderr
     b = twin.bounds_after[1]
     assert f"canvas {url}: {b.width}x{b.height}, 2 steps" in grown.stdout
-    verified = subprocess.run([*CLI, "verify", url], capture_output=True, text=True, timeout=300, check=False,
-                              env=child_env(s3_env(endpoint, variable="FSSPEC_S3_ENDPOINT_URL")))
+    verified = subprocess.run(
+        [*CLI, "verify", url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=child_env(s3_env(endpoint, variable="FSSPEC_S3_ENDPOINT_URL")),
+    )
     assert verified.returncode == 0, verified.stderr
     canvas = Canvas.open(url, read_only=True, storage_options=opts)
     assert verified.stdout.strip() == f"ok: {canvas.written_tiles()} tiles match the manifest"
@@ -231,7 +246,8 @@ def test_growing_left_and_up_on_s3_rebases_and_undo_redo_survive_it(endpoint: st
     assert canvas.bounds == Window(-9000, -7000, 10024, 8024)
     keys = bucket_keys(endpoint, "rebased/")
     assert {k.split("/")[1] for k in keys if k.split("/")[1][0].isdigit() or k.split("/")[1].startswith("g")} == {
-        canvas.frame.path(level) for level in range(canvas._pyramid.built_levels())}  # old arrays deleted
+        canvas.frame.path(level) for level in range(canvas._pyramid.built_levels())
+    }  # old arrays deleted
     np.testing.assert_array_equal(canvas.read(Window(-9000, -7000, 300, 200)), block)
     np.testing.assert_array_equal(canvas.read(Window(0, 0, 1024, 1024)), twin.pixels)
     assert canvas.verify().ok

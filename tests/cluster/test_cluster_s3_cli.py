@@ -58,8 +58,15 @@ def fs(endpoint: str) -> Any:
 
 def cli(endpoint: str, *args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``imkerutils ARGS`` in a child process that finds the moto server through ``AWS_ENDPOINT_URL``."""
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=300, check=False,
-                          cwd=cwd, env=child_env(s3_env(endpoint)))
+    return subprocess.run(
+        [*CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=cwd,
+        env=child_env(s3_env(endpoint)),
+    )
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -97,7 +104,8 @@ def test_info_reports_the_bytes_the_canvas_holds_on_s3(endpoint: str, png: tuple
 
 
 def test_export_and_extract_from_an_s3_canvas_to_local_files(
-        endpoint: str, png: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    endpoint: str, png: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
     """Issue 17: OME-Zarr export from an S3 canvas failed with "not on the local disk"."""
     import zarr
 
@@ -116,14 +124,14 @@ def test_export_and_extract_from_an_s3_canvas_to_local_files(
 
 @pytest.mark.parametrize("name", ["out.tif", "out.png", "out.ome.zarr"])
 def test_export_to_an_s3_url_uploads_the_finished_output_and_nothing_local(
-        endpoint: str, png: tuple[Path, np.ndarray], tmp_path: Path, name: str) -> None:
+    endpoint: str, png: tuple[Path, np.ndarray], tmp_path: Path, name: str
+) -> None:
     """Issue 17: export to ``s3://bucket/out.tif`` reported success and made a local folder named ``s3:``."""
     path, pixels = png
     canvas = Canvas.from_image(path, tmp_path / "local.zarr")
     out = f"s3://{BUCKET}/{name}"
     before = tmp_leftovers()
-    report = json.loads(ok(cli(endpoint, "export", tmp_path / "local.zarr", out, "--json", "-q",
-                               cwd=tmp_path)).stdout)
+    report = json.loads(ok(cli(endpoint, "export", tmp_path / "local.zarr", out, "--json", "-q", cwd=tmp_path)).stdout)
     assert sorted(os.listdir(tmp_path)) == ["local.zarr"]  # no folder named "s3:" (nor anything else)
     assert tmp_leftovers() == before
     assert report["output"] == out
@@ -143,15 +151,28 @@ def test_export_to_an_s3_url_uploads_the_finished_output_and_nothing_local(
         group = zarr.open_group(local, mode="r")
         assert len(group.attrs["ome"]["multiscales"][0]["datasets"]) == 2  # the pyramid, by default
         np.testing.assert_array_equal(np.moveaxis(group["0"][:], 0, 2), pixels)
-        np.testing.assert_array_equal(np.moveaxis(group["1"][:], 0, 2),
-                                      canvas.read(canvas.level_bounds(1), level=1))
+        np.testing.assert_array_equal(np.moveaxis(group["1"][:], 0, 2), canvas.read(canvas.level_bounds(1), level=1))
         root = zarr.open_group(f"s3://{key}", mode="r", storage_options=storage_options(endpoint))
         np.testing.assert_array_equal(np.moveaxis(root["0"][:], 0, 2), pixels)  # readable where it is
 
     again = cli(endpoint, "export", tmp_path / "local.zarr", out, cwd=tmp_path)
     assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists" in again.stderr
-    ok(cli(endpoint, "export", tmp_path / "local.zarr", out, "--overwrite", "-q", "--region", 0, 0, 64, 32,
-           cwd=tmp_path))
+    ok(
+        cli(
+            endpoint,
+            "export",
+            tmp_path / "local.zarr",
+            out,
+            "--overwrite",
+            "-q",
+            "--region",
+            0,
+            0,
+            64,
+            32,
+            cwd=tmp_path,
+        )
+    )
     assert s3.du(key, total=True) < report["bytes"]  # replaced, old files of a folder included
 
 
@@ -173,7 +194,8 @@ def test_a_file_export_to_s3_is_one_put_of_the_whole_file(endpoint: str, tmp_pat
 
 @pytest.mark.parametrize("name", ["fail.tif", "fail.ome.zarr"])
 def test_a_failed_export_to_s3_leaves_nothing_behind(
-        endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
     import dataclasses
 
     from imkerutils.tiling.export import export_region, omezarr, tiff
@@ -190,14 +212,16 @@ def test_a_failed_export_to_s3_leaves_nothing_behind(
     monkeypatch.setattr(module, "FORMAT", dataclasses.replace(fmt, write=broken))
     before = tmp_leftovers()
     with pytest.raises(ExportWriteError, match="disk is full"):
-        export_region(canvas, f"s3://{BUCKET}/{name}", pyramid=True, progress=False,
-                      storage_options=storage_options(endpoint))
+        export_region(
+            canvas, f"s3://{BUCKET}/{name}", pyramid=True, progress=False, storage_options=storage_options(endpoint)
+        )
     assert not fs(endpoint).exists(f"{BUCKET}/{name}")
     assert tmp_leftovers() == before
 
 
-def test_an_upload_that_fails_leaves_nothing_under_the_url(endpoint: str, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_upload_that_fails_leaves_nothing_under_the_url(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import s3fs
 
     from imkerutils.tiling.export import export_region
@@ -215,14 +239,20 @@ def test_an_upload_that_fails_leaves_nothing_under_the_url(endpoint: str, tmp_pa
 
     monkeypatch.setattr(s3fs.S3FileSystem, "_put_file", flaky)
     with pytest.raises(ExportWriteError, match="permission denied"):
-        export_region(canvas, f"s3://{BUCKET}/flaky.ome.zarr", pyramid=True, progress=False,
-                      storage_options=storage_options(endpoint))
+        export_region(
+            canvas,
+            f"s3://{BUCKET}/flaky.ome.zarr",
+            pyramid=True,
+            progress=False,
+            storage_options=storage_options(endpoint),
+        )
     assert len(calls) >= 3
     assert not fs(endpoint).exists(f"{BUCKET}/flaky.ome.zarr")
 
 
 def test_an_export_to_an_existing_url_or_a_missing_bucket_is_refused_before_any_work(
-        endpoint: str, tmp_path: Path) -> None:
+    endpoint: str, tmp_path: Path
+) -> None:
     from imkerutils.tiling.export import export_region
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
@@ -242,8 +272,23 @@ def test_extract_writes_to_an_s3_url(endpoint: str, png: tuple[Path, np.ndarray]
     path, pixels = png
     Canvas.from_image(path, tmp_path / "c.zarr")
     for name in ("tile.png", "tile.bmp"):  # streamed, and written from memory by Pillow
-        ok(cli(endpoint, "extract", tmp_path / "c.zarr", f"s3://{BUCKET}/{name}", "--x", 10, "--y", 20,
-               "--width", 64, "--height", 32, cwd=tmp_path))
+        ok(
+            cli(
+                endpoint,
+                "extract",
+                tmp_path / "c.zarr",
+                f"s3://{BUCKET}/{name}",
+                "--x",
+                10,
+                "--y",
+                20,
+                "--width",
+                64,
+                "--height",
+                32,
+                cwd=tmp_path,
+            )
+        )
         with fs(endpoint).open(f"{BUCKET}/{name}", "rb") as f, Image.open(f) as im:
             np.testing.assert_array_equal(np.asarray(im.convert("RGB")), pixels[20:52, 10:74])
     assert sorted(os.listdir(tmp_path)) == ["c.zarr"]

@@ -30,7 +30,8 @@ def client() -> Iterator[Client]:
 
 
 def test_a_worker_killed_mid_batch_is_replaced_and_the_bytes_are_the_serial_runs(
-        client: Client, reference: Reference, tmp_path: Path) -> None:
+    client: Client, reference: Reference, tmp_path: Path
+) -> None:
     canvas = make_canvas(tmp_path / "c.zarr", reference.image)
     pids: dict[str, int] = client.run(os.getpid)
     assert len(pids) == 2
@@ -45,9 +46,14 @@ def test_a_worker_killed_mid_batch_is_replaced_and_the_bytes_are_the_serial_runs
         os.kill(victim, signal.SIGKILL)
         killed.append(victim)
 
-    records = grow(canvas, reference.directions, MockGenerator(sleep_s=0.5),
-                   GrowSettings(seed=reference.seed, save_artifacts=False), client=client,
-                   on_tile=kill_a_busy_worker)
+    records = grow(
+        canvas,
+        reference.directions,
+        MockGenerator(sleep_s=0.5),
+        GrowSettings(seed=reference.seed, save_artifacts=False),
+        client=client,
+        on_tile=kill_a_busy_worker,
+    )
 
     assert len(killed) == 1
     assert sum(len(r.tiles) for r in records) == reference.tiles == 9
@@ -57,7 +63,8 @@ def test_a_worker_killed_mid_batch_is_replaced_and_the_bytes_are_the_serial_runs
 
 
 def test_a_batch_whose_workers_keep_dying_raises_and_leaves_the_canvas_unchanged(
-        client: Client, reference: Reference, tmp_path: Path) -> None:
+    client: Client, reference: Reference, tmp_path: Path
+) -> None:
     """Every tile of the down edge kills the worker running it: the scheduler gives up and nothing is written."""
     from distributed import KilledWorker
 
@@ -65,8 +72,13 @@ def test_a_batch_whose_workers_keep_dying_raises_and_leaves_the_canvas_unchanged
 
     canvas = make_canvas(tmp_path / "c.zarr", reference.image)
     with pytest.raises(ClusterError, match="nothing was written") as raised:
-        grow(canvas, reference.directions, KillerGenerator(direction="down"),
-             GrowSettings(seed=reference.seed, save_artifacts=False), client=client)
+        grow(
+            canvas,
+            reference.directions,
+            KillerGenerator(direction="down"),
+            GrowSettings(seed=reference.seed, save_artifacts=False),
+            client=client,
+        )
     assert isinstance(raised.value.__cause__, KilledWorker)
     h, w = reference.image.shape[:2]
     assert canvas.refresh().head == 1 and canvas.bounds == Window(0, 0, h, w)

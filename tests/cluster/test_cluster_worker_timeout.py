@@ -22,10 +22,12 @@ def test_a_cluster_with_no_worker_is_a_clear_error_and_writes_nothing(tmp_path: 
 
     canvas = make_canvas(tmp_path / "c.zarr", photo_like(300, 300, seed=1))
     before = canvas_sha(canvas), canvas.head
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster, Client(cluster) as client, \
-            pytest.raises(ClusterError, match="no worker for 1 s"):
-        grow(canvas, ["right"], MockGenerator(), GrowSettings(save_artifacts=False, worker_timeout=1.0),
-             client=client)
+    with (
+        LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+        pytest.raises(ClusterError, match="no worker for 1 s"),
+    ):
+        grow(canvas, ["right"], MockGenerator(), GrowSettings(save_artifacts=False, worker_timeout=1.0), client=client)
     assert (canvas_sha(canvas.refresh()), canvas.head) == before
 
 
@@ -34,14 +36,21 @@ def test_workers_that_all_leave_mid_batch_end_it_with_a_clear_error(tmp_path: Pa
 
     canvas = make_canvas(tmp_path / "c.zarr", photo_like(1024, 1024, seed=2))
     before = canvas_sha(canvas), canvas.head
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         timer = threading.Timer(1.0, lambda: cluster.scale(0))  # every worker leaves while tiles wait
         timer.start()
         try:
             with pytest.raises(ClusterError, match="every dask worker left"):
-                grow(canvas, ["right", "down"], MockGenerator(sleep_s=0.4),
-                     GrowSettings(save_artifacts=False, worker_timeout=1.0), client=client)
+                grow(
+                    canvas,
+                    ["right", "down"],
+                    MockGenerator(sleep_s=0.4),
+                    GrowSettings(save_artifacts=False, worker_timeout=1.0),
+                    client=client,
+                )
         finally:
             timer.cancel()
     assert (canvas_sha(canvas.refresh()), canvas.head) == before

@@ -37,8 +37,9 @@ def make_canvas(tmp_path: Path) -> Callable[..., tuple[Canvas, np.ndarray]]:
     returns the canvas and the pasted pixels.
     """
 
-    def make(mode: str = "RGB", height: int = 300, width: int = 400, row: int = -70, col: int = -130,
-             seed: int = 0) -> tuple[Canvas, np.ndarray]:
+    def make(
+        mode: str = "RGB", height: int = 300, width: int = 400, row: int = -70, col: int = -130, seed: int = 0
+    ) -> tuple[Canvas, np.ndarray]:
         rng = np.random.default_rng(seed)
         pixels = rng.integers(0, 256, (height, width, len(mode)), dtype=np.uint8)
         canvas = Canvas.create(tmp_path / f"{mode}-{seed}.zarr", mode=mode, tile=TILE)

@@ -44,7 +44,8 @@ def test_whole_bounds_pyramid_and_level(make_canvas, out_dir: Path, capsys: pyte
 
 
 def test_ome_zarr_holds_the_pyramid_by_default_and_no_pyramid_writes_one_level(
-        make_canvas, out_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_canvas, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue 17: ``export X.ome.zarr`` wrote one level unless ``--pyramid`` was given."""
     import zarr
 
@@ -67,15 +68,19 @@ def test_ome_zarr_holds_the_pyramid_by_default_and_no_pyramid_writes_one_level(
     assert "default for .ome.zarr" in " ".join(capsys.readouterr().out.split())
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["r.bmp"], "cannot tell the export format of 'r.bmp'"),
-    (["r.png", "--region", "5000", "0", "10", "10"], "entirely outside the canvas bounds"),
-    (["r.png", "--region", "0", "0", "-1", "10"], "window size must not be negative"),
-    (["r.tif", "--compression", "lzma"], "TIFF cannot use compression 'lzma'"),
-    (["r.webp", "--region", "0", "0", "20000", "10"], "too large for WebP"),
-])
-def test_bad_input_is_one_line_and_exit_2(make_canvas, out_dir: Path, capsys: pytest.CaptureFixture[str],
-                                          argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["r.bmp"], "cannot tell the export format of 'r.bmp'"),
+        (["r.png", "--region", "5000", "0", "10", "10"], "entirely outside the canvas bounds"),
+        (["r.png", "--region", "0", "0", "-1", "10"], "window size must not be negative"),
+        (["r.tif", "--compression", "lzma"], "TIFF cannot use compression 'lzma'"),
+        (["r.webp", "--region", "0", "0", "20000", "10"], "too large for WebP"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    make_canvas, out_dir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     canvas, _ = make_canvas()
     assert run([str(canvas.path), str(out_dir / argv[0]), *argv[1:]]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
@@ -107,7 +112,11 @@ def test_default_output_is_outputs_name_step_png_in_the_cwd(make_canvas, tmp_pat
     assert canvas.head == 2
     proc = subprocess.run(
         [sys.executable, "-m", "imkerutils.cli.main", "export", str(canvas.path) + "/", "-q"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     expected = tmp_path / "outputs" / f"{mode}-0-step2.png"
     assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == [expected.name]
@@ -126,8 +135,9 @@ def test_default_output_is_outputs_name_step_png_in_the_cwd(make_canvas, tmp_pat
 @pytest.mark.parametrize("ext", ["png", "webp"])
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 @pytest.mark.parametrize("level", [1, 2])
-def test_png_and_webp_at_a_coarser_level_match_the_canvas_level(make_canvas, out_dir: Path, ext: str, mode: str,
-                                                                level: int) -> None:
+def test_png_and_webp_at_a_coarser_level_match_the_canvas_level(
+    make_canvas, out_dir: Path, ext: str, mode: str, level: int
+) -> None:
     canvas, _ = make_canvas(mode, row=-70, col=-131)  # odd world corner, left of and above world (0, 0)
     canvas.grow(Window(-203, -261, 20, 20))  # grown further up and left: background there
     decode = imagecodecs.png_decode if ext == "png" else imagecodecs.webp_decode
@@ -158,8 +168,12 @@ def test_level_export_while_a_writer_holds_the_lock_reads_exact_levels(tmp_path:
     expected = downsample2(canvas.read(Window(0, 0, 64, 64)))
     out = tmp_path / "l1.png"
     with canvas._journal.lock():  # what a running step holds
-        proc = subprocess.run([sys.executable, "-m", "imkerutils.cli.main", "export", str(canvas.path), str(out),
-                               "--level", "1", "-q"], capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "imkerutils.cli.main", "export", str(canvas.path), str(out), "--level", "1", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert proc.returncode == 0, proc.stderr
     with Image.open(out) as im:
         np.testing.assert_array_equal(np.asarray(im), expected)

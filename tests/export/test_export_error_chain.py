@@ -12,8 +12,9 @@ from imkerutils.tiling import Window
 from imkerutils.tiling.export import ExportWriteError, export_region
 
 
-def test_an_error_raised_while_handling_an_oserror_is_not_a_write_error(make_canvas, out_dir: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_error_raised_while_handling_an_oserror_is_not_a_write_error(
+    make_canvas, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     canvas, _ = make_canvas()
 
     def read(window: Window, *level: int) -> np.ndarray:
@@ -28,8 +29,9 @@ def test_an_error_raised_while_handling_an_oserror_is_not_a_write_error(make_can
     assert list(out_dir.iterdir()) == []
 
 
-def test_an_error_raised_from_an_oserror_is_a_write_error(make_canvas, out_dir: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_error_raised_from_an_oserror_is_a_write_error(
+    make_canvas, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     canvas, _ = make_canvas()
 
     def read(window: Window, *level: int) -> np.ndarray:

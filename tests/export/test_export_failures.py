@@ -53,14 +53,17 @@ def test_empty_canvas(tmp_path: Path, out_dir: Path) -> None:
         export_region(canvas, out_dir / "r.tif")
 
 
-@pytest.mark.parametrize(("name", "spec", "message"), [
-    ("r.png", "zstd", "PNG cannot use compression 'zstd'; choose one of: deflate"),
-    ("r.png", "deflate:10", "deflate level for PNG must be in 0..9, got 10"),
-    ("r.tif", "zstd:fast", "must be an integer"),
-    ("r.tif", "none:3", "takes no level"),
-    ("r.ome.zarr", "jpeg", "OME-Zarr cannot use compression 'jpeg'"),
-    ("r.png", None, "PNG holds one image, not a pyramid"),
-])
+@pytest.mark.parametrize(
+    ("name", "spec", "message"),
+    [
+        ("r.png", "zstd", "PNG cannot use compression 'zstd'; choose one of: deflate"),
+        ("r.png", "deflate:10", "deflate level for PNG must be in 0..9, got 10"),
+        ("r.tif", "zstd:fast", "must be an integer"),
+        ("r.tif", "none:3", "takes no level"),
+        ("r.ome.zarr", "jpeg", "OME-Zarr cannot use compression 'jpeg'"),
+        ("r.png", None, "PNG holds one image, not a pyramid"),
+    ],
+)
 def test_bad_compression_or_pyramid(make_canvas, out_dir: Path, name: str, spec: str | None, message: str) -> None:
     canvas, _ = make_canvas()
     with pytest.raises(ExportFormatError, match=message):
@@ -190,8 +193,7 @@ def test_killed_export_never_leaves_a_finished_looking_output(make_canvas, out_d
     assert sorted(p.name for p in out_dir.iterdir()) == sorted([name, live.name])
 
 
-def test_our_own_os_errors_pass_through_unwrapped(make_canvas, out_dir: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_our_own_os_errors_pass_through_unwrapped(make_canvas, out_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A locked canvas is a ``BlockingIOError`` too, but not a failure to write the output."""
     from imkerutils.errors import CanvasLockedError
 

@@ -60,8 +60,9 @@ def read_level(root: Path, path: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("mode", "compression"), [("RGB", None), ("RGBA", "deflate:1"), ("RGB", "none")])
-def test_omezarr_matches_canvas_read_and_places_the_region_in_world(make_canvas, out_dir: Path, mode: str,
-                                                                    compression: str | None) -> None:
+def test_omezarr_matches_canvas_read_and_places_the_region_in_world(
+    make_canvas, out_dir: Path, mode: str, compression: str | None
+) -> None:
     canvas, _ = make_canvas(mode)
     region = Window(-100, -150, 350, 430)
     out = export_region(canvas, out_dir / "r.ome.zarr", region=region, compression=compression, progress=False)
@@ -70,8 +71,10 @@ def test_omezarr_matches_canvas_read_and_places_the_region_in_world(make_canvas,
     assert [a["name"] for a in ms["axes"]] == ["c", "y", "x"]
     assert [a["type"] for a in ms["axes"]] == ["channel", "space", "space"]
     (ds,) = ms["datasets"]
-    assert ds["coordinateTransformations"] == [{"type": "scale", "scale": [1.0, 1.0, 1.0]},
-                                               {"type": "translation", "translation": [0.0, -100.0, -150.0]}]
+    assert ds["coordinateTransformations"] == [
+        {"type": "scale", "scale": [1.0, 1.0, 1.0]},
+        {"type": "translation", "translation": [0.0, -100.0, -150.0]},
+    ]
     assert [c["label"] for c in ome["omero"]["channels"]] == list(mode)
     arr = zarr.open_array(out / "0", mode="r")
     assert arr.shape == (len(mode), 350, 430) and arr.chunks == (1, 64, 64) and arr.dtype == np.uint8
@@ -90,9 +93,11 @@ def test_omezarr_pyramid_levels_sit_on_the_canvas_grid(make_canvas, out_dir: Pat
         half = (s - 1) / 2  # pixel centres: level L's first pixel centre in world coordinates
         assert ds["coordinateTransformations"] == [
             {"type": "scale", "scale": [1.0, s, s]},
-            {"type": "translation", "translation": [0.0, lw.row_off * s + half, lw.col_off * s + half]}]
-        np.testing.assert_array_equal(read_level(out, ds["path"]), box_mean(canvas, lw, level),
-                                      err_msg=f"level {level}")
+            {"type": "translation", "translation": [0.0, lw.row_off * s + half, lw.col_off * s + half]},
+        ]
+        np.testing.assert_array_equal(
+            read_level(out, ds["path"]), box_mean(canvas, lw, level), err_msg=f"level {level}"
+        )
 
 
 def test_background_chunks_are_not_written(make_canvas, out_dir: Path) -> None:

@@ -91,8 +91,18 @@ def test_any_strips_blocks_filters_and_levels_make_a_valid_png(case: dict) -> No
     try:
         buf = io.BytesIO()
         strips = [pixels[a:b] for a, b in zip(case["cuts"], case["cuts"][1:], strict=False)]
-        write_png(buf, strips, width=w, height=h, channels=c, level=case["level"], filter=case["filter"],
-                  strategy=case["strategy"], workers=case["workers"], offset=(-5, 7))
+        write_png(
+            buf,
+            strips,
+            width=w,
+            height=h,
+            channels=c,
+            level=case["level"],
+            filter=case["filter"],
+            strategy=case["strategy"],
+            workers=case["workers"],
+            offset=(-5, 7),
+        )
     finally:
         png_mod._BLOCK_BYTES = saved
     data = buf.getvalue()
@@ -132,8 +142,9 @@ def test_strips_must_add_up_to_the_height() -> None:
 
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
-def test_export_matches_canvas_read_across_bounds_and_negative_coordinates(make_canvas, out_dir: Path,
-                                                                           mode: str) -> None:
+def test_export_matches_canvas_read_across_bounds_and_negative_coordinates(
+    make_canvas, out_dir: Path, mode: str
+) -> None:
     canvas, pixels = make_canvas(mode)
     region = Window(-100, -150, 350, 430)  # starts above-left of the bounds, ends inside them
     out = export_region(canvas, out_dir / "r.png", region=region, progress=False)

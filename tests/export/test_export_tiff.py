@@ -18,14 +18,16 @@ from imkerutils.tiling.export._plan import level_window
 REGION = Window(-90, -140, 260, 300)  # crosses the bounds' top-left corner
 
 
-@pytest.mark.parametrize(("mode", "compression", "tag"), [
-    ("RGB", None, 8),  # deflate by default
-    ("RGB", "zstd:5", 50000),
-    ("RGBA", "none", 1),
-    ("RGBA", "deflate:1", 8),
-])
-def test_tiff_matches_canvas_read(make_canvas, out_dir: Path, mode: str, compression: str | None,
-                                  tag: int) -> None:
+@pytest.mark.parametrize(
+    ("mode", "compression", "tag"),
+    [
+        ("RGB", None, 8),  # deflate by default
+        ("RGB", "zstd:5", 50000),
+        ("RGBA", "none", 1),
+        ("RGBA", "deflate:1", 8),
+    ],
+)
+def test_tiff_matches_canvas_read(make_canvas, out_dir: Path, mode: str, compression: str | None, tag: int) -> None:
     canvas, _ = make_canvas(mode)
     out = export_region(canvas, out_dir / "r.tif", region=REGION, compression=compression, progress=False)
     with tifffile.TiffFile(out) as tif:
@@ -110,6 +112,7 @@ def test_levels_beyond_the_canvas_pyramid_average_its_coarsest_level(make_canvas
 
 # -- read back without tifffile (which also wrote the files): libtiff through imagecodecs, and Pillow ---------
 
+
 def libtiff_levels(path: Path) -> list[np.ndarray]:
     """Every level, decoded by libtiff, walking the main IFD chain (``tiff_decode(index=...)``)."""
     data = path.read_bytes()
@@ -126,8 +129,7 @@ def pil_read(path: Path) -> np.ndarray:
 
 @pytest.mark.parametrize("compression", ["none", "deflate", "zstd"])
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
-def test_libtiff_and_pillow_read_the_region_exactly(make_canvas, out_dir: Path, mode: str,
-                                                    compression: str) -> None:
+def test_libtiff_and_pillow_read_the_region_exactly(make_canvas, out_dir: Path, mode: str, compression: str) -> None:
     canvas, _ = make_canvas(mode)
     out = export_region(canvas, out_dir / "r.tif", region=REGION, compression=compression, progress=False)
     expected = canvas.read(REGION)
@@ -143,8 +145,12 @@ def test_libtiff_reads_every_pyramid_level_exactly(make_canvas, out_dir: Path, m
     canvas, _ = make_canvas(mode, row=-64, col=-128)  # a corner on every level's grid: levels are the canvas's
     out = export_region(canvas, out_dir / "p.tif", pyramid=True, compression=compression, progress=False)
     levels = libtiff_levels(out)
-    assert [a.shape for a in levels] == [(300, 400, len(mode)), (150, 200, len(mode)), (75, 100, len(mode)),
-                                         (38, 50, len(mode))]
+    assert [a.shape for a in levels] == [
+        (300, 400, len(mode)),
+        (150, 200, len(mode)),
+        (75, 100, len(mode)),
+        (38, 50, len(mode)),
+    ]
     for k, arr in enumerate(levels):
         expected = canvas.read(canvas.bounds) if k == 0 else canvas.read(canvas.level_bounds(k), level=k)
         np.testing.assert_array_equal(arr, expected, err_msg=f"level {k}")

@@ -33,8 +33,9 @@ def smooth(height: int, width: int, channels: int, seed: int = 0) -> np.ndarray:
     return ((base + rng.integers(0, 4, base.shape)) % 256).astype(np.uint8)
 
 
-def smooth_canvas(tmp_path: Path, mode: str = "RGB", row: int = -64, col: int = -128, height: int = 300,
-                  width: int = 400) -> Canvas:
+def smooth_canvas(
+    tmp_path: Path, mode: str = "RGB", row: int = -64, col: int = -128, height: int = 300, width: int = 400
+) -> Canvas:
     canvas = Canvas.create(tmp_path / f"{uuid.uuid4().hex}.zarr", mode=mode, tile=TILE)
     canvas.paste(smooth(height, width, len(mode)), row, col, grow=True)
     return canvas
@@ -59,8 +60,11 @@ def stored_chunk(canvas: Canvas, level: int, row: int, col: int) -> bytes | None
 
 
 def tile_windows(window: Window) -> list[Window]:
-    return [Window(r, c, TILE, TILE) for r in range(window.row_off, window.row_end, TILE)
-            for c in range(window.col_off, window.col_end, TILE)]
+    return [
+        Window(r, c, TILE, TILE)
+        for r in range(window.row_off, window.row_end, TILE)
+        for c in range(window.col_off, window.col_end, TILE)
+    ]
 
 
 @functools.cache
@@ -121,8 +125,9 @@ def encoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 @pytest.mark.parametrize("compression", ["deflate", "zstd", "zstd:3"])
-def test_whole_chunks_inside_the_bounds_are_copied_as_stored(tmp_path: Path, out_dir: Path, encoded: list[int],
-                                                             mode: str, compression: str) -> None:
+def test_whole_chunks_inside_the_bounds_are_copied_as_stored(
+    tmp_path: Path, out_dir: Path, encoded: list[int], mode: str, compression: str
+) -> None:
     canvas = smooth_canvas(tmp_path, mode)  # bounds rows -64..236, cols -128..272: the last row/column are cut
     out = export_region(canvas, out_dir / "w.tif", compression=compression, progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
@@ -144,8 +149,11 @@ def test_a_region_off_the_chunk_grid_is_re_encoded(tmp_path: Path, out_dir: Path
     out = export_region(canvas, out_dir / "o.tif", region=region, compression="zstd", progress=False)
     check_pixels(out, canvas.read(region))
     _, tiles = tiff_tiles(out)
-    stored = {c for w in tile_windows(Window(-128, -192, 448, 576))
-              if (c := stored_chunk(canvas, 0, w.row_off, w.col_off)) is not None}
+    stored = {
+        c
+        for w in tile_windows(Window(-128, -192, 448, 576))
+        if (c := stored_chunk(canvas, 0, w.row_off, w.col_off)) is not None
+    }
     assert stored and not stored & set(tiles)
 
 
@@ -173,8 +181,7 @@ def test_a_region_past_the_bounds_with_unwritten_chunks(tmp_path: Path, out_dir:
 
 
 @pytest.mark.parametrize("level", [6, 19])
-def test_an_explicit_zstd_level_other_than_the_canvas_s_is_honoured(tmp_path: Path, out_dir: Path,
-                                                                    level: int) -> None:
+def test_an_explicit_zstd_level_other_than_the_canvas_s_is_honoured(tmp_path: Path, out_dir: Path, level: int) -> None:
     canvas = smooth_canvas(tmp_path)
     region = Window(-64, -128, 256, 384)  # whole chunks only
     out = export_region(canvas, out_dir / "l.tif", region=region, compression=f"zstd:{level}", progress=False)
@@ -191,9 +198,9 @@ def test_an_explicit_zstd_level_other_than_the_canvas_s_is_honoured(tmp_path: Pa
 
 @pytest.mark.parametrize("compression", ["zstd", "zstd:9", "deflate:6", "none"])
 @pytest.mark.parametrize("chunks", ["pass", "decode", "zarr"])
-def test_every_way_of_reading_chunks_gives_the_same_file_contents(tmp_path: Path, out_dir: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch,
-                                                                  compression: str, chunks: str) -> None:
+def test_every_way_of_reading_chunks_gives_the_same_file_contents(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch, compression: str, chunks: str
+) -> None:
     canvas = smooth_canvas(tmp_path, "RGBA")
     monkeypatch.setattr(tiff, "_CHUNKS", chunks)
     region = Window(-128, -192, 448, 576)
@@ -209,8 +216,9 @@ def test_every_way_of_reading_chunks_gives_the_same_file_contents(tmp_path: Path
             assert data == imagecodecs.deflate_encode(np.ascontiguousarray(canvas.read(w)), level=6)
 
 
-def test_pyramid_levels_copy_the_canvas_pyramid_chunks(tmp_path: Path, out_dir: Path, box_mean,
-                                                       encoded: list[int]) -> None:
+def test_pyramid_levels_copy_the_canvas_pyramid_chunks(
+    tmp_path: Path, out_dir: Path, box_mean, encoded: list[int]
+) -> None:
     canvas = smooth_canvas(tmp_path, row=-512, col=-512, height=700, width=900)
     out = export_region(canvas, out_dir / "p.tif", compression="zstd", pyramid=True, progress=False)
     with tifffile.TiffFile(out) as tif:
@@ -249,9 +257,17 @@ def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, 
     canvas = Canvas.create(tmp_path / "sum.zarr", tile=TILE)
     group = zarr.open_group(str(canvas.path), mode="r+")
     old = group["0"]
-    group.create_array("0", shape=old.shape, chunks=old.chunks, dtype="uint8", fill_value=0, overwrite=True,
-                       filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
-                       compressors=zarr.codecs.ZstdCodec(level=0, checksum=True), dimension_names=("c", "y", "x"))
+    group.create_array(
+        "0",
+        shape=old.shape,
+        chunks=old.chunks,
+        dtype="uint8",
+        fill_value=0,
+        overwrite=True,
+        filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
+        compressors=zarr.codecs.ZstdCodec(level=0, checksum=True),
+        dimension_names=("c", "y", "x"),
+    )
     canvas = Canvas.open(canvas.path)
     canvas.paste(smooth(192, 256, 3), 0, 0, grow=True)
     out = export_region(canvas, out_dir / "s.tif", compression="zstd", progress=False)
@@ -265,9 +281,17 @@ def test_other_chunk_codecs_are_decoded_by_zarr(tmp_path: Path, out_dir: Path) -
     canvas = Canvas.create(tmp_path / "gz.zarr", tile=TILE)
     group = zarr.open_group(str(canvas.path), mode="r+")
     old = group["0"]
-    group.create_array("0", shape=old.shape, chunks=old.chunks, dtype="uint8", fill_value=0, overwrite=True,
-                       filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
-                       compressors=zarr.codecs.GzipCodec(level=1), dimension_names=("c", "y", "x"))
+    group.create_array(
+        "0",
+        shape=old.shape,
+        chunks=old.chunks,
+        dtype="uint8",
+        fill_value=0,
+        overwrite=True,
+        filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
+        compressors=zarr.codecs.GzipCodec(level=1),
+        dimension_names=("c", "y", "x"),
+    )
     canvas = Canvas.open(canvas.path)
     canvas.paste(smooth(192, 256, 3), 0, 0, grow=True)
     assert _chunks.LevelChunks.find(canvas, LevelRegion(0, canvas.bounds), TILE) is None
@@ -307,12 +331,12 @@ def test_a_canvas_on_an_fsspec_store_passes_chunks_through(out_dir: Path, encode
     fs = fsspec.filesystem("memory")
     for n, w in enumerate(tile_windows(canvas.bounds)):
         key = canvas.frame.chunk_key(0, w.row_off // TILE, w.col_off // TILE)
-        assert tiles[n] == fs.cat(f"{location[len('memory://'):]}/{key}"), w
+        assert tiles[n] == fs.cat(f"{location[len('memory://') :]}/{key}"), w
 
 
-def test_a_reader_of_a_canvas_with_a_pending_step_copies_the_committed_chunks(tmp_path: Path, out_dir: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch,
-                                                                              encoded: list[int]) -> None:
+def test_a_reader_of_a_canvas_with_a_pending_step_copies_the_committed_chunks(
+    tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch, encoded: list[int]
+) -> None:
     import imkerutils.tiling.step as step_module
 
     path = tmp_path / "pending.zarr"

@@ -188,13 +188,15 @@ def _serve(stdin: IO[str], stdout: IO[str]) -> None:
             rest = ready + rest
         _, status = os.waitpid(pid, 0)
         report = json.loads(rest) if rest else {}
-        send({
-            "event": "done",
-            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "marks": report.get("marks"),
-            "error": report.get("error"),
-        })
+        send(
+            {
+                "event": "done",
+                "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                "marks": report.get("marks"),
+                "error": report.get("error"),
+            }
+        )
 
 
 class Zygote:
@@ -203,8 +205,13 @@ class Zygote:
     def __init__(self) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self._proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, bufsize=1, env=env)
+            [sys.executable, str(Path(__file__).resolve())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
 
     def _receive(self, writer: int | None = None) -> dict[str, Any]:
         """The zygote's next message; a writer that hangs for :data:`TIMEOUT` s is killed and reported."""
@@ -225,8 +232,14 @@ class Zygote:
         self._proc.stdin.write(text + "\n")
         self._proc.stdin.flush()
 
-    def run(self, canvas: Path, ops: list[dict[str, Any]], *, kill_at: int | None = None,
-            while_running: Callable[[int], None] | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        canvas: Path,
+        ops: list[dict[str, Any]],
+        *,
+        kill_at: int | None = None,
+        while_running: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
         """Run one writer to its end (or death); ``while_running(pid)`` is called once it is ready.
 
         Returns the zygote's ``done`` message.

@@ -165,10 +165,23 @@ BAD_ZARR_JSON = {
     "plain-group": json.dumps(GROUP).encode(),
     "other-format": json.dumps({**GROUP, "attributes": {"imkerutils": {"format": "someone.else/9"}}}).encode(),
     "incomplete": json.dumps({**GROUP, "attributes": {"imkerutils": {"format": "imkerutils.canvas/1"}}}).encode(),
-    "zarr-v2": json.dumps({**GROUP, "zarr_format": 2, "attributes": {"imkerutils": {
-        "format": "imkerutils.canvas/1", "mode": "RGB", "tile": 16, "origin": [0, 0]}}}).encode(),
-    "bad-mode": json.dumps({**GROUP, "attributes": {"imkerutils": {
-        "format": "imkerutils.canvas/1", "mode": "CMYK", "tile": 16, "origin": [0, 0]}}}).encode(),
+    "zarr-v2": json.dumps(
+        {
+            **GROUP,
+            "zarr_format": 2,
+            "attributes": {
+                "imkerutils": {"format": "imkerutils.canvas/1", "mode": "RGB", "tile": 16, "origin": [0, 0]}
+            },
+        }
+    ).encode(),
+    "bad-mode": json.dumps(
+        {
+            **GROUP,
+            "attributes": {
+                "imkerutils": {"format": "imkerutils.canvas/1", "mode": "CMYK", "tile": 16, "origin": [0, 0]}
+            },
+        }
+    ).encode(),
 }
 
 
@@ -192,9 +205,15 @@ def test_unreadable_zarr_json_is_not_reported_as_corruption(canvas, monkeypatch)
 
 
 def _state(**changes):
-    base = {"format": "imkerutils.journal/3", "head": 0, "top": 0, "token": "empty",
-            "bounds": {"row_off": 0, "col_off": 0, "height": 1, "width": 1}, "pending": None,
-            "frame": {"tile": TILE, "origin": [4, 4], "generation": 0}}
+    base = {
+        "format": "imkerutils.journal/3",
+        "head": 0,
+        "top": 0,
+        "token": "empty",
+        "bounds": {"row_off": 0, "col_off": 0, "height": 1, "width": 1},
+        "pending": None,
+        "frame": {"tile": TILE, "origin": [4, 4], "generation": 0},
+    }
     return json.dumps({**base, **changes}).encode()
 
 
@@ -229,9 +248,11 @@ def test_corrupt_journal_state(canvas, tree_digest, content, read_only):
     assert tree_digest(canvas.path) == before
 
 
-@pytest.mark.parametrize("pending", [{"op": "explode", "step": 3, "id": "0" * 32},
-                                     {"op": "apply", "step": 7, "id": "f" * 32}],
-                         ids=["unknown-op", "missing-step"])
+@pytest.mark.parametrize(
+    "pending",
+    [{"op": "explode", "step": 3, "id": "0" * 32}, {"op": "apply", "step": 7, "id": "f" * 32}],
+    ids=["unknown-op", "missing-step"],
+)
 def test_unrecoverable_pending_step(canvas, tree_digest, pending):
     state = json.loads((canvas.path / "_journal" / "state.json").read_bytes())
     state["pending"] = pending
@@ -251,8 +272,9 @@ def test_missing_journal_state(canvas, tree_digest):
 
 
 def test_corrupt_step_entry_blocks_undo_without_damage(canvas, tree_digest):
-    metas = [p for p in (canvas.path / "_journal").rglob("meta.json")
-             if json.loads(p.read_bytes())["number"] == canvas.head]
+    metas = [
+        p for p in (canvas.path / "_journal").rglob("meta.json") if json.loads(p.read_bytes())["number"] == canvas.head
+    ]
     assert len(metas) == 1
     metas[0].write_bytes(b"\xff")
     before = tree_digest(canvas.path)

@@ -170,8 +170,10 @@ def test_a_failing_dask_source_leaves_the_canvas_untouched(tmp_path, tree_digest
 @given(st.data())
 def test_paste_changes_nothing_outside_its_window(canvas, data):
     grow = data.draw(st.booleans(), label="grow")
-    target = data.draw(windows(min_offset=-40, max_offset=40, min_size=1, max_size=40) if grow
-                       else windows_inside(CONTENT), label="target")
+    target = data.draw(
+        windows(min_offset=-40, max_offset=40, min_size=1, max_size=40) if grow else windows_inside(CONTENT),
+        label="target",
+    )
     pixels = data.draw(pixel_arrays("RGBA", height=target.height, width=target.width), label="pixels")
     area = union(CONTENT, target)
     before = canvas.read(area)

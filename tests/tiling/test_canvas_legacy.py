@@ -64,8 +64,13 @@ def test_upgrade_keeps_every_pixel_step_and_undo_entry(legacy, expected, tree_di
     assert main(["upgrade", str(legacy)]) == 0
     canvas = Canvas.open(legacy)
     check_canvas_layout(legacy, canvas)  # format 1's arrays, manifest, entries and markers are gone:
-    assert {p.name for p in legacy.iterdir()} == {"zarr.json", "_journal", "_manifest", "_pyramid",
-                                                  *(canvas.frame.path(level) for level in range(3))}
+    assert {p.name for p in legacy.iterdir()} == {
+        "zarr.json",
+        "_journal",
+        "_manifest",
+        "_pyramid",
+        *(canvas.frame.path(level) for level in range(3)),
+    }
     assert_same_canvas(canvas, expected)
     canvas.redo()
     np.testing.assert_array_equal(canvas.read(REGION), expected["redone"])
@@ -87,8 +92,7 @@ def test_the_first_writable_open_upgrades_with_a_one_line_notice(legacy, expecte
         canvas = Canvas.open(legacy)
     notices = [r.getMessage() for r in caplog.records if r.name == "imkerutils"]
     assert len(notices) == 1 and "format 1" in notices[0] and "\n" not in notices[0]
-    assert json.loads((legacy / "zarr.json").read_text())["attributes"]["imkerutils"]["format"] == \
-        "imkerutils.canvas/2"
+    assert json.loads((legacy / "zarr.json").read_text())["attributes"]["imkerutils"]["format"] == "imkerutils.canvas/2"
     assert_same_canvas(canvas, expected)
 
 

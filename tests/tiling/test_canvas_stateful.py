@@ -77,8 +77,9 @@ class CanvasMachine(RuleBasedStateMachine):
     @rule(arr=pixel_arrays("RGBA", **sizes), row=positions, col=positions, grow=st.booleans())
     def paste(self, arr: np.ndarray, row: int, col: int, grow: bool) -> None:
         data = self.pixels(arr)
-        self.both(lambda: self.canvas.paste(data, row, col, grow=grow),
-                  lambda: self.model.paste(data, row, col, grow=grow))
+        self.both(
+            lambda: self.canvas.paste(data, row, col, grow=grow), lambda: self.model.paste(data, row, col, grow=grow)
+        )
 
     @precondition(lambda self: self.model.bounds.intersection(REGION) is not None)
     @rule(data=st.data())
@@ -91,9 +92,10 @@ class CanvasMachine(RuleBasedStateMachine):
         self.model.paste(arr, target.row_off, target.col_off)
         assert step.tiles == self.canvas.grid.count(target)
 
-    @rule(pieces=st.lists(st.tuples(pixel_arrays("RGBA", max_side=16), positions, positions), min_size=1,
-                          max_size=3),
-          grow=st.booleans())
+    @rule(
+        pieces=st.lists(st.tuples(pixel_arrays("RGBA", max_side=16), positions, positions), min_size=1, max_size=3),
+        grow=st.booleans(),
+    )
     def write_pieces(self, pieces: list[tuple[np.ndarray, int, int]], grow: bool) -> None:
         args = [(row, col, self.pixels(arr)) for arr, row, col in pieces]
         self.both(lambda: self.canvas.write(args, grow=grow), lambda: self.model.write(args, grow=grow))
@@ -108,8 +110,12 @@ class CanvasMachine(RuleBasedStateMachine):
         """A jump of up to 24 tiles in any direction (bounds only: the model keeps no pixels there)."""
         b = self.model.bounds if not self.model.bounds.is_empty else Window(0, 0, 1, 1)
         d = tiles * TILE
-        far = {"left": Window(b.row_off, b.col_off - d, 1, 1), "right": Window(b.row_off, b.col_end + d, 1, 1),
-               "up": Window(b.row_off - d, b.col_off, 1, 1), "down": Window(b.row_end + d, b.col_off, 1, 1)}
+        far = {
+            "left": Window(b.row_off, b.col_off - d, 1, 1),
+            "right": Window(b.row_off, b.col_end + d, 1, 1),
+            "up": Window(b.row_off - d, b.col_off, 1, 1),
+            "down": Window(b.row_end + d, b.col_off, 1, 1),
+        }
         self.canvas.grow(far[direction])
         self.model.grow(far[direction])
 

@@ -107,8 +107,11 @@ class Observed:
         return cls(canvas.head, canvas.summary()["redoable"], canvas.bounds, canvas.read(REGION))
 
     def matches(self, exp: Expected) -> bool:
-        return ((self.head, self.redoable, self.bounds) == (exp.model.head, exp.redoable, exp.model.bounds)
-                and np.array_equal(self.pixels, exp.model.read(REGION)))
+        return (self.head, self.redoable, self.bounds) == (
+            exp.model.head,
+            exp.redoable,
+            exp.model.bounds,
+        ) and np.array_equal(self.pixels, exp.model.read(REGION))
 
     def describe(self) -> str:
         return f"head {self.head}, redoable {self.redoable}, bounds {self.bounds}"
@@ -170,10 +173,15 @@ def check_recovered(path: Path, candidates: Sequence[Expected], what: str) -> in
     seen = Observed.of(canvas)
     found = [i for i, exp in enumerate(candidates) if seen.matches(exp)]
     if not found:
-        closest = [f"{np.count_nonzero((seen.pixels != exp.model.read(REGION)).any(axis=2))} px differ from "
-                   f"state {i} ({exp.describe()})" for i, exp in enumerate(candidates)]
-        pytest.fail(f"{what}: after recovery the canvas ({seen.describe()}) is in none of the expected "
-                    "states: " + "; ".join(closest))
+        closest = [
+            f"{np.count_nonzero((seen.pixels != exp.model.read(REGION)).any(axis=2))} px differ from "
+            f"state {i} ({exp.describe()})"
+            for i, exp in enumerate(candidates)
+        ]
+        pytest.fail(
+            f"{what}: after recovery the canvas ({seen.describe()}) is in none of the expected "
+            "states: " + "; ".join(closest)
+        )
     report = canvas.verify()
     assert report.ok, f"{what}: verify after recovery: {report.problems}"
     assert_pyramid(canvas, candidates[found[0]])
@@ -181,10 +189,15 @@ def check_recovered(path: Path, candidates: Sequence[Expected], what: str) -> in
     for probe in (REDO, UNDO):
         got = outcome(functools.partial(apply, canvas, probe))
         seen = Observed.of(canvas)
-        alive = {i: exp for i, exp in alive.items()
-                 if outcome(functools.partial(exp.apply, probe)) is got and seen.matches(exp)}
-        assert alive, (f"{what}: {probe['op']} after recovery ({'raised ' + got.__name__ if got else 'ok'}) "
-                       f"leaves {seen.describe()}: no expected state agrees")
+        alive = {
+            i: exp
+            for i, exp in alive.items()
+            if outcome(functools.partial(exp.apply, probe)) is got and seen.matches(exp)
+        }
+        assert alive, (
+            f"{what}: {probe['op']} after recovery ({'raised ' + got.__name__ if got else 'ok'}) "
+            f"leaves {seen.describe()}: no expected state agrees"
+        )
         report = canvas.verify()
         assert report.ok, f"{what}: verify after recovery and {probe['op']}: {report.problems}"
     return min(alive)
@@ -358,6 +371,7 @@ def test_random_sigkill_during_a_sequence_of_steps(zygote, prepared, tmp_path):
         def act(pid: int) -> None:
             time.sleep(delay)
             os.kill(pid, signal.SIGKILL)  # our own forked writer (not yet reaped, so the pid is still its)
+
         return act
 
     reached, failures = [], []

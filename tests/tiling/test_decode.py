@@ -67,19 +67,38 @@ def write_other_modes(d: Path) -> dict[str, Path]:
     # TIFFs: CMYK (the K-as-alpha case), 16-bit grey, planar, a zstd one (what our exports write, and
     # what the bundled libvips cannot decode), striped and tiled, a palette and a 1-bit one.
     tifffile.imwrite(out.setdefault("CMYK.tif", d / "CMYK.tif"), rng_pixels((H, W, 4)), photometric="separated")
-    tifffile.imwrite(out.setdefault("CMYK-tiled.tif", d / "CMYK-tiled.tif"), rng_pixels((H, W, 4), seed=1),
-                     photometric="separated", tile=(16, 16), compression="zlib")
+    tifffile.imwrite(
+        out.setdefault("CMYK-tiled.tif", d / "CMYK-tiled.tif"),
+        rng_pixels((H, W, 4), seed=1),
+        photometric="separated",
+        tile=(16, 16),
+        compression="zlib",
+    )
     tifffile.imwrite(out.setdefault("I16.tif", d / "I16.tif"), rng_pixels((H, W), high=65536, dtype=np.uint16))
-    tifffile.imwrite(out.setdefault("RGB-planar.tif", d / "RGB-planar.tif"),
-                     np.moveaxis(rng_pixels((H, W, 3)), -1, 0), photometric="rgb", planarconfig="separate")
-    tifffile.imwrite(out.setdefault("RGBA-zstd.tif", d / "RGBA-zstd.tif"), rng_pixels((H, W, 4)), photometric="rgb",
-                     tile=(16, 16), compression="zstd", extrasamples=("unassalpha",))
+    tifffile.imwrite(
+        out.setdefault("RGB-planar.tif", d / "RGB-planar.tif"),
+        np.moveaxis(rng_pixels((H, W, 3)), -1, 0),
+        photometric="rgb",
+        planarconfig="separate",
+    )
+    tifffile.imwrite(
+        out.setdefault("RGBA-zstd.tif", d / "RGBA-zstd.tif"),
+        rng_pixels((H, W, 4)),
+        photometric="rgb",
+        tile=(16, 16),
+        compression="zstd",
+        extrasamples=("unassalpha",),
+    )
     tifffile.imwrite(out.setdefault("L-zstd.tif", d / "L-zstd.tif"), rng_pixels((H, W)), compression="zstd")
-    tifffile.imwrite(out.setdefault("RGB-lzw.tif", d / "RGB-lzw.tif"), rng_pixels((H, W, 3)), photometric="rgb",
-                     compression="lzw", rowsperstrip=5)
+    tifffile.imwrite(
+        out.setdefault("RGB-lzw.tif", d / "RGB-lzw.tif"),
+        rng_pixels((H, W, 3)),
+        photometric="rgb",
+        compression="lzw",
+        rowsperstrip=5,
+    )
     colormap = rng_pixels((3, 256), high=65536, dtype=np.uint16)
-    tifffile.imwrite(out.setdefault("P.tif", d / "P.tif"), rng_pixels((H, W)), photometric="palette",
-                     colormap=colormap)
+    tifffile.imwrite(out.setdefault("P.tif", d / "P.tif"), rng_pixels((H, W)), photometric="palette", colormap=colormap)
     tifffile.imwrite(out.setdefault("1.tif", d / "1.tif"), rng_pixels((H, W)) > 127, photometric="minisblack")
     tifffile.imwrite(out.setdefault("L-white.tif", d / "L-white.tif"), rng_pixels((H, W)), photometric="miniswhite")
     return out
@@ -97,10 +116,35 @@ def pillow_expected(path: Path) -> np.ndarray:
         return to_rgb_or_rgba(img)
 
 
-MODE_FILES = ["1.png", "L.png", "LA.png", "RGB.png", "RGBA.png", "I16.png", "P.png", "P-transparent.png",
-              "L-key.png", "CMYK.jpg", "RGB.jpg", "L.jpg", "RGB-sub.jpg", "RGBA.webp", "RGB.webp", "P.gif",
-              "RGB.bmp", "CMYK.tif", "CMYK-tiled.tif", "I16.tif", "RGB-planar.tif", "RGBA-zstd.tif", "L-zstd.tif",
-              "RGB-lzw.tif", "P.tif", "1.tif", "L-white.tif"]
+MODE_FILES = [
+    "1.png",
+    "L.png",
+    "LA.png",
+    "RGB.png",
+    "RGBA.png",
+    "I16.png",
+    "P.png",
+    "P-transparent.png",
+    "L-key.png",
+    "CMYK.jpg",
+    "RGB.jpg",
+    "L.jpg",
+    "RGB-sub.jpg",
+    "RGBA.webp",
+    "RGB.webp",
+    "P.gif",
+    "RGB.bmp",
+    "CMYK.tif",
+    "CMYK-tiled.tif",
+    "I16.tif",
+    "RGB-planar.tif",
+    "RGBA-zstd.tif",
+    "L-zstd.tif",
+    "RGB-lzw.tif",
+    "P.tif",
+    "1.tif",
+    "L-white.tif",
+]
 
 
 @pytest.mark.parametrize("name", MODE_FILES)

@@ -240,8 +240,9 @@ def test_open_image_reads_a_tiled_tiff_window_by_window(tmp_path, noise, monkeyp
     """extract_tile's path: a chunky RGB(A) TIFF is read a window at a time, never decoded whole (review fix:
     the lazy path had become reachable only for TIFFs libvips decodes, i.e. almost none)."""
     pixels = noise(600, 520, 4)
-    tifffile.imwrite(tmp_path / "a.tif", pixels, tile=(256, 256), photometric="rgb", extrasamples=("unassalpha",),
-                     compression="zlib")
+    tifffile.imwrite(
+        tmp_path / "a.tif", pixels, tile=(256, 256), photometric="rgb", extrasamples=("unassalpha",), compression="zlib"
+    )
 
     def whole(*args, **kwargs):
         raise AssertionError("the TIFF was decoded whole")

@@ -28,8 +28,9 @@ def imported_modules(path: Path) -> set[str]:
 def test_no_tiling_module_names_a_higher_layer():
     sources = sorted(TILING.rglob("*.py"))
     assert len(sources) > 10
-    bad = {str(p.relative_to(TILING)): sorted(m for m in imported_modules(p) if m.startswith(FORBIDDEN))
-           for p in sources}
+    bad = {
+        str(p.relative_to(TILING)): sorted(m for m in imported_modules(p) if m.startswith(FORBIDDEN)) for p in sources
+    }
     assert {k: v for k, v in bad.items() if v} == {}
 
 

@@ -106,8 +106,7 @@ class Subject:
     expected: np.ndarray  # level-0 pixels of the bounds, (h, w, c), from the pastes alone
 
 
-@pytest.fixture(scope="module",
-                params=["export", "reference", pytest.param("canvas", marks=pytest.mark.ngff_canvas)])
+@pytest.fixture(scope="module", params=["export", "reference", pytest.param("canvas", marks=pytest.mark.ngff_canvas)])
 def subject(request: pytest.FixtureRequest, grown: Grown, tmp_path_factory: pytest.TempPathFactory) -> Subject:
     canvas = grown.canvas
     if request.param == "canvas":
@@ -131,7 +130,8 @@ def checked_layout(s: Subject) -> ngff.Layout:
         assert have.contains(need), f"level {p.level} array covers {have}, not the bounds {need}"
         for axis, (extent, content) in enumerate(zip(shape[1:], need.shape, strict=True)):
             assert extent <= ngff.max_extent(content, canvas.tile), (
-                f"level {p.level} axis {'yx'[axis]}: {extent} px for {content} px of content")
+                f"level {p.level} axis {'yx'[axis]}: {extent} px for {content} px of content"
+            )
     return layout
 
 
@@ -192,8 +192,9 @@ def test_listing_group_warns_nothing_and_holds_only_levels(subject: Subject) -> 
     assert sorted(arrays) == sorted(p.path for p in layout.placements)
     # Anything else is one of our bookkeeping folders, each an empty group that says what it is.
     others = {k: m for k, m in members.items() if k not in arrays}
-    assert all(isinstance(m, zarr.Group) and k.startswith("_") and "imkerutils" in m.attrs
-               for k, m in others.items()), sorted(others)
+    assert all(
+        isinstance(m, zarr.Group) and k.startswith("_") and "imkerutils" in m.attrs for k, m in others.items()
+    ), sorted(others)
 
 
 def test_chunk_counts_finish_and_match_stored_files(subject: Subject) -> None:
@@ -270,4 +271,3 @@ def test_dask_from_zarr_reads_every_level_at_its_place(subject: Subject) -> None
         arr = da.from_zarr(str(subject.root), component=where.path)
         assert arr.shape == layout.shapes[where.path]
         ngff.assert_level_matches(subject.canvas, where, arr.compute(), "dask.array.from_zarr")
-

@@ -102,8 +102,11 @@ def assert_levels_reduce(canvas: Canvas, margin: int = 2) -> None:
 def tiles_of(w: Window) -> set[tuple[int, int]]:
     """World tile indices (tile SEQ_TILE) that window ``w`` touches."""
     t = SEQ_TILE
-    return {(i, j) for i in range(w.row_off // t, (w.row_end - 1) // t + 1)
-            for j in range(w.col_off // t, (w.col_end - 1) // t + 1)}
+    return {
+        (i, j)
+        for i in range(w.row_off // t, (w.row_end - 1) // t + 1)
+        for j in range(w.col_off // t, (w.col_end - 1) // t + 1)
+    }
 
 
 class PyramidModel:
@@ -160,10 +163,14 @@ ACTIONS = ["paste", "paste", "paste_inside", "grow", "undo", "undo", "redo", "up
 
 
 @settings(max_examples=50)
-@given(data=st.data(), mode=st.sampled_from(["RGB", "RGBA"]), height=st.integers(0, 20),
-       width=st.integers(0, 20), n_actions=st.integers(1, 12))
-def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest, data, mode, height, width,
-                                                   n_actions):
+@given(
+    data=st.data(),
+    mode=st.sampled_from(["RGB", "RGBA"]),
+    height=st.integers(0, 20),
+    width=st.integers(0, 20),
+    n_actions=st.integers(1, 12),
+)
+def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest, data, mode, height, width, n_actions):
     """Updates at random points of a write/grow/undo/redo sequence: each level is a 2x reduction of the one
     below, the update recomputes exactly the dirty tiles' ancestors, and a small paste costs one chunk a level.
     Before the last update, a read-only canvas (which cannot update) already reads every level as it will be."""
@@ -195,8 +202,10 @@ def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest
             canvas.paste(_noise(seed, target.height, target.width, channels), target.row_off, target.col_off)
             model.commit(tiles_of(target))
         elif action == "grow":
-            window = data.draw(st.builds(Window, st.integers(-70, 60), st.integers(-70, 60), st.integers(0, 40),
-                                         st.integers(0, 40)), label="grow")
+            window = data.draw(
+                st.builds(Window, st.integers(-70, 60), st.integers(-70, 60), st.integers(0, 40), st.integers(0, 40)),
+                label="grow",
+            )
             canvas.grow(window)
             model.commit(set())
         elif action == "undo":
@@ -222,10 +231,12 @@ def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest
             point = data.draw(windows_in(canvas.bounds), label="point")
             i, j = point.row_off // SEQ_TILE, point.col_off // SEQ_TILE
             tile = Window(i * SEQ_TILE, j * SEQ_TILE, SEQ_TILE, SEQ_TILE)
-            inside = Window.from_bounds(max(tile.row_off, canvas.bounds.row_off),
-                                        max(tile.col_off, canvas.bounds.col_off),
-                                        min(tile.row_end, canvas.bounds.row_end),
-                                        min(tile.col_end, canvas.bounds.col_end))
+            inside = Window.from_bounds(
+                max(tile.row_off, canvas.bounds.row_off),
+                max(tile.col_off, canvas.bounds.col_off),
+                min(tile.row_end, canvas.bounds.row_end),
+                min(tile.col_end, canvas.bounds.col_end),
+            )
             target = data.draw(windows_in(inside), label="small")
             seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
             canvas.paste(_noise(seed, target.height, target.width, channels), target.row_off, target.col_off)
@@ -238,9 +249,13 @@ def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest
     before = tree_digest(path)
     stale = Canvas.open(path, read_only=True)
     margin = 9
-    seen = {level: stale.read(Window(lb.row_off - margin, lb.col_off - margin, lb.height + 2 * margin,
-                                     lb.width + 2 * margin), level)
-            for level in range(1, stale.levels) for lb in [stale.level_bounds(level)]}
+    seen = {
+        level: stale.read(
+            Window(lb.row_off - margin, lb.col_off - margin, lb.height + 2 * margin, lb.width + 2 * margin), level
+        )
+        for level in range(1, stale.levels)
+        for lb in [stale.level_bounds(level)]
+    }
     assert tree_digest(path) == before, "a read-only read wrote to the store"
     update()
     for level, pixels in seen.items():

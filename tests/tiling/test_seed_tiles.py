@@ -71,8 +71,17 @@ def test_extract_tile_from_png(tmp_path, png, corner):
 
 @pytest.mark.parametrize(
     "corner, x, y",
-    [("tl", 43, 0), ("tl", 0, 33), ("tl", -1, 0), ("tr", 6, 0), ("tr", 50, 0), ("bl", 0, 6), ("br", 7, 6),
-     ("br", 50, 39), ("br", 49, 40)],
+    [
+        ("tl", 43, 0),
+        ("tl", 0, 33),
+        ("tl", -1, 0),
+        ("tr", 6, 0),
+        ("tr", 50, 0),
+        ("bl", 0, 6),
+        ("br", 7, 6),
+        ("br", 50, 39),
+        ("br", 49, 40),
+    ],
 )
 def test_extract_tile_out_of_range(tmp_path, png, corner, x, y):
     path, _ = png("img.png", 40, 50)
@@ -104,7 +113,9 @@ def test_paste_tile_into_png_changes_only_the_box(tmp_path, png, corner):
     box = box_for(x, y, corner)
 
     assert paste_tile(base_path, tile_path, tmp_path / "out.png", x=x, y=y, corner=corner, tile=T) == (
-        box.col_off, box.row_off)
+        box.col_off,
+        box.row_off,
+    )
 
     out = load(tmp_path / "out.png")
     assert out.shape == base.shape

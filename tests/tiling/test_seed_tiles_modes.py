@@ -98,11 +98,19 @@ KINDS: dict[str, tuple[str, Callable[[Path], None], str, TileAs]] = {
     "rgba-png": ("base.png", write_rgba_png, "RGBA", lambda t: np.asarray(t.convert("RGBA"))),
     "l-png": ("base.png", write_l_png, "L", lambda t: np.asarray(t.convert("L"))),
     "la-png": ("base.png", write_la_png, "LA", lambda t: np.asarray(t.convert("LA"))),
-    "1-png": ("base.png", write_bilevel_png, "1",
-              lambda t: np.asarray(t.convert("L")) >= 128),  # thresholded, not dithered
+    "1-png": (
+        "base.png",
+        write_bilevel_png,
+        "1",
+        lambda t: np.asarray(t.convert("L")) >= 128,
+    ),  # thresholded, not dithered
     "p-png": ("base.png", write_p_png, "P", lambda t: np.asarray(t)),  # compared after conversion to RGB
-    "i16-png": ("base.png", write_i16_png, "I;16",
-                lambda t: np.asarray(t.convert("L")).astype(np.uint16) * 257),  # 8-bit tile scaled up
+    "i16-png": (
+        "base.png",
+        write_i16_png,
+        "I;16",
+        lambda t: np.asarray(t.convert("L")).astype(np.uint16) * 257,
+    ),  # 8-bit tile scaled up
     "jpeg": ("base.jpg", write_jpeg, "RGB", lambda t: np.asarray(t)),
     "rgb-tiff": ("base.tif", write_rgb_tiff, "RGB", lambda t: np.asarray(t)),
 }
@@ -262,10 +270,11 @@ def test_the_default_output_of_a_jpeg_base_is_a_png_under_outputs(tmp_path, monk
     assert default_paste_output("a.tiff", 3, 4) == Path("outputs/a_pasted_x3_y4.tiff")  # no file read
     paste_tile("rgb.jpg", "tile.png", x=0, y=0, tile=T)
     paste_tile("cmyk.jpg", "tile.png", x=1, y=2, tile=T)
-    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["cmyk_pasted_x1_y2.tif",
-                                                                        "rgb_pasted_x0_y0.png"]
-    for name, out, box in [("rgb.jpg", "rgb_pasted_x0_y0.png", Window(0, 0, T, T)),
-                           ("cmyk.jpg", "cmyk_pasted_x1_y2.tif", Window(2, 1, T, T))]:
+    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["cmyk_pasted_x1_y2.tif", "rgb_pasted_x0_y0.png"]
+    for name, out, box in [
+        ("rgb.jpg", "rgb_pasted_x0_y0.png", Window(0, 0, T, T)),
+        ("cmyk.jpg", "cmyk_pasted_x1_y2.tif", Window(2, 1, T, T)),
+    ]:
         base_mode, base = read_back(tmp_path / name)
         out_mode, got = read_back(tmp_path / "outputs" / out)
         assert out_mode == base_mode and outside(got, box) == outside(base, box)

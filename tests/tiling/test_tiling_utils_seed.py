@@ -32,10 +32,23 @@ P, K, E = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONL
 SEED_SIGNATURES = {
     rect_from_corner: [("x", P, E), ("y", P, E), ("corner", P, E), ("tile", P, 1024)],
     top_left_from_corner: [("x", P, E), ("y", P, E), ("corner", P, E), ("tile", P, 1024)],
-    extract_tile: [("input_path", P, E), ("output_path", P, E), ("x", K, E), ("y", K, E), ("corner", K, "tl"),
-                   ("tile", K, 1024)],
-    paste_tile: [("base_path", P, E), ("tile_path", P, E), ("output_path", P, None), ("x", K, E), ("y", K, E),
-                 ("corner", K, "tl"), ("tile", K, 1024)],
+    extract_tile: [
+        ("input_path", P, E),
+        ("output_path", P, E),
+        ("x", K, E),
+        ("y", K, E),
+        ("corner", K, "tl"),
+        ("tile", K, 1024),
+    ],
+    paste_tile: [
+        ("base_path", P, E),
+        ("tile_path", P, E),
+        ("output_path", P, None),
+        ("x", K, E),
+        ("y", K, E),
+        ("corner", K, "tl"),
+        ("tile", K, 1024),
+    ],
 }
 
 
@@ -64,8 +77,12 @@ def load(path: Path | str) -> np.ndarray:
 
 def test_the_seed_names_import_from_the_seed_modules():
     assert TILE == 1024
-    assert set(imkerutils.tiling_utils.__all__) >= {"extract_tile", "paste_tile", "rect_from_corner",
-                                                     "top_left_from_corner"}
+    assert set(imkerutils.tiling_utils.__all__) >= {
+        "extract_tile",
+        "paste_tile",
+        "rect_from_corner",
+        "top_left_from_corner",
+    }
     assert inspect.signature(imkerutils.tiling_utils.paste_tile) == inspect.signature(paste_tile)
 
 
@@ -90,12 +107,13 @@ def test_the_package_names_stay_callable_once_the_same_named_modules_are_importe
 def test_signatures_keep_the_seed_parameters_and_defaults(func):
     params = list(inspect.signature(func).parameters.values())
     seed = SEED_SIGNATURES[func]
-    assert [(p.name, p.kind, p.default) for p in params[:len(seed)]] == seed
-    assert all(p.kind == K and p.default is not E for p in params[len(seed):])  # additions: optional keywords
+    assert [(p.name, p.kind, p.default) for p in params[: len(seed)]] == seed
+    assert all(p.kind == K and p.default is not E for p in params[len(seed) :])  # additions: optional keywords
 
 
-@given(st.integers(-5000, 5000), st.integers(-5000, 5000), st.sampled_from(CORNERS + ["TL", "Br"]),
-       st.integers(1, 2048))
+@given(
+    st.integers(-5000, 5000), st.integers(-5000, 5000), st.sampled_from(CORNERS + ["TL", "Br"]), st.integers(1, 2048)
+)
 def test_rects_equal_the_seed_formula(x, y, corner, tile):
     assert rect_from_corner(x, y, corner, tile) == seed_rect(x, y, corner, tile)
     assert rect_from_corner(x, y, corner) == seed_rect(x, y, corner)
@@ -127,15 +145,18 @@ def test_extract_and_paste_as_the_seed_did(tmp_path, image, corner):
 
     tile = noise(8, 8, seed=1)
     Image.fromarray(tile).save(tmp_path / "patch.png")
-    assert paste_tile(path, tmp_path / "patch.png", tmp_path / "out.png", x=20, y=15, corner=corner,
-                      tile=8) == (left, top)
+    assert paste_tile(path, tmp_path / "patch.png", tmp_path / "out.png", x=20, y=15, corner=corner, tile=8) == (
+        left,
+        top,
+    )
     expected = pixels.copy()
     expected[top:bottom, left:right] = tile
     np.testing.assert_array_equal(load(tmp_path / "out.png"), expected)
 
 
-@pytest.mark.parametrize(("corner", "x", "y"), [("tl", 43, 0), ("tl", -1, 0), ("tr", 6, 0), ("bl", 0, 6),
-                                                ("br", 50, 39), ("tl", 0, 33)])
+@pytest.mark.parametrize(
+    ("corner", "x", "y"), [("tl", 43, 0), ("tl", -1, 0), ("tr", 6, 0), ("bl", 0, 6), ("br", 50, 39), ("tl", 0, 33)]
+)
 def test_boxes_out_of_range_are_value_errors_and_write_nothing(tmp_path, image, corner, x, y):
     path, _ = image
     Image.fromarray(noise(8, 8)).save(tmp_path / "patch.png")

@@ -30,8 +30,12 @@ def bbox(m: np.ndarray) -> Window | None:
     rows, cols = np.nonzero(m)
     if rows.size == 0:
         return None
-    return Window.from_bounds(rows.min() + FRAME.row_off, cols.min() + FRAME.col_off,
-                              rows.max() + 1 + FRAME.row_off, cols.max() + 1 + FRAME.col_off)
+    return Window.from_bounds(
+        rows.min() + FRAME.row_off,
+        cols.min() + FRAME.col_off,
+        rows.max() + 1 + FRAME.row_off,
+        cols.max() + 1 + FRAME.col_off,
+    )
 
 
 def coverage(pieces: list[Window]) -> np.ndarray:

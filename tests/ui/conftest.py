@@ -69,8 +69,9 @@ class Page:
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.http.get(path, **kw)
 
-    def post(self, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None,
-             origin: str | None = "same") -> httpx.Response:
+    def post(
+        self, path: str, body: Any = None, *, headers: Mapping[str, str] | None = None, origin: str | None = "same"
+    ) -> httpx.Response:
         h = {"content-type": "application/json"}
         if origin == "same":
             h["origin"] = self.url

@@ -18,8 +18,9 @@ from imkerutils.tiling.canvas import Canvas
 
 
 def start(args: Sequence[str | Path]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
@@ -67,8 +68,10 @@ def test_module_serves_an_image_file(image: Path) -> None:
         code, err = stop(proc)
     assert code == 0, err
     assert "created canvas" in err
-    assert state["canvas"]["name"] == "photo.zarr" and (state["canvas"]["width"], state["canvas"]["height"]) == (300,
-                                                                                                                200)
+    assert state["canvas"]["name"] == "photo.zarr" and (state["canvas"]["width"], state["canvas"]["height"]) == (
+        300,
+        200,
+    )
     assert page.status_code == 200 and "Exquisite" in page.text
     assert Canvas.open(image.with_suffix(".zarr")).head == 1
 

@@ -23,22 +23,28 @@ SECRET_FILE_TEXT = "do-not-serve-" + uuid.uuid4().hex
 
 
 @pytest.mark.parametrize("path", ["/api/grow", "/api/undo", "/api/redo"])
-@pytest.mark.parametrize("headers", [
-    {},                                                   # no Origin, no Sec-Fetch-Site (curl, old browsers)
-    {"origin": "http://evil.example"},
-    {"origin": "null"},
-    {"origin": "http://127.0.0.1:1"},                     # another local port is another origin
-    {"origin": "https://{host}"},                         # another scheme
-    {"sec-fetch-site": "cross-site"},
-    {"sec-fetch-site": "same-site"},
-    {"origin": "http://evil.example", "sec-fetch-site": "same-origin"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # no Origin, no Sec-Fetch-Site (curl, old browsers)
+        {"origin": "http://evil.example"},
+        {"origin": "null"},
+        {"origin": "http://127.0.0.1:1"},  # another local port is another origin
+        {"origin": "https://{host}"},  # another scheme
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+        {"origin": "http://evil.example", "sec-fetch-site": "same-origin"},
+    ],
+)
 def test_cross_origin_writes_are_refused(shared, path: str, headers: dict[str, str]) -> None:
     host = urlsplit(shared.url).netloc
     h = {"content-type": "application/json", **{k: v.format(host=host) for k, v in headers.items()}}
     before = shared.state()["token"]
-    r = shared.http.post(path, content=json.dumps({"directions": ["right"], "generator": "mock"}
-                                                  if path == "/api/grow" else {}), headers=h)
+    r = shared.http.post(
+        path,
+        content=json.dumps({"directions": ["right"], "generator": "mock"} if path == "/api/grow" else {}),
+        headers=h,
+    )
     assert r.status_code == 403
     assert r.json()["error"]["kind"] == "forbidden"
     s = shared.state()
@@ -51,16 +57,20 @@ def test_same_origin_without_origin_header_is_accepted(serve, sample_canvas: Pat
         assert r.status_code == 200 and page.state()["head"] == 0
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example", "", "a b",
-                                  "user@127.0.0.1", "127.0.0.1/x"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example", "", "a b", "user@127.0.0.1", "127.0.0.1/x"]
+)
 def test_unknown_host_header_is_refused(shared, host: str) -> None:
     """A DNS-rebinding page reaches 127.0.0.1 under its own name: every request is refused."""
     for path in ("/", "/api/state", "/api/tiles/0/0/0.png", "/static/app.js"):
         r = shared.http.get(path, headers={"host": host})
         assert r.status_code == 400, (host, path)
         assert "x-frame-options" in r.headers
-    r = shared.http.post("/api/undo", content=b"{}", headers={"host": host, "origin": f"http://{host}",
-                                                              "content-type": "application/json"})
+    r = shared.http.post(
+        "/api/undo",
+        content=b"{}",
+        headers={"host": host, "origin": f"http://{host}", "content-type": "application/json"},
+    )
     assert r.status_code == 400
 
 
@@ -194,10 +204,20 @@ def every_response_text(page) -> Iterator[str]:
         yield json.dumps(dict(r.headers))
 
 
-def test_api_key_never_leaves_the_server(serve, sample_canvas: Path, api_key: str, monkeypatch: pytest.MonkeyPatch,
-                                         caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
-    rejected = _error(f"Incorrect API key provided: {api_key[:8]}****{api_key[-4:]}. You can find your API key at "
-                      "https://platform.openai.com/account/api-keys.", "invalid_api_key", "invalid_request_error")
+def test_api_key_never_leaves_the_server(
+    serve,
+    sample_canvas: Path,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    rejected = _error(
+        f"Incorrect API key provided: {api_key[:8]}****{api_key[-4:]}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        "invalid_api_key",
+        "invalid_request_error",
+    )
     with FakeOpenAI(401, rejected) as fake, serve(sample_canvas) as page:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         assert {g["name"]: g["available"] for g in page.state()["generators"]}["openai"] is True
@@ -219,15 +239,35 @@ def test_api_key_never_leaves_the_server(serve, sample_canvas: Path, api_key: st
     assert Canvas.open(sample_canvas).head == 1
 
 
-@pytest.mark.parametrize(("status", "body", "kind", "title"), [
-    (400, _error("Your request was rejected by the safety system.", "moderation_blocked",
-                 "image_generation_user_error"), "moderation", "Refused by the image model's safety system"),
-    (429, _error("Rate limit reached for images per minute.", "rate_limit_exceeded", "requests"), "rate_limit",
-     "Rate limit reached at the image service"),
-])
-def test_generator_refusals_in_plain_words(serve, sample_canvas: Path, api_key: str,
-                                           monkeypatch: pytest.MonkeyPatch, status: int, body: dict[str, Any],
-                                           kind: str, title: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "title"),
+    [
+        (
+            400,
+            _error(
+                "Your request was rejected by the safety system.", "moderation_blocked", "image_generation_user_error"
+            ),
+            "moderation",
+            "Refused by the image model's safety system",
+        ),
+        (
+            429,
+            _error("Rate limit reached for images per minute.", "rate_limit_exceeded", "requests"),
+            "rate_limit",
+            "Rate limit reached at the image service",
+        ),
+    ],
+)
+def test_generator_refusals_in_plain_words(
+    serve,
+    sample_canvas: Path,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    body: dict[str, Any],
+    kind: str,
+    title: str,
+) -> None:
     with FakeOpenAI(status, body) as fake, serve(sample_canvas) as page:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         r = page.post("/api/grow", {"directions": ["up"], "generator": "openai", "prompt": "keep me"})
@@ -239,8 +279,9 @@ def test_generator_refusals_in_plain_words(serve, sample_canvas: Path, api_key: 
     assert s["head"] == 1 and s["canvas"]["height"] == 1024  # the canvas is as it was
 
 
-def test_budget_reached_in_plain_words(serve, sample_canvas: Path, api_key: str,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_budget_reached_in_plain_words(
+    serve, sample_canvas: Path, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with FakeOpenAI(500, {}) as fake, serve(sample_canvas, budget_usd=0.0) as page:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         cost = page.state()["cost"]

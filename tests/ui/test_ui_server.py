@@ -59,30 +59,45 @@ def world(model: np.ndarray, bounds: Window, w: Window) -> np.ndarray:
 def test_state_describes_the_canvas(serve, sample_canvas: Path) -> None:
     with serve(sample_canvas) as page:
         s = page.state()
-    assert s["canvas"] == {"name": "landscape.zarr", "mode": "RGB", "tile": 1024,
-                           "bounds": {"row_off": 0, "col_off": 0, "height": 1024, "width": 1024},
-                           "width": 1024, "height": 1024, "levels": 1}
+    assert s["canvas"] == {
+        "name": "landscape.zarr",
+        "mode": "RGB",
+        "tile": 1024,
+        "bounds": {"row_off": 0, "col_off": 0, "height": 1024, "width": 1024},
+        "width": 1024,
+        "height": 1024,
+        "levels": 1,
+    }
     assert s["head"] == 1 and s["redoable"] == 0 and s["history_total"] == 1
-    assert s["viewer"] == {"frame": {"row_off": 0, "col_off": 0, "height": 1024, "width": 1024}, "tile": 1024,
-                           "levels": 1, "formats": ["jpg", "png"]}
+    assert s["viewer"] == {
+        "frame": {"row_off": 0, "col_off": 0, "height": 1024, "width": 1024},
+        "tile": 1024,
+        "levels": 1,
+        "formats": ["jpg", "png"],
+    }
     (step,) = s["history"]
     assert (step["number"], step["kind"], step["source"], step["directions"]) == (1, "paste", "landscape.jpg", [])
     gens = {g["name"]: g for g in s["generators"]}
     assert gens["mock"]["available"] and gens["local"]["available"]
     assert not gens["openai"]["available"] and "OPENAI_API_KEY" in gens["openai"]["note"]
     assert s["default_generator"] == "local" and s["seams"] == ["exact", "feather"]
-    assert s["cost"] == {"spent_usd": 0.0, "spent": "$0.00", "budget_usd": None, "budget": None,
-                         "remaining_usd": None}
+    assert s["cost"] == {"spent_usd": 0.0, "spent": "$0.00", "budget_usd": None, "budget": None, "remaining_usd": None}
     assert s["job"] is None and s["jobs"] == [] and s["queued"] == 0
 
 
 def test_index_and_static_files(serve, sample_canvas: Path) -> None:
     with serve(sample_canvas) as page:
         index = page.get("/")
-        assets = {p: page.get(p) for p in ("/static/app.js", "/static/app.css",
-                                           "/static/vendor/openseadragon/openseadragon.min.js",
-                                           "/static/vendor/openseadragon/LICENSE.txt",
-                                           "/static/vendor/openseadragon/images/zoomin_rest.png")}
+        assets = {
+            p: page.get(p)
+            for p in (
+                "/static/app.js",
+                "/static/app.css",
+                "/static/vendor/openseadragon/openseadragon.min.js",
+                "/static/vendor/openseadragon/LICENSE.txt",
+                "/static/vendor/openseadragon/images/zoomin_rest.png",
+            )
+        }
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
     assert '<div id="viewer"' in index.text and "/static/app.js" in index.text
     for path, r in assets.items():
@@ -172,25 +187,28 @@ def test_tile_cache_headers(serve, sample_canvas: Path) -> None:
     assert other.status_code == 200 and other.headers["etag"] == f'"{token}.0.0.0.png"'
 
 
-@pytest.mark.parametrize("path", [
-    "/api/tiles/1/0/0.png",            # level beyond the pyramid
-    "/api/tiles/0/1/0.png",            # column beyond the frame
-    "/api/tiles/0/0/1.jpg",            # row beyond the frame
-    "/api/tiles/0/99999999999999999999999/0.png",
-    "/api/tiles/-1/0/0.png",
-    "/api/tiles/0/-1/0.png",
-    "/api/tiles/0/0/0.gif",
-    "/api/tiles/0/0/0.png.png",
-    "/api/tiles/x/0/0.png",
-    "/api/tiles/0/0/0",
-    "/api/tiles/0/0.png",
-    "/api/steps/0/thumb.png",
-    "/api/steps/2/thumb.png",
-    "/api/steps/-1/thumb.png",
-    "/api/jobs/0123",
-    "/api/jobs/" + "0" * 32,
-    "/api/nothing",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/tiles/1/0/0.png",  # level beyond the pyramid
+        "/api/tiles/0/1/0.png",  # column beyond the frame
+        "/api/tiles/0/0/1.jpg",  # row beyond the frame
+        "/api/tiles/0/99999999999999999999999/0.png",
+        "/api/tiles/-1/0/0.png",
+        "/api/tiles/0/-1/0.png",
+        "/api/tiles/0/0/0.gif",
+        "/api/tiles/0/0/0.png.png",
+        "/api/tiles/x/0/0.png",
+        "/api/tiles/0/0/0",
+        "/api/tiles/0/0.png",
+        "/api/steps/0/thumb.png",
+        "/api/steps/2/thumb.png",
+        "/api/steps/-1/thumb.png",
+        "/api/jobs/0123",
+        "/api/jobs/" + "0" * 32,
+        "/api/nothing",
+    ],
+)
 def test_bad_addresses_are_not_found(shared, path: str) -> None:
     assert shared.get(path).status_code == 404
 
@@ -223,8 +241,12 @@ def test_grow_undo_redo_over_http(serve, sample_canvas: Path) -> None:
         assert grown["viewer"]["frame"] == {"row_off": 0, "col_off": 0, "height": 2048, "width": 2048}
         assert grown["token"] != before["token"] and grown["head"] == 2
         step = grown["history"][-1]
-        assert (step["number"], step["directions"], step["prompt"], step["generator"]) == (2, ["right"], "more meadow",
-                                                                                           "mock")
+        assert (step["number"], step["directions"], step["prompt"], step["generator"]) == (
+            2,
+            ["right"],
+            "more meadow",
+            "mock",
+        )
         assert step["cost"] == "$0.00" and isinstance(step["seam_excess"], float)
         assert grown["jobs"][0]["id"] == job["id"]
         canvas = Canvas.open(sample_canvas, read_only=True)
@@ -354,31 +376,34 @@ def test_several_steps_and_a_change_by_another_program(serve, small_canvas: Path
 # -- validation ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "words"), [
-    ({}, "directions"),
-    ({"directions": []}, "directions"),
-    ({"directions": "right"}, "directions"),
-    ({"directions": ["north"]}, "directions"),
-    ({"directions": ["right", "right"]}, "repeat"),
-    ({"directions": [1]}, "directions"),
-    ({"directions": ["right"], "steps": 0}, "steps"),
-    ({"directions": ["right"], "steps": 33}, "steps"),
-    ({"directions": ["right"], "steps": True}, "steps"),
-    ({"directions": ["right"], "steps": 1.5}, "steps"),
-    ({"directions": ["right"], "steps": "2"}, "steps"),
-    ({"directions": ["right"], "seed": -1}, "seed"),
-    ({"directions": ["right"], "seed": 2**40}, "seed"),
-    ({"directions": ["right"], "prompt": 7}, "prompt"),
-    ({"directions": ["right"], "prompt": "x" * 4001}, "4000"),
-    ({"directions": ["right"], "prompt": "a\x00b"}, "NUL"),
-    ({"directions": ["right"], "generator": "dalle"}, "generator"),
-    ({"directions": ["right"], "generator": None}, "generator"),
-    ({"directions": ["right"], "seam": "blur"}, "seam"),
-    ({"directions": ["right"], "path": "/etc/passwd"}, "unknown field"),
-    ([], "JSON object"),
-    ("not json", "not valid JSON"),
-    ("\"right\"", "JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({}, "directions"),
+        ({"directions": []}, "directions"),
+        ({"directions": "right"}, "directions"),
+        ({"directions": ["north"]}, "directions"),
+        ({"directions": ["right", "right"]}, "repeat"),
+        ({"directions": [1]}, "directions"),
+        ({"directions": ["right"], "steps": 0}, "steps"),
+        ({"directions": ["right"], "steps": 33}, "steps"),
+        ({"directions": ["right"], "steps": True}, "steps"),
+        ({"directions": ["right"], "steps": 1.5}, "steps"),
+        ({"directions": ["right"], "steps": "2"}, "steps"),
+        ({"directions": ["right"], "seed": -1}, "seed"),
+        ({"directions": ["right"], "seed": 2**40}, "seed"),
+        ({"directions": ["right"], "prompt": 7}, "prompt"),
+        ({"directions": ["right"], "prompt": "x" * 4001}, "4000"),
+        ({"directions": ["right"], "prompt": "a\x00b"}, "NUL"),
+        ({"directions": ["right"], "generator": "dalle"}, "generator"),
+        ({"directions": ["right"], "generator": None}, "generator"),
+        ({"directions": ["right"], "seam": "blur"}, "seam"),
+        ({"directions": ["right"], "path": "/etc/passwd"}, "unknown field"),
+        ([], "JSON object"),
+        ("not json", "not valid JSON"),
+        ('"right"', "JSON object"),
+    ],
+)
 def test_grow_bodies_are_validated(shared, body: object, words: str) -> None:
     r = shared.post("/api/grow", body)
     s = shared.state()

@@ -34,8 +34,12 @@ TILE = 64
 
 @st.composite
 def bounds(draw: st.DrawFn) -> Window:
-    return Window(draw(st.integers(-5000, 5000)), draw(st.integers(-5000, 5000)),
-                  draw(st.integers(1, 3000)), draw(st.integers(1, 3000)))
+    return Window(
+        draw(st.integers(-5000, 5000)),
+        draw(st.integers(-5000, 5000)),
+        draw(st.integers(1, 3000)),
+        draw(st.integers(1, 3000)),
+    )
 
 
 @given(bounds())
@@ -96,24 +100,27 @@ def _caused(exc: Exception, cause: BaseException) -> Exception:
     return exc
 
 
-@pytest.mark.parametrize(("exc", "kind", "status"), [
-    (AuthenticationGeneratorError("no OpenAI API key"), "api_key", 400),
-    (ModerationRefusedError("refused (moderation_blocked)"), "moderation", 400),
-    (_caused(RetryableGeneratorError("OpenAI API error"), _status_error(429)), "rate_limit", 429),
-    (RetryableGeneratorError("OpenAI API error HTTP 429 [request r1]: slow down"), "rate_limit", 429),
-    (_caused(RetryableGeneratorError("OpenAI API error HTTP 503"), _status_error(503)), "service", 502),
-    (RetryableGeneratorError("the OpenAI request timed out"), "service", 502),
-    (BudgetExceededError("step could cost up to $0.25"), "budget", 402),
-    (StepRejectedError("seam excess 9.1 > 3"), "rejected", 422),
-    (GeneratorOutputError("a 512x512 image"), "generator", 502),
-    (PermanentGeneratorError("HTTP 403"), "generator", 502),
-    (CanvasLockedError("another process"), "locked", 409),
-    (CanvasChangedError("changed"), "changed", 409),
-    (NothingToUndoError("no step"), "nothing_to_undo", 409),
-    (NothingToRedoError("no step"), "nothing_to_redo", 409),
-    (InvalidWindowError("bad window"), "invalid", 400),
-    (ZeroDivisionError("boom /secret/path"), "internal", 500),
-])
+@pytest.mark.parametrize(
+    ("exc", "kind", "status"),
+    [
+        (AuthenticationGeneratorError("no OpenAI API key"), "api_key", 400),
+        (ModerationRefusedError("refused (moderation_blocked)"), "moderation", 400),
+        (_caused(RetryableGeneratorError("OpenAI API error"), _status_error(429)), "rate_limit", 429),
+        (RetryableGeneratorError("OpenAI API error HTTP 429 [request r1]: slow down"), "rate_limit", 429),
+        (_caused(RetryableGeneratorError("OpenAI API error HTTP 503"), _status_error(503)), "service", 502),
+        (RetryableGeneratorError("the OpenAI request timed out"), "service", 502),
+        (BudgetExceededError("step could cost up to $0.25"), "budget", 402),
+        (StepRejectedError("seam excess 9.1 > 3"), "rejected", 422),
+        (GeneratorOutputError("a 512x512 image"), "generator", 502),
+        (PermanentGeneratorError("HTTP 403"), "generator", 502),
+        (CanvasLockedError("another process"), "locked", 409),
+        (CanvasChangedError("changed"), "changed", 409),
+        (NothingToUndoError("no step"), "nothing_to_undo", 409),
+        (NothingToRedoError("no step"), "nothing_to_redo", 409),
+        (InvalidWindowError("bad window"), "invalid", 400),
+        (ZeroDivisionError("boom /secret/path"), "internal", 500),
+    ],
+)
 def test_errors_in_plain_words(exc: BaseException, kind: str, status: int) -> None:
     m = explain(exc)
     assert (m.kind, m.status) == (kind, status)
@@ -133,12 +140,21 @@ def test_redact_removes_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_parse_grow_accepts_a_full_body() -> None:
-    body = {"directions": ["down", "left"], "steps": 3, "prompt": "é ✓", "generator": "local", "seed": 2**32 - 1,
-            "seam": "feather"}
+    body = {
+        "directions": ["down", "left"],
+        "steps": 3,
+        "prompt": "é ✓",
+        "generator": "local",
+        "seed": 2**32 - 1,
+        "seam": "feather",
+    }
     assert parse_grow(body, generators={"local"}, seams={"exact", "feather"}) == GrowRequest(
-        ("down", "left"), 3, "é ✓", "local", 2**32 - 1, "feather")
-    assert parse_grow({"directions": ["up"]}, generators={"local"}, seams={"exact"},
-                      default_generator="local").generator == "local"
+        ("down", "left"), 3, "é ✓", "local", 2**32 - 1, "feather"
+    )
+    assert (
+        parse_grow({"directions": ["up"]}, generators={"local"}, seams={"exact"}, default_generator="local").generator
+        == "local"
+    )
 
 
 def test_decode_json_and_undo_bodies() -> None:

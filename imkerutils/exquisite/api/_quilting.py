@@ -472,9 +472,7 @@ class _Quilter:
         pick = pos[good[self.rng.integers(len(good))]]
         return int(pick[0]), int(pick[1])
 
-    def _score(
-        self, cy: np.ndarray, cx: np.ndarray, d: np.ndarray, fine: tuple
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _score(self, cy: np.ndarray, cx: np.ndarray, d: np.ndarray, fine: tuple) -> tuple[np.ndarray, np.ndarray]:
         """Full-resolution match error (with priors) of the valid positions ``(cy + dy, cx + dx)``, dy, dx in d."""
         values, weights, rows, cols, y, x, offsets = fine
         c = self.channels

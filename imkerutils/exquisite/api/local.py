@@ -25,8 +25,6 @@ from imkerutils.exquisite.geometry.direction import Direction, from_right, to_ri
 __all__ = ["InvalidGeneratorParamsError", "LocalGenerator"]
 
 
-
-
 class LocalGenerator:
     """Image quilting from the kept pixels of the reference tile.
 

@@ -340,7 +340,8 @@ class OpenAIGenerator:
                     key = os.environ.get("OPENAI_API_KEY")
                     if not key:
                         raise AuthenticationGeneratorError(
-                            "no OpenAI API key on this worker: set OPENAI_API_KEY in every worker's environment")
+                            "no OpenAI API key on this worker: set OPENAI_API_KEY in every worker's environment"
+                        )
                     self._api_key = _Secret(key)
                 self._client = openai.OpenAI(
                     api_key=self._api_key.get(),

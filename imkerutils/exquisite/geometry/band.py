@@ -44,8 +44,7 @@ def _check_tile(tile: np.ndarray, generate: np.ndarray) -> tuple[np.ndarray, np.
         raise InvalidTileError(f"a tile must have shape (H, W, 3 or 4), got {tile.shape}")
     if generate.dtype != np.bool_ or generate.shape != tile.shape[:2]:
         raise InvalidTileError(
-            f"the generate mask must be bool of shape {tile.shape[:2]}, "
-            f"got {generate.dtype} {generate.shape}"
+            f"the generate mask must be bool of shape {tile.shape[:2]}, got {generate.dtype} {generate.shape}"
         )
     return tile, generate
 
@@ -107,9 +106,7 @@ def build_reference(
     rows, cols = ndimage.distance_transform_edt(generate, return_distances=False, return_indices=True)
     filled = tile[rows, cols]
     if fill == "blur":
-        smooth = ndimage.gaussian_filter(
-            filled.astype(np.float64), sigma=(blur_sigma, blur_sigma, 0), mode="nearest"
-        )
+        smooth = ndimage.gaussian_filter(filled.astype(np.float64), sigma=(blur_sigma, blur_sigma, 0), mode="nearest")
         if np.issubdtype(tile.dtype, np.integer):
             info = np.iinfo(tile.dtype)
             smooth = np.clip(np.rint(smooth), info.min, info.max)

@@ -62,7 +62,8 @@ class BatchPlan:
     def levels(self) -> tuple[tuple[BatchTile, ...], ...]:
         """Groups of tiles that can run concurrently, each after the groups it depends on."""
         sorter: graphlib.TopologicalSorter[TileKey] = graphlib.TopologicalSorter(
-            {t.key: t.depends_on for t in self.tiles})
+            {t.key: t.depends_on for t in self.tiles}
+        )
         sorter.prepare()
         index = self._index()
         groups = []
@@ -94,8 +95,9 @@ def plan_batch(
         edge = plan_edge(current, d, tile=tile, band=band, overlap=overlap)
         for t in edge.tiles:
             deps: list[TileKey] = [(k, j) for j in t.depends_on]
-            deps += [e.key for e in tiles
-                     if e.key[0] < k and intersection(e.plan.write_window, t.tile_window) is not None]
+            deps += [
+                e.key for e in tiles if e.key[0] < k and intersection(e.plan.write_window, t.tile_window) is not None
+            ]
             tiles.append(BatchTile((k, t.index), t, tuple(deps)))
         edges.append(edge)
         current = edge.new_bounds

@@ -27,9 +27,7 @@ class Direction(StrEnum):
         try:
             return cls(str(value).lower())
         except ValueError:
-            raise InvalidDirectionError(
-                f"direction must be one of right, left, up, down; got {value!r}"
-            ) from None
+            raise InvalidDirectionError(f"direction must be one of right, left, up, down; got {value!r}") from None
 
 
 def to_right(image: np.ndarray, direction: Direction) -> np.ndarray:

@@ -84,19 +84,29 @@ class FillTile:
         return window_mask(self.tile_window, self.keep_windows)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": list(self.key), "ring": self.ring, "phase": self.phase, "cell": self.cell.to_dict(),
-                "tile_window": self.tile_window.to_dict(),
-                "write_windows": [w.to_dict() for w in self.write_windows],
-                "keep_windows": [w.to_dict() for w in self.keep_windows],
-                "depends_on": [list(k) for k in self.depends_on]}
+        return {
+            "key": list(self.key),
+            "ring": self.ring,
+            "phase": self.phase,
+            "cell": self.cell.to_dict(),
+            "tile_window": self.tile_window.to_dict(),
+            "write_windows": [w.to_dict() for w in self.write_windows],
+            "keep_windows": [w.to_dict() for w in self.keep_windows],
+            "depends_on": [list(k) for k in self.depends_on],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FillTile:
-        return cls(key=(int(data["key"][0]), int(data["key"][1])), ring=int(data["ring"]), phase=int(data["phase"]),
-                   cell=Window.from_dict(data["cell"]), tile_window=Window.from_dict(data["tile_window"]),
-                   write_windows=tuple(Window.from_dict(w) for w in data["write_windows"]),
-                   keep_windows=tuple(Window.from_dict(w) for w in data["keep_windows"]),
-                   depends_on=tuple((int(k[0]), int(k[1])) for k in data["depends_on"]))
+        return cls(
+            key=(int(data["key"][0]), int(data["key"][1])),
+            ring=int(data["ring"]),
+            phase=int(data["phase"]),
+            cell=Window.from_dict(data["cell"]),
+            tile_window=Window.from_dict(data["tile_window"]),
+            write_windows=tuple(Window.from_dict(w) for w in data["write_windows"]),
+            keep_windows=tuple(Window.from_dict(w) for w in data["keep_windows"]),
+            depends_on=tuple((int(k[0]), int(k[1])) for k in data["depends_on"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +129,8 @@ class FillPlan:
         """Groups of tiles that can run concurrently, each after the groups it depends on."""
         by_key = {t.key: t for t in self.tiles}
         sorter: graphlib.TopologicalSorter[TileKey] = graphlib.TopologicalSorter(
-            {t.key: t.depends_on for t in self.tiles})
+            {t.key: t.depends_on for t in self.tiles}
+        )
         sorter.prepare()
         groups = []
         while sorter.is_active():
@@ -129,16 +140,25 @@ class FillPlan:
         return tuple(groups)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"region": self.region.to_dict(), "bounds": self.bounds.to_dict(),
-                "new_bounds": self.new_bounds.to_dict(), "tile": self.tile, "cell": list(self.cell),
-                "tiles": [t.to_dict() for t in self.tiles]}
+        return {
+            "region": self.region.to_dict(),
+            "bounds": self.bounds.to_dict(),
+            "new_bounds": self.new_bounds.to_dict(),
+            "tile": self.tile,
+            "cell": list(self.cell),
+            "tiles": [t.to_dict() for t in self.tiles],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FillPlan:
-        return cls(region=Window.from_dict(data["region"]), bounds=Window.from_dict(data["bounds"]),
-                   new_bounds=Window.from_dict(data["new_bounds"]),
-                   tiles=tuple(FillTile.from_dict(t) for t in data["tiles"]), tile=int(data["tile"]),
-                   cell=(int(data["cell"][0]), int(data["cell"][1])))
+        return cls(
+            region=Window.from_dict(data["region"]),
+            bounds=Window.from_dict(data["bounds"]),
+            new_bounds=Window.from_dict(data["new_bounds"]),
+            tiles=tuple(FillTile.from_dict(t) for t in data["tiles"]),
+            tile=int(data["tile"]),
+            cell=(int(data["cell"][0]), int(data["cell"][1])),
+        )
 
 
 def subtract(w: Window, holes: Iterable[Window]) -> list[Window]:
@@ -284,14 +304,16 @@ def plan_fill(
         raise GeometryError(f"every pixel of the region {_describe(region)} already holds content: nothing to fill")
 
     def reach(c: Window) -> Window:  # every pixel a tile containing c can see
-        return Window(c.row_off - (tile - c.height), c.col_off - (tile - c.width), 2 * tile - c.height,
-                      2 * tile - c.width)
+        return Window(
+            c.row_off - (tile - c.height), c.col_off - (tile - c.width), 2 * tile - c.height, 2 * tile - c.width
+        )
 
     # rings, by breadth-first search from the cells that see content
     ring: dict[TileKey, int] = {k: 1 for k, c in cells.items() if content_index.meeting(reach(c))}
     if not ring:
         raise NoContentNearError(
-            f"the region {_describe(region)} has no content within {tile} px: nothing to condition it on")
+            f"the region {_describe(region)} has no content within {tile} px: nothing to condition it on"
+        )
     cell_index = _Index(tile)
     key_of: dict[Window, TileKey] = {}
     for k, c in cells.items():
@@ -343,8 +365,18 @@ def plan_fill(
         kept_content = [p for p in (intersection(w, tw) for w in content_index.meeting(tw)) if p is not None]
         kept_new = [(owner[w], p) for w in written.meeting(tw) if (p := intersection(w, tw)) is not None]
         deps = tuple(dict.fromkeys(o for o, _ in kept_new))
-        tiles.append(FillTile(key=k, ring=ring[k], phase=phase(k), cell=c, tile_window=tw, write_windows=writes[k],
-                              keep_windows=(*kept_content, *(p for _, p in kept_new)), depends_on=deps))
+        tiles.append(
+            FillTile(
+                key=k,
+                ring=ring[k],
+                phase=phase(k),
+                cell=c,
+                tile_window=tw,
+                write_windows=writes[k],
+                keep_windows=(*kept_content, *(p for _, p in kept_new)),
+                depends_on=deps,
+            )
+        )
         pending.append(k)
     before = bounds
     if before is None:
@@ -396,8 +428,9 @@ def dominant_seam(generate: np.ndarray, prefer: Direction | str | None = None) -
     return best[1], best[2]
 
 
-def edge_region(bounds: Window, directions: Sequence[Direction | str], by: int,
-                along: tuple[int, int] | None = None) -> tuple[Window, tuple[Window, ...]]:
+def edge_region(
+    bounds: Window, directions: Sequence[Direction | str], by: int, along: tuple[int, int] | None = None
+) -> tuple[Window, tuple[Window, ...]]:
     """The region growing ``bounds`` by ``by`` px towards ``directions`` fills, and the windows it must keep.
 
     ``along = (start, length)`` grows only that stretch of one edge (world rows for left / right,

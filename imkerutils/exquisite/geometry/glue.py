@@ -40,7 +40,5 @@ def new_pixels(plan: TilePlan, result: np.ndarray) -> np.ndarray:
     """The pixels of ``result`` (world orientation, over ``plan.tile_window``) inside ``plan.write_window``."""
     result = np.asarray(result)
     if result.shape[:2] != plan.tile_window.shape:
-        raise InvalidTileError(
-            f"result of shape {result.shape} does not cover tile window {plan.tile_window.shape}"
-        )
+        raise InvalidTileError(f"result of shape {result.shape} does not cover tile window {plan.tile_window.shape}")
     return result[plan.write_window.slices(plan.origin)].copy()

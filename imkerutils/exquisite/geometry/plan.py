@@ -225,9 +225,7 @@ def _check_params(tile: object, band: object, overlap: object) -> tuple[int, int
     try:
         t, b, o = (operator.index(v) for v in (tile, band, overlap))  # type: ignore[arg-type]
     except TypeError:
-        raise GeometryError(
-            f"tile, band and overlap must be integers, got {tile!r}, {band!r}, {overlap!r}"
-        ) from None
+        raise GeometryError(f"tile, band and overlap must be integers, got {tile!r}, {band!r}, {overlap!r}") from None
     if t < 2 or not 0 < b < t:
         raise GeometryError(f"need tile >= 2 and 0 < band < tile, got tile={t}, band={b}")
     if o < 0 or 2 * o >= t:

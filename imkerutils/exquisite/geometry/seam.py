@@ -164,9 +164,7 @@ class BandDrift:
         return {"mean": self.mean, "max": self.max}
 
 
-def band_drift(
-    original_band: np.ndarray, generated_band: np.ndarray, *, where: np.ndarray | None = None
-) -> BandDrift:
+def band_drift(original_band: np.ndarray, generated_band: np.ndarray, *, where: np.ndarray | None = None) -> BandDrift:
     """Mean and max absolute difference between the real band and the model's version of it.
 
     ``where`` (bool, the arrays' first two dimensions) restricts the comparison

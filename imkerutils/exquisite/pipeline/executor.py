@@ -34,8 +34,20 @@ TileKey = tuple[int, int]
 
 
 # Credentials never travel in the task graph: workers take them from their own environment.
-_SECRET_OPTIONS = frozenset({"key", "secret", "token", "password", "session_token", "access_key", "secret_key",
-                             "aws_access_key_id", "aws_secret_access_key", "aws_session_token"})
+_SECRET_OPTIONS = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "session_token",
+        "access_key",
+        "secret_key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    }
+)
 
 
 def public_storage_options(options: dict[str, Any]) -> str:
@@ -48,8 +60,15 @@ def _open_read_only(location: str, options_json: str) -> Canvas:
     return Canvas.open(location, read_only=True, storage_options=json.loads(options_json) or None)
 
 
-def _tile_task(location: str, options_json: str, token: str, tile: BatchTile, generator: TileGenerator,
-               settings: TileSettings, *deps: TileOutcome) -> TileOutcome:
+def _tile_task(
+    location: str,
+    options_json: str,
+    token: str,
+    tile: BatchTile,
+    generator: TileGenerator,
+    settings: TileSettings,
+    *deps: TileOutcome,
+) -> TileOutcome:
     """One tile, as a worker runs it (``token`` pins the canvas state the batch was planned on)."""
     canvas = _open_read_only(location, options_json).refresh()
     if canvas.state_token != token:
@@ -81,15 +100,23 @@ def run_batch_tiles(
     done: dict[TileKey, TileOutcome] = {}
 
     def one(tile: BatchTile, pixels: Any) -> TileOutcome:
-        return run_tile(tile.plan, tile.key[0], pixels, generator, settings[tile.plan.direction],
-                        cancelled=None if cancel is None else cancel.is_set)
+        return run_tile(
+            tile.plan,
+            tile.key[0],
+            pixels,
+            generator,
+            settings[tile.plan.direction],
+            cancelled=None if cancel is None else cancel.is_set,
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for level in batch.levels():
             if cancel is not None:
                 cancel.check()
-            inputs = [(t, assemble_tile(t.plan, canvas.read(t.plan.tile_window), [done[d] for d in t.depends_on]))
-                      for t in level]
+            inputs = [
+                (t, assemble_tile(t.plan, canvas.read(t.plan.tile_window), [done[d] for d in t.depends_on]))
+                for t in level
+            ]
             for tile, outcome in zip(level, pool.map(lambda tp: one(*tp), inputs), strict=True):
                 done[tile.key] = outcome
                 if on_tile is not None:
@@ -97,10 +124,15 @@ def run_batch_tiles(
     return done
 
 
-def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
-                     settings: Mapping[Direction, TileSettings],
-                     client: Client, on_tile: Callable[[TileOutcome], None] | None,
-                     worker_timeout: float = 300.0) -> dict[TileKey, TileOutcome]:
+def _run_distributed(
+    canvas: Canvas,
+    batch: BatchPlan,
+    generator: TileGenerator,
+    settings: Mapping[Direction, TileSettings],
+    client: Client,
+    on_tile: Callable[[TileOutcome], None] | None,
+    worker_timeout: float = 300.0,
+) -> dict[TileKey, TileOutcome]:
 
     _wait_for_workers(client, worker_timeout)
     location = canvas.location
@@ -112,9 +144,18 @@ def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
     for level in batch.levels():
         for tile in level:
             futures[tile.key] = client.submit(
-                _tile_task, location, options_json, token, tile, generator, settings[tile.plan.direction],
+                _tile_task,
+                location,
+                options_json,
+                token,
+                tile,
+                generator,
+                settings[tile.plan.direction],
                 *[futures[d] for d in tile.depends_on],
-                key=f"exquisite-tile-{name}-{tile.key[0]}-{tile.key[1]}", pure=False, retries=2)
+                key=f"exquisite-tile-{name}-{tile.key[0]}-{tile.key[1]}",
+                pure=False,
+                retries=2,
+            )
     by_future = {f.key: k for k, f in futures.items()}
     done: dict[TileKey, TileOutcome] = {}
     for future in _completed_while_workers_live(client, list(futures.values()), worker_timeout):
@@ -125,8 +166,9 @@ def _run_distributed(canvas: Canvas, batch: BatchPlan, generator: TileGenerator,
         except Exception as exc:  # the cluster's own failures (e.g. KilledWorker), in our terms
             for f in futures.values():
                 f.cancel()
-            raise ClusterError(f"the cluster could not finish the batch ({type(exc).__name__}: {exc}); "
-                               "nothing was written") from exc
+            raise ClusterError(
+                f"the cluster could not finish the batch ({type(exc).__name__}: {exc}); nothing was written"
+            ) from exc
         done[by_future[future.key]] = outcome
         if on_tile is not None:
             on_tile(outcome)
@@ -138,8 +180,10 @@ def _wait_for_workers(client: Client, timeout: float) -> None:
     try:
         client.wait_for_workers(1, timeout=timeout)
     except TimeoutError:
-        raise ClusterError(f"the dask cluster at {client.scheduler.address} has had no worker for {timeout:g} s "
-                           "(--worker-timeout); nothing was written") from None
+        raise ClusterError(
+            f"the dask cluster at {client.scheduler.address} has had no worker for {timeout:g} s "
+            "(--worker-timeout); nothing was written"
+        ) from None
 
 
 def _completed_while_workers_live(client: Client, futures: list[Any], timeout: float) -> Iterator[Any]:
@@ -166,6 +210,8 @@ def _completed_while_workers_live(client: Client, futures: list[Any], timeout: f
         elif time.monotonic() - gone_since > timeout:
             for f in futures:
                 f.cancel()
-            raise ClusterError(f"every dask worker left and none came back within {timeout:g} s "
-                               "(--worker-timeout); nothing was written")
+            raise ClusterError(
+                f"every dask worker left and none came back within {timeout:g} s "
+                "(--worker-timeout); nothing was written"
+            )
         time.sleep(0.05)

@@ -72,8 +72,6 @@ __all__ = [
 ]
 
 
-
-
 def step_seed(run_seed: int, step: int) -> int:
     """The seed of the ``step``-th step of a run (the rule :func:`~imkerutils.exquisite.pipeline.grow` follows)."""
     return derive_seed(run_seed, "step", step)
@@ -89,14 +87,21 @@ def content_windows(canvas: Canvas, around: Window) -> list[Window]:
     return out
 
 
-def plan_fill_step(canvas: Canvas, region: Window, settings: GrowSettings | None = None, *,
-                   cell: int | tuple[int, int] | None = None, keep: Sequence[Window] = ()) -> FillPlan:
+def plan_fill_step(
+    canvas: Canvas,
+    region: Window,
+    settings: GrowSettings | None = None,
+    *,
+    cell: int | tuple[int, int] | None = None,
+    keep: Sequence[Window] = (),
+) -> FillPlan:
     """The plan :func:`fill` would follow on ``canvas`` now (``keep``: more windows never written)."""
     settings = settings or GrowSettings()
     t = settings.tile
     around = Window(region.row_off - t, region.col_off - t, region.height + 2 * t, region.width + 2 * t)
-    return plan_fill(region, _merge_keep(content_windows(canvas, around), keep), tile=t, cell=cell,
-                     bounds=canvas.bounds)
+    return plan_fill(
+        region, _merge_keep(content_windows(canvas, around), keep), tile=t, cell=cell, bounds=canvas.bounds
+    )
 
 
 def _merge_keep(content: list[Window], keep: Sequence[Window]) -> list[Window]:
@@ -125,10 +130,19 @@ class Estimate:
     plans: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "tiles": self.tiles, "candidates": self.candidates, "attempts": self.attempts,
-                "generator_calls": self.calls, "worst_case_usd": self.worst_case_usd, "generator": self.generator,
-                "model": self.model, "bounds_before": self.bounds_before.to_dict(),
-                "bounds_after": self.bounds_after.to_dict(), "regions": [r.to_dict() for r in self.regions]}
+        return {
+            "steps": self.steps,
+            "tiles": self.tiles,
+            "candidates": self.candidates,
+            "attempts": self.attempts,
+            "generator_calls": self.calls,
+            "worst_case_usd": self.worst_case_usd,
+            "generator": self.generator,
+            "model": self.model,
+            "bounds_before": self.bounds_before.to_dict(),
+            "bounds_after": self.bounds_after.to_dict(),
+            "regions": [r.to_dict() for r in self.regions],
+        }
 
     def lines(self) -> list[str]:
         """The plan in plain words (what ``--dry-run`` prints)."""
@@ -147,62 +161,104 @@ class Estimate:
         return out
 
 
-def _estimate(plans: list[Any], tiles: int, before: Window, after: Window, generator: TileGenerator,
-              settings: GrowSettings, candidates: int, regions: tuple[Window, ...]) -> Estimate:
+def _estimate(
+    plans: list[Any],
+    tiles: int,
+    before: Window,
+    after: Window,
+    generator: TileGenerator,
+    settings: GrowSettings,
+    candidates: int,
+    regions: tuple[Window, ...],
+) -> Estimate:
     per_tile = settings.candidates * candidates
     attempts = settings.max_retries + 1
     calls = tiles * per_tile * attempts
     unit = tile_worst_case_usd(generator)
     params = generator.params()
     model = params.get("model") if isinstance(params, dict) else None
-    return Estimate(steps=len(plans), tiles=tiles, candidates=per_tile, attempts=attempts, calls=calls,
-                    worst_case_usd=None if unit is None else calls * unit, generator=generator.name,
-                    model=None if model is None else str(model), bounds_before=before, bounds_after=after,
-                    regions=regions, plans=tuple(plans))
+    return Estimate(
+        steps=len(plans),
+        tiles=tiles,
+        candidates=per_tile,
+        attempts=attempts,
+        calls=calls,
+        worst_case_usd=None if unit is None else calls * unit,
+        generator=generator.name,
+        model=None if model is None else str(model),
+        bounds_before=before,
+        bounds_after=after,
+        regions=regions,
+        plans=tuple(plans),
+    )
 
 
-def estimate_fill(canvas: Canvas, region: Window, generator: TileGenerator, settings: GrowSettings | None = None,
-                  *, cell: int | tuple[int, int] | None = None, keep: Sequence[Window] = (),
-                  candidates: int = 1) -> Estimate:
+def estimate_fill(
+    canvas: Canvas,
+    region: Window,
+    generator: TileGenerator,
+    settings: GrowSettings | None = None,
+    *,
+    cell: int | tuple[int, int] | None = None,
+    keep: Sequence[Window] = (),
+    candidates: int = 1,
+) -> Estimate:
     """The plan of one fill and its worst case (tiles x candidates x attempts calls); nothing is generated.
 
     ``candidates`` is the number of whole-region candidates of a staged fill (1 for a direct one).
     """
     settings = settings or GrowSettings()
     plan = plan_fill_step(canvas, region, settings, cell=cell, keep=keep)
-    return _estimate([plan], len(plan.tiles), plan.bounds, plan.new_bounds, generator, settings, candidates,
-                     (region,))
+    return _estimate([plan], len(plan.tiles), plan.bounds, plan.new_bounds, generator, settings, candidates, (region,))
 
 
-def estimate_grow_region(canvas: Canvas, directions: Sequence[Direction | str], generator: TileGenerator,
-                         settings: GrowSettings | None = None, *, by: int = DEFAULT_BY,
-                         along: tuple[int, int] | None = None, steps: int = 1, candidates: int = 1) -> Estimate:
+def estimate_grow_region(
+    canvas: Canvas,
+    directions: Sequence[Direction | str],
+    generator: TileGenerator,
+    settings: GrowSettings | None = None,
+    *,
+    by: int = DEFAULT_BY,
+    along: tuple[int, int] | None = None,
+    steps: int = 1,
+    candidates: int = 1,
+) -> Estimate:
     """The plans of :func:`grow_region`'s steps (each step's content follows from the last), without generating."""
     settings = settings or GrowSettings()
     t, size = settings.tile, canvas.tile
     bounds = before = canvas.bounds
     reach = steps * by + 2 * t
-    around = Window(bounds.row_off - reach, bounds.col_off - reach, bounds.height + 2 * reach,
-                    bounds.width + 2 * reach)
+    around = Window(bounds.row_off - reach, bounds.col_off - reach, bounds.height + 2 * reach, bounds.width + 2 * reach)
     written = {(w.row_off // size, w.col_off // size) for w in canvas.written_tile_windows(around)}
     plans, regions = [], []
     for _ in range(steps):
         region, keep = edge_region(bounds, directions, by, along)
-        content = [p for i, j in written
-                   if (p := intersection(Window(i * size, j * size, size, size), bounds)) is not None]
+        content = [
+            p for i, j in written if (p := intersection(Window(i * size, j * size, size, size), bounds)) is not None
+        ]
         plan = plan_fill(region, _merge_keep(content, keep), tile=t, bounds=bounds)
         for w in plan.written:
-            written.update((i, j) for i in range(w.row_off // size, (w.row_end - 1) // size + 1)
-                           for j in range(w.col_off // size, (w.col_end - 1) // size + 1))
+            written.update(
+                (i, j)
+                for i in range(w.row_off // size, (w.row_end - 1) // size + 1)
+                for j in range(w.col_off // size, (w.col_end - 1) // size + 1)
+            )
         plans.append(plan)
         regions.append(region)
         bounds = plan.new_bounds
-    return _estimate(plans, sum(len(p.tiles) for p in plans), before, bounds, generator, settings, candidates,
-                     tuple(regions))
+    return _estimate(
+        plans, sum(len(p.tiles) for p in plans), before, bounds, generator, settings, candidates, tuple(regions)
+    )
 
 
-def estimate_grow(canvas: Canvas, directions: Sequence[Direction | str], generator: TileGenerator,
-                  settings: GrowSettings | None = None, *, steps: int = 1) -> Estimate:
+def estimate_grow(
+    canvas: Canvas,
+    directions: Sequence[Direction | str],
+    generator: TileGenerator,
+    settings: GrowSettings | None = None,
+    *,
+    steps: int = 1,
+) -> Estimate:
     """The plans of :func:`~imkerutils.exquisite.pipeline.grow` (whole edges, 512 px a step), without generating."""
     settings = settings or GrowSettings()
     bounds = canvas.bounds
@@ -263,23 +319,57 @@ def _assemble(tile: FillTile, canvas_pixels: np.ndarray, done: dict[tuple[int, i
     return pixels
 
 
-def _run_tile(tile: FillTile, index: int, region: Window, prefer: Direction | None, pixels: np.ndarray,
-              generator: TileGenerator, settings: dict[Direction, TileSettings], cancel: Cancel | None) -> FillOutcome:
+def _run_tile(
+    tile: FillTile,
+    index: int,
+    region: Window,
+    prefer: Direction | None,
+    pixels: np.ndarray,
+    generator: TileGenerator,
+    settings: dict[Direction, TileSettings],
+    cancel: Cancel | None,
+) -> FillOutcome:
     start = time.perf_counter()
     generate = tile.generate_mask()
     d, col = dominant_seam(generate, prefer)
     s = settings[d]
     reference = np.ascontiguousarray(
-        from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=s.fill), d))
+        from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=s.fill), d)
+    )
     # Seeds depend on the step seed and the cell's offset in the region, as an unordered pair: never on
     # the worker, the order or the direction, so growing a strip left / up is the mirror / transpose of
     # growing it right (the edge plan's rule).
     offset = sorted((tile.cell.row_off - region.row_off, tile.cell.col_off - region.col_off))
-    drawn = draw_tile(index, (s.seed, "fill", *offset), d, pixels, generate,
-                      reference, generator, s, seam_col=col, cancelled=None if cancel is None else cancel.is_set)
+    drawn = draw_tile(
+        index,
+        (s.seed, "fill", *offset),
+        d,
+        pixels,
+        generate,
+        reference,
+        generator,
+        s,
+        seam_col=col,
+        cancelled=None if cancel is None else cancel.is_set,
+    )
     b = drawn.best
-    return FillOutcome(tile, index, b.seed, d, reference, generate, drawn.raw, b.image, b.scores, b.band_drift,
-                       drawn.usage, drawn.cost_usd, drawn.request_id, time.perf_counter() - start, drawn.rejected)
+    return FillOutcome(
+        tile,
+        index,
+        b.seed,
+        d,
+        reference,
+        generate,
+        drawn.raw,
+        b.image,
+        b.scores,
+        b.band_drift,
+        drawn.usage,
+        drawn.cost_usd,
+        drawn.request_id,
+        time.perf_counter() - start,
+        drawn.rejected,
+    )
 
 
 def generate_fill(
@@ -311,10 +401,19 @@ def generate_fill(
         Budget(budget_usd, canvas_spent_usd(canvas)).check(worst)
     template = get_template(settings.template, settings.template_version)
     prompts = {d: render(template, settings.prompt, d) for d in Direction}
-    tile_settings = {d: TileSettings(prompt=p.text, seed=settings.seed, seam=settings.seam,
-                                     seam_width=settings.seam_width, fill=settings.fill,
-                                     candidates=settings.candidates, max_retries=settings.max_retries, qc=settings.qc)
-                     for d, p in prompts.items()}
+    tile_settings = {
+        d: TileSettings(
+            prompt=p.text,
+            seed=settings.seed,
+            seam=settings.seam,
+            seam_width=settings.seam_width,
+            fill=settings.fill,
+            candidates=settings.candidates,
+            max_retries=settings.max_retries,
+            qc=settings.qc,
+        )
+        for d, p in prompts.items()
+    }
     index = {t.key: n for n, t in enumerate(plan.tiles)}
     done: dict[tuple[int, int], FillOutcome] = {}
     workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
@@ -323,8 +422,10 @@ def generate_fill(
             if cancel is not None:
                 cancel.check()
             inputs = [(t, _assemble(t, canvas.read(t.tile_window), done)) for t in level]
-            futures = [pool.submit(_run_tile, t, index[t.key], plan.region, prefer, px, generator, tile_settings,
-                                   cancel) for t, px in inputs]
+            futures = [
+                pool.submit(_run_tile, t, index[t.key], plan.region, prefer, px, generator, tile_settings, cancel)
+                for t, px in inputs
+            ]
             try:
                 for tile, future in zip(level, futures, strict=True):
                     done[tile.key] = future.result()
@@ -340,8 +441,15 @@ def generate_fill(
     return FillResult(plan=plan, token=token, outcomes=outcomes, record=record)
 
 
-def _record(plan: FillPlan, outcomes: list[FillOutcome], prompts: dict[Direction, Any], generator: TileGenerator,
-            settings: GrowSettings, created: str, timings: dict[str, float]) -> StepRecord:
+def _record(
+    plan: FillPlan,
+    outcomes: list[FillOutcome],
+    prompts: dict[Direction, Any],
+    generator: TileGenerator,
+    settings: GrowSettings,
+    created: str,
+    timings: dict[str, float],
+) -> StepRecord:
     step_id = f"{created[:10].replace('-', '')}-fill-{uuid.uuid4().hex[:12]}"
     counts = Counter(o.direction for o in outcomes)
     direction = max(Direction, key=lambda d: (counts[d], -list(Direction).index(d)))
@@ -355,29 +463,67 @@ def _record(plan: FillPlan, outcomes: list[FillOutcome], prompts: dict[Direction
         written = o.tile.write_windows[0]
         for w in o.tile.write_windows[1:]:
             written = union(written, w)
-        artifacts = ({role: step_artifact_key(step_id, 0, o.index, role)
-                      for role in ("reference", "mask", "raw", "final")} if settings.save_artifacts else {})
-        tiles.append(TileRecord(index=o.index, tile_window=o.tile.tile_window, write_window=written, seed=o.seed,
-                                band_drift=o.band_drift, seam_scores=_numeric(o.scores), usage=o.usage,
-                                cost_usd=o.cost_usd, request_id=o.request_id, artifacts=artifacts))
+        artifacts = (
+            {role: step_artifact_key(step_id, 0, o.index, role) for role in ("reference", "mask", "raw", "final")}
+            if settings.save_artifacts
+            else {}
+        )
+        tiles.append(
+            TileRecord(
+                index=o.index,
+                tile_window=o.tile.tile_window,
+                write_window=written,
+                seed=o.seed,
+                band_drift=o.band_drift,
+                seam_scores=_numeric(o.scores),
+                usage=o.usage,
+                cost_usd=o.cost_usd,
+                request_id=o.request_id,
+                artifacts=artifacts,
+            )
+        )
     worst = _worst_scores(outcomes)  # band drift included, as grow's records have it
     return StepRecord(
-        step_id=step_id, direction=direction, created_at=created, strip_window=plan.region,
-        bounds_before=plan.bounds, bounds_after=plan.new_bounds,
+        step_id=step_id,
+        direction=direction,
+        created_at=created,
+        strip_window=plan.region,
+        bounds_before=plan.bounds,
+        bounds_after=plan.new_bounds,
         band_sha256=sha_of([o.final[~o.generate] for o in outcomes]),
         result_sha256=sha_of([a for o in outcomes for _, a in o.pieces()]),
-        prompt_text=prompt.text, user_prompt=settings.prompt, template_name=prompt.template_name,
-        template_version=prompt.template_version, prompt_sha256=prompt.sha256, generator_name=generator.name,
-        generator_version=generator.version, generator_params=generator.params(), seed=settings.seed,
-        seam_strategy=settings.seam, seam_params={"width": settings.seam_width, "fill_cell": list(plan.cell),
-                                                   "tile": plan.tile},
-        tiles=tuple(tiles), usage=usage, cost_usd=cost, timings=timings, qc=worst,
-        attempts=tuple(Attempt(seed=r["seed"], scores=_numeric(r["scores"]), reason=f"tile {o.index}: {r['reason']}")
-                       for o in outcomes for r in o.rejected))
+        prompt_text=prompt.text,
+        user_prompt=settings.prompt,
+        template_name=prompt.template_name,
+        template_version=prompt.template_version,
+        prompt_sha256=prompt.sha256,
+        generator_name=generator.name,
+        generator_version=generator.version,
+        generator_params=generator.params(),
+        seed=settings.seed,
+        seam_strategy=settings.seam,
+        seam_params={"width": settings.seam_width, "fill_cell": list(plan.cell), "tile": plan.tile},
+        tiles=tuple(tiles),
+        usage=usage,
+        cost_usd=cost,
+        timings=timings,
+        qc=worst,
+        attempts=tuple(
+            Attempt(seed=r["seed"], scores=_numeric(r["scores"]), reason=f"tile {o.index}: {r['reason']}")
+            for o in outcomes
+            for r in o.rejected
+        ),
+    )
 
 
-def commit_fill(canvas: Canvas, result: FillResult, *, cancel: Cancel | None = None, save_artifacts: bool = True,
-                expect_token: str | None = None) -> StepRecord:
+def commit_fill(
+    canvas: Canvas,
+    result: FillResult,
+    *,
+    cancel: Cancel | None = None,
+    save_artifacts: bool = True,
+    expect_token: str | None = None,
+) -> StepRecord:
     """Commit a generated fill as ONE undoable step, then store its artifacts.
 
     The step is refused (nothing written) unless the canvas is still at ``expect_token`` (default: the
@@ -386,15 +532,17 @@ def commit_fill(canvas: Canvas, result: FillResult, *, cancel: Cancel | None = N
     """
     if cancel is not None:
         cancel.check()
-    record = commit_pieces(canvas, result.record, result.pieces(),
-                           expect_token=result.token if expect_token is None else expect_token)
+    record = commit_pieces(
+        canvas, result.record, result.pieces(), expect_token=result.token if expect_token is None else expect_token
+    )
     if save_artifacts and any(t.artifacts for t in record.tiles):
         _store_artifacts(canvas, record.step_id, result.outcomes)
     return record
 
 
-def commit_pieces(canvas: Canvas, record: StepRecord, pieces: list[tuple[Window, np.ndarray]], *,
-                  expect_token: str) -> StepRecord:
+def commit_pieces(
+    canvas: Canvas, record: StepRecord, pieces: list[tuple[Window, np.ndarray]], *, expect_token: str
+) -> StepRecord:
     """Write ``pieces`` as ONE undoable step recorded by ``record`` (bounds taken from the canvas now)."""
     bounds_before = canvas.bounds
     after = bounds_before
@@ -402,8 +550,13 @@ def commit_pieces(canvas: Canvas, record: StepRecord, pieces: list[tuple[Window,
         after = w if after.is_empty else union(after, w)
     record = replace(record, bounds_before=bounds_before, bounds_after=after)
     start = time.perf_counter()
-    canvas.write([(w.row_off, w.col_off, a) for w, a in pieces], grow=True, kind="fill",
-                 info={EXQUISITE_INFO_KEY: [record.to_dict()]}, expect_token=expect_token)
+    canvas.write(
+        [(w.row_off, w.col_off, a) for w, a in pieces],
+        grow=True,
+        kind="fill",
+        info={EXQUISITE_INFO_KEY: [record.to_dict()]},
+        expect_token=expect_token,
+    )
     return replace(record, timings={**record.timings, "commit": time.perf_counter() - start})
 
 
@@ -455,9 +608,18 @@ def fill(
     NoContentNearError
         The region has no content next to it.
     """
-    result = generate_fill(canvas, region, generator, settings, cell=cell, keep=keep, direction=direction,
-                           budget_usd=budget_usd,
-                           cancel=cancel, on_tile=on_tile)
+    result = generate_fill(
+        canvas,
+        region,
+        generator,
+        settings,
+        cell=cell,
+        keep=keep,
+        direction=direction,
+        budget_usd=budget_usd,
+        cancel=cancel,
+        on_tile=on_tile,
+    )
     return commit_fill(canvas, result, cancel=cancel, save_artifacts=(settings or GrowSettings()).save_artifacts)
 
 
@@ -493,9 +655,17 @@ def grow_region(
     records = []
     for _ in range(steps):
         region, keep = edge_region(canvas.bounds, directions, by, along)
-        record = fill(canvas, region, generator, settings, keep=keep, direction=growth_direction(directions),
-                      budget_usd=budget_usd, cancel=cancel,
-                      on_tile=on_tile)
+        record = fill(
+            canvas,
+            region,
+            generator,
+            settings,
+            keep=keep,
+            direction=growth_direction(directions),
+            budget_usd=budget_usd,
+            cancel=cancel,
+            on_tile=on_tile,
+        )
         records.append(record)
         if on_step is not None:
             on_step(record)

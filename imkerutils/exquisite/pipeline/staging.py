@@ -41,9 +41,19 @@ from imkerutils.exquisite.state.record import StepRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
-__all__ = ["PROPOSAL_FORMAT", "STAGED", "Proposal", "accept", "candidate_pieces", "contact_sheet", "discard",
-           "fingerprint", "list_proposals",
-           "load_proposal", "stage_fill"]
+__all__ = [
+    "PROPOSAL_FORMAT",
+    "STAGED",
+    "Proposal",
+    "accept",
+    "candidate_pieces",
+    "contact_sheet",
+    "discard",
+    "fingerprint",
+    "list_proposals",
+    "load_proposal",
+    "stage_fill",
+]
 
 STAGED = "_staged"
 PROPOSAL_FORMAT = "imkerutils.proposal/1"
@@ -67,29 +77,49 @@ class Proposal:
 
     def summary(self, current_token: str | None = None) -> dict[str, Any]:
         """What ``imkerutils staged`` lists."""
-        out: dict[str, Any] = {"id": self.id, "created_at": self.created_at, "region": self.region.to_dict(),
-               "canvas_state": self.canvas_token, "tiles": len(self.plan.tiles), "candidates": []}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "created_at": self.created_at,
+            "region": self.region.to_dict(),
+            "canvas_state": self.canvas_token,
+            "tiles": len(self.plan.tiles),
+            "candidates": [],
+        }
         if current_token is not None:
             out["canvas_unchanged"] = current_token == self.canvas_token
         for c, r in zip(self.candidates, self.records(), strict=True):
-            out["candidates"].append({"candidate": c["candidate"], "seed": c["seed"],
-                                      "seam_scores": dict(r.qc), "cost_usd": r.cost_usd})
+            out["candidates"].append(
+                {"candidate": c["candidate"], "seed": c["seed"], "seam_scores": dict(r.qc), "cost_usd": r.cost_usd}
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": PROPOSAL_FORMAT, "id": self.id, "created_at": self.created_at,
-                "region": self.region.to_dict(), "keep": [w.to_dict() for w in self.keep],
-                "canvas_token": self.canvas_token, "fingerprint": self.fingerprint, "plan": self.plan.to_dict(),
-                "candidates": list(self.candidates)}
+        return {
+            "format": PROPOSAL_FORMAT,
+            "id": self.id,
+            "created_at": self.created_at,
+            "region": self.region.to_dict(),
+            "keep": [w.to_dict() for w in self.keep],
+            "canvas_token": self.canvas_token,
+            "fingerprint": self.fingerprint,
+            "plan": self.plan.to_dict(),
+            "candidates": list(self.candidates),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Proposal:
         if data.get("format") != PROPOSAL_FORMAT:
             raise ProposalNotFoundError(f"not a staged proposal (format {data.get('format')!r})")
-        return cls(id=data["id"], created_at=data["created_at"], region=Window.from_dict(data["region"]),
-                   keep=tuple(Window.from_dict(w) for w in data["keep"]), canvas_token=data["canvas_token"],
-                   fingerprint=data["fingerprint"], plan=FillPlan.from_dict(data["plan"]),
-                   candidates=tuple(data["candidates"]))
+        return cls(
+            id=data["id"],
+            created_at=data["created_at"],
+            region=Window.from_dict(data["region"]),
+            keep=tuple(Window.from_dict(w) for w in data["keep"]),
+            canvas_token=data["canvas_token"],
+            fingerprint=data["fingerprint"],
+            plan=FillPlan.from_dict(data["plan"]),
+            candidates=tuple(data["candidates"]),
+        )
 
 
 # -- the store: the canvas's own artifact keys (hashed with them, so `verify` checks staged data too) ----------
@@ -113,8 +143,9 @@ def fingerprint(canvas: Canvas, plan: FillPlan) -> str:
         h.update(np.ascontiguousarray(canvas.read(t.tile_window)).data)
     r, size = plan.region, plan.tile
     around = Window(r.row_off - size, r.col_off - size, r.height + 2 * size, r.width + 2 * size)
-    h.update(json.dumps(sorted((w.row_off, w.col_off, w.height, w.width)
-                               for w in content_windows(canvas, around))).encode())
+    h.update(
+        json.dumps(sorted((w.row_off, w.col_off, w.height, w.width) for w in content_windows(canvas, around))).encode()
+    )
     return h.hexdigest()
 
 
@@ -158,15 +189,29 @@ def stage_fill(
     results = []
     for k in range(candidates):
         s = replace(settings, seed=settings.seed + k, save_artifacts=False)
-        results.append((s.seed, generate_fill(canvas, region, generator, s, plan=plan, direction=direction,
-                                              cancel=cancel, on_tile=on_tile)))
+        results.append(
+            (
+                s.seed,
+                generate_fill(
+                    canvas, region, generator, s, plan=plan, direction=direction, cancel=cancel, on_tile=on_tile
+                ),
+            )
+        )
     if cancel is not None:
         cancel.check()
     pid = uuid.uuid4().hex[:12]
-    proposal = Proposal(id=pid, created_at=format_utc(datetime.now(UTC)), region=region, keep=tuple(keep),
-                        canvas_token=token, fingerprint=fingerprint(canvas, plan), plan=plan,
-                        candidates=tuple({"candidate": k, "seed": seed, "record": r.record.to_dict()}
-                                         for k, (seed, r) in enumerate(results)))
+    proposal = Proposal(
+        id=pid,
+        created_at=format_utc(datetime.now(UTC)),
+        region=region,
+        keep=tuple(keep),
+        canvas_token=token,
+        fingerprint=fingerprint(canvas, plan),
+        plan=plan,
+        candidates=tuple(
+            {"candidate": k, "seed": seed, "record": r.record.to_dict()} for k, (seed, r) in enumerate(results)
+        ),
+    )
     for k, (_, r) in enumerate(results):
         canvas.put_artifact(f"{STAGED}/{pid}/candidate-{k}.npz", _npz(r.outcomes))
     canvas.put_artifact(f"{STAGED}/{pid}/proposal.json", json.dumps(proposal.to_dict()).encode())
@@ -227,7 +272,8 @@ def accept(canvas: Canvas, proposal_id: str, candidate: int = 0) -> StepRecord:
     if token != proposal.canvas_token and fingerprint(canvas, proposal.plan) != proposal.fingerprint:
         raise ProposalStaleError(
             f"the canvas changed since proposal {proposal.id} was staged, in pixels it depends on; nothing was "
-            f"written (discard it and stage again)")
+            f"written (discard it and stage again)"
+        )
     record = StepRecord.from_dict(proposal.candidates[k]["record"])
     committed = commit_pieces(canvas, record, candidate_pieces(canvas, proposal, k), expect_token=token)
     _remove(canvas, proposal.id)
@@ -271,7 +317,6 @@ def contact_sheet(canvas: Canvas, proposal_id: str, *, margin: int = 256, panel:
         sheet[..., 3] = 255
     x = gap
     for p in panels:
-        sheet[gap:gap + p.shape[0], x:x + p.shape[1]] = p
+        sheet[gap : gap + p.shape[0], x : x + p.shape[1]] = p
         x += p.shape[1] + gap
     return sheet
-

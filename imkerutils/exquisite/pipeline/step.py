@@ -73,7 +73,8 @@ class GrowSettings:
         # checked here, before a step is planned, so a bad setting never costs a generator call
         if self.seam not in SEAM_STRATEGIES:
             raise UnknownSeamStrategyError(
-                f"unknown seam strategy {self.seam!r}; choose one of {', '.join(seam_strategy_names())}")
+                f"unknown seam strategy {self.seam!r}; choose one of {', '.join(seam_strategy_names())}"
+            )
         for name, least in (("candidates", 1), ("max_retries", 0), ("seam_width", 0), ("workers", 1), ("tile", 2)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
@@ -86,8 +87,9 @@ def _directions(direction: Direction | str | Sequence[Direction | str]) -> list[
     return [Direction.parse(d) for d in direction]
 
 
-def plan_step(canvas: Canvas, direction: Direction | str | Sequence[Direction | str],
-              settings: GrowSettings | None = None) -> BatchPlan:
+def plan_step(
+    canvas: Canvas, direction: Direction | str | Sequence[Direction | str], settings: GrowSettings | None = None
+) -> BatchPlan:
     """The batch plan the next step would follow."""
     settings = settings or GrowSettings()
     return plan_batch(canvas.bounds, _directions(direction), overlap=settings.overlap)
@@ -106,8 +108,9 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def artifact_jobs(step_id: str, outcomes: Sequence[tuple[int, int, Any]]
-                  ) -> tuple[list[tuple[str, Callable[[], np.ndarray]]], dict[tuple[int, int], dict[str, str]]]:
+def artifact_jobs(
+    step_id: str, outcomes: Sequence[tuple[int, int, Any]]
+) -> tuple[list[tuple[str, Callable[[], np.ndarray]]], dict[tuple[int, int], dict[str, str]]]:
     """Each tile's reference, mask, raw output and final tile: their keys in ``_generated/`` and their images.
 
     ``outcomes`` are ``(edge, tile index, outcome)``; an outcome (grow's or fill's) has ``reference``,
@@ -118,8 +121,11 @@ def artifact_jobs(step_id: str, outcomes: Sequence[tuple[int, int, Any]]
     paths: dict[tuple[int, int], dict[str, str]] = {}
     for edge, index, o in outcomes:
         for role in TILE_ROLES:
-            image = functools.partial(mask_to_openai_rgba, o.generate) if role == "mask" else \
-                functools.partial(getattr, o, role)
+            image = (
+                functools.partial(mask_to_openai_rgba, o.generate)
+                if role == "mask"
+                else functools.partial(getattr, o, role)
+            )
             key = step_artifact_key(step_id, edge, index, role)
             jobs.append((key, image))
             paths.setdefault((edge, index), {})[role] = key
@@ -172,29 +178,61 @@ def grow_batch(
     token = canvas.state_token
     template = get_template(settings.template, settings.template_version)
     prompts = {e.direction: render(template, settings.prompt, e.direction) for e in batch.edges}
-    tile_settings = {d: TileSettings(prompt=p.text, seed=settings.seed, seam=settings.seam,
-                                     seam_width=settings.seam_width, fill=settings.fill,
-                                     candidates=settings.candidates, max_retries=settings.max_retries, qc=settings.qc)
-                     for d, p in prompts.items()}
+    tile_settings = {
+        d: TileSettings(
+            prompt=p.text,
+            seed=settings.seed,
+            seam=settings.seam,
+            seam_width=settings.seam_width,
+            fill=settings.fill,
+            candidates=settings.candidates,
+            max_retries=settings.max_retries,
+            qc=settings.qc,
+        )
+        for d, p in prompts.items()
+    }
     workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
-    outcomes = run_batch_tiles(canvas, batch, generator, tile_settings, client=client, workers=workers,
-                               on_tile=on_tile, cancel=cancel, worker_timeout=settings.worker_timeout)
+    outcomes = run_batch_tiles(
+        canvas,
+        batch,
+        generator,
+        tile_settings,
+        client=client,
+        workers=workers,
+        on_tile=on_tile,
+        cancel=cancel,
+        worker_timeout=settings.worker_timeout,
+    )
     generated = time.perf_counter()
 
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
-    jobs, saved = (artifact_jobs(step_id, [(k, t.index, outcomes[(k, t.index)])
-                                            for k, edge in enumerate(batch.edges) for t in edge.tiles])
-                   if settings.save_artifacts else ([], {}))
+    jobs, saved = (
+        artifact_jobs(
+            step_id, [(k, t.index, outcomes[(k, t.index)]) for k, edge in enumerate(batch.edges) for t in edge.tiles]
+        )
+        if settings.save_artifacts
+        else ([], {})
+    )
     drafts: list[StepRecord] = []  # validated here, before anything is written; timings come last
     for k, edge in enumerate(batch.edges):
         edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
         tile_records: list[TileRecord] = []
         for o in edge_outcomes:
             artifacts = saved.get((k, o.plan.index), {})
-            tile_records.append(TileRecord(
-                index=o.plan.index, tile_window=o.plan.tile_window, write_window=o.plan.write_window, seed=o.seed,
-                band_drift=o.band_drift, seam_scores=_numeric(o.scores), usage=o.usage, cost_usd=o.cost_usd,
-                request_id=o.request_id, artifacts=artifacts))
+            tile_records.append(
+                TileRecord(
+                    index=o.plan.index,
+                    tile_window=o.plan.tile_window,
+                    write_window=o.plan.write_window,
+                    seed=o.seed,
+                    band_drift=o.band_drift,
+                    seam_scores=_numeric(o.scores),
+                    usage=o.usage,
+                    cost_usd=o.cost_usd,
+                    request_id=o.request_id,
+                    artifacts=artifacts,
+                )
+            )
         usage: Usage | None = None
         cost: float | None = 0.0
         for o in edge_outcomes:
@@ -202,27 +240,51 @@ def grow_batch(
             cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
         band = [_band_pixels(o) for o in edge_outcomes]
         prompt = prompts[edge.direction]
-        drafts.append(StepRecord(
-            step_id=f"{step_id}.{k}" if len(batch.edges) > 1 else step_id, direction=edge.direction,
-            created_at=created, strip_window=edge.strip, bounds_before=edge.bounds, bounds_after=edge.new_bounds,
-            band_sha256=sha_of(band), result_sha256=sha_of([o.new_pixels for o in edge_outcomes]),
-            prompt_text=prompt.text, user_prompt=settings.prompt, template_name=prompt.template_name,
-            template_version=prompt.template_version, prompt_sha256=prompt.sha256,
-            generator_name=generator.name, generator_version=generator.version,
-            generator_params=generator.params(), seed=settings.seed, seam_strategy=settings.seam,
-            seam_params={"width": settings.seam_width}, tiles=tuple(tile_records), usage=usage, cost_usd=cost,
-            qc=_worst_scores(edge_outcomes),
-            attempts=tuple(Attempt(seed=r["seed"], scores=_numeric(r["scores"]),
-                                   reason=f"tile {o.plan.index}: {r['reason']}")
-                           for o in edge_outcomes for r in o.rejected)))
+        drafts.append(
+            StepRecord(
+                step_id=f"{step_id}.{k}" if len(batch.edges) > 1 else step_id,
+                direction=edge.direction,
+                created_at=created,
+                strip_window=edge.strip,
+                bounds_before=edge.bounds,
+                bounds_after=edge.new_bounds,
+                band_sha256=sha_of(band),
+                result_sha256=sha_of([o.new_pixels for o in edge_outcomes]),
+                prompt_text=prompt.text,
+                user_prompt=settings.prompt,
+                template_name=prompt.template_name,
+                template_version=prompt.template_version,
+                prompt_sha256=prompt.sha256,
+                generator_name=generator.name,
+                generator_version=generator.version,
+                generator_params=generator.params(),
+                seed=settings.seed,
+                seam_strategy=settings.seam,
+                seam_params={"width": settings.seam_width},
+                tiles=tuple(tile_records),
+                usage=usage,
+                cost_usd=cost,
+                qc=_worst_scores(edge_outcomes),
+                attempts=tuple(
+                    Attempt(seed=r["seed"], scores=_numeric(r["scores"]), reason=f"tile {o.plan.index}: {r['reason']}")
+                    for o in edge_outcomes
+                    for r in o.rejected
+                ),
+            )
+        )
     timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
     records = [replace(r, timings=timings) for r in drafts]
     pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
     if cancel is not None:
         cancel.check()
     commit_start = time.perf_counter()
-    canvas.write(pieces, grow=True, kind="grow-" + "-".join(d.value for d in batch.directions),
-                 info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]}, expect_token=token)
+    canvas.write(
+        pieces,
+        grow=True,
+        kind="grow-" + "-".join(d.value for d in batch.directions),
+        info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
+        expect_token=token,
+    )
     timings = {**timings, "commit": time.perf_counter() - commit_start}
     store_artifacts(canvas, jobs)  # after the commit: a refused step leaves no artifacts behind
     timings["total"] = time.perf_counter() - started

@@ -68,8 +68,11 @@ def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
     """Sum two token counts (``None`` = nothing reported)."""
     if a is None or b is None:
         return a if b is None else b
-    return Usage(a.input_text_tokens + b.input_text_tokens, a.input_image_tokens + b.input_image_tokens,
-                 a.output_tokens + b.output_tokens)
+    return Usage(
+        a.input_text_tokens + b.input_text_tokens,
+        a.input_image_tokens + b.input_image_tokens,
+        a.output_tokens + b.output_tokens,
+    )
 
 
 def _window_in(tile: Window, w: Window) -> tuple[slice, slice]:
@@ -92,7 +95,8 @@ def _check_result(result: TileResult, request: TileRequest, generator: TileGener
     if image.shape != want or image.dtype != np.uint8:
         raise GeneratorOutputError(
             f"generator {generator.name!r} returned an image of shape {image.shape} {image.dtype}, "
-            f"expected {want} uint8")
+            f"expected {want} uint8"
+        )
     return image
 
 
@@ -117,13 +121,36 @@ def run_tile(
     # depend on the direction (mirrored growth gets the mirrored reference)
     d = plan.direction
     reference = np.ascontiguousarray(
-        from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=settings.fill), d))
-    drawn = draw_tile(plan.index, (settings.seed, edge, plan.index), d, pixels, generate, reference, generator,
-                      settings, cancelled=cancelled)
+        from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=settings.fill), d)
+    )
+    drawn = draw_tile(
+        plan.index,
+        (settings.seed, edge, plan.index),
+        d,
+        pixels,
+        generate,
+        reference,
+        generator,
+        settings,
+        cancelled=cancelled,
+    )
     new = new_pixels(plan, drawn.best.image).copy()
-    return TileOutcome(plan, drawn.best.seed, reference, generate, drawn.raw, drawn.best.image, new,
-                       drawn.best.scores, drawn.best.band_drift, drawn.usage, drawn.cost_usd, drawn.request_id,
-                       time.perf_counter() - start, drawn.rejected)
+    return TileOutcome(
+        plan,
+        drawn.best.seed,
+        reference,
+        generate,
+        drawn.raw,
+        drawn.best.image,
+        new,
+        drawn.best.scores,
+        drawn.best.band_drift,
+        drawn.usage,
+        drawn.cost_usd,
+        drawn.request_id,
+        time.perf_counter() - start,
+        drawn.rejected,
+    )
 
 
 @dataclass
@@ -166,8 +193,14 @@ def draw_tile(
             if cancelled is not None and cancelled():
                 raise StepCancelledError("cancelled; nothing was written")
             seed = derive_seed(*seed_parts, attempt, k)
-            request = TileRequest(reference=reference, generate=generate, prompt=settings.prompt, seed=seed,
-                                  direction=direction, size=reference.shape[0])
+            request = TileRequest(
+                reference=reference,
+                generate=generate,
+                prompt=settings.prompt,
+                seed=seed,
+                direction=direction,
+                size=reference.shape[0],
+            )
             result = generator.generate(request)
             raw = _check_result(result, request, generator)
             usage_total = add_usage(usage_total, result.usage)
@@ -191,11 +224,13 @@ def draw_tile(
         if verdict is Verdict.REJECT:
             break
     raise StepRejectedError(
-        f"quality control rejected tile {index} after {len(rejected)} candidate(s); the canvas is unchanged")
+        f"quality control rejected tile {index} after {len(rejected)} candidate(s); the canvas is unchanged"
+    )
 
 
-def _seam_at(final: np.ndarray, raw: np.ndarray, generate: np.ndarray, direction: Direction, col: int,
-             settings: TileSettings) -> tuple[np.ndarray, dict[str, Any]]:
+def _seam_at(
+    final: np.ndarray, raw: np.ndarray, generate: np.ndarray, direction: Direction, col: int, settings: TileSettings
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Seam strategy and scores at an arbitrary seam column (a fill tile's longest seam), where they apply."""
     if 0 < col < final.shape[1]:
         final = apply_seam(settings.seam, final, generate, direction, width=settings.seam_width, seam_col=col)

@@ -62,8 +62,12 @@ class Frame:
         step = tile << (levels - 1)
         if bounds.is_empty:
             return cls(Window(0, 0, step, step), levels, tile)
-        window = Window.from_bounds(_floor(bounds.row_off, step), _floor(bounds.col_off, step),
-                                    _ceil(bounds.row_end, step), _ceil(bounds.col_end, step))
+        window = Window.from_bounds(
+            _floor(bounds.row_off, step),
+            _floor(bounds.col_off, step),
+            _ceil(bounds.row_end, step),
+            _ceil(bounds.col_end, step),
+        )
         return cls(window, levels, tile)
 
     def tile_counts(self, level: int) -> tuple[int, int]:
@@ -84,8 +88,12 @@ class Frame:
         rows, cols = self.tile_counts(level)
         if not (0 <= col < cols and 0 <= row < rows):
             raise TileNotFoundError(f"tile ({col}, {row}) is outside the {cols}x{rows} tiles of level {level}")
-        return Window((self.window.row_off >> level) + row * self.tile,
-                      (self.window.col_off >> level) + col * self.tile, self.tile, self.tile)
+        return Window(
+            (self.window.row_off >> level) + row * self.tile,
+            (self.window.col_off >> level) + col * self.tile,
+            self.tile,
+            self.tile,
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {"window": self.window.to_dict(), "levels": self.levels, "tile": self.tile}

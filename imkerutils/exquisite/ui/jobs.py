@@ -89,10 +89,18 @@ class Job:
         part = self.tiles_done / self.tiles_total if self.tiles_total else 0.0
         progress = 1.0 if self.status == "done" else min(1.0, (self.steps_done + part) / steps)
         return {
-            "id": self.id, "status": self.status, **self.request.to_dict(),
-            "steps_done": self.steps_done, "tiles_done": self.tiles_done, "tiles_total": self.tiles_total,
-            "progress": progress, "head_before": self.head_before, "head_after": self.head_after,
-            "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
+            "id": self.id,
+            "status": self.status,
+            **self.request.to_dict(),
+            "steps_done": self.steps_done,
+            "tiles_done": self.tiles_done,
+            "tiles_total": self.tiles_total,
+            "progress": progress,
+            "head_before": self.head_before,
+            "head_after": self.head_after,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
             "error": None if self.error is None else self.error.to_dict(),
         }
 
@@ -113,14 +121,23 @@ class View:
     spent_usd: float
 
 
-
 def _summarise(step: StepInfo) -> tuple[dict[str, Any], Window]:
     """What the history list shows for one step, and the region its thumbnail shows."""
     records = [StepRecord.from_dict(r) for r in step.info.get(EXQUISITE_INFO_KEY) or []]
-    entry: dict[str, Any] = {"number": step.number, "id": step.id, "kind": step.kind, "created_at": step.created_at,
-                             "size": [step.bounds_after.width, step.bounds_after.height], "directions": [],
-                             "prompt": None, "generator": None, "seam_excess": None, "cost_usd": None,
-                             "cost": None, "source": None}
+    entry: dict[str, Any] = {
+        "number": step.number,
+        "id": step.id,
+        "kind": step.kind,
+        "created_at": step.created_at,
+        "size": [step.bounds_after.width, step.bounds_after.height],
+        "directions": [],
+        "prompt": None,
+        "generator": None,
+        "seam_excess": None,
+        "cost_usd": None,
+        "cost": None,
+        "source": None,
+    }
     source = step.info.get("source")
     if isinstance(source, str):
         entry["source"] = os.path.basename(source)  # the file name only: the page needs no paths
@@ -129,9 +146,14 @@ def _summarise(step: StepInfo) -> tuple[dict[str, Any], Window]:
         seams = [s for r in records if (s := r.qc.get("seam_excess")) is not None]
         costs = [r.cost_usd for r in records]
         cost = None if None in costs else sum(c or 0.0 for c in costs)
-        entry.update(directions=[r.direction.value for r in records], prompt=records[0].user_prompt,
-                     generator=records[0].generator_name, seam_excess=max(seams) if seams else None,
-                     cost_usd=cost, cost="unknown" if cost is None else format_usd(cost))
+        entry.update(
+            directions=[r.direction.value for r in records],
+            prompt=records[0].user_prompt,
+            generator=records[0].generator_name,
+            seam_excess=max(seams) if seams else None,
+            cost_usd=cost,
+            cost="unknown" if cost is None else format_usd(cost),
+        )
         region = records[0].strip_window
         for r in records[1:]:
             region = union(region, r.strip_window)
@@ -153,8 +175,14 @@ class CanvasSession:
         Grow jobs that may wait or run at once; more are refused.
     """
 
-    def __init__(self, location: str | os.PathLike[str], *, budget_usd: float | None = None,
-                 generators: Mapping[str, GeneratorFactory] | None = None, max_queued: int = 8) -> None:
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        *,
+        budget_usd: float | None = None,
+        generators: Mapping[str, GeneratorFactory] | None = None,
+        max_queued: int = 8,
+    ) -> None:
         self.location = os.fspath(location)
         self.budget = Budget(budget_usd)  # validates the limit
         self._factories = dict(generators) if generators is not None else None
@@ -220,11 +248,17 @@ class CanvasSession:
             entry["thumb"] = f"/api/steps/{entry['number']}/thumb.png?v={entry['id']}"
         levels = reader.levels
         self._view = View(
-            reader=reader, token=reader.state_token, bounds=reader.bounds, levels=levels, head=reader.head,
-            redoable=reader.redoable, frame=Frame.of(reader.bounds, levels=levels, tile=reader.tile),
+            reader=reader,
+            token=reader.state_token,
+            bounds=reader.bounds,
+            levels=levels,
+            head=reader.head,
+            redoable=reader.redoable,
+            frame=Frame.of(reader.bounds, levels=levels, tile=reader.tile),
             history=tuple(entry for entry, _ in summaries[-HISTORY_LIMIT:]),
             regions={entry["number"]: region for entry, region in summaries},
-            spent_usd=canvas_spent_usd(reader))
+            spent_usd=canvas_spent_usd(reader),
+        )
 
     def sync(self) -> None:
         """Notice a change made by another program (e.g. ``imkerutils undo``) and refresh the view."""
@@ -257,7 +291,8 @@ class CanvasSession:
         if name == "openai" and not os.environ.get("OPENAI_API_KEY"):
             raise AuthenticationGeneratorError(
                 "no OpenAI API key: the server was started without OPENAI_API_KEY in its environment; set it and "
-                "restart the server, or choose another generator")
+                "restart the server, or choose another generator"
+            )
         if self._factories is not None:
             return self._factories[name]()
         return get_generator(name)
@@ -273,12 +308,13 @@ class CanvasSession:
         with self._lock:
             active = sum(1 for j in self._jobs.values() if j.active)
             if active >= self.max_queued:
-                raise QueueFullError(f"{active} growth jobs are already waiting or running on this canvas; "
-                                     "wait for them to finish")
+                raise QueueFullError(
+                    f"{active} growth jobs are already waiting or running on this canvas; wait for them to finish"
+                )
             job = Job(id=uuid.uuid4().hex, request=request)
             self._jobs[job.id] = job
             finished = [k for k, j in self._jobs.items() if not j.active]
-            for k in finished[:max(0, len(finished) - KEEP_FINISHED_JOBS)]:
+            for k in finished[: max(0, len(finished) - KEEP_FINISHED_JOBS)]:
                 del self._jobs[k]
         self._submit(self._run_job, job, generator)
         return job
@@ -315,8 +351,16 @@ class CanvasSession:
             total = len(plan_step(canvas, list(req.directions), settings).tiles)
             with self._lock:
                 job.tiles_total = total
-            grow(canvas, list(req.directions), generator, settings, steps=req.steps,
-                 budget_usd=self.budget.limit_usd, on_tile=on_tile, on_step=on_step)
+            grow(
+                canvas,
+                list(req.directions),
+                generator,
+                settings,
+                steps=req.steps,
+                budget_usd=self.budget.limit_usd,
+                on_tile=on_tile,
+                on_step=on_step,
+            )
         except Exception as exc:  # every failure becomes a plain message on the job
             error = explain(exc)
             if error.kind == "internal":
@@ -357,8 +401,10 @@ class CanvasSession:
         canvas = self._canvas.refresh()
         if head is not None and canvas.head != head:
             self._refresh()
-            raise CanvasChangedError(f"the canvas changed since this page was drawn (it now has {canvas.head} "
-                                     f"steps, the page saw {head}); nothing was done, look again and retry")
+            raise CanvasChangedError(
+                f"the canvas changed since this page was drawn (it now has {canvas.head} "
+                f"steps, the page saw {head}); nothing was done, look again and retry"
+            )
         info = canvas.undo() if op == "undo" else canvas.redo()
         self._update_pyramid()
         self._publish()
@@ -369,26 +415,45 @@ class CanvasSession:
         """Everything the page shows, as JSON-ready data (never the API key)."""
         self.sync()
         v = self.view
-        remaining = Budget(self.budget.limit_usd, v.spent_usd).remaining_usd if self.budget.limit_usd is not None \
-            else None
+        remaining = (
+            Budget(self.budget.limit_usd, v.spent_usd).remaining_usd if self.budget.limit_usd is not None else None
+        )
         with self._lock:
             jobs = [j.to_dict() for j in reversed(self._jobs.values())]
         running = next((j for j in jobs if j["status"] == "running"), None)
         return {
-            "canvas": {"name": os.path.basename(self.location.rstrip("/\\")) or self.location,
-                       "mode": v.reader.mode, "tile": v.reader.tile, "bounds": v.bounds.to_dict(),
-                       "width": v.bounds.width, "height": v.bounds.height, "levels": v.levels},
-            "token": v.token, "head": v.head, "redoable": v.redoable,
-            "viewer": {"frame": v.frame.window.to_dict(), "tile": v.frame.tile, "levels": v.levels,
-                       "formats": ["png"] if v.reader.mode == "RGBA" else ["jpg", "png"]},
-            "history": list(v.history), "history_total": v.head,
-            "cost": {"spent_usd": v.spent_usd, "spent": format_usd(v.spent_usd),
-                     "budget_usd": self.budget.limit_usd,
-                     "budget": None if self.budget.limit_usd is None else format_usd(self.budget.limit_usd),
-                     "remaining_usd": remaining},
-            "generators": self.generators(), "default_generator": self.default_generator(),
+            "canvas": {
+                "name": os.path.basename(self.location.rstrip("/\\")) or self.location,
+                "mode": v.reader.mode,
+                "tile": v.reader.tile,
+                "bounds": v.bounds.to_dict(),
+                "width": v.bounds.width,
+                "height": v.bounds.height,
+                "levels": v.levels,
+            },
+            "token": v.token,
+            "head": v.head,
+            "redoable": v.redoable,
+            "viewer": {
+                "frame": v.frame.window.to_dict(),
+                "tile": v.frame.tile,
+                "levels": v.levels,
+                "formats": ["png"] if v.reader.mode == "RGBA" else ["jpg", "png"],
+            },
+            "history": list(v.history),
+            "history_total": v.head,
+            "cost": {
+                "spent_usd": v.spent_usd,
+                "spent": format_usd(v.spent_usd),
+                "budget_usd": self.budget.limit_usd,
+                "budget": None if self.budget.limit_usd is None else format_usd(self.budget.limit_usd),
+                "remaining_usd": remaining,
+            },
+            "generators": self.generators(),
+            "default_generator": self.default_generator(),
             "seams": self.seams(),
-            "job": running, "queued": sum(1 for j in jobs if j["status"] == "queued"),
+            "job": running,
+            "queued": sum(1 for j in jobs if j["status"] == "queued"),
             "jobs": jobs[:10],
         }
 

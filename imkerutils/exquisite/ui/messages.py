@@ -73,9 +73,13 @@ def explain(exc: BaseException) -> PlainError:
         return PlainError("moderation", "Refused by the image model's safety system", detail)
     if isinstance(exc, RetryableGeneratorError):
         if _is_rate_limit(exc):
-            return PlainError("rate_limit", "Rate limit reached at the image service",
-                              "The service asked us to slow down (HTTP 429) and kept refusing after several "
-                              f"retries. Wait a minute and try again. ({detail})", status=429)
+            return PlainError(
+                "rate_limit",
+                "Rate limit reached at the image service",
+                "The service asked us to slow down (HTTP 429) and kept refusing after several "
+                f"retries. Wait a minute and try again. ({detail})",
+                status=429,
+            )
         return PlainError("service", "The image service did not answer", detail, status=502)
     if isinstance(exc, BudgetExceededError):
         return PlainError("budget", "Budget reached", detail, status=402)
@@ -93,5 +97,6 @@ def explain(exc: BaseException) -> PlainError:
         return PlainError("nothing_to_redo", "Nothing to redo", detail, status=409)
     if isinstance(exc, ImkerError):
         return PlainError("invalid", "The request cannot be carried out", detail)
-    return PlainError("internal", "Unexpected server error",
-                      f"{type(exc).__name__} (details are in the server's log)", status=500)
+    return PlainError(
+        "internal", "Unexpected server error", f"{type(exc).__name__} (details are in the server's log)", status=500
+    )

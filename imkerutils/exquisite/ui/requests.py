@@ -57,8 +57,14 @@ class GrowRequest:
     seam: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"directions": list(self.directions), "steps": self.steps, "prompt": self.prompt,
-                "generator": self.generator, "seed": self.seed, "seam": self.seam}
+        return {
+            "directions": list(self.directions),
+            "steps": self.steps,
+            "prompt": self.prompt,
+            "generator": self.generator,
+            "seed": self.seed,
+            "seam": self.seam,
+        }
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
@@ -92,13 +98,17 @@ def _choice(data: Mapping[str, Any], name: str, default: str, choices: Collectio
     return value
 
 
-def parse_grow(data: Mapping[str, Any], *, generators: Collection[str], seams: Collection[str],
-               default_generator: str = "mock") -> GrowRequest:
+def parse_grow(
+    data: Mapping[str, Any], *, generators: Collection[str], seams: Collection[str], default_generator: str = "mock"
+) -> GrowRequest:
     """Check a grow body: ``directions`` (required), ``steps``, ``prompt``, ``generator``, ``seed``, ``seam``."""
     _check_keys(data, ("directions", "steps", "prompt", "generator", "seed", "seam"))
     directions = data.get("directions")
-    if (not isinstance(directions, list) or not directions
-            or not all(isinstance(d, str) and d in DIRECTIONS for d in directions)):
+    if (
+        not isinstance(directions, list)
+        or not directions
+        or not all(isinstance(d, str) and d in DIRECTIONS for d in directions)
+    ):
         raise BadRequestError("directions must be a non-empty list of right, left, up, down")
     if len(set(directions)) != len(directions):
         raise BadRequestError(f"directions must not repeat, got {directions!r}")

@@ -38,9 +38,11 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
     "cross-origin-resource-policy": "same-origin",
-    "content-security-policy": ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                                "form-action 'none'"),
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    ),
 }
 
 
@@ -79,8 +81,14 @@ def host_name(host_header: str) -> str | None:
         _ = parts.port  # raises ValueError on a bad port
     except ValueError:
         return None
-    if (parts.hostname is None or parts.username is not None or parts.path or parts.query or parts.fragment
-            or not _HOST_CHARS.fullmatch(parts.hostname)):
+    if (
+        parts.hostname is None
+        or parts.username is not None
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or not _HOST_CHARS.fullmatch(parts.hostname)
+    ):
         return None
     return parts.hostname
 
@@ -107,8 +115,9 @@ class GuardMiddleware:
             return
         host = host_name(Headers(scope=scope).get("host", ""))
         if host is None or host.lower() not in self.hosts:
-            response = PlainTextResponse("unknown Host header: this server answers only to its own address",
-                                         status_code=400)
+            response = PlainTextResponse(
+                "unknown Host header: this server answers only to its own address", status_code=400
+            )
             await response(scope, receive, self._with_headers(send, scope))
             return
         await self.app(scope, receive, self._with_headers(send, scope))

@@ -37,8 +37,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        raise ServerStartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another port with "
-                               "--port (0 picks a free one)") from None
+        raise ServerStartError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another port with "
+            "--port (0 picks a free one)"
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -56,8 +58,15 @@ def _config(app: ASGIApp, *, log_level: str) -> uvicorn.Config:
 
     # keep-alive 30 s, not uvicorn's 5: uvicorn starts the idle timer once a response is handed to the transport,
     # so a busy client that reads a large tile slowly can find its connection closed under its next request
-    return uvicorn.Config(app, log_level=log_level, access_log=False, ws="none", lifespan="on",
-                          timeout_keep_alive=30, timeout_graceful_shutdown=5)
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        ws="none",
+        lifespan="on",
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
+    )
 
 
 def run(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning") -> None:
@@ -68,15 +77,15 @@ def run(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning") -> Non
 
 
 @contextmanager
-def background(app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning",
-               timeout_s: float = 60.0) -> Iterator[str]:
+def background(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning", timeout_s: float = 60.0
+) -> Iterator[str]:
     """Serve ``app`` on a daemon thread; yields the base URL once the app has started, stops on exit."""
     import uvicorn
 
     sock = bind(host, port)
     server = uvicorn.Server(_config(app, log_level=log_level))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imkerutils-ui-server",
-                              daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imkerutils-ui-server", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + timeout_s

@@ -94,16 +94,29 @@ def _guarded(handler: Handler) -> Handler:
 async def _json_body(request: Request) -> dict[str, Any]:
     """The JSON object of a state-changing request from this server's own page (403/415/413/400 otherwise)."""
     if not is_same_origin(request.headers, request.url.scheme):
-        raise _HTTPProblem(PlainError(
-            "forbidden", "Request refused", "state-changing requests must come from this server's own page "
-            "(the Origin header must match the server's address)", 403))
+        raise _HTTPProblem(
+            PlainError(
+                "forbidden",
+                "Request refused",
+                "state-changing requests must come from this server's own page "
+                "(the Origin header must match the server's address)",
+                403,
+            )
+        )
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
-        raise _HTTPProblem(PlainError("unsupported_media_type", "Request refused",
-                                      f"the request body must be application/json, not {ctype or 'nothing'}", 415))
+        raise _HTTPProblem(
+            PlainError(
+                "unsupported_media_type",
+                "Request refused",
+                f"the request body must be application/json, not {ctype or 'nothing'}",
+                415,
+            )
+        )
     declared = request.headers.get("content-length")
-    too_large = PlainError("too_large", "Request refused", f"the request body is larger than {MAX_BODY_BYTES} bytes",
-                           413)
+    too_large = PlainError(
+        "too_large", "Request refused", f"the request body is larger than {MAX_BODY_BYTES} bytes", 413
+    )
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
         raise _HTTPProblem(too_large)
     body = bytearray()
@@ -127,12 +140,17 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
     @_guarded
     async def grow(request: Request) -> Response:
         body = await _json_body(request)
-        req = parse_grow(body, generators=session.generator_names(), seams=session.seams(),
-                         default_generator=session.default_generator())
+        req = parse_grow(
+            body,
+            generators=session.generator_names(),
+            seams=session.seams(),
+            default_generator=session.default_generator(),
+        )
         job = await run_in_threadpool(session.submit_grow, req)
         data = session.job(job.id)
-        return JSONResponse({"job": data}, status_code=202,
-                            headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"})
+        return JSONResponse(
+            {"job": data}, status_code=202, headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"}
+        )
 
     @_guarded
     async def job(request: Request) -> Response:
@@ -148,8 +166,10 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
             head = parse_undo(await _json_body(request))
             future = session.undo(head) if op == "undo" else session.redo(head)
             step = await asyncio.wrap_future(future)
-            return JSONResponse({"step": {"number": step.number, "kind": step.kind}, "head": session.view.head},
-                                headers={"cache-control": "no-store"})
+            return JSONResponse(
+                {"step": {"number": step.number, "kind": step.kind}, "head": session.view.head},
+                headers={"cache-control": "no-store"},
+            )
 
         return handler
 

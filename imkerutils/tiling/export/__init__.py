@@ -59,8 +59,9 @@ def format_for(path: str | os.PathLike[str]) -> Format:
             return fmt
     known = ", ".join(s for fmt in formats() for s in fmt.suffixes)
     hint = " (an OME-Zarr output must end in .ome.zarr)" if name.endswith(".zarr") else ""
-    raise ExportFormatError(f"cannot tell the export format of {Path(path).name!r} from its extension{hint}; "
-                            f"use one of: {known}")
+    raise ExportFormatError(
+        f"cannot tell the export format of {Path(path).name!r} from its extension{hint}; use one of: {known}"
+    )
 
 
 def export_region(
@@ -127,9 +128,16 @@ def export_region(
     if levels[-1].level > 0 and hasattr(canvas, "update_pyramid") and not getattr(canvas, "read_only", False):
         canvas.update_pyramid()
     total = sum(lr.window.size for lr in levels)
-    target = (remote_output(str(out), overwrite=overwrite, directory=fmt.directory,
-                            storage_options=storage_options_for(str(out), canvas, storage_options)) if remote
-              else atomic_output(out, overwrite=overwrite, directory=fmt.directory))
+    target = (
+        remote_output(
+            str(out),
+            overwrite=overwrite,
+            directory=fmt.directory,
+            storage_options=storage_options_for(str(out), canvas, storage_options),
+        )
+        if remote
+        else atomic_output(out, overwrite=overwrite, directory=fmt.directory)
+    )
     with target as tmp, Progress(progress, total, f"exporting {Path(out).name}") as bar:
         fmt.write(canvas, tmp, levels, comp, bar)
     return out

@@ -44,8 +44,11 @@ def remove_stale_partials(final: Path) -> None:
     except OSError:
         return
     for p in siblings:
-        token = p.name[len(prefix):-len(PARTIAL_SUFFIX)] if p.name.startswith(prefix) and \
-            p.name.endswith(PARTIAL_SUFFIX) else ""
+        token = (
+            p.name[len(prefix) : -len(PARTIAL_SUFFIX)]
+            if p.name.startswith(prefix) and p.name.endswith(PARTIAL_SUFFIX)
+            else ""
+        )
         if len(token) != 16 or not all(c in "0123456789abcdef" for c in token):
             continue
         try:
@@ -82,8 +85,7 @@ def write_error(exc: BaseException, final: Path | str) -> ExportWriteError | Non
 
 
 @contextlib.contextmanager
-def atomic_output(final: str | os.PathLike[str], *, overwrite: bool = False,
-                  directory: bool = False) -> Iterator[Path]:
+def atomic_output(final: str | os.PathLike[str], *, overwrite: bool = False, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; publish it as ``final`` when the block succeeds.
 
     Parameters

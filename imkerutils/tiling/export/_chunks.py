@@ -43,9 +43,14 @@ def _zstd_level(array: Any) -> int | None:
 
     meta = array.metadata
     codecs = tuple(meta.codecs)
-    if (len(codecs) != 3 or type(codecs[0]) is not TransposeCodec or tuple(codecs[0].order) != (1, 2, 0)
-            or type(codecs[1]) is not BytesCodec or type(codecs[2]) is not ZstdCodec
-            or tuple(getattr(meta, "storage_transformers", ()) or ())):
+    if (
+        len(codecs) != 3
+        or type(codecs[0]) is not TransposeCodec
+        or tuple(codecs[0].order) != (1, 2, 0)
+        or type(codecs[1]) is not BytesCodec
+        or type(codecs[2]) is not ZstdCodec
+        or tuple(getattr(meta, "storage_transformers", ()) or ())
+    ):
         return None  # a checksum flag is fine: zstd readers (libtiff, imagecodecs) check or skip it
     level = int(codecs[2].level)
     return level if level else ZSTD_DEFAULT_LEVEL
@@ -70,8 +75,14 @@ class LevelChunks:
         """The chunks of ``region`` if its pixels are a canvas level's and its tiles can be whole chunks."""
         window, level = region.window, region.level
         frame = getattr(canvas, "frame", None)
-        if (region.offset != (0, 0) or frame is None or getattr(canvas, "tile", None) != tile
-                or level >= canvas_levels(canvas) or window.row_off % tile or window.col_off % tile):
+        if (
+            region.offset != (0, 0)
+            or frame is None
+            or getattr(canvas, "tile", None) != tile
+            or level >= canvas_levels(canvas)
+            or window.row_off % tile
+            or window.col_off % tile
+        ):
             return None  # pixels averaged from a finer level, or TIFF tiles off the chunk grid
         get_array = getattr(canvas, "level_array", None)  # stand-in canvases have no Zarr arrays
         array = None if get_array is None else get_array(level)
@@ -85,15 +96,23 @@ class LevelChunks:
         area = window.intersection(bounds)
         if area is None:
             return None
-        return cls(array, RawStore(array.store), tile, channels, frame, level, area,
-                   zstd_level, int(array.metadata.fill_value))
+        return cls(
+            array, RawStore(array.store), tile, channels, frame, level, area, zstd_level, int(array.metadata.fill_value)
+        )
 
     def is_whole(self, w: Window) -> bool:
         """Whether level window ``w`` is exactly one chunk, inside the export window and the bounds."""
         a = self.frame.to_array(w, self.level)
-        return (w.height == w.width == self.tile and a.row_off % self.tile == 0 and a.col_off % self.tile == 0
-                and a.row_off >= 0 and a.col_off >= 0 and a.row_end <= self.array.shape[1]
-                and a.col_end <= self.array.shape[2] and self.whole_area.contains(w))
+        return (
+            w.height == w.width == self.tile
+            and a.row_off % self.tile == 0
+            and a.col_off % self.tile == 0
+            and a.row_off >= 0
+            and a.col_off >= 0
+            and a.row_end <= self.array.shape[1]
+            and a.col_end <= self.array.shape[2]
+            and self.whole_area.contains(w)
+        )
 
     def key(self, w: Window) -> str:
         """The store key of the chunk that is level window ``w``."""
@@ -122,9 +141,11 @@ class LevelChunks:
         try:
             flat = imagecodecs.zstd_decode(data, out=out)
         except imagecodecs.ZstdError as exc:
-            raise CanvasCorruptError(f"a chunk of {self.array.path} does not decode ({exc}): the canvas is damaged") \
-                from None
+            raise CanvasCorruptError(
+                f"a chunk of {self.array.path} does not decode ({exc}): the canvas is damaged"
+            ) from None
         if len(flat) != self.nbytes:
-            raise CanvasCorruptError(f"a chunk of {self.array.path} decodes to {len(flat)} bytes, not "
-                                     f"{self.nbytes}: the canvas is damaged")
+            raise CanvasCorruptError(
+                f"a chunk of {self.array.path} decodes to {len(flat)} bytes, not {self.nbytes}: the canvas is damaged"
+            )
         return np.frombuffer(flat, np.uint8).reshape(shape)

@@ -56,8 +56,7 @@ class LevelRegion:
     @property
     def world_origin(self) -> tuple[int, int]:
         """World (row, col) of the top-left corner of this level's first pixel."""
-        return (self.offset[0] + self.window.row_off * self.scale,
-                self.offset[1] + self.window.col_off * self.scale)
+        return (self.offset[0] + self.window.row_off * self.scale, self.offset[1] + self.window.col_off * self.scale)
 
 
 def level_window(world: Window, level: int) -> Window:
@@ -79,7 +78,8 @@ def plan_region(canvas: Any, region: Window | None, level: int) -> Window:
         raise OutOfBoundsError(
             f"region rows {world.row_off}..{world.row_end}, cols {world.col_off}..{world.col_end} lies entirely "
             f"outside the canvas bounds rows {bounds.row_off}..{bounds.row_end}, "
-            f"cols {bounds.col_off}..{bounds.col_end}")
+            f"cols {bounds.col_off}..{bounds.col_end}"
+        )
     if not isinstance(level, int) or level < 0:
         raise InvalidWindowError(f"level must be a non-negative integer, got {level!r}")
     coarsest = (max(world.height, world.width) - 1).bit_length()  # one pixel covers the whole region there
@@ -116,8 +116,9 @@ def plan_levels(world: Window, level: int, *, pyramid: bool, tile: int, world_gr
     return levels
 
 
-def parse_compression(spec: str | None, allowed: dict[str, tuple[int, int] | None], *, default: str,
-                      fmt: str) -> Compression:
+def parse_compression(
+    spec: str | None, allowed: dict[str, tuple[int, int] | None], *, default: str, fmt: str
+) -> Compression:
     """Parse ``NAME`` or ``NAME:LEVEL`` against a format's ``{name: (min level, max level) or None}``."""
     text = (spec or default).strip().lower()
     name, _, level_text = text.partition(":")

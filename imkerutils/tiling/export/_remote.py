@@ -63,8 +63,9 @@ def _check_target(fs: Any, path: str, url: str, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def remote_output(url: str, *, overwrite: bool = False, directory: bool = False,
-                  storage_options: dict[str, Any] | None = None) -> Iterator[Path]:
+def remote_output(
+    url: str, *, overwrite: bool = False, directory: bool = False, storage_options: dict[str, Any] | None = None
+) -> Iterator[Path]:
     """Yield a local temporary path; upload it to ``url`` when the block succeeds.
 
     Parameters

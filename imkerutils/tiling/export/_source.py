@@ -62,8 +62,9 @@ class LevelReader:
     array([2, 4, 3], dtype=uint8)
     """
 
-    def __init__(self, canvas: Any, level: int, offset: tuple[int, int] = (0, 0), *,
-                 band_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self, canvas: Any, level: int, offset: tuple[int, int] = (0, 0), *, band_bytes: int = 64 << 20
+    ) -> None:
         self.canvas = canvas
         self.level = level
         base = min(level, canvas_levels(canvas) - 1)
@@ -79,8 +80,9 @@ class LevelReader:
         else:
             f = 2**base
             b = canvas.bounds
-            self.base_bounds = Window.from_bounds(b.row_off // f, b.col_off // f, -(-b.row_end // f),
-                                                  -(-b.col_end // f))
+            self.base_bounds = Window.from_bounds(
+                b.row_off // f, b.col_off // f, -(-b.row_end // f), -(-b.col_end // f)
+            )
 
     def _read_base(self, w: Window) -> np.ndarray:
         if self.base == 0:
@@ -139,8 +141,7 @@ def bands(window: Window, rows: int, cols: int | None = None, *, align: int | No
     return out
 
 
-def prefetched(read: Callable[[Window], T], windows: Iterable[Window], *,
-               ahead: int = 2) -> Iterator[tuple[Window, T]]:
+def prefetched(read: Callable[[Window], T], windows: Iterable[Window], *, ahead: int = 2) -> Iterator[tuple[Window, T]]:
     """Yield ``(window, read(window))`` in order, reading up to ``ahead`` windows ahead in threads.
 
     At most ``ahead + 1`` results are alive at once: the one yielded and those
@@ -178,8 +179,15 @@ class Progress:
         elif progress is not False:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="px", unit_scale=True, desc=desc, file=sys.stderr,
-                             disable=None if progress is None else False, leave=False)
+            self._bar = tqdm(
+                total=total,
+                unit="px",
+                unit_scale=True,
+                desc=desc,
+                file=sys.stderr,
+                disable=None if progress is None else False,
+                leave=False,
+            )
 
     def advance(self, n: int) -> None:
         self.done += n

@@ -46,8 +46,9 @@ def ome_metadata(levels: list[LevelRegion], mode: str, name: str) -> dict[str, A
     >>> [t["translation"] for t in (d["coordinateTransformations"][1] for d in md["multiscales"][0]["datasets"])]
     [[0.0, -3.0, 5.0], [0.0, -3.5, 4.5]]
     """
-    return ome_attributes([(str(r.level - levels[0].level), pixel_centre_transforms(r.level, r.world_origin))
-                           for r in levels], mode, name)
+    return ome_attributes(
+        [(str(r.level - levels[0].level), pixel_centre_transforms(r.level, r.world_origin)) for r in levels], mode, name
+    )
 
 
 def _compressors(compression: Compression) -> Any:
@@ -60,8 +61,16 @@ def _compressors(compression: Compression) -> Any:
     return ZstdCodec(level=3 if compression.level is None else compression.level)
 
 
-def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress,
-          *, tile: int | None = None, name: str | None = None) -> None:
+def write(
+    canvas: Any,
+    tmp: Path,
+    levels: list[LevelRegion],
+    compression: Compression,
+    progress: Progress,
+    *,
+    tile: int | None = None,
+    name: str | None = None,
+) -> None:
     """Write ``levels`` of ``canvas`` as an OME-Zarr 0.5 group in the (new) folder ``tmp``.
 
     Chunks are ``(1, tile, tile)`` with the canvas's tile size unless ``tile`` is given.
@@ -73,16 +82,26 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
     name = name or Path(str(getattr(canvas, "location", None) or "canvas").rstrip("/")).name  # a folder or a URL
     store = LocalStore(tmp)
     base = levels[0]
-    group = zarr.create_group(store, zarr_format=3, attributes={
-        "ome": ome_metadata(levels, canvas.mode, name),
-        "imkerutils": {"source": name, "level": base.level, "world_origin": list(base.world_origin)},
-    })
+    group = zarr.create_group(
+        store,
+        zarr_format=3,
+        attributes={
+            "ome": ome_metadata(levels, canvas.mode, name),
+            "imkerutils": {"source": name, "level": base.level, "world_origin": list(base.world_origin)},
+        },
+    )
     c = canvas.channels
     for region in levels:
         w = region.window
         arr = group.create_array(
-            str(region.level - base.level), shape=(c, w.height, w.width), chunks=(1, tile, tile), dtype="uint8",
-            fill_value=0, dimension_names=("c", "y", "x"), compressors=_compressors(compression))
+            str(region.level - base.level),
+            shape=(c, w.height, w.width),
+            chunks=(1, tile, tile),
+            dtype="uint8",
+            fill_value=0,
+            dimension_names=("c", "y", "x"),
+            compressors=_compressors(compression),
+        )
         reader = LevelReader(canvas, region.level, region.offset)
         for bw, band in prefetched(reader.read, bands(w, tile, _BAND_TILES * tile)):
             r0, c0 = bw.row_off - w.row_off, bw.col_off - w.col_off

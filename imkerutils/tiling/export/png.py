@@ -120,8 +120,9 @@ def filter_rows(rows: np.ndarray, prev: np.ndarray | None, kind: str = "up") -> 
     return out
 
 
-def _deflate_block(raw: np.ndarray, level: int, strategy: int, zdict: bytes, last: bool,
-                   crc_start: int) -> tuple[bytes, int, int]:
+def _deflate_block(
+    raw: np.ndarray, level: int, strategy: int, zdict: bytes, last: bool, crc_start: int
+) -> tuple[bytes, int, int]:
     """Raw-deflate one block; returns (compressed bytes, IDAT CRC so far, Adler-32 of ``raw``)."""
     if zdict and level > 0:
         co = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strategy, zdict)
@@ -219,9 +220,19 @@ def write_png(
         _write(out, *args)
 
 
-def _write(f: BinaryIO, strips: Iterable[np.ndarray], width: int, height: int, channels: int, level: int,
-           kind: str, strategy: int, workers: int | None, offset: tuple[int, int] | None,
-           on_rows: Callable[[int], None] | None) -> None:
+def _write(
+    f: BinaryIO,
+    strips: Iterable[np.ndarray],
+    width: int,
+    height: int,
+    channels: int,
+    level: int,
+    kind: str,
+    strategy: int,
+    workers: int | None,
+    offset: tuple[int, int] | None,
+    on_rows: Callable[[int], None] | None,
+) -> None:
     f.write(SIGNATURE)
     f.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if channels == 3 else 6, 0, 0, 0)))
     if offset is not None and all(-(2**31) <= v < 2**31 for v in offset):
@@ -247,8 +258,9 @@ def _write(f: BinaryIO, strips: Iterable[np.ndarray], width: int, height: int, c
     try:
         for strip in strips:
             if strip.ndim != 3 or strip.shape[1:] != (width, channels) or strip.dtype != np.uint8:
-                raise ValueError(f"strip of shape {strip.shape} {strip.dtype} does not fit a "
-                                 f"{width}x{height}x{channels} uint8 image")
+                raise ValueError(
+                    f"strip of shape {strip.shape} {strip.dtype} does not fit a {width}x{height}x{channels} uint8 image"
+                )
             for top in range(0, strip.shape[0], block_rows):
                 rows = strip[top : top + block_rows]
                 raw = filter_rows(rows, prev, kind)
@@ -259,11 +271,17 @@ def _write(f: BinaryIO, strips: Iterable[np.ndarray], width: int, height: int, c
                     raise ValueError(f"the strips hold more than the {height} rows of the image")
                 last = done_rows == height
                 crc_start = zlib.crc32(b"IDAT" + (idat.header if first else b""))
-                pending.append((pool.submit(_deflate_block, raw, level, strategy, window, last, crc_start),
-                                raw.nbytes, last, first, rows.shape[0]))
+                pending.append(
+                    (
+                        pool.submit(_deflate_block, raw, level, strategy, window, last, crc_start),
+                        raw.nbytes,
+                        last,
+                        first,
+                        rows.shape[0],
+                    )
+                )
                 flat = raw.reshape(-1)
-                window = (flat[-_WINDOW:].tobytes() if flat.nbytes >= _WINDOW
-                          else (window + flat.tobytes())[-_WINDOW:])
+                window = flat[-_WINDOW:].tobytes() if flat.nbytes >= _WINDOW else (window + flat.tobytes())[-_WINDOW:]
                 del flat
                 del raw
                 drain(2 * workers)
@@ -296,8 +314,17 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
     rows = max(1, min(canvas.tile, _STRIP_BYTES // (win.width * canvas.channels)))
     ahead = 2 if rows * win.width * canvas.channels <= _TWO_AHEAD_BYTES else 1  # wide strips: one at a time
     strips = (data for _w, data in prefetched(reader.read, bands(win, rows, align=canvas.tile), ahead=ahead))
-    write_png(tmp, strips, width=win.width, height=win.height, channels=canvas.channels, level=level,
-              strategy=strategy, offset=(win.col_off, win.row_off), on_rows=lambda n: progress.advance(n * win.width))
+    write_png(
+        tmp,
+        strips,
+        width=win.width,
+        height=win.height,
+        channels=canvas.channels,
+        level=level,
+        strategy=strategy,
+        offset=(win.col_off, win.row_off),
+        on_rows=lambda n: progress.advance(n * win.width),
+    )
 
 
 FORMAT = Format("PNG", SUFFIXES, prepare, write)

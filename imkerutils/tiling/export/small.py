@@ -35,14 +35,16 @@ def _check_size(name: str, levels: list[LevelRegion], max_side: int) -> None:
         raise ExportSizeError(
             f"a {w}x{h} px region is too large for {name} (at most {max_side:,} px per side and "
             f"{MAX_PIXELS:,} px in all, since {name} is written from memory); export it to .png, .tif or "
-            ".ome.zarr instead, which stream any size")
+            ".ome.zarr instead, which stream any size"
+        )
 
 
 def prepare_jpeg(mode: str, levels: list[LevelRegion], compression: str | None) -> Compression:
     """Check that JPEG can hold the export; return the compression (quality) to use."""
     if mode == "RGBA":
-        raise ExportFormatError("JPEG cannot hold an alpha channel; export this RGBA canvas to .png, .webp, .tif "
-                                "or .ome.zarr")
+        raise ExportFormatError(
+            "JPEG cannot hold an alpha channel; export this RGBA canvas to .png, .webp, .tif or .ome.zarr"
+        )
     _check_size("JPEG", levels, JPEG_MAX_SIDE)
     return parse_compression(compression, JPEG_COMPRESSIONS, default="jpeg", fmt="JPEG")
 
@@ -63,8 +65,7 @@ def _read_all(canvas: Any, region: LevelRegion, progress: Progress) -> np.ndarra
     return out
 
 
-def write_jpeg(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression,
-               progress: Progress) -> None:
+def write_jpeg(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress) -> None:
     """Read the region into memory and save it as a JPEG at ``tmp``."""
     from PIL import Image
 
@@ -73,8 +74,7 @@ def write_jpeg(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: C
     Image.fromarray(pixels, "RGB").save(tmp, format="JPEG", quality=quality)
 
 
-def write_webp(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression,
-               progress: Progress) -> None:
+def write_webp(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress) -> None:
     """Read the region into memory and save it as a WebP at ``tmp``."""
     from PIL import Image
 

@@ -47,8 +47,7 @@ __all__ = ["FORMAT", "COMPRESSIONS", "MAX_SIDE", "SUFFIXES", "prepare", "write"]
 
 SUFFIXES = (".tif", ".tiff")
 MAX_SIDE = 2**32 - 1  # ImageWidth / ImageLength are LONG
-COMPRESSIONS: dict[str, tuple[int, int] | None] = {"none": None, "deflate": (1, 9), "zstd": (1, 22),
-                                                   "jpeg": (1, 100)}
+COMPRESSIONS: dict[str, tuple[int, int] | None] = {"none": None, "deflate": (1, 9), "zstd": (1, 22), "jpeg": (1, 100)}
 _TIFFFILE_NAME = {"none": None, "deflate": "zlib", "zstd": "zstd", "jpeg": "jpeg"}
 _BAND_TILES = 16  # tiles per band: bounds memory for wide regions
 # How whole-chunk tiles are read: "pass" (stored bytes as the tile when the codec allows, else decoded by
@@ -66,21 +65,25 @@ def prepare(mode: str, levels: list[LevelRegion], compression: str | None) -> Co
         raise ExportSizeError(f"a {w}x{h} px region is too large for TIFF (at most {MAX_SIDE} px per side)")
     comp = parse_compression(compression, COMPRESSIONS, default="deflate", fmt="TIFF")
     if comp.name == "jpeg" and mode == "RGBA":
-        raise ExportFormatError("JPEG compression cannot hold an alpha channel: export this RGBA canvas to TIFF "
-                                "with deflate, zstd or none")
+        raise ExportFormatError(
+            "JPEG compression cannot hold an alpha channel: export this RGBA canvas to TIFF with deflate, zstd or none"
+        )
     return comp
 
 
-def _tiles(reader: LevelReader, chunks: LevelChunks | None, window: Window, tile: int,
-           progress: Progress) -> Iterator[_Item]:
+def _tiles(
+    reader: LevelReader, chunks: LevelChunks | None, window: Window, tile: int, progress: Progress
+) -> Iterator[_Item]:
     """The tiles of ``window``, row-major, from bands read ahead in threads (see :data:`_Item`)."""
 
     def read(band: Window) -> list[_Item]:
         if chunks is None:
             data = reader.read(band)
             return [data[:, left : left + tile] for left in range(0, band.width, tile)]
-        tws = [Window(band.row_off, left, band.height, min(tile, band.col_end - left))
-               for left in range(band.col_off, band.col_end, tile)]
+        tws = [
+            Window(band.row_off, left, band.height, min(tile, band.col_end - left))
+            for left in range(band.col_off, band.col_end, tile)
+        ]
         whole = [chunks.is_whole(t) for t in tws]
         stored = iter(chunks.get_many([t for t, w in zip(tws, whole, strict=True) if w]))
         items: list[_Item] = []
@@ -110,11 +113,14 @@ def _encoder(compression: Compression) -> Callable[[np.ndarray], bytes] | None:
     if compression.name == "none":
         return lambda t: t.tobytes()
     if compression.name == "deflate":  # tag 8 (Adobe deflate): a zlib stream
-        return cast(Callable[[np.ndarray], bytes],
-                    functools.partial(imagecodecs.deflate_encode, level=compression.level or 6))
+        return cast(
+            Callable[[np.ndarray], bytes], functools.partial(imagecodecs.deflate_encode, level=compression.level or 6)
+        )
     if compression.name == "zstd":
-        return cast(Callable[[np.ndarray], bytes],
-                    functools.partial(imagecodecs.zstd_encode, level=compression.level or ZSTD_DEFAULT_LEVEL))
+        return cast(
+            Callable[[np.ndarray], bytes],
+            functools.partial(imagecodecs.zstd_encode, level=compression.level or ZSTD_DEFAULT_LEVEL),
+        )
     return None
 
 
@@ -145,8 +151,13 @@ def _done(value: bytes) -> Future[bytes]:
     return f
 
 
-def _encoded_tiles(items: Iterator[_Item], tile: int, encode: Callable[[np.ndarray], bytes],
-                   chunks: LevelChunks | None, pass_through: bool) -> Iterator[bytes]:
+def _encoded_tiles(
+    items: Iterator[_Item],
+    tile: int,
+    encode: Callable[[np.ndarray], bytes],
+    chunks: LevelChunks | None,
+    pass_through: bool,
+) -> Iterator[bytes]:
     """``items`` as TIFF tiles, encoded on every core, in order, a few tiles ahead of the writer.
 
     With ``pass_through`` a chunk's stored bytes are the tile as they are.
@@ -177,8 +188,15 @@ def _encoded_tiles(items: Iterator[_Item], tile: int, encode: Callable[[np.ndarr
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress,
-          *, tile: int | None = None) -> None:
+def write(
+    canvas: Any,
+    tmp: Path,
+    levels: list[LevelRegion],
+    compression: Compression,
+    progress: Progress,
+    *,
+    tile: int | None = None,
+) -> None:
     """Write every level of ``levels`` of ``canvas`` as one tiled BigTIFF at ``tmp``.
 
     TIFF tiles are the canvas's tiles (1024 px) unless those are not a multiple of 16, as TIFF requires.
@@ -190,8 +208,9 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
 
     channels = canvas.channels
     encode = _encoder(compression)
-    args: dict[str, Any] = ({"compressionargs": {"level": compression.level}}
-                            if compression.level and encode is None else {})
+    args: dict[str, Any] = (
+        {"compressionargs": {"level": compression.level}} if compression.level and encode is None else {}
+    )
     # JPEG tiles stay photometric RGB: tifffile's YCbCr JPEG tiles do not read back (in tifffile or libvips).
     options: dict[str, Any] = {"photometric": "rgb"}
     if channels == 4:
@@ -208,14 +227,26 @@ def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compre
         for i, region in enumerate(levels):
             w = region.window
             # Our own JSON description on every level (tifffile's "shaped" metadata would make each its own series).
-            description = json.dumps({"imkerutils": {"world_origin": list(region.world_origin),
-                                                     "level": region.level, "scale": region.scale}})
+            description = json.dumps(
+                {
+                    "imkerutils": {
+                        "world_origin": list(region.world_origin),
+                        "level": region.level,
+                        "scale": region.scale,
+                    }
+                }
+            )
             chunks = None if encode is None or _CHUNKS == "zarr" else LevelChunks.find(canvas, region, tile)
-            pass_through = (_CHUNKS == "pass" and chunks is not None and compression.name == "zstd"
-                            and (compression.level or ZSTD_DEFAULT_LEVEL) == chunks.zstd_level)
+            pass_through = (
+                _CHUNKS == "pass"
+                and chunks is not None
+                and compression.name == "zstd"
+                and (compression.level or ZSTD_DEFAULT_LEVEL) == chunks.zstd_level
+            )
             tiles = _tiles(LevelReader(canvas, region.level, region.offset), chunks, w, tile, progress)
             tw.write(
-                cast(Iterator[np.ndarray], tiles) if encode is None  # no chunks: pixels only
+                cast(Iterator[np.ndarray], tiles)
+                if encode is None  # no chunks: pixels only
                 else _encoded_tiles(tiles, tile, encode, chunks, pass_through),
                 shape=(w.height, w.width, channels),
                 dtype=np.uint8,

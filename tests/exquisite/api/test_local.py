@@ -486,8 +486,16 @@ def test_full_size_tile() -> None:
 
 SAMPLE = Path(__file__).resolve().parents[3] / "imkerutils" / "data" / "samples" / "landscape.jpg"
 # version 1's defaults: 64-px patches, no fresh/reuse rule, a strong row prior, no drift fade
-VERSION_1 = {"patch_size": 64, "overlap": 16, "shortlist": 16, "offset_cost": 0.1, "fresh": 0, "reuse_cost": 0,
-             "coarse": 2, "drift": 0}
+VERSION_1 = {
+    "patch_size": 64,
+    "overlap": 16,
+    "shortlist": 16,
+    "offset_cost": 0.1,
+    "fresh": 0,
+    "reuse_cost": 0,
+    "coarse": 2,
+    "drift": 0,
+}
 
 
 def meadow_request(direction: Direction) -> tuple[TileRequest, np.ndarray, np.ndarray]:

@@ -115,8 +115,10 @@ def test_tile_band_and_write_windows_fit_together(inputs):
 def test_tiles_are_ordered_along_the_edge_first_at_start_last_at_end(inputs):
     bounds, d, params = inputs
     plan = _plan(inputs)
-    along = (lambda w: (w.row_off, w.row_end)) if d in (Direction.LEFT, Direction.RIGHT) else (
-        lambda w: (w.col_off, w.col_end)
+    along = (
+        (lambda w: (w.row_off, w.row_end))
+        if d in (Direction.LEFT, Direction.RIGHT)
+        else (lambda w: (w.col_off, w.col_end))
     )
     starts = [along(t.tile_window)[0] for t in plan.tiles]
     assert [t.index for t in plan.tiles] == list(range(len(plan.tiles)))
@@ -175,7 +177,9 @@ def test_default_long_edge_layout_phase_a_then_b():
     assert [t.tile_window.row_off for t in plan.tiles] == [0, 768, 1536]
     assert [t.phase for t in plan.tiles] == [0, 1, 0]
     assert [(t.write_window.row_off, t.write_window.row_end) for t in plan.tiles] == [
-        (0, 1024), (1024, 1536), (1536, 2560)
+        (0, 1024),
+        (1024, 1536),
+        (1536, 2560),
     ]
     b = plan.tiles[1]
     assert b.depends_on == (0, 2)
@@ -193,7 +197,9 @@ def test_last_tile_aligned_to_the_end_runs_last_when_the_gap_is_small():
     assert [t.phase for t in plan.tiles] == [0, 1, 2]
     assert [t.depends_on for t in plan.tiles] == [(), (0,), (1,)]
     assert [(t.write_window.col_off, t.write_window.col_end) for t in plan.tiles] == [
-        (0, 1024), (1024, 1792), (1792, 2100)
+        (0, 1024),
+        (1024, 1792),
+        (1792, 2100),
     ]
     assert plan.strip == Window(700, 0, 512, 2100)
 
@@ -231,7 +237,10 @@ def test_cyclic_plan_is_rejected():
     plan = plan_edge(Window(0, 0, 2560, 700), "right")
     t0, t1, t2 = plan.tiles
     bad = EdgePlan(
-        plan.direction, plan.bounds, plan.strip, plan.new_bounds,
+        plan.direction,
+        plan.bounds,
+        plan.strip,
+        plan.new_bounds,
         (TilePlan(0, t0.direction, 0, t0.tile_window, t0.band_window, t0.write_window, (), (1,)), t1, t2),
     )
     with pytest.raises(GeometryError, match="cycle"):

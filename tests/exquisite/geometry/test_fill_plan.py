@@ -30,8 +30,9 @@ def fill_cases(draw):
     size = draw(st.sampled_from([4, 8]))
     cells = draw(st.sets(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=8))
     content = [Window(i * size, j * size, size, size) for i, j in cells]
-    region = Window(draw(st.integers(-12, 30)), draw(st.integers(-12, 30)), draw(st.integers(1, 40)),
-                    draw(st.integers(1, 40)))
+    region = Window(
+        draw(st.integers(-12, 30)), draw(st.integers(-12, 30)), draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    )
     return tile, content, region
 
 
@@ -49,8 +50,9 @@ def test_writes_partition_the_empty_pixels_and_every_tile_sees_what_came_before(
     except GeometryError:
         assert raster(region, content).all()  # refused only when there is nothing to fill
         return
-    frame = Window(region.row_off - 2 * tile, region.col_off - 2 * tile, region.height + 4 * tile,
-                   region.width + 4 * tile)
+    frame = Window(
+        region.row_off - 2 * tile, region.col_off - 2 * tile, region.height + 4 * tile, region.width + 4 * tile
+    )
     has_content = raster(frame, content) > 0
     in_region = raster(frame, [region]) > 0
     written = raster(frame, list(plan.written))
@@ -68,8 +70,12 @@ def test_writes_partition_the_empty_pixels_and_every_tile_sees_what_came_before(
         want = (raster(t.tile_window, content) + raster(t.tile_window, earlier)) > 0
         assert np.array_equal(~t.generate_mask(), want)
         assert want.any()  # every tile is conditioned on something
-        deps = {u.key for u in plan.tiles[:n] if (u.ring, u.phase) < (t.ring, t.phase)
-                and any(intersection(w, t.tile_window) is not None for w in u.write_windows)}
+        deps = {
+            u.key
+            for u in plan.tiles[:n]
+            if (u.ring, u.phase) < (t.ring, t.phase)
+            and any(intersection(w, t.tile_window) is not None for w in u.write_windows)
+        }
         assert set(t.depends_on) == deps
     # levels: each tile after everything it depends on, tiles of one level independent
     seen: set[tuple[int, int]] = set()
@@ -121,10 +127,12 @@ def test_edge_regions_are_mirror_images(direction: Direction) -> None:
     plan = plan_fill(region, [bounds])
     # one ring of tiles, each with the cell on the side away from the content
     assert all(t.ring == 1 for t in plan.tiles)
-    rf = {Direction.RIGHT: lambda t: t.tile_window.col_end == t.cell.col_end,
-          Direction.LEFT: lambda t: t.tile_window.col_off == t.cell.col_off,
-          Direction.DOWN: lambda t: t.tile_window.row_end == t.cell.row_end,
-          Direction.UP: lambda t: t.tile_window.row_off == t.cell.row_off}[direction]
+    rf = {
+        Direction.RIGHT: lambda t: t.tile_window.col_end == t.cell.col_end,
+        Direction.LEFT: lambda t: t.tile_window.col_off == t.cell.col_off,
+        Direction.DOWN: lambda t: t.tile_window.row_end == t.cell.row_end,
+        Direction.UP: lambda t: t.tile_window.row_off == t.cell.row_off,
+    }[direction]
     assert all(rf(t) for t in plan.tiles)
 
 
@@ -148,8 +156,10 @@ def test_bad_depths_and_along_are_refused() -> None:
 
 def test_subtract_and_dominant_seam() -> None:
     parts = subtract(Window(0, 0, 10, 10), [Window(2, 3, 4, 5), Window(-5, -5, 6, 6)])
-    assert np.array_equal(raster(Window(0, 0, 10, 10), parts) > 0,
-                          raster(Window(0, 0, 10, 10), [Window(2, 3, 4, 5), Window(-5, -5, 6, 6)]) == 0)
+    assert np.array_equal(
+        raster(Window(0, 0, 10, 10), parts) > 0,
+        raster(Window(0, 0, 10, 10), [Window(2, 3, 4, 5), Window(-5, -5, 6, 6)]) == 0,
+    )
     assert raster(Window(0, 0, 10, 10), parts).max() == 1
     g = np.ones((16, 16), bool)
     g[:4, :] = False  # kept rows on top: the new pixels grow down

@@ -50,7 +50,9 @@ def test_to_right_view_of_a_window_holds_the_right_facing_window(w, d):
     np.testing.assert_array_equal(view[..., 1], exp_cols)
 
 
-@given(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6), st.integers(0, 5000), st.integers(0, 5000), directions)
+@given(
+    st.integers(-(10**6), 10**6), st.integers(-(10**6), 10**6), st.integers(0, 5000), st.integers(0, 5000), directions
+)
 def test_window_maps_round_trip(r, c, h, w, d):
     win = Window(r, c, h, w)
     assert window_from_right(window_to_right(win, d), d) == win

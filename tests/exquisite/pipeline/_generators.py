@@ -69,8 +69,15 @@ class PatternGenerator:
     needs_network: ClassVar[bool] = False
     max_concurrency: ClassVar[int] = 4
 
-    def __init__(self, *, amplitude: int = 24, cost_usd: float = 0.0, sleep_s: float = 0.0,
-                 marker: str | Path | None = None, hint: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        amplitude: int = 24,
+        cost_usd: float = 0.0,
+        sleep_s: float = 0.0,
+        marker: str | Path | None = None,
+        hint: bool = False,
+    ) -> None:
         self.amplitude = amplitude
         self.hint = hint
         self.cost_usd = cost_usd

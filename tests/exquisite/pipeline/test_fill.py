@@ -41,8 +41,11 @@ SMALL = GrowSettings(tile=128, save_artifacts=True)  # small reference tiles kee
 
 
 def tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def content_mask(canvas: Canvas, frame: Window, pastes: list[Window]) -> np.ndarray:
@@ -52,8 +55,9 @@ def content_mask(canvas: Canvas, frame: Window, pastes: list[Window]) -> np.ndar
     for w in pastes:
         for i in range(w.row_off // t, (w.row_end - 1) // t + 1):
             for j in range(w.col_off // t, (w.col_end - 1) // t + 1):
-                part = intersection(intersection(Window(i * t, j * t, t, t), canvas.bounds) or Window(0, 0, 0, 0),
-                                    frame)
+                part = intersection(
+                    intersection(Window(i * t, j * t, t, t), canvas.bounds) or Window(0, 0, 0, 0), frame
+                )
                 if part is not None and not part.is_empty:
                     out[part.slices((frame.row_off, frame.col_off))] = True
     return out
@@ -121,8 +125,11 @@ def test_grow_along_part_of_an_edge_is_fill_of_that_strip(tmp_path: Path, direct
     records = grow_region(a, [direction], MockGenerator(), SMALL, by=100, along=span)
     region, keep = edge_region(b.bounds, [direction], 100, along=span)
     direct = fill(b, region, MockGenerator(), SMALL, direction=direction)
-    assert a.bounds == b.bounds == edge_region(Window(0, 0, 320, 256), [direction], 100, along=span)[0].union(
-        Window(0, 0, 320, 256))
+    assert (
+        a.bounds
+        == b.bounds
+        == edge_region(Window(0, 0, 320, 256), [direction], 100, along=span)[0].union(Window(0, 0, 320, 256))
+    )
     frame = Window(-200, -200, 720, 656)
     assert np.array_equal(a.read(frame), b.read(frame))
     assert records[0].seed == direct.seed and records[0].result_sha256 == direct.result_sha256
@@ -218,10 +225,14 @@ def test_a_refused_commit_leaves_no_artifacts(tmp_path: Path) -> None:
 
 @st.composite
 def canvases_and_regions(draw):
-    pastes = draw(st.lists(st.tuples(st.integers(-40, 80), st.integers(-40, 80), st.integers(1, 40),
-                                     st.integers(1, 40)), min_size=1, max_size=3))
-    r = (draw(st.integers(-80, 100)), draw(st.integers(-80, 100)), draw(st.integers(1, 90)),
-         draw(st.integers(1, 90)))
+    pastes = draw(
+        st.lists(
+            st.tuples(st.integers(-40, 80), st.integers(-40, 80), st.integers(1, 40), st.integers(1, 40)),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    r = (draw(st.integers(-80, 100)), draw(st.integers(-80, 100)), draw(st.integers(1, 90)), draw(st.integers(1, 90)))
     return [Window(*p) for p in pastes], Window(*r)
 
 

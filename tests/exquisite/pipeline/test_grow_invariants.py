@@ -28,15 +28,17 @@ def expected_growth(b: Window, d: Direction) -> tuple[Window, Window]:
     """(new bounds, new strip) of growing ``b`` by 512 px towards ``d``, by hand."""
     if d is Direction.RIGHT:
         return Window(b.row_off, b.col_off, b.height, b.width + ADVANCE), Window(
-            b.row_off, b.col_end, b.height, ADVANCE)
+            b.row_off, b.col_end, b.height, ADVANCE
+        )
     if d is Direction.LEFT:
         return Window(b.row_off, b.col_off - ADVANCE, b.height, b.width + ADVANCE), Window(
-            b.row_off, b.col_off - ADVANCE, b.height, ADVANCE)
+            b.row_off, b.col_off - ADVANCE, b.height, ADVANCE
+        )
     if d is Direction.DOWN:
-        return Window(b.row_off, b.col_off, b.height + ADVANCE, b.width), Window(
-            b.row_end, b.col_off, ADVANCE, b.width)
+        return Window(b.row_off, b.col_off, b.height + ADVANCE, b.width), Window(b.row_end, b.col_off, ADVANCE, b.width)
     return Window(b.row_off - ADVANCE, b.col_off, b.height + ADVANCE, b.width), Window(
-        b.row_off - ADVANCE, b.col_off, ADVANCE, b.width)
+        b.row_off - ADVANCE, b.col_off, ADVANCE, b.width
+    )
 
 
 sides = st.integers(200, 2600)
@@ -46,8 +48,9 @@ offsets = st.integers(-1500, 1500)
 @pytest.mark.parametrize("direction", list(Direction), ids=[d.value for d in Direction])
 @settings(max_examples=2)
 @example(height=1300, width=1300, row=-700, col=1100, channels=3, seed=11)  # two tiles, one keeping the other's
-@given(height=sides, width=sides, row=offsets, col=offsets, channels=st.sampled_from([3, 4]),
-       seed=st.integers(0, 2**32))
+@given(
+    height=sides, width=sides, row=offsets, col=offsets, channels=st.sampled_from([3, 4]), seed=st.integers(0, 2**32)
+)
 def test_a_step_keeps_the_band_and_writes_only_the_planned_strip(
     direction: Direction, height: int, width: int, row: int, col: int, channels: int, seed: int
 ) -> None:
@@ -68,8 +71,12 @@ def test_a_step_keeps_the_band_and_writes_only_the_planned_strip(
         # the band, and all the old content with it, is byte for byte what it was
         assert canvas_sha(canvas, before) == band_hash
         # the strip holds new pixels; everything else around the new bounds is background
-        around = Window(new_bounds.row_off - MARGIN, new_bounds.col_off - MARGIN,
-                        new_bounds.height + 2 * MARGIN, new_bounds.width + 2 * MARGIN)
+        around = Window(
+            new_bounds.row_off - MARGIN,
+            new_bounds.col_off - MARGIN,
+            new_bounds.height + 2 * MARGIN,
+            new_bounds.width + 2 * MARGIN,
+        )
         pixels = canvas.read(around)
         inside = new_bounds.slices((around.row_off, around.col_off))
         assert pixels[inside][strip.slices((new_bounds.row_off, new_bounds.col_off))].any()

@@ -28,8 +28,11 @@ REGION = Window(0, 200, 150, 120)  # right of the content
 
 
 def tree(root: Path, skip: str = "_staged") -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.relative_to(root).as_posix().startswith(skip)}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).as_posix().startswith(skip)
+    }
 
 
 def make(path: Path) -> Canvas:
@@ -55,7 +58,7 @@ def test_stage_list_preview_accept_is_one_step_equal_to_a_direct_run(tmp_path: P
     sheet = contact_sheet(canvas, proposal.id, margin=32, panel=1000)  # full size: exact pixels
     view = Window(REGION.row_off - 32, REGION.col_off - 32, REGION.height + 64, REGION.width + 64)
     h, w = view.shape
-    panels = [sheet[4:4 + h, 4 + k * (w + 4):4 + k * (w + 4) + w] for k in range(3)]
+    panels = [sheet[4 : 4 + h, 4 + k * (w + 4) : 4 + k * (w + 4) + w] for k in range(3)]
     for k, panel in enumerate(panels):
         expected = canvas.read(view)
         for win, pixels in candidate_pieces(canvas, proposal, k):

@@ -24,8 +24,11 @@ from imkerutils.tiling.window import Window
 
 def tree(root: Path) -> dict[str, str]:
     """``{relative path: sha256}`` of every file under ``root``."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def state(canvas: Canvas) -> tuple:
@@ -53,9 +56,12 @@ BAD_OUTPUTS = [
 
 
 SECOND_TILE = {"size", "channels", "permanent"}  # fail after a tile succeeded (the others fail at once)
-CASES = [pytest.param(kind, error, int(kind in SECOND_TILE),
-                      id=f"{kind}-on-{'second' if kind in SECOND_TILE else 'first'}-tile")
-         for kind, error in BAD_OUTPUTS]
+CASES = [
+    pytest.param(
+        kind, error, int(kind in SECOND_TILE), id=f"{kind}-on-{'second' if kind in SECOND_TILE else 'first'}-tile"
+    )
+    for kind, error in BAD_OUTPUTS
+]
 
 
 @pytest.mark.parametrize(("kind", "error", "good"), CASES)

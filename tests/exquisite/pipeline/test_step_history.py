@@ -67,8 +67,9 @@ def test_three_steps_leave_three_records_in_order(grown: Grown) -> None:
     assert [s.number for s in grown.canvas.history()] == list(range(1, grown.head0 + 4))
     assert [s.kind for s in grown.canvas.history()[-3:]] == ["grow-right", "grow-down", "grow-left"]
     bounds = Window(0, 0, 700, 900)
-    for r, expected in zip(saved, [Window(0, 0, 700, 1412), Window(0, 0, 1212, 1412), Window(0, -512, 1212, 1924)],
-                           strict=True):
+    for r, expected in zip(
+        saved, [Window(0, 0, 700, 1412), Window(0, 0, 1212, 1412), Window(0, -512, 1212, 1924)], strict=True
+    ):
         assert r.bounds_before == bounds and r.bounds_after == expected
         assert r.strip_window == plan_edge(bounds, r.direction).strip
         bounds = expected
@@ -165,7 +166,7 @@ def paid(tmp_path: Path) -> tuple[Canvas, PatternGenerator]:
 
 
 def test_the_budget_refuses_the_step_that_could_exceed_it_before_generating(
-    paid: tuple[Canvas, PatternGenerator]
+    paid: tuple[Canvas, PatternGenerator],
 ) -> None:
     canvas, generator = paid
     once = GrowSettings(max_retries=0, save_artifacts=False)  # worst case: 1 tile x 1 draw x $0.25

@@ -66,8 +66,11 @@ print("finished")
 
 
 def tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,13 @@ class State:
 
     @classmethod
     def of(cls, canvas: Canvas) -> State:
-        return cls(canvas.bounds, canvas.head, tuple((s.number, s.kind) for s in canvas.history()),
-                   len(step_records(canvas)), canvas_sha(canvas, AROUND))
+        return cls(
+            canvas.bounds,
+            canvas.head,
+            tuple((s.number, s.kind) for s in canvas.history()),
+            len(step_records(canvas)),
+            canvas_sha(canvas, AROUND),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,12 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
 
 
 def run_child(canvas: Path, where: str, k: int, marker: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(HERE), where, str(canvas), str(marker), str(k)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(HERE), where, str(canvas), str(marker), str(k)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(path: Path, child: subprocess.Popen[str], limit_s: float = 120.0) -> None:
@@ -148,14 +160,18 @@ def test_kill_during_generation_leaves_every_file_as_it_was(reference: Reference
     assert check_recovered(path, reference, grow_again=True) == reference.before
 
 
-@pytest.mark.parametrize(("where", "k", "expected"), [
-    ("artifact", 2, "after"),   # while saving the artifacts, which happens after the commit (issue 17)
-    ("chunk", 1, "before"),     # pending in the journal, no chunk written yet
-    ("chunk", 2, "before"),     # pending, one of the two chunks written
-    ("committed", 0, "after"),  # the journal committed; the process dies before returning
-])
-def test_kill_during_the_commit_rolls_back_or_completes(reference: Reference, tmp_path: Path, where: str, k: int,
-                                                        expected: str) -> None:
+@pytest.mark.parametrize(
+    ("where", "k", "expected"),
+    [
+        ("artifact", 2, "after"),  # while saving the artifacts, which happens after the commit (issue 17)
+        ("chunk", 1, "before"),  # pending in the journal, no chunk written yet
+        ("chunk", 2, "before"),  # pending, one of the two chunks written
+        ("committed", 0, "after"),  # the journal committed; the process dies before returning
+    ],
+)
+def test_kill_during_the_commit_rolls_back_or_completes(
+    reference: Reference, tmp_path: Path, where: str, k: int, expected: str
+) -> None:
     path = tmp_path / "c.zarr"
     shutil.copytree(reference.base, path)
     child = run_child(path, where, k, tmp_path / "marker")

@@ -32,8 +32,11 @@ ACCEPT, RETRY, REJECT = Verdict.ACCEPT, Verdict.RETRY, Verdict.REJECT
 
 
 def tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -65,17 +68,22 @@ def test_retry_twice_then_accept_draws_three_seeds_and_keeps_the_third(one_tile:
     assert [(a.seed, a.reason) for a in record.attempts] == [(seeds[0], "tile 0: retry"), (seeds[1], "tile 0: retry")]
     assert all(a.scores["seam_excess"] is not None for a in record.attempts)
     assert step_records(one_tile)[-1].attempts == record.attempts
-    np.testing.assert_array_equal(one_tile.read(tile.write_window),
-                                  written_by(generator, seeds[2], tile.tile_window, tile.write_window))
+    np.testing.assert_array_equal(
+        one_tile.read(tile.write_window), written_by(generator, seeds[2], tile.tile_window, tile.write_window)
+    )
     # what QC was shown is what was written
     shown = hook.seen[2].image[tile.write_window.slices((tile.tile_window.row_off, tile.tile_window.col_off))]
     np.testing.assert_array_equal(one_tile.read(tile.write_window), shown)
 
 
-@pytest.mark.parametrize(("verdicts", "calls"), [((RETRY,), 3), ((REJECT,), 1), ((RETRY, REJECT), 2)],
-                         ids=["retries-exhausted", "reject", "retry-then-reject"])
-def test_a_rejected_tile_leaves_the_canvas_untouched(one_tile: Canvas, verdicts: tuple[Verdict, ...],
-                                                     calls: int) -> None:
+@pytest.mark.parametrize(
+    ("verdicts", "calls"),
+    [((RETRY,), 3), ((REJECT,), 1), ((RETRY, REJECT), 2)],
+    ids=["retries-exhausted", "reject", "retry-then-reject"],
+)
+def test_a_rejected_tile_leaves_the_canvas_untouched(
+    one_tile: Canvas, verdicts: tuple[Verdict, ...], calls: int
+) -> None:
     files, token = tree(one_tile.path), one_tile.state_token
     generator = PatternGenerator()
     with pytest.raises(StepRejectedError, match="unchanged"):
@@ -114,8 +122,9 @@ def test_best_of_three_keeps_the_candidate_with_the_lowest_score(one_tile: Canva
     assert tile.seed == best and [c.seed for c in hook.seen] == [best]
     assert sorted(a.seed for a in record.attempts) == sorted(set(by_seed) - {best})
     assert {a.reason for a in record.attempts} == {"tile 0: best-of-n"}
-    np.testing.assert_array_equal(one_tile.read(tile.write_window),
-                                  written_by(generator, best, tile.tile_window, tile.write_window))
+    np.testing.assert_array_equal(
+        one_tile.read(tile.write_window), written_by(generator, best, tile.tile_window, tile.write_window)
+    )
 
 
 def test_seam_threshold_retries_a_seam_above_the_limit(one_tile: Canvas) -> None:
@@ -133,8 +142,9 @@ def test_exact_writes_the_generated_pixels_unchanged(two_tiles: Canvas, directio
     record = grow_step(two_tiles, direction, generator, GrowSettings(seed=6, seam="exact", save_artifacts=False))
     assert len(record.tiles) == 2
     for t in record.tiles:
-        np.testing.assert_array_equal(two_tiles.read(t.write_window),
-                                      written_by(generator, t.seed, t.tile_window, t.write_window))
+        np.testing.assert_array_equal(
+            two_tiles.read(t.write_window), written_by(generator, t.seed, t.tile_window, t.write_window)
+        )
 
 
 @pytest.mark.parametrize("direction", ["left", "up"])
@@ -143,8 +153,9 @@ def test_feather_changes_only_new_pixels_within_its_width(two_tiles: Canvas, dir
     band = two_tiles.bounds
     before = canvas_sha(two_tiles, band)
     generator = PatternGenerator()
-    record = grow_step(two_tiles, direction, generator,
-                       GrowSettings(seed=6, seam="feather", seam_width=width, save_artifacts=False))
+    record = grow_step(
+        two_tiles, direction, generator, GrowSettings(seed=6, seam="feather", seam_width=width, save_artifacts=False)
+    )
     assert record.seam_strategy == "feather" and record.seam_params["width"] == width
     assert canvas_sha(two_tiles, band) == before
     changed_somewhere = False
@@ -168,8 +179,11 @@ def test_an_unknown_seam_strategy_is_refused_before_anything_is_generated(one_ti
     assert generator.calls == [] and tree(one_tile.path) == files
 
 
-@pytest.mark.parametrize("bad", [dict(candidates=0), dict(max_retries=-1), dict(seam_width=-1), dict(workers=0),
-                                 dict(candidates=1.5)], ids=str)
+@pytest.mark.parametrize(
+    "bad",
+    [dict(candidates=0), dict(max_retries=-1), dict(seam_width=-1), dict(workers=0), dict(candidates=1.5)],
+    ids=str,
+)
 def test_out_of_range_settings_are_our_error(bad: dict) -> None:
     with pytest.raises(InvalidGrowSettingsError, match=f"{next(iter(bad))} must be an integer >="):
         GrowSettings(**bad)

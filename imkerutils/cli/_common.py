@@ -39,7 +39,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TextIO, TypeAlias
 
 from imkerutils.errors import ImkerError
 from imkerutils.tiling.window import Window
@@ -89,9 +89,11 @@ def common_parent(*, reports: bool = True) -> argparse.ArgumentParser:
     return parent
 
 
-def add_command(
-    sub: argparse._SubParsersAction, name: str, *, reports: bool = True, **kwargs: Any
-) -> argparse.ArgumentParser:
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What ``ArgumentParser.add_subparsers`` returns; each command module registers itself on it."""
+
+
+def add_command(sub: Subparsers, name: str, *, reports: bool = True, **kwargs: Any) -> argparse.ArgumentParser:
     """Add subcommand ``name`` with the common options (:func:`common_parent`)."""
     kwargs["parents"] = [*kwargs.get("parents", ()), common_parent(reports=reports)]
     parser: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
@@ -118,7 +120,7 @@ class _Formatter(logging.Formatter):
         return message if record.levelno == logging.INFO else f"{record.levelname.lower()}: {message}"
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is at the time (so redirected or captured stderr works)."""
 
     def __init__(self) -> None:

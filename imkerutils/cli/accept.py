@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command, emit, region_json, size_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "accept",

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command
+from imkerutils.cli._common import Subparsers, add_command
 
 SHELLS = ("bash", "zsh", "tcsh")
 # Arguments that name files or folders: completed as paths.
 PATH_ARGUMENTS = {"canvas", "out", "image", "tile", "path", "input", "output", "base", "tile_image"}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "completion",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command, emit
+from imkerutils.cli._common import Subparsers, add_command, emit
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "discard", help="drop a staged proposal (the canvas is not touched)")
     p.add_argument("canvas", help="the canvas (folder or URL)")
     p.add_argument("id", help="the proposal (see `imkerutils staged`)")

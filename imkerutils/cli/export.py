@@ -11,13 +11,13 @@ import contextlib
 import sys
 from pathlib import Path
 
-from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.errors import CanvasLockedError, CanvasReadOnlyError
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.tiles import check_output_path
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "export",

@@ -19,7 +19,7 @@ import errno
 import os
 from pathlib import Path
 
-from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.errors import (
     ExportExistsError,
     ExportFormatError,
@@ -34,7 +34,7 @@ from imkerutils.tiling.tiles import check_output_path
 from imkerutils.tiling.window import intersection
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "extract", help="write a region of a canvas to an image file")
     p.add_argument("canvas")
     p.add_argument(

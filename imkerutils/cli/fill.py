@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from imkerutils.cli._common import add_command, emit, region_json, size_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 from imkerutils.cli._generation import (
     add_generator_options,
     add_plan_options,
@@ -21,7 +21,7 @@ from imkerutils.cli._generation import (
 log = logging.getLogger(__name__)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "fill",

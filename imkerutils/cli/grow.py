@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imkerutils.cli._common import add_command, emit, positive_int, region_json, size_json
+from imkerutils.cli._common import Subparsers, add_command, emit, positive_int, region_json, size_json
 from imkerutils.cli._generation import (
     add_generator_options,
     add_plan_options,
@@ -27,7 +27,7 @@ from imkerutils.tiling.tiles import is_canvas
 log = logging.getLogger(__name__)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "grow", help="grow a canvas (or an image file) outward with an image generator")
     p.add_argument("canvas", help="a canvas, or an image file (a canvas <name>.zarr is created beside it)")
     p.add_argument(
@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         log.info("growing %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
 
-        def report(records: list) -> None:  # one line per step (with --json: one entry of the document)
+        def report(records: list[Any]) -> None:  # one line per step (with --json: one entry of the document)
             b = records[-1].bounds_after
             seams = [r.qc.get("seam_excess") for r in records if r.qc.get("seam_excess") is not None]
             costs = [r.cost_usd for r in records]

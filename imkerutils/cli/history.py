@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from imkerutils.cli._common import add_command, region_json
+from imkerutils.cli._common import Subparsers, add_command, region_json
 from imkerutils.tiling import Canvas
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "history", help="list a canvas's steps (--json: the full step records)")
     p.add_argument("canvas")
     p.set_defaults(func=run)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command, emit, region_json, size_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 from imkerutils.tiling import Canvas, Window
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "info", help="describe a canvas")
     p.add_argument("canvas")
     p.set_defaults(func=run)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command, emit, region_json, size_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 from imkerutils.tiling import Canvas
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "new", help="create a canvas from an image (or an empty one)")
     p.add_argument("canvas", help="where to create the canvas (a folder, or a URL such as s3://bucket/c.zarr)")
     p.add_argument("--from", dest="image", help="image file to start from (PNG, JPEG, TIFF, ...)")

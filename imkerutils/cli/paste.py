@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.imageio import read_image
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "paste", help="paste an image into a canvas as one undoable step")
     p.add_argument("canvas")
     p.add_argument("tile", help="image file to paste (any size)")

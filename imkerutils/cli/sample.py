@@ -7,11 +7,11 @@ import shutil
 from importlib.resources import as_file, files
 from pathlib import Path
 
-from imkerutils.cli._common import add_command, emit
+from imkerutils.cli._common import Subparsers, add_command, emit
 from imkerutils.errors import CanvasExistsError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "sample", help="write the bundled 1024x1024 sample landscape to OUT")
     p.add_argument("out", nargs="?", default="landscape.jpg", help="where to write it (default ./landscape.jpg)")
     p.add_argument("--overwrite", action="store_true")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.tiling.window import Window
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "staged",
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _line(summary: dict) -> list[str]:
+def _line(summary: dict[str, Any]) -> list[str]:
     r = summary["region"]
     state = "" if summary.get("canvas_unchanged", True) else " (canvas changed since)"
     out = [

@@ -9,7 +9,7 @@ import threading
 import webbrowser
 from collections.abc import Sequence
 
-from imkerutils.cli._common import add_command, common_parent, run_guarded
+from imkerutils.cli._common import Subparsers, add_command, common_parent, run_guarded
 from imkerutils.errors import ImkerError
 
 __all__ = ["UIHostError", "add_arguments", "add_parser", "main", "run"]
@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     add_arguments(add_command(sub, "ui", reports=False, help="open a canvas (or an image file) in the browser UI"))
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.tiling import Canvas, StepInfo
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "undo", help="revert the last step")
     p.add_argument("canvas")
     p.set_defaults(func=run_undo)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from imkerutils.cli._common import add_command, emit
+from imkerutils.cli._common import Subparsers, add_command, emit
 from imkerutils.tiling import Canvas
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "upgrade", help="convert an older canvas to the current format, in place (crash-safe)")
     p.add_argument("canvas")
     p.set_defaults(func=run)

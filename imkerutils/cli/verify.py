@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from imkerutils.cli._common import EXIT_FAILED, add_command, emit
+from imkerutils.cli._common import EXIT_FAILED, Subparsers, add_command, emit
 from imkerutils.tiling import Canvas
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: Subparsers) -> None:
     p = add_command(sub, "verify", help="check every tile's pixels against the manifest hashes")
     p.add_argument("canvas")
     p.set_defaults(func=run)

@@ -59,7 +59,7 @@ class Placement:
     @property
     def scale(self) -> int:
         """World pixels per array pixel along y and x."""
-        return 2**self.level
+        return 1 << self.level
 
     def window(self, shape: Sequence[int]) -> Window:
         """The level-pixel window a ``(c, h, w)`` array of this dataset covers."""

@@ -19,7 +19,7 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import zarr
@@ -407,7 +407,7 @@ class Canvas:
         """Number of pyramid levels (level 0 included) the current bounds need."""
         return levels_needed(self.bounds, self.tile)
 
-    def level_array(self, level: int) -> zarr.Array | None:
+    def level_array(self, level: int) -> zarr.Array[Any] | None:
         """The Zarr array :meth:`read` reads for ``level`` (``(C, H, W)``; see :attr:`frame` for placement).
 
         ``None`` when that level is not built, or when a read-only canvas's pyramid is behind its
@@ -466,7 +466,7 @@ class Canvas:
         cols = aligned_chunks(w.col_off, w.width, self.tile)
         token = f"{self.location}:{self._state.token}"
         name = "canvas-read-" + tokenize(self.location, self._state.token, w)
-        return da.from_array(
+        view: da.Array = da.from_array(
             _LevelRegion(self, w, token),
             chunks=(rows, cols, (self.channels,)),
             name=name,
@@ -475,6 +475,7 @@ class Canvas:
             fancy=False,
             meta=np.empty((0, 0, 0), np.uint8),
         )
+        return view
 
     def to_xarray(self, window: Window | None = None) -> xr.DataArray:
         """``window`` as a lazy xarray with world ``y``/``x`` coordinates and a ``c`` dimension."""
@@ -557,6 +558,39 @@ class Canvas:
         )
 
     # -- writes --------------------------------------------------------------
+    @overload
+    def paste(
+        self,
+        data: np.ndarray | da.Array,
+        row: int,
+        col: int,
+        *,
+        grow: bool = ...,
+        compute: Literal[True] = ...,
+        info: dict[str, Any] | None = ...,
+    ) -> StepInfo: ...
+    @overload
+    def paste(
+        self,
+        data: np.ndarray | da.Array,
+        row: int,
+        col: int,
+        *,
+        grow: bool = ...,
+        compute: Literal[False],
+        info: dict[str, Any] | None = ...,
+    ) -> Delayed: ...
+    @overload
+    def paste(
+        self,
+        data: np.ndarray | da.Array,
+        row: int,
+        col: int,
+        *,
+        grow: bool = ...,
+        compute: bool,
+        info: dict[str, Any] | None = ...,
+    ) -> StepInfo | Delayed: ...
     def paste(
         self,
         data: np.ndarray | da.Array,
@@ -576,6 +610,39 @@ class Canvas:
         """
         return self.write([(row, col, data)], grow=grow, compute=compute, info=info, kind="paste")
 
+    @overload
+    def write(
+        self,
+        pieces: Sequence[tuple[int, int, np.ndarray | da.Array]],
+        *,
+        grow: bool = ...,
+        compute: Literal[True] = ...,
+        info: dict[str, Any] | None = ...,
+        kind: str = ...,
+        expect_token: str | None = ...,
+    ) -> StepInfo: ...
+    @overload
+    def write(
+        self,
+        pieces: Sequence[tuple[int, int, np.ndarray | da.Array]],
+        *,
+        grow: bool = ...,
+        compute: Literal[False],
+        info: dict[str, Any] | None = ...,
+        kind: str = ...,
+        expect_token: str | None = ...,
+    ) -> Delayed: ...
+    @overload
+    def write(
+        self,
+        pieces: Sequence[tuple[int, int, np.ndarray | da.Array]],
+        *,
+        grow: bool = ...,
+        compute: bool,
+        info: dict[str, Any] | None = ...,
+        kind: str = ...,
+        expect_token: str | None = ...,
+    ) -> StepInfo | Delayed: ...
     def write(
         self,
         pieces: Sequence[tuple[int, int, np.ndarray | da.Array]],
@@ -595,7 +662,7 @@ class Canvas:
         :attr:`state_token`: an optimistic check for writes computed from an
         earlier read.
         """
-        import dask
+        from dask.delayed import delayed
 
         self._check_writable()
         per_tile, covered = plan_pieces(pieces, self.tile, self.channels, self.mode, self.bounds, grow)
@@ -603,12 +670,13 @@ class Canvas:
         if compute:
             return run_now(tx, per_tile, self._merge_tile, self._store_tile)
         token = uuid.uuid4().hex
-        begun = dask.delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
+        begun = delayed(tx.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
         writes = [
-            dask.delayed(self._write_tile, pure=False)(begun, ij, parts, dask_key_name=f"{kind}-chunk-{token}-{n}")
+            delayed(self._write_tile, pure=False)(begun, ij, parts, dask_key_name=f"{kind}-chunk-{token}-{n}")
             for n, (ij, parts) in enumerate(per_tile.items())
         ]
-        return dask.delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
+        commit: Delayed = delayed(tx.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
+        return commit
 
     def _write_tile(self, _begun: Any, ij: tuple[int, int], parts: list[TilePart]) -> BaseException | None:
         """Write one tile's share of a step (the only writer of that chunk) and its manifest entry.

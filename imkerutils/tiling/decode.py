@@ -41,7 +41,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -58,6 +58,8 @@ _VIPS_INTERPRETATIONS = {"b-w", "grey16", "srgb", "rgb", "rgb16", "cmyk", "multi
 #: Pillow modes the Pillow fallback accepts (the same set as through libvips).
 _PIL_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I;16", "I;16L", "I;16B", "I;16N"}
 _PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is process-global
+_T = TypeVar("_T")
+
 _TIFF_LOADERS = ("tiffload", "tiffload_source", "tiffload_buffer")
 
 
@@ -228,7 +230,7 @@ def _vips_loader(p: Path) -> str | None:
     if name == pyvips.ffi.NULL:
         pyvips.vips_lib.vips_error_clear()
         return None
-    return pyvips.ffi.string(name).decode()
+    return str(pyvips.ffi.string(name).decode())
 
 
 def _vips_message(exc: Exception) -> str:
@@ -359,7 +361,7 @@ def open_pillow_header(p: Path) -> Any:
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def pillow_errors(p: Path, fn: Callable[[], Any]) -> Any:
+def pillow_errors(p: Path, fn: Callable[[], _T]) -> _T:
     """Run ``fn``, turning Pillow's errors about ``p`` into :class:`ImageFileError`."""
     from PIL import UnidentifiedImageError
 

@@ -78,11 +78,13 @@ class ImageSource:
     def to_dask(self, tile: int = 1024) -> da.Array:
         import dask.array as da
 
+        view: da.Array
         if isinstance(self._array, np.ndarray):
-            return da.from_array(self._array, chunks=(tile, tile, -1))
-        return da.from_array(
-            self._array, chunks=(tile, tile, -1), lock=False, meta=np.empty((0, 0, 0), dtype=self._array.dtype)
-        )
+            view = da.from_array(self._array, chunks=(tile, tile, -1))
+        else:
+            meta = np.empty((0, 0, 0), dtype=self._array.dtype)
+            view = da.from_array(self._array, chunks=(tile, tile, -1), lock=False, meta=meta)
+        return view
 
 
 class _TiffTiles:
@@ -191,7 +193,7 @@ def _decode(p: Path, check: Callable[[Image.Image], None]) -> Image.Image:
     """Open ``p`` with Pillow, run ``check`` on its header, then decode it fully (the policy passed already)."""
 
     def run() -> Image.Image:
-        img = open_pillow_header(p)
+        img: Image.Image = open_pillow_header(p)
         try:
             check(img)
             img.load()

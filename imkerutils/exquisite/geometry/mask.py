@@ -59,7 +59,7 @@ def openai_rgba_to_mask(rgba: np.ndarray) -> np.ndarray:
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise InvalidTileError(f"an RGBA mask must have shape (H, W, 4), got {rgba.shape}")
-    return rgba[..., 3] == 0
+    return np.asarray(rgba[..., 3] == 0)
 
 
 def window_mask(tile_window: Window, keep: Iterable[Window]) -> np.ndarray:

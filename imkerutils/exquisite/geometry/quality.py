@@ -79,7 +79,7 @@ def _grey(img: np.ndarray) -> np.ndarray:
     if a.shape[2] <= 2:
         return a[..., 0].astype(np.float64)
     rgb = a[..., :3].astype(np.float64)
-    return rgb @ np.array([0.299, 0.587, 0.114])
+    return np.asarray(rgb @ np.array([0.299, 0.587, 0.114]))
 
 
 # ---------------------------------------------------------------- banding
@@ -140,7 +140,7 @@ def _box(a: np.ndarray, r: int, axis: int) -> np.ndarray:
     c = np.cumsum(np.pad(a, pad, mode="symmetric"), axis=axis)
     hi = np.take(c, np.arange(2 * r + 1, c.shape[axis]), axis=axis)
     lo = np.take(c, np.arange(0, c.shape[axis] - 2 * r - 1), axis=axis)
-    return (hi - lo) / (2 * r + 1)
+    return np.asarray((hi - lo) / (2 * r + 1))
 
 
 def _detail(img: np.ndarray) -> np.ndarray:
@@ -149,20 +149,20 @@ def _detail(img: np.ndarray) -> np.ndarray:
     smooth = g
     for _ in range(2):
         smooth = _box(_box(smooth, _DETAIL_RADIUS, 0), _DETAIL_RADIUS, 1)
-    return g - smooth
+    return np.asarray(g - smooth)
 
 
 def _window_sums(a: np.ndarray, size: int) -> np.ndarray:
     """Sums of ``a`` over every ``size`` x ``size`` window (top-left indexed)."""
     c = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
     c[1:, 1:] = np.cumsum(np.cumsum(a, axis=0), axis=1)
-    return c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
+    return np.asarray(c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size])
 
 
 def _half(a: np.ndarray) -> np.ndarray:
     """2 x 2 means (odd last row / column dropped)."""
     h, w = a.shape[0] // 2 * 2, a.shape[1] // 2 * 2
-    return a[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    return np.asarray(a[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)))
 
 
 def _grid(n: int, size: int, step: int) -> list[int]:

@@ -191,7 +191,7 @@ def seam_rows(
     """Right-facing rows where a real band pixel meets a generated pixel at the seam."""
     g = to_right(np.asarray(generate, dtype=bool), Direction.parse(direction))
     _need(seam_col, 1, 1, g.shape[1])
-    return ~g[:, seam_col - 1] & g[:, seam_col]
+    return np.asarray(~g[:, seam_col - 1] & g[:, seam_col])
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,9 +180,9 @@ def _wait_for_workers(client: Client, timeout: float) -> None:
     try:
         client.wait_for_workers(1, timeout=timeout)
     except TimeoutError:
+        where = client.scheduler.address if client.scheduler is not None else "(unknown address)"
         raise ClusterError(
-            f"the dask cluster at {client.scheduler.address} has had no worker for {timeout:g} s "
-            "(--worker-timeout); nothing was written"
+            f"the dask cluster at {where} has had no worker for {timeout:g} s (--worker-timeout); nothing was written"
         ) from None
 
 

@@ -51,7 +51,7 @@ class LevelRegion:
     @property
     def scale(self) -> int:
         """World pixels per pixel of this level along each axis."""
-        return 2**self.level
+        return 1 << self.level
 
     @property
     def world_origin(self) -> tuple[int, int]:

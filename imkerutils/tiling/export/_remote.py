@@ -43,7 +43,8 @@ def _fs(url: str, storage_options: dict[str, Any]) -> tuple[Any, str]:
     from fsspec.core import url_to_fs
 
     try:
-        return url_to_fs(url, **storage_options)
+        fs, path = url_to_fs(url, **storage_options)
+        return fs, str(path)
     except (ImportError, ValueError) as exc:  # an unknown protocol, or its package not installed
         raise ExportWriteError(f"cannot write {url}: {exc}") from None
 

@@ -28,7 +28,11 @@ EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's nu
 def add_generator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", default="", help="what the new pixels should show")
     p.add_argument("--generator", "-g", default="local", help="local (offline, default), openai, mock, or a plug-in")
-    p.add_argument("--model", help="model id for the openai generator (default gpt-image-1)")
+    p.add_argument(
+        "--model",
+        help="model id for the openai generator (default gpt-image-2.6-sunburst; gpt-image-1 was shut down "
+        "on 2026-10-23)",
+    )
     p.add_argument("--quality", help="quality for the openai generator (low, medium, high)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0); each step derives its own")
     p.add_argument("--seam", default="exact", help="seam strategy: exact (default) or feather")
@@ -61,7 +65,7 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
         "--tile",
         type=int,
         default=1024,
-        help="reference tile size in px (default 1024, what the openai generator takes)",
+        help="generator tile size in px (default 1024, what the openai generator takes)",
     )
 
 

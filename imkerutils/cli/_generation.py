@@ -40,19 +40,21 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
         "--candidates",
         type=int,
         default=1,
-        help="draw N candidates per tile and keep the best seam; with --stage: N candidates of the "
+        help="draw N candidates per generator tile and keep the best seam; with --stage: N candidates of the "
         "whole region (run seeds SEED, SEED+1, ...) to choose from",
     )
     p.add_argument("--budget-usd", type=float, help="refuse a step that could take the total past this")
-    p.add_argument("--no-artifacts", action="store_true", help="do not keep per-tile PNG artifacts")
-    p.add_argument("--workers", type=int, help="tiles generated at once on this machine (default: the generator's)")
+    p.add_argument("--no-artifacts", action="store_true", help="do not keep the PNG artifacts of each generator tile")
+    p.add_argument(
+        "--workers", type=int, help="generator tiles generated at once on this machine (default: the generator's)"
+    )
 
 
 def add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (tiles, generator calls, worst-case cost, new bounds) and stop: "
+        help="print the plan (generator tiles, generator calls, worst-case cost, new bounds) and stop: "
         "no generator call, nothing written",
     )
     p.add_argument(

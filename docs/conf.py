@@ -26,6 +26,7 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
+smartquotes = False  # "--stage" stays two hyphens, not a dash
 exclude_patterns = ["_build", "_scripts", "_ext", "Thumbs.db", ".DS_Store"]
 
 myst_heading_anchors = 4  # [text](#a-heading) links inside and between pages

@@ -120,3 +120,9 @@ def test_the_glossary_names_each_meaning_of_tile_and_grow() -> None:
     glossary = design.split("## Glossary", 1)[1].split("\n## ", 1)[0]
     for name in ("**chunk**", "**generator tile**", "**image tile**", "**grow**", "**extend**", "**paste, extending**"):
         assert name in glossary, name
+
+
+def test_the_cli_reference_is_parsed_as_restructuredtext() -> None:
+    # The directive emits RST; inside a MyST page it would be parsed as Markdown (`::` and :ref: shown raw).
+    assert ".. cli-reference::" in (DOCS / "reference" / "cli.rst").read_text()
+    assert not (DOCS / "reference" / "cli.md").exists()

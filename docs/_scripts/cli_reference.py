@@ -5,7 +5,7 @@
 runs ``main`` with ``parse_args`` intercepted and takes the parser it was called on (nothing else runs).
 
 ``python docs/_scripts/cli_reference.py`` prints the reStructuredText that the ``cli-reference`` directive
-(``docs/_ext/cli_reference_directive.py``) puts into ``docs/reference/cli.md``.
+(``docs/_ext/cli_reference_directive.py``) puts into ``docs/reference/cli.rst``.
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ def _title(text: str, char: str) -> list[str]:
 
 
 def _usage(parser: argparse.ArgumentParser) -> str:
-    usage = parser.format_usage().strip()
-    return usage.removeprefix("usage: ")
+    first, *rest = parser.format_usage().rstrip().removeprefix("usage: ").splitlines()
+    return "\n".join([first, *(line.removeprefix(" " * len("usage: ")) for line in rest)])
 
 
 def _command_rst(command: Command) -> list[str]:

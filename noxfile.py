@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, typecheck, bench, lock.  The README's commands call the same things.
+"""Sessions: tests, lint, typecheck, bench, docs, lock.  The README's commands call the same things.
 
 Every session installs from the lock, ``requirements/constraints.txt`` (exact versions for every extra), so no
 session makes pip resolve: ``nox -s lock`` (or ``bash scripts/lock.sh``) refreshes it after pyproject.toml changes.
@@ -67,6 +67,20 @@ def bench(session: nox.Session) -> None:
     session.run("bash", "scripts/install-bench-deps.sh", external=True)
     for script in sorted(pathlib.Path("benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The site (Sphinx + MyST) into build/docs/html, warnings as errors; .ci/run runs the same build.
+
+    The tutorial's pictures are made by ``docs/_scripts/make_pictures.py`` when one is missing (they are
+    committed; ``python docs/_scripts/make_pictures.py --force`` remakes them). Extra arguments go to sphinx-build.
+    """
+    install(session, "-e", ".[docs]")
+    session.run("python", "docs/_scripts/make_pictures.py")
+    session.run(
+        "python", "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q", "docs", "build/docs/html", *session.posargs
+    )
 
 
 @nox.session

@@ -28,7 +28,11 @@ EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal's nu
 def add_generator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", default="", help="what the new pixels should show")
     p.add_argument("--generator", "-g", default="local", help="local (offline, default), openai, mock, or a plug-in")
-    p.add_argument("--model", help="model id for the openai generator (default gpt-image-1)")
+    p.add_argument(
+        "--model",
+        help="model id for the openai generator (default gpt-image-2.6-sunburst; gpt-image-1 was shut down "
+        "on 2026-10-23)",
+    )
     p.add_argument("--quality", help="quality for the openai generator (low, medium, high)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0); each step derives its own")
     p.add_argument("--seam", default="exact", help="seam strategy: exact (default) or feather")
@@ -36,19 +40,21 @@ def add_generator_options(p: argparse.ArgumentParser) -> None:
         "--candidates",
         type=int,
         default=1,
-        help="draw N candidates per tile and keep the best seam; with --stage: N candidates of the "
+        help="draw N candidates per generator tile and keep the best seam; with --stage: N candidates of the "
         "whole region (run seeds SEED, SEED+1, ...) to choose from",
     )
     p.add_argument("--budget-usd", type=float, help="refuse a step that could take the total past this")
-    p.add_argument("--no-artifacts", action="store_true", help="do not keep per-tile PNG artifacts")
-    p.add_argument("--workers", type=int, help="tiles generated at once on this machine (default: the generator's)")
+    p.add_argument("--no-artifacts", action="store_true", help="do not keep the PNG artifacts of each generator tile")
+    p.add_argument(
+        "--workers", type=int, help="generator tiles generated at once on this machine (default: the generator's)"
+    )
 
 
 def add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (tiles, generator calls, worst-case cost, new bounds) and stop: "
+        help="print the plan (generator tiles, generator calls, worst-case cost, new bounds) and stop: "
         "no generator call, nothing written",
     )
     p.add_argument(
@@ -61,7 +67,7 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
         "--tile",
         type=int,
         default=1024,
-        help="reference tile size in px (default 1024, what the openai generator takes)",
+        help="generator tile size in px (default 1024, what the openai generator takes)",
     )
 
 

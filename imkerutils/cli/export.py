@@ -52,7 +52,7 @@ def add_parser(sub: Subparsers) -> None:
         "--pyramid",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also write every coarser level, down to one tile (tif, ome.zarr); the default for .ome.zarr, "
+        help="also write every coarser level, down to one chunk (tif, ome.zarr); the default for .ome.zarr, "
         "which multiscale viewers expect; --no-pyramid writes one level",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")

@@ -25,7 +25,7 @@ def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "fill",
-        help="generate the empty pixels of a region (outside the bounds, or in tiles never written)",
+        help="generate the empty pixels of a region (outside the bounds, or in chunks never written)",
         description="Generate every pixel of the region that holds no content, conditioned on the content "
         "around it on every side, as one undoable step. Pixels that hold content are kept byte "
         "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).",

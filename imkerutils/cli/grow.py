@@ -56,13 +56,13 @@ def add_parser(sub: Subparsers) -> None:
         "--by",
         type=int,
         metavar="N",
-        help=f"depth of a step in px, {1} to {MAX_BY} (default {DEFAULT_BY}); deeper than half a tile "
+        help=f"depth of a step in px, {1} to {MAX_BY} (default {DEFAULT_BY}); deeper than half a generator tile "
         "takes several rings of tiles",
     )
     add_generator_options(p)
     add_plan_options(p)
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
-    p.add_argument("--scheduler", help="dask.distributed scheduler address: run the tile tasks on its workers")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address: run the generator tiles on its workers")
     p.add_argument(
         "--worker-timeout",
         type=float,

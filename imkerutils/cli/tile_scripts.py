@@ -25,8 +25,10 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--x", type=int, required=True, help="column of the corner pixel")
     p.add_argument("--y", type=int, required=True, help="row of the corner pixel")
-    p.add_argument("--corner", choices=["tl", "tr", "bl", "br"], default="tl", help="which tile corner (x, y) is")
-    p.add_argument("--tile", type=int, default=1024, help="tile size in pixels")
+    p.add_argument(
+        "--corner", choices=["tl", "tr", "bl", "br"], default="tl", help="which corner of the image tile (x, y) is"
+    )
+    p.add_argument("--tile", type=int, default=1024, help="image tile size in pixels")
     p.add_argument("--trust-large", action="store_true", help="allow images over the decompression-bomb limit")
 
 

@@ -1,4 +1,4 @@
-"""``imkerutils verify CANVAS``: check every tile against the manifest (exit 1 on a mismatch)."""
+"""``imkerutils verify CANVAS``: check every chunk against the manifest (exit 1 on a mismatch)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from imkerutils.tiling import Canvas
 
 
 def add_parser(sub: Subparsers) -> None:
-    p = add_command(sub, "verify", help="check every tile's pixels against the manifest hashes")
+    p = add_command(sub, "verify", help="check every chunk's pixels against the manifest hashes")
     p.add_argument("canvas")
     p.set_defaults(func=run)
 

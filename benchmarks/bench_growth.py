@@ -266,7 +266,7 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        "## Growth and outside readers (issue 13)",
+        "## Growth left vs right (issue 13)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
         f"{m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",

@@ -1,8 +1,6 @@
-"""Growth and outside-reader benchmarks (issue 13, the OME-Zarr layout): left costs what right costs; dask scales.
+"""Growth benchmark (issue 13, the OME-Zarr layout): growing left costs what growing right costs.
 
-Two questions, each answered side by side in one run:
-
-1. **Growth left vs right.** Two copies of the same 1024-px-high canvas (1024x1024 of photo-like pixels) are
+**Growth left vs right.** Two copies of the same 1024-px-high canvas (1024x1024 of photo-like pixels) are
    grown by ``--steps`` Exquisite steps each (512 px a step, ``grow_step`` with the mock generator, artifacts
    off: ``GrowSettings(save_artifacts=False)``), one LEFT and one RIGHT, alternating step by step (L R, R L,
    ...) so drift in the machine's load hits both alike.  Growing right resizes the arrays; growing left spends
@@ -12,23 +10,17 @@ Two questions, each answered side by side in one run:
    still holds its pixels.  The same race is run on the storage alone (``--paste-steps`` steps of
    ``canvas.paste(strip, row, col, grow=True)`` of a 1024x512 strip), which isolates the layout from the
    Exquisite pipeline (which works in RIGHT's orientation and mirrors LEFT's tiles).
-2. **dask on a large canvas.** A canvas with 256x256 = 65,536 written tiles of 1024 px (the 16 encoded
-   chunks of a 4096^2 photo-like block, hard-linked periodically to every tile's chunk key, as
-   ``bench_canvas.py``'s ``_clone_chunks`` writes them, after ``canvas.grow`` to the bounds): an unaligned
-   1024^2 window read by ``dask.array.from_zarr(canvas, component=frame.path(0))[:, window].compute()`` (the
-   ``from_zarr`` call inside the timer, as a user would run it) against ``Canvas.read`` of the same window.
-   Target: ratio <= 2.  Also timed once each: ``zarr.open_array(level 0).nchunks_initialized`` and
-   ``info_complete()`` (no target: both list the stored chunks, so they scale with the content).
+
+``build_large`` builds the large canvas ``bench_from_zarr.py`` (dask's ``from_zarr`` against ``Canvas.read``,
+the issue's other benchmark) reads.
 
 Usage::
 
-    python benchmarks/bench_growth.py            # full run: 200 steps each way, 65,536 tiles (~3-5 min on 2 cores)
-    python benchmarks/bench_growth.py --quick    # 60 Exquisite steps each way, 5 repeats (~3 min)
-    python benchmarks/bench_growth.py --parts dask   # a subset of growth,dask
+    nice python benchmarks/bench_growth.py           # 200 Exquisite + 200 paste steps each way (~2-5 min on 2 cores)
+    python benchmarks/bench_growth.py --quick        # 60 Exquisite steps each way
 
 Markdown goes to stdout, JSON to ``benchmarks/results/growth.json`` (``--quick``: ``growth-quick.json``).
-The large canvas goes to ``/dev/shm`` when it has room (65,536 directory entries; hard links cost no space),
-else the temp folder; ``--scratch`` overrides this.
+The load average (1 min) is sampled before and after each race and every 10 steps (reported: min / max).
 """
 
 from __future__ import annotations
@@ -52,16 +44,12 @@ from _util import (
     photo_like,
     publish,
     run_parts,
-    time_call,
-    time_pair,
 )
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "growth.json"
 RESULTS_QUICK = HERE / "results" / "growth-quick.json"
 GROWTH_TARGET = 1.3
-DASK_TARGET = 2.0
-DASK_SIDE = 256  # tiles per side of the large canvas: 65,536 written tiles
 BLOCK_TILES = 4  # the repeated block: 4x4 tiles of 1024 px
 
 
@@ -115,7 +103,10 @@ def _race(tmp: Path, name: str, step: Any, steps: int, start_pixels: np.ndarray)
     steps_s: dict[str, list[float]] = {"left": [], "right": []}
     parts: dict[str, list[dict[str, float]]] = {"left": [], "right": []}
     rebased_at: dict[str, list[int]] = {"left": [], "right": []}
+    loads = [os.getloadavg()[0]]
     for i in range(steps):
+        if i % 10 == 9:
+            loads.append(os.getloadavg()[0])
         for d in ("left", "right") if i % 2 == 0 else ("right", "left"):
             canvas = canvases[d]
             gen0 = canvas.frame.generation
@@ -124,7 +115,12 @@ def _race(tmp: Path, name: str, step: Any, steps: int, start_pixels: np.ndarray)
             steps_s[d].append(time.perf_counter() - t0)
             if canvas.frame.generation != gen0:
                 rebased_at[d].append(i)
-    out: dict[str, Any] = {"steps": steps, "ways": {}}
+    loads.append(os.getloadavg()[0])
+    out: dict[str, Any] = {
+        "steps": steps,
+        "ways": {},
+        "load": {"start": loads[0], "end": loads[-1], "min": min(loads), "max": max(loads)},
+    }
     for d, canvas in canvases.items():
         frame, b = canvas.frame, canvas.bounds
         z = canvas.level_array(0)
@@ -188,88 +184,6 @@ def build_large(where: Path, side: int) -> tuple[Path, float]:
     return path, time.perf_counter() - t0
 
 
-def bench_dask(scratch: Path, side: int, repeat: int) -> dict[str, Any]:
-    import dask
-    import dask.array as da
-    import zarr
-
-    from imkerutils.tiling import Canvas, Window
-
-    _log(f"  building {side}x{side} tiles in {scratch}")
-    path, build_s = build_large(scratch, side)
-    canvas = Canvas.open(path, read_only=True)
-    frame = canvas.frame
-    tile = canvas.tile
-    files = _count_files(path / frame.path(0) / "c")
-    mid = (side // 2) * tile
-    window = Window(mid + 300, mid + 500, 1024, 1024)  # unaligned: 2x2 chunks
-    aw = frame.to_array(window)
-    sel = (slice(None), slice(aw.row_off, aw.row_end), slice(aw.col_off, aw.col_end))
-    component = frame.path(0)
-
-    def via_dask() -> np.ndarray:
-        return da.from_zarr(str(path), component=component)[sel].compute()
-
-    def via_canvas() -> np.ndarray:
-        return canvas.read(window)
-
-    expect = canvas.read(window)
-    assert np.array_equal(via_dask().transpose(1, 2, 0), expect), "dask and Canvas.read disagree"
-    tile_block = canvas.read(Window(0, 0, BLOCK_TILES * tile, BLOCK_TILES * tile))
-    r0, c0 = window.row_off % (BLOCK_TILES * tile), window.col_off % (BLOCK_TILES * tile)
-    assert np.array_equal(expect, tile_block[r0 : r0 + 1024, c0 : c0 + 1024]), "linked chunks do not repeat the block"
-
-    def via_dask_inline() -> np.ndarray:  # the zarr array inlined into each task: no per-block graph keys
-        return da.from_zarr(str(path), component=component, inline_array=True)[sel].compute()
-
-    td, tc = time_pair(via_dask, via_canvas, repeat=repeat, warmup=1)
-    tdi, tci = time_pair(via_dask_inline, via_canvas, repeat=repeat, warmup=1)
-    arr = da.from_zarr(str(path), component=component)
-    prebuilt = time_call(lambda: arr[sel].compute(), repeat=repeat, warmup=1)
-    prebuilt_sync = time_call(lambda: arr[sel].compute(scheduler="sync"), repeat=repeat, warmup=1)
-    open_only = time_call(lambda: da.from_zarr(str(path), component=component), repeat=repeat, warmup=1)
-    z = zarr.open_array(str(path / component), mode="r")
-    zarr_slice = time_call(lambda: z[sel], repeat=repeat, warmup=1)
-    t0 = time.perf_counter()
-    initialized = z.nchunks_initialized
-    nchunks_initialized_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    info = z.info_complete()
-    info_complete_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    shutil.rmtree(path, ignore_errors=True)
-    remove_s = time.perf_counter() - t0
-    return {
-        "scratch": str(scratch),
-        "tiles_side": side,
-        "chunk_files": files,
-        "build_s": build_s,
-        "remove_s": remove_s,
-        "array_shape": list(z.shape),
-        "nchunks": z.nchunks,
-        "dask_chunks": int(np.prod(arr.numblocks)),
-        "window": window.to_dict(),
-        "array_window": aw.to_dict(),
-        "dask_version": dask.__version__,
-        "dask": td.to_dict(),
-        "canvas": tc.to_dict(),
-        "ratio": td.median / tc.median,
-        "ratio_best": td.best / tc.best,
-        "dask_inline": tdi.to_dict(),
-        "canvas_2": tci.to_dict(),
-        "ratio_inline": tdi.median / tci.median,
-        "ratio_inline_best": tdi.best / tci.best,
-        "dask_prebuilt_compute": prebuilt.to_dict(),
-        "from_zarr_only": open_only.to_dict(),
-        "dask_prebuilt_compute_sync": prebuilt_sync.to_dict(),
-        "zarr_slice": zarr_slice.to_dict(),
-        "nchunks_initialized": initialized,
-        "nchunks_initialized_s": nchunks_initialized_s,
-        "info_complete_s": info_complete_s,
-        "info_stored_bytes": getattr(info, "_count_bytes_stored", None),
-    }
-
-
 def pick_scratch(explicit: str | None) -> Path:
     if explicit:
         return Path(explicit)
@@ -317,6 +231,11 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
         "",
         f"### Growth, {title}: {g['steps']} steps LEFT vs {g['steps']} RIGHT, alternating",
         "",
+        f"Load average (1 min) during the race: {g['load']['start']:.1f} at the start, {g['load']['end']:.1f} at the "
+        f"end, {g['load']['min']:.1f} to {g['load']['max']:.1f} sampled every 10 steps."
+        if "load" in g
+        else "",
+        "",
         markdown_table(
             [
                 "direction",
@@ -347,7 +266,7 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        "## Growth and outside readers (issue 13)",
+        "## Growth left vs right (issue 13)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
         f"{m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
@@ -358,88 +277,12 @@ def report(results: dict[str, Any]) -> str:
     if "growth" in results:
         for name, g in results["growth"].items():
             lines += _report_race(name, g)
-    if "dask" in results:
-        k = results["dask"]
-        lines += [
-            "",
-            f"### dask on {k['chunk_files']:,} written tiles: `da.from_zarr` vs `Canvas.read`",
-            "",
-            f"Level-0 array {tuple(k['array_shape'])} ({k['nchunks']:,} chunks; the dask array has "
-            f"{k['dask_chunks']:,} blocks), in `{k['scratch']}`, built in {k['build_s']:.0f} s (chunk files "
-            f"hard-linked), removed in {k['remove_s']:.0f} s. Window: rows {k['window']['row_off']}.., cols "
-            f"{k['window']['col_off']}.. (1024x1024, unaligned, 2x2 chunks); {k['dask']['repeats']} interleaved "
-            f"repeats after a warm-up, medians. dask {k['dask_version']}.",
-            "",
-            markdown_table(
-                ["operation", "time (median)", "best"],
-                [
-                    [
-                        "`da.from_zarr(canvas, component=frame.path(0))[window].compute()`",
-                        fmt_seconds(k["dask"]["median_s"]),
-                        fmt_seconds(k["dask"]["min_s"]),
-                    ],
-                    ["`Canvas.read(window)`", fmt_seconds(k["canvas"]["median_s"]), fmt_seconds(k["canvas"]["min_s"])],
-                    [
-                        "`da.from_zarr(..., inline_array=True)[window].compute()`",
-                        fmt_seconds(k["dask_inline"]["median_s"]),
-                        fmt_seconds(k["dask_inline"]["min_s"]),
-                    ],
-                    [
-                        "`Canvas.read(window)` (interleaved with the line above)",
-                        fmt_seconds(k["canvas_2"]["median_s"]),
-                        fmt_seconds(k["canvas_2"]["min_s"]),
-                    ],
-                    [
-                        "(`from_zarr` alone)",
-                        fmt_seconds(k["from_zarr_only"]["median_s"]),
-                        fmt_seconds(k["from_zarr_only"]["min_s"]),
-                    ],
-                    [
-                        "(compute of a prebuilt dask array's window)",
-                        fmt_seconds(k["dask_prebuilt_compute"]["median_s"]),
-                        fmt_seconds(k["dask_prebuilt_compute"]["min_s"]),
-                    ],
-                    [
-                        '(the same, `scheduler="sync"`)',
-                        fmt_seconds(k["dask_prebuilt_compute_sync"]["median_s"]),
-                        fmt_seconds(k["dask_prebuilt_compute_sync"]["min_s"]),
-                    ],
-                    [
-                        "(plain zarr: `zarr.open_array(level 0)[:, window]`)",
-                        fmt_seconds(k["zarr_slice"]["median_s"]),
-                        fmt_seconds(k["zarr_slice"]["min_s"]),
-                    ],
-                    [
-                        f"`nchunks_initialized` (= {k['nchunks_initialized']:,}), once",
-                        fmt_seconds(k["nchunks_initialized_s"]),
-                        "-",
-                    ],
-                    ["`info_complete()`, once", fmt_seconds(k["info_complete_s"]), "-"],
-                ],
-            ),
-            "",
-            markdown_table(
-                ["ratio", "measured", "met?"],
-                [
-                    [
-                        f"dask / Canvas.read <= {DASK_TARGET}",
-                        f"**{k['ratio']:.2f}** (bests {k['ratio_best']:.2f})",
-                        _mark(k["ratio"] <= DASK_TARGET),
-                    ],
-                    [
-                        "dask with `inline_array=True` / Canvas.read",
-                        f"{k['ratio_inline']:.2f} (bests {k['ratio_inline_best']:.2f})",
-                        "(reported)",
-                    ],
-                ],
-            ),
-        ]
     for key, tb in results.get("errors", {}).items():
         lines += ["", f"**{key} failed:**", "", "```", tb.strip(), "```"]
     return "\n".join(lines) + "\n"
 
 
-PARTS = ("growth", "dask")
+PARTS = ("growth",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -449,15 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="60 steps each way, 5 repeats")
     parser.add_argument("--steps", type=int, help="growth steps each way (default 200; quick 60)")
     parser.add_argument("--paste-steps", type=int, help="storage-only growth steps each way (default 200)")
-    parser.add_argument("--repeat", type=int, help="timed repeats of the dask comparison (default 15; quick 5)")
-    parser.add_argument("--side", type=int, default=DASK_SIDE, help=f"tiles per side of the dask canvas ({DASK_SIDE})")
-    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of growth,dask")
-    parser.add_argument("--scratch", help="folder for the large canvas (default: /dev/shm if it has room)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated parts (growth)")
     args = parser.parse_args(argv)
     parts = [p for p in PARTS if p in args.parts.split(",")]
     steps = args.steps or (60 if args.quick else 200)
     paste_steps = args.paste_steps or 200
-    repeat = args.repeat or (5 if args.quick else 15)
     start = time.perf_counter()
     results: dict[str, Any] = {
         "machine": machine_info(("numpy", "zarr", "dask", "imkerutils")),
@@ -465,24 +304,16 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "git": _git_state(),
         "load_before": os.getloadavg()[0],
-        "targets": {"growth_ratio": GROWTH_TARGET, "dask_ratio": DASK_TARGET},
+        "targets": {"growth_ratio": GROWTH_TARGET},
     }
     json_path = RESULTS_QUICK if args.quick else RESULTS
     jobs = {}
     if "growth" in parts:
         jobs["growth"] = lambda tmp: bench_growth(tmp, steps, paste_steps)
-    if "dask" in parts:
-        scratch = pick_scratch(args.scratch)
-        jobs["dask"] = lambda _tmp: _in(scratch, lambda d: bench_dask(d, args.side, repeat))
     run_parts(jobs, results, json_path, start=start, log=_log, tmp_prefix="imker-growth-")
     results["load_after"] = os.getloadavg()[0]
     publish(results, report, json_path, _log)
     return 0
-
-
-def _in(where: Path, fn: Any) -> Any:
-    with tempfile.TemporaryDirectory(prefix="imker-growth-", dir=where) as d:
-        return fn(Path(d))
 
 
 if __name__ == "__main__":

@@ -97,17 +97,18 @@ def project(window: Window, tile: int) -> Iterator[ChunkProjection]:
     """
     if window.is_empty:
         return
-    for i in range(window.row_off // tile, -(-window.row_end // tile)):
-        for j in range(window.col_off // tile, -(-window.col_end // tile)):
-            tw = Window(i * tile, j * tile, tile, tile)
-            piece = window.intersection(tw)
-            assert piece is not None
+    r0, c0, r1, c1 = window.row_off, window.col_off, window.row_end, window.col_end
+    for i in range(r0 // tile, -(-r1 // tile)):
+        top, bottom = max(r0, i * tile), min(r1, (i + 1) * tile)
+        rows_in_chunk, rows_in_window = slice(top - i * tile, bottom - i * tile), slice(top - r0, bottom - r0)
+        for j in range(c0 // tile, -(-c1 // tile)):
+            left, right = max(c0, j * tile), min(c1, (j + 1) * tile)
             yield ChunkProjection(
                 (i, j),
-                piece,
-                piece.slices((tw.row_off, tw.col_off)),
-                piece.slices((window.row_off, window.col_off)),
-                piece == tw,
+                Window(top, left, bottom - top, right - left),
+                (rows_in_chunk, slice(left - j * tile, right - j * tile)),
+                (rows_in_window, slice(left - c0, right - c0)),
+                bottom - top == tile and right - left == tile,
             )
 
 

@@ -28,10 +28,11 @@ import numpy as np
 from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.export._plan import LevelRegion
 from imkerutils.tiling.export._source import canvas_levels
+from imkerutils.tiling.frame import ChunkProjection, project
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
-__all__ = ["ZSTD_DEFAULT_LEVEL", "LevelChunks"]
+__all__ = ["ZSTD_DEFAULT_LEVEL", "ChunkStep", "LevelChunks"]
 
 ZSTD_DEFAULT_LEVEL = 3  # libzstd's ZSTD_CLEVEL_DEFAULT, which zstd level 0 stands for
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -54,6 +55,14 @@ def _zstd_level(array: Any) -> int | None:
         return None  # a checksum flag is fine: zstd readers (libtiff, imagecodecs) check or skip it
     level = int(codecs[2].level)
     return level if level else ZSTD_DEFAULT_LEVEL
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkStep:
+    """One step of :meth:`LevelChunks.walk`: a tile's projection, and its chunk's key when copied whole."""
+
+    projection: ChunkProjection
+    key: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,30 +109,29 @@ class LevelChunks:
             array, RawStore(array.store), tile, channels, frame, level, area, zstd_level, int(array.metadata.fill_value)
         )
 
-    def is_whole(self, w: Window) -> bool:
-        """Whether level window ``w`` is exactly one chunk, inside the export window and the bounds."""
-        a = self.frame.to_array(w, self.level)
-        return (
-            w.height == w.width == self.tile
-            and a.row_off % self.tile == 0
-            and a.col_off % self.tile == 0
-            and a.row_off >= 0
-            and a.col_off >= 0
-            and a.row_end <= self.array.shape[1]
-            and a.col_end <= self.array.shape[2]
-            and self.whole_area.contains(w)
-        )
+    def walk(self, band: Window) -> list[ChunkStep]:
+        """The chunks level window ``band`` touches, row-major, through the frame's one iterator.
 
-    def key(self, w: Window) -> str:
-        """The store key of the chunk that is level window ``w``."""
-        return self.frame.chunk_key(self.level, w.row_off // self.tile, w.col_off // self.tile)
+        Each step is :func:`~imkerutils.tiling.frame.project`'s projection of one world tile with the
+        store key of its chunk when the whole chunk is the export tile (a complete projection inside the
+        export window, the bounds and the array), else ``None``: that part is read through the canvas.
+        """
+        t, area, frame, level = self.tile, self.whole_area, self.frame, self.level
+        oi, oj = frame.level_origin(level)
+        rows, cols = self.array.shape[1] // t, self.array.shape[2] // t  # whole chunks in the array
+        out = []
+        for p in project(band, t):
+            i, j = p.tile
+            inside = p.is_complete and 0 <= i + oi < rows and 0 <= j + oj < cols and area.contains(p.piece)
+            out.append(ChunkStep(p, frame.chunk_key(level, i, j) if inside else None))
+        return out
 
-    def get_many(self, windows: Sequence[Window]) -> list[bytes | None]:
-        """Stored bytes of the chunks ``windows`` name (``None``: never written, all background)."""
-        data = self.raw.get_many(self.key(w) for w in windows)
-        for w, d in zip(windows, data, strict=True):
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Stored bytes of the chunks under ``keys`` (``None``: never written, all background)."""
+        data = self.raw.get_many(keys)
+        for key, d in zip(keys, data, strict=True):
             if d is not None and not d.startswith(_ZSTD_MAGIC):
-                raise CanvasCorruptError(f"chunk {self.key(w)} is not a zstd frame: the canvas is damaged")
+                raise CanvasCorruptError(f"chunk {key} is not a zstd frame: the canvas is damaged")
         return data
 
     @property

@@ -80,12 +80,10 @@ def _tiles(
         if chunks is None:
             data = reader.read(band)
             return [data[:, left : left + tile] for left in range(0, band.width, tile)]
-        tws = [
-            Window(band.row_off, left, band.height, min(tile, band.col_end - left))
-            for left in range(band.col_off, band.col_end, tile)
-        ]
-        whole = [chunks.is_whole(t) for t in tws]
-        stored = iter(chunks.get_many([t for t, w in zip(tws, whole, strict=True) if w]))
+        steps = chunks.walk(band)  # the band is one row of tiles on the chunk grid (find checked the grid)
+        tws = [s.projection.piece for s in steps]
+        whole = [s.key is not None for s in steps]
+        stored = iter(chunks.get_many([s.key for s in steps if s.key is not None]))
         items: list[_Item] = []
         i = 0
         while i < len(tws):  # each run of other tiles is one canvas read

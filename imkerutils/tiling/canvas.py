@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     import dask.array as da
     import xarray as xr
     from dask.delayed import Delayed
+    from distributed import Client
 
 __all__ = ["CANVAS_FORMAT", "Canvas", "StepInfo", "VerifyReport"]
 
@@ -444,17 +445,25 @@ class Canvas:
         self.update_pyramid()
         return read_window(self._pyramid.array(level), self.frame.to_array(window, level))
 
-    def update_pyramid(self) -> int:
+    def update_pyramid(self, *, workers: int | None = None, client: Client | None = None) -> int:
         """Recompute the coarser levels over the tiles written since the last update.
 
-        Returns the number of chunks recomputed (0 when already up to date).
+        Each level's chunks are reduced on ``workers`` threads (default: one per core), or as tasks on a
+        ``dask.distributed`` ``client``'s workers, which open this canvas's location themselves.  Returns the
+        number of chunks recomputed (0 when already up to date).
         """
         self._check_writable()
         if self._pyramid.is_current(self.bounds):  # the common case: no lock, so readers never contend
             return 0
         with self._journal.lock():
             self._recover()
-            return self._pyramid.update(self.bounds)
+            return self._pyramid.update(
+                self.bounds,
+                workers=workers,
+                client=client,
+                location=self.location,
+                storage_options=self.storage_options,
+            )
 
     def to_dask(self, window: Window | None = None) -> da.Array:
         """A lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""

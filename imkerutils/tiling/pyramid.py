@@ -16,20 +16,47 @@ the pyramid is always derivable from level 0 and never needs undo of its own.
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
 
 from imkerutils.errors import CanvasCorruptError
+from imkerutils.tiling.chunkio import read_tile, write_tile
 from imkerutils.tiling.frame import Frame, level_window, project
-from imkerutils.tiling.layout import create_level, open_level, read_window, write_block
+from imkerutils.tiling.layout import create_level, open_level, read_window
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
 
-__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed"]
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed", "reduce_tile"]
+
+_TASK_TILES = 8  # tiles per task on a dask cluster (a tile is ~10 ms of work; a task costs the scheduler ~2 ms)
+# Credentials never travel in a task graph: workers take them from their own environment (as in the
+# distributed growth, imkerutils.exquisite.pipeline.executor).
+SECRET_OPTIONS = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "session_token",
+        "access_key",
+        "secret_key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    }
+)
 
 MAX_LEVELS = 20
 DIRTY_PREFIX = "_pyramid/stale/"  # world tiles (format 1 canvases: _pyramid/dirty/<chunk>)
@@ -45,6 +72,36 @@ def downsample2(block: np.ndarray) -> np.ndarray:
     b = block.astype(np.uint16)
     s = b[0::2, 0::2] + b[1::2, 0::2] + b[0::2, 1::2] + b[1::2, 1::2]
     return ((s + 2) >> 2).astype(np.uint8)
+
+
+def reduce_tile(raw: RawStore, frame: Frame, src: zarr.Array, dst: zarr.Array, level: int, i: int, j: int) -> None:
+    """Write world tile ``(i, j)`` of ``level`` (array ``dst``) as the 2x reduction of its four children in
+    ``src`` (level ``level - 1``); a tile beyond ``dst`` (left by an undo) is deleted: background."""
+    t = frame.tile
+    children = np.empty((2 * t, 2 * t, src.shape[0]), np.uint8)
+    for di in (0, 1):
+        for dj in (0, 1):
+            children[di * t : (di + 1) * t, dj * t : (dj + 1) * t] = read_tile(
+                raw, frame, src, level - 1, 2 * i + di, 2 * j + dj
+            )
+    write_tile(raw, frame, dst, level, i, j, downsample2(children))
+
+
+@functools.lru_cache(maxsize=8)
+def _worker_store(location: str, options_json: str) -> RawStore:
+    from imkerutils.tiling.location import open_store
+
+    return RawStore(open_store(location, storage_options=json.loads(options_json) or None))
+
+
+def _reduce_task(location: str, options_json: str, frame_json: str, level: int, tiles: list[tuple[int, int]]) -> int:
+    """A dask task: reduce ``tiles`` of ``level`` of the canvas at ``location`` (its store opened on the worker)."""
+    raw = _worker_store(location, options_json)
+    frame = Frame.from_dict(json.loads(frame_json))
+    src, dst = open_level(raw.store, frame, level - 1), open_level(raw.store, frame, level)
+    for i, j in tiles:
+        reduce_tile(raw, frame, src, dst, level, i, j)
+    return len(tiles)
 
 
 def levels_needed(bounds: Window, tile: int) -> int:
@@ -128,20 +185,28 @@ class Pyramid:
     # -- update ----------------------------------------------------------------
     def _reduce_tile(self, src: zarr.Array, dst: zarr.Array, level: int, i: int, j: int) -> None:
         """Write world tile ``(i, j)`` of ``level`` as the 2x reduction of its four children."""
-        t, f = self.tile, self.frame
-        children = f.to_array(Window(2 * i * t, 2 * j * t, 2 * t, 2 * t), level - 1)
-        a = f.to_array(Window(i * t, j * t, t, t), level)
-        if a.row_end > dst.shape[1] or a.col_end > dst.shape[2] or a.row_off < 0 or a.col_off < 0:
-            self.raw.delete(f.chunk_key(level, i, j))  # beyond the array (left by an undo): background
-            return
-        write_block(dst, a.row_off, a.col_off, downsample2(read_window(src, children)))
+        reduce_tile(self.raw, self.frame, src, dst, level, i, j)
 
     def is_current(self, bounds: Window) -> bool:
         """Whether no tile is dirty and every needed level is built (a cheap check, no lock)."""
         return not self.raw.list_prefix(DIRTY_PREFIX) and self.built_levels() >= levels_needed(bounds, self.tile)
 
-    def update(self, bounds: Window, *, workers: int = 2) -> int:
-        """Bring every level up to date; returns the number of chunks recomputed."""
+    def update(
+        self,
+        bounds: Window,
+        *,
+        workers: int | None = None,
+        client: Client | None = None,
+        location: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> int:
+        """Bring every level up to date; returns the number of chunks recomputed.
+
+        Level by level (a level needs the one below complete), the chunks of a level are reduced at once: on
+        ``workers`` threads (default: one per core), or, given a ``dask.distributed`` ``client``, as tasks on
+        its workers, which open the canvas's store at ``location`` themselves (``storage_options`` travel
+        without credentials, as in the distributed growth).  Every path writes the same bytes.
+        """
         dirty = self.dirty()
         built = self.built_levels()
         needed = max(levels_needed(bounds, self.tile), built)
@@ -150,22 +215,63 @@ class Pyramid:
         count = 0
         current = dirty
         src = self.array(0)  # opened once per level: each lookup reads the array's zarr.json
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = None if client is not None else ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+        try:
             for level in range(1, needed):
                 dst = self._ensure_array(level, bounds)
                 if level >= built:  # a new level: compute all of it from the level below
                     current = {p.tile for p in project(level_window(bounds, level), self.tile)}
                 else:
                     current = {(i >> 1, j >> 1) for i, j in current}
-                list(pool.map(lambda ij, a=src, b=dst, lv=level: self._reduce_tile(a, b, lv, *ij), sorted(current)))
+                tiles = sorted(current)
+                if pool is not None:
+                    list(pool.map(lambda ij, a=src, b=dst, lv=level: self._reduce_tile(a, b, lv, *ij), tiles))
+                else:
+                    assert client is not None
+                    self._reduce_on(client, level, tiles, location, storage_options or {})
                 count += len(current)
                 src = dst
+        finally:
+            if pool is not None:
+                pool.shutdown()
         self.raw.put(LEVELS_KEY, seal({"levels": needed}))
         for i, j in dirty:
             self.raw.delete(f"{DIRTY_PREFIX}{i}.{j}")
         if needed > built and self._on_new_levels is not None:
             self._on_new_levels(needed)
         return count
+
+    def _reduce_on(
+        self,
+        client: Client,
+        level: int,
+        tiles: list[tuple[int, int]],
+        location: str | None,
+        storage_options: dict[str, Any],
+    ) -> None:
+        """Reduce ``tiles`` of ``level`` as tasks on ``client``'s workers, a batch of tiles per task."""
+        if location is None:
+            raise TypeError("a pyramid update on a dask cluster needs the canvas's location")
+        options = json.dumps(
+            {k: v for k, v in storage_options.items() if k.lower() not in SECRET_OPTIONS}, sort_keys=True
+        )
+        frame = json.dumps(self.frame.to_dict(), sort_keys=True)
+        name = uuid.uuid4().hex
+        futures = [
+            client.submit(
+                _reduce_task,
+                location,
+                options,
+                frame,
+                level,
+                tiles[start : start + _TASK_TILES],
+                key=f"imkerutils-pyramid-{name}-{level}-{n}",
+                pure=False,
+                retries=2,
+            )
+            for n, start in enumerate(range(0, len(tiles), _TASK_TILES))
+        ]
+        client.gather(futures)
 
     def read_current(self, level: int, w: Window, bounds: Window) -> np.ndarray:
         """Pixels of level ``level`` over level window ``w`` as :meth:`update` would leave them.

@@ -15,22 +15,25 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
+from imkerutils.tiling.chunkio import read_tile
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, level_window, project, tile_of_tile_key
 from imkerutils.tiling.journal import ENTRIES_PREFIX, WRITING_KEY
 from imkerutils.tiling.layout import BOOKKEEPING_ATTRS, level_metadata, root_document, root_seal
 from imkerutils.tiling.pyramid import DIRTY_PREFIX, LEVELS_KEY, downsample2
 from imkerutils.tiling.sealed import is_sealed
-from imkerutils.tiling.step import MANIFEST_PREFIX, MANIFEST_TILES, chunk_pool, digest, manifest_key
-from imkerutils.tiling.window import Window
+from imkerutils.tiling.step import MANIFEST_PREFIX, MANIFEST_TILES, digest, manifest_key
 
 if TYPE_CHECKING:
     from imkerutils.tiling.canvas import Canvas
@@ -60,11 +63,18 @@ class VerifyReport:
         return not self.problems
 
 
-def _batched(check: Callable[[tuple[int, int]], str | None], items: list[tuple[int, int]]) -> list[str]:
-    out: list[str] = []
-    for start in range(0, len(items), _BATCH):  # batches: a bounded number of tasks in flight
-        out.extend(p for p in chunk_pool().map(check, items[start : start + _BATCH]) if p)
-    return out
+def _run(tasks: list[Callable[[], None]]) -> None:
+    """Run ``tasks`` on every core (the verify pool), a bounded number in flight; re-raise the first failure."""
+    pool = verify_pool()
+    for start in range(0, len(tasks), _BATCH):  # batches: a bounded number of decoded chunks alive
+        for future in [pool.submit(task) for task in tasks[start : start + _BATCH]]:
+            future.result()
+
+
+@functools.cache
+def verify_pool() -> ThreadPoolExecutor:
+    """Threads that read, decode and hash stored chunks (zstd, SHA-256 and NumPy release the GIL)."""
+    return ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1), thread_name_prefix="imkerutils-verify")
 
 
 def _decodes(read: Callable[[], np.ndarray], where: str) -> tuple[np.ndarray | None, str | None]:
@@ -111,54 +121,95 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             f"chunk {frame.chunk_key(0, *ij)} (tile {ij}) has no manifest entry (written outside imkerutils?)"
         )
 
-    def check_tile(ij: tuple[int, int]) -> str | None:
-        i, j = ij
-        where = f"tile ({i}, {j}) at world row {i * t}, col {j * t}"
-        block, problem = _decodes(lambda: canvas.read(canvas.grid.tile_window(i, j)), where)
-        if problem or block is None or raw.get(manifest_key(i, j)) == digest(block):
-            return problem
-        return f"{where}: pixels do not match the manifest hash"
-
-    problems += _batched(check_tile, sorted(manifest))
-    if not full:
-        return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
-    leftovers = sorted(k for k in keys if k.endswith(".partial"))  # temporary files of a killed or running write
-    accounted.update(leftovers)
-
-    # -- coarser levels against their children --------------------------------------
-    stale = {tile_of_tile_key(k) for k in keys if k.startswith(DIRTY_PREFIX)}
+    leftovers: list[str] = []
+    if full:
+        leftovers = sorted(k for k in keys if k.endswith(".partial"))  # temporary files of a killed or running write
+        accounted.update(leftovers)
+    stale = {tile_of_tile_key(k) for k in keys if k.startswith(DIRTY_PREFIX)} if full else set()
     accounted.update(k for k in keys if k.startswith(DIRTY_PREFIX))
     arrays = [canvas._pyramid.array(level) for level in range(levels)]
+
+    def chunk(level: int, i: int, j: int) -> np.ndarray:  # whole stored chunks, one zstd call each
+        return read_tile(raw, frame, arrays[level], level, i, j)
+
+    todo = [set[tuple[int, int]]() for _ in range(levels)]
+    inside = [set[tuple[int, int]]() for _ in range(levels)]
     for level in range(1, levels):
-        from imkerutils.tiling.layout import read_window
+        todo[level] = stored[level] | {(i >> 1, j >> 1) for i, j in stored[level - 1]}
+        todo[level] -= {(i >> level, j >> level) for i, j in stale}
+        inside[level] = {p.tile for p in project(level_window(canvas.bounds, level), t)}
+    found: list[dict[tuple[int, int], str]] = [{} for _ in range(levels)]  # problems by level and tile
 
-        lb = level_window(canvas.bounds, level)
-        todo = stored[level] | {(i >> 1, j >> 1) for i, j in stored[level - 1]}
-        todo -= {(i >> level, j >> level) for i, j in stale}
-        inside = {p.tile for p in project(lb, t)}
+    def check_tile(ij: tuple[int, int], pixels: np.ndarray | None = None) -> None:
+        """Level-0 tile ``ij`` against its manifest hash (``pixels``: its chunk, when already decoded)."""
+        i, j = ij
+        where = f"tile ({i}, {j}) at world row {i * t}, col {j * t}"
+        if pixels is None:
+            pixels, problem = _decodes(lambda: chunk(0, i, j), where)
+            if problem or pixels is None:
+                found[0][ij] = str(problem)
+                return
+        if raw.get(manifest_key(i, j)) != digest(pixels):
+            found[0][ij] = f"{where}: pixels do not match the manifest hash"
 
-        def check_parent(ij: tuple[int, int], level: int = level, inside: set[tuple[int, int]] = inside) -> str | None:
-            i, j = ij
-            where = f"pyramid level {level} tile ({i}, {j})"
-            got, problem = _decodes(
-                lambda: read_window(arrays[level], frame.to_array(Window(i * t, j * t, t, t), level)), where
-            )
-            if problem:
-                return problem
-            children, problem = _decodes(
-                lambda: read_window(
-                    arrays[level - 1], frame.to_array(Window(2 * i * t, 2 * j * t, 2 * t, 2 * t), level - 1)
-                ),
-                f"the children of {where}",
-            )
-            if problem or got is None or children is None:
-                return problem
-            want = downsample2(children) if ij in inside else np.zeros_like(got)
-            if np.array_equal(got, want):
-                return None
-            return f"{where}: pixels differ from the reduction of level {level - 1}"
+    def check_parent(level: int, ij: tuple[int, int], hashed: set[tuple[int, int]]) -> None:
+        """Tile ``ij`` of ``level`` against the reduction of its four children; level-0 children in
+        ``hashed`` are checked against the manifest on the way (each chunk is decoded once)."""
+        i, j = ij
+        where = f"pyramid level {level} tile ({i}, {j})"
+        kids: list[np.ndarray | None] = []
+        failed: str | None = None
+        for ci, cj in ((2 * i, 2 * j), (2 * i, 2 * j + 1), (2 * i + 1, 2 * j), (2 * i + 1, 2 * j + 1)):
+            kid, problem = _decodes(lambda ci=ci, cj=cj: chunk(level - 1, ci, cj), f"the children of {where}")
+            if (ci, cj) in hashed:
+                if kid is None:
+                    found[0][ci, cj] = (
+                        f"tile ({ci}, {cj}) at world row {ci * t}, col {cj * t}: its chunk cannot be decoded"  # noqa: E501
+                    )
+                else:
+                    check_tile((ci, cj), kid)
+            failed = failed or problem
+            kids.append(kid)
+        if ij not in todo[level]:
+            return
+        got, problem = _decodes(lambda: chunk(level, i, j), where)
+        if problem or got is None:
+            found[level][ij] = str(problem)
+            return
+        if failed is not None:
+            found[level][ij] = failed
+            return
+        if ij in inside[level]:
+            children = np.empty((2 * t, 2 * t, got.shape[2]), np.uint8)
+            for n, kid in enumerate(kids):
+                children[(n >> 1) * t : ((n >> 1) + 1) * t, (n & 1) * t : ((n & 1) + 1) * t] = kid
+            same = np.array_equal(got, downsample2(children))
+        else:
+            same = not got.any()
+        if not same:
+            found[level][ij] = f"{where}: pixels differ from the reduction of level {level - 1}"
 
-        problems += _batched(check_parent, sorted(todo))
+    # Level 1 is checked together with level 0: a task decodes four level-0 chunks, checks those in the
+    # manifest against it and their reduction against their parent.  Level-0 tiles whose parent needs no
+    # check (stale, or a canvas without levels) are checked alone.
+    groups: dict[tuple[int, int], set[tuple[int, int]]] = {}
+    alone: list[tuple[int, int]] = []
+    for i, j in manifest:
+        if levels > 1 and (i >> 1, j >> 1) in todo[1]:
+            groups.setdefault((i >> 1, j >> 1), set()).add((i, j))
+        else:
+            alone.append((i, j))
+    parents = sorted(todo[1]) if levels > 1 else []
+    _run(
+        [lambda ij=ij: check_tile(ij) for ij in sorted(alone)]
+        + [lambda ij=ij: check_parent(1, ij, groups.get(ij, set())) for ij in parents]
+    )
+    for level in range(2, levels):
+        _run([lambda ij=ij, level=level: check_parent(level, ij, set()) for ij in sorted(todo[level])])
+    for level in range(levels):
+        problems += [found[level][ij] for ij in sorted(found[level])]
+    if not full:
+        return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
 
     # -- the journal ---------------------------------------------------------------
     state = canvas._state

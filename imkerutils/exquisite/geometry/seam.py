@@ -63,8 +63,8 @@ EPS = 0.5  # grey levels
 EPS_ENERGY = EPS**2  # squared grey levels
 
 
-def _colour(tile: np.ndarray, direction: Direction | str, rows: np.ndarray | None) -> np.ndarray:
-    """Right-facing float64 view (H, W, C) of the colour channels, restricted to ``rows``."""
+def _view(tile: np.ndarray, direction: Direction | str) -> np.ndarray:
+    """Right-facing view (H, W, C) of the colour channels (no copy)."""
     tile = np.asarray(tile)
     if tile.ndim == 2:
         tile = tile[..., None]
@@ -72,16 +72,30 @@ def _colour(tile: np.ndarray, direction: Direction | str, rows: np.ndarray | Non
         raise InvalidTileError(f"a tile must have shape (H, W) or (H, W, C), got {tile.shape}")
     if tile.shape[2] in (2, 4):
         tile = tile[..., :-1]  # drop alpha
-    # A contiguous copy: the numbers must not depend on the orientation the tile came in.
-    t = np.ascontiguousarray(to_right(tile, Direction.parse(direction)), dtype=np.float64)
+    return to_right(tile, Direction.parse(direction))
+
+
+def _pick(t: np.ndarray, rows: np.ndarray | None, cols: slice | None = None) -> np.ndarray:
+    """``t`` (a :func:`_view`) restricted to ``cols`` (a slice, a view) and then ``rows`` (a copy)."""
     if rows is not None:
         rows = np.asarray(rows, dtype=bool)
         if rows.shape != (t.shape[0],):
             raise InvalidTileError(f"rows must be a bool array of length {t.shape[0]}, got {rows.shape}")
         if not rows.any():
             raise GeometryError("no rows selected for the seam metrics")
-        t = t[rows]
-    return t
+    if cols is not None:
+        t = t[:, cols]
+    return t if rows is None else t[rows]
+
+
+def _colour(t: np.ndarray, rows: np.ndarray | None, cols: slice | None = None) -> np.ndarray:
+    """A contiguous float64 copy of ``t`` (a :func:`_view`) restricted to ``cols`` and ``rows``.
+
+    Only the selected pixels are converted: a metric that looks at a few columns next to the seam does not
+    pay for a float64 copy of the whole tile, and its values equal selecting after converting.
+    """
+    # A contiguous copy: the numbers must not depend on the orientation the tile came in.
+    return np.ascontiguousarray(_pick(t, rows, cols), dtype=np.float64)
 
 
 def _need(seam_col: int, before: int, after: int, width: int) -> None:
@@ -105,9 +119,10 @@ def local_seam_excess(
     pairs: int = 4,
 ) -> float:
     """Gradient across the seam / median gradient of ``pairs`` neighbouring column pairs each side."""
-    t = _colour(tile, direction, rows)
-    _need(seam_col, pairs + 1, pairs + 1, t.shape[1])
-    diff = np.diff(t[:, seam_col - pairs - 1 : seam_col + pairs + 1], axis=1)
+    v = _view(tile, direction)
+    _need(seam_col, pairs + 1, pairs + 1, v.shape[1])
+    t = _colour(v, rows, slice(seam_col - pairs - 1, seam_col + pairs + 1))
+    diff = np.diff(t, axis=1)
     grad = np.sqrt((diff**2).sum(axis=2)).mean(axis=0)  # one value per column pair
     neighbours = np.delete(grad, pairs)
     return _ratio(grad[pairs], float(np.median(neighbours)), EPS)
@@ -128,9 +143,18 @@ def detail_ratio(
     rows: np.ndarray | None = None,
 ) -> float:
     """High-frequency energy of the new half / that of the band."""
-    t = _colour(tile, direction, rows)
-    _need(seam_col, 1, 1, t.shape[1])
-    grey = t.mean(axis=2)
+    v = _view(tile, direction)
+    _need(seam_col, 1, 1, v.shape[1])
+    t = _pick(v, rows)
+    if t.dtype == np.uint8:  # the channel sum is exact in uint16 and in float64, so this equals the mean of
+        # a float64 copy (sum, then divide by the count), without making that copy of the whole tile
+        total = t[..., 0].astype(np.uint16)
+        for k in range(1, t.shape[2]):
+            total += t[..., k]
+        grey = total.astype(np.float64)
+        grey /= t.shape[2]
+    else:
+        grey = np.ascontiguousarray(t, dtype=np.float64).mean(axis=2)
     return _ratio(_hf_energy(grey[:, seam_col:]), _hf_energy(grey[:, :seam_col]), EPS_ENERGY)
 
 
@@ -143,11 +167,12 @@ def colour_step(
     strip: int = 8,
 ) -> float:
     """Per-row colour difference across the seam / the same difference inside the band."""
-    t = _colour(tile, direction, rows)
-    _need(seam_col, 2 * strip, strip, t.shape[1])
-    inner = t[:, seam_col - 2 * strip : seam_col - strip].mean(axis=1)
-    last = t[:, seam_col - strip : seam_col].mean(axis=1)
-    first = t[:, seam_col : seam_col + strip].mean(axis=1)
+    v = _view(tile, direction)
+    _need(seam_col, 2 * strip, strip, v.shape[1])
+    t = _colour(v, rows, slice(seam_col - 2 * strip, seam_col + strip))
+    inner = t[:, :strip].mean(axis=1)
+    last = t[:, strip : 2 * strip].mean(axis=1)
+    first = t[:, 2 * strip :].mean(axis=1)
     across = np.linalg.norm(first - last, axis=1).mean()
     within = np.linalg.norm(last - inner, axis=1).mean()
     return _ratio(float(across), float(within), EPS)
@@ -174,11 +199,23 @@ def band_drift(original_band: np.ndarray, generated_band: np.ndarray, *, where: 
     b = np.asarray(generated_band)
     if a.shape != b.shape:
         raise InvalidTileError(f"band shapes differ: {a.shape} vs {b.shape}")
-    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
     if where is not None:
         where = np.asarray(where, dtype=bool)
         if where.shape != a.shape[:2]:
             raise InvalidTileError(f"where must have shape {a.shape[:2]}, got {where.shape}")
+    if a.dtype == np.uint8 and b.dtype == np.uint8:
+        # in integers: |a - b| is exact, and so is its sum, so mean and max equal the float64 computation's
+        diff = np.maximum(a, b)
+        diff -= np.minimum(a, b)
+        count = diff.size
+        if where is not None:  # zero what is not compared (cheaper than selecting; zeros change no sum or max)
+            count = int(np.count_nonzero(where)) * (diff.size // max(1, where.size))
+            diff *= where.reshape(where.shape + (1,) * (diff.ndim - 2))
+        if count == 0:
+            return BandDrift(0.0, 0.0)
+        return BandDrift(float(np.add.reduce(diff, axis=None, dtype=np.uint64)) / count, float(diff.max()))
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    if where is not None:
         diff = diff[where]
     if diff.size == 0:
         return BandDrift(0.0, 0.0)

@@ -20,6 +20,11 @@ changes, become a smooth correction while the texture is kept.
 
 Everything is NumPy/SciPy; results depend only on the inputs and the random
 generator passed in.
+
+This module is longer than 500 lines on purpose (issue 18, point 8): it is one
+algorithm whose steps (coarse search, fine search, minimum-error cuts, Poisson
+integration with drift fade) share the same masks, offsets and random stream;
+split into modules they would only pass that state back and forth.
 """
 
 from __future__ import annotations

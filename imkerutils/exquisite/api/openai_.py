@@ -33,9 +33,10 @@ import numpy as np
 import openai
 from PIL import Image
 
-from imkerutils.errors import (  # noqa: F401  (re-exported)
+from imkerutils.errors import (
     AuthenticationGeneratorError,
     GeneratorOutputError,
+    InvalidGeneratorParamsError,
     InvalidTileError,
     ModerationRefusedError,
     PermanentGeneratorError,
@@ -45,14 +46,7 @@ from imkerutils.exquisite.api._checks import check_request
 from imkerutils.exquisite.api.base import TileRequest, TileResult, Usage
 from imkerutils.exquisite.api.pricing import cost_usd
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "AuthenticationGeneratorError",
-    "ModerationRefusedError",
-    "OpenAIGenerator",
-    "map_openai_errors",
-    "mask_png",
-]
+__all__ = ["DEFAULT_MODEL", "OpenAIGenerator", "map_openai_errors", "mask_png"]
 
 # gpt-image-1 was shut down by the provider on 2026-10-23 (see the SDK's docs of images.edit); the default is a
 # current edit model with a price in imkerutils/data/openai_prices.json.
@@ -252,12 +246,12 @@ class OpenAIGenerator:
         if isinstance(input_fidelity, _Unset):
             input_fidelity = "high" if model in _HIGH_FIDELITY_MODELS else None
         if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds; got {timeout!r}")
+            raise InvalidGeneratorParamsError(f"timeout must be > 0 seconds; got {timeout!r}")
         if not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries must be an int >= 0; got {max_retries!r}")
+            raise InvalidGeneratorParamsError(f"max_retries must be an int >= 0; got {max_retries!r}")
         base, cap = (float(b) for b in backoff)
         if not (0 <= base <= cap):
-            raise ValueError(f"backoff must be (base, max) with 0 <= base <= max; got {backoff!r}")
+            raise InvalidGeneratorParamsError(f"backoff must be (base, max) with 0 <= base <= max; got {backoff!r}")
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if not key:
             raise AuthenticationGeneratorError(

@@ -37,7 +37,7 @@ from imkerutils.errors import (
     RetryableGeneratorError,
 )
 from imkerutils.exquisite.api._checks import check_request
-from imkerutils.exquisite.api.base import TileRequest, TileResult
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.geometry.direction import to_right
 
 __all__ = ["MockGenerator"]
@@ -50,7 +50,7 @@ _FAILURES: dict[str, type[Exception]] = {
 }
 
 
-class MockGenerator:
+class MockGenerator(GeneratorBase):
     """Deterministic pattern generator (name ``"mock"``).
 
     Parameters

@@ -43,7 +43,7 @@ from imkerutils.errors import (
     RetryableGeneratorError,
 )
 from imkerutils.exquisite.api._checks import check_request
-from imkerutils.exquisite.api.base import TileRequest, TileResult, Usage
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult, Usage
 from imkerutils.exquisite.api.pricing import cost_usd
 
 __all__ = ["DEFAULT_MODEL", "OpenAIGenerator", "map_openai_errors", "mask_png"]
@@ -199,7 +199,7 @@ def _usage(raw: Any) -> Usage | None:
     return Usage(input_text_tokens=text, input_image_tokens=image, output_tokens=int(raw.output_tokens or 0))
 
 
-class OpenAIGenerator:
+class OpenAIGenerator(GeneratorBase):
     """Tile generator backed by OpenAI's ``images.edit`` endpoint.
 
     Parameters
@@ -229,6 +229,7 @@ class OpenAIGenerator:
     deterministic: ClassVar[bool] = False
     needs_network: ClassVar[bool] = True
     max_concurrency: ClassVar[int] = 4
+    api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
 
     def __init__(
         self,

@@ -1,8 +1,64 @@
-"""The imkerutils exception tree.
+"""The imkerutils exception tree: every error imkerutils raises is defined here.
 
 Every public error derives from :class:`ImkerError` and also from the builtin
-that best describes it, so ``except ValueError`` keeps working for callers who
-do not know about imkerutils.
+that best describes it (in brackets below; a subclass also inherits its
+parent's), so ``except ValueError`` keeps working for callers who do not know
+about imkerutils. Import errors from this module only; other modules raise them
+but do not re-export them. A test (``tests/test_errors.py``) keeps this tree,
+``__all__`` and the package in step::
+
+    ImkerError  (Exception)
+    ├── ArtifactPathError  (ValueError)
+    ├── BadRequestError  (ValueError)
+    ├── BudgetExceededError  (RuntimeError)
+    ├── BusyError  (RuntimeError)
+    ├── CanvasChangedError  (RuntimeError)
+    │   └── ProposalStaleError
+    ├── CanvasCorruptError  (ValueError)
+    ├── CanvasExistsError  (FileExistsError)
+    ├── CanvasLockedError  (BlockingIOError)
+    ├── CanvasNotFoundError  (FileNotFoundError)
+    ├── CanvasReadOnlyError  (PermissionError)
+    ├── ClusterError  (RuntimeError)
+    ├── ExportExistsError  (FileExistsError)
+    ├── ExportFormatError  (ValueError)
+    │   └── ExportSizeError
+    ├── ExportWriteError  (OSError)
+    ├── GeneratorError  (RuntimeError)
+    │   ├── PermanentGeneratorError
+    │   │   ├── AuthenticationGeneratorError
+    │   │   ├── GeneratorOutputError
+    │   │   └── ModerationRefusedError
+    │   └── RetryableGeneratorError
+    ├── GeometryError  (ValueError)
+    │   ├── NoContentNearError
+    │   └── UnknownSeamStrategyError
+    ├── ImageFileError  (OSError)
+    │   └── DecompressionBombError
+    ├── InvalidBudgetError  (ValueError)
+    ├── InvalidDirectionError  (ValueError)
+    ├── InvalidGeneratorParamsError  (ValueError)
+    ├── InvalidGrowSettingsError  (ValueError)
+    ├── InvalidRecordError  (ValueError)
+    │   └── UnknownRecordFormatError
+    ├── InvalidTemplateError  (ValueError)
+    ├── InvalidTileError  (ValueError)
+    ├── InvalidWindowError  (ValueError)
+    ├── NothingToRedoError  (LookupError)
+    ├── NothingToUndoError  (LookupError)
+    ├── OutOfBoundsError  (IndexError)
+    │   └── TileOutOfBoundsError  (ValueError)
+    ├── OutputPathError  (ValueError)
+    ├── PriceTableError  (ValueError)
+    ├── ProposalNotFoundError  (LookupError)
+    ├── QueueFullError  (RuntimeError)
+    ├── ServerStartError  (OSError)
+    ├── StepCancelledError  (RuntimeError)
+    ├── StepRejectedError  (RuntimeError)
+    ├── TileNotFoundError  (LookupError)
+    ├── UIHostError  (ValueError)
+    ├── UnknownGeneratorError  (KeyError)
+    └── UnknownTemplateError  (LookupError)
 """
 
 from __future__ import annotations
@@ -10,7 +66,9 @@ from __future__ import annotations
 __all__ = [
     "ArtifactPathError",
     "AuthenticationGeneratorError",
+    "BadRequestError",
     "BudgetExceededError",
+    "BusyError",
     "CanvasChangedError",
     "CanvasCorruptError",
     "CanvasExistsError",
@@ -19,12 +77,12 @@ __all__ = [
     "CanvasReadOnlyError",
     "ClusterError",
     "DecompressionBombError",
-    "GeneratorError",
-    "GeneratorOutputError",
     "ExportExistsError",
     "ExportFormatError",
     "ExportSizeError",
     "ExportWriteError",
+    "GeneratorError",
+    "GeneratorOutputError",
     "GeometryError",
     "ImageFileError",
     "ImkerError",
@@ -46,10 +104,14 @@ __all__ = [
     "PriceTableError",
     "ProposalNotFoundError",
     "ProposalStaleError",
+    "QueueFullError",
     "RetryableGeneratorError",
+    "ServerStartError",
     "StepCancelledError",
     "StepRejectedError",
+    "TileNotFoundError",
     "TileOutOfBoundsError",
+    "UIHostError",
     "UnknownGeneratorError",
     "UnknownRecordFormatError",
     "UnknownSeamStrategyError",
@@ -242,3 +304,27 @@ class ProposalNotFoundError(ImkerError, LookupError):
 
 class ProposalStaleError(CanvasChangedError):
     """The canvas changed, since a proposal was staged, in pixels the proposal depends on."""
+
+
+class UIHostError(ImkerError, ValueError):
+    """The UI was asked to listen beyond this machine without ``--allow-remote``."""
+
+
+class BadRequestError(ImkerError, ValueError):
+    """A request body is not valid JSON, or a field is missing, unknown, of the wrong type or out of range."""
+
+
+class BusyError(ImkerError, RuntimeError):
+    """The canvas is busy with a growth job; undo and redo wait until it has finished."""
+
+
+class QueueFullError(ImkerError, RuntimeError):
+    """Too many growth jobs are waiting for this canvas."""
+
+
+class TileNotFoundError(ImkerError, LookupError):
+    """A tile address lies outside the viewer's frame or pyramid."""
+
+
+class ServerStartError(ImkerError, OSError):
+    """The UI server cannot listen on the requested address or did not start."""

@@ -10,17 +10,13 @@ import webbrowser
 from collections.abc import Sequence
 
 from imkerutils.cli._common import Subparsers, add_command, common_parent, run_guarded
-from imkerutils.errors import ImkerError
+from imkerutils.errors import UIHostError
 
 __all__ = ["UIHostError", "add_arguments", "add_parser", "main", "run"]
 
 DEFAULT_PORT = 8765
 
 log = logging.getLogger(__name__)
-
-
-class UIHostError(ImkerError, ValueError):
-    """The UI was asked to listen beyond this machine without ``--allow-remote``."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from imkerutils.errors import InvalidTileError
-from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
+from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.direction import Direction, from_right
 
 __all__ = ["GeneratorConformance", "make_request"]
@@ -104,6 +104,13 @@ class GeneratorConformance:
         assert isinstance(cls.needs_network, bool)
         assert isinstance(cls.max_concurrency, int) and not isinstance(cls.max_concurrency, bool)
         assert cls.max_concurrency >= 1
+        # capabilities are declared on the class (GeneratorBase gives the defaults), never probed
+        if isinstance(generator, GeneratorBase):
+            assert cls.api_key_env is None or (isinstance(cls.api_key_env, str) and cls.api_key_env)
+            worst = generator.max_cost_per_tile_usd()
+            assert worst is None or (isinstance(worst, float) and worst >= 0.0)
+            if not cls.needs_network:
+                assert worst == 0.0
 
     @pytest.mark.parametrize("channels", [3, 4], ids=["RGB", "RGBA"])
     def test_output_matches_request(self, generator: TileGenerator, channels: int) -> None:

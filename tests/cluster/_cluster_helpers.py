@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from imkerutils.exquisite.api.base import TileRequest, TileResult
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
@@ -102,7 +102,7 @@ class JitterGenerator:
         return self._inner.generate(request)
 
 
-class PricedGenerator:
+class PricedGenerator(GeneratorBase):
     """:class:`MockGenerator`'s pixels at a price: ``cost_usd`` per call, also the declared worst case per tile."""
 
     name: ClassVar[str] = "priced"

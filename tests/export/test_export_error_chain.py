@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imkerutils.errors import ExportWriteError
 from imkerutils.tiling import Window
-from imkerutils.tiling.export import ExportWriteError, export_region
+from imkerutils.tiling.export import export_region
 
 
 def test_an_error_raised_while_handling_an_oserror_is_not_a_write_error(

@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imkerutils.errors import ImkerError, InvalidWindowError, OutOfBoundsError
-from imkerutils.tiling import Canvas, Window
-from imkerutils.tiling.export import (
+from imkerutils.errors import (
     ExportExistsError,
     ExportFormatError,
     ExportWriteError,
-    _atomic,
-    export_region,
+    ImkerError,
+    InvalidWindowError,
+    OutOfBoundsError,
 )
+from imkerutils.tiling import Canvas, Window
+from imkerutils.tiling.export import _atomic, export_region
 
 FORMATS = ["r.png", "r.tif", "r.ome.zarr", "r.webp", "r.jpg"]
 

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from imkerutils.errors import ExportSizeError
 from imkerutils.tiling import Window
-from imkerutils.tiling.export import ExportSizeError, export_region
+from imkerutils.tiling.export import export_region
 from imkerutils.tiling.export import png as png_mod
 from imkerutils.tiling.export.png import adler32_combine, write_png
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imkerutils.errors import ExportFormatError, ExportSizeError
 from imkerutils.tiling import Canvas, Window
-from imkerutils.tiling.export import ExportFormatError, ExportSizeError, export_region
+from imkerutils.tiling.export import export_region
 
 
 def pil_read(path: Path) -> tuple[np.ndarray, str, str]:

@@ -11,8 +11,9 @@ import pytest
 import tifffile
 from PIL import Image
 
+from imkerutils.errors import ExportFormatError
 from imkerutils.tiling import Window
-from imkerutils.tiling.export import ExportFormatError, export_region
+from imkerutils.tiling.export import export_region
 from imkerutils.tiling.export._plan import level_window
 
 REGION = Window(-90, -140, 260, 300)  # crosses the bounds' top-left corner

@@ -84,3 +84,31 @@ class TileGenerator(Protocol):
     def params(self) -> dict[str, Any]: ...
 
     def generate(self, request: TileRequest) -> TileResult: ...
+
+
+class GeneratorBase:
+    """A base class for generators: declared capabilities with defaults, as xarray's ``BackendEntrypoint``.
+
+    Subclass it and override only what differs; the pipeline and the UI read these
+    attributes instead of probing with ``getattr``.  A generator that merely
+    satisfies :class:`TileGenerator` still works.
+
+    >>> class Plain(GeneratorBase):
+    ...     name = "plain"
+    >>> Plain.max_concurrency, Plain.needs_network, Plain.api_key_env, Plain().max_cost_per_tile_usd()
+    (1, False, None, 0.0)
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0"
+    deterministic: ClassVar[bool] = False  # same request and seed -> same bytes
+    needs_network: ClassVar[bool] = False
+    max_concurrency: ClassVar[int] = 1  # useful parallel calls per process
+    api_key_env: ClassVar[str | None] = None  # environment variable holding the key, if the generator needs one
+
+    def max_cost_per_tile_usd(self) -> float | None:
+        """The most one call can cost: 0 for offline generators, ``None`` if unknown."""
+        return None if self.needs_network else 0.0
+
+    def params(self) -> dict[str, Any]:
+        return {}

@@ -15,17 +15,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from imkerutils.errors import (
-    InvalidGeneratorParamsError,  # noqa: F401  (re-exported)
+    InvalidGeneratorParamsError,
 )
 from imkerutils.exquisite.api._checks import check_request
 from imkerutils.exquisite.api._quilting import quilt
-from imkerutils.exquisite.api.base import TileRequest, TileResult
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 
-__all__ = ["InvalidGeneratorParamsError", "LocalGenerator"]
+__all__ = ["LocalGenerator"]
 
 
-class LocalGenerator:
+class LocalGenerator(GeneratorBase):
     """Image quilting from the kept pixels of the reference tile.
 
     The request is turned so that growth is to the RIGHT (the kept band on the

@@ -30,9 +30,14 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from imkerutils.errors import GeneratorOutputError, PermanentGeneratorError, RetryableGeneratorError
+from imkerutils.errors import (
+    GeneratorOutputError,
+    InvalidGeneratorParamsError,
+    PermanentGeneratorError,
+    RetryableGeneratorError,
+)
 from imkerutils.exquisite.api._checks import check_request
-from imkerutils.exquisite.api.base import TileRequest, TileResult
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.geometry.direction import to_right
 
 __all__ = ["MockGenerator"]
@@ -45,7 +50,7 @@ _FAILURES: dict[str, type[Exception]] = {
 }
 
 
-class MockGenerator:
+class MockGenerator(GeneratorBase):
     """Deterministic pattern generator (name ``"mock"``).
 
     Parameters
@@ -79,15 +84,15 @@ class MockGenerator:
         failure: FailureKind = "retryable",
     ) -> None:
         if not isinstance(band_drift, int) or not 0 <= band_drift <= 255:
-            raise ValueError(f"band_drift must be an int in [0, 255]; got {band_drift!r}")
+            raise InvalidGeneratorParamsError(f"band_drift must be an int in [0, 255]; got {band_drift!r}")
         if not isinstance(noise, int) or not 0 <= noise <= 64:
-            raise ValueError(f"noise must be an int in [0, 64]; got {noise!r}")
+            raise InvalidGeneratorParamsError(f"noise must be an int in [0, 64]; got {noise!r}")
         if not sleep_s >= 0:
-            raise ValueError(f"sleep_s must be >= 0; got {sleep_s!r}")
+            raise InvalidGeneratorParamsError(f"sleep_s must be >= 0; got {sleep_s!r}")
         if not isinstance(fail_times, int) or fail_times < 0:
-            raise ValueError(f"fail_times must be an int >= 0; got {fail_times!r}")
+            raise InvalidGeneratorParamsError(f"fail_times must be an int >= 0; got {fail_times!r}")
         if failure not in _FAILURES:
-            raise ValueError(f"failure must be one of {sorted(_FAILURES)}; got {failure!r}")
+            raise InvalidGeneratorParamsError(f"failure must be one of {sorted(_FAILURES)}; got {failure!r}")
         self.band_drift = band_drift
         self.noise = noise
         self.sleep_s = float(sleep_s)

@@ -33,26 +33,20 @@ import numpy as np
 import openai
 from PIL import Image
 
-from imkerutils.errors import (  # noqa: F401  (re-exported)
+from imkerutils.errors import (
     AuthenticationGeneratorError,
     GeneratorOutputError,
+    InvalidGeneratorParamsError,
     InvalidTileError,
     ModerationRefusedError,
     PermanentGeneratorError,
     RetryableGeneratorError,
 )
 from imkerutils.exquisite.api._checks import check_request
-from imkerutils.exquisite.api.base import TileRequest, TileResult, Usage
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult, Usage
 from imkerutils.exquisite.api.pricing import cost_usd
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "AuthenticationGeneratorError",
-    "ModerationRefusedError",
-    "OpenAIGenerator",
-    "map_openai_errors",
-    "mask_png",
-]
+__all__ = ["DEFAULT_MODEL", "OpenAIGenerator", "map_openai_errors", "mask_png"]
 
 # gpt-image-1 was shut down by the provider on 2026-10-23 (see the SDK's docs of images.edit); the default is a
 # current edit model with a price in imkerutils/data/openai_prices.json.
@@ -205,7 +199,7 @@ def _usage(raw: Any) -> Usage | None:
     return Usage(input_text_tokens=text, input_image_tokens=image, output_tokens=int(raw.output_tokens or 0))
 
 
-class OpenAIGenerator:
+class OpenAIGenerator(GeneratorBase):
     """Tile generator backed by OpenAI's ``images.edit`` endpoint.
 
     Parameters
@@ -235,6 +229,7 @@ class OpenAIGenerator:
     deterministic: ClassVar[bool] = False
     needs_network: ClassVar[bool] = True
     max_concurrency: ClassVar[int] = 4
+    api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
 
     def __init__(
         self,
@@ -252,12 +247,12 @@ class OpenAIGenerator:
         if isinstance(input_fidelity, _Unset):
             input_fidelity = "high" if model in _HIGH_FIDELITY_MODELS else None
         if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds; got {timeout!r}")
+            raise InvalidGeneratorParamsError(f"timeout must be > 0 seconds; got {timeout!r}")
         if not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries must be an int >= 0; got {max_retries!r}")
+            raise InvalidGeneratorParamsError(f"max_retries must be an int >= 0; got {max_retries!r}")
         base, cap = (float(b) for b in backoff)
         if not (0 <= base <= cap):
-            raise ValueError(f"backoff must be (base, max) with 0 <= base <= max; got {backoff!r}")
+            raise InvalidGeneratorParamsError(f"backoff must be (base, max) with 0 <= base <= max; got {backoff!r}")
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if not key:
             raise AuthenticationGeneratorError(

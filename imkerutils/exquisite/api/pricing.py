@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from imkerutils.errors import (
-    PriceTableError,  # noqa: F401  (re-exported)
+    PriceTableError,
 )
 from imkerutils.exquisite.api.base import Usage
 
-__all__ = ["ModelPrice", "PriceTable", "PriceTableError", "cost_usd", "load_price_table", "price_table"]
+__all__ = ["ModelPrice", "PriceTable", "cost_usd", "load_price_table", "price_table"]
 
 _PACKAGED = "data/openai_prices.json"
 

@@ -5,7 +5,6 @@ Geometry is implemented for growing RIGHT and mapped onto the other directions
 through :mod:`.direction` (pixel arrays) and :mod:`.frame` (windows).
 """
 
-from imkerutils.exquisite.geometry._errors import GeometryError, UnknownSeamStrategyError
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, apply_seam, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
@@ -29,10 +28,8 @@ __all__ = [
     "BandDrift",
     "Direction",
     "EdgePlan",
-    "GeometryError",
     "SeamScores",
     "TilePlan",
-    "UnknownSeamStrategyError",
     "apply_seam",
     "band_drift",
     "build_reference",

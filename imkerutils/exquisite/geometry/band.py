@@ -28,8 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from imkerutils.errors import InvalidTileError
-from imkerutils.exquisite.geometry._errors import GeometryError
+from imkerutils.errors import GeometryError, InvalidTileError
 
 __all__ = ["FILLS", "build_reference"]
 

@@ -21,7 +21,7 @@ import graphlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from imkerutils.exquisite.geometry._errors import GeometryError
+from imkerutils.errors import GeometryError
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.plan import BAND, OVERLAP, TILE, EdgePlan, TilePlan, plan_edge
 from imkerutils.tiling.window import Window, intersection

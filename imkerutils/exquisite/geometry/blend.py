@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from imkerutils.errors import InvalidTileError
-from imkerutils.exquisite.geometry._errors import GeometryError, UnknownSeamStrategyError
+from imkerutils.errors import GeometryError, InvalidTileError, UnknownSeamStrategyError
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 
 __all__ = ["SEAM_STRATEGIES", "apply_seam", "seam_strategy_names"]

@@ -50,8 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from imkerutils.errors import NoContentNearError
-from imkerutils.exquisite.geometry._errors import GeometryError
+from imkerutils.errors import GeometryError, NoContentNearError
 from imkerutils.exquisite.geometry.direction import Direction, to_right
 from imkerutils.exquisite.geometry.mask import window_mask
 from imkerutils.exquisite.geometry.plan import TILE, grow_bounds

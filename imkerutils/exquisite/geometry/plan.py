@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from imkerutils.exquisite.geometry._errors import GeometryError
+from imkerutils.errors import GeometryError
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.frame import window_from_right, window_to_right
 from imkerutils.exquisite.geometry.mask import window_mask

@@ -43,8 +43,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from imkerutils.errors import InvalidTileError
-from imkerutils.exquisite.geometry._errors import GeometryError
+from imkerutils.errors import GeometryError, InvalidTileError
 from imkerutils.exquisite.geometry.direction import Direction, to_right
 
 __all__ = [

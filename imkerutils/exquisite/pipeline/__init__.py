@@ -15,7 +15,7 @@ from imkerutils.exquisite.pipeline.fill import (
     plan_fill_step,
 )
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, grow, step_worst_case_usd
-from imkerutils.exquisite.pipeline.qc import Candidate, StepRejectedError, Verdict, accept_all, seam_threshold
+from imkerutils.exquisite.pipeline.qc import Candidate, Verdict, accept_all, seam_threshold
 from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, grow_step, plan_step, step_records
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "Estimate",
     "FillResult",
     "GrowSettings",
-    "StepRejectedError",
     "Verdict",
     "accept_all",
     "canvas_spent_usd",

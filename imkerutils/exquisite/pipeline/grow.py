@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, plan_step, step_records
@@ -23,10 +23,9 @@ __all__ = ["canvas_spent_usd", "grow", "step_worst_case_usd", "tile_worst_case_u
 
 def tile_worst_case_usd(generator: TileGenerator) -> float | None:
     """The most one generator call can cost: 0 for offline generators, ``None`` if unknown."""
-    method = getattr(generator, "max_cost_per_tile_usd", None)
-    if callable(method):
-        return method()
-    return None if generator.needs_network else 0.0
+    if isinstance(generator, GeneratorBase):  # declared (GeneratorBase's default is the rule below)
+        return generator.max_cost_per_tile_usd()
+    return None if generator.needs_network else 0.0  # a plain TileGenerator declares no cost
 
 
 def step_worst_case_usd(tiles: int, generator: TileGenerator, settings: GrowSettings) -> float | None:

@@ -16,11 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from imkerutils.errors import (
-    StepRejectedError,  # noqa: F401  (re-exported)
-)
-
-__all__ = ["Candidate", "QCHook", "StepRejectedError", "Verdict", "accept_all", "candidate_score", "seam_threshold"]
+__all__ = ["Candidate", "QCHook", "Verdict", "accept_all", "candidate_score", "seam_threshold"]
 
 
 class Verdict(StrEnum):

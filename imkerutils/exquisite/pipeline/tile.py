@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from imkerutils.errors import GeneratorOutputError, GeometryError, InvalidTileError, StepCancelledError
+from imkerutils.errors import (
+    GeneratorOutputError,
+    GeometryError,
+    InvalidTileError,
+    StepCancelledError,
+    StepRejectedError,
+)
 from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
@@ -18,7 +24,7 @@ from imkerutils.exquisite.geometry.direction import Direction, from_right, to_ri
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
 from imkerutils.exquisite.geometry.plan import TilePlan
 from imkerutils.exquisite.geometry.seam import seam_scores
-from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, StepRejectedError, Verdict, candidate_score
+from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, Verdict, candidate_score
 from imkerutils.tiling.window import Window, intersection
 
 __all__ = ["Drawn", "TileOutcome", "TileSettings", "add_usage", "assemble_tile", "derive_seed", "draw_tile", "run_tile"]

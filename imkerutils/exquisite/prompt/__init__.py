@@ -3,10 +3,8 @@
 from imkerutils.exquisite.prompt.templates import (
     DEFAULT_TEMPLATE,
     PLACEHOLDERS,
-    InvalidTemplateError,
     PromptTemplate,
     RenderedPrompt,
-    UnknownTemplateError,
     available_templates,
     get_template,
     normalize_user_prompt,
@@ -16,11 +14,9 @@ from imkerutils.exquisite.prompt.templates import (
 
 __all__ = [
     "DEFAULT_TEMPLATE",
-    "InvalidTemplateError",
     "PLACEHOLDERS",
     "PromptTemplate",
     "RenderedPrompt",
-    "UnknownTemplateError",
     "available_templates",
     "get_template",
     "normalize_user_prompt",

@@ -20,16 +20,14 @@ import unicodedata
 from dataclasses import dataclass
 from string import Template
 
-from imkerutils.errors import ImkerError, InvalidTemplateError, UnknownTemplateError  # noqa: F401  (re-exported)
+from imkerutils.errors import InvalidTemplateError, UnknownTemplateError
 from imkerutils.exquisite.geometry.direction import Direction
 
 __all__ = [
     "DEFAULT_TEMPLATE",
-    "InvalidTemplateError",
     "PLACEHOLDERS",
     "PromptTemplate",
     "RenderedPrompt",
-    "UnknownTemplateError",
     "available_templates",
     "get_template",
     "normalize_user_prompt",

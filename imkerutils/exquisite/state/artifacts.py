@@ -20,7 +20,7 @@ from __future__ import annotations
 from imkerutils.errors import ArtifactPathError
 from imkerutils.exquisite.state.record import check_step_id
 
-__all__ = ["GENERATED_STEPS", "TILE_ROLES", "ArtifactPathError", "step_artifact_key", "tile_artifact_name"]
+__all__ = ["GENERATED_STEPS", "TILE_ROLES", "step_artifact_key", "tile_artifact_name"]
 
 #: Per-tile artifacts, in the order a step produces them.
 TILE_ROLES: tuple[str, ...] = ("reference", "mask", "raw", "final")

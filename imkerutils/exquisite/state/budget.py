@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from imkerutils.errors import (
     BudgetExceededError,
-    InvalidBudgetError,  # noqa: F401  (re-exported)
+    InvalidBudgetError,
 )
 
-__all__ = ["Budget", "InvalidBudgetError", "format_usd"]
+__all__ = ["Budget", "format_usd"]
 
 _TOLERANCE_USD = 1e-5
 

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-from imkerutils.errors import ImkerError, InvalidRecordError, UnknownRecordFormatError  # noqa: F401  (re-exported)
+from imkerutils.errors import InvalidRecordError, UnknownRecordFormatError
 from imkerutils.exquisite.api.base import Usage
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.prompt.templates import prompt_sha256
@@ -46,12 +46,10 @@ __all__ = [
     "CURRENT_FORMAT",
     "FORMATS",
     "Attempt",
-    "InvalidRecordError",
     "StepFormat",
     "StepFormatV1",
     "StepRecord",
     "TileRecord",
-    "UnknownRecordFormatError",
     "check_step_id",
     "detect_format",
     "format_utc",

@@ -24,7 +24,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import TileNotFoundError
 from imkerutils.tiling.window import Window
 
 __all__ = ["TILE_FORMATS", "Frame", "TileNotFoundError", "blank_png", "encode_tile"]
@@ -32,10 +32,6 @@ __all__ = ["TILE_FORMATS", "Frame", "TileNotFoundError", "blank_png", "encode_ti
 #: Tile encodings by URL suffix.  JPEG (quality 90, no chroma subsampling) is ~10x faster to encode than PNG
 #: and is offered for RGB canvases; PNG is exact and keeps alpha.
 TILE_FORMATS = {"png": "image/png", "jpg": "image/jpeg"}
-
-
-class TileNotFoundError(ImkerError, LookupError):
-    """A tile address lies outside the viewer's frame or pyramid."""
 
 
 def _floor(x: int, step: int) -> int:

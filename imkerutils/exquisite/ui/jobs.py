@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from imkerutils.errors import AuthenticationGeneratorError, CanvasChangedError, CanvasLockedError, ImkerError
+from imkerutils.errors import (
+    AuthenticationGeneratorError,
+    BusyError,
+    CanvasChangedError,
+    CanvasLockedError,
+    QueueFullError,
+)
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.api.registry import available_generators, get_generator
 from imkerutils.exquisite.geometry.blend import seam_strategy_names
@@ -53,14 +59,6 @@ GeneratorFactory = Callable[[], TileGenerator]
 THUMB_PX = 160
 HISTORY_LIMIT = 100
 KEEP_FINISHED_JOBS = 50
-
-
-class BusyError(ImkerError, RuntimeError):
-    """The canvas is busy with a growth job; undo and redo wait until it has finished."""
-
-
-class QueueFullError(ImkerError, RuntimeError):
-    """Too many growth jobs are waiting for this canvas."""
 
 
 @dataclass

@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import BadRequestError
 
 __all__ = [
     "DIRECTIONS",
@@ -39,10 +39,6 @@ MAX_STEPS = 32
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**32 - 1
 MAX_BODY_BYTES = 16 * 1024
-
-
-class BadRequestError(ImkerError, ValueError):
-    """A request body is not valid JSON, or a field is missing, unknown, of the wrong type or out of range."""
 
 
 @dataclass(frozen=True, slots=True)

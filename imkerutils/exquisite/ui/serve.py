@@ -14,17 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import ServerStartError
 
 if TYPE_CHECKING:
     import uvicorn
     from starlette.types import ASGIApp
 
 __all__ = ["ServerStartError", "background", "bind", "run", "url_of"]
-
-
-class ServerStartError(ImkerError, OSError):
-    """The UI server cannot listen on the requested address or did not start."""
 
 
 def bind(host: str, port: int) -> socket.socket:

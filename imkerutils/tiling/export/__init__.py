@@ -22,18 +22,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from imkerutils.errors import ExportFormatError
 from imkerutils.tiling.export._atomic import atomic_output
-from imkerutils.tiling.export._errors import ExportExistsError, ExportFormatError, ExportSizeError, ExportWriteError
 from imkerutils.tiling.export._plan import Format, plan_levels, plan_region
 from imkerutils.tiling.export._remote import remote_output, storage_options_for
 from imkerutils.tiling.export._source import Progress, ProgressArg
 from imkerutils.tiling.window import Window
 
 __all__ = [
-    "ExportExistsError",
-    "ExportFormatError",
-    "ExportSizeError",
-    "ExportWriteError",
     "export_region",
     "format_for",
     "formats",
@@ -104,7 +100,7 @@ def export_region(
         ``None``: a progress bar when standard error is a terminal; ``True`` /
         ``False``: always / never; or a callable ``f(pixels_done, pixels_total)``.
     overwrite
-        Replace an existing output (else :class:`ExportExistsError`).
+        Replace an existing output (else :class:`~imkerutils.errors.ExportExistsError`).
     storage_options
         fsspec options for an output URL (default: the canvas's own when it
         lives on the same kind of store, else fsspec's environment).

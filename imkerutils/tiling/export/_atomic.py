@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from imkerutils.errors import ImkerError
-from imkerutils.tiling.export._errors import ExportExistsError, ExportWriteError
+from imkerutils.errors import ExportExistsError, ExportWriteError, ImkerError
 
 __all__ = ["atomic_output", "partial_name", "write_error"]
 

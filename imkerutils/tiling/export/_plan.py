@@ -17,8 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from imkerutils.errors import InvalidWindowError, OutOfBoundsError
-from imkerutils.tiling.export._errors import ExportFormatError
+from imkerutils.errors import ExportFormatError, InvalidWindowError, OutOfBoundsError
 from imkerutils.tiling.window import Window, intersection
 
 __all__ = ["Compression", "Format", "LevelRegion", "level_window", "parse_compression", "plan_levels", "plan_region"]

@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import ExportExistsError, ExportWriteError, ImkerError
 from imkerutils.tiling.export._atomic import write_error
-from imkerutils.tiling.export._errors import ExportExistsError, ExportWriteError
 
 __all__ = ["output_size", "remote_output", "storage_options_for"]
 

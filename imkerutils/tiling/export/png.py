@@ -42,7 +42,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from imkerutils.tiling.export._errors import ExportSizeError
+from imkerutils.errors import ExportSizeError
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
 from imkerutils.tiling.export._source import LevelReader, Progress, bands, prefetched, usable_cores
 

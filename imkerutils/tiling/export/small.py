@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from imkerutils.tiling.export._errors import ExportFormatError, ExportSizeError
+from imkerutils.errors import ExportFormatError, ExportSizeError
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
 from imkerutils.tiling.export._source import LevelReader, Progress, bands, prefetched
 from imkerutils.tiling.imageio import MAX_PIXELS

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from imkerutils.errors import InvalidTileError, PermanentGeneratorError
+from imkerutils.errors import InvalidGeneratorParamsError, InvalidTileError, PermanentGeneratorError
 from imkerutils.exquisite.api._quilting import _cut_old, _fade_drift, integrate
 from imkerutils.exquisite.api.base import TileRequest
-from imkerutils.exquisite.api.local import InvalidGeneratorParamsError, LocalGenerator
+from imkerutils.exquisite.api.local import LocalGenerator
 from imkerutils.exquisite.api.registry import generator_class
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.quality import banding_score, repetition_score

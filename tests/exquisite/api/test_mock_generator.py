@@ -9,7 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from imkerutils.errors import GeneratorOutputError, PermanentGeneratorError, RetryableGeneratorError
+from imkerutils.errors import (
+    GeneratorOutputError,
+    InvalidGeneratorParamsError,
+    PermanentGeneratorError,
+    RetryableGeneratorError,
+)
 from imkerutils.exquisite.api import mock as mock_module
 from imkerutils.exquisite.api.base import TileRequest
 from imkerutils.exquisite.api.mock import MockGenerator
@@ -157,8 +162,9 @@ def test_sleep_simulates_latency(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidGeneratorParamsError) as info:
         MockGenerator(**kwargs)  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)  # still a ValueError for callers who catch that
 
 
 def test_threads_and_pickling_give_the_same_bytes() -> None:

@@ -15,18 +15,17 @@ from openai_fake_server import DEFAULT_USAGE, TEST_KEY, FakeOpenAI, Reply, paint
 from PIL import Image
 
 from imkerutils.errors import (
+    AuthenticationGeneratorError,
     GeneratorOutputError,
+    InvalidGeneratorParamsError,
     InvalidTileError,
+    ModerationRefusedError,
     PermanentGeneratorError,
     RetryableGeneratorError,
 )
 from imkerutils.exquisite.api import openai_ as openai_module
 from imkerutils.exquisite.api.base import TileRequest, Usage
-from imkerutils.exquisite.api.openai_ import (
-    AuthenticationGeneratorError,
-    ModerationRefusedError,
-    OpenAIGenerator,
-)
+from imkerutils.exquisite.api.openai_ import OpenAIGenerator
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.testing.generators import GeneratorConformance, make_request
 
@@ -363,5 +362,6 @@ def test_wrong_tile_size_is_refused_before_any_request(fake_openai: FakeOpenAI, 
 
 @pytest.mark.parametrize("kwargs", [{"timeout": 0}, {"max_retries": -1}, {"backoff": (2.0, 1.0)}])
 def test_bad_settings_are_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidGeneratorParamsError) as info:
         OpenAIGenerator(api_key=TEST_KEY, **kwargs)  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)  # still a ValueError for callers who catch that

@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from imkerutils.errors import PriceTableError
 from imkerutils.exquisite.api.base import Usage
-from imkerutils.exquisite.api.pricing import (
-    ModelPrice,
-    PriceTableError,
-    cost_usd,
-    load_price_table,
-    price_table,
-)
+from imkerutils.exquisite.api.pricing import ModelPrice, cost_usd, load_price_table, price_table
 
 
 def test_packaged_table_is_dated_and_sourced() -> None:

@@ -16,15 +16,8 @@ from geometry_strategies import (
 )
 from hypothesis import given
 
-from imkerutils.errors import ImkerError
-from imkerutils.exquisite.geometry import (
-    Direction,
-    EdgePlan,
-    GeometryError,
-    TilePlan,
-    grow_bounds,
-    plan_edge,
-)
+from imkerutils.errors import GeometryError, ImkerError
+from imkerutils.exquisite.geometry import Direction, EdgePlan, TilePlan, grow_bounds, plan_edge
 from imkerutils.tiling.window import Window, intersection
 
 

@@ -8,14 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from imkerutils.errors import ImkerError, InvalidTileError
-from imkerutils.exquisite.geometry import (
-    GeometryError,
-    build_reference,
-    mask_to_openai_rgba,
-    openai_rgba_to_mask,
-    plan_edge,
-)
+from imkerutils.errors import GeometryError, ImkerError, InvalidTileError
+from imkerutils.exquisite.geometry import build_reference, mask_to_openai_rgba, openai_rgba_to_mask, plan_edge
 from imkerutils.tiling.window import Window
 
 masks = hnp.arrays(np.bool_, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=12))

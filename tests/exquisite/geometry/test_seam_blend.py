@@ -9,11 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from imkerutils.errors import ImkerError, InvalidTileError
+from imkerutils.errors import GeometryError, ImkerError, InvalidTileError, UnknownSeamStrategyError
 from imkerutils.exquisite.geometry import (
     Direction,
-    GeometryError,
-    UnknownSeamStrategyError,
     apply_seam,
     from_right,
     local_seam_excess,

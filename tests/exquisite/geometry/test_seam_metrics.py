@@ -9,10 +9,9 @@ import pytest
 from geometry_strategies import pink_noise
 from scipy import ndimage
 
-from imkerutils.errors import InvalidTileError
+from imkerutils.errors import GeometryError, InvalidTileError
 from imkerutils.exquisite.geometry import (
     Direction,
-    GeometryError,
     SeamScores,
     band_drift,
     colour_step,

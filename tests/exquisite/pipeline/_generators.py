@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from imkerutils.errors import PermanentGeneratorError, RetryableGeneratorError
-from imkerutils.exquisite.api.base import TileRequest, TileResult
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.geometry.direction import from_right, to_right
 from imkerutils.exquisite.pipeline import Candidate, Verdict
 from imkerutils.tiling.canvas import Canvas
@@ -53,7 +53,7 @@ class Call:
     ended: int
 
 
-class PatternGenerator:
+class PatternGenerator(GeneratorBase):
     """Paint each generated pixel as its row's seam colour plus seeded noise (RIGHT-facing view).
 
     The noise depends on the seed, the mask and the kept pixels (with ``hint``,

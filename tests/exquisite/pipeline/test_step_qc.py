@@ -9,22 +9,13 @@ import numpy as np
 import pytest
 from _generators import PatternGenerator, ScriptedQC, canvas_sha, make_canvas, noise_image
 
-from imkerutils.errors import UnknownSeamStrategyError
+from imkerutils.errors import InvalidGrowSettingsError, StepRejectedError, UnknownSeamStrategyError
 from imkerutils.exquisite.geometry.blend import apply_seam
 from imkerutils.exquisite.geometry.glue import compose
 from imkerutils.exquisite.geometry.plan import plan_edge
 from imkerutils.exquisite.geometry.seam import seam_scores
-from imkerutils.exquisite.pipeline import (
-    Candidate,
-    GrowSettings,
-    StepRejectedError,
-    Verdict,
-    grow_step,
-    seam_threshold,
-    step_records,
-)
+from imkerutils.exquisite.pipeline import Candidate, GrowSettings, Verdict, grow_step, seam_threshold, step_records
 from imkerutils.exquisite.pipeline.qc import candidate_score
-from imkerutils.exquisite.pipeline.step import InvalidGrowSettingsError
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 

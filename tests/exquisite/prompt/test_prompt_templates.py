@@ -8,13 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imkerutils.errors import ImkerError, InvalidDirectionError
+from imkerutils.errors import ImkerError, InvalidDirectionError, InvalidTemplateError, UnknownTemplateError
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.prompt import (
     DEFAULT_TEMPLATE,
-    InvalidTemplateError,
     PromptTemplate,
-    UnknownTemplateError,
     available_templates,
     get_template,
     normalize_user_prompt,

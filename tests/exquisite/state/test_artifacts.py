@@ -2,14 +2,8 @@
 
 import pytest
 
-from imkerutils.exquisite.state.artifacts import (
-    GENERATED_STEPS,
-    TILE_ROLES,
-    ArtifactPathError,
-    step_artifact_key,
-    tile_artifact_name,
-)
-from imkerutils.exquisite.state.record import InvalidRecordError
+from imkerutils.errors import ArtifactPathError, InvalidRecordError
+from imkerutils.exquisite.state.artifacts import GENERATED_STEPS, TILE_ROLES, step_artifact_key, tile_artifact_name
 
 
 def test_every_role_of_a_tile_has_its_own_key_under_the_step():

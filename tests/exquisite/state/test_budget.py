@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imkerutils.errors import BudgetExceededError, ImkerError
-from imkerutils.exquisite.state.budget import Budget, InvalidBudgetError, format_usd
+from imkerutils.errors import BudgetExceededError, ImkerError, InvalidBudgetError
+from imkerutils.exquisite.state.budget import Budget, format_usd
 
 
 def test_message_says_what_the_step_could_cost_and_what_is_left():

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imkerutils.errors import InvalidRecordError, UnknownRecordFormatError
 from imkerutils.exquisite.api.base import Usage
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.prompt import get_template, prompt_sha256, render
@@ -18,11 +19,9 @@ from imkerutils.exquisite.state import record as record_module
 from imkerutils.exquisite.state.record import (
     CURRENT_FORMAT,
     Attempt,
-    InvalidRecordError,
     StepFormat,
     StepRecord,
     TileRecord,
-    UnknownRecordFormatError,
     check_step_id,
     detect_format,
     format_utc,

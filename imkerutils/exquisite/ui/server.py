@@ -40,7 +40,7 @@ from imkerutils.exquisite.ui.deepzoom import TILE_FORMATS, TileNotFoundError, bl
 from imkerutils.exquisite.ui.jobs import BusyError, CanvasSession, QueueFullError
 from imkerutils.exquisite.ui.messages import PlainError, explain
 from imkerutils.exquisite.ui.requests import MAX_BODY_BYTES, BadRequestError, decode_json, parse_grow, parse_undo
-from imkerutils.exquisite.ui.security import LOOPBACK_NAMES, GuardMiddleware, is_same_origin
+from imkerutils.exquisite.ui.security import LOOPBACK_NAMES, GuardMiddleware, TokenMiddleware, is_same_origin
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -127,8 +127,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return decode_json(bytes(body))
 
 
-def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAMES) -> Starlette:
-    """The ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use."""
+def create_app(
+    session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAMES, token: str | None = None
+) -> Starlette:
+    """The ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use.
+
+    With a ``token`` every request must carry it (see :class:`~imkerutils.exquisite.ui.security.TokenMiddleware`);
+    a server listening beyond loopback must have one.
+    """
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
@@ -240,4 +246,7 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
         Route("/api/steps/{n:int}/thumb.png", thumb, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR, follow_symlink=False), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts)], lifespan=lifespan)
+    middleware = [Middleware(GuardMiddleware, hosts=hosts)]
+    if token is not None:
+        middleware.append(Middleware(TokenMiddleware, token=token))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

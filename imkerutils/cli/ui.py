@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow --host to be an address other machines can reach (anyone there can then grow, "
-        "undo and spend your budget)",
+        help="allow --host to be an address other machines can reach; the server then prints a link with a "
+        "secret token, and anyone given that link can grow, undo and spend your budget",
     )
     p.add_argument("--open", action="store_true", help="open the page in the default web browser")
     p.add_argument("--budget-usd", type=float, help="refuse a step that could take the canvas's spending past this")
@@ -42,7 +42,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from imkerutils.exquisite.ui.security import allowed_hosts, is_loopback
+    from imkerutils.exquisite.ui.security import TOKEN_PARAM, allowed_hosts, is_loopback, needs_token, new_token
 
     if not is_loopback(args.host):
         if not args.allow_remote:
@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
                 "API budget; pass --allow-remote to do it anyway"
             )
         log.warning(
-            "listening on %s: anyone who can reach this address can grow, undo and spend the budget of this "
-            "canvas (there is no login)",
+            "listening on %s: every request must carry the secret token of the link printed below; anyone you "
+            "give that link can grow, undo and spend the budget of this canvas",
             args.host,
         )
     if not 0 <= args.port <= 65535:
@@ -76,12 +76,16 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         sock.close()
         raise
-    url = url_of(sock)
+    token = new_token() if needs_token(args.host) else None
+    url = url_of(sock) if token is None else f"{url_of(sock)}?{TOKEN_PARAM}={token}"
+    # the one place the token is shown (standard output, never the log), as Jupyter does
     print(f"Exquisite UI for {canvas.location}: {url}  (Ctrl+C to stop)", flush=True)
     if args.open:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn shuts down cleanly, then re-raises the signal
-        serve(create_app(session, hosts=allowed_hosts(args.host)), sock, log_level="warning")
+        app = create_app(session, hosts=allowed_hosts(args.host), token=token)
+        verbose = getattr(args, "verbose", 0) > 0  # -v: one access-log line per request (tokens redacted)
+        serve(app, sock, log_level="info" if verbose else "warning", access_log=verbose)
     log.info("stopped")
     return 0
 

@@ -110,6 +110,6 @@ def test_bad_arguments_are_one_line(image: Path, tmp_path: Path, capsys: pytest.
 def test_remote_host_prints_a_warning(image: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """With --allow-remote another address is tried, after a warning (192.0.2.1 is a documentation address)."""
     warning, error = error_lines([image, "--host", "192.0.2.1", "--allow-remote", "--port", "0"], capsys)
-    assert warning.startswith("warning: listening on 192.0.2.1") and "no login" in warning
+    assert warning.startswith("warning: listening on 192.0.2.1") and "secret token" in warning
     assert "cannot listen on 192.0.2.1:0" in error
     assert not image.with_suffix(".zarr").exists()

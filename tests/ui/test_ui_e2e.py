@@ -172,3 +172,30 @@ def test_page_end_to_end(browser: Any, serve, sample_canvas: Path) -> None:
         assert server.state()["head"] == 5
     # the refused request is logged by the browser as a failed resource; nothing else may go wrong
     assert [p for p in problems if "status of 400" not in p] == []
+
+
+def test_download_a_region(browser: Any, serve, sample_canvas: Path, tmp_path: Path) -> None:
+    """Issue 15 point 4: the Download control exports a region; the file's pixels equal Canvas.read."""
+    import numpy as np
+    from PIL import Image
+
+    from imkerutils.tiling.canvas import Canvas
+    from imkerutils.tiling.window import Window
+
+    with serve(sample_canvas) as server:
+        context = browser.new_context(viewport={"width": 1400, "height": 860}, accept_downloads=True)
+        page = context.new_page()
+        page.goto(server.url)
+        wait_until(page, "document.body.dataset.renders >= 1")
+        page.evaluate("imkerExport.setRegion(100, 200, 300, 250)")
+        with page.expect_download() as info:
+            page.click("#export-download")
+        target = tmp_path / info.value.suggested_filename
+        info.value.save_as(target)
+        playwright_api.expect(page.locator("#export-status")).to_contain_text("Downloaded")
+        shot(page, "export.png")
+        context.close()
+    expected = Canvas.open(sample_canvas, read_only=True).read(Window(200, 100, 250, 300))
+    with Image.open(target) as im:
+        assert np.array_equal(np.asarray(im), expected)
+    assert target.name == "landscape_x100_y200_300x250.png"

@@ -1,7 +1,14 @@
-"""Request guards of the browser UI: allowed Host names, same-origin writes, and security headers.
+"""Request guards of the browser UI: allowed Host names, the access token, same-origin writes, security headers.
 
 * **Host.**  Every request must name one of the server's own host names in
   its ``Host`` header (a DNS-rebinding page names its own domain and is refused).
+* **Token.**  A server that listens beyond loopback (``--allow-remote``) has a
+  secret token, printed once as part of its URL (as Jupyter does).  A request
+  carrying it in the query (``?token=...``) is answered with an ``HttpOnly``,
+  ``SameSite=Strict`` cookie holding it and a redirect to the same URL without
+  it; every other request without that cookie gets 401, whatever its source
+  (the page, tiles and static files included).  Comparisons take constant time
+  and the token is never logged nor echoed.  On loopback there is no token.
 * **Same origin.**  A state-changing request must carry ``Origin`` equal to
   ``http://<Host>``, or (without ``Origin``) ``Sec-Fetch-Site: same-origin``;
   other callers get 403.  It must also be ``Content-Type: application/json``,
@@ -17,21 +24,37 @@ True
 from __future__ import annotations
 
 import contextlib
+import hmac
 import ipaddress
 import re
+import secrets
 import socket
 from collections.abc import Collection
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import PlainTextResponse
+from starlette.requests import cookie_parser
+from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["GuardMiddleware", "allowed_hosts", "host_name", "is_loopback", "is_same_origin"]
+__all__ = [
+    "TOKEN_PARAM",
+    "GuardMiddleware",
+    "TokenMiddleware",
+    "allowed_hosts",
+    "cookie_name",
+    "host_name",
+    "is_loopback",
+    "is_same_origin",
+    "needs_token",
+    "new_token",
+]
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 _HOST_CHARS = re.compile(r"[A-Za-z0-9.\-:]+")
+TOKEN_PARAM = "token"
+_TOKEN_BYTES = 32
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -54,6 +77,25 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def needs_token(bind: str) -> bool:
+    """Whether a server bound to ``bind`` must ask for a token (every address but loopback: wildcards too)."""
+    return not is_loopback(bind.strip("[]"))
+
+
+def new_token() -> str:
+    """A fresh random access token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(_TOKEN_BYTES)
+
+
+def cookie_name(port: int | None) -> str:
+    """The name of the token cookie: per port, as cookies ignore ports and two servers may share a host.
+
+    >>> cookie_name(8765), cookie_name(None)
+    ('imkerutils-ui-8765', 'imkerutils-ui')
+    """
+    return "imkerutils-ui" if port is None else f"imkerutils-ui-{port}"
 
 
 def allowed_hosts(bind: str) -> set[str]:
@@ -136,3 +178,52 @@ class GuardMiddleware:
             await send(message)
 
         return wrapped
+
+
+def _equal(given: str, token: bytes) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token)
+
+
+class TokenMiddleware:
+    """Let through only requests that carry the server's token (see the module docstring).
+
+    The token is taken from the ``token`` query parameter of a GET or HEAD
+    request (answered by a redirect that sets the cookie and drops the
+    parameter) or from the cookie; anything else gets 401.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        if len(token) < 16:
+            raise ValueError("an access token must be at least 16 characters long")
+        self.app = app
+        self._token = token.encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        server = scope.get("server")
+        name = cookie_name(server[1] if server else None)
+        cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
+        if name in cookies and _equal(cookies[name], self._token):
+            await self.app(scope, receive, send)
+            return
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        given = [v for k, v in query if k == TOKEN_PARAM]
+        if scope.get("method") in ("GET", "HEAD") and len(given) == 1 and _equal(given[0], self._token):
+            rest = urlencode([(k, v) for k, v in query if k != TOKEN_PARAM])
+            path = quote(scope.get("path", "/"))
+            if not path.startswith("/") or path.startswith("//"):  # never a redirect to another host
+                path = "/"
+            redirect = RedirectResponse(
+                path + ("?" + rest if rest else ""), status_code=303, headers={"cache-control": "no-store"}
+            )
+            redirect.set_cookie(name, given[0], path="/", httponly=True, samesite="strict")
+            await redirect(scope, receive, send)
+            return
+        refused = PlainTextResponse(
+            "this server needs its access token: open the link (with ?token=...) it printed when it started",
+            status_code=401,
+            headers={"cache-control": "no-store"},
+        )
+        await refused(scope, receive, send)

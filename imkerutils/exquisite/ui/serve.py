@@ -7,6 +7,8 @@ port in use is reported as one clear error.
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
 import threading
 import time
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
     import uvicorn
     from starlette.types import ASGIApp
 
-__all__ = ["ServerStartError", "background", "bind", "run", "url_of"]
+__all__ = ["RedactTokens", "ServerStartError", "background", "bind", "run", "url_of"]
+
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -49,38 +53,66 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def _config(app: ASGIApp, *, log_level: str) -> uvicorn.Config:
+class RedactTokens(logging.Filter):
+    """Replace the value of a ``token`` query parameter in a log record by ``[redacted]`` (the access log).
+
+    >>> r = logging.LogRecord("uvicorn.access", 20, "", 0, "%s", ("GET /?token=abc&v=1 HTTP/1.1",), None)
+    >>> RedactTokens().filter(r), r.getMessage()
+    (True, 'GET /?token=[redacted]&v=1 HTTP/1.1')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_QUERY.sub(r"\1[redacted]", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def _config(app: ASGIApp, *, log_level: str, access_log: bool = False) -> uvicorn.Config:
     import uvicorn
 
     # keep-alive 30 s, not uvicorn's 5: uvicorn starts the idle timer once a response is handed to the transport,
     # so a busy client that reads a large tile slowly can find its connection closed under its next request
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         log_level=log_level,
-        access_log=False,
+        access_log=access_log,
         ws="none",
         lifespan="on",
         timeout_keep_alive=30,
         timeout_graceful_shutdown=5,
     )
+    access = logging.getLogger("uvicorn.access")  # configured by Config(): the filter goes on afterwards
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
+    return config
 
 
-def run(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning") -> None:
-    """Serve ``app`` on ``sock`` until interrupted (Ctrl+C)."""
+def run(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning", access_log: bool = False) -> None:
+    """Serve ``app`` on ``sock`` until interrupted (Ctrl+C); ``access_log``: one line per request (tokens redacted)."""
     import uvicorn
 
-    uvicorn.Server(_config(app, log_level=log_level)).run(sockets=[sock])
+    uvicorn.Server(_config(app, log_level=log_level, access_log=access_log)).run(sockets=[sock])
 
 
 @contextmanager
 def background(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning", timeout_s: float = 60.0
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    log_level: str = "warning",
+    access_log: bool = False,
+    timeout_s: float = 60.0,
 ) -> Iterator[str]:
     """Serve ``app`` on a daemon thread; yields the base URL once the app has started, stops on exit."""
     import uvicorn
 
     sock = bind(host, port)
-    server = uvicorn.Server(_config(app, log_level=log_level))
+    server = uvicorn.Server(_config(app, log_level=log_level, access_log=access_log))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="imkerutils-ui-server", daemon=True)
     thread.start()
     try:

@@ -10,6 +10,9 @@ Endpoints (JSON unless noted)::
     POST /api/undo, /api/redo                {"head": n} (optional: refused if the canvas moved on)
     GET  /api/tiles/{level}/{col}/{row}.png  one viewer tile (also .jpg for RGB canvases)
     GET  /api/steps/{n}/thumb.png            a thumbnail of what step n added
+    POST /api/export                         {"format": "png"|"tiff", "region": {x, y, width, height}|null}
+    GET  /api/exports/{id}                   one export's status and progress
+    GET  /api/exports/{id}/file              the finished file (streamed; see ui/exports.py)
 
 No endpoint takes a path: the canvas is the one the server was started with.
 State-changing requests must come from the page itself (see
@@ -37,10 +40,11 @@ from starlette.staticfiles import StaticFiles
 
 from imkerutils.errors import ImkerError
 from imkerutils.exquisite.ui.deepzoom import TILE_FORMATS, TileNotFoundError, blank_png, encode_tile
+from imkerutils.exquisite.ui.exports import ExportBusyError, Exports, parse_export
 from imkerutils.exquisite.ui.jobs import BusyError, CanvasSession, QueueFullError
 from imkerutils.exquisite.ui.messages import PlainError, explain
 from imkerutils.exquisite.ui.requests import MAX_BODY_BYTES, BadRequestError, decode_json, parse_grow, parse_undo
-from imkerutils.exquisite.ui.security import LOOPBACK_NAMES, GuardMiddleware, is_same_origin
+from imkerutils.exquisite.ui.security import LOOPBACK_NAMES, GuardMiddleware, TokenMiddleware, is_same_origin
 
 __all__ = ["STATIC_DIR", "create_app"]
 
@@ -68,6 +72,8 @@ def _problem(exc: BaseException) -> PlainError:
         return PlainError("queue_full", "Too many growth jobs are waiting", str(exc), 429)
     if isinstance(exc, BusyError):
         return PlainError("busy", "The canvas is busy", str(exc), 409)
+    if isinstance(exc, ExportBusyError):
+        return PlainError("export_busy", "The export is not ready", str(exc), 409)
     return explain(exc)
 
 
@@ -127,8 +133,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return decode_json(bytes(body))
 
 
-def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAMES) -> Starlette:
-    """The ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use."""
+def create_app(
+    session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAMES, token: str | None = None
+) -> Starlette:
+    """The ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use.
+
+    With a ``token`` every request must carry it (see :class:`~imkerutils.exquisite.ui.security.TokenMiddleware`);
+    a server listening beyond loopback must have one.
+    """
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
@@ -221,6 +233,34 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
             headers = {"etag": etag or "", "cache-control": _IMMUTABLE if fresh else "no-cache"}
         return Response(data, media_type="image/png", headers=headers)
 
+    exports = Exports(session.location, lambda: session.view.bounds)
+
+    @_guarded
+    async def export(request: Request) -> Response:
+        job = await run_in_threadpool(exports.submit, parse_export(await _json_body(request)))
+        return JSONResponse(
+            {"export": exports.get(job.id)},
+            status_code=202,
+            headers={"location": f"/api/exports/{job.id}", "cache-control": "no-store"},
+        )
+
+    @_guarded
+    async def export_status(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        data = exports.get(job_id) if _JOB_ID.fullmatch(job_id) else None
+        if data is None:
+            return _not_found(f"no export {job_id!r} on this server")
+        return JSONResponse({"export": data}, headers={"cache-control": "no-store"})
+
+    @_guarded
+    async def export_file(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        found = exports.file(job_id) if _JOB_ID.fullmatch(job_id) else None
+        if found is None:
+            return _not_found(f"no export {job_id!r} on this server")
+        path, filename, media = found
+        return FileResponse(path, media_type=media, filename=filename, headers={"cache-control": "no-store"})
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(session.start)
@@ -228,6 +268,7 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
             yield
         finally:
             session.close()
+            await run_in_threadpool(exports.close)
 
     routes = [
         Route("/", index, methods=["GET"]),
@@ -238,6 +279,12 @@ def create_app(session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAME
         Route("/api/redo", undo_redo("redo"), methods=["POST"]),
         Route("/api/tiles/{level:str}/{col:str}/{row:str}.{fmt:str}", tile, methods=["GET"]),
         Route("/api/steps/{n:int}/thumb.png", thumb, methods=["GET"]),
+        Route("/api/export", export, methods=["POST"]),
+        Route("/api/exports/{job_id:str}", export_status, methods=["GET"]),
+        Route("/api/exports/{job_id:str}/file", export_file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR, follow_symlink=False), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(GuardMiddleware, hosts=hosts)], lifespan=lifespan)
+    middleware = [Middleware(GuardMiddleware, hosts=hosts)]
+    if token is not None:
+        middleware.append(Middleware(TokenMiddleware, token=token))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -264,8 +264,14 @@ def parse_generate(
 ) -> GenerateRequest:
     """Check a plan / generate body: ``region`` {x, y, width, height}, or ``directions`` [one or more] with
     ``by`` and (one direction) ``along`` [start, length]; and ``candidates``, ``prompt``, ``generator``,
-    ``seed``, ``seam``.  A region is snapped with :func:`snap_region` against ``bounds``."""
-    _check_keys(data, ("region", "directions", "by", "along", "candidates", "prompt", "generator", "seed", "seam"))
+    ``seed``, ``seam``.  A region is snapped with :func:`snap_region` against ``bounds`` unless ``snap`` is
+    false (trying more candidates of a staged region keeps that region exactly)."""
+    _check_keys(
+        data, ("region", "snap", "directions", "by", "along", "candidates", "prompt", "generator", "seed", "seam")
+    )
+    snap = data.get("snap", True)
+    if not isinstance(snap, bool):
+        raise BadRequestError(f"snap must be true or false, got {snap!r}")
     if ("region" in data) == ("directions" in data):
         raise BadRequestError("give either region (a drawn box) or directions (an edge to grow), not both")
     region: Window | None = None
@@ -274,7 +280,7 @@ def parse_generate(
     if "region" in data:
         if "by" in data or "along" in data:
             raise BadRequestError("by and along go with directions, not with a region")
-        region = snap_region(_box(data), bounds)
+        region = snap_region(_box(data), bounds) if snap else _box(data)
         if max(region.width, region.height) > MAX_REGION_PX:
             raise BadRequestError(f"a region may be at most {MAX_REGION_PX} px on a side")
     else:

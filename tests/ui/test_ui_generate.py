@@ -270,6 +270,21 @@ def test_try_more_then_discard_leaves_the_canvas_alone(serve, small_canvas: Path
     assert list(Canvas.open(small_canvas, read_only=True).list_artifacts(f"{STAGED}/")) == []
 
 
+def test_accepting_after_the_canvas_changed_under_the_candidates_is_refused(serve, small_canvas: Path) -> None:
+    with serve(small_canvas, generators={"mock": MockGenerator}) as page:
+        job = page.wait_job(page.post("/api/generate", {"region": RIGHT_OF_SMALL, "candidates": 1}).json()["job"]["id"])
+        assert page.grow(["right"])["status"] == "done"  # writes the very pixels the candidates would fill
+        after_grow = digest(small_canvas)
+        (proposal,) = page.state()["staged"]
+        assert proposal["id"] == job["proposal"] and proposal["canvas_unchanged"] is False
+        r = page.post(f"/api/staged/{proposal['id']}/accept", {"candidate": 0})
+        failed = page.wait_job(r.json()["job"]["id"])
+        assert failed["status"] == "failed" and failed["error"]["kind"] == "stale"
+        assert failed["error"]["title"] == "The canvas changed under these candidates"
+        assert page.state()["head"] == 2 and len(page.state()["staged"]) == 1  # kept, to discard
+    assert digest(small_canvas) == after_grow
+
+
 def test_an_edge_stretch_can_be_staged_too(serve, small_canvas: Path) -> None:
     with serve(small_canvas, generators={"mock": MockGenerator}) as page:
         body = {"directions": ["down"], "by": 64, "along": [0, 128], "candidates": 1}

@@ -150,9 +150,10 @@ def test_draw_plan_three_candidates_accept_the_second(browser: Any, serve, small
 
 
 class Slow:
-    """The mock generator, held in its first call until the test releases it (events, no sleeps)."""
+    """The mock generator: its first call runs, the next ones wait until the test releases them (events)."""
 
     def __init__(self) -> None:
+        self.calls = 0
         self.started = threading.Event()
         self.release = threading.Event()
 
@@ -161,6 +162,9 @@ class Slow:
 
         class SlowMock(MockGenerator):
             def generate(self, request: Any) -> Any:
+                slow.calls += 1  # one call at a time here: each candidate of a one-tile region is one call
+                if slow.calls == 1:
+                    return super().generate(request)
                 slow.started.set()
                 if not slow.release.wait(120):
                     raise TimeoutError("the test never released the generator")
@@ -187,8 +191,9 @@ def test_progress_and_cancel_mid_run_leave_the_canvas_unchanged(browser: Any, se
             page.click("#generate")
             assert slow.started.wait(60)
             expect(page.locator("#progress")).to_be_visible()
-            expect(page.locator("#progress-text")).to_contain_text("tile 0 of 3")
-            expect(page.locator("#progress-text")).to_contain_text("measuring tile time")
+            # one tile measured, two to go: the ETA comes from that tile's time
+            expect(page.locator("#progress-text")).to_contain_text("tile 1 of 3")
+            expect(page.locator("#progress-text")).to_contain_text(" left")
             expect(page.locator("#cancel-job")).to_be_visible()
             shot(page, "progress.png")
             page.click("#cancel-job")
@@ -197,6 +202,7 @@ def test_progress_and_cancel_mid_run_leave_the_canvas_unchanged(browser: Any, se
             expect(page.locator("body")).to_have_attribute("data-busy", "false", timeout=60_000)
             expect(page.locator("#progress")).to_be_hidden()
             expect(page.locator("#staged-card")).to_be_hidden()
+            expect(page.locator("#cancel-note")).to_have_text("Cancelled: nothing was written to the canvas.")
             shot(page, "cancelled.png")
             assert server.state()["jobs"][0]["status"] == "cancelled"
             context.close()

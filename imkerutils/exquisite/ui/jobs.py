@@ -367,7 +367,6 @@ class CanvasSession:
         self._canvas.refresh()
         self._update_pyramid()
         self._publish()
-        self._refresh_staged()
 
     def _publish(self) -> None:
         reader = Canvas.open(self.location, read_only=True)  # fresh: sees resized arrays and new levels
@@ -388,6 +387,7 @@ class CanvasSession:
             regions={entry["number"]: region for entry, region in summaries},
             spent_usd=canvas_spent_usd(reader),
         )
+        self._refresh_staged()  # whether each proposal was made on this very state
 
     def sync(self) -> None:
         """Notice a change made by another program (e.g. ``imkerutils undo``) and refresh the view."""
@@ -595,8 +595,9 @@ class CanvasSession:
         assert isinstance(req, AcceptRequest)
         try:
             accept(canvas, req.proposal, req.candidate)
-        finally:
+        except Exception:
             self._refresh_staged()
+            raise
         self._update_pyramid()
         self._publish()
         with self._lock:

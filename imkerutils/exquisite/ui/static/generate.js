@@ -22,6 +22,9 @@
     shown: null,        // {proposal, candidate} on show over the canvas
     overlay: null,      // its <img> overlay
     stagedKey: null,    // signature of the staged list drawn
+    pending: null,      // id of the generate job started from the plan on show
+    followed: null,     // id of the running job whose progress was scrolled into view
+    cancelled: new Set(), // ids of jobs this page cancelled, until they have stopped
     state: null,
   };
   window.imkerGenerate = gen; // for tests
@@ -171,12 +174,19 @@
     if (!gen.target) return;
     const r = await send("POST", "/api/generate", Object.assign({}, gen.target, settings()));
     if (r) {
-      gen.plan = null;
-      $("plan").hidden = true;
+      gen.pending = r.job.id;   // the plan stays on show until its candidates are staged (or to retry)
       ui.watching = r.job.id;
       ui.watched = r.job;
     }
     ui.poll();
+  }
+
+  function renderPending(s) {
+    $("generate").disabled = !!s.job || s.queued > 0;
+    const j = gen.pending && s.jobs.find((x) => x.id === gen.pending);
+    if (!j || j.status === "queued" || j.status === "running") return;
+    gen.pending = null;
+    if (j.status === "done") clearPlan();
   }
 
   function planStretch() {
@@ -336,6 +346,10 @@
     $("cancel-queued").textContent = "Cancel queued (" + queued.length + ")";
     document.body.dataset.phase = job ? job.phase : "";
     if (!job) return;
+    if (gen.followed !== job.id) {   // bring a newly started job's progress into view once
+      gen.followed = job.id;
+      $("status-card").scrollIntoView({ block: "nearest" });
+    }
     const text = $("progress-text");
     const parts = [];
     if (job.kind === "generate") parts.push(job.candidates + " candidate" + (job.candidates > 1 ? "s" : ""));
@@ -348,8 +362,18 @@
   }
 
   async function cancelJob(id) {
+    gen.cancelled.add(id);
     await send("POST", "/api/jobs/" + id + "/cancel", {});
     ui.poll();
+  }
+
+  function renderCancelled(s) {
+    for (const j of s.jobs) {
+      if (!gen.cancelled.has(j.id) || j.status === "queued" || j.status === "running") continue;
+      gen.cancelled.delete(j.id);
+      if (j.status === "cancelled") $("cancel-note").hidden = false;
+    }
+    if (s.job && !gen.cancelled.has(s.job.id)) $("cancel-note").hidden = true;   // a new job runs
   }
 
   function onState(e) {
@@ -358,6 +382,8 @@
     renderBudget(s);
     renderStaged(s);
     renderProgress(s);
+    renderCancelled(s);
+    renderPending(s);
   }
 
   function wire() {

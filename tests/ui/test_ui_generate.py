@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from imkerutils.exquisite.api.base import TileGenerator
@@ -22,7 +24,7 @@ from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, estimate_fill, estimate_grow_region
 from imkerutils.exquisite.pipeline.staging import STAGED, candidate_pieces, list_proposals, load_proposal
 from imkerutils.exquisite.ui.jobs import Job
-from imkerutils.exquisite.ui.requests import GenerateRequest, GrowRequest, snap_region
+from imkerutils.exquisite.ui.requests import SNAP_PX, GenerateRequest, GrowRequest, snap_region
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
@@ -94,7 +96,30 @@ class PricedMock(MockGenerator):
 def test_snap_region_puts_edges_on_the_grid_or_the_canvas_edges() -> None:
     bounds = Window(0, 0, 1000, 1000)
     assert snap_region(Window(10, 1000, 300, 200), bounds) == Window(0, 1000, 320, 216)
-    assert snap_region(Window(-40, 990, 30, 5), bounds) == Window(-64, 1000, 64, 64)  # never empty
+    assert snap_region(Window(-40, 990, 30, 5), bounds) == Window(-64, 1000, 64, 24)  # never empty
+
+
+coords = st.integers(-5000, 5000)
+
+
+@given(x=coords, y=coords, w=st.integers(1, 600), h=st.integers(1, 600), bx=coords, by=coords)
+def test_a_snapped_box_has_its_edges_on_the_grid_or_the_canvas_near_the_drawn_ones(
+    x: int, y: int, w: int, h: int, bx: int, by: int
+) -> None:
+    bounds = Window(by, bx, 1000, 777)
+    r = snap_region(Window(y, x, h, w), bounds)
+    for start, end, d0, d1, edges in (
+        (r.col_off, r.col_end, x, x + w, (bounds.col_off, bounds.col_end)),
+        (r.row_off, r.row_end, y, y + h, (bounds.row_off, bounds.row_end)),
+    ):
+        assert start < end
+        assert all(e % SNAP_PX == 0 or e in edges for e in (start, end))
+        assert abs(start - d0) <= SNAP_PX // 2
+        # the far edge is the one nearest the drawn one, or (a box too thin to snap) the next line after start
+        assert abs(end - d1) <= SNAP_PX // 2 or end == min(
+            e for e in ((start // SNAP_PX + 1) * SNAP_PX, *edges) if e > start
+        )
+    assert snap_region(r, bounds) == r  # snapping is idempotent
 
 
 def test_plan_of_a_drawn_box_is_the_librarys_estimate_and_runs_nothing(serve, small_canvas: Path) -> None:
@@ -252,6 +277,26 @@ def test_three_candidates_staged_shown_in_place_survive_a_restart_and_the_second
     with serve(small_canvas, generators={"mock": MockGenerator}) as page:
         assert page.post("/api/undo", {"head": head + 1}).status_code == 200
     assert digest(small_canvas)[1] == before[1]
+
+
+def test_a_candidate_overlay_is_transparent_where_the_canvas_keeps_its_pixels(serve, small_canvas: Path) -> None:
+    # a box over the canvas's lower-right corner: the fill writes an L (right of and below the content)
+    box = {"x": 192, "y": 192, "width": 192, "height": 128}
+    with serve(small_canvas, generators={"mock": MockGenerator}) as page:
+        job = page.wait_job(page.post("/api/generate", {"region": box, "candidates": 1}).json()["job"]["id"])
+        assert job["status"] == "done", job
+        (proposal,) = page.state()["staged"]
+        assert proposal["region"] == box
+        assert proposal["box"] == {"x": 192, "y": 192, "width": 192, "height": 128}
+        with Image.open(io.BytesIO(page.get(proposal["candidates"][0]["image"]).content)) as im:
+            shown = np.asarray(im)
+    reader = Canvas.open(small_canvas, read_only=True)
+    pieces = candidate_pieces(reader, load_proposal(reader, proposal["id"]), 0)
+    expected = np.zeros((128, 192, 4), np.uint8)
+    for w, a in pieces:
+        expected[w.slices((192, 192))] = np.dstack([a, np.full(a.shape[:2], 255, np.uint8)])
+    assert np.array_equal(shown, expected)
+    assert (shown[:64, :64, 3] == 0).all() and (shown[64:, :, 3] == 255).all()  # the canvas's own corner shows
 
 
 def test_try_more_then_discard_leaves_the_canvas_alone(serve, small_canvas: Path) -> None:

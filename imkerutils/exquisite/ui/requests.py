@@ -239,10 +239,15 @@ def snap_region(region: Window, bounds: Window) -> Window:
     left, right = _snap(region.col_off, cols), _snap(region.col_end, cols)
     top, bottom = _snap(region.row_off, rows), _snap(region.row_end, rows)
     if right <= left:
-        right = left + SNAP_PX
+        right = _next(left, cols)
     if bottom <= top:
-        bottom = top + SNAP_PX
+        bottom = _next(top, rows)
     return Window(top, left, bottom - top, right - left)
+
+
+def _next(value: int, edges: Collection[int]) -> int:
+    """The first grid line or edge after ``value`` (a box drawn too thin to snap keeps one cell)."""
+    return min(e for e in ((value // SNAP_PX + 1) * SNAP_PX, *edges) if e > value)
 
 
 def _box(data: Mapping[str, Any]) -> Window:

@@ -35,18 +35,40 @@ from imkerutils.errors import (
     BusyError,
     CanvasChangedError,
     CanvasLockedError,
+    ProposalNotFoundError,
     QueueFullError,
+    StepCancelledError,
 )
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.api.registry import available_generators, get_generator
 from imkerutils.exquisite.geometry.blend import seam_strategy_names
-from imkerutils.exquisite.pipeline import GrowSettings, canvas_spent_usd, grow, plan_step
+from imkerutils.exquisite.geometry.fill import edge_region
+from imkerutils.exquisite.pipeline import (
+    Cancel,
+    GrowSettings,
+    canvas_spent_usd,
+    estimate_fill,
+    estimate_grow_region,
+    grow,
+    plan_fill_step,
+    plan_step,
+)
+from imkerutils.exquisite.pipeline.fill import growth_direction
+from imkerutils.exquisite.pipeline.staging import (
+    Proposal,
+    accept,
+    candidate_pieces,
+    discard,
+    list_proposals,
+    load_proposal,
+    stage_fill,
+)
 from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY
 from imkerutils.exquisite.state.budget import Budget, format_usd
 from imkerutils.exquisite.state.record import StepRecord
 from imkerutils.exquisite.ui.deepzoom import Frame
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
-from imkerutils.exquisite.ui.requests import GrowRequest
+from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
 from imkerutils.tiling.canvas import Canvas, StepInfo
 from imkerutils.tiling.pyramid import level_window
 from imkerutils.tiling.window import Window, intersection, union
@@ -61,41 +83,90 @@ HISTORY_LIMIT = 100
 KEEP_FINISHED_JOBS = 50
 
 
+JobRequest = GrowRequest | GenerateRequest | AcceptRequest
+
+
 @dataclass
 class Job:
-    """One grow request: queued, running, done or failed, with its progress."""
+    """One request on the writer thread, with its progress.
+
+    ``kind`` is ``grow`` (an edge button), ``generate`` (stage candidates of a drawn region or an edge
+    stretch) or ``accept`` (commit a staged candidate).  ``status`` is queued, running, done, failed
+    or cancelled; ``phase`` says what a running job is doing (generating, committing, staging,
+    cancelling); ``phases`` lists every phase it went through.  The ETA comes from the measured
+    times between finished tiles.
+    """
 
     id: str
-    request: GrowRequest
+    request: JobRequest
     status: str = "queued"
+    phase: str = "queued"
+    phases: list[str] = field(default_factory=lambda: ["queued"])
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
     steps_done: int = 0
     tiles_done: int = 0
     tiles_total: int = 0
+    tile_seconds: list[float] = field(default_factory=list)
+    last_tile_at: float | None = None
     head_before: int | None = None
     head_after: int | None = None
+    proposal: str | None = None
     error: PlainError | None = None
+    cancel: Cancel = field(default_factory=Cancel, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return str(self.request.to_dict().get("kind", "grow"))
 
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
+    def enter(self, phase: str) -> None:
+        """Move to ``phase`` (call with the session's lock held)."""
+        if self.phase != phase:
+            self.phase = phase
+            self.phases.append(phase)
+
+    def tile_finished(self, now: float) -> None:
+        """Count one finished tile and measure the time since the last one (lock held)."""
+        since = self.last_tile_at if self.last_tile_at is not None else self.started_at
+        if since is not None:
+            self.tile_seconds.append(max(0.0, now - since))
+        self.last_tile_at = now
+        self.tiles_done += 1
+
+    def eta_s(self) -> float | None:
+        """Seconds left, from the mean measured time per tile (None before the first tile finished)."""
+        if self.status != "running" or not self.tile_seconds or not self.tiles_total:
+            return None
+        steps_left = max(0, self.request.steps - self.steps_done - 1)
+        tiles_left = max(0, self.tiles_total - self.tiles_done) + steps_left * self.tiles_total
+        return tiles_left * sum(self.tile_seconds) / len(self.tile_seconds)
+
     def to_dict(self) -> dict[str, Any]:
         steps = self.request.steps
         part = self.tiles_done / self.tiles_total if self.tiles_total else 0.0
         progress = 1.0 if self.status == "done" else min(1.0, (self.steps_done + part) / steps)
+        mean = sum(self.tile_seconds) / len(self.tile_seconds) if self.tile_seconds else None
         return {
             "id": self.id,
+            "kind": "grow",
             "status": self.status,
+            "phase": self.phase,
+            "phases": list(self.phases),
             **self.request.to_dict(),
             "steps_done": self.steps_done,
             "tiles_done": self.tiles_done,
             "tiles_total": self.tiles_total,
             "progress": progress,
+            "tile_seconds_mean": mean,
+            "eta_s": self.eta_s(),
             "head_before": self.head_before,
             "head_after": self.head_after,
+            "proposal": self.proposal,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
@@ -158,6 +229,55 @@ def _summarise(step: StepInfo) -> tuple[dict[str, Any], Window]:
     return entry, region
 
 
+OVERLAY_PX = 2048  # longest side of a candidate's overlay image
+
+
+def _region_of(req: GenerateRequest, bounds: Window) -> tuple[Window, tuple[Window, ...], str | None]:
+    """The region a generate request fills on a canvas with ``bounds``, the windows it keeps, its direction."""
+    if req.region is not None:
+        return req.region, (), None
+    region, keep = edge_region(bounds, req.directions, req.by, req.along)
+    d = growth_direction(req.directions)
+    return region, keep, None if d is None else d.value
+
+
+def _bbox(windows: list[Window]) -> Window:
+    box = windows[0]
+    for w in windows[1:]:
+        box = union(box, w)
+    return box
+
+
+def _summarise_proposal(p: Proposal, token: str) -> dict[str, Any]:
+    """What the page shows of a staged proposal: its region, the box its candidates write, each candidate."""
+    box = _bbox(list(p.plan.written)) if p.plan.written else p.region
+    records = p.records()
+    out: dict[str, Any] = {
+        "id": p.id,
+        "created_at": p.created_at,
+        "region": {"x": p.region.col_off, "y": p.region.row_off, "width": p.region.width, "height": p.region.height},
+        "box": {"x": box.col_off, "y": box.row_off, "width": box.width, "height": box.height},
+        "tiles": len(p.plan.tiles),
+        "canvas_unchanged": token == p.canvas_token,
+        "prompt": records[0].user_prompt if records else "",
+        "generator": records[0].generator_name if records else "",
+        "candidates": [],
+    }
+    for c, r in zip(p.candidates, records, strict=True):
+        seam = r.qc.get("seam_excess")
+        out["candidates"].append(
+            {
+                "candidate": c["candidate"],
+                "seed": c["seed"],
+                "seam_excess": seam if isinstance(seam, (int, float)) else None,
+                "cost_usd": r.cost_usd,
+                "cost": "unknown" if r.cost_usd is None else format_usd(r.cost_usd),
+                "image": f"/api/staged/{p.id}/{c['candidate']}.png",
+            }
+        )
+    return out
+
+
 class CanvasSession:
     """The browser UI's hold on one canvas (see the module docstring).
 
@@ -192,6 +312,7 @@ class CanvasSession:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._pending = 0
         self._view: View | None = None
+        self._staged: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -199,12 +320,14 @@ class CanvasSession:
         self._submit(self._refresh).result()
 
     def close(self) -> None:
-        """Cancel queued jobs; a running step finishes in the background (the canvas stays consistent)."""
+        """Cancel queued jobs and the running one (its step stops before its next generator call, unwritten)."""
         with self._lock:
             for job in self._jobs.values():
                 if job.status == "queued":
                     job.status, job.finished_at = "failed", time.time()
                     job.error = PlainError("stopped", "The server stopped", "this job was cancelled before it ran")
+                elif job.status == "running":
+                    job.cancel.set()  # stops before its next generator call, with nothing written
         self._writer.shutdown(wait=False, cancel_futures=True)
 
     @property
@@ -257,6 +380,7 @@ class CanvasSession:
             regions={entry["number"]: region for entry, region in summaries},
             spent_usd=canvas_spent_usd(reader),
         )
+        self._refresh_staged()  # whether each proposal was made on this very state
 
     def sync(self) -> None:
         """Notice a change made by another program (e.g. ``imkerutils undo``) and refresh the view."""
@@ -300,9 +424,7 @@ class CanvasSession:
         return list(seam_strategy_names())
 
     # -- jobs ------------------------------------------------------------------------
-    def submit_grow(self, request: GrowRequest) -> Job:
-        """Queue a grow job (builds the generator first, so a missing key is refused at once)."""
-        generator = self.make_generator(request.generator)
+    def _queue(self, request: JobRequest) -> Job:
         with self._lock:
             active = sum(1 for j in self._jobs.values() if j.active)
             if active >= self.max_queued:
@@ -314,7 +436,31 @@ class CanvasSession:
             finished = [k for k, j in self._jobs.items() if not j.active]
             for k in finished[: max(0, len(finished) - KEEP_FINISHED_JOBS)]:
                 del self._jobs[k]
-        self._submit(self._run_job, job, generator)
+        return job
+
+    def submit_grow(self, request: GrowRequest) -> Job:
+        """Queue a grow job (builds the generator first, so a missing key is refused at once)."""
+        generator = self.make_generator(request.generator)
+        job = self._queue(request)
+        self._submit(self._run_job, job, lambda canvas: self._grow(job, canvas, generator))
+        return job
+
+    def submit_generate(self, request: GenerateRequest) -> Job:
+        """Queue staging ``request.candidates`` candidates of a region (nothing is committed)."""
+        generator = self.make_generator(request.generator)
+        job = self._queue(request)
+        self._submit(self._run_job, job, lambda canvas: self._stage(job, canvas, generator))
+        return job
+
+    def submit_accept(self, proposal_id: str, candidate: int) -> Job:
+        """Queue committing candidate ``candidate`` of a staged proposal as one undoable step."""
+        proposal = load_proposal(self.view.reader, proposal_id)  # unknown id or candidate: refused at once
+        if not 0 <= candidate < len(proposal.candidates):
+            raise ProposalNotFoundError(
+                f"proposal {proposal.id} has candidates 0..{len(proposal.candidates) - 1}, not {candidate}"
+            )
+        job = self._queue(AcceptRequest(proposal.id, candidate))
+        self._submit(self._run_job, job, lambda canvas: self._accept(job, canvas))
         return job
 
     def job(self, job_id: str) -> dict[str, Any] | None:
@@ -322,18 +468,69 @@ class CanvasSession:
             job = self._jobs.get(job_id)
             return None if job is None else job.to_dict()
 
-    def _run_job(self, job: Job, generator: TileGenerator) -> None:
-        req = job.request
+    def cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Cancel a job: a queued one never runs; a running one stops before its next generator call or
+        its commit, with nothing written by the running step.  Finished jobs are left as they are."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return None
+            if job.status == "queued":
+                job.status, job.finished_at = "cancelled", time.time()
+                job.enter("cancelled")
+            elif job.status == "running":
+                job.cancel.set()
+                job.enter("cancelling")
+            return job.to_dict()
+
+    def _run_job(self, job: Job, work: Callable[[Canvas], None]) -> None:
         canvas = self._canvas.refresh()
         with self._lock:
-            if job.status != "queued":  # cancelled by close()
+            if job.status != "queued":  # cancelled before it ran, or by close()
                 return
             job.status, job.started_at, job.head_before = "running", time.time(), canvas.head
-        settings = GrowSettings(prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=True)
+            job.enter("committing" if isinstance(job.request, AcceptRequest) else "generating")
+        try:
+            work(canvas)
+        except StepCancelledError:
+            with self._lock:
+                job.status = "cancelled"
+                job.enter("cancelled")
+        except Exception as exc:  # every failure becomes a plain message on the job
+            error = explain(exc)
+            if error.kind == "internal":
+                log.error("%s job %s failed: %s", job.kind, job.id, redact(repr(exc)), exc_info=False)
+            else:
+                log.warning("%s job %s failed: %s: %s", job.kind, job.id, error.title, error.detail)
+            with self._lock:
+                job.status, job.error = "failed", error
+                job.enter("failed")
+        else:
+            with self._lock:
+                job.status = "done"
+                job.enter("done")
+        finally:
+            with self._lock:
+                job.finished_at, job.head_after = time.time(), canvas.head
+        if job.status != "done":
+            try:
+                self._refresh()
+            except Exception as exc:  # never let the writer thread die silently
+                log.error("could not refresh the view of %s after a failed job: %s", self.location, redact(repr(exc)))
 
+    def _on_tile(self, job: Job, after_last: str) -> Callable[[Any], None]:
         def on_tile(_outcome: Any) -> None:
             with self._lock:
-                job.tiles_done += 1
+                job.tile_finished(time.time())
+                if job.tiles_done >= job.tiles_total and job.phase != "cancelling":
+                    job.enter(after_last)
+
+        return on_tile
+
+    def _grow(self, job: Job, canvas: Canvas, generator: TileGenerator) -> None:
+        req = job.request
+        assert isinstance(req, GrowRequest)
+        settings = GrowSettings(prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=True)
 
         def on_step(_records: list[StepRecord]) -> None:
             self._update_pyramid()
@@ -344,40 +541,135 @@ class CanvasSession:
                 job.steps_done += 1
                 if more:
                     job.tiles_done, job.tiles_total = 0, total
+                    if job.phase != "cancelling":
+                        job.enter("generating")
 
+        total = len(plan_step(canvas, list(req.directions), settings).tiles)
+        with self._lock:
+            job.tiles_total = total
+        grow(
+            canvas,
+            list(req.directions),
+            generator,
+            settings,
+            steps=req.steps,
+            budget_usd=self.budget.limit_usd,
+            on_tile=self._on_tile(job, "committing"),
+            on_step=on_step,
+            cancel=job.cancel,
+        )
+
+    def _stage(self, job: Job, canvas: Canvas, generator: TileGenerator) -> None:
+        req = job.request
+        assert isinstance(req, GenerateRequest)
+        settings = GrowSettings(prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=False)
+        region, keep, direction = _region_of(req, canvas.bounds)
+        plan = plan_fill_step(canvas, region, settings, keep=keep)
+        with self._lock:
+            job.tiles_total = len(plan.tiles) * req.candidates
+        proposal = stage_fill(
+            canvas,
+            region,
+            generator,
+            settings,
+            candidates=req.candidates,
+            keep=keep,
+            direction=direction,
+            budget_usd=self.budget.limit_usd,
+            cancel=job.cancel,
+            on_tile=self._on_tile(job, "staging"),
+        )
+        with self._lock:
+            job.proposal, job.steps_done = proposal.id, 1
+        self._refresh_staged()
+
+    def _accept(self, job: Job, canvas: Canvas) -> None:
+        req = job.request
+        assert isinstance(req, AcceptRequest)
         try:
-            total = len(plan_step(canvas, list(req.directions), settings).tiles)
-            with self._lock:
-                job.tiles_total = total
-            grow(
-                canvas,
-                list(req.directions),
+            accept(canvas, req.proposal, req.candidate)
+        except Exception:
+            self._refresh_staged()
+            raise
+        self._update_pyramid()
+        self._publish()
+        with self._lock:
+            job.steps_done = 1
+
+    # -- staged proposals ------------------------------------------------------------------
+    def discard(self, proposal_id: str) -> Future[None]:
+        """Remove a staged proposal on the writer thread (the canvas is not touched)."""
+        load_proposal(self.view.reader, proposal_id)  # unknown id: refused at once
+
+        def work() -> None:
+            try:
+                discard(self._canvas, proposal_id)
+            finally:
+                self._refresh_staged()
+
+        return self._submit(work)
+
+    def _refresh_staged(self) -> None:
+        token = self._canvas.state_token
+        staged = [_summarise_proposal(p, token) for p in list_proposals(self._canvas)]
+        with self._lock:
+            self._staged = staged
+
+    def candidate_png(self, proposal_id: str, candidate: int) -> bytes:
+        """One staged candidate's new pixels as a PNG of their bounding box, transparent where it writes nothing."""
+        reader = self.view.reader
+        pieces = candidate_pieces(reader, load_proposal(reader, proposal_id), candidate)
+        box = _bbox([w for w, _ in pieces])
+        out = np.zeros((box.height, box.width, 4), np.uint8)
+        for w, a in pieces:
+            target = out[w.slices((box.row_off, box.col_off))]
+            target[..., : a.shape[2]] = a
+            if a.shape[2] == 3:
+                target[..., 3] = 255
+        image = Image.fromarray(out, "RGBA")
+        image.thumbnail((OVERLAY_PX, OVERLAY_PX))
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
+
+    # -- plans and the budget --------------------------------------------------------------
+    def plan(self, request: GenerateRequest) -> dict[str, Any]:
+        """What generating ``request`` would do and cost at worst, from the published state; nothing runs."""
+        reader = self.view.reader
+        generator = self.make_generator(request.generator)
+        settings = GrowSettings(prompt=request.prompt, seed=request.seed, seam=request.seam)
+        if request.region is not None:
+            estimate = estimate_fill(reader, request.region, generator, settings, candidates=request.candidates)
+        else:
+            estimate = estimate_grow_region(
+                reader,
+                request.directions,
                 generator,
                 settings,
-                steps=req.steps,
-                budget_usd=self.budget.limit_usd,
-                on_tile=on_tile,
-                on_step=on_step,
+                by=request.by,
+                along=request.along,
+                candidates=request.candidates,
             )
-        except Exception as exc:  # every failure becomes a plain message on the job
-            error = explain(exc)
-            if error.kind == "internal":
-                log.error("grow job %s failed: %s", job.id, redact(repr(exc)), exc_info=False)
-            else:
-                log.warning("grow job %s failed: %s: %s", job.id, error.title, error.detail)
-            with self._lock:
-                job.status, job.error = "failed", error
-        else:
-            with self._lock:
-                job.status = "done"
-        finally:
-            with self._lock:
-                job.finished_at, job.head_after = time.time(), canvas.head
-        if job.status == "failed":
-            try:
-                self._refresh()
-            except Exception as exc:  # never let the writer thread die silently
-                log.error("could not refresh the view of %s after a failed job: %s", self.location, redact(repr(exc)))
+        out = estimate.to_dict()
+        region = estimate.regions[0]
+        spent = self.view.spent_usd
+        budget = Budget(self.budget.limit_usd, spent)
+        out.update(
+            region={"x": region.col_off, "y": region.row_off, "width": region.width, "height": region.height},
+            tiles_total=estimate.tiles * request.candidates,
+            worst_case=None if estimate.worst_case_usd is None else format_usd(estimate.worst_case_usd),
+            lines=estimate.lines(),
+            budget={
+                "budget_usd": self.budget.limit_usd,
+                "remaining_usd": budget.remaining_usd,
+                "fits": budget.fits(estimate.worst_case_usd),
+            },
+        )
+        return out
+
+    def set_budget(self, limit_usd: float | None) -> None:
+        """Refuse, from now on, any job whose worst case could take the canvas's spending past ``limit_usd``."""
+        self.budget = Budget(limit_usd)
 
     # -- undo / redo ------------------------------------------------------------------
     def _check_idle(self, what: str) -> None:
@@ -418,6 +710,7 @@ class CanvasSession:
         )
         with self._lock:
             jobs = [j.to_dict() for j in reversed(self._jobs.values())]
+            staged = list(self._staged)
         running = next((j for j in jobs if j["status"] == "running"), None)
         return {
             "canvas": {
@@ -453,6 +746,7 @@ class CanvasSession:
             "job": running,
             "queued": sum(1 for j in jobs if j["status"] == "queued"),
             "jobs": jobs[:10],
+            "staged": staged,
         }
 
     def read_tile(self, level: int, col: int, row: int) -> tuple[View, np.ndarray | None]:

@@ -25,10 +25,14 @@ from imkerutils.errors import (
     GeneratorError,
     ImkerError,
     ModerationRefusedError,
+    NoContentNearError,
     NothingToRedoError,
     NothingToUndoError,
     PermanentGeneratorError,
+    ProposalNotFoundError,
+    ProposalStaleError,
     RetryableGeneratorError,
+    StepCancelledError,
     StepRejectedError,
 )
 
@@ -89,6 +93,14 @@ def explain(exc: BaseException) -> PlainError:
         return PlainError("generator", "The generator failed", detail, status=502)
     if isinstance(exc, CanvasLockedError):
         return PlainError("locked", "Another program is writing to this canvas", detail, status=409)
+    if isinstance(exc, ProposalStaleError):
+        return PlainError("stale", "The canvas changed under these candidates", detail, status=409)
+    if isinstance(exc, ProposalNotFoundError):
+        return PlainError("not_found", "No such staged candidate", detail, status=404)
+    if isinstance(exc, StepCancelledError):
+        return PlainError("cancelled", "Cancelled", detail, status=409)
+    if isinstance(exc, NoContentNearError):
+        return PlainError("no_content", "Nothing next to this region to continue from", detail)
     if isinstance(exc, CanvasChangedError):
         return PlainError("changed", "The canvas changed while the step was being made", detail, status=409)
     if isinstance(exc, NothingToUndoError):

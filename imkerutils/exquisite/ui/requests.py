@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imkerutils.errors import BadRequestError
+from imkerutils.tiling.window import Window
 
 __all__ = [
     "DIRECTIONS",
@@ -27,11 +28,20 @@ __all__ = [
     "MAX_PROMPT_CHARS",
     "MAX_SEED",
     "MAX_STEPS",
+    "MAX_CANDIDATES",
+    "MAX_REGION_PX",
+    "SNAP_PX",
+    "AcceptRequest",
     "BadRequestError",
+    "GenerateRequest",
     "GrowRequest",
     "decode_json",
+    "parse_accept",
+    "parse_budget",
+    "parse_generate",
     "parse_grow",
     "parse_undo",
+    "snap_region",
 ]
 
 DIRECTIONS = ("right", "left", "up", "down")
@@ -94,11 +104,7 @@ def _choice(data: Mapping[str, Any], name: str, default: str, choices: Collectio
     return value
 
 
-def parse_grow(
-    data: Mapping[str, Any], *, generators: Collection[str], seams: Collection[str], default_generator: str = "mock"
-) -> GrowRequest:
-    """Check a grow body: ``directions`` (required), ``steps``, ``prompt``, ``generator``, ``seed``, ``seam``."""
-    _check_keys(data, ("directions", "steps", "prompt", "generator", "seed", "seam"))
+def _directions(data: Mapping[str, Any]) -> tuple[str, ...]:
     directions = data.get("directions")
     if (
         not isinstance(directions, list)
@@ -108,6 +114,10 @@ def parse_grow(
         raise BadRequestError("directions must be a non-empty list of right, left, up, down")
     if len(set(directions)) != len(directions):
         raise BadRequestError(f"directions must not repeat, got {directions!r}")
+    return tuple(directions)
+
+
+def _prompt(data: Mapping[str, Any]) -> str:
     prompt = data.get("prompt", "")
     if not isinstance(prompt, str):
         raise BadRequestError(f"prompt must be a string, got {type(prompt).__name__}")
@@ -115,10 +125,18 @@ def parse_grow(
         raise BadRequestError(f"prompt is {len(prompt)} characters long; at most {MAX_PROMPT_CHARS} are allowed")
     if "\x00" in prompt:
         raise BadRequestError("prompt must not contain NUL characters")
+    return prompt
+
+
+def parse_grow(
+    data: Mapping[str, Any], *, generators: Collection[str], seams: Collection[str], default_generator: str = "mock"
+) -> GrowRequest:
+    """Check a grow body: ``directions`` (required), ``steps``, ``prompt``, ``generator``, ``seed``, ``seam``."""
+    _check_keys(data, ("directions", "steps", "prompt", "generator", "seed", "seam"))
     return GrowRequest(
-        directions=tuple(directions),
+        directions=_directions(data),
         steps=_int(data, "steps", 1, 1, MAX_STEPS),
-        prompt=prompt,
+        prompt=_prompt(data),
         generator=_choice(data, "generator", default_generator, generators),
         seed=_int(data, "seed", 0, 0, MAX_SEED),
         seam=_choice(data, "seam", "exact", seams),
@@ -131,3 +149,183 @@ def parse_undo(data: Mapping[str, Any]) -> int | None:
     if "head" not in data:
         return None
     return _int(data, "head", 0, 0, 2**53)
+
+
+# -- drawn regions, staged candidates, cancel and budget (issue 15) -------------------------------------------
+SNAP_PX = 64  # a drawn box's edges snap to this grid of world pixels, or to the canvas's own edges
+MAX_REGION_PX = 4096  # longest side of a drawn region, or of an --along stretch, in px
+MAX_CANDIDATES = 8
+MAX_BUDGET_USD = 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """A validated ``POST /api/plan`` or ``POST /api/generate`` body.
+
+    Either ``region`` (a box drawn on the viewer, already snapped) or ``directions`` with ``by`` px and
+    optionally ``along = (start, length)`` (the CLI's ``grow --by --along`` stretch of one edge).
+    """
+
+    region: Window | None
+    directions: tuple[str, ...]
+    by: int
+    along: tuple[int, int] | None
+    candidates: int
+    prompt: str
+    generator: str
+    seed: int
+    seam: str
+    steps: int = 1  # staged generation is always one step (one proposal)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "generate",
+            "region": None if self.region is None else _xywh(self.region),
+            "directions": list(self.directions),
+            "by": self.by,
+            "along": None if self.along is None else list(self.along),
+            "candidates": self.candidates,
+            "steps": self.steps,
+            "prompt": self.prompt,
+            "generator": self.generator,
+            "seed": self.seed,
+            "seam": self.seam,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptRequest:
+    """A staged candidate to commit (``POST /api/staged/{id}/accept``), shown as a job while it commits."""
+
+    proposal: str
+    candidate: int
+    steps: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "accept",
+            "proposal": self.proposal,
+            "candidate": self.candidate,
+            "directions": [],
+            "steps": self.steps,
+            "prompt": "",
+            "generator": "",
+        }
+
+
+def _xywh(w: Window) -> dict[str, int]:
+    return {"x": w.col_off, "y": w.row_off, "width": w.width, "height": w.height}
+
+
+def _snap(value: int, edges: Collection[int]) -> int:
+    """``value`` moved to the nearest multiple of :data:`SNAP_PX` or of ``edges`` (ties: the lower)."""
+    grid = (value // SNAP_PX) * SNAP_PX
+    options = [grid, grid + SNAP_PX, *edges]
+    return min(options, key=lambda e: (abs(e - value), e))
+
+
+def snap_region(region: Window, bounds: Window) -> Window:
+    """A drawn box snapped to what the generator plans with: edges on the 64-px grid or on the canvas's edges.
+
+    >>> snap_region(Window(10, 1000, 300, 200), Window(0, 0, 1000, 1000))
+    Window(row_off=0, col_off=1000, height=320, width=216)
+    """
+    cols = (bounds.col_off, bounds.col_end) if not bounds.is_empty else ()
+    rows = (bounds.row_off, bounds.row_end) if not bounds.is_empty else ()
+    left, right = _snap(region.col_off, cols), _snap(region.col_end, cols)
+    top, bottom = _snap(region.row_off, rows), _snap(region.row_end, rows)
+    if right <= left:
+        right = _next(left, cols)
+    if bottom <= top:
+        bottom = _next(top, rows)
+    return Window(top, left, bottom - top, right - left)
+
+
+def _next(value: int, edges: Collection[int]) -> int:
+    """The first grid line or edge after ``value`` (a box drawn too thin to snap keeps one cell)."""
+    return min(e for e in ((value // SNAP_PX + 1) * SNAP_PX, *edges) if e > value)
+
+
+def _box(data: Mapping[str, Any]) -> Window:
+    box = data.get("region")
+    if not isinstance(box, dict) or set(box) != {"x", "y", "width", "height"}:
+        raise BadRequestError("region must be an object with x, y, width and height (world pixels)")
+    x, y = (_int(box, k, 0, -(2**40), 2**40) for k in ("x", "y"))
+    w, h = (_int(box, k, 1, 1, MAX_REGION_PX) for k in ("width", "height"))
+    return Window(y, x, h, w)
+
+
+def parse_generate(
+    data: Mapping[str, Any],
+    *,
+    bounds: Window,
+    generators: Collection[str],
+    seams: Collection[str],
+    default_generator: str = "mock",
+) -> GenerateRequest:
+    """Check a plan / generate body: ``region`` {x, y, width, height}, or ``directions`` [one or more] with
+    ``by`` and (one direction) ``along`` [start, length]; and ``candidates``, ``prompt``, ``generator``,
+    ``seed``, ``seam``.  A region is snapped with :func:`snap_region` against ``bounds`` unless ``snap`` is
+    false (trying more candidates of a staged region keeps that region exactly)."""
+    _check_keys(
+        data, ("region", "snap", "directions", "by", "along", "candidates", "prompt", "generator", "seed", "seam")
+    )
+    snap = data.get("snap", True)
+    if not isinstance(snap, bool):
+        raise BadRequestError(f"snap must be true or false, got {snap!r}")
+    if ("region" in data) == ("directions" in data):
+        raise BadRequestError("give either region (a drawn box) or directions (an edge to grow), not both")
+    region: Window | None = None
+    directions: tuple[str, ...] = ()
+    along: tuple[int, int] | None = None
+    if "region" in data:
+        if "by" in data or "along" in data:
+            raise BadRequestError("by and along go with directions, not with a region")
+        region = snap_region(_box(data), bounds) if snap else _box(data)
+        if max(region.width, region.height) > MAX_REGION_PX:
+            raise BadRequestError(f"a region may be at most {MAX_REGION_PX} px on a side")
+    else:
+        directions = _directions(data)
+        raw = data.get("along")
+        if raw is not None:
+            if (
+                not isinstance(raw, list)
+                or len(raw) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in raw)
+            ):
+                raise BadRequestError(f"along must be [start, length] (whole numbers), got {raw!r}")
+            if len(directions) != 1:
+                raise BadRequestError("along grows a stretch of ONE edge: name exactly one direction")
+            if not 1 <= raw[1] <= MAX_REGION_PX or abs(raw[0]) > 2**40:
+                raise BadRequestError(f"along's length must be from 1 to {MAX_REGION_PX} px, got {raw[1]!r}")
+            along = (raw[0], raw[1])
+    return GenerateRequest(
+        region=region,
+        directions=directions,
+        by=_int(data, "by", 512, 1, MAX_REGION_PX),
+        along=along,
+        candidates=_int(data, "candidates", 3, 1, MAX_CANDIDATES),
+        prompt=_prompt(data),
+        generator=_choice(data, "generator", default_generator, generators),
+        seed=_int(data, "seed", 0, 0, MAX_SEED),
+        seam=_choice(data, "seam", "exact", seams),
+    )
+
+
+def parse_accept(data: Mapping[str, Any]) -> int:
+    """Check an accept body: ``candidate``, the number of the staged candidate to commit."""
+    _check_keys(data, ("candidate",))
+    return _int(data, "candidate", 0, 0, MAX_CANDIDATES - 1)
+
+
+def parse_budget(data: Mapping[str, Any]) -> float | None:
+    """Check a budget body: ``budget_usd``, a non-negative number of dollars, or null for no limit."""
+    _check_keys(data, ("budget_usd",))
+    if "budget_usd" not in data:
+        raise BadRequestError("budget_usd is required (a number of dollars, or null for no limit)")
+    value = data["budget_usd"]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_BUDGET_USD:
+        raise BadRequestError(f"budget_usd must be a number of dollars from 0 to {MAX_BUDGET_USD:g}, got {value!r}")
+    return float(value)

@@ -13,6 +13,15 @@ Endpoints (JSON unless noted)::
     POST /api/export                         {"format": "png"|"tiff", "region": {x, y, width, height}|null}
     GET  /api/exports/{id}                   one export's status and progress
     GET  /api/exports/{id}/file              the finished file (streamed; see ui/exports.py)
+    POST /api/plan                           {"region": {x, y, width, height}} or {"directions", "by", "along"},
+                                             "candidates", ...: the snapped region, tiles, calls, worst-case cost
+    POST /api/generate                       the same body: stage N candidates of it (a job; nothing committed)
+    POST /api/jobs/{id}/cancel               cancel a queued or running job (the running step writes nothing)
+    GET  /api/staged                         the staged proposals (also in /api/state)
+    GET  /api/staged/{id}/{k}.png            candidate k's new pixels over their bounding box (transparent elsewhere)
+    POST /api/staged/{id}/accept             {"candidate": k}: commit it as one undoable step (a job)
+    POST /api/staged/{id}/discard            drop the proposal (the canvas is not touched)
+    POST /api/budget                         {"budget_usd": dollars or null}: the limit every later job must fit
 
 No endpoint takes a path: the canvas is the one the server was started with.
 State-changing requests must come from the page itself (see
@@ -43,13 +52,23 @@ from imkerutils.exquisite.ui.deepzoom import TILE_FORMATS, TileNotFoundError, bl
 from imkerutils.exquisite.ui.exports import ExportBusyError, Exports, parse_export
 from imkerutils.exquisite.ui.jobs import BusyError, CanvasSession, QueueFullError
 from imkerutils.exquisite.ui.messages import PlainError, explain
-from imkerutils.exquisite.ui.requests import MAX_BODY_BYTES, BadRequestError, decode_json, parse_grow, parse_undo
+from imkerutils.exquisite.ui.requests import (
+    MAX_BODY_BYTES,
+    BadRequestError,
+    decode_json,
+    parse_accept,
+    parse_budget,
+    parse_generate,
+    parse_grow,
+    parse_undo,
+)
 from imkerutils.exquisite.ui.security import LOOPBACK_NAMES, GuardMiddleware, TokenMiddleware, is_same_origin
 
 __all__ = ["STATIC_DIR", "create_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+_PROPOSAL_ID = re.compile(r"[0-9A-Za-z]{1,64}")
 _IMMUTABLE = "private, max-age=31536000, immutable"
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -172,6 +191,80 @@ def create_app(
             return _not_found(f"no job {job_id!r} on this server")
         return JSONResponse({"job": data}, headers={"cache-control": "no-store"})
 
+    def parse_generate_body(body: dict[str, Any]) -> Any:
+        return parse_generate(
+            body,
+            bounds=session.view.bounds,
+            generators=session.generator_names(),
+            seams=session.seams(),
+            default_generator=session.default_generator(),
+        )
+
+    @_guarded
+    async def plan(request: Request) -> Response:
+        req = parse_generate_body(await _json_body(request))
+        data = await run_in_threadpool(session.plan, req)
+        return JSONResponse({"plan": data}, headers={"cache-control": "no-store"})
+
+    @_guarded
+    async def generate(request: Request) -> Response:
+        req = parse_generate_body(await _json_body(request))
+        job = await run_in_threadpool(session.submit_generate, req)
+        return JSONResponse(
+            {"job": session.job(job.id)},
+            status_code=202,
+            headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"},
+        )
+
+    @_guarded
+    async def cancel(request: Request) -> Response:
+        await _json_body(request)  # same-origin JSON only, like every state-changing request
+        job_id = request.path_params["job_id"]
+        data = session.cancel(job_id) if _JOB_ID.fullmatch(job_id) else None
+        if data is None:
+            return _not_found(f"no job {job_id!r} on this server")
+        return JSONResponse({"job": data}, headers={"cache-control": "no-store"})
+
+    def proposal_id(request: Request) -> str:
+        pid = request.path_params["pid"]
+        if not _PROPOSAL_ID.fullmatch(pid):
+            raise _HTTPProblem(PlainError("not_found", "No such staged candidate", f"no proposal {pid!r}", 404))
+        return str(pid)
+
+    @_guarded
+    async def staged(request: Request) -> Response:
+        return JSONResponse({"staged": session.state()["staged"]}, headers={"cache-control": "no-store"})
+
+    @_guarded
+    async def candidate_image(request: Request) -> Response:
+        pid, k = proposal_id(request), request.path_params["k"]
+        data = await run_in_threadpool(session.candidate_png, pid, k)
+        return Response(data, media_type="image/png", headers={"cache-control": _IMMUTABLE})
+
+    @_guarded
+    async def accept(request: Request) -> Response:
+        pid = proposal_id(request)
+        k = parse_accept(await _json_body(request))
+        job = await run_in_threadpool(session.submit_accept, pid, k)
+        return JSONResponse(
+            {"job": session.job(job.id)},
+            status_code=202,
+            headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"},
+        )
+
+    @_guarded
+    async def discard(request: Request) -> Response:
+        pid = proposal_id(request)
+        parse_undo(await _json_body(request))  # an empty object (or a head) only
+        await asyncio.wrap_future(session.discard(pid))
+        return JSONResponse({"discarded": pid}, headers={"cache-control": "no-store"})
+
+    @_guarded
+    async def budget(request: Request) -> Response:
+        session.set_budget(parse_budget(await _json_body(request)))
+        data = await run_in_threadpool(session.state)
+        return JSONResponse({"cost": data["cost"]}, headers={"cache-control": "no-store"})
+
     def undo_redo(op: str) -> Handler:
         @_guarded
         async def handler(request: Request) -> Response:
@@ -275,6 +368,14 @@ def create_app(
         Route("/api/state", state, methods=["GET"]),
         Route("/api/grow", grow, methods=["POST"]),
         Route("/api/jobs/{job_id:str}", job, methods=["GET"]),
+        Route("/api/jobs/{job_id:str}/cancel", cancel, methods=["POST"]),
+        Route("/api/plan", plan, methods=["POST"]),
+        Route("/api/generate", generate, methods=["POST"]),
+        Route("/api/staged", staged, methods=["GET"]),
+        Route("/api/staged/{pid:str}/{k:int}.png", candidate_image, methods=["GET"]),
+        Route("/api/staged/{pid:str}/accept", accept, methods=["POST"]),
+        Route("/api/staged/{pid:str}/discard", discard, methods=["POST"]),
+        Route("/api/budget", budget, methods=["POST"]),
         Route("/api/undo", undo_redo("undo"), methods=["POST"]),
         Route("/api/redo", undo_redo("redo"), methods=["POST"]),
         Route("/api/tiles/{level:str}/{col:str}/{row:str}.{fmt:str}", tile, methods=["GET"]),

@@ -16,7 +16,7 @@
     smooth: true,     // image smoothing state of the drawer
     firstRenderMs: null,
   };
-  window.imkerUI = ui; // for tests and benchmarks
+  window.imkerUI = ui; // for tests and benchmarks (and generate.js: ui.request, ui.poll, ui.showError)
 
   // -- talking to the server ------------------------------------------------------------------------------
   async function request(method, path, body) {
@@ -268,6 +268,7 @@
     renderHistory(s);
     renderProgress(s);
     showCanvas(s, false);
+    document.dispatchEvent(new CustomEvent("imker:state", { detail: s }));   // generate.js draws its parts
   }
 
   // -- polling ----------------------------------------------------------------------------------------------
@@ -285,7 +286,7 @@
         const j = await request("GET", "/api/jobs/" + ui.watching);
         ui.watched = j.job;
         if (j.job.status === "failed") showError(j.job.error);
-        if (j.job.status === "done" || j.job.status === "failed") ui.watching = null;
+        if (j.job.status !== "queued" && j.job.status !== "running") ui.watching = null;
       }
       const s = await request("GET", "/api/state");
       setLive(true);
@@ -354,5 +355,6 @@
     $("exact").addEventListener("change", () => ui.state && showCanvas(ui.state, true));
   }
 
+  Object.assign(ui, { request, poll, showError, hideError });
   document.addEventListener("DOMContentLoaded", () => { wire(); poll(); });
 })();

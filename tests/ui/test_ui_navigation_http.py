@@ -8,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
+from imkerutils.exquisite.ui.deepzoom import Frame
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
@@ -120,3 +123,31 @@ def test_undone_lists_redoable_steps_in_redo_order(tmp_path: Path) -> None:
     assert c.undone()[0].written == ((0, 0),)
     assert [s.number for s in c.history()] == [1]
     assert Window(0, 0, 8, 8) == c.bounds
+
+
+@given(
+    levels=st.integers(1, 4),
+    tile=st.sampled_from([4, 8, 16]),
+    origin=st.tuples(st.integers(-3, 3), st.integers(-3, 3)),
+    cells=st.sets(st.tuples(st.integers(0, 7), st.integers(0, 7)), max_size=20),
+)
+def test_coverage_marks_exactly_the_level_pixels_over_written_tiles(
+    levels: int, tile: int, origin: tuple[int, int], cells: set[tuple[int, int]]
+) -> None:
+    """Frame.coverage against a per-pixel model: a level pixel is written iff a written tile lies under it."""
+    step = tile << (levels - 1)
+    frame = Frame(Window(origin[0] * step, origin[1] * step, 2 * step, 2 * step), levels, tile)
+    written = [Window(frame.window.row_off + i * tile, frame.window.col_off + j * tile, tile, tile) for i, j in cells]
+    grid = frame.written_grid(written)
+    world = np.zeros((frame.window.height, frame.window.width), bool)
+    for w in written:
+        r, c = w.row_off - frame.window.row_off, w.col_off - frame.window.col_off
+        world[r : r + tile, c : c + tile] = True
+    for level in range(levels):
+        rows, cols = frame.tile_counts(level)
+        for row in range(rows):
+            for col in range(cols):
+                size = tile << level
+                block = world[row * size : (row + 1) * size, col * size : (col + 1) * size]
+                model = block.reshape(tile, 1 << level, tile, 1 << level).any(axis=(1, 3))
+                np.testing.assert_array_equal(frame.coverage(grid, level, col, row), model)

@@ -186,6 +186,8 @@
 
   document.addEventListener("imker:viewer", onViewer);
   document.addEventListener("imker:state", (e) => {
+    const s = e.detail;
+    if (!growArmed && !s.job && !s.queued && !ui.watching) hint("");   // announced; now out of the way
     // an outline whose step was undone goes away
     const n = Number(document.body.dataset.outlined || 0);
     if (outline && !stepEntry(n)) {

@@ -751,6 +751,11 @@ class Canvas:
         """Committed steps, oldest first."""
         return [StepInfo.from_meta(m) for m in self._journal.steps(self._state)]
 
+    def undone(self) -> list[StepInfo]:
+        """The undone steps :meth:`redo` can re-apply, the next one to redo first."""
+        state = self._state
+        return [StepInfo.from_meta(self._journal.read_meta(n, state)) for n in range(state.head + 1, state.top + 1)]
+
     # -- integrity -------------------------------------------------------------
     def verify(self) -> VerifyReport:
         """Check every byte that matters (tiles, pyramid, journal, metadata, artifacts; see :mod:`.verify`)."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imkerutils.errors import CanvasChangedError, InvalidWindowError, OutOfBoundsError
-from imkerutils.tiling.frame import project, tile_key
+from imkerutils.tiling.frame import TILE_KEY_PREFIX, project, tile_key, tile_of_tile_key
 from imkerutils.tiling.journal import JournalState, StepMeta
 from imkerutils.tiling.window import Window, union
 
@@ -66,12 +66,23 @@ class StepInfo:
     tiles: int
     created_at: str
     info: dict[str, Any]
+    #: The level-0 world tiles ``(i, j)`` the step wrote (empty for a step that only grew the bounds).
+    written: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def from_meta(cls, meta: StepMeta) -> StepInfo:
         tiles = sum(1 for k in meta.keys if k.startswith(MANIFEST_PREFIX))
+        written = tuple(tile_of_tile_key(k) for k in meta.keys if k.startswith(TILE_KEY_PREFIX))
         return cls(
-            meta.number, meta.id, meta.kind, meta.bounds_before, meta.bounds_after, tiles, meta.created_at, meta.info
+            meta.number,
+            meta.id,
+            meta.kind,
+            meta.bounds_before,
+            meta.bounds_after,
+            tiles,
+            meta.created_at,
+            meta.info,
+            written,
         )
 
 

@@ -13,11 +13,26 @@ Window(row_off=-2048, col_off=0, height=4096, width=2048)
 ((4, 2), (2, 1))
 >>> f.tile_window(1, col=0, row=1)
 Window(row_off=0, col_off=0, height=1024, width=1024)
+
+Never-written areas are served transparent: :meth:`Frame.written_grid` marks
+the level-0 tiles some step wrote (one flag per 1024 px tile, from the
+canvas manifest), and :meth:`Frame.coverage` turns it into a per-pixel mask
+of one viewer tile, so a tile is opaque exactly where it meets a written
+level-0 tile (tile granularity: the unwritten rest of a partly written tile
+keeps the canvas background).
+
+>>> g = f.written_grid([Window(0, 0, 1024, 1024)])
+>>> g.astype(int).tolist()
+[[0, 0], [0, 0], [1, 0], [0, 0]]
+>>> m = f.coverage(g, 1, col=0, row=1)
+>>> m.shape, bool(m[:512, :512].all()), bool(m[512:].any() or m[:, 512:].any())
+((1024, 1024), True, False)
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -27,7 +42,7 @@ from PIL import Image
 from imkerutils.errors import TileNotFoundError
 from imkerutils.tiling.window import Window
 
-__all__ = ["TILE_FORMATS", "Frame", "TileNotFoundError", "blank_png", "encode_tile"]
+__all__ = ["TILE_FORMATS", "Frame", "TileNotFoundError", "blank_png", "encode_tile", "with_alpha"]
 
 #: Tile encodings by URL suffix.  JPEG (quality 90, no chroma subsampling) is ~10x faster to encode than PNG
 #: and is offered for RGB canvases; PNG is exact and keeps alpha.
@@ -94,6 +109,36 @@ class Frame:
     def to_dict(self) -> dict[str, object]:
         return {"window": self.window.to_dict(), "levels": self.levels, "tile": self.tile}
 
+    def written_grid(self, written: Iterable[Window]) -> np.ndarray:
+        """One flag per level-0 tile of the frame (rows, cols): whether a window of ``written`` lies in it.
+
+        ``written`` are the world windows of written level-0 tiles (e.g. ``Canvas.written_tile_windows``);
+        windows outside the frame are ignored.
+        """
+        rows, cols = self.tile_counts(0)
+        grid = np.zeros((rows, cols), bool)
+        r0, c0 = self.window.row_off // self.tile, self.window.col_off // self.tile
+        for w in written:
+            i, j = w.row_off // self.tile - r0, w.col_off // self.tile - c0
+            if 0 <= i < rows and 0 <= j < cols:
+                grid[i, j] = True
+        return grid
+
+    def coverage(self, grid: np.ndarray, level: int, col: int, row: int) -> np.ndarray:
+        """``(tile, tile)`` bool mask of viewer tile ``(col, row)`` of ``level``: True over written tiles.
+
+        ``grid`` is :meth:`written_grid`'s.  A level pixel counts as written when
+        any level-0 tile under it was written.
+        """
+        self.tile_window(level, col, row)  # validates the address
+        k = 1 << level  # level-0 tiles per viewer tile, per axis
+        sub = grid[row * k : (row + 1) * k, col * k : (col + 1) * k]
+        if k <= self.tile:
+            s = self.tile // k
+            return np.repeat(np.repeat(sub, s, axis=0), s, axis=1)
+        s = k // self.tile
+        return sub.reshape(self.tile, s, self.tile, s).any(axis=(1, 3))
+
 
 def encode_tile(pixels: np.ndarray, fmt: str) -> bytes:
     """``pixels`` (H, W, 3|4) uint8 as PNG (fast zlib level) or JPEG (quality 90, 4:4:4).
@@ -116,3 +161,17 @@ def encode_tile(pixels: np.ndarray, fmt: str) -> bytes:
 def blank_png() -> bytes:
     """A 1x1 transparent PNG, served for tiles wholly outside the canvas bounds."""
     return encode_tile(np.zeros((1, 1, 4), np.uint8), "png")
+
+
+def with_alpha(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``pixels`` (H, W, 3|4) as RGBA whose alpha is 0 where ``mask`` is False (kept where it is True).
+
+    >>> with_alpha(np.full((1, 2, 3), 7, np.uint8), np.array([[True, False]]))[..., 3].tolist()
+    [[255, 0]]
+    """
+    if pixels.shape[2] == 4:
+        out = pixels.copy()
+        out[..., 3][~mask] = 0
+        return out
+    alpha = np.where(mask, np.uint8(255), np.uint8(0))
+    return np.concatenate([pixels, alpha[..., None]], axis=2)

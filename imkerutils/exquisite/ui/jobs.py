@@ -66,7 +66,7 @@ from imkerutils.exquisite.pipeline.staging import (
 from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY
 from imkerutils.exquisite.state.budget import Budget, format_usd
 from imkerutils.exquisite.state.record import StepRecord
-from imkerutils.exquisite.ui.deepzoom import Frame
+from imkerutils.exquisite.ui.deepzoom import Frame, with_alpha
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
 from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
 from imkerutils.tiling.canvas import Canvas, StepInfo
@@ -188,10 +188,28 @@ class View:
     history: tuple[dict[str, Any], ...]
     regions: Mapping[int, Window]
     spent_usd: float
+    #: Which level-0 tiles of the frame some committed step wrote (:meth:`Frame.written_grid`).
+    written: np.ndarray | None = None
+    #: The undone steps redo would re-apply, next first, summarised as ``history`` entries.
+    undone: tuple[dict[str, Any], ...] = ()
 
 
-def _summarise(step: StepInfo) -> tuple[dict[str, Any], Window]:
-    """What the history list shows for one step, and the region its thumbnail shows."""
+def _written_window(step: StepInfo, tile: int) -> Window | None:
+    """The smallest window around the level-0 tiles ``step`` wrote, inside its bounds (None: it wrote none)."""
+    if not step.written:
+        return None
+    rows = [i for i, _ in step.written]
+    cols = [j for _, j in step.written]
+    around = Window.from_bounds(min(rows) * tile, min(cols) * tile, (max(rows) + 1) * tile, (max(cols) + 1) * tile)
+    return intersection(around, step.bounds_after)
+
+
+def _summarise(step: StepInfo, tile: int = 1024) -> tuple[dict[str, Any], Window]:
+    """What the history list shows for one step, and the region its thumbnail shows (and the viewer outlines).
+
+    A generation step's region is its strips; any other step's is the tiles it wrote (a paste far from the
+    rest shows itself, not the whole canvas), or its bounds when it wrote none.
+    """
     records = [StepRecord.from_dict(r) for r in step.info.get(EXQUISITE_INFO_KEY) or []]
     entry: dict[str, Any] = {
         "number": step.number,
@@ -210,7 +228,7 @@ def _summarise(step: StepInfo) -> tuple[dict[str, Any], Window]:
     source = step.info.get("source")
     if isinstance(source, str):
         entry["source"] = os.path.basename(source)  # the file name only: the page needs no paths
-    region = step.bounds_after
+    region = _written_window(step, tile) or step.bounds_after
     if records:
         seams = [s for r in records if (s := r.qc.get("seam_excess")) is not None]
         costs = [r.cost_usd for r in records]
@@ -226,6 +244,7 @@ def _summarise(step: StepInfo) -> tuple[dict[str, Any], Window]:
         region = records[0].strip_window
         for r in records[1:]:
             region = union(region, r.strip_window)
+    entry["region"] = region.to_dict()
     return entry, region
 
 
@@ -364,10 +383,12 @@ class CanvasSession:
     def _publish(self) -> None:
         reader = Canvas.open(self.location, read_only=True)  # fresh: sees resized arrays and new levels
         steps = reader.history()
-        summaries = [_summarise(s) for s in steps]
+        summaries = [_summarise(s, reader.tile) for s in steps]
         for entry, _ in summaries:
             entry["thumb"] = f"/api/steps/{entry['number']}/thumb.png?v={entry['id']}"
+        undone = [_summarise(s, reader.tile)[0] for s in reader.undone()[:HISTORY_LIMIT]]
         levels = reader.levels
+        frame = Frame.of(reader.bounds, levels=levels, tile=reader.tile)
         self._view = View(
             reader=reader,
             token=reader.state_token,
@@ -375,10 +396,12 @@ class CanvasSession:
             levels=levels,
             head=reader.head,
             redoable=reader.redoable,
-            frame=Frame.of(reader.bounds, levels=levels, tile=reader.tile),
+            frame=frame,
             history=tuple(entry for entry, _ in summaries[-HISTORY_LIMIT:]),
             regions={entry["number"]: region for entry, region in summaries},
             spent_usd=canvas_spent_usd(reader),
+            written=frame.written_grid(reader.written_tile_windows(frame.window)),
+            undone=tuple(undone),
         )
         self._refresh_staged()  # whether each proposal was made on this very state
 
@@ -733,6 +756,7 @@ class CanvasSession:
             },
             "history": list(v.history),
             "history_total": v.head,
+            "redo": list(v.undone),
             "cost": {
                 "spent_usd": v.spent_usd,
                 "spent": format_usd(v.spent_usd),
@@ -750,12 +774,23 @@ class CanvasSession:
         }
 
     def read_tile(self, level: int, col: int, row: int) -> tuple[View, np.ndarray | None]:
-        """The view and the pixels of viewer tile ``(col, row)`` of pyramid ``level`` (None: outside bounds)."""
+        """The view and the pixels of viewer tile ``(col, row)`` of pyramid ``level``.
+
+        None when the tile shows nothing (outside the bounds, or no step ever wrote under it).  Pixels
+        over never-written level-0 tiles come back as RGBA with alpha 0 (the rest opaque); a tile that is
+        all written comes back as the canvas stores it (RGB or RGBA).
+        """
         v = self.view
         window = v.frame.tile_window(level, col, row)
         if intersection(window, v.reader.level_bounds(level)) is None:
             return v, None
-        return v, v.reader.read(window, level)
+        mask = None if v.written is None else v.frame.coverage(v.written, level, col, row)
+        if mask is not None and not mask.any():
+            return v, None
+        pixels = v.reader.read(window, level)
+        if mask is None or mask.all():
+            return v, pixels
+        return v, with_alpha(pixels, mask)
 
     def thumbnail(self, number: int) -> bytes | None:
         """A small PNG of what committed step ``number`` added (None if there is no such step)."""

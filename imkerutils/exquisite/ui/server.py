@@ -8,7 +8,8 @@ Endpoints (JSON unless noted)::
     POST /api/grow                           {"directions": [...], "steps", "prompt", "generator", "seed", "seam"}
     GET  /api/jobs/{id}                      one job's status, progress and plain-words error
     POST /api/undo, /api/redo                {"head": n} (optional: refused if the canvas moved on)
-    GET  /api/tiles/{level}/{col}/{row}.png  one viewer tile (also .jpg for RGB canvases)
+    GET  /api/tiles/{level}/{col}/{row}.png  one viewer tile (also .jpg for RGB canvases; a tile with
+                                             never-written parts is an RGBA PNG, transparent there)
     GET  /api/steps/{n}/thumb.png            a thumbnail of what step n added
     POST /api/export                         {"format": "png"|"tiff", "region": {x, y, width, height}|null}
     GET  /api/exports/{id}                   one export's status and progress
@@ -304,6 +305,8 @@ def create_app(
             v, pixels = session.read_tile(level, col, row)
             if pixels is None:
                 return v.token, blank_png(), "image/png"
+            if pixels.shape[2] == 4:  # unwritten parts are transparent: PNG even where JPEG was asked for
+                return v.token, encode_tile(pixels, "png"), TILE_FORMATS["png"]
             return v.token, encode_tile(pixels, fmt), TILE_FORMATS[fmt]
 
         token, data, media = await run_in_threadpool(make)

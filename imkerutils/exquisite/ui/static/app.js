@@ -81,9 +81,12 @@
       maxZoomPixelRatio: 32,
       minZoomImageRatio: 0.2,
       visibilityRatio: 0.1,
-      showNavigator: true,
+      showNavigator: true,             // small, translucent and toggleable: see navigate.js
       navigatorPosition: "BOTTOM_LEFT",
-      navigatorBackground: "#1b1e24",
+      navigatorBackground: "transparent",
+      navigatorSizeRatio: 0.14,
+      navigatorOpacity: 0.7,
+      showNavigationControl: false,    // replaced by real, focusable buttons in .viewer-tools (navigate.js)
       showRotationControl: false,
       preserveImageSizeOnResize: true,
       animationTime: 0.5,
@@ -96,6 +99,7 @@
     };
     ui.viewer.addHandler("animation", showZoom);
     ui.viewer.addHandler("zoom", showZoom);
+    document.dispatchEvent(new CustomEvent("imker:viewer", { detail: ui.viewer }));
   }
 
   function showZoom() {
@@ -196,24 +200,43 @@
     return e;
   }
 
+  function stepName(h) {
+    return h.directions.length ? h.directions.map((d) => ARROWS[d] + " " + d).join(" + ") : h.kind;
+  }
+
   function renderHistory(s) {
     const list = $("history");
     if (list.dataset.token === s.token) return;
     list.dataset.token = s.token;
     const items = [];
-    if (s.redoable > 0) {
-      items.push(el("li", "redo-note", s.redoable + " undone step" + (s.redoable > 1 ? "s" : "") + " can be redone"));
+    const redo = s.redo || [];
+    if (s.redoable > 0) {   // the redo list names its steps, the next one to redo nearest the head
+      const li = el("li", "redo-note");
+      li.append(el("div", null, s.redoable + " undone step" + (s.redoable > 1 ? "s" : "") + " can be redone:"));
+      const names = el("ol", "redo-list");
+      names.id = "redo-list";
+      for (const h of redo.slice().reverse()) {
+        const item = el("li", null, "#" + h.number + "  " + stepName(h) + (h.prompt ? " \u201c" + h.prompt + "\u201d" : ""));
+        item.dataset.redo = h.number;
+        names.append(item);
+      }
+      li.append(names);
+      items.push(li);
     }
     for (const h of s.history.slice().reverse()) {
       const li = el("li");
       li.dataset.step = h.number;
       if (h.number === s.head) li.classList.add("head");
+      const go = el("button", "entry");   // click: fly to the step's region and outline it (navigate.js)
+      go.type = "button";
+      go.dataset.step = h.number;
+      go.setAttribute("aria-label", "Step " + h.number + ": " + stepName(h) + ". Show its region on the canvas");
       const img = el("img");
       img.dataset.src = h.thumb;
-      img.alt = "step " + h.number;
+      img.alt = "";
       img.loading = "lazy";
       const text = el("div");
-      const what = h.directions.length ? h.directions.map((d) => ARROWS[d] + " " + d).join(" + ") : h.kind;
+      const what = stepName(h);
       text.append(el("div", "title", "#" + h.number + "  " + what));
       if (h.prompt) text.append(el("div", "prompt", "\u201c" + h.prompt + "\u201d"));
       const facts = [];
@@ -223,7 +246,8 @@
       if (h.source) facts.push("from " + h.source);
       facts.push(h.size[0] + "\u00a0\u00d7\u00a0" + h.size[1]);
       text.append(el("div", "facts", facts.join(" \u00b7 ")));
-      li.append(img, text);
+      go.append(img, text);
+      li.append(go);
       items.push(li);
     }
     if (!s.history.length) items.push(el("li", "redo-note", "No steps yet."));
@@ -249,6 +273,9 @@
     if (s.queued > 0) text += " \u00b7 " + s.queued + " more queued";
     $("progress-text").textContent = text;
     $("progress-fill").style.width = (100 * job.progress).toFixed(1) + "%";
+    const bar = $("progress-bar");
+    bar.setAttribute("aria-valuenow", String(Math.round(100 * job.progress)));
+    bar.setAttribute("aria-valuetext", text);
   }
 
   function render(s) {
@@ -265,6 +292,8 @@
     $("undo").disabled = s.head === 0 || busy;
     $("redo").disabled = s.redoable === 0 || busy;
     $("redo").textContent = s.redoable > 0 ? "Redo (" + s.redoable + ")" : "Redo";
+    const next = (s.redo || [])[0];
+    $("redo").title = next ? "redo step #" + next.number + ": " + stepName(next) : "nothing to redo";
     renderHistory(s);
     renderProgress(s);
     showCanvas(s, false);
@@ -322,6 +351,8 @@
 
   async function undoRedo(op) {
     hideError();
+    // the canvas's very first image is not undone by accident: ask first (navigate.js's dialog)
+    if (op === "undo" && ui.state && ui.state.head === 1 && ui.confirmFirstUndo && !(await ui.confirmFirstUndo())) return;
     try {
       await request("POST", "/api/" + op, { head: ui.state ? ui.state.head : undefined });
     } catch (err) {
@@ -349,12 +380,10 @@
     $("error-close").addEventListener("click", hideError);
     $("generator").addEventListener("change", () => ui.state && renderGenerators(ui.state));
     $("fit").addEventListener("click", () => ui.viewer && ui.viewer.viewport.goHome());
-    $("actual").addEventListener("click", () => {
-      if (ui.item) ui.viewer.viewport.zoomTo(ui.item.imageToViewportZoom(1));
-    });
     $("exact").addEventListener("change", () => ui.state && showCanvas(ui.state, true));
   }
 
   Object.assign(ui, { request, poll, showError, hideError });
+  ui.actions = { grow, undoRedo, selectedEdges };   // for navigate.js (keyboard shortcuts)
   document.addEventListener("DOMContentLoaded", () => { wire(); poll(); });
 })();

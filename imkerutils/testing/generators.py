@@ -106,7 +106,8 @@ class GeneratorConformance:
         assert cls.max_concurrency >= 1
         # capabilities are declared on the class (GeneratorBase gives the defaults), never probed
         if isinstance(generator, GeneratorBase):
-            assert cls.api_key_env is None or (isinstance(cls.api_key_env, str) and cls.api_key_env)
+            keyed = type(generator).api_key_env
+            assert keyed is None or (isinstance(keyed, str) and keyed)
             worst = generator.max_cost_per_tile_usd()
             assert worst is None or (isinstance(worst, float) and worst >= 0.0)
             if not cls.needs_network:

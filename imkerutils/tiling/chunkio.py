@@ -34,7 +34,7 @@ def _codec() -> Any:
     return Zstd(level=ZSTD_LEVEL, checksum=False)
 
 
-def _whole(frame: Frame, z: zarr.Array, level: int, i: int, j: int) -> Window | None:
+def _whole(frame: Frame, z: zarr.Array[Any], level: int, i: int, j: int) -> Window | None:
     """The array window of world tile ``(i, j)`` of ``level`` when it lies wholly inside ``z``, else ``None``."""
     t = frame.tile
     a = frame.to_array(Window(i * t, j * t, t, t), level)
@@ -43,7 +43,7 @@ def _whole(frame: Frame, z: zarr.Array, level: int, i: int, j: int) -> Window | 
     return a
 
 
-def read_tile(raw: RawStore, frame: Frame, z: zarr.Array, level: int, i: int, j: int) -> np.ndarray:
+def read_tile(raw: RawStore, frame: Frame, z: zarr.Array[Any], level: int, i: int, j: int) -> np.ndarray:
     """World tile ``(i, j)`` of ``level`` (array ``z``) as ``(t, t, C)`` uint8; background where nothing is stored.
 
     Raises :class:`CanvasCorruptError` when the stored bytes do not decode to one tile.  The result may be
@@ -65,7 +65,7 @@ def read_tile(raw: RawStore, frame: Frame, z: zarr.Array, level: int, i: int, j:
     return np.frombuffer(pixels, np.uint8).reshape(t, t, channels)
 
 
-def write_tile(raw: RawStore, frame: Frame, z: zarr.Array, level: int, i: int, j: int, block: np.ndarray) -> None:
+def write_tile(raw: RawStore, frame: Frame, z: zarr.Array[Any], level: int, i: int, j: int, block: np.ndarray) -> None:
     """Store ``block`` (``(t, t, C)`` uint8) as world tile ``(i, j)`` of ``level`` (array ``z``), as zarr would.
 
     A tile outside the array, or all background, has no chunk: its file is deleted.

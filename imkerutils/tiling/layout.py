@@ -53,7 +53,7 @@ ZSTD_LEVEL = 3
 BOOKKEEPING_ATTRS = {"imkerutils": "bookkeeping of an imkerutils canvas (journal, manifest, markers): no image"}
 
 
-def create_level(store: Store, frame: Frame, level: int, shape: tuple[int, int], channels: int) -> zarr.Array:
+def create_level(store: Store, frame: Frame, level: int, shape: tuple[int, int], channels: int) -> zarr.Array[Any]:
     """Create (or replace) level ``level``'s array at ``frame.path(level)``."""
     from zarr.codecs import BytesCodec, TransposeCodec, ZstdCodec
 
@@ -88,7 +88,7 @@ def level_metadata(frame: Frame, level: int, shape: tuple[int, int], channels: i
     return dict(json.loads(_level_metadata(frame.tile, frame.path(level), shape, channels)))
 
 
-def open_level(store: Store, frame: Frame, level: int) -> zarr.Array:
+def open_level(store: Store, frame: Frame, level: int) -> zarr.Array[Any]:
     """Level ``level``'s array; ``KeyError`` when it does not exist."""
     try:
         node = zarr.open_array(store, path=frame.path(level), mode="r" if store.read_only else "r+", zarr_format=3)
@@ -104,7 +104,7 @@ def open_level(store: Store, frame: Frame, level: int) -> zarr.Array:
     return node
 
 
-def read_window(z: zarr.Array, a: Window) -> np.ndarray:
+def read_window(z: zarr.Array[Any], a: Window) -> np.ndarray:
     """Pixels of array window ``a`` as ``(h, w, C)``; zeros where it leaves the array.
 
     zarr decodes straight into a channel-first view of the result, so no transpose copy is made.
@@ -130,7 +130,7 @@ def read_window(z: zarr.Array, a: Window) -> np.ndarray:
     return out
 
 
-def write_block(z: zarr.Array, row: int, col: int, block: np.ndarray) -> None:
+def write_block(z: zarr.Array[Any], row: int, col: int, block: np.ndarray) -> None:
     """Write ``(h, w, C)`` ``block`` at array index ``(row, col)`` (whole chunks, as the callers use it).
 
     With zarr's default ``write_empty_chunks=False`` every chunk write compares the whole chunk with the
@@ -145,7 +145,7 @@ def write_block(z: zarr.Array, row: int, col: int, block: np.ndarray) -> None:
     target[:, row : row + block.shape[0], col : col + block.shape[1]] = block.transpose(2, 0, 1)
 
 
-def resize_level(z: zarr.Array, shape: tuple[int, int]) -> None:
+def resize_level(z: zarr.Array[Any], shape: tuple[int, int]) -> None:
     """Set ``z``'s ``(H, W)``: a metadata write only (no chunk is deleted; callers keep none beyond)."""
     if tuple(z.shape[1:]) != shape:
         sync(z._async_array.resize((z.shape[0], *shape), delete_outside_chunks=False))

@@ -74,7 +74,9 @@ def downsample2(block: np.ndarray) -> np.ndarray:
     return ((s + 2) >> 2).astype(np.uint8)
 
 
-def reduce_tile(raw: RawStore, frame: Frame, src: zarr.Array, dst: zarr.Array, level: int, i: int, j: int) -> None:
+def reduce_tile(
+    raw: RawStore, frame: Frame, src: zarr.Array[Any], dst: zarr.Array[Any], level: int, i: int, j: int
+) -> None:
     """Write world tile ``(i, j)`` of ``level`` (array ``dst``) as the 2x reduction of its four children in
     ``src`` (level ``level - 1``); a tile beyond ``dst`` (left by an undo) is deleted: background."""
     t = frame.tile
@@ -127,7 +129,7 @@ class Pyramid:
         self,
         raw: RawStore,
         frame: Frame,
-        level_zero: Callable[[], zarr.Array],
+        level_zero: Callable[[], zarr.Array[Any]],
         on_new_levels: Callable[[int], None] | None = None,
     ) -> None:
         self.raw, self.frame, self.tile = raw, frame, frame.tile
@@ -135,7 +137,7 @@ class Pyramid:
         self._on_new_levels = on_new_levels
 
     # -- arrays --------------------------------------------------------------
-    def array(self, level: int) -> zarr.Array:
+    def array(self, level: int) -> zarr.Array[Any]:
         """Level ``level``'s array; ``KeyError`` when it is not built."""
         if level == 0:
             return self._level_zero()
@@ -155,7 +157,7 @@ class Pyramid:
             raise CanvasCorruptError(f"the pyramid record ({LEVELS_KEY}) names {levels} levels")
         return levels
 
-    def _ensure_array(self, level: int, bounds: Window) -> zarr.Array:
+    def _ensure_array(self, level: int, bounds: Window) -> zarr.Array[Any]:
         shape = self.frame.shape(level, bounds)
         try:
             z = open_level(self.raw.store, self.frame, level)
@@ -183,7 +185,7 @@ class Pyramid:
         return out
 
     # -- update ----------------------------------------------------------------
-    def _reduce_tile(self, src: zarr.Array, dst: zarr.Array, level: int, i: int, j: int) -> None:
+    def _reduce_tile(self, src: zarr.Array[Any], dst: zarr.Array[Any], level: int, i: int, j: int) -> None:
         """Write world tile ``(i, j)`` of ``level`` as the 2x reduction of its four children."""
         reduce_tile(self.raw, self.frame, src, dst, level, i, j)
 
@@ -305,7 +307,7 @@ class Pyramid:
         return out
 
     def _current_tile(
-        self, arrays: dict[int, zarr.Array], stale: list[set[tuple[int, int]]], level: int, i: int, j: int
+        self, arrays: dict[int, zarr.Array[Any]], stale: list[set[tuple[int, int]]], level: int, i: int, j: int
     ) -> np.ndarray:
         """World tile ``(i, j)`` of ``level`` as stored if built and current, else reduced from its children."""
         t = self.tile

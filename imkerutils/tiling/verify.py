@@ -19,7 +19,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -63,7 +63,7 @@ class VerifyReport:
         return not self.problems
 
 
-def _run(tasks: list[Callable[[], None]]) -> None:
+def _run(tasks: Sequence[Callable[[], None]]) -> None:
     """Run ``tasks`` on every core (the verify pool), a bounded number in flight; re-raise the first failure."""
     pool = verify_pool()
     for start in range(0, len(tasks), _BATCH):  # batches: a bounded number of decoded chunks alive
@@ -160,7 +160,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         kids: list[np.ndarray | None] = []
         failed: str | None = None
         for ci, cj in ((2 * i, 2 * j), (2 * i, 2 * j + 1), (2 * i + 1, 2 * j), (2 * i + 1, 2 * j + 1)):
-            kid, problem = _decodes(lambda ci=ci, cj=cj: chunk(level - 1, ci, cj), f"the children of {where}")
+            kid, problem = _decodes(functools.partial(chunk, level - 1, ci, cj), f"the children of {where}")
             if (ci, cj) in hashed:
                 if kid is None:
                     found[0][ci, cj] = (
@@ -172,7 +172,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             kids.append(kid)
         if ij not in todo[level]:
             return
-        got, problem = _decodes(lambda: chunk(level, i, j), where)
+        got, problem = _decodes(functools.partial(chunk, level, i, j), where)
         if problem or got is None:
             found[level][ij] = str(problem)
             return
@@ -181,7 +181,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             return
         if ij in inside[level]:
             children = np.empty((2 * t, 2 * t, got.shape[2]), np.uint8)
-            for n, kid in enumerate(kids):
+            for n, kid in enumerate(k for k in kids if k is not None):  # all four decoded: failed is None
                 children[(n >> 1) * t : ((n >> 1) + 1) * t, (n & 1) * t : ((n & 1) + 1) * t] = kid
             same = np.array_equal(got, downsample2(children))
         else:
@@ -201,11 +201,11 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             alone.append((i, j))
     parents = sorted(todo[1]) if levels > 1 else []
     _run(
-        [lambda ij=ij: check_tile(ij) for ij in sorted(alone)]
-        + [lambda ij=ij: check_parent(1, ij, groups.get(ij, set())) for ij in parents]
+        [functools.partial(check_tile, ij) for ij in sorted(alone)]
+        + [functools.partial(check_parent, 1, ij, groups.get(ij, set())) for ij in parents]
     )
     for level in range(2, levels):
-        _run([lambda ij=ij, level=level: check_parent(level, ij, set()) for ij in sorted(todo[level])])
+        _run([functools.partial(check_parent, level, ij, set()) for ij in sorted(todo[level])])
     for level in range(levels):
         problems += [found[level][ij] for ij in sorted(found[level])]
     if not full:

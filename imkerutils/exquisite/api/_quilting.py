@@ -30,6 +30,7 @@ split into modules they would only pass that state back and forth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.fft as sfft
@@ -181,7 +182,7 @@ def _fully_kept(keep: np.ndarray, size: int) -> np.ndarray | None:
     holes = np.zeros((h + 1, w + 1), np.int64)
     holes[1:, 1:] = np.cumsum(np.cumsum(~keep, axis=0), axis=1)
     count = holes[size:, size:] - holes[:-size, size:] - holes[size:, :-size] + holes[:-size, :-size]
-    return count == 0
+    return np.asarray(count == 0)
 
 
 def _fully_kept_3x3(keep: np.ndarray) -> np.ndarray:
@@ -477,7 +478,9 @@ class _Quilter:
         pick = pos[good[self.rng.integers(len(good))]]
         return int(pick[0]), int(pick[1])
 
-    def _score(self, cy: np.ndarray, cx: np.ndarray, d: np.ndarray, fine: tuple) -> tuple[np.ndarray, np.ndarray]:
+    def _score(
+        self, cy: np.ndarray, cx: np.ndarray, d: np.ndarray, fine: tuple[Any, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Full-resolution match error (with priors) of the valid positions ``(cy + dy, cx + dx)``, dy, dx in d."""
         values, weights, rows, cols, y, x, offsets = fine
         c = self.channels
@@ -581,7 +584,7 @@ def _poisson_rhs(image: np.ndarray, keep: np.ndarray, grad_x: np.ndarray, grad_y
     rhs += np.concatenate([-grad_x[:, :1], grad_x], axis=1)  # F_p - F_left
     rhs += np.concatenate([-grad_y, grad_y[-1:]], axis=0)  # F_p - F_below
     rhs += np.concatenate([-grad_y[:1], grad_y], axis=0)  # F_p - F_above
-    return rhs
+    return np.asarray(rhs)
 
 
 class _BoxSolver:
@@ -624,19 +627,19 @@ class _Basis:
     def analyse(self, x: np.ndarray, axis: int) -> np.ndarray:
         start, end = self.kind
         if start and end:
-            return sfft.idst(x, type=1, axis=axis)
+            return np.asarray(sfft.idst(x, type=1, axis=axis))
         if start:
-            return sfft.idst(x, type=2, axis=axis)
+            return np.asarray(sfft.idst(x, type=2, axis=axis))
         if end:
-            return sfft.idst(np.flip(x, axis), type=2, axis=axis)
+            return np.asarray(sfft.idst(np.flip(x, axis), type=2, axis=axis))
         return sfft.idct(x, type=1, axis=axis) if self.n > 1 else x
 
     def synthesise(self, c: np.ndarray, axis: int) -> np.ndarray:
         start, end = self.kind
         if start and end:
-            return sfft.dst(c, type=1, axis=axis)
+            return np.asarray(sfft.dst(c, type=1, axis=axis))
         if start:
-            return sfft.dst(c, type=2, axis=axis)
+            return np.asarray(sfft.dst(c, type=2, axis=axis))
         if end:
             return np.flip(sfft.dst(c, type=2, axis=axis), axis)
         return sfft.dct(c, type=1, axis=axis) if self.n > 1 else c
@@ -680,11 +683,11 @@ def _solve_irregular(omega: np.ndarray, rhs: np.ndarray, solver: _BoxSolver, box
     def precondition(r: np.ndarray) -> np.ndarray:
         full = np.zeros((*inner.shape, channels))
         full[inner] = r.reshape(n, channels)
-        return solver.solve(full)[inner].ravel()
+        return np.asarray(solver.solve(full)[inner].ravel())
 
     size = n * channels
     operator = splinalg.LinearOperator((size, size), matvec=apply, dtype=np.float64)
     preconditioner = splinalg.LinearOperator((size, size), matvec=precondition, dtype=np.float64)
     b = rhs[omega].ravel()
     x, _ = splinalg.bicgstab(operator, b, x0=precondition(b), rtol=1e-4, maxiter=100, M=preconditioner)
-    return x.reshape(n, channels)
+    return np.asarray(x.reshape(n, channels))

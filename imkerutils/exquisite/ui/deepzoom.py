@@ -137,7 +137,7 @@ class Frame:
             s = self.tile // k
             return np.repeat(np.repeat(sub, s, axis=0), s, axis=1)
         s = k // self.tile
-        return sub.reshape(self.tile, s, self.tile, s).any(axis=(1, 3))
+        return np.asarray(sub.reshape(self.tile, s, self.tile, s).any(axis=(1, 3)))
 
 
 def encode_tile(pixels: np.ndarray, fmt: str) -> bytes:

@@ -70,7 +70,7 @@ from imkerutils.exquisite.ui.deepzoom import Frame, with_alpha
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
 from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
 from imkerutils.tiling.canvas import Canvas, StepInfo
-from imkerutils.tiling.pyramid import level_window
+from imkerutils.tiling.frame import level_window
 from imkerutils.tiling.window import Window, intersection, union
 
 __all__ = ["BusyError", "CanvasSession", "Job", "QueueFullError", "View"]

@@ -86,9 +86,9 @@ class LevelReader:
 
     def _read_base(self, w: Window) -> np.ndarray:
         if self.base == 0:
-            return self.canvas.read(w)
+            return np.asarray(self.canvas.read(w))
         with self._level_lock:  # a writable canvas takes its write lock to freshen the pyramid on each read
-            return self.canvas.read(w, self.base)
+            return np.asarray(self.canvas.read(w, self.base))
 
     def read(self, w: Window) -> np.ndarray:
         """Pixels of window ``w`` of this grid as ``(height, width, channels)`` uint8."""

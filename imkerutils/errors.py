@@ -20,6 +20,7 @@ but do not re-export them. A test (``tests/test_errors.py``) keeps this tree,
     ├── CanvasNotFoundError  (FileNotFoundError)
     ├── CanvasReadOnlyError  (PermissionError)
     ├── ClusterError  (RuntimeError)
+    ├── ExportBusyError  (RuntimeError)
     ├── ExportExistsError  (FileExistsError)
     ├── ExportFormatError  (ValueError)
     │   └── ExportSizeError
@@ -77,6 +78,7 @@ __all__ = [
     "CanvasReadOnlyError",
     "ClusterError",
     "DecompressionBombError",
+    "ExportBusyError",
     "ExportExistsError",
     "ExportFormatError",
     "ExportSizeError",
@@ -320,6 +322,10 @@ class BusyError(ImkerError, RuntimeError):
 
 class QueueFullError(ImkerError, RuntimeError):
     """Too many growth jobs are waiting for this canvas."""
+
+
+class ExportBusyError(ImkerError, RuntimeError):
+    """Too many UI exports are waiting, or the file asked for is not ready."""
 
 
 class TileNotFoundError(ImkerError, LookupError):

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imkerutils.errors import ImkerError, OutOfBoundsError
+from imkerutils.errors import ExportBusyError, OutOfBoundsError
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
 from imkerutils.exquisite.ui.requests import BadRequestError
 from imkerutils.tiling.window import Window, intersection
 
-__all__ = ["EXPORT_FORMATS", "ExportBusyError", "ExportJob", "ExportRequest", "Exports", "parse_export"]
+__all__ = ["EXPORT_FORMATS", "ExportJob", "ExportRequest", "Exports", "parse_export"]
 
 log = logging.getLogger("imkerutils.ui")
 
@@ -46,10 +46,6 @@ EXPORT_FORMATS = {"png": (".png", "image/png"), "tiff": (".tif", "image/tiff")}
 MAX_EXTENT = 2**30
 KEEP_FILES = 3
 MAX_ACTIVE = 4
-
-
-class ExportBusyError(ImkerError, RuntimeError):
-    """Too many exports are waiting, or the file asked for is not ready."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,9 +48,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imkerutils.errors import ImkerError
+from imkerutils.errors import ExportBusyError, ImkerError
 from imkerutils.exquisite.ui.deepzoom import TILE_FORMATS, TileNotFoundError, blank_png, encode_tile
-from imkerutils.exquisite.ui.exports import ExportBusyError, Exports, parse_export
+from imkerutils.exquisite.ui.exports import Exports, parse_export
 from imkerutils.exquisite.ui.jobs import BusyError, CanvasSession, QueueFullError
 from imkerutils.exquisite.ui.messages import PlainError, explain
 from imkerutils.exquisite.ui.requests import (

@@ -13,7 +13,7 @@ ExportRequest(fmt='png', region=Window(row_off=0, col_off=-5, height=20, width=1
 >>> parse_export({"format": "gif"})
 Traceback (most recent call last):
 ...
-imkerutils.exquisite.ui.requests.BadRequestError: format must be one of png, tiff; got 'gif'
+imkerutils.errors.BadRequestError: format must be one of png, tiff; got 'gif'
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ GrowRequest(directions=('right',), steps=1, prompt='a harbour', generator='mock'
 >>> parse_grow({"directions": []}, generators={"mock"}, seams={"exact"})
 Traceback (most recent call last):
 ...
-imkerutils.exquisite.ui.requests.BadRequestError: directions must be a non-empty list of right, left, up, down
+imkerutils.errors.BadRequestError: directions must be a non-empty list of right, left, up, down
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ worker's environment.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from imkerutils.errors import CanvasChangedError, ClusterError, ImkerError
 from imkerutils.exquisite.api.base import TileGenerator
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["run_batch_tiles"]
 
 TileKey = tuple[int, int]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 # Credentials never travel in the task graph: workers take them from their own environment.
@@ -86,6 +90,7 @@ def run_batch_tiles(
     client: Client | None = None,
     workers: int = 1,
     on_tile: Callable[[TileOutcome], None] | None = None,
+    keep: Callable[[TileKey, TileOutcome], TileOutcome] | None = None,
     cancel: Cancel | None = None,
     worker_timeout: float = 300.0,
 ) -> dict[TileKey, TileOutcome]:
@@ -93,10 +98,12 @@ def run_batch_tiles(
 
     ``settings`` maps each direction to its tile settings (the rendered
     prompt names the direction).  A set ``cancel`` stops local tiles before
-    their next generator call (:class:`~imkerutils.errors.StepCancelledError`).
+    their next generator call (:class:`~imkerutils.errors.StepCancelledError`).  Each finished outcome
+    goes to ``on_tile``, then ``keep(key, outcome)`` says what of it to hold until the batch ends (the tiles depending
+    on it need its ``plan`` and ``new_pixels``); by default all of it.
     """
     if client is not None:
-        return _run_distributed(canvas, batch, generator, settings, client, on_tile, worker_timeout)
+        return _run_distributed(canvas, batch, generator, settings, client, on_tile, keep, worker_timeout)
     done: dict[TileKey, TileOutcome] = {}
 
     def one(tile: BatchTile, pixels: Any) -> TileOutcome:
@@ -109,19 +116,33 @@ def run_batch_tiles(
             cancelled=None if cancel is None else cancel.is_set,
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    workers = max(1, workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for level in batch.levels():
             if cancel is not None:
                 cancel.check()
-            inputs = [
+            inputs = (
                 (t, assemble_tile(t.plan, canvas.read(t.plan.tile_window), [done[d] for d in t.depends_on]))
                 for t in level
-            ]
-            for tile, outcome in zip(level, pool.map(lambda tp: one(*tp), inputs), strict=True):
-                done[tile.key] = outcome
-                if on_tile is not None:
-                    on_tile(outcome)
+            )
+            for tile, outcome in zip(level, _map_ahead(pool, lambda tp: one(*tp), inputs, workers), strict=True):
+                done[tile.key] = _finish(tile.key, outcome, on_tile, keep)
     return done
+
+
+def _map_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
+    """``pool.map(fn, items)``, but with at most ``ahead`` items taken and not yet yielded.
+
+    ``Executor.map`` submits every item at once: a level of a long edge would hold every tile's
+    input and finished images together.  Here memory stays at ``ahead`` tiles whatever the level's size.
+    """
+    it = iter(items)
+    running: deque[Future[R]] = deque(pool.submit(fn, item) for item in itertools.islice(it, ahead))
+    while running:
+        result = running.popleft().result()
+        for item in itertools.islice(it, 1):
+            running.append(pool.submit(fn, item))
+        yield result
 
 
 def _run_distributed(
@@ -131,6 +152,7 @@ def _run_distributed(
     settings: Mapping[Direction, TileSettings],
     client: Client,
     on_tile: Callable[[TileOutcome], None] | None,
+    keep: Callable[[TileKey, TileOutcome], TileOutcome] | None,
     worker_timeout: float = 300.0,
 ) -> dict[TileKey, TileOutcome]:
 
@@ -169,10 +191,20 @@ def _run_distributed(
             raise ClusterError(
                 f"the cluster could not finish the batch ({type(exc).__name__}: {exc}); nothing was written"
             ) from exc
-        done[by_future[future.key]] = outcome
-        if on_tile is not None:
-            on_tile(outcome)
+        key = by_future[future.key]
+        done[key] = _finish(key, outcome, on_tile, keep)
     return done
+
+
+def _finish(
+    key: TileKey,
+    outcome: TileOutcome,
+    on_tile: Callable[[TileOutcome], None] | None,
+    keep: Callable[[TileKey, TileOutcome], TileOutcome] | None,
+) -> TileOutcome:
+    if on_tile is not None:
+        on_tile(outcome)
+    return outcome if keep is None else keep(key, outcome)
 
 
 def _wait_for_workers(client: Client, timeout: float) -> None:

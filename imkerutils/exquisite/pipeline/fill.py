@@ -32,6 +32,7 @@ from imkerutils.exquisite.geometry.batch import plan_batch
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam, edge_region, plan_fill, subtract
 from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
+from imkerutils.exquisite.pipeline.artifacts import artifact_jobs, store_artifacts
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, tile_worst_case_usd
 from imkerutils.exquisite.pipeline.step import (
@@ -39,9 +40,7 @@ from imkerutils.exquisite.pipeline.step import (
     GrowSettings,
     _numeric,
     _worst_scores,
-    artifact_jobs,
     sha_of,
-    store_artifacts,
 )
 from imkerutils.exquisite.pipeline.tile import TileSettings, add_usage, derive_seed, draw_tile
 from imkerutils.exquisite.prompt.templates import get_template, render

@@ -11,33 +11,27 @@ and a kill during the commit is rolled back by the journal.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import io
-import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from imkerutils.errors import InvalidGrowSettingsError, UnknownSeamStrategyError
 from imkerutils.exquisite.api.base import TileGenerator, Usage
-from imkerutils.exquisite.geometry.batch import BatchPlan, plan_batch
+from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile, TileKey, plan_batch
 from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction
-from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
+from imkerutils.exquisite.pipeline.artifacts import ArtifactSpool
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.qc import QCHook
-from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage
-from imkerutils.exquisite.prompt.templates import get_template, render
-from imkerutils.exquisite.state.artifacts import TILE_ROLES, step_artifact_key
+from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage, overlay
+from imkerutils.exquisite.prompt.templates import RenderedPrompt, get_template, render
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
 from imkerutils.tiling.canvas import Canvas
 
@@ -102,48 +96,6 @@ def sha_of(arrays: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def artifact_jobs(
-    step_id: str, outcomes: Sequence[tuple[int, int, Any]]
-) -> tuple[list[tuple[str, Callable[[], np.ndarray]]], dict[tuple[int, int], dict[str, str]]]:
-    """Each tile's reference, mask, raw output and final tile: their keys in ``_generated/`` and their images.
-
-    ``outcomes`` are ``(edge, tile index, outcome)``; an outcome (grow's or fill's) has ``reference``,
-    ``generate``, ``raw`` and ``final``.  Returns the jobs ``(key, image maker)`` and
-    ``{(edge, tile index): {role: key}}``.  The mask is made only when its job runs (on the artifact pool).
-    """
-    jobs: list[tuple[str, Callable[[], np.ndarray]]] = []
-    paths: dict[tuple[int, int], dict[str, str]] = {}
-    for edge, index, o in outcomes:
-        for role in TILE_ROLES:
-            image = (
-                functools.partial(mask_to_openai_rgba, o.generate)
-                if role == "mask"
-                else functools.partial(getattr, o, role)
-            )
-            key = step_artifact_key(step_id, edge, index, role)
-            jobs.append((key, image))
-            paths.setdefault((edge, index), {})[role] = key
-    return jobs, paths
-
-
-def store_artifacts(canvas: Canvas, jobs: Sequence[tuple[str, Callable[[], np.ndarray]]]) -> None:
-    """Encode and store artifact PNGs (about 80 ms each) on a thread per core.
-
-    Called only after the step committed, so a step that is refused, rejected or cancelled leaves no
-    ``_generated/`` files behind.  zlib releases the GIL, and on an object store the PUTs overlap.
-    """
-    if not jobs:
-        return
-    with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-        list(pool.map(lambda job: canvas.put_artifact(job[0], _png(job[1]())), jobs))
-
-
 def grow_step(
     canvas: Canvas,
     direction: Direction | str,
@@ -192,28 +144,74 @@ def grow_batch(
         for d, p in prompts.items()
     }
     workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
-    outcomes = run_batch_tiles(
-        canvas,
-        batch,
-        generator,
-        tile_settings,
-        client=client,
-        workers=workers,
-        on_tile=on_tile,
-        cancel=cancel,
-        worker_timeout=settings.worker_timeout,
-    )
-    generated = time.perf_counter()
-
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
-    jobs, saved = (
-        artifact_jobs(
-            step_id, [(k, t.index, outcomes[(k, t.index)]) for k, edge in enumerate(batch.edges) for t in edge.tiles]
+    with ArtifactSpool(step_id) as spool:
+        saved: dict[TileKey, dict[str, str]] = {}
+
+        def keep(key: TileKey, outcome: TileOutcome) -> TileOutcome:
+            """Spool a finished tile's artifacts and keep only what the commit needs (not its 1024² images)."""
+            if settings.save_artifacts:
+                saved[key] = spool.add(*key, outcome)
+            return outcome.without_images()
+
+        outcomes = run_batch_tiles(
+            canvas,
+            batch,
+            generator,
+            tile_settings,
+            client=client,
+            workers=workers,
+            on_tile=on_tile,
+            keep=keep,
+            cancel=cancel,
+            worker_timeout=settings.worker_timeout,
         )
-        if settings.save_artifacts
-        else ([], {})
-    )
-    drafts: list[StepRecord] = []  # validated here, before anything is written; timings come last
+        generated = time.perf_counter()
+        drafts = _draft_records(
+            canvas,
+            batch,
+            outcomes,
+            saved,
+            step_id=step_id,
+            created=created,
+            prompts=prompts,
+            generator=generator,
+            settings=settings,
+        )
+        timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
+        records = [replace(r, timings=timings) for r in drafts]
+        pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
+        if cancel is not None:
+            cancel.check()
+        commit_start = time.perf_counter()
+        canvas.write(
+            pieces,
+            grow=True,
+            kind="grow-" + "-".join(d.value for d in batch.directions),
+            info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
+            expect_token=token,
+        )
+        timings["commit"] = time.perf_counter() - commit_start
+        spool.store(canvas)  # after the commit: a refused step leaves no artifacts behind
+    timings["total"] = time.perf_counter() - started
+    return [replace(r, timings=timings) for r in drafts]
+
+
+def _draft_records(
+    canvas: Canvas,
+    batch: BatchPlan,
+    outcomes: Mapping[TileKey, TileOutcome],
+    saved: Mapping[TileKey, dict[str, str]],
+    *,
+    step_id: str,
+    created: str,
+    prompts: Mapping[Direction, RenderedPrompt],
+    generator: TileGenerator,
+    settings: GrowSettings,
+) -> list[StepRecord]:
+    """One record per edge, validated before anything is written (timings are added by the caller)."""
+    tiles = {t.key: t for t in batch.tiles}
+    drafts: list[StepRecord] = []
     for k, edge in enumerate(batch.edges):
         edge_outcomes = [outcomes[(k, t.index)] for t in edge.tiles]
         tile_records: list[TileRecord] = []
@@ -238,7 +236,7 @@ def grow_batch(
         for o in edge_outcomes:
             usage = add_usage(usage, o.usage)
             cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
-        band = [_band_pixels(o) for o in edge_outcomes]
+        band = [_band_pixels(canvas, tiles[(k, t.index)], outcomes) for t in edge.tiles]
         prompt = prompts[edge.direction]
         drafts.append(
             StepRecord(
@@ -272,29 +270,17 @@ def grow_batch(
                 ),
             )
         )
-    timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
-    records = [replace(r, timings=timings) for r in drafts]
-    pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
-    if cancel is not None:
-        cancel.check()
-    commit_start = time.perf_counter()
-    canvas.write(
-        pieces,
-        grow=True,
-        kind="grow-" + "-".join(d.value for d in batch.directions),
-        info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
-        expect_token=token,
-    )
-    timings = {**timings, "commit": time.perf_counter() - commit_start}
-    store_artifacts(canvas, jobs)  # after the commit: a refused step leaves no artifacts behind
-    timings["total"] = time.perf_counter() - started
-    return [replace(r, timings=timings) for r in drafts]
+    return drafts
 
 
-def _band_pixels(outcome: TileOutcome) -> np.ndarray:
-    """The real pixels a tile kept as its band (from the canvas, or new pixels of earlier edges)."""
-    t = outcome.plan.tile_window
-    return outcome.final[outcome.plan.band_window.slices((t.row_off, t.col_off))]
+def _band_pixels(canvas: Canvas, tile: BatchTile, outcomes: Mapping[TileKey, TileOutcome]) -> np.ndarray:
+    """The real pixels ``tile`` kept as its band: the canvas's, with the new pixels of the tiles it depended on.
+
+    Read again rather than kept from the tile's output (known pixels are put back byte-identical), so a
+    step holds no tile-sized images until its commit.
+    """
+    band = tile.plan.band_window
+    return overlay(band, canvas.read(band), [outcomes[d] for d in tile.depends_on])
 
 
 def _is_scalar(value: object) -> bool:

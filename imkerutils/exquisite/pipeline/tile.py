@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,9 @@ from imkerutils.exquisite.geometry.plan import TilePlan
 from imkerutils.exquisite.geometry.seam import seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, Verdict, candidate_score
 from imkerutils.tiling.window import Window, intersection
+
+_NO_IMAGE = np.empty((0, 0), dtype=np.uint8)  # what TileOutcome.without_images leaves in place of each image
+_NO_IMAGE.flags.writeable = False
 
 __all__ = ["Drawn", "TileOutcome", "TileSettings", "add_usage", "assemble_tile", "derive_seed", "draw_tile", "run_tile"]
 
@@ -69,6 +72,13 @@ class TileOutcome:
     seconds: float
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
+    def without_images(self) -> TileOutcome:
+        """This outcome without its tile-sized images (reference, mask, raw, final), for a step that spooled them.
+
+        What a commit and the tiles depending on this one need stays: the plan, ``new_pixels`` and the scores.
+        """
+        return replace(self, reference=_NO_IMAGE, generate=_NO_IMAGE, raw=_NO_IMAGE, final=_NO_IMAGE)
+
 
 def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
     """Sum two token counts (``None`` = nothing reported)."""
@@ -85,14 +95,19 @@ def _window_in(tile: Window, w: Window) -> tuple[slice, slice]:
     return w.slices((tile.row_off, tile.col_off))
 
 
-def assemble_tile(plan: TilePlan, canvas_pixels: np.ndarray, deps: list[TileOutcome]) -> np.ndarray:
-    """The tile's pixels: the canvas over ``tile_window`` plus the new pixels of the tiles it depends on."""
+def overlay(window: Window, canvas_pixels: np.ndarray, deps: list[TileOutcome]) -> np.ndarray:
+    """The pixels of ``window``: ``canvas_pixels`` with the new pixels of the tiles it depends on laid over."""
     pixels = canvas_pixels.copy()
     for dep in deps:
-        part = intersection(plan.tile_window, dep.plan.write_window)
+        part = intersection(window, dep.plan.write_window)
         if part is not None:
-            pixels[_window_in(plan.tile_window, part)] = dep.new_pixels[_window_in(dep.plan.write_window, part)]
+            pixels[_window_in(window, part)] = dep.new_pixels[_window_in(dep.plan.write_window, part)]
     return pixels
+
+
+def assemble_tile(plan: TilePlan, canvas_pixels: np.ndarray, deps: list[TileOutcome]) -> np.ndarray:
+    """The tile's pixels: the canvas over ``tile_window`` plus the new pixels of the tiles it depends on."""
+    return overlay(plan.tile_window, canvas_pixels, deps)
 
 
 def _check_result(result: TileResult, request: TileRequest, generator: TileGenerator) -> np.ndarray:

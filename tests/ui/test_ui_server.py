@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import threading
@@ -374,6 +375,38 @@ def test_batch_growth_of_two_edges(serve, small_canvas: Path) -> None:
     assert s["canvas"]["bounds"] == {"row_off": 0, "col_off": 0, "height": 768, "width": 768}
     assert s["history"][-1]["directions"] == ["right", "down"]
     assert [s.kind for s in Canvas.open(small_canvas).history()] == ["paste", "grow-right-down"]
+
+
+def test_a_grow_keeps_at_most_four_tiles_in_flight(serve, tmp_path: Path) -> None:
+    """The mock declares 16 parallel calls; the server runs 4 at a time, which bounds its memory (issue 15 point 9)."""
+    from imkerutils.exquisite.api.mock import MockGenerator
+    from imkerutils.exquisite.ui.jobs import SERVER_TILES_IN_FLIGHT
+
+    lock, running, most = threading.Lock(), [0], [0]
+    # one more party than the cap: capped, the first calls wait together until the barrier times out
+    # (then it stays broken and lets everyone through); uncapped, a fifth call arrives and most > 4
+    one_too_many = threading.Barrier(SERVER_TILES_IN_FLIGHT + 1, timeout=2)
+
+    class CountingMock(MockGenerator):
+        def generate(self, request):  # type: ignore[no-untyped-def]
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    one_too_many.wait()
+                return super().generate(request)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+    assert CountingMock.max_concurrency > SERVER_TILES_IN_FLIGHT
+    path = tmp_path / "long.zarr"
+    Canvas.create(path).paste(np.random.default_rng(1).integers(0, 256, (256, 12000, 3), np.uint8), 0, 0, grow=True)
+    with serve(path, generators={"mock": CountingMock}) as page:
+        job = page.grow(["down"])
+    assert job["status"] == "done" and job["tiles_total"] >= 12
+    assert most[0] == SERVER_TILES_IN_FLIGHT
 
 
 def test_several_steps_and_a_change_by_another_program(serve, small_canvas: Path) -> None:

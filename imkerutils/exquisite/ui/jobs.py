@@ -81,6 +81,14 @@ GeneratorFactory = Callable[[], TileGenerator]
 THUMB_PX = 160
 HISTORY_LIMIT = 100
 KEEP_FINISHED_JOBS = 50
+# Tiles a server generates at once.  Each tile in flight holds ~20 MiB of images, and the mock generator
+# declares 16 parallel calls: uncapped, one step over a 60000-px edge took the server past 1 GiB.
+SERVER_TILES_IN_FLIGHT = 4
+
+
+def tiles_in_flight(generator: TileGenerator) -> int:
+    """The generator's useful parallel calls, at most :data:`SERVER_TILES_IN_FLIGHT` (bounds the server's memory)."""
+    return max(1, min(SERVER_TILES_IN_FLIGHT, generator.max_concurrency))
 
 
 JobRequest = GrowRequest | GenerateRequest | AcceptRequest
@@ -553,7 +561,9 @@ class CanvasSession:
     def _grow(self, job: Job, canvas: Canvas, generator: TileGenerator) -> None:
         req = job.request
         assert isinstance(req, GrowRequest)
-        settings = GrowSettings(prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=True)
+        settings = GrowSettings(
+            prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=True, workers=tiles_in_flight(generator)
+        )
 
         def on_step(_records: list[StepRecord]) -> None:
             self._update_pyramid()
@@ -585,7 +595,9 @@ class CanvasSession:
     def _stage(self, job: Job, canvas: Canvas, generator: TileGenerator) -> None:
         req = job.request
         assert isinstance(req, GenerateRequest)
-        settings = GrowSettings(prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=False)
+        settings = GrowSettings(
+            prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=False, workers=tiles_in_flight(generator)
+        )
         region, keep, direction = _region_of(req, canvas.bounds)
         plan = plan_fill_step(canvas, region, settings, keep=keep)
         with self._lock:

@@ -92,8 +92,16 @@ def _config(app: ASGIApp, *, log_level: str, access_log: bool = False) -> uvicor
 
 
 def run(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning", access_log: bool = False) -> None:
-    """Serve ``app`` on ``sock`` until interrupted (Ctrl+C); ``access_log``: one line per request (tokens redacted)."""
+    """Serve ``app`` on ``sock`` until interrupted (Ctrl+C); ``access_log``: one line per request (tokens redacted).
+
+    The process returns freed image buffers to the system (:func:`~imkerutils.allocator.return_freed_memory`),
+    so the server's memory stays bounded over a long session.
+    """
     import uvicorn
+
+    from imkerutils.allocator import return_freed_memory
+
+    return_freed_memory()
 
     uvicorn.Server(_config(app, log_level=log_level, access_log=access_log)).run(sockets=[sock])
 

@@ -1,0 +1,78 @@
+"""A generator's key requirement is its class's declaration, not a name the UI knows (issue 18 point 2).
+
+A fake plug-in declares its own ``api_key_env``; the server offers it as unavailable and refuses
+it in plain words, naming that variable, until the variable is set, over real HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from imkerutils.exquisite.api.mock import MockGenerator
+from imkerutils.tiling.canvas import Canvas
+
+VARIABLE = "IMKERUTILS_TEST_PLUGIN_TOKEN"
+
+
+class KeyedPlugin(MockGenerator):
+    """The mock's pixels behind a key the class declares (the key's value is never used)."""
+
+    name: ClassVar[str] = "keyed"
+    api_key_env: ClassVar[str | None] = VARIABLE
+
+
+def digest(path: Path) -> tuple[str, str]:
+    c = Canvas.open(path, read_only=True)
+    return c.state_token, hashlib.sha256(c.read(c.bounds).tobytes()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(VARIABLE, raising=False)
+
+
+def test_a_plugin_without_its_declared_key_is_offered_as_unavailable_and_refused(serve, small_canvas: Path) -> None:
+    before = digest(small_canvas)
+    with serve(small_canvas, generators={"mock": MockGenerator, "keyed": KeyedPlugin}) as page:
+        gens = {g["name"]: g for g in page.state()["generators"]}
+        refused = {
+            path: page.post(path, {"directions": ["right"], "generator": "keyed", "prompt": "a harbour"})
+            for path in ("/api/grow", "/api/plan", "/api/generate")
+        }
+        state = page.state()
+    assert gens["keyed"] == {"name": "keyed", "available": False, "note": f"no {VARIABLE} in the server's environment"}
+    assert gens["mock"] == {"name": "mock", "available": True, "note": ""}
+    for path, r in refused.items():
+        assert r.status_code == 400, (path, r.text)
+        err = r.json()["error"]
+        assert err["kind"] == "api_key" and err["title"] == "Missing or invalid API key", path
+        assert err["detail"] == (
+            f"no API key for the 'keyed' generator: the server was started without {VARIABLE} in its environment; "
+            "set it and restart the server, or choose another generator"
+        )
+    assert state["jobs"] == [] and state["head"] == 1
+    assert digest(small_canvas) == before
+
+
+def test_a_plugin_with_its_declared_key_set_runs(serve, small_canvas: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(VARIABLE, "t0ken-for-tests")
+    with serve(small_canvas, generators={"keyed": KeyedPlugin}) as page:
+        gens = {g["name"]: g for g in page.state()["generators"]}
+        job = page.grow(["right"], generator="keyed")
+        head = page.state()["head"]
+    assert gens["keyed"] == {"name": "keyed", "available": True, "note": ""}
+    assert job["status"] == "done", job
+    assert head == 2
+
+
+def test_an_empty_key_counts_as_missing(serve, small_canvas: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(VARIABLE, "")
+    with serve(small_canvas, generators={"keyed": KeyedPlugin}) as page:
+        (gen,) = page.state()["generators"]
+        r = page.post("/api/grow", {"directions": ["right"], "generator": "keyed"})
+    assert gen["available"] is False and VARIABLE in gen["note"]
+    assert r.status_code == 400 and VARIABLE in r.json()["error"]["detail"]

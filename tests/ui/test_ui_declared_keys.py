@@ -7,12 +7,15 @@ it in plain words, naming that variable, until the variable is set, over real HT
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from imkerutils.exquisite.api.mock import MockGenerator
+from imkerutils.exquisite.api.registry import ENTRY_POINT_GROUP, refresh_generators
 from imkerutils.tiling.canvas import Canvas
 
 VARIABLE = "IMKERUTILS_TEST_PLUGIN_TOKEN"
@@ -76,3 +79,51 @@ def test_an_empty_key_counts_as_missing(serve, small_canvas: Path, monkeypatch: 
         r = page.post("/api/grow", {"directions": ["right"], "generator": "keyed"})
     assert gen["available"] is False and VARIABLE in gen["note"]
     assert r.status_code == 400 and VARIABLE in r.json()["error"]["detail"]
+
+
+PLUGIN = """
+from imkerutils.exquisite.api.mock import MockGenerator
+from imkerutils.exquisite.api.registry import ENTRY_POINT_GROUP, refresh_generators
+
+
+class EntryPointKeyed(MockGenerator):
+    name = "epkeyed"
+    api_key_env = "IMKERUTILS_TEST_PLUGIN_TOKEN"
+"""
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A plug-in distribution on ``sys.path`` whose generator declares its own key variable."""
+    root = tmp_path / "site"
+    info = root / "imker_keyed_plugin-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: imker-keyed-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nepkeyed = imker_keyed_plugin_mod:EntryPointKeyed\n")
+    (root / "imker_keyed_plugin_mod.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(root))
+    refresh_generators()
+    yield
+    refresh_generators()
+    sys.modules.pop("imker_keyed_plugin_mod", None)
+
+
+def test_a_registered_plugin_is_checked_by_its_declaration(
+    serve, small_canvas: Path, installed_plugin: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(small_canvas) as page:  # no factories: the registry's generators, as `imkerutils ui` offers them
+        gens = {g["name"]: g for g in page.state()["generators"]}
+        refused = page.post("/api/grow", {"directions": ["right"], "generator": "epkeyed"})
+        monkeypatch.setenv(VARIABLE, "t0ken-for-tests")
+        offered = {g["name"]: g for g in page.state()["generators"]}["epkeyed"]
+        job = page.grow(["right"], generator="epkeyed")
+    assert gens["epkeyed"] == {
+        "name": "epkeyed",
+        "available": False,
+        "note": f"no {VARIABLE} in the server's environment",
+    }
+    assert gens["mock"]["available"] and gens["local"]["available"]
+    assert refused.status_code == 400 and refused.json()["error"]["kind"] == "api_key"
+    assert f"the 'epkeyed' generator: the server was started without {VARIABLE}" in refused.json()["error"]["detail"]
+    assert offered["available"] is True
+    assert job["status"] == "done", job

@@ -7,6 +7,7 @@ it in plain words, naming that variable, until the variable is set, over real HT
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import ClassVar
 
 import pytest
 
+from imkerutils.errors import PermanentGeneratorError
+from imkerutils.exquisite.api.base import TileResult
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.api.registry import ENTRY_POINT_GROUP, refresh_generators
 from imkerutils.tiling.canvas import Canvas
@@ -82,6 +85,8 @@ def test_an_empty_key_counts_as_missing(serve, small_canvas: Path, monkeypatch: 
 
 
 PLUGIN = """
+from imkerutils.errors import PermanentGeneratorError
+from imkerutils.exquisite.api.base import TileResult
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.api.registry import ENTRY_POINT_GROUP, refresh_generators
 
@@ -127,3 +132,27 @@ def test_a_registered_plugin_is_checked_by_its_declaration(
     assert f"the 'epkeyed' generator: the server was started without {VARIABLE}" in refused.json()["error"]["detail"]
     assert offered["available"] is True
     assert job["status"] == "done", job
+
+
+class EchoingPlugin(KeyedPlugin):
+    """A keyed plug-in whose service echoes the key in its error (as real endpoints have done)."""
+
+    name: ClassVar[str] = "echoing"
+
+    def generate(self, request: object) -> TileResult:
+        raise PermanentGeneratorError(f"the service rejected token {os.environ[VARIABLE]} for this request")
+
+
+def test_a_plugins_declared_key_never_reaches_the_page_or_the_log(
+    serve, small_canvas: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "plugin-s3cret-token-0123456789"
+    monkeypatch.setenv(VARIABLE, token)
+    with serve(small_canvas, generators={"echoing": EchoingPlugin}) as page:
+        r = page.post("/api/grow", {"directions": ["right"], "generator": "echoing"})
+        job = page.wait_job(r.json()["job"]["id"])
+        texts = [page.get(f"/api/jobs/{job['id']}").text, page.get("/api/state").text]
+    assert job["status"] == "failed"
+    assert job["error"]["detail"] == "the service rejected token [redacted] for this request"
+    assert all(token not in t for t in texts)
+    assert token not in caplog.text

@@ -27,6 +27,7 @@ import pytest
 
 from imkerutils.errors import InvalidTileError
 from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator, TileRequest, TileResult, Usage
+from imkerutils.exquisite.api.capabilities import capabilities
 from imkerutils.exquisite.geometry.direction import Direction, from_right
 
 __all__ = ["GeneratorConformance", "make_request"]
@@ -105,9 +106,9 @@ class GeneratorConformance:
         assert isinstance(cls.max_concurrency, int) and not isinstance(cls.max_concurrency, bool)
         assert cls.max_concurrency >= 1
         # capabilities are declared on the class (GeneratorBase gives the defaults), never probed
+        keyed = capabilities(generator).api_key_env
+        assert keyed is None or (isinstance(keyed, str) and keyed)
         if isinstance(generator, GeneratorBase):
-            keyed = type(generator).api_key_env
-            assert keyed is None or (isinstance(keyed, str) and keyed)
             worst = generator.max_cost_per_tile_usd()
             assert worst is None or (isinstance(worst, float) and worst >= 0.0)
             if not cls.needs_network:

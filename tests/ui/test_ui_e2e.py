@@ -161,7 +161,7 @@ def test_page_end_to_end(browser: Any, serve, sample_canvas: Path) -> None:
         page.click("#extend-right")
         expect(page.locator("#error")).to_be_visible()
         expect(page.locator("#error-title")).to_have_text("Missing or invalid API key")
-        expect(page.locator("#error-detail")).to_contain_text("no OpenAI API key")
+        expect(page.locator("#error-detail")).to_contain_text("no API key for the 'openai' generator")
         expect(page.locator("#prompt")).to_have_value("more meadow under the mountains")
         expect(page.locator("#canvas-size")).to_have_text("2048 \u00d7 2048 px")
         settle(page)

@@ -496,5 +496,5 @@ def test_openai_without_key_is_refused_in_plain_words(serve, sample_canvas: Path
     assert r.status_code == 400
     err = r.json()["error"]
     assert err["kind"] == "api_key" and err["title"] == "Missing or invalid API key"
-    assert "no OpenAI API key" in err["detail"] and "OPENAI_API_KEY" in err["detail"]
+    assert "no API key for the 'openai' generator" in err["detail"] and "OPENAI_API_KEY" in err["detail"]
     assert s["head"] == 1 and s["jobs"] == []

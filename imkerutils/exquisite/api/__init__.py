@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
+from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator, TileRequest, TileResult, Usage
+from imkerutils.exquisite.api.capabilities import Capabilities, capabilities
 from imkerutils.exquisite.api.registry import (
     GeneratorPluginWarning,
     GeneratorSpec,
@@ -20,6 +21,8 @@ from imkerutils.exquisite.api.registry import (
 )
 
 __all__ = [
+    "Capabilities",
+    "GeneratorBase",
     "GeneratorPluginWarning",
     "GeneratorSpec",
     "LocalGenerator",
@@ -30,6 +33,7 @@ __all__ = [
     "TileResult",
     "Usage",
     "available_generators",
+    "capabilities",
     "generator_class",
     "get_generator",
     "refresh_generators",

@@ -415,7 +415,7 @@ def generate_fill(
     }
     index = {t.key: n for n, t in enumerate(plan.tiles)}
     done: dict[tuple[int, int], FillOutcome] = {}
-    workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
+    workers = max(1, settings.workers or generator.max_concurrency)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for level in plan.levels():
             if cancel is not None:

@@ -143,7 +143,7 @@ def grow_batch(
         )
         for d, p in prompts.items()
     }
-    workers = max(1, settings.workers or getattr(generator, "max_concurrency", 1))
+    workers = max(1, settings.workers or generator.max_concurrency)
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
     with ArtifactSpool(step_id) as spool:
         saved: dict[TileKey, dict[str, str]] = {}

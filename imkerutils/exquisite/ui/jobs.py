@@ -31,7 +31,6 @@ import numpy as np
 from PIL import Image
 
 from imkerutils.errors import (
-    AuthenticationGeneratorError,
     BusyError,
     CanvasChangedError,
     CanvasLockedError,
@@ -66,6 +65,7 @@ from imkerutils.exquisite.pipeline.staging import (
 from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY
 from imkerutils.exquisite.state.budget import Budget, format_usd
 from imkerutils.exquisite.state.record import StepRecord
+from imkerutils.exquisite.ui.availability import refuse_without_key, unavailable_note
 from imkerutils.exquisite.ui.deepzoom import Frame, with_alpha
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
 from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
@@ -429,9 +429,7 @@ class CanvasSession:
         """The generators offered, each with whether it can run here and why not."""
         out = []
         for name in self.generator_names():
-            note = ""
-            if name == "openai" and not os.environ.get("OPENAI_API_KEY"):
-                note = "no OPENAI_API_KEY in the server's environment"
+            note = unavailable_note(name, self._factories)  # e.g. the key variable its class declares is unset
             out.append({"name": name, "available": not note, "note": note})
         return out
 
@@ -440,12 +438,8 @@ class CanvasSession:
         return next((n for n in ("local", "mock") if n in names), names[0] if names else "")
 
     def make_generator(self, name: str) -> TileGenerator:
-        """Build generator ``name`` (raises :class:`AuthenticationGeneratorError` for openai without a key)."""
-        if name == "openai" and not os.environ.get("OPENAI_API_KEY"):
-            raise AuthenticationGeneratorError(
-                "no OpenAI API key: the server was started without OPENAI_API_KEY in its environment; set it and "
-                "restart the server, or choose another generator"
-            )
+        """Build generator ``name`` (:class:`AuthenticationGeneratorError` if its declared key variable is unset)."""
+        refuse_without_key(name, self._factories)
         if self._factories is not None:
             return self._factories[name]()
         return get_generator(name)

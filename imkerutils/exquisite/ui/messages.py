@@ -2,9 +2,10 @@
 
 Every message has a ``kind`` (a stable word the page and tests can rely on),
 a ``title`` in plain words, and a ``detail`` (the library's own message,
-which already says what to do).  Nothing here may carry the API key:
-:func:`redact` removes the value of ``OPENAI_API_KEY`` from any text as a
-last line of defence.
+which already says what to do).  Nothing here may carry an API key:
+:func:`redact` removes the value of ``OPENAI_API_KEY``, and of every key
+variable a loaded generator class declares (``api_key_env``), from any text
+as a last line of defence.
 
 >>> from imkerutils.errors import BudgetExceededError
 >>> m = explain(BudgetExceededError("step could cost up to $0.25; $0.10 of the $1.00 budget is left"))
@@ -35,6 +36,7 @@ from imkerutils.errors import (
     StepCancelledError,
     StepRejectedError,
 )
+from imkerutils.exquisite.api.base import GeneratorBase
 
 __all__ = ["PlainError", "explain", "redact"]
 
@@ -54,9 +56,26 @@ class PlainError:
         return {"kind": self.kind, "title": self.title, "detail": self.detail}
 
 
+def key_variables() -> list[str]:
+    """The environment variables whose values :func:`redact` removes.
+
+    ``OPENAI_API_KEY`` always, and the ``api_key_env`` of every
+    :class:`GeneratorBase` subclass defined so far (a generator whose class was
+    never imported has used no key).
+    """
+    names = dict.fromkeys(_KEY_VARIABLES)
+    todo: list[type[GeneratorBase]] = [GeneratorBase]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.api_key_env:
+            names[cls.api_key_env] = None
+    return list(names)
+
+
 def redact(text: str) -> str:
     """``text`` with any API key from the server's environment replaced by ``[redacted]``."""
-    for name in _KEY_VARIABLES:
+    for name in key_variables():
         secret = os.environ.get(name)
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")

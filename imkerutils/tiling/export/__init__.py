@@ -26,10 +26,11 @@ from imkerutils.errors import ExportFormatError
 from imkerutils.tiling.export._atomic import atomic_output
 from imkerutils.tiling.export._plan import Format, plan_levels, plan_region
 from imkerutils.tiling.export._remote import remote_output, storage_options_for
-from imkerutils.tiling.export._source import Progress, ProgressArg
+from imkerutils.tiling.export._source import CanvasSource, Progress, ProgressArg
 from imkerutils.tiling.window import Window
 
 __all__ = [
+    "CanvasSource",
     "export_region",
     "format_for",
     "formats",
@@ -61,7 +62,7 @@ def format_for(path: str | os.PathLike[str]) -> Format:
 
 
 def export_region(
-    canvas: Any,
+    canvas: CanvasSource,
     out: str | os.PathLike[str],
     *,
     region: Window | None = None,
@@ -77,7 +78,8 @@ def export_region(
     Parameters
     ----------
     canvas
-        A :class:`~imkerutils.tiling.Canvas`.
+        A :class:`~imkerutils.tiling.Canvas`, or any :class:`CanvasSource`
+        (e.g. :class:`imkerutils.testing.source.ArraySource`).
     out
         Output path or fsspec URL (``s3://bucket/out.tif``): ``.png``,
         ``.tif``/``.tiff``, ``.ome.zarr``, ``.jpg``/``.jpeg`` or ``.webp``.
@@ -121,7 +123,7 @@ def export_region(
     world = plan_region(canvas, region, level)
     levels = plan_levels(world, level, pyramid=pyramid, tile=canvas.tile, world_grid=fmt.world_grid)
     comp = fmt.prepare(canvas.mode, levels, compression)
-    if levels[-1].level > 0 and hasattr(canvas, "update_pyramid") and not getattr(canvas, "read_only", False):
+    if levels[-1].level > 0 and not canvas.read_only:
         canvas.update_pyramid()
     total = sum(lr.window.size for lr in levels)
     target = (

@@ -13,7 +13,9 @@ fsspec store), without locks, as :meth:`Canvas.read` does: a chunk is replaced
 whole (rename on a disk, one PUT on object storage), so a read sees the old
 or the new chunk.
 
->>> LevelChunks.find(object(), LevelRegion(0, Window(0, 0, 64, 64)), 64) is None  # not a Zarr canvas
+>>> from imkerutils.testing.source import ArraySource
+>>> source = ArraySource(np.zeros((64, 64, 3), np.uint8), tile=64)
+>>> LevelChunks.find(source, LevelRegion(0, Window(0, 0, 64, 64)), 64) is None  # no Zarr arrays behind it
 True
 """
 
@@ -21,16 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.export._plan import LevelRegion
-from imkerutils.tiling.export._source import canvas_levels
-from imkerutils.tiling.frame import ChunkProjection, project
+from imkerutils.tiling.frame import ChunkProjection, Frame, project
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.export._source import CanvasSource
 
 __all__ = ["ZSTD_DEFAULT_LEVEL", "ChunkStep", "LevelChunks"]
 
@@ -73,41 +77,35 @@ class LevelChunks:
     raw: RawStore
     tile: int
     channels: int
-    frame: Any  # the canvas's Frame: where world tiles sit
+    frame: Frame  # where world tiles sit
     level: int
     whole_area: Window  # level pixels inside both the export window and the bounds
     zstd_level: int
     fill: int
 
     @classmethod
-    def find(cls, canvas: Any, region: LevelRegion, tile: int) -> LevelChunks | None:
+    def find(cls, canvas: CanvasSource, region: LevelRegion, tile: int) -> LevelChunks | None:
         """The chunks of ``region`` if its pixels are a canvas level's and its tiles can be whole chunks."""
         window, level = region.window, region.level
-        frame = getattr(canvas, "frame", None)
         if (
             region.offset != (0, 0)
-            or frame is None
-            or getattr(canvas, "tile", None) != tile
-            or level >= canvas_levels(canvas)
+            or canvas.tile != tile
+            or level >= canvas.levels
             or window.row_off % tile
             or window.col_off % tile
         ):
             return None  # pixels averaged from a finer level, or TIFF tiles off the chunk grid
-        get_array = getattr(canvas, "level_array", None)  # stand-in canvases have no Zarr arrays
-        array = None if get_array is None else get_array(level)
-        if array is None or getattr(array, "shards", None) is not None:
-            return None
+        frame, array = canvas.frame, canvas.level_array(level)
+        if frame is None or array is None or array.shards is not None:
+            return None  # no stored arrays (a source that is not a Zarr canvas), or a level not built
         zstd_level = _zstd_level(array)
-        channels = int(canvas.channels)
+        channels = canvas.channels
         if zstd_level is None or tuple(array.chunks) != (channels, tile, tile) or array.dtype != np.uint8:
             return None
-        bounds = canvas.level_bounds(level) if hasattr(canvas, "level_bounds") else canvas.bounds
-        area = window.intersection(bounds)
+        area = window.intersection(canvas.level_bounds(level))
         if area is None:
             return None
-        return cls(
-            array, RawStore(array.store), tile, channels, frame, level, area, zstd_level, int(array.metadata.fill_value)
-        )
+        return cls(array, RawStore(array.store), tile, channels, frame, level, area, zstd_level, int(array.fill_value))
 
     def walk(self, band: Window) -> list[ChunkStep]:
         """The chunks level window ``band`` touches, row-major, through the frame's one iterator.

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import ExportFormatError, InvalidWindowError, OutOfBoundsError
 from imkerutils.tiling.window import Window, intersection
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.export._source import CanvasSource
 
 __all__ = ["Compression", "Format", "LevelRegion", "level_window", "parse_compression", "plan_levels", "plan_region"]
 
@@ -64,9 +67,9 @@ def level_window(world: Window, level: int) -> Window:
     return Window.from_bounds(world.row_off // f, world.col_off // f, -(-world.row_end // f), -(-world.col_end // f))
 
 
-def plan_region(canvas: Any, region: Window | None, level: int) -> Window:
+def plan_region(canvas: CanvasSource, region: Window | None, level: int) -> Window:
     """Check ``region`` (a world window; default the canvas bounds) and ``level`` against ``canvas``."""
-    bounds: Window = canvas.bounds
+    bounds = canvas.bounds
     world = bounds if region is None else region
     if not isinstance(world, Window):
         raise InvalidWindowError(f"region must be a Window(row_off, col_off, height, width), got {world!r}")

@@ -18,23 +18,26 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import ExportExistsError, ExportWriteError, ImkerError
 from imkerutils.tiling.export._atomic import write_error
 
+if TYPE_CHECKING:
+    from imkerutils.tiling.export._source import CanvasSource
+
 __all__ = ["output_size", "remote_output", "storage_options_for"]
 
 
-def storage_options_for(url: str, canvas: Any, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+def storage_options_for(url: str, canvas: CanvasSource, storage_options: dict[str, Any] | None) -> dict[str, Any]:
     """``storage_options`` if given, else the canvas's own when it lives on the same kind of store as ``url``."""
     from fsspec.utils import get_protocol
 
     if storage_options is not None:
         return dict(storage_options)
-    location = str(getattr(canvas, "location", ""))
+    location = canvas.location
     if "://" in location and get_protocol(location) == get_protocol(url):
-        return dict(getattr(canvas, "storage_options", {}) or {})
+        return dict(canvas.storage_options)
     return {}
 
 

@@ -1,5 +1,8 @@
 """Reading an export's pixels from a canvas, a band at a time, two bands ahead.
 
+What an export reads is a :class:`CanvasSource`: :class:`~imkerutils.tiling.Canvas`
+is one, and :class:`imkerutils.testing.source.ArraySource` (one NumPy array) another.
+
 Exports never hold the whole region: they walk it in bands (a run of rows, at
 most a few tiles wide where the format allows) and read the next bands in
 background threads while the current one is encoded.  Levels the canvas has no
@@ -15,13 +18,18 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from imkerutils.tiling.window import Window, intersection
 
-__all__ = ["LevelReader", "Progress", "bands", "canvas_levels", "prefetched", "usable_cores"]
+if TYPE_CHECKING:
+    import zarr
+
+    from imkerutils.tiling.frame import Frame
+
+__all__ = ["CanvasSource", "LevelReader", "Progress", "bands", "prefetched", "usable_cores"]
 
 ProgressArg = bool | Callable[[int, int], None] | None
 T = TypeVar("T")
@@ -35,9 +43,61 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def canvas_levels(canvas: Any) -> int:
-    """How many pyramid levels ``canvas`` has (1 for a canvas without a pyramid)."""
-    return int(getattr(canvas, "levels", 1))
+class CanvasSource(Protocol):
+    """What an export reads: every attribute and method the exporters use, and nothing else.
+
+    Pixels come from :meth:`read`; ``level_array`` and ``frame`` only open a
+    faster path to whole stored chunks (a source without Zarr arrays returns
+    ``None`` for either, and every pixel is read through :meth:`read`).
+    """
+
+    @property
+    def mode(self) -> str:
+        """``"RGB"`` or ``"RGBA"``."""
+
+    @property
+    def channels(self) -> int:
+        """3 or 4, as ``mode`` says."""
+
+    @property
+    def tile(self) -> int:
+        """The chunk size in pixels: exports read bands aligned to it."""
+
+    @property
+    def bounds(self) -> Window:
+        """The world window holding content (background, 0, outside it)."""
+
+    @property
+    def levels(self) -> int:
+        """Pyramid levels :meth:`read` serves, level 0 included (coarser ones are averaged from the last)."""
+
+    @property
+    def read_only(self) -> bool:
+        """True when the export may not bring the pyramid up to date (it never calls :meth:`update_pyramid`)."""
+
+    @property
+    def location(self) -> str:
+        """A folder or URL: its last part names an OME-Zarr export; a URL lends ``storage_options`` to outputs."""
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec options of ``location`` (an output on the same kind of store reuses them)."""
+
+    @property
+    def frame(self) -> Frame | None:
+        """Where world tiles sit in the level arrays (``None``: no stored arrays)."""
+
+    def level_bounds(self, level: int) -> Window:
+        """``bounds`` in level-``level`` pixels (start floored, end ceiled)."""
+
+    def level_array(self, level: int) -> zarr.Array[Any] | None:
+        """The Zarr array holding level ``level``'s chunks, or ``None`` (not built, stale, or no arrays at all)."""
+
+    def read(self, window: Window, level: int = 0) -> np.ndarray:
+        """Pixels of ``window`` (level pixels) as ``(height, width, channels)`` uint8, background outside the bounds."""
+
+    def update_pyramid(self) -> int:
+        """Bring the coarser levels up to date; the number of chunks recomputed."""
 
 
 class LevelReader:
@@ -51,23 +111,21 @@ class LevelReader:
 
     Examples
     --------
-    >>> class Flat:  # a stand-in canvas without a pyramid: every pixel is its row number
-    ...     channels, bounds = 1, Window(0, 0, 6, 2)
-    ...     def read(self, w):
-    ...         return np.broadcast_to(np.arange(w.row_off, w.row_end, dtype=np.uint8)[:, None, None],
-    ...                                (w.height, w.width, 1)).copy()
-    >>> LevelReader(Flat(), 1).read(Window(0, 0, 3, 1))[:, 0, 0]  # means of rows 0-1, 2-3, 4-5 (halves round up)
+    >>> from imkerutils.testing.source import ArraySource
+    >>> rows = np.repeat(np.arange(6, dtype=np.uint8)[:, None, None], 2 * 3, axis=1).reshape(6, 2, 3)
+    >>> flat = ArraySource(rows)  # no pyramid: every pixel is its row number
+    >>> LevelReader(flat, 1).read(Window(0, 0, 3, 1))[:, 0, 0]  # means of rows 0-1, 2-3, 4-5 (halves round up)
     array([1, 3, 5], dtype=uint8)
-    >>> LevelReader(Flat(), 1, offset=(1, 0)).read(Window(0, 0, 3, 1))[:, 0, 0]  # rows 1-2, 3-4, 5-6
+    >>> LevelReader(flat, 1, offset=(1, 0)).read(Window(0, 0, 3, 1))[:, 0, 0]  # rows 1-2, 3-4, 5-6
     array([2, 4, 3], dtype=uint8)
     """
 
     def __init__(
-        self, canvas: Any, level: int, offset: tuple[int, int] = (0, 0), *, band_bytes: int = 64 << 20
+        self, canvas: CanvasSource, level: int, offset: tuple[int, int] = (0, 0), *, band_bytes: int = 64 << 20
     ) -> None:
         self.canvas = canvas
         self.level = level
-        base = min(level, canvas_levels(canvas) - 1)
+        base = min(level, canvas.levels - 1)
         while base and (offset[0] % 2**base or offset[1] % 2**base):
             base -= 1  # the grid must be made of whole pixels of the source level
         self.base = base
@@ -75,14 +133,7 @@ class LevelReader:
         self.origin = (offset[0] >> base, offset[1] >> base)  # of the grid, in source-level pixels
         self.band_bytes = band_bytes
         self._level_lock = threading.Lock()
-        if hasattr(canvas, "level_bounds"):
-            self.base_bounds: Window = canvas.level_bounds(base)
-        else:
-            f = 2**base
-            b = canvas.bounds
-            self.base_bounds = Window.from_bounds(
-                b.row_off // f, b.col_off // f, -(-b.row_end // f), -(-b.col_end // f)
-            )
+        self.base_bounds = canvas.level_bounds(base)
 
     def _read_base(self, w: Window) -> np.ndarray:
         if self.base == 0:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
-from imkerutils.tiling.export._source import LevelReader, Progress, bands, prefetched
+from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched
 from imkerutils.tiling.ngff import ome_attributes, pixel_centre_transforms
 
 __all__ = ["FORMAT", "COMPRESSIONS", "SUFFIXES", "ome_metadata", "prepare", "write"]
@@ -62,7 +62,7 @@ def _compressors(compression: Compression) -> Any:
 
 
 def write(
-    canvas: Any,
+    canvas: CanvasSource,
     tmp: Path,
     levels: list[LevelRegion],
     compression: Compression,
@@ -79,7 +79,7 @@ def write(
     from zarr.storage import LocalStore
 
     tile = tile or canvas.tile
-    name = name or Path(str(getattr(canvas, "location", None) or "canvas").rstrip("/")).name  # a folder or a URL
+    name = name or Path(canvas.location.rstrip("/")).name or "canvas"  # a folder or a URL
     store = LocalStore(tmp)
     base = levels[0]
     group = zarr.create_group(

@@ -38,13 +38,13 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
 from imkerutils.errors import ExportSizeError
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
-from imkerutils.tiling.export._source import LevelReader, Progress, bands, prefetched, usable_cores
+from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched, usable_cores
 
 __all__ = ["FORMAT", "MAX_SIDE", "SUFFIXES", "adler32_combine", "prepare", "write", "write_png"]
 
@@ -304,7 +304,9 @@ def prepare(mode: str, levels: list[LevelRegion], compression: str | None) -> Co
     return parse_compression(compression, COMPRESSIONS, default="deflate", fmt="PNG")
 
 
-def write(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress) -> None:
+def write(
+    canvas: CanvasSource, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress
+) -> None:
     """Stream ``levels[0]`` of ``canvas`` into a PNG file at ``tmp``."""
     region = levels[0]
     win = region.window

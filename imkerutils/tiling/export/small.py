@@ -11,13 +11,12 @@ canvas cannot be exported to it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from imkerutils.errors import ExportFormatError, ExportSizeError
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
-from imkerutils.tiling.export._source import LevelReader, Progress, bands, prefetched
+from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched
 from imkerutils.tiling.imageio import MAX_PIXELS
 
 __all__ = ["JPEG", "JPEG_MAX_SIDE", "WEBP", "WEBP_MAX_SIDE"]
@@ -55,7 +54,7 @@ def prepare_webp(mode: str, levels: list[LevelRegion], compression: str | None) 
     return parse_compression(compression, WEBP_COMPRESSIONS, default="lossless", fmt="WebP")
 
 
-def _read_all(canvas: Any, region: LevelRegion, progress: Progress) -> np.ndarray:
+def _read_all(canvas: CanvasSource, region: LevelRegion, progress: Progress) -> np.ndarray:
     w = region.window
     out = np.empty((w.height, w.width, canvas.channels), np.uint8)
     reader = LevelReader(canvas, region.level, region.offset)
@@ -65,7 +64,9 @@ def _read_all(canvas: Any, region: LevelRegion, progress: Progress) -> np.ndarra
     return out
 
 
-def write_jpeg(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress) -> None:
+def write_jpeg(
+    canvas: CanvasSource, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress
+) -> None:
     """Read the region into memory and save it as a JPEG at ``tmp``."""
     from PIL import Image
 
@@ -74,7 +75,9 @@ def write_jpeg(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: C
     Image.fromarray(pixels, "RGB").save(tmp, format="JPEG", quality=quality)
 
 
-def write_webp(canvas: Any, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress) -> None:
+def write_webp(
+    canvas: CanvasSource, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress
+) -> None:
     """Read the region into memory and save it as a WebP at ``tmp``."""
     from PIL import Image
 

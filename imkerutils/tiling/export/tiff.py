@@ -40,7 +40,7 @@ import numpy as np
 from imkerutils.errors import ExportFormatError, ExportSizeError
 from imkerutils.tiling.export._chunks import ZSTD_DEFAULT_LEVEL, LevelChunks
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
-from imkerutils.tiling.export._source import LevelReader, Progress, bands, prefetched, usable_cores
+from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched, usable_cores
 from imkerutils.tiling.window import Window
 
 __all__ = ["FORMAT", "COMPRESSIONS", "MAX_SIDE", "SUFFIXES", "prepare", "write"]
@@ -187,7 +187,7 @@ def _encoded_tiles(
 
 
 def write(
-    canvas: Any,
+    canvas: CanvasSource,
     tmp: Path,
     levels: list[LevelRegion],
     compression: Compression,

@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from imkerutils.allocator import fix_mmap_threshold
 from imkerutils.errors import DecompressionBombError, ImageFileError, ImkerError, InvalidTileError
 
 __all__ = ["MAX_PIXELS", "ImageInfo", "iter_strips", "probe", "read_pixels"]
@@ -193,34 +194,10 @@ def _cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
 def _pyvips() -> Any:
     """pyvips, imported on first use (it starts libvips); its log messages stay off stderr."""
     logging.getLogger("pyvips").addHandler(logging.NullHandler())
-    _fix_malloc_mmap_threshold()
+    fix_mmap_threshold()  # libvips frees many row buffers: keep them out of a fragmenting heap
     import pyvips
 
     return pyvips
-
-
-def _fix_malloc_mmap_threshold() -> None:
-    """Keep glibc's mmap threshold at its default 128 KiB instead of letting it grow (Linux / glibc only).
-
-    glibc raises the threshold each time a large block is freed, up to 32 MiB; libvips frees many
-    row buffers of a wide image, after which such buffers come from the heap and fragment it. Measured
-    on a 30000-px-wide PNG, decoding peaked at 188 to 316 MiB (varying run to run) with the dynamic
-    threshold and at 120 MiB, every run, with it fixed; the decode was no slower. Setting the
-    threshold (``mallopt(M_MMAP_THRESHOLD)``) only turns that adjustment off.
-    """
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to do
-        return
-    m_mmap_threshold = -3
-    mallopt(m_mmap_threshold, 128 * 1024)
 
 
 def _vips_loader(p: Path) -> str | None:

@@ -32,8 +32,9 @@ whole new region, for the failures a patch-based generator makes further in:
     of a textured block scores close to 1, unrelated texture and featureless
     areas (noise, sky, an upscaled smooth photo) far below.  New blocks sit
     on a grid of step ``scale // 2``; each is searched over every source
-    position, at half resolution first (normalised correlation by FFT), and
-    its ``candidates`` best positions are then scored exactly at full
+    position, at half resolution first (normalised correlation by FFT, the
+    block cut at both pixel parities per axis, so an odd offset is found as
+    well as an even one), and its ``candidates`` best positions are then scored exactly at full
     resolution (+-1 px), so the search finds the copy wherever it came from.
 
 Both take the regions as ``(H, W)`` grey or ``(H, W, C)`` arrays on the 0-255
@@ -188,17 +189,20 @@ def _copied_blocks(
         return []
     reg = core * core * _NCC_EPS**2
     src_energy = _window_sums(src_d * src_d, core)  # every full-resolution source window
-    # coarse search: normalised correlation at half resolution over every source position (FFT)
+    # coarse search: normalised correlation at half resolution over every source position (FFT).  A copy
+    # may sit at an odd offset, where the 2 x 2 means of block and source straddle different pixels (a
+    # quarter of the correlation, for fine texture): so the template is cut at both parities per axis,
+    # from the core less one pixel, and one of the four lines up with the source's grid.
     small = _half(src_d).astype(np.float32)
-    hs = core // 2
+    ht = core // 2 - 1
     shape = small.shape
     spec = np.fft.rfft2(small)
-    small_energy = _window_sums(small.astype(np.float64) ** 2, hs) + hs * hs * (_NCC_EPS / 2) ** 2
+    small_energy = _window_sums(small.astype(np.float64) ** 2, ht) + ht * ht * (_NCC_EPS / 2) ** 2
     vy, vx = small_energy.shape
     windows = np.lib.stride_tricks.sliding_window_view(src_d, (core, core))
     copies = []
-    new_small = _half(new_d)
-    d = np.arange(-1, 3)
+    halves = {(p, q): _half(new_d[p:, q:]) for p in (0, 1) for q in (0, 1)}  # new_d's 2 x 2 means, each phase
+    d = np.arange(-1, 2)
     for y in ys:
         for x in xs:
             cy, cx = y + _MARGIN, x + _MARGIN
@@ -206,15 +210,21 @@ def _copied_blocks(
             energy = float((block * block).sum())
             if energy / (energy + reg) < threshold**2:  # no source window can correlate this well
                 continue
-            tpl = np.zeros(shape, np.float32)
-            tpl[:hs, :hs] = new_small[cy // 2 : cy // 2 + hs, cx // 2 : cx // 2 + hs]
-            corr = np.fft.irfft2(spec * np.conj(np.fft.rfft2(tpl)), s=shape)[:vy, :vx]
-            score = corr / np.sqrt(small_energy)
-            k = min(candidates, score.size)
-            by, bx = np.unravel_index(np.argpartition(score.ravel(), -k)[-k:], score.shape)
+            starts_y, starts_x = [], []
+            for sy, sx in ((0, 0), (0, 1), (1, 0), (1, 1)):  # the template starts at (cy + sy, cx + sx)
+                ty, tx = cy + sy, cx + sx
+                tpl = np.zeros(shape, np.float32)
+                tpl[:ht, :ht] = halves[ty % 2, tx % 2][ty // 2 : ty // 2 + ht, tx // 2 : tx // 2 + ht]
+                corr = np.fft.irfft2(spec * np.conj(np.fft.rfft2(tpl)), s=shape)[:vy, :vx]
+                score = corr / np.sqrt(small_energy)
+                k = min(candidates, score.size)
+                by, bx = np.unravel_index(np.argpartition(score.ravel(), -k)[-k:], score.shape)
+                starts_y.append(2 * by - sy)  # where the core would start in the source
+                starts_x.append(2 * bx - sx)
             # exact scores at full resolution around each coarse candidate
             py, px = np.broadcast_arrays(
-                2 * by[:, None, None] + d[None, :, None], 2 * bx[:, None, None] + d[None, None, :]
+                np.concatenate(starts_y)[:, None, None] + d[None, :, None],
+                np.concatenate(starts_x)[:, None, None] + d[None, None, :],
             )
             py, px = py.ravel(), px.ravel()
             ok = (py >= 0) & (px >= 0) & (py < windows.shape[0]) & (px < windows.shape[1])

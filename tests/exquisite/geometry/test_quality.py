@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -112,6 +112,7 @@ def test_featureless_regions_are_not_copies() -> None:
 
 @settings(max_examples=15)
 @given(oy=st.integers(0, 64), ox=st.integers(0, 64), seed=st.integers(0, 2**16))
+@example(oy=47, ox=1, seed=333)  # an odd offset: once missed by the half-resolution search (0.889)
 def test_any_crop_of_a_textured_source_is_a_copy(oy: int, ox: int, seed: int) -> None:
     source = np.random.default_rng(seed).normal(128, 25, (160, 160))
     assert repetition_score(source[oy : oy + 96, ox : ox + 96], source) == 1.0

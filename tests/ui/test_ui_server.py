@@ -498,3 +498,23 @@ def test_openai_without_key_is_refused_in_plain_words(serve, sample_canvas: Path
     assert err["kind"] == "api_key" and err["title"] == "Missing or invalid API key"
     assert "no API key for the 'openai' generator" in err["detail"] and "OPENAI_API_KEY" in err["detail"]
     assert s["head"] == 1 and s["jobs"] == []
+
+
+def test_listing_generators_does_not_import_the_openai_sdk(sample_canvas: Path) -> None:
+    """The page's state names openai (and whether its key is set) without importing the SDK (0.5 s, 42 MiB)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import httpx\n"
+        "from imkerutils.exquisite.ui.jobs import CanvasSession\n"
+        "from imkerutils.exquisite.ui.serve import background\n"
+        "from imkerutils.exquisite.ui.server import create_app\n"
+        f"session = CanvasSession({str(sample_canvas)!r})\n"
+        "with background(create_app(session)) as url:\n"
+        "    generators = httpx.get(url + 'api/state', trust_env=False).json()['generators']\n"
+        "print('openai' in str(generators), 'openai' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr

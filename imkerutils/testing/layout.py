@@ -34,7 +34,7 @@ def check_canvas_layout(path: Path, canvas: Any) -> None:
     assert [a["name"] for a in ms["axes"]] == ["c", "y", "x"]
     frame, bounds, t = canvas.frame, canvas.bounds, canvas.tile
     levels = len(ms["datasets"])
-    assert levels == canvas._pyramid.built_levels()
+    assert levels == canvas._storage.pyramid.built_levels()
     paths = []
     for level, ds in enumerate(ms["datasets"]):
         assert ds["path"] == frame.path(level)

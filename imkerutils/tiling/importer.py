@@ -22,8 +22,8 @@ import numpy as np
 
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
 from imkerutils.tiling.export._atomic import _publish
-from imkerutils.tiling.location import is_remote, local_path, open_store
-from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step_keys
+from imkerutils.tiling.location import exists, is_remote, local_path, open_store, remove
+from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step_keys, write_tile
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -45,11 +45,10 @@ def import_image(
     storage_options: dict[str, Any] | None,
 ) -> Canvas:
     """What :meth:`Canvas.from_image` does (see the module docstring)."""
-    from imkerutils.tiling.canvas import _exists, _remove
     from imkerutils.tiling.decode import iter_strips, probe
 
     info = probe(image, trusted=trusted)  # the policy, from the header: nothing decoded yet
-    if _exists(location, open_store(location, read_only=True, storage_options=storage_options)) and not overwrite:
+    if exists(location, open_store(location, read_only=True, storage_options=storage_options)) and not overwrite:
         raise CanvasExistsError(f"{os.fspath(location)} already exists (pass overwrite=True to replace it)")
     window, step_info = Window(0, 0, info.height, info.width), {"source": str(image)}
     if is_remote(location):
@@ -59,7 +58,7 @@ def import_image(
         try:
             write_strips(canvas, iter_strips(info, tile), window, step_info)
         except BaseException:  # the step was rolled back: remove the empty canvas it was written into
-            _remove(location, canvas._store)
+            remove(location, canvas._store)
             raise
         canvas.update_pyramid()
         return canvas
@@ -74,7 +73,7 @@ def import_image(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     canvas = cls.open(location)
-    canvas._write_root()  # the dataset name follows the folder's final name
+    canvas._storage.write_root()  # the dataset name follows the folder's final name
     return canvas
 
 
@@ -116,7 +115,7 @@ def write_strips(
             # plan_pieces checks channels and dtype and cuts the strip per tile (views); one task per tile
             per_tile, _ = plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)
             in_flight.append(
-                [chunk_pool().submit(canvas._write_tile, None, ij, parts) for ij, parts in per_tile.items()]
+                [chunk_pool().submit(write_tile, canvas, None, ij, parts) for ij, parts in per_tile.items()]
             )
             del strip, per_tile  # only the chunk tasks hold it now, so it is freed as soon as they finish
             while len(in_flight) >= alive:  # let the oldest strip finish before decoding another

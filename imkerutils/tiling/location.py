@@ -11,13 +11,16 @@ and configuration (e.g. ``AWS_ENDPOINT_URL``, ``FSSPEC_S3_ENDPOINT_URL``).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
-__all__ = ["is_remote", "local_path", "open_store"]
+from imkerutils.tiling.rawstore import RawStore
+
+__all__ = ["absolute", "dataset_name", "exists", "has_metadata", "is_remote", "local_path", "open_store", "remove"]
 
 
 def is_remote(location: str | os.PathLike[str]) -> bool:
@@ -38,3 +41,43 @@ def open_store(
     if is_remote(location):
         return FsspecStore.from_url(os.fspath(location), storage_options=storage_options, read_only=read_only)
     return LocalStore(local_path(location), read_only=read_only)
+
+
+def absolute(location: str | os.PathLike[str]) -> str:
+    """A local location as an absolute path (other processes may have another working directory)."""
+    return os.fspath(location) if is_remote(location) else str(local_path(location).absolute())
+
+
+def dataset_name(location: str | os.PathLike[str]) -> str:
+    """The dataset name readers show: the canvas folder's name.
+
+    >>> dataset_name("s3://bucket/trees/"), dataset_name("/data/forest")
+    ('trees', 'forest')
+    """
+    text = os.fspath(location).rstrip("/")
+    return text.rsplit("/", 1)[-1] or "canvas"
+
+
+def exists(location: str | os.PathLike[str], store: Store) -> bool:
+    """Whether anything is at ``location`` (on object storage: a root ``zarr.json``)."""
+    if not is_remote(location):
+        return local_path(location).exists()
+    return RawStore(store).exists("zarr.json")
+
+
+def has_metadata(location: str | os.PathLike[str], store: Store) -> bool:
+    """Whether ``location`` holds a root ``zarr.json``."""
+    if not is_remote(location):
+        return (local_path(location) / "zarr.json").is_file()
+    return RawStore(store).exists("zarr.json")
+
+
+def remove(location: str | os.PathLike[str], store: Store) -> None:
+    """Delete everything at ``location``."""
+    if not is_remote(location):
+        p = local_path(location)
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+        return
+    from zarr.core.sync import sync
+
+    sync(store.delete_dir(""))

@@ -3,6 +3,9 @@
 :func:`plan_pieces` cuts every piece of a write along tile lines and groups the parts by world tile, so
 each chunk gets exactly one task, which merges every part that falls in it (no two tasks ever write one
 chunk).  :class:`Step` drives the journal around those tasks; see ``docs/design.md`` ("A write step").
+:func:`run_now` runs a step's chunk tasks on the shared chunk pool; :func:`run_later` makes them a dask
+graph (``compute=False``); either way a chunk task is :func:`write_tile` (:func:`merge_tile`, then the
+canvas's ``_store_tile``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import functools
 import hashlib
 import os
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +29,8 @@ from imkerutils.tiling.journal import JournalState, StepMeta
 from imkerutils.tiling.window import Window, union
 
 if TYPE_CHECKING:
+    from dask.delayed import Delayed
+
     from imkerutils.tiling.canvas import Canvas
 
 __all__ = [
@@ -35,7 +41,11 @@ __all__ = [
     "chunk_pool",
     "digest",
     "manifest_key",
+    "merge_tile",
     "plan_pieces",
+    "run_later",
+    "run_now",
+    "write_tile",
 ]
 
 MANIFEST_PREFIX = "_manifest/"
@@ -161,13 +171,13 @@ class Step:
         stack.enter_context(c._journal.lock())
         self._lock = stack
         try:
-            state = c._recover()
+            state = c._storage.recover()
             if self.expect_token is not None and state.token != self.expect_token:
                 raise CanvasChangedError(
                     f"canvas {c.location} changed since the data for this step was read; nothing was written"
                 )
             self._after = union(state.bounds, self.window) if self.grow else state.bounds
-            self._state = c._make_room(self._after)
+            self._state = c._storage.make_room(self._after)
         except BaseException:
             self.abort()
             raise
@@ -194,7 +204,7 @@ class Step:
         assert self._meta is not None and self._state is not None
         c = self.canvas
         try:
-            c._settle(c._journal.commit(self._state, self._meta))
+            c._storage.settle(c._journal.commit(self._state, self._meta))
         finally:
             self._release()
         return StepInfo.from_meta(self._meta)
@@ -204,7 +214,7 @@ class Step:
         c = self.canvas
         try:
             if self._state is not None and self._state.pending is not None and self._lock is not None:
-                c._settle(c._journal.rollback(c._journal.read_state()))
+                c._storage.settle(c._journal.rollback(c._journal.read_state()))
         finally:
             self._release()
 
@@ -250,6 +260,52 @@ def run_now(step: Step, per_tile: dict[tuple[int, int], list[TilePart]], merge: 
         step.abort()
         raise
     return step.commit(done)
+
+
+def run_later(step: Step, per_tile: dict[tuple[int, int], list[TilePart]]) -> Delayed:
+    """``step`` as a dask graph: a begin task, one :func:`write_tile` task per tile after it, then the commit.
+
+    The commit task gets every chunk task's result, failures included, so it always runs and can roll the
+    step back, even when a caller computes the graph.
+    """
+    from dask.delayed import delayed
+
+    kind, token = step.kind, uuid.uuid4().hex
+    write = functools.partial(write_tile, step.canvas)
+    begun = delayed(step.begin, pure=False)(dask_key_name=f"{kind}-begin-{token}")
+    writes = [
+        delayed(write, pure=False)(begun, ij, parts, dask_key_name=f"{kind}-chunk-{token}-{n}")
+        for n, (ij, parts) in enumerate(per_tile.items())
+    ]
+    commit: Delayed = delayed(step.commit, pure=False)(writes, dask_key_name=f"{kind}-commit-{token}")
+    return commit
+
+
+def write_tile(canvas: Canvas, _begun: Any, ij: tuple[int, int], parts: list[TilePart]) -> BaseException | None:
+    """Write tile ``ij``'s share of a step (the only writer of that chunk) and its manifest entry.
+
+    ``_begun`` is the step's begin task, which the write must follow in a graph.  Returns, rather than
+    raises, any failure, so that the step's commit task always runs and can roll the step back, even when
+    the graph is computed by a caller (``compute=False``).
+    """
+    try:
+        full = merge_tile(canvas, ij, parts)
+        canvas._store_tile(ij, full, digest(full))
+    except Exception as exc:  # handed to Step.commit, which rolls back and re-raises
+        return exc
+    return None
+
+
+def merge_tile(canvas: Canvas, ij: tuple[int, int], parts: list[TilePart]) -> np.ndarray:
+    """Tile ``ij`` as the step leaves it: its parts merged into its current pixels (no write)."""
+    parts = [(piece, block.compute() if isinstance(block, _Lazy) else block) for piece, block in parts]
+    tw = canvas.grid.tile_window(*ij)
+    if len(parts) == 1 and parts[0][0] == tw:
+        return np.asarray(parts[0][1])
+    full = canvas.read(tw)  # a fresh, writable array
+    for piece, block in parts:
+        full[piece.slices((tw.row_off, tw.col_off))] = block
+    return full
 
 
 @functools.cache

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
+from imkerutils.tiling.artifacts import ARTIFACT_HASH_SUFFIX, ARTIFACT_PREFIXES, artifact_hash_key
 from imkerutils.tiling.chunkio import read_tile
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, level_window, project, tile_of_tile_key
 from imkerutils.tiling.journal import ENTRIES_PREFIX, WRITING_KEY
@@ -38,16 +39,9 @@ from imkerutils.tiling.step import MANIFEST_PREFIX, MANIFEST_TILES, digest, mani
 if TYPE_CHECKING:
     from imkerutils.tiling.canvas import Canvas
 
-__all__ = ["ARTIFACT_HASH_SUFFIX", "ARTIFACT_PREFIXES", "VerifyReport", "artifact_hash_key", "verify_canvas"]
+__all__ = ["VerifyReport", "verify_canvas"]
 
 _BATCH = 256  # tiles checked at a time, on the chunk pool
-ARTIFACT_PREFIXES = ("_generated/", "outputs/", "_staged/")
-ARTIFACT_HASH_SUFFIX = ".sha256"
-
-
-def artifact_hash_key(key: str) -> str:
-    """Where the SHA-256 of artifact ``key`` is kept: beside it, so deleting a folder deletes both."""
-    return key + ARTIFACT_HASH_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +80,9 @@ def _decodes(read: Callable[[], np.ndarray], where: str) -> tuple[np.ndarray | N
 
 def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
     """Check ``canvas`` as the module docstring says (``full=False``: level-0 tiles only, as format 1 did)."""
-    raw, frame, t = canvas._read_raw, canvas.frame, canvas.tile
+    raw, frame, t = canvas._storage.read_raw, canvas.frame, canvas.tile
     problems: list[str] = []
-    levels = canvas._pyramid.built_levels() if full else 1
+    levels = canvas._storage.pyramid.built_levels() if full else 1
     keys = (
         set(raw.list_prefix("", partials=True))
         if full
@@ -127,7 +121,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         accounted.update(leftovers)
     stale = {tile_of_tile_key(k) for k in keys if k.startswith(DIRTY_PREFIX)} if full else set()
     accounted.update(k for k in keys if k.startswith(DIRTY_PREFIX))
-    arrays = [canvas._pyramid.array(level) for level in range(levels)]
+    arrays = [canvas._storage.pyramid.array(level) for level in range(levels)]
 
     def chunk(level: int, i: int, j: int) -> np.ndarray:  # whole stored chunks, one zstd call each
         return read_tile(raw, frame, arrays[level], level, i, j)
@@ -212,7 +206,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
         return VerifyReport(tiles_checked=len(manifest), problems=tuple(problems))
 
     # -- the journal ---------------------------------------------------------------
-    state = canvas._state
+    state = canvas._storage.state
     pending = str(state.pending["id"]) if state.pending and "id" in state.pending else None
     for n, step_id in enumerate(state.steps, start=1):
         prefix = f"{ENTRIES_PREFIX}{step_id}/"

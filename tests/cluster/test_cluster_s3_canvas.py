@@ -246,7 +246,7 @@ def test_growing_left_and_up_on_s3_rebases_and_undo_redo_survive_it(endpoint: st
     assert canvas.bounds == Window(-9000, -7000, 10024, 8024)
     keys = bucket_keys(endpoint, "rebased/")
     assert {k.split("/")[1] for k in keys if k.split("/")[1][0].isdigit() or k.split("/")[1].startswith("g")} == {
-        canvas.frame.path(level) for level in range(canvas._pyramid.built_levels())
+        canvas.frame.path(level) for level in range(canvas._storage.pyramid.built_levels())
     }  # old arrays deleted
     np.testing.assert_array_equal(canvas.read(Window(-9000, -7000, 300, 200)), block)
     np.testing.assert_array_equal(canvas.read(Window(0, 0, 1024, 1024)), twin.pixels)

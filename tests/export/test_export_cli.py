@@ -177,4 +177,4 @@ def test_level_export_while_a_writer_holds_the_lock_reads_exact_levels(tmp_path:
     assert proc.returncode == 0, proc.stderr
     with Image.open(out) as im:
         np.testing.assert_array_equal(np.asarray(im), expected)
-    assert canvas._pyramid.dirty(), "the locked canvas was not written"
+    assert canvas._storage.pyramid.dirty(), "the locked canvas was not written"

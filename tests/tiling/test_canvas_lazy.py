@@ -67,7 +67,7 @@ def test_to_dask_graph_stays_local_on_a_huge_array(tmp_path):
     block = np.random.default_rng(2).integers(0, 256, (70, 90, 3), dtype=np.uint8)
     c.paste(block, *far, grow=True)
     c.paste(block, 0, 0, grow=True)
-    assert c._z.nchunks > 10**10  # the array's chunk grid is astronomically larger than the content
+    assert c._storage.z.nchunks > 10**10  # the array's chunk grid is astronomically larger than the content
     for w in (Window(far[0] - 5, far[1] - 7, 80, 100), Window(-3, -3, 200, 10)):
         arr = c.to_dask(w)
         assert arr.npartitions == chunk_tasks(arr) == c.grid.count(w)
@@ -193,11 +193,11 @@ def test_paste_changes_nothing_outside_its_window(canvas, data):
 # -- the array extent ----------------------------------------------------------------------
 def test_growing_resizes_the_arrays_and_past_the_largest_extent_is_refused(tmp_path, tree_digest):
     c = Canvas.create(tmp_path / "c", tile=TILE)
-    extent = c._z.shape[1]
+    extent = c._storage.z.shape[1]
     far = 40 * TILE  # beyond the array's end, right and down
     block = np.arange(20 * 20 * 3, dtype=np.uint32).reshape(20, 20, 3).astype(np.uint8)
     c.paste(block, far, far, grow=True)
-    assert c._z.shape[1] > extent and c._z.shape[1:] == c.frame.shape(0, c.bounds)
+    assert c._storage.z.shape[1] > extent and c._storage.z.shape[1:] == c.frame.shape(0, c.bounds)
     np.testing.assert_array_equal(Canvas.open(c.path).read(Window(far, far, 20, 20)), block)
     assert c.verify().ok
 

@@ -13,7 +13,7 @@ the data (the ome-zarr format ladder).  Format ``/1`` is a closed schema: a
 missing or unknown key is an error, and a new field means a new format version.
 
 Floats must be finite (JSON has no NaN or infinity): record an undefined score
-as ``None``.
+as ``None``.  The checks each field passes live in :mod:`.checks`.
 
 >>> from imkerutils.tiling.window import Window
 >>> t = TileRecord(index=0, tile_window=Window(0, 512, 1024, 1024),
@@ -25,21 +25,38 @@ True
 from __future__ import annotations
 
 import json
-import math
-import numbers
-import operator
-import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
 from imkerutils.errors import InvalidRecordError, UnknownRecordFormatError
 from imkerutils.exquisite.api.base import Usage
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.prompt.templates import prompt_sha256
+from imkerutils.exquisite.state.checks import (
+    MAX_SEED,
+    JSONValue,
+    check_artifacts,
+    check_int,
+    check_json,
+    check_list,
+    check_mapping,
+    check_opt_float,
+    check_opt_str,
+    check_scores,
+    check_sha,
+    check_step_id,
+    check_str,
+    check_timings,
+    check_tuple_of,
+    check_usage,
+    check_utc,
+    check_window,
+    decoding,
+    error,
+    format_utc,
+    load_usage,
+)
 from imkerutils.tiling.window import Window
 
 __all__ = [
@@ -54,142 +71,6 @@ __all__ = [
     "detect_format",
     "format_utc",
 ]
-
-JSONValue = Any  # None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]
-
-
-# --- field validation -------------------------------------------------------------------------------
-
-_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_MAX_SEED = 2**63
-
-
-def check_step_id(step_id: object) -> str:
-    """Return ``step_id`` if it is a safe directory name (letters, digits, ``.``, ``_``, ``-``).
-
-    >>> check_step_id("000042-right")
-    '000042-right'
-    """
-    if not isinstance(step_id, str) or not _STEP_ID.fullmatch(step_id) or len(step_id) > 128:
-        raise InvalidRecordError(
-            f"step id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; got {step_id!r}"
-        )
-    return step_id
-
-
-def format_utc(moment: datetime) -> str:
-    """``moment`` (timezone-aware) as an ISO-8601 UTC string with microseconds and a ``Z``.
-
-    >>> from datetime import datetime, timezone, timedelta
-    >>> format_utc(datetime(2025, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1))))
-    '2025-01-02T03:04:05.000000Z'
-    """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidRecordError("format_utc needs a timezone-aware datetime")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _err(where: str, problem: str) -> InvalidRecordError:
-    return InvalidRecordError(f"{where}: {problem}")
-
-
-def _str(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise _err(where, f"must be a string, got {value!r}")
-    return value
-
-
-def _opt_str(value: object, where: str) -> str | None:
-    return None if value is None else _str(value, where)
-
-
-def _int(value: object, where: str, *, minimum: int | None = None, below: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _err(where, f"must be an integer, got {value!r}")
-    n = operator.index(value)
-    if (minimum is not None and n < minimum) or (below is not None and n >= below):
-        raise _err(where, f"must be in [{minimum}, {below}), got {n}")
-    return n
-
-
-def _float(value: object, where: str, *, nonnegative: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _err(where, f"must be a number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise _err(where, f"must be finite (record an undefined value as None), got {x}")
-    if nonnegative and x < 0:
-        raise _err(where, f"must not be negative, got {x}")
-    return x
-
-
-def _opt_float(value: object, where: str, *, nonnegative: bool = False) -> float | None:
-    return None if value is None else _float(value, where, nonnegative=nonnegative)
-
-
-def _sha(value: object, where: str) -> str:
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise _err(where, f"must be 64 lowercase hex digits, got {value!r}")
-    return value
-
-
-def _window(value: object, where: str) -> Window:
-    if not isinstance(value, Window):
-        raise _err(where, f"must be a Window, got {value!r}")
-    return value
-
-
-def _usage(value: object, where: str) -> Usage | None:
-    if value is not None and not isinstance(value, Usage):
-        raise _err(where, f"must be a Usage or None, got {value!r}")
-    return value
-
-
-def _mapping(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise _err(where, f"must be a mapping with string keys, got {value!r}")
-    return value
-
-
-def _scores(value: object, where: str) -> dict[str, float | None]:
-    return {k: _opt_float(v, f"{where}[{k!r}]") for k, v in _mapping(value, where).items()}
-
-
-def _timings(value: object, where: str) -> dict[str, float]:
-    return {k: _float(v, f"{where}[{k!r}]", nonnegative=True) for k, v in _mapping(value, where).items()}
-
-
-def _artifacts(value: object, where: str) -> dict[str, str]:
-    out = {}
-    for role, path in _mapping(value, where).items():
-        p = _str(path, f"{where}[{role!r}]")
-        parts = PurePosixPath(p).parts
-        if not p or p.startswith("/") or "\\" in p or ":" in p or ".." in parts:
-            raise _err(f"{where}[{role!r}]", f"must be a relative POSIX path inside the root, got {p!r}")
-        out[role] = p
-    return out
-
-
-def _json(value: object, where: str) -> JSONValue:
-    """A JSON-safe copy of ``value``: tuples become lists, NumPy scalars plain numbers."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return _float(value, where)
-    if isinstance(value, Mapping):
-        return {k: _json(v, f"{where}[{k!r}]") for k, v in _mapping(value, where).items()}
-    if isinstance(value, list | tuple):
-        return [_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    raise _err(where, f"{type(value).__name__} is not JSON-serialisable")
-
-
-def _tuple_of(value: object, kind: type, where: str) -> tuple[Any, ...]:
-    if not isinstance(value, list | tuple) or not all(isinstance(v, kind) for v in value):
-        raise _err(where, f"must be a sequence of {kind.__name__}, got {value!r}")
-    return tuple(value)
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -208,16 +89,16 @@ class Attempt:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        _set(self, "seed", _int(self.seed, "attempt.seed", minimum=0, below=_MAX_SEED))
-        _set(self, "scores", _scores(self.scores, "attempt.scores"))
-        _str(self.reason, "attempt.reason")
+        _set(self, "seed", check_int(self.seed, "attempt.seed", minimum=0, below=MAX_SEED))
+        _set(self, "scores", check_scores(self.scores, "attempt.scores"))
+        check_str(self.reason, "attempt.reason")
 
     def to_dict(self) -> dict[str, JSONValue]:
         return {"seed": self.seed, "scores": dict(self.scores), "reason": self.reason}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
-        with _decoding("attempt", data, {"seed", "scores", "reason"}):
+        with decoding("attempt", data, {"seed", "scores", "reason"}):
             return cls(seed=data["seed"], scores=data["scores"], reason=data["reason"])
 
 
@@ -244,16 +125,16 @@ class TileRecord:
     artifacts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _set(self, "index", _int(self.index, "tile.index", minimum=0))
-        _window(self.tile_window, "tile.tile_window")
-        _window(self.write_window, "tile.write_window")
-        _set(self, "seed", _int(self.seed, "tile.seed", minimum=0, below=_MAX_SEED))
-        _set(self, "band_drift", _opt_float(self.band_drift, "tile.band_drift", nonnegative=True))
-        _set(self, "seam_scores", _scores(self.seam_scores, "tile.seam_scores"))
-        _usage(self.usage, "tile.usage")
-        _set(self, "cost_usd", _opt_float(self.cost_usd, "tile.cost_usd", nonnegative=True))
-        _opt_str(self.request_id, "tile.request_id")
-        _set(self, "artifacts", _artifacts(self.artifacts, "tile.artifacts"))
+        _set(self, "index", check_int(self.index, "tile.index", minimum=0))
+        check_window(self.tile_window, "tile.tile_window")
+        check_window(self.write_window, "tile.write_window")
+        _set(self, "seed", check_int(self.seed, "tile.seed", minimum=0, below=MAX_SEED))
+        _set(self, "band_drift", check_opt_float(self.band_drift, "tile.band_drift", nonnegative=True))
+        _set(self, "seam_scores", check_scores(self.seam_scores, "tile.seam_scores"))
+        check_usage(self.usage, "tile.usage")
+        _set(self, "cost_usd", check_opt_float(self.cost_usd, "tile.cost_usd", nonnegative=True))
+        check_opt_str(self.request_id, "tile.request_id")
+        _set(self, "artifacts", check_artifacts(self.artifacts, "tile.artifacts"))
 
     def to_dict(self) -> dict[str, JSONValue]:
         return {
@@ -271,7 +152,7 @@ class TileRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TileRecord:
-        with _decoding("tile", data, _TILE_KEYS):
+        with decoding("tile", data, _TILE_KEYS):
             return cls(
                 index=data["index"],
                 tile_window=Window.from_dict(data["tile_window"]),
@@ -279,7 +160,7 @@ class TileRecord:
                 seed=data["seed"],
                 band_drift=data["band_drift"],
                 seam_scores=data["seam_scores"],
-                usage=_load_usage(data["usage"]),
+                usage=load_usage(data["usage"]),
                 cost_usd=data["cost_usd"],
                 request_id=data["request_id"],
                 artifacts=data["artifacts"],
@@ -333,12 +214,12 @@ class StepRecord:
         try:
             _set(self, "direction", Direction.parse(self.direction))
         except ValueError as exc:
-            raise _err("step.direction", str(exc)) from None
-        _check_utc(self.created_at)
+            raise error("step.direction", str(exc)) from None
+        check_utc(self.created_at)
         for name in ("strip_window", "bounds_before", "bounds_after"):
-            _window(getattr(self, name), f"step.{name}")
-        _sha(self.band_sha256, "step.band_sha256")
-        _sha(self.result_sha256, "step.result_sha256")
+            check_window(getattr(self, name), f"step.{name}")
+        check_sha(self.band_sha256, "step.band_sha256")
+        check_sha(self.result_sha256, "step.result_sha256")
         for name in (
             "prompt_text",
             "user_prompt",
@@ -347,33 +228,33 @@ class StepRecord:
             "generator_version",
             "seam_strategy",
         ):
-            _str(getattr(self, name), f"step.{name}")
-        _set(self, "template_version", _int(self.template_version, "step.template_version", minimum=1))
-        _sha(self.prompt_sha256, "step.prompt_sha256")
+            check_str(getattr(self, name), f"step.{name}")
+        _set(self, "template_version", check_int(self.template_version, "step.template_version", minimum=1))
+        check_sha(self.prompt_sha256, "step.prompt_sha256")
         expected = prompt_sha256(self.template_name, self.template_version, self.prompt_text)
         if self.prompt_sha256 != expected:
-            raise _err(
+            raise error(
                 "step.prompt_sha256",
                 f"does not match the prompt text and template {self.template_name}/{self.template_version} "
                 f"(expected {expected})",
             )
-        _set(self, "seed", _int(self.seed, "step.seed", minimum=0, below=_MAX_SEED))
+        _set(self, "seed", check_int(self.seed, "step.seed", minimum=0, below=MAX_SEED))
         _set(
             self,
             "generator_params",
-            _json(_mapping(self.generator_params, "step.generator_params"), "step.generator_params"),
+            check_json(check_mapping(self.generator_params, "step.generator_params"), "step.generator_params"),
         )
-        _set(self, "seam_params", _json(_mapping(self.seam_params, "step.seam_params"), "step.seam_params"))
-        _set(self, "tiles", _tuple_of(self.tiles, TileRecord, "step.tiles"))
+        _set(self, "seam_params", check_json(check_mapping(self.seam_params, "step.seam_params"), "step.seam_params"))
+        _set(self, "tiles", check_tuple_of(self.tiles, TileRecord, "step.tiles"))
         indices = [t.index for t in self.tiles]
         if len(set(indices)) != len(indices):
-            raise _err("step.tiles", f"tile indices must be unique, got {indices}")
-        _usage(self.usage, "step.usage")
-        _set(self, "cost_usd", _opt_float(self.cost_usd, "step.cost_usd", nonnegative=True))
-        _set(self, "timings", _timings(self.timings, "step.timings"))
-        _set(self, "qc", _scores(self.qc, "step.qc"))
-        _set(self, "attempts", _tuple_of(self.attempts, Attempt, "step.attempts"))
-        _set(self, "artifacts", _artifacts(self.artifacts, "step.artifacts"))
+            raise error("step.tiles", f"tile indices must be unique, got {indices}")
+        check_usage(self.usage, "step.usage")
+        _set(self, "cost_usd", check_opt_float(self.cost_usd, "step.cost_usd", nonnegative=True))
+        _set(self, "timings", check_timings(self.timings, "step.timings"))
+        _set(self, "qc", check_scores(self.qc, "step.qc"))
+        _set(self, "attempts", check_tuple_of(self.attempts, Attempt, "step.attempts"))
+        _set(self, "artifacts", check_artifacts(self.artifacts, "step.artifacts"))
 
     def to_dict(self) -> dict[str, JSONValue]:
         """A JSON-ready dict in the current format (:data:`CURRENT_FORMAT`)."""
@@ -398,42 +279,6 @@ class StepRecord:
 
 
 _STEP_KEYS = frozenset(StepRecord.__dataclass_fields__)
-
-
-def _check_utc(value: object) -> None:
-    text = _str(value, "step.created_at")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise _err("step.created_at", f"must be an ISO-8601 timestamp, got {text!r}") from None
-    offset = moment.utcoffset()
-    if offset is None or offset.total_seconds() != 0:
-        raise _err("step.created_at", f"must be in UTC (end in 'Z' or '+00:00'), got {text!r}")
-
-
-def _load_usage(data: object) -> Usage | None:
-    if data is None:
-        return None
-    usage_keys = {"input_text_tokens", "input_image_tokens", "output_tokens"}
-    with _decoding("usage", data, usage_keys):
-        assert isinstance(data, Mapping)  # checked by _decoding
-        return Usage(**{k: _int(v, f"usage.{k}", minimum=0) for k, v in data.items()})
-
-
-@contextmanager
-def _decoding(what: str, data: object, keys: Iterable[str]) -> Iterator[None]:
-    """Check ``data``'s keys, and turn any error while decoding it into InvalidRecordError."""
-    if not isinstance(data, Mapping):
-        raise _err(what, f"expected a JSON object, got {type(data).__name__}")
-    missing, unknown = set(keys) - set(data), set(data) - set(keys)
-    if missing or unknown:
-        raise _err(what, f"missing field(s) {sorted(missing)}, unknown field(s) {sorted(unknown)}")
-    try:
-        yield
-    except InvalidRecordError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _err(what, f"{type(exc).__name__}: {exc}") from exc
 
 
 # --- formats ----------------------------------------------------------------------------------------
@@ -492,20 +337,14 @@ class StepFormatV1(StepFormat):
         }
 
     def decode(self, data: Mapping[str, Any]) -> StepRecord:
-        with _decoding("step", data, _STEP_KEYS | {"format"}):
+        with decoding("step", data, _STEP_KEYS | {"format"}):
             fields = {k: v for k, v in data.items() if k != "format"}
             for name in ("strip_window", "bounds_before", "bounds_after"):
                 fields[name] = Window.from_dict(data[name])
-            fields["tiles"] = tuple(TileRecord.from_dict(t) for t in _list(data["tiles"], "step.tiles"))
-            fields["attempts"] = tuple(Attempt.from_dict(a) for a in _list(data["attempts"], "step.attempts"))
-            fields["usage"] = _load_usage(data["usage"])
+            fields["tiles"] = tuple(TileRecord.from_dict(t) for t in check_list(data["tiles"], "step.tiles"))
+            fields["attempts"] = tuple(Attempt.from_dict(a) for a in check_list(data["attempts"], "step.attempts"))
+            fields["usage"] = load_usage(data["usage"])
             return StepRecord(**fields)
-
-
-def _list(value: object, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _err(where, f"must be a JSON array, got {value!r}")
-    return value
 
 
 #: Known formats, newest first.

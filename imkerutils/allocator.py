@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 from collections.abc import Callable
 from typing import cast
@@ -26,6 +27,7 @@ _M_MMAP_THRESHOLD = -3  # glibc's <malloc.h> parameter numbers
 _M_ARENA_MAX = -8
 
 
+@functools.cache
 def _mallopt() -> Callable[[int, int], int] | None:
     """glibc's ``mallopt``, or ``None`` off Linux or on a C library without it (musl)."""
     if not sys.platform.startswith("linux"):
@@ -40,6 +42,12 @@ def _mallopt() -> Callable[[int, int], int] | None:
     return cast("Callable[[int, int], int]", mallopt)
 
 
+def _set(parameter: int, value: int) -> bool:
+    """``mallopt(parameter, value)``; whether the allocator took it."""
+    mallopt = _mallopt()
+    return mallopt is not None and bool(mallopt(parameter, value))
+
+
 def fix_mmap_threshold() -> bool:
     """Keep glibc's mmap threshold at its default instead of letting it grow; returns whether it was set.
 
@@ -47,8 +55,7 @@ def fix_mmap_threshold() -> bool:
     to 316 MiB run to run with the adjustment and at 120 MiB every run without it, no slower
     (:mod:`imkerutils.tiling.decode` calls this before it starts libvips).
     """
-    mallopt = _mallopt()
-    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    return _set(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def return_freed_memory() -> bool:
@@ -57,5 +64,4 @@ def return_freed_memory() -> bool:
     Fixes the mmap threshold and caps the arenas at :data:`ARENA_MAX`.  Call it once at the start of a
     long-running process (the UI server), never at import.  Returns whether the allocator took both.
     """
-    mallopt = _mallopt()
-    return fix_mmap_threshold() and mallopt is not None and bool(mallopt(_M_ARENA_MAX, ARENA_MAX))
+    return fix_mmap_threshold() and _set(_M_ARENA_MAX, ARENA_MAX)

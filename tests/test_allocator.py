@@ -39,10 +39,10 @@ def _left_behind(setting: str) -> float:
 
 
 def test_freed_tile_buffers_go_back_to_the_system() -> None:
-    # 4 threads x 40 buffers of 3 MiB = 480 MiB made; 4 kept = 12 MiB
+    """4 threads x 40 buffers of 3 MiB = 480 MiB made; 4 kept = 12 MiB.
+
+    Without the settings, glibc's default kept all 480 MiB when this was measured alone
+    (``python -c "$SCENARIO" off``); in the full suite it once returned them anyway, so that
+    default is not asserted here, only what our settings guarantee.
+    """
     assert _left_behind("on") < 40
-
-
-def test_without_it_glibc_keeps_them() -> None:
-    """The finding this module answers (glibc's default), so the test above can fail."""
-    assert _left_behind("off") > 200

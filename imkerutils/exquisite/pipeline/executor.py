@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from imkerutils.errors import CanvasChangedError, ClusterError, ImkerError
 from imkerutils.exquisite.api.base import TileGenerator
-from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile
+from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile, TileKey
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, assemble_tile, run_tile
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run_batch_tiles"]
 
-TileKey = tuple[int, int]
 T = TypeVar("T")
 R = TypeVar("R")
 

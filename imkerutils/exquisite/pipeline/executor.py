@@ -15,20 +15,22 @@ import itertools
 import json
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from imkerutils.errors import CanvasChangedError, ClusterError, ImkerError
-from imkerutils.exquisite.api.base import TileGenerator
-from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile, TileKey
-from imkerutils.exquisite.geometry.direction import Direction
-from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, assemble_tile, run_tile
 from imkerutils.tiling.canvas import Canvas
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
     from distributed import Client
+
+    from imkerutils.exquisite.api.base import TileGenerator
+    from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile, TileKey
+    from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.exquisite.pipeline.cancel import Cancel
 
 __all__ = ["run_batch_tiles"]
 

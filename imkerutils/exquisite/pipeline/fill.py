@@ -17,16 +17,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from imkerutils.errors import InvalidGrowSettingsError
-from imkerutils.exquisite.api.base import TileGenerator, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.batch import plan_batch
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
@@ -47,12 +45,17 @@ from imkerutils.exquisite.prompt.templates import get_template, render
 from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.budget import Budget
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
-from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window, intersection, union
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from imkerutils.exquisite.api.base import TileGenerator, Usage
+    from imkerutils.tiling.canvas import Canvas
+
 __all__ = [
-    "Cancel",
     "DEFAULT_BY",
+    "Cancel",
     "Estimate",
     "FillOutcome",
     "FillResult",
@@ -72,12 +75,12 @@ __all__ = [
 
 
 def step_seed(run_seed: int, step: int) -> int:
-    """The seed of the ``step``-th step of a run (the rule :func:`~imkerutils.exquisite.pipeline.grow` follows)."""
+    """Return the seed of a run's ``step``-th step (the rule :func:`~imkerutils.exquisite.pipeline.grow` follows)."""
     return derive_seed(run_seed, "step", step)
 
 
 def content_windows(canvas: Canvas, around: Window) -> list[Window]:
-    """The windows near ``around`` that hold content: the bounds inside each storage tile some step wrote."""
+    """Return the windows near ``around`` that hold content: the bounds inside each storage tile some step wrote."""
     out = []
     for w in canvas.written_tile_windows(around):
         part = intersection(w, canvas.bounds)
@@ -94,7 +97,7 @@ def plan_fill_step(
     cell: int | tuple[int, int] | None = None,
     keep: Sequence[Window] = (),
 ) -> FillPlan:
-    """The plan :func:`fill` would follow on ``canvas`` now (``keep``: more windows never written)."""
+    """Return the plan :func:`fill` would follow on ``canvas`` now (``keep``: more windows never written)."""
     settings = settings or GrowSettings()
     t = settings.tile
     around = Window(region.row_off - t, region.col_off - t, region.height + 2 * t, region.width + 2 * t)
@@ -129,6 +132,7 @@ class Estimate:
     plans: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "steps": self.steps,
             "tiles": self.tiles,
@@ -144,7 +148,7 @@ class Estimate:
         }
 
     def lines(self) -> list[str]:
-        """The plan in plain words (what ``--dry-run`` prints)."""
+        """Return the plan in plain words (what ``--dry-run`` prints)."""
         a = self.bounds_after
         usd = "unknown" if self.worst_case_usd is None else f"${self.worst_case_usd:.4f}"
         model = f", model {self.model}" if self.model else ""
@@ -202,7 +206,7 @@ def estimate_fill(
     keep: Sequence[Window] = (),
     candidates: int = 1,
 ) -> Estimate:
-    """The plan of one fill and its worst case (tiles x candidates x attempts calls); nothing is generated.
+    """Return the plan of one fill and its worst case (tiles x candidates x attempts calls); nothing is generated.
 
     ``candidates`` is the number of whole-region candidates of a staged fill (1 for a direct one).
     """
@@ -222,7 +226,7 @@ def estimate_grow_region(
     steps: int = 1,
     candidates: int = 1,
 ) -> Estimate:
-    """The plans of :func:`grow_region`'s steps (each step's content follows from the last), without generating."""
+    """Return the plans of :func:`grow_region`'s steps (each follows from the last), without generating."""
     settings = settings or GrowSettings()
     t, size = settings.tile, canvas.tile
     bounds = before = canvas.bounds
@@ -258,7 +262,7 @@ def estimate_grow(
     *,
     steps: int = 1,
 ) -> Estimate:
-    """The plans of :func:`~imkerutils.exquisite.pipeline.grow` (whole edges, 512 px a step), without generating."""
+    """Return the plans of :func:`~imkerutils.exquisite.pipeline.grow` (whole edges, 512 px a step); no generation."""
     settings = settings or GrowSettings()
     bounds = canvas.bounds
     plans = []
@@ -290,7 +294,7 @@ class FillOutcome:
     rejected: list[dict[str, Any]]
 
     def pieces(self) -> list[tuple[Window, np.ndarray]]:
-        """The new pixels, one array per write window."""
+        """Return the new pixels, one array per write window."""
         return [(w, self.final[w.slices(self.tile.origin)]) for w in self.tile.write_windows]
 
 
@@ -304,6 +308,7 @@ class FillResult:
     record: StepRecord
 
     def pieces(self) -> list[tuple[Window, np.ndarray]]:
+        """Return the ``(world window, pixels)`` pieces every tile writes, in tile order."""
         return [p for o in self.outcomes for p in o.pieces()]
 
 
@@ -623,7 +628,7 @@ def fill(
 
 
 def growth_direction(directions: Sequence[Direction | str]) -> Direction | None:
-    """The direction the tiles of a growth step face: the edge's, when one edge grows."""
+    """Return the direction the tiles of a growth step face: the edge's, when one edge grows."""
     ds = {Direction.parse(d) for d in directions}
     return ds.pop() if len(ds) == 1 else None
 

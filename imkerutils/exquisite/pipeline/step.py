@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,21 +21,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imkerutils.errors import InvalidGrowSettingsError, UnknownSeamStrategyError
-from imkerutils.exquisite.api.base import TileGenerator, Usage
 from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile, TileKey, plan_batch
 from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.pipeline.artifacts import ArtifactSpool
-from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
-from imkerutils.exquisite.pipeline.qc import QCHook
 from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage, overlay
 from imkerutils.exquisite.prompt.templates import RenderedPrompt, get_template, render
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
-from imkerutils.tiling.canvas import Canvas
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from distributed import Client
+
+    from imkerutils.exquisite.api.base import TileGenerator, Usage
+    from imkerutils.exquisite.pipeline.cancel import Cancel
+    from imkerutils.exquisite.pipeline.qc import QCHook
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["EXQUISITE_INFO_KEY", "GrowSettings", "grow_batch", "grow_step", "plan_step", "step_records"]
 
@@ -84,7 +86,7 @@ def _directions(direction: Direction | str | Sequence[Direction | str]) -> list[
 def plan_step(
     canvas: Canvas, direction: Direction | str | Sequence[Direction | str], settings: GrowSettings | None = None
 ) -> BatchPlan:
-    """The batch plan the next step would follow."""
+    """Return the batch plan the next step would follow."""
     settings = settings or GrowSettings()
     return plan_batch(canvas.bounds, _directions(direction), overlap=settings.overlap)
 
@@ -274,7 +276,7 @@ def _draft_records(
 
 
 def _band_pixels(canvas: Canvas, tile: BatchTile, outcomes: Mapping[TileKey, TileOutcome]) -> np.ndarray:
-    """The real pixels ``tile`` kept as its band: the canvas's, with the new pixels of the tiles it depended on.
+    """Return the real pixels ``tile`` kept as its band: the canvas's, with the new pixels of the tiles it depended on.
 
     Read again rather than kept from the tile's output (known pixels are put back byte-identical), so a
     step holds no tile-sized images until its commit.
@@ -305,9 +307,5 @@ def _worst_scores(outcomes: Sequence[Any]) -> dict[str, float | None]:
 
 
 def step_records(canvas: Canvas) -> list[StepRecord]:
-    """The records of the committed growth steps (one per edge), oldest first."""
-    out = []
-    for info in canvas.history():
-        for data in info.info.get(EXQUISITE_INFO_KEY) or []:
-            out.append(StepRecord.from_dict(data))
-    return out
+    """Return the records of the committed growth steps (one per edge), oldest first."""
+    return [StepRecord.from_dict(data) for info in canvas.history() for data in info.info.get(EXQUISITE_INFO_KEY) or []]

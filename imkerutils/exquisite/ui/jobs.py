@@ -87,7 +87,7 @@ SERVER_TILES_IN_FLIGHT = 4
 
 
 def tiles_in_flight(generator: TileGenerator) -> int:
-    """The generator's useful parallel calls, at most :data:`SERVER_TILES_IN_FLIGHT` (bounds the server's memory)."""
+    """Return the generator's useful parallel calls, capped at :data:`SERVER_TILES_IN_FLIGHT` (the server's memory)."""
     return max(1, min(SERVER_TILES_IN_FLIGHT, generator.max_concurrency))
 
 
@@ -126,10 +126,12 @@ class Job:
 
     @property
     def kind(self) -> str:
+        """Return the request's kind (``grow``, ``fill``, ``stage``, ...)."""
         return str(self.request.to_dict().get("kind", "grow"))
 
     @property
     def active(self) -> bool:
+        """Return whether the job is queued or running."""
         return self.status in ("queued", "running")
 
     def enter(self, phase: str) -> None:
@@ -155,6 +157,7 @@ class Job:
         return tiles_left * sum(self.tile_seconds) / len(self.tile_seconds)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the job as the page shows it (JSON)."""
         steps = self.request.steps
         part = self.tiles_done / self.tiles_total if self.tiles_total else 0.0
         progress = 1.0 if self.status == "done" else min(1.0, (self.steps_done + part) / steps)
@@ -203,7 +206,7 @@ class View:
 
 
 def _written_window(step: StepInfo, tile: int) -> Window | None:
-    """The smallest window around the level-0 tiles ``step`` wrote, inside its bounds (None: it wrote none)."""
+    """Return the smallest window around the level-0 tiles ``step`` wrote, inside its bounds (None: it wrote none)."""
     if not step.written:
         return None
     rows = [i for i, _ in step.written]
@@ -213,7 +216,7 @@ def _written_window(step: StepInfo, tile: int) -> Window | None:
 
 
 def _summarise(step: StepInfo, tile: int = 1024) -> tuple[dict[str, Any], Window]:
-    """What the history list shows for one step, and the region its thumbnail shows (and the viewer outlines).
+    """Return what the history list shows for one step, and the region its thumbnail shows (and the viewer outlines).
 
     A generation step's region is its strips; any other step's is the tiles it wrote (a paste far from the
     rest shows itself, not the whole canvas), or its bounds when it wrote none.
@@ -260,7 +263,7 @@ OVERLAY_PX = 2048  # longest side of a candidate's overlay image
 
 
 def _region_of(req: GenerateRequest, bounds: Window) -> tuple[Window, tuple[Window, ...], str | None]:
-    """The region a generate request fills on a canvas with ``bounds``, the windows it keeps, its direction."""
+    """Return the region a generate request fills on a canvas with ``bounds``, the windows it keeps, its direction."""
     if req.region is not None:
         return req.region, (), None
     region, keep = edge_region(bounds, req.directions, req.by, req.along)
@@ -276,7 +279,7 @@ def _bbox(windows: list[Window]) -> Window:
 
 
 def _summarise_proposal(p: Proposal, token: str) -> dict[str, Any]:
-    """What the page shows of a staged proposal: its region, the box its candidates write, each candidate."""
+    """Return what the page shows of a staged proposal: its region, the box its candidates write, each candidate."""
     box = _bbox(list(p.plan.written)) if p.plan.written else p.region
     records = p.records()
     out: dict[str, Any] = {
@@ -359,6 +362,7 @@ class CanvasSession:
 
     @property
     def view(self) -> View:
+        """Return the published view of the canvas (after :meth:`start`)."""
         if self._view is None:
             raise RuntimeError("CanvasSession.start() has not run")
         return self._view
@@ -423,10 +427,11 @@ class CanvasSession:
 
     # -- generators ----------------------------------------------------------------
     def generator_names(self) -> list[str]:
+        """Return the names of the generators this server offers."""
         return list(self._factories) if self._factories is not None else list(available_generators())
 
     def generators(self) -> list[dict[str, Any]]:
-        """The generators offered, each with whether it can run here and why not."""
+        """Return the generators offered, each with whether it can run here and why not."""
         out = []
         for name in self.generator_names():
             note = unavailable_note(name, self._factories)  # e.g. the key variable its class declares is unset
@@ -434,6 +439,7 @@ class CanvasSession:
         return out
 
     def default_generator(self) -> str:
+        """Return the generator the page selects first (``local``, else ``mock``, else the first)."""
         names = self.generator_names()
         return next((n for n in ("local", "mock") if n in names), names[0] if names else "")
 
@@ -446,6 +452,7 @@ class CanvasSession:
 
     @staticmethod
     def seams() -> list[str]:
+        """Return the names of the seam strategies."""
         return list(seam_strategy_names())
 
     # -- jobs ------------------------------------------------------------------------
@@ -489,13 +496,17 @@ class CanvasSession:
         return job
 
     def job(self, job_id: str) -> dict[str, Any] | None:
+        """Return job ``job_id`` as JSON, or ``None`` if there is none."""
         with self._lock:
             job = self._jobs.get(job_id)
             return None if job is None else job.to_dict()
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
-        """Cancel a job: a queued one never runs; a running one stops before its next generator call or
-        its commit, with nothing written by the running step.  Finished jobs are left as they are."""
+        """Cancel a job, and return it as JSON (``None`` if there is no such job).
+
+        A queued job never runs; a running one stops before its next generator call or its commit, with
+        nothing written by the running step.  Finished jobs are left as they are.
+        """
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
@@ -663,7 +674,7 @@ class CanvasSession:
 
     # -- plans and the budget --------------------------------------------------------------
     def plan(self, request: GenerateRequest) -> dict[str, Any]:
-        """What generating ``request`` would do and cost at worst, from the published state; nothing runs."""
+        """Return what generating ``request`` would do and cost at worst, from the published state; nothing runs."""
         reader = self.view.reader
         generator = self.make_generator(request.generator)
         settings = GrowSettings(prompt=request.prompt, seed=request.seed, seam=request.seam)
@@ -780,7 +791,7 @@ class CanvasSession:
         }
 
     def read_tile(self, level: int, col: int, row: int) -> tuple[View, np.ndarray | None]:
-        """The view and the pixels of viewer tile ``(col, row)`` of pyramid ``level``.
+        """Return the view and the pixels of viewer tile ``(col, row)`` of pyramid ``level``.
 
         None when the tile shows nothing (outside the bounds, or no step ever wrote under it).  Pixels
         over never-written level-0 tiles come back as RGBA with alpha 0 (the rest opaque); a tile that is
@@ -799,7 +810,7 @@ class CanvasSession:
         return v, with_alpha(pixels, mask)
 
     def thumbnail(self, number: int) -> bytes | None:
-        """A small PNG of what committed step ``number`` added (None if there is no such step)."""
+        """Return a small PNG of what committed step ``number`` added (None if there is no such step)."""
         v = self.view
         region = v.regions.get(number)
         if region is None or number > v.head:

@@ -556,7 +556,7 @@ def commit_pieces(
     start = time.perf_counter()
     canvas.write(
         [(w.row_off, w.col_off, a) for w, a in pieces],
-        grow=True,
+        extend=True,
         kind="fill",
         info={EXQUISITE_INFO_KEY: [record.to_dict()]},
         expect_token=expect_token,

@@ -188,7 +188,7 @@ def grow_batch(
         commit_start = time.perf_counter()
         canvas.write(
             pieces,
-            grow=True,
+            extend=True,
             kind="grow-" + "-".join(d.value for d in batch.directions),
             info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
             expect_token=token,

@@ -22,8 +22,9 @@ zstd TIFF, **verify** the whole canvas; and zarr's own calls on a plain level ar
 
 Each operation is timed ``--rounds`` times per variant after one warm-up, interleaved (A B, B A, ...), and
 the medians compared: *speed-up* = default's median / the variant's (> 1: the variant is faster; the issue
-adopts a variant where it is >= 1.2).  The twins' pixels are checked equal at the end.  An operation a
-variant cannot do is reported with its error.
+adopts a variant where it is >= 1.2), and the median of the rounds' own ratios beside it (each round's pair
+ran back to back, so a change of the machine's load between rounds cancels).  The twins' pixels are checked
+equal at the end.  An operation a variant cannot do is reported with its error.
 
 Usage::
 
@@ -210,6 +211,8 @@ def compare(base: Twin, new: Twin, rounds: int) -> dict[str, Any]:
         if not errors:
             row["median"] = {k: statistics.median(v) for k, v in times.items()}
             row["speedup"] = row["median"][base.name] / row["median"][new.name]
+            pairs = zip(times[base.name], times[new.name], strict=True)  # one pair per round: load drift cancels
+            row["speedup_paired"] = statistics.median(a / b for a, b in pairs)
         out["ops"][op] = row
     digests = {t.name: t.digest() for t in (base, new)}
     out["same_pixels"] = digests[base.name] == digests[new.name]
@@ -306,16 +309,29 @@ def report(res: dict[str, Any]) -> str:
         for op, row in part["ops"].items():
             a, b = part["default"], part["variant"]
             if row["errors"]:
-                rows.append([key, op, f"{a} vs {b}", "—", "; ".join(f"{k}: {v}" for k, v in row["errors"].items())])
+                rows.append(
+                    [key, op, f"{a} vs {b}", "—", "—", "; ".join(f"{k}: {v}" for k, v in row["errors"].items())]
+                )
                 continue
             m = row["median"]
             rows.append(
-                [key, op, f"{a} vs {b}", f"{fmt_seconds(m[a])} vs {fmt_seconds(m[b])}", f"**{row['speedup']:.2f}×**"]
+                [
+                    key,
+                    op,
+                    f"{a} vs {b}",
+                    f"{fmt_seconds(m[a])} vs {fmt_seconds(m[b])}",
+                    f"**{row['speedup']:.2f}×**",
+                    f"{row['speedup_paired']:.2f}×",
+                ]
             )
         lines.append(f"{key}: twins' pixels equal at the end: {part['same_pixels']}")
         if part.get("plain_zarrs_read"):
             lines.append(f"plain zarrs on the canvas's read: {part['plain_zarrs_read'].splitlines()[0][:160]}")
-    lines += ["", markdown_table(["store", "operation", "default vs variant", "median", "speed-up"], rows), ""]
+    lines += [
+        "",
+        markdown_table(["store", "operation", "default vs variant", "median", "speed-up", "per-round median"], rows),
+        "",
+    ]
     for key, err in res.get("errors", {}).items():
         lines.append(f"part {key} failed: {err.splitlines()[-1]}")
     return "\n".join(lines) + "\n"

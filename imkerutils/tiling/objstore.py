@@ -4,8 +4,9 @@
 :class:`zarr.storage.ObjectStore` over :class:`obstore.store.S3Store`; unset (or ``fsspec``), canvases go
 through :class:`zarr.storage.FsspecStore` as before.  The stored keys and bytes are the same either way, so
 one canvas may be opened by both.  Measured on a loopback S3 server (``docs/benchmarks.md``, "I/O stack"),
-obstore reads, pastes, steps and verifies 1.2 to 1.9x faster.  Processes that open the canvas themselves
-(a ``dask.distributed`` cluster's workers) choose by their own environment.
+obstore reads, pastes, steps, exports and verifies 1.1 to 3x faster.  Processes that open the canvas
+themselves (a ``dask.distributed`` cluster's workers) choose by their own environment.  Export outputs at a
+URL are still written through fsspec.
 
 The fsspec ``storage_options`` a canvas is opened with are translated (``key``, ``secret``, ``token``,
 ``anon``, ``endpoint_url`` and ``client_kwargs``' ``endpoint_url`` / ``region_name``); anything else is

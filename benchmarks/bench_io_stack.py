@@ -45,12 +45,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from _util import fmt_seconds, machine_info, markdown_table, photo_like, publish
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "io_stack.json"
@@ -329,8 +331,8 @@ def report(res: dict[str, Any]) -> str:
                     op,
                     f"{a} vs {b}",
                     f"{fmt_seconds(m[a])} vs {fmt_seconds(m[b])}",
-                    f"**{row['speedup']:.2f}×**",
-                    f"{row['speedup_paired']:.2f}×",
+                    f"**{row['speedup']:.2f}x**",
+                    f"{row['speedup_paired']:.2f}x",
                 ]
             )
         lines.append(f"{key}: twins' pixels equal at the end: {part['same_pixels']}")

@@ -19,11 +19,12 @@ allowed, as fsspec allows it.
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from zarr.abc.store import Store
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import StoreConfigError
+
+if TYPE_CHECKING:
+    from zarr.abc.store import Store
 
 __all__ = ["ENV", "backend", "obstore_store", "s3_options"]
 
@@ -35,7 +36,7 @@ _CLIENT_OPTIONS = {"endpoint_url": "endpoint", "region_name": "region"}
 
 
 def backend() -> str:
-    """The object-store backend this process's environment asks for: ``"fsspec"`` (default) or ``"obstore"``."""
+    """Return the object-store backend this process's environment asks for: ``"fsspec"`` (default) or ``"obstore"``."""
     value = os.environ.get(ENV, "").strip().lower() or "fsspec"
     if value not in BACKENDS:
         raise StoreConfigError(f"{ENV}={value!r} is not a backend: use one of {', '.join(BACKENDS)}")
@@ -43,7 +44,7 @@ def backend() -> str:
 
 
 def s3_options(storage_options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """obstore's S3 ``config`` and ``client_options`` for fsspec (s3fs) ``storage_options``.
+    """Return obstore's S3 ``config`` and ``client_options`` for fsspec (s3fs) ``storage_options``.
 
     >>> s3_options({"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}})
     ({'access_key_id': 'k', 'secret_access_key': 's', 'endpoint': 'http://127.0.0.1:9000'}, {'allow_http': True})
@@ -68,7 +69,7 @@ def s3_options(storage_options: dict[str, Any] | None) -> tuple[dict[str, Any], 
 
 
 def obstore_store(url: str, *, read_only: bool, storage_options: dict[str, Any] | None) -> Store:
-    """The Zarr store of the canvas at ``s3://bucket/prefix`` through obstore."""
+    """Return the Zarr store of the canvas at ``s3://bucket/prefix``, through obstore."""
     scheme, _, rest = url.partition("://")
     if scheme not in ("s3", "s3a"):
         raise StoreConfigError(f"{ENV}=obstore opens s3:// canvases only, not {url!r} (unset it to use fsspec)")

@@ -7,8 +7,7 @@ must hold the same bytes in both, and each backend must open, read and verify wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -19,6 +18,9 @@ from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.location import open_store
 from imkerutils.tiling.objstore import ENV
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytest.importorskip("obstore")
 BUCKET = "obstore-twins"
@@ -79,7 +81,9 @@ def test_a_canvas_through_obstore_stores_the_bytes_fsspec_stores(
 
     a, b = stored(endpoint, "fsspec/twin"), stored(endpoint, "obstore/twin")
     outside = sorted(k for k in a if not k.startswith("_journal/"))
-    assert len(outside) > 10 and any(k.startswith("0/c/") for k in outside) and "outputs/a.bin" in outside
+    assert len(outside) > 10
+    assert any(k.startswith("0/c/") for k in outside)
+    assert "outputs/a.bin" in outside
     assert sorted(k for k in b if not k.startswith("_journal/")) == outside
     assert [k for k in outside if a[k] != b[k]] == []
     assert sum(k.startswith("_journal/") for k in a) == sum(k.startswith("_journal/") for k in b)
@@ -94,8 +98,11 @@ def test_each_backend_opens_and_verifies_what_the_other_wrote(
     canvas, shas = build(url, opts)
     monkeypatch.setenv(ENV, reader)
     other = Canvas.open(url, storage_options=opts)
-    assert other.bounds == canvas.bounds and other.head == canvas.head and canvas_sha(other) == shas[-2]
-    assert other.verify().ok and other.get_artifact("outputs/a.bin") == b"\x00artifact\xff"
+    assert other.bounds == canvas.bounds
+    assert other.head == canvas.head
+    assert canvas_sha(other) == shas[-2]
+    assert other.verify().ok
+    assert other.get_artifact("outputs/a.bin") == b"\x00artifact\xff"
     other.paste(np.full((10, 10, 3), 7, np.uint8), 0, 0)
     monkeypatch.setenv(ENV, writer)
     assert Canvas.open(url, storage_options=opts).read(Window(0, 0, 10, 10)).tolist() == [[[7] * 3] * 10] * 10

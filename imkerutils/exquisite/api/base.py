@@ -34,6 +34,10 @@ class TileRequest:
     direction: Direction
     size: int = 1024
 
+    def __post_init__(self) -> None:
+        # parsed here, where a request is made, so generators take ``direction`` as it is
+        object.__setattr__(self, "direction", Direction.parse(self.direction))
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:

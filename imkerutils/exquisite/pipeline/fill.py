@@ -32,7 +32,7 @@ from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam
 from imkerutils.exquisite.geometry.seam import SeamScores
 from imkerutils.exquisite.pipeline.artifacts import artifact_jobs, store_artifacts
 from imkerutils.exquisite.pipeline.cancel import Cancel
-from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, tile_worst_case_usd
+from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, step_worst_case_usd
 from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_step, step_seed
 from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY, GrowSettings, sha_of, worst_scores
 from imkerutils.exquisite.pipeline.tile import add_usage, draw_tile, scores_dict
@@ -189,8 +189,7 @@ def generate_fill(
     if plan is None:
         plan = plan_fill_step(canvas, region, settings, cell=cell, keep=keep)
     if budget_usd is not None:
-        unit = tile_worst_case_usd(generator)
-        worst = None if unit is None else len(plan.tiles) * settings.candidates * (settings.max_retries + 1) * unit
+        worst = step_worst_case_usd(len(plan.tiles), generator, settings)
         Budget(budget_usd, canvas_spent_usd(canvas)).check(worst)
     template = get_template(settings.template, settings.template_version)
     index = {t.key: n for n, t in enumerate(plan.tiles)}

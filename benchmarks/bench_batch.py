@@ -41,9 +41,8 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _util import (
     fmt_seconds,
@@ -53,6 +52,9 @@ from _util import (
     publish,
     run_parts,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "batch.json"

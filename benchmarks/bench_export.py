@@ -43,9 +43,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from _util import (
@@ -59,6 +58,9 @@ from _util import (
     run_measured,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"

@@ -42,13 +42,15 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from _util import fmt_seconds, machine_info, markdown_table, photo_like, publish, time_call, time_pair
 from bench_growth import build_large, pick_scratch
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "from_zarr.json"

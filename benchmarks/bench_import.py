@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import (  # noqa: E402
+from _util import (
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,

@@ -250,7 +250,7 @@ def bench_tiles(large: Path, concurrency: int, counts: dict[str, int]) -> dict[s
             out[fmt] = {
                 "requests": count,
                 "median_ms": 1e3 * statistics.median(lat),
-                "p95_ms": 1e3 * lat[max(0, int(round(0.95 * len(lat))) - 1)],
+                "p95_ms": 1e3 * lat[max(0, round(0.95 * len(lat)) - 1)],
                 "max_ms": 1e3 * lat[-1],
                 "tiles_per_s": count / wall,
                 "mean_bytes": size / count,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 from imkerutils.cli._generation import (
@@ -18,10 +18,14 @@ from imkerutils.cli._generation import (
     print_staged,
 )
 
+if TYPE_CHECKING:
+    import argparse
+
 log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``fill`` command to the subcommand parsers ``sub``."""
     p = add_command(
         sub,
         "fill",
@@ -45,6 +49,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils fill`` with the parsed ``args``; return the exit status."""
     from tqdm import tqdm
 
     from imkerutils.errors import StepCancelledError

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.cli._common import Subparsers, add_command, emit, positive_int, region_json, size_json
 from imkerutils.cli._generation import (
@@ -24,10 +23,14 @@ from imkerutils.tiling import Canvas
 from imkerutils.tiling.location import is_remote
 from imkerutils.tiling.tiles import is_canvas
 
+if TYPE_CHECKING:
+    import argparse
+
 log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``grow`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "grow", help="grow a canvas (or an image file) outward with an image generator")
     p.add_argument("canvas", help="a canvas, or an image file (a canvas <name>.zarr is created beside it)")
     p.add_argument(
@@ -74,7 +77,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
-    """An existing canvas (folder or URL), or the canvas beside an image file (created on first use)."""
+    """Return an existing canvas (folder or URL), or the canvas beside an image file (created on first use)."""
     if is_remote(path) or is_canvas(path):
         return Canvas.open(path)
     image = Path(path)
@@ -88,7 +91,7 @@ def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
 
 
 def _existing(path: str) -> str:
-    """The canvas a dry run plans on: ``path``, or the canvas made beside an image file."""
+    """Return the canvas a dry run plans on: ``path``, or the canvas made beside an image file."""
     if is_remote(path) or is_canvas(path):
         return path
     beside = Path(path).with_suffix(".zarr")
@@ -108,6 +111,7 @@ def _uses_fill(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils grow`` with the parsed ``args``; return the exit status."""
     from tqdm import tqdm
 
     from imkerutils.errors import InvalidGrowSettingsError, StepCancelledError

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.imageio import read_image
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``paste`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "paste", help="paste an image into a canvas as one undoable step")
     p.add_argument("canvas")
     p.add_argument("tile", help="image file to paste (any size)")
@@ -21,6 +25,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils paste`` with the parsed ``args``; return the exit status."""
     canvas = Canvas.open(args.canvas)
     pixels = read_image(args.tile, mode=canvas.mode, trusted=args.trust_large)
     step = canvas.paste(pixels, args.y, args.x, grow=args.grow, info={"tile_file": args.tile})

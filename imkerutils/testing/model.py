@@ -20,8 +20,8 @@ Window(row_off=-1, col_off=0, height=3, width=3)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from imkerutils.errors import (
     OutOfBoundsError,
 )
 from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["DEFAULT_REGION", "CanvasModel"]
 

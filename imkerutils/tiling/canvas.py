@@ -18,14 +18,7 @@ room for a step, settling after one, undo and redo); :mod:`.views` makes the laz
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
-
-import numpy as np
-import zarr
-from zarr.abc.store import Store
 
 from imkerutils.errors import CanvasNotFoundError, CanvasReadOnlyError, InvalidWindowError
 from imkerutils.tiling import artifacts, legacy, views
@@ -48,13 +41,21 @@ from imkerutils.tiling.step import (
 )
 from imkerutils.tiling.storage import CanvasStorage
 from imkerutils.tiling.verify import VerifyReport, verify_canvas
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+    from pathlib import Path
+
     import dask.array as da
+    import numpy as np
     import xarray as xr
+    import zarr
     from dask.delayed import Delayed
     from distributed import Client
+    from zarr.abc.store import Store
+
+    from imkerutils.tiling.window import Window
 
     #: Pixels to write: ``(h, w, channels)`` uint8, NumPy or dask.
     Pixels: TypeAlias = np.ndarray | da.Array
@@ -201,11 +202,11 @@ class Canvas:
         artifacts.put_artifact(self._raw, key, data)
 
     def get_artifact(self, key: str) -> bytes | None:
-        """The bytes of artifact ``key`` (``None`` when there is none)."""
+        """Return the bytes of artifact ``key`` (``None`` when there is none)."""
         return self._storage.read_raw.get(key)
 
     def list_artifacts(self, prefix: str) -> list[str]:
-        """The keys of the artifacts under the folder ``prefix``, sorted."""
+        """Return the keys of the artifacts under the folder ``prefix``, sorted."""
         return artifacts.list_artifacts(self._storage.read_raw, prefix)
 
     def delete_artifacts(self, prefix: str) -> None:
@@ -252,7 +253,7 @@ class Canvas:
         return levels_needed(self.bounds, self.tile)
 
     def level_array(self, level: int) -> zarr.Array[Any] | None:
-        """The Zarr array :meth:`read` reads for ``level`` (``(C, H, W)``; see :attr:`frame` for placement).
+        """Return the Zarr array :meth:`read` reads for ``level`` (``(C, H, W)``; see :attr:`frame` for placement).
 
         ``None`` when that level is not built, or when a read-only canvas's pyramid is behind its
         level 0 (tiles written since its last update), so that no caller copies stale chunks.
@@ -268,7 +269,7 @@ class Canvas:
             return None
 
     def level_bounds(self, level: int) -> Window:
-        """The bounds in level-``level`` pixels (floor of the start, ceil of the end)."""
+        """Return the bounds in level-``level`` pixels (floor of the start, ceil of the end)."""
         return level_window(self.bounds, level)
 
     def read(self, window: Window, level: int = 0) -> np.ndarray:
@@ -299,7 +300,7 @@ class Canvas:
         return self._storage.update_pyramid(workers=workers, client=client, storage_options=self.storage_options)
 
     def to_dask(self, window: Window | None = None) -> da.Array:
-        """A lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
+        """Return a lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
         return views.to_dask(self, window)
 
     def to_xarray(self, window: Window | None = None) -> xr.DataArray:
@@ -421,11 +422,11 @@ class Canvas:
         return StepInfo.from_meta(self._storage.travel(back=back))
 
     def history(self) -> list[StepInfo]:
-        """Committed steps, oldest first."""
+        """Return the committed steps, oldest first."""
         return [StepInfo.from_meta(m) for m in self._journal.steps(self._storage.state)]
 
     def undone(self) -> list[StepInfo]:
-        """The undone steps :meth:`redo` can re-apply, the next one to redo first."""
+        """Return the undone steps :meth:`redo` can re-apply, the next one to redo first."""
         state = self._storage.state
         return [StepInfo.from_meta(self._journal.read_meta(n, state)) for n in range(state.head + 1, state.top + 1)]
 
@@ -445,7 +446,7 @@ class Canvas:
         return export_region(self, out, **options)
 
     def written_tiles(self) -> int:
-        """Number of tiles the manifest records."""
+        """Return the number of tiles the manifest records."""
         return len(self._storage.read_raw.list_prefix(MANIFEST_TILES))
 
     def disk_usage(self) -> int:
@@ -456,7 +457,7 @@ class Canvas:
         return self._raw.total_size()
 
     def summary(self) -> dict[str, Any]:
-        """What ``imkerutils info`` prints."""
+        """Return what ``imkerutils info`` prints."""
         b = self.bounds
         return {
             "path": self.location,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +30,13 @@ from imkerutils.tiling.decode import (
     probe,
     read_pixels,
 )
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import dask.array as da
+
+    from imkerutils.tiling.window import Window
 
 __all__ = [
     "MAX_PIXELS",
@@ -73,9 +75,11 @@ class ImageSource:
         self.close()
 
     def read(self, window: Window) -> np.ndarray:
+        """Return the pixels of ``window`` (decoding only what it needs)."""
         return np.asarray(self._array[window.row_off : window.row_end, window.col_off : window.col_end])
 
     def to_dask(self, tile: int = 1024) -> da.Array:
+        """Return the image as a lazy dask array in ``tile``-px blocks."""
         import dask.array as da
 
         view: da.Array
@@ -175,7 +179,7 @@ def _refuse_narrowing(img: Image.Image, p: Path) -> None:
 
 
 def image_mode(path: str | os.PathLike[str]) -> str:
-    """The mode Pillow decodes an image file in, read from its header only (nothing is decoded)."""
+    """Return the mode Pillow decodes an image file in, read from its header only (nothing is decoded)."""
     p = Path(path)
     if not p.exists():
         raise ImageFileError(f"image file not found: {p}")
@@ -227,7 +231,7 @@ def to_rgb_or_rgba(img: Image.Image, mode: str | None = None) -> np.ndarray:
 
 
 def _open_tiff_lazily(info: ImageInfo) -> ImageSource | None:
-    """A chunky 8-bit RGB(A) TIFF read tile by tile through tifffile's Zarr view (None for other layouts)."""
+    """Return a chunky 8-bit RGB(A) TIFF read tile by tile through tifffile's Zarr view (None for other layouts)."""
     import tifffile
     import zarr
 

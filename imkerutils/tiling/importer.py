@@ -15,10 +15,7 @@ import collections
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
 from imkerutils.tiling.export._atomic import _publish
@@ -27,6 +24,10 @@ from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import numpy as np
+
     from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["import_image", "write_strips"]
@@ -44,7 +45,7 @@ def import_image(
     overwrite: bool,
     storage_options: dict[str, Any] | None,
 ) -> Canvas:
-    """What :meth:`Canvas.from_image` does (see the module docstring)."""
+    """Import an image as a canvas: what :meth:`Canvas.from_image` does (see the module docstring)."""
     from imkerutils.tiling.decode import iter_strips, probe
 
     info = probe(image, trusted=trusted)  # the policy, from the header: nothing decoded yet

@@ -16,7 +16,6 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,13 +24,15 @@ import numpy as np
 
 from imkerutils.errors import CanvasChangedError, InvalidWindowError, OutOfBoundsError
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, project, tile_key, tile_of_tile_key
-from imkerutils.tiling.journal import JournalState, StepMeta
 from imkerutils.tiling.window import Window, union
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from dask.delayed import Delayed
 
     from imkerutils.tiling.canvas import Canvas
+    from imkerutils.tiling.journal import JournalState, StepMeta
 
 __all__ = [
     "MANIFEST_PREFIX",
@@ -55,7 +56,7 @@ TilePart = tuple[Window, Any]  # a world window inside one tile, and its pixels 
 
 
 def manifest_key(i: int, j: int) -> str:
-    """The manifest entry of level-0 world tile ``(i, j)``."""
+    """Return the manifest entry of level-0 world tile ``(i, j)``."""
     return MANIFEST_PREFIX + tile_key(i, j)
 
 
@@ -81,6 +82,7 @@ class StepInfo:
 
     @classmethod
     def from_meta(cls, meta: StepMeta) -> StepInfo:
+        """Return the summary of a journal entry."""
         tiles = sum(1 for k in meta.keys if k.startswith(MANIFEST_PREFIX))
         written = tuple(tile_of_tile_key(k) for k in meta.keys if k.startswith(TILE_KEY_PREFIX))
         return cls(
@@ -136,7 +138,7 @@ def plan_pieces(
 
 
 def step_keys(tiles: Sequence[tuple[int, int]]) -> list[str]:
-    """The journal keys of a step writing ``tiles``: each tile and its manifest entry."""
+    """Return the journal keys of a step writing ``tiles``: each tile and its manifest entry."""
     return [k for ij in tiles for k in (tile_key(*ij), manifest_key(*ij))]
 
 
@@ -161,6 +163,7 @@ class Step:
         self._after = window
 
     def begin(self) -> None:
+        """Take the write lock and mark the step pending."""
         self.lock()
         self.mark_pending()
 
@@ -201,7 +204,8 @@ class Step:
         if failures:
             self.abort()
             raise failures[0]
-        assert self._meta is not None and self._state is not None
+        assert self._meta is not None
+        assert self._state is not None
         c = self.canvas
         try:
             c._storage.settle(c._journal.commit(self._state, self._meta))
@@ -310,7 +314,7 @@ def merge_tile(canvas: Canvas, ij: tuple[int, int], parts: list[TilePart]) -> np
 
 @functools.cache
 def chunk_pool() -> ThreadPoolExecutor:
-    """The threads that run chunk tasks of writes computed at once (made on first use).
+    """Return the threads that run chunk tasks of writes computed at once (made on first use).
 
     A chunk task spends much of its time waiting on zarr's event loop (I/O, and codecs in zarr's own
     threads), so more tasks than cores keep both busy: measured on 2 cores, a 4-chunk paste took
@@ -369,7 +373,7 @@ def aligned_chunks(start: int, length: int, tile: int) -> tuple[int, ...]:
 
 
 def _source_blocks(data: Any, target: Window, tile: int) -> Iterator[Any]:
-    """The part of ``data`` for each tile piece of ``target``, in :func:`project` order.
+    """Return the part of ``data`` for each tile piece of ``target``, in :func:`project` order.
 
     A dask source is rechunked so its blocks are exactly those pieces; a NumPy source is sliced (views).
     """

@@ -51,7 +51,7 @@ class _LevelRegion:
 
 
 def to_dask(canvas: Canvas, window: Window | None = None) -> da.Array:
-    """A lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
+    """Return a lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
     import dask.array as da
     from dask.base import tokenize
 

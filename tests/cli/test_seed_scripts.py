@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fsspec
 import numpy as np
@@ -19,6 +19,9 @@ from PIL import Image
 from imkerutils.cli.tile_scripts import extract_tile_main, paste_tile_main
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.tiles import is_canvas
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def noise(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -13,9 +13,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -26,6 +25,9 @@ from PIL import Image
 from imkerutils.errors import ExportExistsError, ExportWriteError
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 BUCKET = "exports"
 CLI = [sys.executable, "-m", "imkerutils.cli.main"]
@@ -91,7 +93,8 @@ def test_new_creates_a_canvas_on_s3_and_reports_its_url(endpoint: str, png: tupl
 
     empty = f"s3://{BUCKET}/empty.zarr"
     report = json.loads(ok(cli(endpoint, "new", empty, "--width", 100, "--height", 50, "--json")).stdout)
-    assert report["canvas"] == empty and report["size"] == {"width": 100, "height": 50}
+    assert report["canvas"] == empty
+    assert report["size"] == {"width": 100, "height": 50}
 
 
 def test_info_reports_the_bytes_the_canvas_holds_on_s3(endpoint: str, png: tuple[Path, np.ndarray]) -> None:
@@ -100,7 +103,8 @@ def test_info_reports_the_bytes_the_canvas_holds_on_s3(endpoint: str, png: tuple
     report = json.loads(ok(cli(endpoint, "info", url, "--json")).stdout)
     objects = fs(endpoint).find(f"{BUCKET}/info.zarr", detail=True)
     assert report["bytes_on_disk"] == sum(o["size"] for o in objects.values()) > 100_000
-    assert report["path"] == url and report["size"] == {"width": 1300, "height": 700}
+    assert report["path"] == url
+    assert report["size"] == {"width": 1300, "height": 700}
 
 
 def test_export_and_extract_from_an_s3_canvas_to_local_files(
@@ -156,7 +160,9 @@ def test_export_to_an_s3_url_uploads_the_finished_output_and_nothing_local(
         np.testing.assert_array_equal(np.moveaxis(root["0"][:], 0, 2), pixels)  # readable where it is
 
     again = cli(endpoint, "export", tmp_path / "local.zarr", out, cwd=tmp_path)
-    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists" in again.stderr
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1
+    assert "already exists" in again.stderr
     ok(
         cli(
             endpoint,
@@ -265,7 +271,9 @@ def test_an_export_to_an_existing_url_or_a_missing_bucket_is_refused_before_any_
     with pytest.raises(ExportWriteError, match="bucket 'no-such-bucket' does not exist"):
         export_region(canvas, "s3://no-such-bucket/x.png", progress=False, storage_options=opts)
     proc = cli(endpoint, "export", tmp_path / "c.zarr", "s3://no-such-bucket/x.tif", cwd=tmp_path)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "does not exist" in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "does not exist" in proc.stderr
 
 
 def test_extract_writes_to_an_s3_url(endpoint: str, png: tuple[Path, np.ndarray], tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ only the frame changes and the export still copies the stored bytes.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tifffile
@@ -20,6 +20,9 @@ from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.export import _chunks, export_region
 from imkerutils.tiling.export._plan import LevelRegion
 from imkerutils.tiling.frame import project
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TILE = 64
 BOUNDS = Window(-100, -150, 300, 420)  # content off the tile grid on every side

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imagecodecs
 import numpy as np
@@ -12,6 +12,9 @@ from PIL import Image
 from imkerutils.errors import ExportFormatError, ExportSizeError
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.export import export_region
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def pil_read(path: Path) -> tuple[np.ndarray, str, str]:

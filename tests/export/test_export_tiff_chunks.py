@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imagecodecs
 import numpy as np
@@ -21,6 +21,9 @@ from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.export import _chunks, export_region, tiff
 from imkerutils.tiling.export._plan import Compression, LevelRegion, level_window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TILE = 64
 
@@ -136,7 +139,8 @@ def test_whole_chunks_inside_the_bounds_are_copied_as_stored(
     assert page.compression == (50000 if zstd else 8)
     windows = tile_windows(canvas.bounds)
     whole = [w for w in windows if canvas.bounds.contains(w)]
-    assert len(tiles) == len(windows) == 5 * 7 and len(whole) == 4 * 6
+    assert len(tiles) == len(windows) == 5 * 7
+    assert len(whole) == 4 * 6
     for w, data in zip(windows, tiles, strict=True):
         if w in whole and zstd:
             assert data == stored_chunk(canvas, 0, w.row_off, w.col_off), w
@@ -154,7 +158,8 @@ def test_a_region_off_the_chunk_grid_is_re_encoded(tmp_path: Path, out_dir: Path
         for w in tile_windows(Window(-128, -192, 448, 576))
         if (c := stored_chunk(canvas, 0, w.row_off, w.col_off)) is not None
     }
-    assert stored and not stored & set(tiles)
+    assert stored
+    assert not stored & set(tiles)
 
 
 def test_a_region_past_the_bounds_with_unwritten_chunks(tmp_path: Path, out_dir: Path, encoded: list[int]) -> None:
@@ -229,7 +234,7 @@ def test_pyramid_levels_copy_the_canvas_pyramid_chunks(
     total = passed_all = 0
     for k in range(5):  # level 4 starts at pixel -32, off the chunk grid
         lb = level_window(canvas.bounds, k)
-        page, tiles = tiff_tiles(out, level=k)
+        _page, tiles = tiff_tiles(out, level=k)
         total += len(tiles)
         if k == 4:
             break
@@ -274,7 +279,9 @@ def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, 
     check_pixels(out, canvas.read(canvas.bounds))
     _, tiles = tiff_tiles(out)
     stored = stored_chunk(canvas, 0, 0, 0)
-    assert stored is not None and tiles[0] == stored and stored[4] & 0x04  # the frame's checksum flag
+    assert stored is not None
+    assert tiles[0] == stored
+    assert stored[4] & 0x04
 
 
 def test_other_chunk_codecs_are_decoded_by_zarr(tmp_path: Path, out_dir: Path) -> None:

@@ -37,11 +37,13 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["MUTATIONS", "TIMEOUT", "KillSwitch", "Zygote", "apply", "apply_model", "pixels"]
 
@@ -149,8 +151,8 @@ def _serve(stdin: IO[str], stdout: IO[str]) -> None:
     """The zygote loop (see the module docstring)."""
     # Import everything a writer needs before forking, so writers start fast (dask.compute looks for a
     # distributed client, importing distributed).  Importing starts no thread, so forking stays safe.
-    import dask.array  # noqa: F401
-    import dask.delayed  # noqa: F401
+    import dask.array
+    import dask.delayed
     import dask.threaded  # noqa: F401
     import distributed  # noqa: F401
 

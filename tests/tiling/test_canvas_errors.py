@@ -121,7 +121,8 @@ def test_refused_steps_leave_the_files_untouched(canvas, tree_digest):
     with pytest.raises(NothingToUndoError):
         canvas.undo()
     assert tree_digest(canvas.path) == after_undo
-    assert issubclass(NothingToUndoError, LookupError) and issubclass(OutOfBoundsError, IndexError)
+    assert issubclass(NothingToUndoError, LookupError)
+    assert issubclass(OutOfBoundsError, IndexError)
 
 
 def test_read_only_canvas_refuses_writes(canvas, tree_digest):
@@ -286,12 +287,13 @@ def test_corrupt_step_entry_blocks_undo_without_damage(canvas, tree_digest):
 def test_verify_reports_a_chunk_it_cannot_decode(canvas):
     """A damaged chunk file is a verify problem naming its tile, not a codec traceback."""
     chunk = sorted((canvas.path / "0" / "c").rglob("*"))
-    chunk = [p for p in chunk if p.is_file()][0]
+    chunk = next(p for p in chunk if p.is_file())
     chunk.write_bytes(b"xx")
     report = canvas.verify()
     assert not report.ok
     broken = [p for p in report.problems if "cannot be decoded" in p]
-    assert len(broken) == 1 and broken[0].startswith("tile (")
+    assert len(broken) == 1
+    assert broken[0].startswith("tile (")
     assert all("cannot be decoded" not in p for p in report.problems if p is not broken[0])
 
 

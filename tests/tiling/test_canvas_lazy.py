@@ -117,8 +117,11 @@ def test_paste_compute_false_is_lazy_then_commits(tmp_path, tree_digest):
 
     step = lazy.compute()
 
-    assert isinstance(step, StepInfo) and step.number == 2 and step.tiles == 6
-    assert c.head == 2 and c.bounds == union(Window(0, 0, 20, 20), target)
+    assert isinstance(step, StepInfo)
+    assert step.number == 2
+    assert step.tiles == 6
+    assert c.head == 2
+    assert c.bounds == union(Window(0, 0, 20, 20), target)
     np.testing.assert_array_equal(c.read(target), data)
     assert Canvas.open(c.path).head == 2  # committed on disk, not only in memory
     assert c.verify().ok
@@ -154,13 +157,18 @@ def test_a_failing_dask_source_leaves_the_canvas_untouched(tmp_path, tree_digest
     good = da.from_array(np.ones((16, 16, 3), np.uint8), chunks=16)
     bad = da.from_delayed(dask.delayed(boom)(), shape=(16, 16, 3), dtype=np.uint8)
     src = da.concatenate([good, bad], axis=1)  # the good tile may well be written before the bad one fails
-    with pytest.raises(RuntimeError, match="source failed"):
+
+    def paste_then_compute() -> None:
         result = c.paste(src, 0, 0, compute=compute)
         if not compute:
             result.compute()
 
+    with pytest.raises(RuntimeError, match="source failed"):
+        paste_then_compute()
+
     assert tree_digest(c.path) == before  # rolled back, nothing left pending
-    assert c.head == 1 and Canvas.open(c.path).head == 1
+    assert c.head == 1
+    assert Canvas.open(c.path).head == 1
     c.paste(np.zeros((2, 2, 3), np.uint8), 0, 0)  # and the write lock was released
     assert c.head == 2
 
@@ -186,7 +194,8 @@ def test_paste_changes_nothing_outside_its_window(canvas, data):
         np.testing.assert_array_equal(after[target.slices((area.row_off, area.col_off))], pixels)
     finally:
         canvas.undo()  # keep the shared canvas as it was
-    assert canvas.head == head and canvas.bounds == CONTENT
+    assert canvas.head == head
+    assert canvas.bounds == CONTENT
     assert hashlib.sha256(canvas.read(area).tobytes()).digest() == hashlib.sha256(before.tobytes()).digest()
 
 
@@ -197,7 +206,8 @@ def test_growing_resizes_the_arrays_and_past_the_largest_extent_is_refused(tmp_p
     far = 40 * TILE  # beyond the array's end, right and down
     block = np.arange(20 * 20 * 3, dtype=np.uint32).reshape(20, 20, 3).astype(np.uint8)
     c.paste(block, far, far, grow=True)
-    assert c._storage.z.shape[1] > extent and c._storage.z.shape[1:] == c.frame.shape(0, c.bounds)
+    assert c._storage.z.shape[1] > extent
+    assert c._storage.z.shape[1:] == c.frame.shape(0, c.bounds)
     np.testing.assert_array_equal(Canvas.open(c.path).read(Window(far, far, 20, 20)), block)
     assert c.verify().ok
 

@@ -11,8 +11,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -25,6 +25,9 @@ from imkerutils.testing.layout import check_canvas_layout
 from imkerutils.testing.model import CanvasModel
 from imkerutils.testing.strategies import modes, pixel_arrays, windows, windows_inside
 from imkerutils.tiling import Canvas, Window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TILE = 16  # small tiles: every paste crosses chunk edges cheaply
 REGION = Window(-32, -32, 112, 112)  # where the model keeps pixels: every paste and growth stays inside it

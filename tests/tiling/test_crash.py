@@ -23,10 +23,8 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import numpy as np
@@ -38,6 +36,10 @@ from imkerutils.testing.model import CanvasModel
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.journal import Journal
 from imkerutils.tiling.pyramid import downsample2, level_window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
 
 TILE = 64  # small chunks: one step touches 9-16 of them cheaply
 REGION = Window(-128, -128, 512, 512)  # holds every write below, aligned for 7 pyramid levels

@@ -19,9 +19,8 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -31,6 +30,10 @@ from PIL import Image
 from imkerutils.testing import ngff
 from imkerutils.tiling import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 TILE = 64
 
@@ -125,7 +128,8 @@ def checked_layout(s: Subject) -> ngff.Layout:
     assert [p.level for p in layout.placements] == list(range(canvas.levels))
     for p in layout.placements:
         shape = layout.shapes[p.path]
-        assert len(shape) == 3 and shape[0] == canvas.channels, f"level {p.level} shape {shape} is not (C, H, W)"
+        assert len(shape) == 3, f"level {p.level} shape {shape} is not (C, H, W)"
+        assert shape[0] == canvas.channels, f"level {p.level} shape {shape} is not (C, H, W)"
         have, need = p.window(shape), canvas.level_bounds(p.level)
         assert have.contains(need), f"level {p.level} array covers {have}, not the bounds {need}"
         for axis, (extent, content) in enumerate(zip(shape[1:], need.shape, strict=True)):

@@ -245,7 +245,8 @@ def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest
             levels_above = model.built - 1
             assert count == levels_above  # one chunk per coarser level
         note(f"{action}: bounds {canvas.bounds}, head {canvas.head}, dirty {sorted(model.dirty)}")
-        assert canvas.head == model.head and canvas.redoable == len(model.steps) - model.head
+        assert canvas.head == model.head
+        assert canvas.redoable == len(model.steps) - model.head
     before = tree_digest(path)
     stale = Canvas.open(path, read_only=True)
     margin = 9
@@ -275,7 +276,8 @@ def test_small_paste_recomputes_one_chunk_per_level(tmp_path):
     canvas.paste(_noise(1, 100, 130, 3), -20, -30, grow=True)
     first = canvas.update_pyramid()
     levels = canvas.levels
-    assert levels == 5 and first > levels - 1  # 100x130 px at tile 16: levels 0..4, each built whole
+    assert levels == 5
+    assert first > levels - 1
     canvas.paste(_noise(2, 5, 7, 3), -16 + 3, 16 + 2)  # inside the tile rows -16..0, cols 16..32
     assert canvas.update_pyramid() == levels - 1
     canvas.paste(_noise(3, 2, 2, 3), 15, 31)  # tiles (0, 1), (0, 2), (1, 1), (1, 2)

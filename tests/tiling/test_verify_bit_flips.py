@@ -100,13 +100,18 @@ def test_leftovers_and_stray_files_are_reported_and_a_writer_removes_its_own(tem
     (orphan / "meta.json").write_text("{}")  # an entry a writer killed before its pending mark left
     (work / "_manifest" / "notes.txt").write_text("hand-made")
     report = Canvas.open(work, read_only=True).verify()
-    assert [p for p in report.problems if "notes.txt" in p] and len(report.problems) == 1, report.problems
-    assert any(".partial" in x for x in report.leftovers) and any("ab" * 16 in x for x in report.leftovers)
+    assert [p for p in report.problems if "notes.txt" in p], report.problems
+    assert len(report.problems) == 1, report.problems
+    assert any(".partial" in x for x in report.leftovers)
+    assert any("ab" * 16 in x for x in report.leftovers)
     (work / "_manifest" / "notes.txt").unlink()
     Canvas.open(work)  # no writer died holding the lock (no _journal/writing): nothing is swept
-    assert partial.exists() and orphan.exists()
+    assert partial.exists()
+    assert orphan.exists()
     (work / "_journal" / "writing").touch()  # what a writer killed while it held the lock leaves
     Canvas.open(work)  # a writable open removes what killed writers left
-    assert not partial.exists() and not orphan.exists()
+    assert not partial.exists()
+    assert not orphan.exists()
     report = Canvas.open(work, read_only=True).verify()
-    assert report.ok and not report.leftovers, (report.problems, report.leftovers)
+    assert report.ok, (report.problems, report.leftovers)
+    assert not report.leftovers, (report.problems, report.leftovers)

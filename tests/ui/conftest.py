@@ -5,20 +5,23 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.ui.jobs import CanvasSession
 from imkerutils.exquisite.ui.serve import background
 from imkerutils.exquisite.ui.server import create_app
 from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from pathlib import Path
+
+    from imkerutils.exquisite.api.base import TileGenerator
 
 
 @pytest.fixture(autouse=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from imkerutils.errors import InvalidTileError
-from imkerutils.exquisite.api.base import TileRequest
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.api.base import TileRequest
 
 __all__ = ["check_request"]
 

@@ -163,7 +163,7 @@ class LocalGenerator(GeneratorBase):
         return f"{type(self).__name__}({args})"
 
     def params(self) -> dict[str, Any]:
-        """The configuration that, with the request, determines the output."""
+        """Return the configuration that, with the request, determines the output."""
         return {
             "method": "image-quilting",
             "patch_size": self._patch_size,

@@ -50,15 +50,16 @@ from __future__ import annotations
 import graphlib
 import operator
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import GeometryError
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.frame import window_from_right, window_to_right
 from imkerutils.exquisite.geometry.mask import window_mask
 from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["EdgePlan", "TilePlan", "grow_bounds", "plan_edge"]
 
@@ -117,6 +118,7 @@ class TilePlan:
         return window_mask(self.tile_window, self.keep_windows)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "index": self.index,
             "direction": self.direction.value,
@@ -130,6 +132,7 @@ class TilePlan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TilePlan:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(
             index=int(data["index"]),
             direction=Direction.parse(data["direction"]),
@@ -161,7 +164,7 @@ class EdgePlan:
         return self.tile - self.band
 
     def levels(self) -> tuple[tuple[TilePlan, ...], ...]:
-        """Groups of tiles that can run concurrently, in an order that respects ``depends_on``."""
+        """Return the groups of tiles that can run concurrently, in an order that respects ``depends_on``."""
         by_index = {t.index: t for t in self.tiles}
         sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter(
             {t.index: t.depends_on for t in self.tiles}
@@ -185,6 +188,7 @@ class EdgePlan:
         return tuple(t for level in self.levels() for t in level)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "direction": self.direction.value,
             "bounds": self.bounds.to_dict(),
@@ -198,6 +202,7 @@ class EdgePlan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EdgePlan:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(
             direction=Direction.parse(data["direction"]),
             bounds=Window.from_dict(data["bounds"]),

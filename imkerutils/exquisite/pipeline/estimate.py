@@ -6,19 +6,22 @@ planning again (:func:`~.grow.grow`'s and :func:`~.region.grow_region`'s ``plans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from imkerutils.exquisite.api.base import TileGenerator
-from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.fill import edge_region
 from imkerutils.exquisite.limits import DEFAULT_BY
 from imkerutils.exquisite.pipeline.grow import tile_worst_case_usd
 from imkerutils.exquisite.pipeline.planning import near, plan_fill_step, plan_region, tile_content
 from imkerutils.exquisite.pipeline.step import GrowSettings, parse_directions, plan_steps
-from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from imkerutils.exquisite.api.base import TileGenerator
+    from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["Estimate", "estimate_fill", "estimate_grow", "estimate_grow_region"]
 
@@ -41,6 +44,7 @@ class Estimate:
     plans: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (what ``--dry-run --json`` prints)."""
         return {
             "steps": self.steps,
             "tiles": self.tiles,
@@ -56,7 +60,7 @@ class Estimate:
         }
 
     def lines(self) -> list[str]:
-        """The plan in plain words (what ``--dry-run`` prints)."""
+        """Return the plan in plain words (what ``--dry-run`` prints)."""
         a = self.bounds_after
         usd = "unknown" if self.worst_case_usd is None else f"${self.worst_case_usd:.4f}"
         model = f", model {self.model}" if self.model else ""
@@ -114,7 +118,7 @@ def estimate_fill(
     keep: Sequence[Window] = (),
     candidates: int = 1,
 ) -> Estimate:
-    """The plan of one fill and its worst case (tiles x candidates x attempts calls); nothing is generated.
+    """Return the plan of one fill and its worst case (tiles x candidates x attempts calls); nothing is generated.
 
     ``candidates`` is the number of whole-region candidates of a staged fill (1 for a direct one).
     """
@@ -134,7 +138,7 @@ def estimate_grow_region(
     steps: int = 1,
     candidates: int = 1,
 ) -> Estimate:
-    """The plans of :func:`grow_region`'s steps (each step's content follows from the last), without generating."""
+    """Return the plans of :func:`grow_region`'s steps (each follows from the last), without generating."""
     settings = settings or GrowSettings()
     ds = parse_directions(directions)
     t, size = settings.tile, canvas.tile
@@ -171,7 +175,7 @@ def estimate_grow(
     *,
     steps: int = 1,
 ) -> Estimate:
-    """The plans of :func:`~imkerutils.exquisite.pipeline.grow` (whole edges, 512 px a step), without generating."""
+    """Return the plans of :func:`~imkerutils.exquisite.pipeline.grow` (whole edges, 512 px a step); no generation."""
     settings = settings or GrowSettings()
     plans = plan_steps(canvas.bounds, parse_directions(directions), settings, steps)
     after = plans[-1].new_bounds if plans else canvas.bounds

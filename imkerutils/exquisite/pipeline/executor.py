@@ -27,7 +27,13 @@ from imkerutils.exquisite.pipeline.tile import PlannedTile, TileOutcome, TileSet
 from imkerutils.tiling.canvas import Canvas
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
     from distributed import Client
+
+    from imkerutils.exquisite.api.base import TileGenerator
+    from imkerutils.exquisite.geometry.batch import TileKey
+    from imkerutils.exquisite.pipeline.cancel import Cancel
 
 __all__ = ["run_batch_tiles"]
 

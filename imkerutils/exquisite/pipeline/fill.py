@@ -18,18 +18,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from imkerutils.exquisite.api.base import TileGenerator, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam
-from imkerutils.exquisite.geometry.seam import SeamScores
 from imkerutils.exquisite.pipeline.artifacts import artifact_jobs, store_artifacts
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, step_worst_case_usd
@@ -40,8 +38,14 @@ from imkerutils.exquisite.prompt.templates import PromptTemplate, RenderedPrompt
 from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.budget import Budget
 from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
-from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from imkerutils.exquisite.api.base import TileGenerator, Usage
+    from imkerutils.exquisite.geometry.seam import SeamScores
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = [
     "Cancel",
@@ -78,7 +82,7 @@ class FillOutcome:
     rejected: list[Attempt]
 
     def pieces(self) -> list[tuple[Window, np.ndarray]]:
-        """The new pixels, one array per write window."""
+        """Return the new pixels, one array per write window."""
         return [(w, self.final[w.slices(self.tile.origin)]) for w in self.tile.write_windows]
 
 
@@ -92,6 +96,7 @@ class FillResult:
     record: StepRecord
 
     def pieces(self) -> list[tuple[Window, np.ndarray]]:
+        """Return the ``(world window, pixels)`` pieces every tile writes, in tile order."""
         return [p for o in self.outcomes for p in o.pieces()]
 
 

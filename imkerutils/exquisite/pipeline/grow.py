@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator
-from imkerutils.exquisite.geometry.batch import BatchPlan
-from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.step import (
     GrowSettings,
@@ -20,17 +17,23 @@ from imkerutils.exquisite.pipeline.step import (
 )
 from imkerutils.exquisite.pipeline.tile import derive_seed
 from imkerutils.exquisite.state.budget import Budget
-from imkerutils.exquisite.state.record import StepRecord
-from imkerutils.tiling.canvas import Canvas
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from distributed import Client
+
+    from imkerutils.exquisite.geometry.batch import BatchPlan
+    from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.exquisite.pipeline.cancel import Cancel
+    from imkerutils.exquisite.state.record import StepRecord
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["canvas_spent_usd", "grow", "step_worst_case_usd", "tile_worst_case_usd"]
 
 
 def tile_worst_case_usd(generator: TileGenerator) -> float | None:
-    """The most one generator call can cost: 0 for offline generators, ``None`` if unknown."""
+    """Return the most one generator call can cost: 0 for offline generators, ``None`` if unknown."""
     if isinstance(generator, GeneratorBase):  # declared (GeneratorBase's default is the rule below)
         return generator.max_cost_per_tile_usd()
     return None if generator.needs_network else 0.0  # a plain TileGenerator declares no cost

@@ -6,19 +6,23 @@ run before the first call (``--dry-run``, the budget, the progress bar), and the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from imkerutils.exquisite.geometry.fill import FillPlan, plan_fill, subtract
 from imkerutils.exquisite.pipeline.step import GrowSettings
 from imkerutils.exquisite.pipeline.tile import derive_seed
-from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window, intersection
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["content_windows", "merge_keep", "near", "plan_fill_step", "plan_region", "step_seed", "tile_content"]
 
 
 def step_seed(run_seed: int, step: int) -> int:
-    """The seed of the ``step``-th step of a run (the rule :func:`~imkerutils.exquisite.pipeline.grow` follows)."""
+    """Return the seed of a run's ``step``-th step (the rule :func:`~imkerutils.exquisite.pipeline.grow` follows)."""
     return derive_seed(run_seed, "step", step)
 
 
@@ -28,16 +32,16 @@ def near(region: Window, tile: int) -> Window:
 
 
 def tile_content(written: Iterable[Window], bounds: Window, around: Window) -> list[Window]:
-    """The written storage tiles meeting ``around``, cut to ``bounds``, in (row, column) order."""
-    out = []
-    for w in sorted(written, key=lambda w: (w.row_off, w.col_off)):
-        if w.intersection(around) is not None and (part := intersection(w, bounds)) is not None:
-            out.append(part)
-    return out
+    """Return the written storage tiles meeting ``around``, cut to ``bounds``, in (row, column) order."""
+    return [
+        part
+        for w in sorted(written, key=lambda w: (w.row_off, w.col_off))
+        if w.intersection(around) is not None and (part := intersection(w, bounds)) is not None
+    ]
 
 
 def content_windows(canvas: Canvas, around: Window) -> list[Window]:
-    """The windows near ``around`` that hold content: the bounds inside each storage tile some step wrote."""
+    """Return the windows near ``around`` that hold content: the bounds inside each storage tile some step wrote."""
     return tile_content(canvas.written_tile_windows(around), canvas.bounds, around)
 
 
@@ -58,7 +62,7 @@ def plan_region(
     cell: int | tuple[int, int] | None = None,
     keep: Sequence[Window] = (),
 ) -> FillPlan:
-    """The fill plan of ``region`` given the ``content`` near it (the one place a fill step is planned)."""
+    """Return the fill plan of ``region`` given the ``content`` near it (the one place a fill step is planned)."""
     return plan_fill(region, merge_keep(content, keep), tile=settings.tile, cell=cell, bounds=bounds)
 
 
@@ -70,7 +74,7 @@ def plan_fill_step(
     cell: int | tuple[int, int] | None = None,
     keep: Sequence[Window] = (),
 ) -> FillPlan:
-    """The plan :func:`~.fill.fill` would follow on ``canvas`` now (``keep``: more windows never written)."""
+    """Return the plan :func:`~.fill.fill` would follow on ``canvas`` now (``keep``: more windows never written)."""
     settings = settings or GrowSettings()
     content = content_windows(canvas, near(region, settings.tile))
     return plan_region(region, content, canvas.bounds, settings, cell=cell, keep=keep)

@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from imkerutils.exquisite.geometry.seam import SeamScores
+    from imkerutils.exquisite.geometry.seam import SeamScores
+
 
 __all__ = ["Candidate", "QCHook", "Verdict", "accept_all", "candidate_score", "seam_threshold"]
 
 
 class Verdict(StrEnum):
+    """What a QC hook decides about a tile: keep it, generate it again, or refuse the step."""
+
     ACCEPT = "accept"
     RETRY = "retry"
     REJECT = "reject"
@@ -48,7 +52,7 @@ QCHook = Callable[[Candidate], Verdict]
 
 
 def accept_all(_candidate: Candidate) -> Verdict:
-    """The default hook: every tile is accepted."""
+    """Return the default hook: every tile is accepted."""
     return Verdict.ACCEPT
 
 
@@ -60,7 +64,7 @@ def candidate_score(candidate: Candidate) -> float:
 
 
 def seam_threshold(max_excess: float = 2.0) -> QCHook:
-    """A hook that retries tiles whose local seam excess exceeds ``max_excess``."""
+    """Return a hook that retries tiles whose local seam excess exceeds ``max_excess``."""
 
     def hook(candidate: Candidate) -> Verdict:
         seam = candidate.seam

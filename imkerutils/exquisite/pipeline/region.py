@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import InvalidGrowSettingsError
-from imkerutils.exquisite.api.base import TileGenerator
-from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.fill import FillPlan, edge_region
 from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
-from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.fill import FillOutcome, fill
 from imkerutils.exquisite.pipeline.step import GrowSettings, parse_directions
-from imkerutils.exquisite.state.record import StepRecord
-from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from imkerutils.exquisite.api.base import TileGenerator
+    from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.exquisite.pipeline.cancel import Cancel
+    from imkerutils.exquisite.state.record import StepRecord
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["grow_region", "growth_direction"]
 
 
 def growth_direction(directions: Sequence[Direction]) -> Direction | None:
-    """The direction the tiles of a growth step face: the edge's, when one edge grows."""
+    """Return the direction the tiles of a growth step face: the edge's, when one edge grows."""
     ds = set(directions)
     return ds.pop() if len(ds) == 1 else None
 

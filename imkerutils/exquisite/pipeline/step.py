@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -22,13 +21,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from imkerutils.errors import InvalidGrowSettingsError, UnknownSeamStrategyError
-from imkerutils.exquisite.api.base import TileGenerator, Usage
 from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile, TileKey, plan_batch
 from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_names
 from imkerutils.exquisite.geometry.direction import Direction
-from imkerutils.exquisite.geometry.seam import SeamScores
 from imkerutils.exquisite.pipeline.artifacts import ArtifactSpool
-from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.tile import (
     PlannedTile,
@@ -40,11 +36,17 @@ from imkerutils.exquisite.pipeline.tile import (
 )
 from imkerutils.exquisite.prompt.templates import get_template, render
 from imkerutils.exquisite.state.record import StepRecord, TileRecord, format_utc
-from imkerutils.tiling.canvas import Canvas
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from distributed import Client
+
+    from imkerutils.exquisite.api.base import TileGenerator, Usage
+    from imkerutils.exquisite.geometry.seam import SeamScores
+    from imkerutils.exquisite.pipeline.cancel import Cancel
+    from imkerutils.tiling.canvas import Canvas
+    from imkerutils.tiling.window import Window
 
 __all__ = [
     "EXQUISITE_INFO_KEY",
@@ -93,7 +95,7 @@ class GrowSettings(TileSettings):
 
 
 def parse_directions(direction: Direction | str | Sequence[Direction | str]) -> list[Direction]:
-    """The directions a caller named (one, or a sequence), parsed once where they enter the pipeline."""
+    """Return the directions a caller named (one, or a sequence), parsed once where they enter the pipeline."""
     if isinstance(direction, (str, Direction)):
         return [Direction.parse(direction)]
     return [Direction.parse(d) for d in direction]
@@ -102,17 +104,17 @@ def parse_directions(direction: Direction | str | Sequence[Direction | str]) -> 
 def plan_step(
     canvas: Canvas, direction: Direction | str | Sequence[Direction | str], settings: GrowSettings | None = None
 ) -> BatchPlan:
-    """The batch plan the next step would follow."""
+    """Return the batch plan the next step would follow."""
     return plan_batch_of(canvas.bounds, parse_directions(direction), settings or GrowSettings())
 
 
 def plan_batch_of(bounds: Window, directions: Sequence[Direction], settings: GrowSettings) -> BatchPlan:
-    """The batch plan of growing ``bounds`` towards ``directions`` (the one place a step is planned)."""
+    """Return the batch plan of growing ``bounds`` towards ``directions`` (the one place a step is planned)."""
     return plan_batch(bounds, directions, overlap=settings.overlap)
 
 
 def plan_steps(bounds: Window, directions: Sequence[Direction], settings: GrowSettings, steps: int) -> list[BatchPlan]:
-    """The plans of ``steps`` steps growing ``bounds`` (each step's bounds are the last one's new bounds)."""
+    """Return the plans of ``steps`` steps growing ``bounds`` (each step's bounds are the last one's new bounds)."""
     plans = []
     for _ in range(steps):
         plans.append(plan_batch_of(bounds, directions, settings))
@@ -312,7 +314,7 @@ def _draft_records(
 
 
 def _band_pixels(canvas: Canvas, tile: BatchTile, outcomes: Mapping[TileKey, TileOutcome]) -> np.ndarray:
-    """The real pixels ``tile`` kept as its band: the canvas's, with the new pixels of the tiles it depended on.
+    """Return the real pixels ``tile`` kept as its band: the canvas's, with the new pixels of the tiles it depended on.
 
     Read again rather than kept from the tile's output (known pixels are put back byte-identical), so a
     step holds no tile-sized images until its commit.
@@ -344,9 +346,5 @@ def worst_scores(outcomes: Sequence[_Scored]) -> dict[str, float | None]:
 
 
 def step_records(canvas: Canvas) -> list[StepRecord]:
-    """The records of the committed growth steps (one per edge), oldest first."""
-    out = []
-    for info in canvas.history():
-        for data in info.info.get(EXQUISITE_INFO_KEY) or []:
-            out.append(StepRecord.from_dict(data))
-    return out
+    """Return the records of the committed growth steps (one per edge), oldest first."""
+    return [StepRecord.from_dict(data) for info in canvas.history() for data in info.info.get(EXQUISITE_INFO_KEY) or []]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,16 +18,20 @@ from imkerutils.errors import (
 )
 from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.band import build_reference
-from imkerutils.exquisite.geometry.batch import BatchTile, TileKey
 from imkerutils.exquisite.geometry.blend import apply_seam
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
-from imkerutils.exquisite.geometry.plan import TilePlan
 from imkerutils.exquisite.geometry.seam import SeamScores, seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, Verdict, candidate_score
-from imkerutils.exquisite.prompt.templates import RenderedPrompt
 from imkerutils.exquisite.state.record import Attempt
 from imkerutils.tiling.window import Window, intersection
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from imkerutils.exquisite.geometry.batch import BatchTile, TileKey
+    from imkerutils.exquisite.geometry.plan import TilePlan
+    from imkerutils.exquisite.prompt.templates import RenderedPrompt
 
 _NO_IMAGE = np.empty((0, 0), dtype=np.uint8)  # what TileOutcome.without_images leaves in place of each image
 _NO_IMAGE.flags.writeable = False
@@ -47,7 +51,7 @@ __all__ = [
 
 
 def derive_seed(*parts: object) -> int:
-    """A 63-bit seed that depends only on ``parts`` (same inputs, same seed, any machine)."""
+    """Return a 63-bit seed that depends only on ``parts`` (same inputs, same seed, any machine)."""
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
@@ -78,14 +82,17 @@ class PlannedTile:
 
     @property
     def key(self) -> TileKey:
+        """Return the tile's key in its batch."""
         return self.tile.key
 
     @property
     def plan(self) -> TilePlan:
+        """Return the tile's edge-plan tile."""
         return self.tile.plan
 
     @property
     def depends_on(self) -> tuple[TileKey, ...]:
+        """Return the keys of the tiles whose new pixels this one keeps."""
         return self.tile.depends_on
 
 
@@ -116,7 +123,7 @@ class TileOutcome:
     rejected: list[Attempt] = field(default_factory=list)
 
     def without_images(self) -> TileOutcome:
-        """This outcome without its tile-sized images (reference, mask, raw, final), for a step that spooled them.
+        """Return this outcome without its tile-sized images (reference, mask, raw, final), once they are spooled.
 
         What a commit and the tiles depending on this one need stays: the plan, ``new_pixels`` and the scores.
         """
@@ -139,7 +146,7 @@ def _window_in(tile: Window, w: Window) -> tuple[slice, slice]:
 
 
 def overlay(window: Window, canvas_pixels: np.ndarray, deps: list[TileOutcome]) -> np.ndarray:
-    """The pixels of ``window``: ``canvas_pixels`` with the new pixels of the tiles it depends on laid over."""
+    """Return the pixels of ``window``: ``canvas_pixels`` with the new pixels of the tiles it depends on laid over."""
     pixels = canvas_pixels.copy()
     for dep in deps:
         part = intersection(window, dep.plan.write_window)
@@ -149,7 +156,7 @@ def overlay(window: Window, canvas_pixels: np.ndarray, deps: list[TileOutcome]) 
 
 
 def assemble_tile(plan: TilePlan, canvas_pixels: np.ndarray, deps: list[TileOutcome]) -> np.ndarray:
-    """The tile's pixels: the canvas over ``tile_window`` plus the new pixels of the tiles it depends on."""
+    """Return the tile's pixels: the canvas over ``tile_window`` plus the new pixels of the tiles it depends on."""
     return overlay(plan.tile_window, canvas_pixels, deps)
 
 
@@ -296,7 +303,7 @@ def draw_tile(
 
 
 def _refused(index: int, candidate: Candidate, reason: str) -> Attempt:
-    """A refused candidate as the step record keeps it."""
+    """Return a refused candidate as the step record keeps it."""
     return Attempt(seed=candidate.seed, scores=scores_dict(candidate.seam), reason=f"tile {index}: {reason}")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.exquisite.pipeline import Cancel
-from imkerutils.exquisite.ui.messages import PlainError
 from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.ui.messages import PlainError
 
 __all__ = ["Job", "JobRequest"]
 
@@ -47,10 +49,12 @@ class Job:
 
     @property
     def kind(self) -> str:
+        """Return the request's kind (``grow``, ``fill``, ``stage``, ...)."""
         return str(self.request.to_dict().get("kind", "grow"))
 
     @property
     def active(self) -> bool:
+        """Return whether the job is queued or running."""
         return self.status in ("queued", "running")
 
     def enter(self, phase: str) -> None:
@@ -76,6 +80,7 @@ class Job:
         return tiles_left * sum(self.tile_seconds) / len(self.tile_seconds)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the job as the page shows it (JSON)."""
         steps = self.request.steps
         part = self.tiles_done / self.tiles_total if self.tiles_total else 0.0
         progress = 1.0 if self.status == "done" else min(1.0, (self.steps_done + part) / steps)

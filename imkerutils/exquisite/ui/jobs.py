@@ -23,9 +23,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import (
     BusyError,
@@ -42,7 +40,6 @@ from imkerutils.exquisite.pipeline import GrowSettings, estimate_fill, estimate_
 from imkerutils.exquisite.pipeline.staging import accept, discard, list_proposals, load_proposal, stage_fill
 from imkerutils.exquisite.pipeline.step import plan_steps
 from imkerutils.exquisite.state.budget import Budget
-from imkerutils.exquisite.state.record import StepRecord
 from imkerutils.exquisite.ui.availability import refuse_without_key, unavailable_note
 from imkerutils.exquisite.ui.job import Job, JobRequest
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
@@ -51,6 +48,11 @@ from imkerutils.exquisite.ui.proposals import candidate_png, summarise_proposal
 from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
 from imkerutils.exquisite.ui.view import View, publish, read_tile, thumbnail
 from imkerutils.tiling.canvas import Canvas, StepInfo
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from imkerutils.exquisite.state.record import StepRecord
 
 __all__ = ["BusyError", "CanvasSession", "Job", "QueueFullError", "View"]
 
@@ -64,7 +66,7 @@ SERVER_TILES_IN_FLIGHT = 4
 
 
 def tiles_in_flight(generator: TileGenerator) -> int:
-    """The generator's useful parallel calls, at most :data:`SERVER_TILES_IN_FLIGHT` (bounds the server's memory)."""
+    """Return the generator's useful parallel calls, capped at :data:`SERVER_TILES_IN_FLIGHT` (the server's memory)."""
     return max(1, min(SERVER_TILES_IN_FLIGHT, generator.max_concurrency))
 
 
@@ -122,6 +124,7 @@ class CanvasSession:
 
     @property
     def view(self) -> View:
+        """Return the published view of the canvas (after :meth:`start`)."""
         if self._view is None:
             raise RuntimeError("CanvasSession.start() has not run")
         return self._view
@@ -165,10 +168,11 @@ class CanvasSession:
 
     # -- generators ----------------------------------------------------------------
     def generator_names(self) -> list[str]:
+        """Return the names of the generators this server offers."""
         return list(self._factories) if self._factories is not None else list(available_generators())
 
     def generators(self) -> list[dict[str, Any]]:
-        """The generators offered, each with whether it can run here and why not."""
+        """Return the generators offered, each with whether it can run here and why not."""
         out = []
         for name in self.generator_names():
             note = unavailable_note(name, self._factories)  # e.g. the key variable its class declares is unset
@@ -176,6 +180,7 @@ class CanvasSession:
         return out
 
     def default_generator(self) -> str:
+        """Return the generator the page selects first (``local``, else ``mock``, else the first)."""
         names = self.generator_names()
         return next((n for n in ("local", "mock") if n in names), names[0] if names else "")
 
@@ -188,6 +193,7 @@ class CanvasSession:
 
     @staticmethod
     def seams() -> list[str]:
+        """Return the names of the seam strategies."""
         return list(seam_strategy_names())
 
     # -- jobs ------------------------------------------------------------------------
@@ -231,13 +237,17 @@ class CanvasSession:
         return job
 
     def job(self, job_id: str) -> dict[str, Any] | None:
+        """Return job ``job_id`` as JSON, or ``None`` if there is none."""
         with self._lock:
             job = self._jobs.get(job_id)
             return None if job is None else job.to_dict()
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
-        """Cancel a job: a queued one never runs; a running one stops before its next generator call or
-        its commit, with nothing written by the running step.  Finished jobs are left as they are."""
+        """Cancel a job, and return it as JSON (``None`` if there is no such job).
+
+        A queued job never runs; a running one stops before its next generator call or its commit, with
+        nothing written by the running step.  Finished jobs are left as they are.
+        """
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
@@ -395,7 +405,7 @@ class CanvasSession:
 
     # -- plans and the budget --------------------------------------------------------------
     def plan(self, request: GenerateRequest) -> dict[str, Any]:
-        """What generating ``request`` would do and cost at worst, from the published state; nothing runs."""
+        """Return what generating ``request`` would do and cost at worst, from the published state; nothing runs."""
         reader = self.view.reader
         generator = self.make_generator(request.generator)
         settings = GrowSettings(prompt=request.prompt, seed=request.seed, seam=request.seam)
@@ -467,9 +477,9 @@ class CanvasSession:
         }
 
     def read_tile(self, level: int, col: int, row: int) -> tuple[View, np.ndarray | None]:
-        """The view and the pixels of viewer tile ``(col, row)`` of pyramid ``level`` (see :func:`.view.read_tile`)."""
+        """Return the view and the pixels of viewer tile ``(col, row)`` of ``level`` (:func:`.view.read_tile`)."""
         return read_tile(self.view, level, col, row)
 
     def thumbnail(self, number: int) -> bytes | None:
-        """A small PNG of what committed step ``number`` added (None if there is no such step)."""
+        """Return a small PNG of what committed step ``number`` added (None if there is no such step)."""
         return thumbnail(self.view, number)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.fill import edge_region
-from imkerutils.exquisite.pipeline import Estimate
 from imkerutils.exquisite.pipeline.region import growth_direction
 from imkerutils.exquisite.state.budget import Budget, format_usd
-from imkerutils.exquisite.ui.requests import GenerateRequest
-from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.exquisite.pipeline import Estimate
+    from imkerutils.exquisite.ui.requests import GenerateRequest
+    from imkerutils.tiling.window import Window
 
 __all__ = ["plan_summary", "region_of"]
 
 
 def region_of(req: GenerateRequest, bounds: Window) -> tuple[Window, tuple[Window, ...], Direction | None]:
-    """The region a generate request fills on a canvas with ``bounds``, the windows it keeps, its direction."""
+    """Return the region a generate request fills on a canvas with ``bounds``, the windows it keeps, its direction."""
     if req.region is not None:
         return req.region, (), None
     region, keep = edge_region(bounds, req.directions, req.by, req.along)
@@ -24,7 +26,7 @@ def region_of(req: GenerateRequest, bounds: Window) -> tuple[Window, tuple[Windo
 
 
 def plan_summary(estimate: Estimate, request: GenerateRequest, budget: Budget) -> dict[str, Any]:
-    """What the page shows of a plan: the estimate, the region, and whether it fits ``budget``."""
+    """Return what the page shows of a plan: the estimate, the region, and whether it fits ``budget``."""
     out = estimate.to_dict()
     region = estimate.regions[0]
     out.update(

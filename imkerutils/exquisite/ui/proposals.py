@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from imkerutils.exquisite.pipeline.staging import Proposal, candidate_pieces, load_proposal
 from imkerutils.exquisite.state.budget import format_usd
-from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window, union
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["OVERLAY_PX", "bbox", "candidate_png", "summarise_proposal"]
 
@@ -19,6 +21,7 @@ OVERLAY_PX = 2048  # longest side of a candidate's overlay image
 
 
 def bbox(windows: list[Window]) -> Window:
+    """Return the smallest window around ``windows``."""
     box = windows[0]
     for w in windows[1:]:
         box = union(box, w)
@@ -26,7 +29,7 @@ def bbox(windows: list[Window]) -> Window:
 
 
 def summarise_proposal(p: Proposal, token: str) -> dict[str, Any]:
-    """What the page shows of a staged proposal: its region, the box its candidates write, each candidate."""
+    """Return what the page shows of a staged proposal: its region, the box its candidates write, each candidate."""
     box = bbox(list(p.plan.written)) if p.plan.written else p.region
     records = p.records()
     out: dict[str, Any] = {

@@ -118,7 +118,7 @@ def _guarded(handler: Handler) -> Handler:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    """The JSON object of a state-changing request from this server's own page (403/415/413/400 otherwise)."""
+    """Return the JSON object of a state-changing request from this server's own page (403/415/413/400 otherwise)."""
     if not is_same_origin(request.headers, request.url.scheme):
         raise _HTTPProblem(
             PlainError(
@@ -156,7 +156,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
 def create_app(
     session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAMES, token: str | None = None
 ) -> Starlette:
-    """The ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use.
+    """Return the ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use.
 
     With a ``token`` every request must carry it (see :class:`~imkerutils.exquisite.ui.security.TokenMiddleware`);
     a server listening beyond loopback must have one.

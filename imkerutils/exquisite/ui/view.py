@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image
 
 from imkerutils.exquisite.pipeline import canvas_spent_usd
@@ -23,6 +21,11 @@ from imkerutils.exquisite.ui.deepzoom import Frame, with_alpha
 from imkerutils.tiling.canvas import Canvas, StepInfo
 from imkerutils.tiling.frame import level_window
 from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy as np
 
 __all__ = ["HISTORY_LIMIT", "THUMB_PX", "View", "publish", "read_tile", "summarise_step", "thumbnail"]
 
@@ -50,7 +53,7 @@ class View:
     undone: tuple[dict[str, Any], ...] = ()
 
     def describe(self, location: str, budget: Budget) -> dict[str, Any]:
-        """What the page shows of this state: the canvas, the viewer, the history and the cost so far."""
+        """Return what the page shows of this state: the canvas, the viewer, the history and the cost so far."""
         remaining = Budget(budget.limit_usd, self.spent_usd).remaining_usd if budget.limit_usd is not None else None
         return {
             "canvas": {
@@ -85,7 +88,7 @@ class View:
 
 
 def _written_window(step: StepInfo, tile: int) -> Window | None:
-    """The smallest window around the level-0 tiles ``step`` wrote, inside its bounds (None: it wrote none)."""
+    """Return the smallest window around the level-0 tiles ``step`` wrote, inside its bounds (None: it wrote none)."""
     if not step.written:
         return None
     rows = [i for i, _ in step.written]
@@ -95,7 +98,7 @@ def _written_window(step: StepInfo, tile: int) -> Window | None:
 
 
 def summarise_step(step: StepInfo, tile: int = 1024) -> tuple[dict[str, Any], Window]:
-    """What the history list shows for one step, and the region its thumbnail shows (and the viewer outlines).
+    """Return what the history list shows for one step, and the region its thumbnail shows (and the viewer outlines).
 
     A generation step's region is its strips; any other step's is the tiles it wrote (a paste far from the
     rest shows itself, not the whole canvas), or its bounds when it wrote none.
@@ -139,7 +142,7 @@ def summarise_step(step: StepInfo, tile: int = 1024) -> tuple[dict[str, Any], Wi
 
 
 def publish(location: str) -> View:
-    """A view of the canvas at ``location`` as it is committed now."""
+    """Return a view of the canvas at ``location`` as it is committed now."""
     reader = Canvas.open(location, read_only=True)  # fresh: sees resized arrays and new levels
     steps = reader.history()
     summaries = [summarise_step(s, reader.tile) for s in steps]
@@ -165,7 +168,7 @@ def publish(location: str) -> View:
 
 
 def read_tile(v: View, level: int, col: int, row: int) -> tuple[View, np.ndarray | None]:
-    """The view and the pixels of viewer tile ``(col, row)`` of pyramid ``level``.
+    """Return the view and the pixels of viewer tile ``(col, row)`` of pyramid ``level``.
 
     None when the tile shows nothing (outside the bounds, or no step ever wrote under it).  Pixels
     over never-written level-0 tiles come back as RGBA with alpha 0 (the rest opaque); a tile that is
@@ -184,7 +187,7 @@ def read_tile(v: View, level: int, col: int, row: int) -> tuple[View, np.ndarray
 
 
 def thumbnail(v: View, number: int) -> bytes | None:
-    """A small PNG of what committed step ``number`` added (None if there is no such step)."""
+    """Return a small PNG of what committed step ``number`` added (None if there is no such step)."""
     region = v.regions.get(number)
     if region is None or number > v.head:
         return None

@@ -14,11 +14,14 @@ import errno
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import ExportExistsError, ExportWriteError, ImkerError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["atomic_output", "partial_name", "write_error"]
 
@@ -27,7 +30,7 @@ PARTIAL_SUFFIX = ".partial"
 
 
 def partial_name(final: Path) -> Path:
-    """A fresh temporary name beside ``final`` (hidden, ending in ``.partial``).
+    """Return a fresh temporary name beside ``final`` (hidden, ending in ``.partial``).
 
     Its token starts with the writing process's id (8 hex digits), so a later export to the same name can
     tell a killed writer's leftover from a running one's (:func:`remove_stale_partials`).

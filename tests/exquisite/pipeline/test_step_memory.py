@@ -66,7 +66,8 @@ def test_artifacts_are_stored_and_the_spool_folder_is_gone(tmp_path: Path) -> No
         assert set(tile.artifacts) == {"reference", "mask", "raw", "final"}
         for key in tile.artifacts.values():
             data = reopened.get_artifact(key)
-            assert data is not None and data.startswith(b"\x89PNG\r\n\x1a\n"), key
+            assert data is not None, key
+            assert data.startswith(b"\x89PNG\r\n\x1a\n"), key
     assert set(Path(tempfile.gettempdir()).glob("imkerutils-artifacts-*")) == before
     # the final tile's new part is what the canvas holds there
     tile = record.tiles[0]

@@ -7,9 +7,8 @@ step once (the estimate's plans are the ones followed), counted here by wrapping
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import fields
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -37,6 +36,10 @@ from imkerutils.exquisite.pipeline.qc import Verdict
 from imkerutils.exquisite.state.record import Attempt, StepRecord
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 
 @pytest.fixture
@@ -69,7 +72,7 @@ def edge_plans(monkeypatch: pytest.MonkeyPatch) -> Counter:
 def fill_plans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     """Counts fill plans: ``plan_fill`` cuts the region once per axis (``_cuts`` is called twice a plan)."""
     counter = Counter(monkeypatch, fill_module, "_cuts")
-    yield counter
+    return counter
 
 
 def cli(*args: object) -> int:
@@ -146,7 +149,8 @@ def test_a_bad_direction_is_one_clear_error_naming_it(canvas: Canvas, call) -> N
     head, bounds = canvas.head, canvas.bounds
     with pytest.raises(InvalidDirectionError, match="sideways") as info:
         call(canvas)
-    assert isinstance(info.value, ImkerError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, ImkerError)
+    assert isinstance(info.value, ValueError)
     assert "right, left, up, down" in str(info.value)
     assert (canvas.head, canvas.bounds) == (head, bounds)
 
@@ -157,7 +161,8 @@ def test_seam_scores_stay_typed_until_the_record_is_written(canvas: Canvas) -> N
     record = grow_step(canvas, "right", PatternGenerator(), GrowSettings(seed=3, qc=hook), on_tile=outcomes.append)
     (shown,) = hook.seen
     (outcome,) = outcomes
-    assert isinstance(shown.seam, SeamScores) and isinstance(outcome.scores, SeamScores)
+    assert isinstance(shown.seam, SeamScores)
+    assert isinstance(outcome.scores, SeamScores)
     assert shown.scores == shown.seam.to_dict()  # hooks that read the dict it used to be still work
     (tile,) = record.tiles
     assert tile.seam_scores == {k: float(v) for k, v in outcome.scores.to_dict().items() if v is not None}
@@ -167,7 +172,8 @@ def test_seam_scores_stay_typed_until_the_record_is_written(canvas: Canvas) -> N
     assert again.seam_excess == outcome.scores.seam_excess == record.seam_excess
     assert {k: float(v) for k, v in again.to_dict().items() if v is not None} == tile.seam_scores
     (stored,) = step_records(canvas)
-    assert StepRecord.from_json(record.to_json()) == record and stored.qc == record.qc
+    assert StepRecord.from_json(record.to_json()) == record
+    assert stored.qc == record.qc
 
 
 def test_refused_candidates_are_attempts_from_the_start(canvas: Canvas) -> None:
@@ -176,7 +182,8 @@ def test_refused_candidates_are_attempts_from_the_start(canvas: Canvas) -> None:
     settings = GrowSettings(seed=2, qc=hook, candidates=2, max_retries=1)
     record = grow_step(canvas, "right", PatternGenerator(), settings, on_tile=outcomes.append)
     (outcome,) = outcomes
-    assert all(isinstance(a, Attempt) for a in outcome.rejected) and len(outcome.rejected) == 3
+    assert all(isinstance(a, Attempt) for a in outcome.rejected)
+    assert len(outcome.rejected) == 3
     assert all(a is b for a, b in zip(record.attempts, outcome.rejected, strict=True))  # not rebuilt from dicts
     assert [a.reason for a in record.attempts] == ["tile 0: best-of-n", "tile 0: retry", "tile 0: best-of-n"]
     assert all(a.scores["seam_excess"] is not None for a in record.attempts)
@@ -208,7 +215,8 @@ def test_the_planned_tile_carries_its_prompt(canvas: Canvas) -> None:
     grow(canvas, ["right", "down"], generator, GrowSettings(prompt="moss", save_artifacts=False))
     by_direction = {c.request.direction: c.request.prompt for c in generator.calls}
     assert set(by_direction) == {Direction.RIGHT, Direction.DOWN}
-    assert "moss" in by_direction[Direction.RIGHT] and by_direction[Direction.RIGHT] != by_direction[Direction.DOWN]
+    assert "moss" in by_direction[Direction.RIGHT]
+    assert by_direction[Direction.RIGHT] != by_direction[Direction.DOWN]
     records = step_records(canvas)
     assert {r.direction: r.prompt_text for r in records} == by_direction
     assert np.all([isinstance(c.request.direction, Direction) for c in generator.calls])
@@ -229,8 +237,10 @@ def test_a_ui_grow_job_plans_each_step_once(canvas: Canvas, edge_plans: Counter)
         while (state := session.job(job.id)) is not None and state["status"] in ("queued", "running"):
             assert time.monotonic() < deadline, state
             time.sleep(0.05)
-        assert state is not None and state["status"] == "done", state
-        assert state["tiles_total"] == 1 and state["steps_done"] == 2
+        assert state is not None
+        assert state["status"] == "done", state
+        assert state["tiles_total"] == 1
+        assert state["steps_done"] == 2
     finally:
         session.close()
     assert Canvas.open(canvas.path).bounds == Window(0, 0, 300, 400 + 2 * 512)

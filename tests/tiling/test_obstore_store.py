@@ -49,10 +49,10 @@ def build(url: str, opts: dict[str, Any]) -> tuple[Canvas, list[str]]:
     """Create, paste, grow (right, and left and up: a rebase), pyramid, undo, redo, artifact; SHA after each."""
     canvas = Canvas.create(url, mode="RGB", storage_options=opts)
     shas = []
-    canvas.paste(photo_like(1024, 1536, seed=1), 0, 0, grow=True)
+    canvas.paste(photo_like(1024, 1536, seed=1), 0, 0, extend=True)
     shas.append(canvas_sha(canvas))
-    canvas.paste(photo_like(700, 900, seed=2), 600, 1200, grow=True)  # across chunks, past the right edge
-    canvas.grow(Window(-300, -200, 400, 400))  # left and up: the origin moves
+    canvas.paste(photo_like(700, 900, seed=2), 600, 1200, extend=True)  # across chunks, past the right edge
+    canvas.extend(Window(-300, -200, 400, 400))  # left and up: the origin moves
     canvas.paste(photo_like(300, 300, seed=3), -250, -150)
     canvas.update_pyramid()
     shas.append(canvas_sha(canvas))

@@ -15,12 +15,14 @@ import collections
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
 from imkerutils.tiling.export._atomic import _publish
 from imkerutils.tiling.location import exists, is_remote, local_path, open_store, remove
 from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step_keys, write_tile
+from imkerutils.tiling.strippyramid import StripPyramid
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ def import_image(
             location, mode=info.mode, tile=tile, overwrite=overwrite, plan_for=window, storage_options=storage_options
         )
         try:
-            write_strips(canvas, iter_strips(info, tile), window, step_info)
+            write_strips(canvas, iter_strips(info, tile), window, step_info, pyramid=True)
         except BaseException:  # the step was rolled back: remove the empty canvas it was written into
             remove(location, canvas._store)
             raise
@@ -67,8 +69,8 @@ def import_image(
     tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
     try:
         canvas = cls.create(tmp, mode=info.mode, tile=tile, plan_for=window)
-        write_strips(canvas, iter_strips(info, tile), window, step_info)
-        canvas.update_pyramid()
+        write_strips(canvas, iter_strips(info, tile), window, step_info, pyramid=True)
+        canvas.update_pyramid()  # nothing left to do unless another writer came between (see write_strips)
         _publish(tmp, root, overwrite=True, directory=True)  # an old canvas is moved aside, then replaced
     finally:
         if tmp.exists():
@@ -79,7 +81,12 @@ def import_image(
 
 
 def write_strips(
-    canvas: Canvas, strips: Iterator[tuple[int, np.ndarray]], window: Window, info: dict[str, Any]
+    canvas: Canvas,
+    strips: Iterator[tuple[int, np.ndarray]],
+    window: Window,
+    info: dict[str, Any],
+    *,
+    pyramid: bool = False,
 ) -> StepInfo:
     """Write an image that arrives strip by strip into ``window`` as ONE journaled step.
 
@@ -91,6 +98,10 @@ def write_strips(
     the image height.  Any failure, in the decoder or in a chunk write, rolls the whole step back.
     (``Canvas.write`` cannot do this: it plans every piece before the first write, so it would need the
     whole image in memory.)
+
+    With ``pyramid`` (a fresh canvas, ``window`` at the world origin), every coarser level is built from the
+    strips as they pass (:class:`~.strippyramid.StripPyramid`, on one thread beside the chunk tasks, each
+    strip alive until it is reduced too) and recorded after the commit, so no level-0 chunk is read back.
     """
     canvas._check_writable()
     t = canvas.tile
@@ -98,7 +109,18 @@ def write_strips(
         raise InvalidWindowError(f"a streamed import needs a non-empty, tile-aligned window, got {window}")
     alive = 2 if 2 * t * window.width * canvas.channels <= STRIP_BUDGET else 1
     tx = Step(canvas, "paste", step_keys(list(canvas.grid.tiles(window))), window, True, info)  # an import's kind
+    if pyramid and not (canvas.bounds.is_empty and window.row_off == window.col_off == 0):
+        raise InvalidWindowError(f"a streamed pyramid needs a fresh canvas and a window at the origin, got {window}")
     tx.begin()
+    levels: StripPyramid | None = None
+    reducer = None
+    if pyramid:
+        try:
+            levels = StripPyramid(canvas._storage.pyramid, window, canvas.channels)
+        except BaseException:
+            tx.abort()
+            raise
+        reducer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imkerutils-pyramid")  # strips in order
     in_flight: collections.deque[list[Any]] = collections.deque()  # the chunk futures of each live strip
     results: list[BaseException | None] = []
     failed = False
@@ -115,9 +137,10 @@ def write_strips(
             expect = top + h
             # plan_pieces checks channels and dtype and cuts the strip per tile (views); one task per tile
             per_tile, _ = plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)
-            in_flight.append(
-                [chunk_pool().submit(write_tile, canvas, None, ij, parts) for ij, parts in per_tile.items()]
-            )
+            futures = [chunk_pool().submit(write_tile, canvas, None, ij, parts) for ij, parts in per_tile.items()]
+            if reducer is not None and levels is not None:
+                futures.append(reducer.submit(_reduce_strip, levels, top // t, strip))
+            in_flight.append(futures)
             del strip, per_tile  # only the chunk tasks hold it now, so it is freed as soon as they finish
             while len(in_flight) >= alive:  # let the oldest strip finish before decoding another
                 done = [f.result() for f in in_flight.popleft()]
@@ -135,6 +158,30 @@ def write_strips(
                     f.exception()
         tx.abort()
         raise
+    finally:
+        if reducer is not None:
+            reducer.shutdown(wait=False)
     while in_flight:
         results.extend(f.result() for f in in_flight.popleft())
-    return tx.commit(results)
+    step = tx.commit(results)
+    if levels is not None:
+        _record_levels(canvas, levels.levels, step, window)
+    return step
+
+
+def _reduce_strip(levels: StripPyramid, i: int, strip: np.ndarray) -> BaseException | None:
+    """Feed level-0 tile row ``i`` to ``levels``; returns (for the step's commit) rather than raises a failure."""
+    try:
+        levels.add(i, strip)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _record_levels(canvas: Canvas, needed: int, step: StepInfo, window: Window) -> None:
+    """Record the levels built beside ``step``, unless another write came after it (then ``update`` redoes them)."""
+    storage = canvas._storage
+    with canvas._journal.lock():
+        state = storage.recover()
+        if state.head == step.number and state.bounds == window and storage.pyramid.built_levels() == 1:
+            storage.pyramid.record_built(needed, 1, step.written)

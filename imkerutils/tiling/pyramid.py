@@ -162,7 +162,8 @@ class Pyramid:
             raise CanvasCorruptError(f"the pyramid record ({LEVELS_KEY}) names {levels} levels")
         return levels
 
-    def _ensure_array(self, level: int, bounds: Window) -> zarr.Array[Any]:
+    def ensure_array(self, level: int, bounds: Window) -> zarr.Array[Any]:
+        """Level ``level``'s array, created or grown to ``bounds``."""
         shape = self.frame.shape(level, bounds)
         try:
             z = open_level(self.raw.store, self.frame, level)
@@ -227,7 +228,7 @@ class Pyramid:
         pool = None if client is not None else ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
         try:
             for level in range(1, needed):
-                dst = self._ensure_array(level, bounds)
+                dst = self.ensure_array(level, bounds)
                 if level >= built:  # a new level: compute all of it from the level below
                     current = {p.tile for p in project(level_window(bounds, level), self.tile)}
                 else:
@@ -243,12 +244,16 @@ class Pyramid:
         finally:
             if pool is not None:
                 pool.shutdown()
+        self.record_built(needed, built, dirty)
+        return count
+
+    def record_built(self, needed: int, built: int, current: Iterable[tuple[int, int]]) -> None:
+        """Record that ``needed`` levels are built (``built`` were) and current over level-0 tiles ``current``."""
         self.raw.put(LEVELS_KEY, seal({"levels": needed}))
-        for i, j in dirty:
+        for i, j in current:
             self.raw.delete(f"{DIRTY_PREFIX}{i}.{j}")
         if needed > built and self._on_new_levels is not None:
             self._on_new_levels(needed)
-        return count
 
     def _reduce_on(
         self,

@@ -1,0 +1,112 @@
+"""The pyramid of an import, built from its level-0 strips while they are in memory.
+
+:meth:`Pyramid.update <imkerutils.tiling.pyramid.Pyramid.update>` after an import would read every level-0
+chunk back and reduce it; an import into a fresh canvas already holds each strip of tile rows, so it
+reduces them as they pass instead.  A world tile of level ``L`` is the 2x reduction of its four children,
+and :func:`~imkerutils.tiling.pyramid.downsample2` works on 2x2 blocks, so each child reduces on its own
+to one quarter of its parent: the same bytes as reducing the four at once.  Children arrive row by row,
+left to right, so each level holds at most the top halves of one row of parents (a quarter of the row
+below it) and one parent being completed: the whole chain stays under half a level-0 strip.  Each parent
+is written through :func:`~imkerutils.tiling.chunkio.write_tile` as soon as its last child arrives, exactly
+as ``update`` writes it; a child outside the level's tiles is background, as the stored chunk it stands
+for would be (padded tiles of level 0 are zero-filled the way a chunk of a fresh canvas is merged).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from imkerutils.tiling.chunkio import write_tile
+from imkerutils.tiling.frame import level_window
+from imkerutils.tiling.pyramid import downsample2, levels_needed
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.pyramid import Pyramid
+    from imkerutils.tiling.window import Window
+
+__all__ = ["StripPyramid"]
+
+
+def _count(n: int, t: int) -> int:
+    return -(-n // t)
+
+
+class _Parents:
+    """One level's parents under construction, fed its children row-major (see the module docstring)."""
+
+    def __init__(self, rows_below: int, cols_below: int, tile: int, channels: int) -> None:
+        self.rows_below, self.cols_below, self.t, self.channels = rows_below, cols_below, tile, channels
+        self.tops: dict[int, np.ndarray] = {}  # parent column -> its top half, while its bottom children are due
+        self.current: np.ndarray | None = None  # the parent whose bottom children are arriving
+
+    def take(self, r: int, c: int, child: np.ndarray) -> tuple[int, int, np.ndarray] | None:
+        """Add child ``(r, c)``; return ``(i, j, tile)`` when that completes parent ``(i, j)``."""
+        t, h, j = self.t, self.t // 2, c // 2
+        small = downsample2(child)
+        left = (c % 2) * h
+        last_col = c == min(2 * j + 1, self.cols_below - 1)
+        if r % 2 == 0:
+            top = self.tops.get(j)
+            if top is None:
+                top = self.tops[j] = np.zeros((h, t, self.channels), np.uint8)
+            top[:, left : left + h] = small
+            if r < self.rows_below - 1 or not last_col:
+                return None
+            tile = np.zeros((t, t, self.channels), np.uint8)  # the last row of children has no bottom half
+            tile[:h] = self.tops.pop(j)
+            return r // 2, j, tile
+        if self.current is None:
+            self.current = np.zeros((t, t, self.channels), np.uint8)
+            self.current[:h] = self.tops.pop(j)
+        self.current[h:, left : left + h] = small
+        if not last_col:
+            return None
+        tile, self.current = self.current, None
+        return r // 2, j, tile
+
+
+class StripPyramid:
+    """Every level of a fresh canvas whose bounds ``bounds`` (at the world origin) arrive as level-0 strips.
+
+    Call :meth:`add` with each strip of tile rows, top to bottom; every level's tiles are written as they
+    complete, and after the last strip all :attr:`levels` levels are.  The caller records them
+    (:meth:`Pyramid.record_built <imkerutils.tiling.pyramid.Pyramid.record_built>`) once level 0 is committed.
+    """
+
+    def __init__(self, pyramid: Pyramid, bounds: Window, channels: int) -> None:
+        t = pyramid.tile
+        if bounds.row_off or bounds.col_off or bounds.is_empty or t % 2:
+            raise ValueError(f"a strip pyramid needs non-empty bounds at the origin and an even tile, got {bounds}")
+        self.pyramid, self.t, self.channels = pyramid, t, channels
+        self.levels = levels_needed(bounds, t)
+        self.rows = [_count(level_window(bounds, lv).height, t) for lv in range(self.levels)]
+        self.cols = [_count(level_window(bounds, lv).width, t) for lv in range(self.levels)]
+        self.arrays = [pyramid.array(0)] + [pyramid.ensure_array(lv, bounds) for lv in range(1, self.levels)]
+        self.parents = [None] + [
+            _Parents(self.rows[lv - 1], self.cols[lv - 1], t, channels) for lv in range(1, self.levels)
+        ]
+
+    def add(self, i: int, strip: np.ndarray) -> None:
+        """Reduce level-0 tile row ``i`` (``(h <= t, width, C)`` uint8, from column 0) into every level."""
+        t, h, width = self.t, strip.shape[0], strip.shape[1]
+        for j in range(self.cols[0]):
+            piece = strip[:, j * t : (j + 1) * t]
+            if piece.shape[:2] != (t, t):  # an edge tile: background beyond the image, as its chunk stores
+                block = np.zeros((t, t, self.channels), np.uint8)
+                block[:h, : min(t, width - j * t)] = piece
+                piece = block
+            self._feed(1, i, j, piece)
+
+    def _feed(self, level: int, r: int, c: int, child: np.ndarray) -> None:
+        while level < self.levels:
+            parents = self.parents[level]
+            assert parents is not None
+            done = parents.take(r, c, child)
+            if done is None:
+                return
+            r, c, child = done
+            p = self.pyramid
+            write_tile(p.raw, p.frame, self.arrays[level], level, r, c, child)
+            level += 1

@@ -1,0 +1,102 @@
+"""An import builds its pyramid from the strips: the same chunk bytes as ``update_pyramid``, no chunk read back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imkerutils.tiling import Canvas, Window, pyramid
+from imkerutils.tiling.decode import iter_strips, probe
+from imkerutils.tiling.importer import write_strips
+from imkerutils.tiling.pyramid import LEVELS_KEY
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _png(tmp_path: Path, h: int, w: int, mode: str, seed: int) -> Path:
+    channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}[mode]
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (h, w, channels), dtype=np.uint8)
+    pixels[: h // 3, : w // 4] = 0  # a background corner: all-zero chunks are not stored, on either path
+    out = tmp_path / f"in-{h}x{w}-{mode}.png"
+    Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode).save(out, compress_level=1)
+    return out
+
+
+def _chunks(root: Path, canvas: Canvas) -> dict[str, bytes]:
+    """Every stored chunk file of the coarser levels, by relative path, and the pyramid record."""
+    out = {}
+    for level in range(1, canvas.levels):
+        base = root / canvas.frame.path(level)
+        out.update({str(p.relative_to(root)): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()})
+    out[LEVELS_KEY] = (root / LEVELS_KEY).read_bytes()
+    return out
+
+
+def _reference(png: Path, out: Path, tile: int) -> Canvas:
+    """The old path: level 0 as one streamed step, then ``update_pyramid`` reads it back and reduces it."""
+    info = probe(png, trusted=True)
+    window = Window(0, 0, info.height, info.width)
+    canvas = Canvas.create(out, mode=info.mode, tile=tile, plan_for=window)
+    write_strips(canvas, iter_strips(info, tile), window, {"source": str(png)})
+    canvas.update_pyramid()
+    return canvas
+
+
+SIZES = [(1, 1), (63, 200), (64, 64), (65, 129), (128, 256), (300, 70), (70, 300), (257, 511), (1000, 130)]
+
+
+@pytest.mark.parametrize(("h", "w"), SIZES)
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_imported_pyramid_equals_update_pyramid_chunk_for_chunk(tmp_path, h, w, mode, monkeypatch):
+    png = _png(tmp_path, h, w, mode, seed=h * 7919 + w)
+    ref = _reference(png, tmp_path / "ref", 64)
+    read_back: list[tuple[int, int, int]] = []
+    real = pyramid.reduce_tile
+
+    def spy(raw, frame, src, dst, level, i, j):
+        read_back.append((level, i, j))
+        real(raw, frame, src, dst, level, i, j)
+
+    monkeypatch.setattr(pyramid, "reduce_tile", spy)
+    got = Canvas.from_image(png, tmp_path / "got", trusted=True, tile=64)
+    assert read_back == []  # the levels came from the strips, not from level-0 chunks read back
+    assert got.levels == ref.levels
+    assert got.frame == ref.frame
+    assert got._storage.pyramid.dirty() == set()
+    assert got._storage.pyramid.built_levels() == got.levels
+    want, have = _chunks(tmp_path / "ref", ref), _chunks(tmp_path / "got", got)
+    assert sorted(have) == sorted(want)
+    for key in want:
+        assert have[key] == want[key], key
+    assert got.verify().ok
+    assert got.update_pyramid() == 0
+
+
+def test_default_tile_odd_size_and_rebuilt_levels_match(tmp_path):
+    """With the default 1024 tiles: clearing the levels and running update_pyramid rewrites the same bytes."""
+    png = _png(tmp_path, 1500, 2300, "RGB", seed=5)
+    got = Canvas.from_image(png, tmp_path / "got", trusted=True)
+    assert got.levels == 3
+    before = _chunks(tmp_path / "got", got)
+    raw = got._storage.raw
+    for level in range(1, got.levels):
+        raw.delete_prefix(f"{got.frame.path(level)}/c/")
+    raw.delete(LEVELS_KEY)
+    got._storage.pyramid.mark_dirty([(i, j) for i in range(2) for j in range(3)])
+    assert got.update_pyramid() > 0
+    assert _chunks(tmp_path / "got", got) == before
+    assert got.verify().ok
+
+
+def test_streamed_pyramid_needs_a_fresh_canvas_at_the_origin(tmp_path):
+    png = _png(tmp_path, 70, 90, "RGB", seed=1)
+    info = probe(png, trusted=True)
+    canvas = Canvas.create(tmp_path / "c", mode="RGB", tile=64)
+    with pytest.raises(Exception, match="fresh canvas"):
+        write_strips(canvas, iter_strips(info, 64), Window(64, 0, 70, 90), {}, pyramid=True)
+    assert canvas.history() == []

@@ -15,7 +15,6 @@ import collections
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
@@ -100,8 +99,9 @@ def write_strips(
     whole image in memory.)
 
     With ``pyramid`` (a fresh canvas, ``window`` at the world origin), every coarser level is built from the
-    strips as they pass (:class:`~.strippyramid.StripPyramid`, on one thread beside the chunk tasks, each
-    strip alive until it is reduced too) and recorded after the commit, so no level-0 chunk is read back.
+    strips as they pass (:class:`~.strippyramid.StripPyramid`: its tiles reduced and its parents written on
+    the chunk pool, each strip alive until it is reduced too) and recorded after the commit, so no level-0
+    chunk is read back.
     """
     canvas._check_writable()
     t = canvas.tile
@@ -113,14 +113,12 @@ def write_strips(
         raise InvalidWindowError(f"a streamed pyramid needs a fresh canvas and a window at the origin, got {window}")
     tx.begin()
     levels: StripPyramid | None = None
-    reducer = None
     if pyramid:
         try:
             levels = StripPyramid(canvas._storage.pyramid, window, canvas.channels)
         except BaseException:
             tx.abort()
             raise
-        reducer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imkerutils-pyramid")  # strips in order
     in_flight: collections.deque[list[Any]] = collections.deque()  # the chunk futures of each live strip
     results: list[BaseException | None] = []
     failed = False
@@ -138,8 +136,8 @@ def write_strips(
             # plan_pieces checks channels and dtype and cuts the strip per tile (views); one task per tile
             per_tile, _ = plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)
             futures = [chunk_pool().submit(write_tile, canvas, None, ij, parts) for ij, parts in per_tile.items()]
-            if reducer is not None and levels is not None:
-                futures.append(reducer.submit(_reduce_strip, levels, top // t, strip))
+            if levels is not None:  # the strip stays alive until it is reduced too
+                futures.append(levels.submit(top // t, strip))
             in_flight.append(futures)
             del strip, per_tile  # only the chunk tasks hold it now, so it is freed as soon as they finish
             while len(in_flight) >= alive:  # let the oldest strip finish before decoding another
@@ -156,26 +154,18 @@ def write_strips(
                 f.cancel()
                 if not f.cancelled():
                     f.exception()
+        if levels is not None:
+            levels.cancel()
         tx.abort()
         raise
-    finally:
-        if reducer is not None:
-            reducer.shutdown(wait=False)
     while in_flight:
         results.extend(f.result() for f in in_flight.popleft())
+    if levels is not None:
+        results.extend(levels.finish())
     step = tx.commit(results)
     if levels is not None:
         _record_levels(canvas, levels.levels, step, window)
     return step
-
-
-def _reduce_strip(levels: StripPyramid, i: int, strip: np.ndarray) -> BaseException | None:
-    """Feed level-0 tile row ``i`` to ``levels``; returns (for the step's commit) rather than raises a failure."""
-    try:
-        levels.add(i, strip)
-    except Exception as exc:
-        return exc
-    return None
 
 
 def _record_levels(canvas: Canvas, needed: int, step: StepInfo, window: Window) -> None:

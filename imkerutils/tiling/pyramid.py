@@ -70,9 +70,12 @@ def downsample2(block: np.ndarray) -> np.ndarray:
     >>> downsample2(np.array([[[1], [2]], [[3], [5]]], np.uint8))[..., 0].tolist()
     [[3]]
     """
-    b = block.astype(np.uint16)
-    s = b[0::2, 0::2] + b[1::2, 0::2] + b[0::2, 1::2] + b[1::2, 1::2]
-    return ((s + 2) >> 2).astype(np.uint8)
+    rows = block[0::2].astype(np.uint16)  # pairs of rows, then pairs of columns: the same sums, less traffic
+    rows += block[1::2]
+    s = rows[:, 0::2] + rows[:, 1::2]
+    s += 2
+    s >>= 2
+    return s.astype(np.uint8)
 
 
 def reduce_tile(

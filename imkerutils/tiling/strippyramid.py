@@ -14,6 +14,7 @@ for would be (padded tiles of level 0 are zero-filled the way a chunk of a fresh
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 from imkerutils.tiling.chunkio import write_tile
 from imkerutils.tiling.frame import level_window
 from imkerutils.tiling.pyramid import downsample2, levels_needed
+from imkerutils.tiling.step import chunk_pool
 
 if TYPE_CHECKING:
     from imkerutils.tiling.pyramid import Pyramid
@@ -41,10 +43,9 @@ class _Parents:
         self.tops: dict[int, np.ndarray] = {}  # parent column -> its top half, while its bottom children are due
         self.current: np.ndarray | None = None  # the parent whose bottom children are arriving
 
-    def take(self, r: int, c: int, child: np.ndarray) -> tuple[int, int, np.ndarray] | None:
-        """Add child ``(r, c)``; return ``(i, j, tile)`` when that completes parent ``(i, j)``."""
+    def take(self, r: int, c: int, small: np.ndarray) -> tuple[int, int, np.ndarray] | None:
+        """Add child ``(r, c)``, reduced (``small``); return ``(i, j, tile)`` when that completes parent ``(i, j)``."""
         t, h, j = self.t, self.t // 2, c // 2
-        small = downsample2(child)
         left = (c % 2) * h
         last_col = c == min(2 * j + 1, self.cols_below - 1)
         if r % 2 == 0:
@@ -70,9 +71,11 @@ class _Parents:
 class StripPyramid:
     """Every level of a fresh canvas whose bounds ``bounds`` (at the world origin) arrive as level-0 strips.
 
-    Call :meth:`add` with each strip of tile rows, top to bottom; every level's tiles are written as they
-    complete, and after the last strip all :attr:`levels` levels are.  The caller records them
-    (:meth:`Pyramid.record_built <imkerutils.tiling.pyramid.Pyramid.record_built>`) once level 0 is committed.
+    :meth:`submit` each strip of tile rows, top to bottom: its tiles are reduced to quarters on the chunk
+    pool, one thread places the quarters into their parents in order, and every finished parent is written
+    on the chunk pool.  :meth:`finish` waits for the writes; then all :attr:`levels` levels are stored, and
+    the caller records them (:meth:`Pyramid.record_built <imkerutils.tiling.pyramid.Pyramid.record_built>`)
+    once level 0 is committed.  Failures are returned, not raised, for the step's commit to roll back.
     """
 
     def __init__(self, pyramid: Pyramid, bounds: Window, channels: int) -> None:
@@ -87,26 +90,73 @@ class StripPyramid:
         self.parents = [None] + [
             _Parents(self.rows[lv - 1], self.cols[lv - 1], t, channels) for lv in range(1, self.levels)
         ]
+        self._placer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imkerutils-pyramid")  # rows in order
+        self._writes: list[Future[BaseException | None]] = []
 
-    def add(self, i: int, strip: np.ndarray) -> None:
-        """Reduce level-0 tile row ``i`` (``(h <= t, width, C)`` uint8, from column 0) into every level."""
+    def submit(self, i: int, strip: np.ndarray) -> Future[BaseException | None]:
+        """Reduce level-0 tile row ``i`` (``(h <= t, width, C)`` uint8, from column 0) into every level.
+
+        The future is done when the strip is no longer needed (its quarters are placed).
+        """
+        if self.levels == 1:
+            done: Future[BaseException | None] = Future()
+            done.set_result(None)
+            return done
+        quarters = [chunk_pool().submit(self._quarter, strip, j) for j in range(self.cols[0])]
+        return self._placer.submit(self._place_row, i, quarters)
+
+    def finish(self) -> list[BaseException | None]:
+        """Wait for every write (after the last :meth:`submit`); their failures, if any."""
+        self._placer.shutdown()
+        return [f.result() for f in self._writes]
+
+    def cancel(self) -> None:
+        """Stop: nothing more is placed, and no write started after this returns."""
+        self._placer.shutdown(cancel_futures=True)
+        for f in self._writes:
+            f.cancel()
+            if not f.cancelled():
+                f.exception()
+
+    def _quarter(self, strip: np.ndarray, j: int) -> np.ndarray:
+        """Level-0 tile ``j`` of ``strip`` reduced to the quarter of its parent (background beyond the image)."""
         t, h, width = self.t, strip.shape[0], strip.shape[1]
-        for j in range(self.cols[0]):
-            piece = strip[:, j * t : (j + 1) * t]
-            if piece.shape[:2] != (t, t):  # an edge tile: background beyond the image, as its chunk stores
-                block = np.zeros((t, t, self.channels), np.uint8)
-                block[:h, : min(t, width - j * t)] = piece
-                piece = block
-            self._feed(1, i, j, piece)
+        piece = strip[:, j * t : (j + 1) * t]
+        if piece.shape[:2] != (t, t):  # an edge tile: background beyond the image, as its chunk stores
+            block = np.zeros((t, t, self.channels), np.uint8)
+            block[:h, : min(t, width - j * t)] = piece
+            piece = block
+        return downsample2(piece)
 
-    def _feed(self, level: int, r: int, c: int, child: np.ndarray) -> None:
+    def _place_row(self, i: int, quarters: list[Future[np.ndarray]]) -> BaseException | None:
+        try:
+            failed = next((r for f in self._writes if (r := f.result()) is not None), None)  # earlier rows written
+            self._writes = []
+            if failed is not None:
+                return failed
+            for j, quarter in enumerate(quarters):
+                self._feed(1, i, j, quarter.result())
+        except Exception as exc:
+            return exc
+        return None
+
+    def _feed(self, level: int, r: int, c: int, small: np.ndarray) -> None:
         while level < self.levels:
             parents = self.parents[level]
             assert parents is not None
-            done = parents.take(r, c, child)
+            done = parents.take(r, c, small)
             if done is None:
                 return
-            r, c, child = done
-            p = self.pyramid
-            write_tile(p.raw, p.frame, self.arrays[level], level, r, c, child)
+            r, c, tile = done
+            self._writes.append(chunk_pool().submit(self._write, level, r, c, tile))
+            if level + 1 < self.levels:
+                small = downsample2(tile)
             level += 1
+
+    def _write(self, level: int, i: int, j: int, tile: np.ndarray) -> BaseException | None:
+        try:
+            p = self.pyramid
+            write_tile(p.raw, p.frame, self.arrays[level], level, i, j, tile)
+        except Exception as exc:
+            return exc
+        return None

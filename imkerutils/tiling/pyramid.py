@@ -60,6 +60,7 @@ SECRET_OPTIONS = frozenset(
 )
 
 MAX_LEVELS = 20
+_BAND = 64  # output rows per band of downsample2
 DIRTY_PREFIX = "_pyramid/stale/"  # world tiles (format 1 canvases: _pyramid/dirty/<chunk>)
 LEVELS_KEY = "_pyramid/levels.json"
 
@@ -70,12 +71,17 @@ def downsample2(block: np.ndarray) -> np.ndarray:
     >>> downsample2(np.array([[[1], [2]], [[3], [5]]], np.uint8))[..., 0].tolist()
     [[3]]
     """
-    rows = block[0::2].astype(np.uint16)  # pairs of rows, then pairs of columns: the same sums, less traffic
-    rows += block[1::2]
-    s = rows[:, 0::2] + rows[:, 1::2]
-    s += 2
-    s >>= 2
-    return s.astype(np.uint8)
+    h, w = block.shape[0] // 2, block.shape[1] // 2
+    out = np.empty((h, w, *block.shape[2:]), np.uint8)
+    for top in range(0, h, _BAND):  # a band of rows at a time: small uint16 temporaries on any thread
+        end = min(h, top + _BAND)
+        rows = block[2 * top : 2 * end : 2].astype(np.uint16)  # pairs of rows, then pairs of columns
+        rows += block[2 * top + 1 : 2 * end : 2]
+        s = rows[:, 0::2] + rows[:, 1::2]
+        s += 2
+        s >>= 2
+        out[top:end] = s
+    return out
 
 
 def reduce_tile(

@@ -14,6 +14,7 @@ for would be (padded tiles of level 0 are zero-filled the way a chunk of a fresh
 
 from __future__ import annotations
 
+import collections
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from imkerutils.tiling.window import Window
 
 __all__ = ["StripPyramid"]
+
+_WRITES_IN_FLIGHT = 4  # parent tiles queued or being written; placing waits for the oldest beyond that
 
 
 def _count(n: int, t: int) -> int:
@@ -91,7 +94,7 @@ class StripPyramid:
             _Parents(self.rows[lv - 1], self.cols[lv - 1], t, channels) for lv in range(1, self.levels)
         ]
         self._placer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imkerutils-pyramid")  # rows in order
-        self._writes: list[Future[BaseException | None]] = []
+        self._writes: collections.deque[Future[BaseException | None]] = collections.deque()
 
     def submit(self, i: int, strip: np.ndarray) -> Future[BaseException | None]:
         """Reduce level-0 tile row ``i`` (``(h <= t, width, C)`` uint8, from column 0) into every level.
@@ -102,7 +105,9 @@ class StripPyramid:
             done: Future[BaseException | None] = Future()
             done.set_result(None)
             return done
-        quarters = [chunk_pool().submit(self._quarter, strip, j) for j in range(self.cols[0])]
+        quarters: list[Future[np.ndarray] | None] = [
+            chunk_pool().submit(self._quarter, strip, j) for j in range(self.cols[0])
+        ]
         return self._placer.submit(self._place_row, i, quarters)
 
     def finish(self) -> list[BaseException | None]:
@@ -128,14 +133,13 @@ class StripPyramid:
             piece = block
         return downsample2(piece)
 
-    def _place_row(self, i: int, quarters: list[Future[np.ndarray]]) -> BaseException | None:
+    def _place_row(self, i: int, quarters: list[Future[np.ndarray] | None]) -> BaseException | None:
         try:
-            failed = next((r for f in self._writes if (r := f.result()) is not None), None)  # earlier rows written
-            self._writes = []
-            if failed is not None:
-                return failed
             for j, quarter in enumerate(quarters):
+                assert quarter is not None
+                quarters[j] = None  # placed: its pixels go as soon as its parent is written
                 self._feed(1, i, j, quarter.result())
+                del quarter
         except Exception as exc:
             return exc
         return None
@@ -148,6 +152,9 @@ class StripPyramid:
             if done is None:
                 return
             r, c, tile = done
+            while len(self._writes) >= _WRITES_IN_FLIGHT:  # bounded: each holds a whole tile
+                if (failed := self._writes.popleft().result()) is not None:
+                    raise failed
             self._writes.append(chunk_pool().submit(self._write, level, r, c, tile))
             if level + 1 < self.levels:
                 small = downsample2(tile)

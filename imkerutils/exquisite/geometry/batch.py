@@ -53,9 +53,6 @@ class BatchPlan:
     def directions(self) -> tuple[Direction, ...]:
         return tuple(e.direction for e in self.edges)
 
-    def tile(self, key: TileKey) -> BatchTile:
-        return self.tiles[self._index()[key]]
-
     def _index(self) -> dict[TileKey, int]:
         return {t.key: n for n, t in enumerate(self.tiles)}
 

@@ -237,11 +237,7 @@ def estimate_grow_region(
         ]
         plan = plan_fill(region, _merge_keep(content, keep), tile=t, bounds=bounds)
         for w in plan.written:
-            written.update(
-                (i, j)
-                for i in range(w.row_off // size, (w.row_end - 1) // size + 1)
-                for j in range(w.col_off // size, (w.col_end - 1) // size + 1)
-            )
+            written.update(canvas.grid.tiles(w))
         plans.append(plan)
         regions.append(region)
         bounds = plan.new_bounds

@@ -15,7 +15,6 @@ only schedules calls to it and summarises its records for display.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import threading
@@ -71,6 +70,7 @@ from imkerutils.exquisite.ui.messages import PlainError, explain, redact
 from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
 from imkerutils.tiling.canvas import Canvas, StepInfo
 from imkerutils.tiling.frame import level_window
+from imkerutils.tiling.imageio import encode_png
 from imkerutils.tiling.window import Window, intersection, union
 
 __all__ = ["BusyError", "CanvasSession", "Job", "QueueFullError", "View"]
@@ -657,9 +657,7 @@ class CanvasSession:
                 target[..., 3] = 255
         image = Image.fromarray(out, "RGBA")
         image.thumbnail((OVERLAY_PX, OVERLAY_PX))
-        buf = io.BytesIO()
-        image.save(buf, format="PNG", compress_level=1)
-        return buf.getvalue()
+        return encode_png(image)
 
     # -- plans and the budget --------------------------------------------------------------
     def plan(self, request: GenerateRequest) -> dict[str, Any]:
@@ -812,6 +810,4 @@ class CanvasSession:
             level += 1
         image = Image.fromarray(v.reader.read(level_window(region, level), level))
         image.thumbnail((THUMB_PX, THUMB_PX))
-        buf = io.BytesIO()
-        image.save(buf, format="PNG", compress_level=1)
-        return buf.getvalue()
+        return encode_png(image)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
-from imkerutils.tiling.window import Window, intersection
+from imkerutils.tiling.window import Window, intersection, subdivide
 
 if TYPE_CHECKING:
     import zarr
@@ -185,11 +185,11 @@ def bands(window: Window, rows: int, cols: int | None = None, *, align: int | No
             edges.append(first)
     while edges[-1] < window.row_end:
         edges.append(min(window.row_end, edges[-1] + rows))
-    out = []
-    for top, bottom in zip(edges, edges[1:], strict=False):
-        for left in range(window.col_off, window.col_end, cols):
-            out.append(Window.from_bounds(top, left, bottom, min(left + cols, window.col_end)))
-    return out
+    return [
+        piece
+        for top, bottom in zip(edges, edges[1:], strict=False)
+        for piece in subdivide(Window.from_bounds(top, window.col_off, bottom, window.col_end), bottom - top, cols)
+    ]
 
 
 def prefetched(read: Callable[[Window], T], windows: Iterable[Window], *, ahead: int = 2) -> Iterator[tuple[Window, T]]:

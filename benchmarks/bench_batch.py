@@ -47,6 +47,7 @@ from typing import Any
 
 from _util import (
     fmt_seconds,
+    logger,
     machine_info,
     markdown_table,
     photo_like,
@@ -64,8 +65,7 @@ KS = (1, 2, 4, 8)
 SEED = 5
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_batch {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_batch")
 
 
 def _load() -> list[float]:

@@ -46,7 +46,9 @@ from _util import (
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
+    logger,
     machine_info,
+    machine_line,
     markdown_table,
     photo_like,
     publish,
@@ -460,8 +462,7 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "## Canvas core (issue 2)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
-        f"{m['python']}; " + ", ".join(f"{k} {val}" for k, val in m["packages"].items()) + ".",
+        machine_line(m),
         f"Command: `{results['command']}` ({results['mode']} mode, {results['repeat']} interleaved repeats, "
         f"median after a warm-up; total {results['total_s']:.0f} s). Code: {results['git']}. Load average "
         f"(1 min) {results['load_before']:.1f} at the start, {results['load_after']:.1f} at the end"
@@ -676,8 +677,7 @@ def _git_state() -> str:
     return f"commit {head}" + (" + uncommitted changes under imkerutils/" if dirty else "")
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_canvas {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_canvas")
 
 
 if __name__ == "__main__":

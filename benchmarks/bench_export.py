@@ -53,6 +53,7 @@ from _util import (
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
+    logger,
     machine_info,
     markdown_table,
     photo_like,
@@ -70,8 +71,7 @@ BIG_RSS_LIMIT = 1 << 30
 BLOCK = 4096  # the repeated block of the large canvas
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_export {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_export")
 
 
 # -- inputs ------------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from _util import (
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
+    logger,
     machine_info,
     markdown_table,
     photo_like,
@@ -762,8 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if results.get("errors") else 0
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_exquisite {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_exquisite")
 
 
 if __name__ == "__main__":

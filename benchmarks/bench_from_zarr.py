@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _util import fmt_seconds, machine_info, markdown_table, photo_like, publish, time_call, time_pair
+from _util import fmt_seconds, logger, machine_info, markdown_table, photo_like, publish, time_call, time_pair
 from bench_growth import build_large, pick_scratch
 
 HERE = Path(__file__).resolve().parent
@@ -57,8 +57,7 @@ TARGET = 2.0
 SIDES = (1, 4, 16, 64, 256)
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_from_zarr {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_from_zarr")
 
 
 def build_one_tile(where: Path) -> Path:

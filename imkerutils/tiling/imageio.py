@@ -23,6 +23,7 @@ from PIL import Image
 
 from imkerutils.errors import ImageFileError, InvalidTileError
 from imkerutils.tiling.atomicfile import replacing
+from imkerutils.tiling.checks import check_tile
 from imkerutils.tiling.decode import (
     MAX_PIXELS,
     ImageInfo,
@@ -268,8 +269,7 @@ def encode_png(image: np.ndarray | Image.Image, *, compress_level: int = 1) -> b
 def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
     """Write ``pixels`` to an image file chosen by extension, atomically (temp name, then rename)."""
     p = Path(path)
-    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
-        raise InvalidTileError(f"pixels must be (H, W, 3|4) uint8, got {pixels.shape} {pixels.dtype}")
+    pixels = check_tile(pixels, dtype=np.uint8)
     suffix = p.suffix.lower()
     p.parent.mkdir(parents=True, exist_ok=True)
     with replacing(p) as tmp:

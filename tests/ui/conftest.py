@@ -160,3 +160,18 @@ def gate() -> Iterator[Gate]:
     g = Gate()
     yield g
     g.open()  # never leave a job blocked
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (Playwright), one per test module; skips where Chromium or Playwright is missing."""
+    from imkerutils.testing.browser import CHROMIUM_ARGS, MISSING_CHROMIUM, chromium_path
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    path = chromium_path()
+    if path is None:
+        pytest.skip(MISSING_CHROMIUM)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
+        yield b
+        b.close()

@@ -5,11 +5,7 @@ dark.png, narrow-390.png."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imkerutils.testing.browser import wait_until
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
@@ -26,30 +23,6 @@ axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 TILE = 1024
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-CHROMIUM_ARGS = [  # as tests/ui/test_ui_e2e.py launches it
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("IMKERUTILS_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def wait_until(page: Any, expression: str, timeout_s: float = 60.0) -> Any:
-    """Poll a JavaScript expression until it is truthy (a wait, not a timed assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while not (value := page.evaluate(expression)):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        page.wait_for_timeout(50)
-    return value
 
 
 SETTLED = """(() => {
@@ -65,17 +38,6 @@ def settle(page: Any) -> None:
         wait_until(page, SETTLED)
         page.wait_for_timeout(250)
     wait_until(page, SETTLED)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium executable (apt-get install chromium, or set IMKERUTILS_CHROMIUM)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import numpy as np
 
 from imkerutils.errors import InvalidTileError
 from imkerutils.exquisite.api.base import TileRequest
-from imkerutils.exquisite.geometry.checks import check_generate, check_tile
+from imkerutils.exquisite.geometry.checks import check_generate
+from imkerutils.tiling.checks import check_tile
 
 __all__ = ["check_request"]
 

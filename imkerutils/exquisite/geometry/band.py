@@ -29,7 +29,8 @@ import numpy as np
 from scipy import ndimage
 
 from imkerutils.errors import GeometryError
-from imkerutils.exquisite.geometry.checks import check_generate, check_tile
+from imkerutils.exquisite.geometry.checks import check_generate
+from imkerutils.tiling.checks import check_tile
 
 __all__ = ["FILLS", "build_reference"]
 

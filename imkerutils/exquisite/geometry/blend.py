@@ -35,8 +35,9 @@ import numpy as np
 from scipy import ndimage
 
 from imkerutils.errors import GeometryError, InvalidTileError, UnknownSeamStrategyError
-from imkerutils.exquisite.geometry.checks import check_generate, check_tile
+from imkerutils.exquisite.geometry.checks import check_generate
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
+from imkerutils.tiling.checks import check_tile
 
 __all__ = ["SEAM_STRATEGIES", "apply_seam", "seam_strategy_names"]
 

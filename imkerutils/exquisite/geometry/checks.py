@@ -1,12 +1,11 @@
-"""The one check of a tile and of its *generate* mask, for every function that takes them.
+"""The one check of a *generate* mask, for every function that takes one.
 
-A tile is an ``(H, W, 3 or 4)`` array (RGB or RGBA); a *generate* mask is a
-2-D bool array, True where the model may paint.  Generators, the reference
-builder, the seam blends and the compositing all accept these two and raise
-the same :class:`~imkerutils.errors.InvalidTileError` for the same mistake.
+A *generate* mask is a 2-D bool array, True where the model may paint; it goes
+with a tile (checked by :func:`imkerutils.tiling.checks.check_tile`).
+Generators, the reference builder, the seam blends, the compositing and the
+OpenAI mask all raise the same :class:`~imkerutils.errors.InvalidTileError`
+for the same mistake.
 
->>> check_tile(np.zeros((2, 2, 3), np.uint8)).shape
-(2, 2, 3)
 >>> check_generate(np.ones((2, 3), bool), (2, 2))
 Traceback (most recent call last):
 ...
@@ -21,22 +20,7 @@ import numpy as np
 
 from imkerutils.errors import InvalidTileError
 
-__all__ = ["check_generate", "check_tile"]
-
-
-def check_tile(tile: Any, *, size: int | None = None, dtype: type[np.generic] | None = None) -> np.ndarray:
-    """``tile`` as an array of shape ``(H, W, 3 or 4)`` (``(size, size, ...)`` and of ``dtype`` when given)."""
-    a: np.ndarray = np.asarray(tile)
-    want = "(H, W, 3|4)" if size is None else f"({size}, {size}, 3|4)"
-    kind = "" if dtype is None else f" {np.dtype(dtype).name}"
-    if (
-        a.ndim != 3
-        or a.shape[2] not in (3, 4)
-        or (size is not None and a.shape[:2] != (size, size))
-        or (dtype is not None and a.dtype != dtype)
-    ):
-        raise InvalidTileError(f"a tile must be a {want}{kind} array, got {a.dtype} of shape {a.shape}")
-    return a
+__all__ = ["check_generate"]
 
 
 def check_generate(generate: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:

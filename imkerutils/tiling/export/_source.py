@@ -152,8 +152,8 @@ class LevelReader:
         # Output rows in bands whose source (f rows each, clipped to the bounds) stays near band_bytes.
         src_width = min(w.width * f, max(1, self.base_bounds.width))
         rows = max(1, self.band_bytes // max(1, f * src_width * c))
-        for top in range(w.row_off, w.row_end, rows):
-            band = Window(oy + top * f, ox + w.col_off * f, min(rows, w.row_end - top) * f, w.width * f)
+        for part in subdivide(w, rows, w.width):
+            band = Window(oy + part.row_off * f, ox + part.col_off * f, part.height * f, part.width * f)
             inside = intersection(band, self.base_bounds)
             if inside is None:
                 continue  # all background

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = [
+    "CACHE",
+    "RESULTS_DIR",
     "ChildResult",
     "Timing",
     "UIServer",
@@ -46,6 +48,10 @@ __all__ = [
     "time_pair",
     "write_json",
 ]
+
+BENCH_DIR = Path(__file__).resolve().parent
+CACHE = BENCH_DIR / ".cache"  # inputs built once and reused (git-ignored)
+RESULTS_DIR = BENCH_DIR / "results"  # JSON results
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +333,17 @@ def publish(
     report: Callable[[dict[str, Any]], str],
     json_path: str | os.PathLike[str],
     log: Callable[[str], None],
+    *,
+    started: float | None = None,
 ) -> None:
-    """Render ``results`` as markdown to stdout, and write them (with that markdown) as JSON."""
+    """Render ``results`` as markdown to stdout, and write them (with that markdown) as JSON.
+
+    With ``started`` (a :func:`time.perf_counter` value) the run's ``total_s`` and the 1-minute
+    ``load_after`` are recorded first.
+    """
+    if started is not None:
+        results["total_s"] = time.perf_counter() - started
+        results["load_after"] = os.getloadavg()[0]
     text = report(results)
     results["markdown"] = text
     write_json(json_path, results)

@@ -45,19 +45,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _util import (
-    fmt_seconds,
-    logger,
-    machine_info,
-    markdown_table,
-    photo_like,
-    publish,
-    run_parts,
-)
+from _util import RESULTS_DIR, fmt_seconds, logger, machine_info, markdown_table, photo_like, publish, run_parts
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "batch.json"
-QUICK_RESULTS = HERE / "results" / "batch-quick.json"
+RESULTS = RESULTS_DIR / "batch.json"
+QUICK_RESULTS = RESULTS_DIR / "batch-quick.json"
 
 STRIP = (12288, 1024)  # right edge: 16 tiles in levels of 8 and 8
 SQUARE = (5888, 5888)  # right + down: 16 tiles in levels of 8, 7 and 1

@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 from _util import (
+    CACHE,
+    RESULTS_DIR,
     Timing,
     ensure_ignored_dir,
     fmt_bytes,
@@ -58,8 +60,7 @@ from _util import (
 )
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "canvas.json"
+RESULTS = RESULTS_DIR / "canvas.json"
 
 SCALE_TARGET = 1.2
 ZARR_TARGET = 1.3
@@ -656,9 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         if "extract" in parts:
             _log(f"3. extract_tile from a {size}x{size} image")
             results["extract"] = bench_extract(tmp, size, extract_repeat)
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, args.json, _log)
+    publish(results, report, args.json, _log, started=start)
     return 0
 
 

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 from _util import (
+    CACHE,
+    RESULTS_DIR,
     ChildResult,
     ensure_ignored_dir,
     fmt_bytes,
@@ -62,9 +64,8 @@ from _util import (
 )
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "export.json"
-RESULTS_QUICK = HERE / "results" / "export-quick.json"
+RESULTS = RESULTS_DIR / "export.json"
+RESULTS_QUICK = RESULTS_DIR / "export-quick.json"
 PNG_SPEED_TARGET = 1.5
 PNG_RSS_TARGET = 0.25
 BIG_RSS_LIMIT = 1 << 30

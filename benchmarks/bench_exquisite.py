@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from _util import (
+    RESULTS_DIR,
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
@@ -64,7 +65,6 @@ from _util import (
 )
 
 HERE = Path(__file__).resolve().parent
-RESULTS_DIR = HERE / "results"
 RESULTS = RESULTS_DIR / "exquisite.json"
 QUICK_RESULTS = RESULTS_DIR / "exquisite-quick.json"
 SAMPLE = HERE.parent / "imkerutils" / "data" / "samples" / "landscape.jpg"

@@ -47,12 +47,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _util import fmt_seconds, logger, machine_info, markdown_table, photo_like, publish, time_call, time_pair
+from _util import (
+    RESULTS_DIR,
+    fmt_seconds,
+    logger,
+    machine_info,
+    markdown_table,
+    photo_like,
+    publish,
+    time_call,
+    time_pair,
+)
 from bench_growth import build_large, pick_scratch
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "from_zarr.json"
-RESULTS_QUICK = HERE / "results" / "from_zarr-quick.json"
+RESULTS = RESULTS_DIR / "from_zarr.json"
+RESULTS_QUICK = RESULTS_DIR / "from_zarr-quick.json"
 TARGET = 2.0
 SIDES = (1, 4, 16, 64, 256)
 
@@ -277,9 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             where = Path(d) / f"s{side}"
             where.mkdir()
             results["sizes"].append(bench_size(where, side, repeat, not args.no_probe))
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, RESULTS_QUICK if args.quick else RESULTS, _log)
+    publish(results, report, RESULTS_QUICK if args.quick else RESULTS, _log, started=start)
     return 0
 
 

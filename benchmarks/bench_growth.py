@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 from _util import (
+    RESULTS_DIR,
     Timing,
     fmt_seconds,
     logger,
@@ -47,9 +48,8 @@ from _util import (
     run_parts,
 )
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "growth.json"
-RESULTS_QUICK = HERE / "results" / "growth-quick.json"
+RESULTS = RESULTS_DIR / "growth.json"
+RESULTS_QUICK = RESULTS_DIR / "growth-quick.json"
 GROWTH_TARGET = 1.3
 BLOCK_TILES = 4  # the repeated block: 4x4 tiles of 1024 px
 

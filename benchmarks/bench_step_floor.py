@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _util import ensure_ignored_dir, fmt_seconds, machine_info, markdown_table, photo_like, write_json
+from _util import RESULTS_DIR, ensure_ignored_dir, fmt_seconds, machine_info, markdown_table, photo_like, write_json
 from bench_exquisite import TimedGenerator
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "step_floor.json"
+RESULTS = RESULTS_DIR / "step_floor.json"
 TARGET = 3.0
 HEIGHT, START, STRIP = 1024, 2048, 512
 

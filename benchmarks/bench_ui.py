@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from _util import (
+    CACHE,
+    RESULTS_DIR,
     UIServer,
     ensure_ignored_dir,
     fmt_bytes,
@@ -47,9 +49,7 @@ from _util import (
 
 from imkerutils.testing.browser import CHROMIUM_ARGS, MISSING_CHROMIUM, chromium_path
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "ui.json"
+RESULTS = RESULTS_DIR / "ui.json"
 RENDER_TARGET = 1.2
 VIEWPORT = {"width": 1400, "height": 860}
 
@@ -295,9 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     results["render"] = bench_render(small, large, repeat)
     _log("2. tile latency under 50 concurrent requests")
     results["tiles"] = bench_tiles(large, 50, counts)
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, args.json, _log)
+    publish(results, report, args.json, _log, started=start)
     return 0
 
 

@@ -38,11 +38,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _util import UIServer, ensure_ignored_dir, logger, machine_info, markdown_table, photo_like, publish
+from _util import (
+    CACHE,
+    RESULTS_DIR,
+    UIServer,
+    ensure_ignored_dir,
+    logger,
+    machine_info,
+    markdown_table,
+    photo_like,
+    publish,
+)
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "ui_memory.json"
+RESULTS = RESULTS_DIR / "ui_memory.json"
 SIDE = 60000
 TILE = 1024
 TARGET_MIB = 400.0
@@ -263,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": os.getloadavg()[0],
     }
     results.update(run(grows, tiles))
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, args.json, _log)
+    publish(results, report, args.json, _log, started=start)
     return 0
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM_ARGS", "MISSING_CHROMIUM", "chromium_path", "screenshot", "wait_until"]
+__all__ = ["CHROMIUM_ARGS", "MISSING_CHROMIUM", "SETTLED", "chromium_path", "screenshot", "settle", "wait_until"]
 
 #: Flags for a headless Chromium in a container: no sandbox or GPU, nothing fetched in the background.
 CHROMIUM_ARGS = (
@@ -54,3 +54,19 @@ def screenshot(page: Any, path: Path) -> None:
     """Save a screenshot of ``page`` to ``path``, making its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
+
+
+#: True once the viewer has stopped moving (zoom and centre at their targets) and drawn every tile of the view.
+SETTLED = """(() => {
+    const v = imkerUI.viewer.viewport, c = v.getCenter(true), t = v.getCenter(false);
+    return Math.abs(v.getZoom(true) / v.getZoom(false) - 1) < 1e-6 && Math.abs(c.x - t.x) + Math.abs(c.y - t.y) < 1e-3
+        && imkerUI.item.getFullyLoaded();
+})()"""
+
+
+def settle(page: Any) -> None:
+    """Wait until the viewer has stopped moving and drawn every tile of the view (twice in a row)."""
+    for _ in range(2):
+        wait_until(page, SETTLED)
+        page.wait_for_timeout(250)
+    wait_until(page, SETTLED)

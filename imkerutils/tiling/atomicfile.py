@@ -13,12 +13,14 @@ files (:func:`~imkerutils.tiling.imageio.write_image`), imports
 its own errors on top).
 
 >>> import tempfile
->>> d = Path(tempfile.mkdtemp())
->>> with replacing(d / "a.txt") as tmp:
-...     _ = tmp.write_text("new")
->>> sorted(p.name for p in d.iterdir()), (d / "a.txt").read_text()
-(['a.txt'], 'new')
->>> shutil.rmtree(d)
+>>> target = Path(tempfile.mkdtemp()) / "a.txt"
+>>> with replacing(target) as tmp:
+...     n = tmp.write_text("new")
+...     print(target.exists(), tmp.name.startswith(".a.txt.") and tmp.name.endswith(".partial"))
+False True
+>>> target.read_text(), [p.name for p in target.parent.iterdir()]
+('new', ['a.txt'])
+>>> remove(target.parent)
 """
 
 from __future__ import annotations

@@ -6,28 +6,16 @@ a canvas base is changed in place.
 
 from __future__ import annotations
 
-import inspect
-import sys
-import types
 from collections.abc import Sequence
-from typing import Any
 
 from imkerutils.cli.tile_scripts import paste_tile_main
 from imkerutils.tiling_utils import core
+from imkerutils.tiling_utils._callable import make_callable
 
 __all__ = ["main"]
 
 
-class _CallableModule(types.ModuleType):
-    """Importing this module rebinds ``imkerutils.tiling_utils.paste_tile`` from the function to the module (as
-    in the seed, where they share the name); so the module, called, is the function."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return core.paste_tile(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-__signature__ = inspect.signature(core.paste_tile)
+make_callable(__name__, core.paste_tile)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

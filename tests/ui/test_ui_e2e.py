@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from imkerutils.testing.browser import screenshot, wait_until
+from imkerutils.testing.browser import screenshot, settle, wait_until
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -20,21 +20,6 @@ ARTIFACTS = REPO / "test-artifacts" / "ui"
 
 def shot(page: Any, name: str) -> None:
     screenshot(page, ARTIFACTS / name)
-
-
-SETTLED = """(() => {
-    const v = imkerUI.viewer.viewport, c = v.getCenter(true), t = v.getCenter(false);
-    return Math.abs(v.getZoom(true) / v.getZoom(false) - 1) < 1e-6 && Math.abs(c.x - t.x) + Math.abs(c.y - t.y) < 1e-3
-        && imkerUI.item.getFullyLoaded();
-})()"""
-
-
-def settle(page: Any) -> None:
-    """Wait until the viewer has stopped moving and drawn every tile of the view (twice in a row)."""
-    for _ in range(2):
-        wait_until(page, SETTLED)
-        page.wait_for_timeout(250)
-    wait_until(page, SETTLED)
 
 
 def clip(page: Any) -> list[float]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imkerutils.testing.browser import wait_until
+from imkerutils.testing.browser import settle, wait_until
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
@@ -23,21 +23,6 @@ axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 TILE = 1024
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-
-
-SETTLED = """(() => {
-    const v = imkerUI.viewer.viewport, c = v.getCenter(true), t = v.getCenter(false);
-    return Math.abs(v.getZoom(true) / v.getZoom(false) - 1) < 1e-6 && Math.abs(c.x - t.x) + Math.abs(c.y - t.y) < 1e-3
-        && imkerUI.item.getFullyLoaded();
-})()"""
-
-
-def settle(page: Any) -> None:
-    """Wait until the viewer has stopped moving and drawn every tile of the view (twice in a row)."""
-    for _ in range(2):
-        wait_until(page, SETTLED)
-        page.wait_for_timeout(250)
-    wait_until(page, SETTLED)
 
 
 @pytest.fixture

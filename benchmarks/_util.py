@@ -41,6 +41,7 @@ __all__ = [
     "machine_line",
     "machine_info",
     "markdown_table",
+    "pair_summary",
     "peak_rss_bytes",
     "photo_like",
     "run_measured",
@@ -114,6 +115,11 @@ def time_pair(
             fn()
             out.append(time.perf_counter() - start)
     return Timing(tuple(sa)), Timing(tuple(sb))
+
+
+def pair_summary(a: Timing, b: Timing, names: tuple[str, str]) -> dict[str, Any]:
+    """Two :func:`time_pair` timings under ``names`` and the ratios of ``b`` to ``a`` (medians, bests)."""
+    return {names[0]: a.to_dict(), names[1]: b.to_dict(), "ratio": b.median / a.median, "ratio_best": b.best / a.best}
 
 
 def peak_rss_bytes() -> int:

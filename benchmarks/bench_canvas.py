@@ -52,6 +52,7 @@ from _util import (
     machine_info,
     machine_line,
     markdown_table,
+    pair_summary,
     photo_like,
     publish,
     run_measured,
@@ -151,12 +152,7 @@ def _scale_ops(small: Any, big: Any, window: Any, data: np.ndarray, repeat: int)
     out = {}
     for name, (a, b) in ops.items():
         ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = {
-            "small": ta.to_dict(),
-            "large": tb.to_dict(),
-            "ratio": tb.median / ta.median,
-            "ratio_best": tb.best / ta.best,
-        }
+        out[name] = pair_summary(ta, tb, ("small", "large"))
     assert np.array_equal(small.read(window), big.read(window))
     return out
 
@@ -258,12 +254,7 @@ def bench_vs_zarr(tmp: Path, repeat: int) -> dict[str, Any]:
         ),
     }.items():
         ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = {
-            "zarr": ta.to_dict(),
-            "canvas": tb.to_dict(),
-            "ratio": tb.median / ta.median,
-            "ratio_best": tb.best / ta.best,
-        }
+        out[name] = pair_summary(ta, tb, ("zarr", "canvas"))
     assert np.array_equal(canvas.read(window), data)
     return {"window": window.to_dict(), "ops": out, "paste_parts": _paste_parts(canvas, z, window, data, repeat)}
 

@@ -25,7 +25,8 @@ CONSTRAINTS = "requirements/constraints.txt"
 @functools.cache
 def _uv_environment() -> dict[str, str]:
     spec = importlib.util.spec_from_file_location("pip_sources", HERE / "scripts" / "pip_sources.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.uv_environment()

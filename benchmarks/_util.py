@@ -23,10 +23,12 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 __all__ = [
     "CACHE",
@@ -38,8 +40,8 @@ __all__ = [
     "fmt_bytes",
     "fmt_seconds",
     "logger",
-    "machine_line",
     "machine_info",
+    "machine_line",
     "markdown_table",
     "pair_summary",
     "peak_rss_bytes",

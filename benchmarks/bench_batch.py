@@ -41,11 +41,13 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _util import RESULTS_DIR, fmt_seconds, logger, machine_info, markdown_table, photo_like, publish, run_parts
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 RESULTS = RESULTS_DIR / "batch.json"
 QUICK_RESULTS = RESULTS_DIR / "batch-quick.json"
@@ -89,7 +91,7 @@ def build_template(path: Path, shape: tuple[int, int]) -> Path:
     from imkerutils.tiling.canvas import Canvas
 
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(*shape, seed=1), 0, 0, grow=True)
+    canvas.paste(photo_like(*shape, seed=1), 0, 0, extend=True)
     return path
 
 

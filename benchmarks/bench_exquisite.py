@@ -45,9 +45,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from _util import (
@@ -63,6 +62,9 @@ from _util import (
     run_measured,
     run_parts,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
 RESULTS = RESULTS_DIR / "exquisite.json"

@@ -42,9 +42,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from _util import (
@@ -59,6 +58,9 @@ from _util import (
     time_pair,
 )
 from bench_growth import build_large, pick_scratch
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 RESULTS = RESULTS_DIR / "from_zarr.json"
 RESULTS_QUICK = RESULTS_DIR / "from_zarr-quick.json"
@@ -75,7 +77,7 @@ def build_one_tile(where: Path) -> Path:
 
     path = where / "one.zarr"
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(canvas.tile, canvas.tile, seed=21), 0, 0, grow=True)
+    canvas.paste(photo_like(canvas.tile, canvas.tile, seed=21), 0, 0, extend=True)
     return path
 
 

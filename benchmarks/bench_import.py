@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import (  # noqa: E402
+from _util import (
     CACHE,
     RESULTS_DIR,
     ensure_ignored_dir,

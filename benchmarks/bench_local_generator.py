@@ -86,7 +86,8 @@ def baseline_generator(rev: str) -> Any:
     modules = {}
     for name in ("_baseline_quilting", "_baseline_local"):
         spec = importlib.util.spec_from_file_location(name, tmp / f"{name}.py")
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)

@@ -20,9 +20,9 @@ import numpy as np
 import zarr
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import photo_like  # noqa: E402
+from _util import photo_like
 
-from imkerutils.tiling import Canvas, Window  # noqa: E402
+from imkerutils.tiling import Canvas, Window
 
 
 def main(argv: list[str] | None = None) -> None:

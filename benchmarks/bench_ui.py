@@ -31,8 +31,7 @@ import shutil
 import statistics
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _util import (
     CACHE,
@@ -48,6 +47,9 @@ from _util import (
 )
 
 from imkerutils.testing.browser import CHROMIUM_ARGS, MISSING_CHROMIUM, chromium_path
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 RESULTS = RESULTS_DIR / "ui.json"
 RENDER_TARGET = 1.2
@@ -80,7 +82,7 @@ def build_canvas(side: int, block: int = 4096) -> Path:
     pixels = da.from_array(photo_like(block, block, seed=side), chunks=(1024, 1024, 3))
     n = side // block
     canvas = Canvas.create(path)
-    canvas.paste(da.tile(pixels, (n, n, 1)), 0, 0, grow=True)
+    canvas.paste(da.tile(pixels, (n, n, 1)), 0, 0, extend=True)
     canvas.update_pyramid()
     done.write_text("")
     _log(f"built {path.name} ({side}x{side}, {canvas.levels} levels) in {time.perf_counter() - start:.0f} s")
@@ -208,7 +210,7 @@ def bench_tiles(large: Path, concurrency: int, counts: dict[str, int]) -> dict[s
             out[fmt] = {
                 "requests": count,
                 "median_ms": 1e3 * statistics.median(lat),
-                "p95_ms": 1e3 * lat[max(0, int(round(0.95 * len(lat))) - 1)],
+                "p95_ms": 1e3 * lat[max(0, round(0.95 * len(lat)) - 1)],
                 "max_ms": 1e3 * lat[-1],
                 "tiles_per_s": count / wall,
                 "mean_bytes": size / count,

@@ -12,7 +12,7 @@ from imkerutils import __version__  # noqa: E402
 
 project = "imkerutils"
 author = "Tyler Foster"
-copyright = "Tyler Foster, MIT licence"  # noqa: A001
+copyright = "Tyler Foster, MIT licence"
 release = __version__
 version = __version__
 

@@ -16,8 +16,10 @@ import ctypes
 import ctypes.util
 import functools
 import sys
-from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["MMAP_THRESHOLD", "fix_mmap_threshold", "return_freed_memory"]
 
@@ -29,7 +31,7 @@ _M_ARENA_MAX = -8
 
 @functools.cache
 def _mallopt() -> Callable[[int, int], int] | None:
-    """glibc's ``mallopt``, or ``None`` off Linux or on a C library without it (musl)."""
+    """Glibc's ``mallopt``, or ``None`` off Linux or on a C library without it (musl)."""
     if not sys.platform.startswith("linux"):
         return None
     try:

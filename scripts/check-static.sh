@@ -3,6 +3,6 @@
 # lint, formatting and `mypy --strict` (pyproject.toml's [tool.mypy] sets strict = true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m ruff check imkerutils tests benchmarks noxfile.py docs
+python -m ruff check imkerutils tests benchmarks noxfile.py docs scripts
 python -m ruff format --check .
 python -m mypy imkerutils

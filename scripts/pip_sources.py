@@ -30,7 +30,10 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # pip applies these sections in this order, each overriding the one before (":env:" is the PIP_* variables)
 SECTIONS = ("global", "install", ":env:")

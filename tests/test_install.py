@@ -16,11 +16,14 @@ import sys
 import time
 import tomllib
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
@@ -60,9 +63,12 @@ def test_the_lock_is_only_exact_pins_and_names_no_index() -> None:
     assert "bash scripts/lock.sh" in text.splitlines()[1]  # the header says how to refresh it
     for line in lock_lines():
         req = Requirement(line)
-        assert not req.extras and req.url is None, line  # pip refuses extras and URLs in a constraints file
+        assert not req.extras, line
+        assert req.url is None, line  # pip refuses extras and URLs in a constraints file
         assert [s.operator for s in req.specifier] == ["=="], line
-    assert "://" not in text and "--index" not in text and "--find-links" not in text
+    assert "://" not in text
+    assert "--index" not in text
+    assert "--find-links" not in text
 
 
 def test_the_lock_pins_every_dependency_of_every_extra_within_its_range() -> None:
@@ -93,7 +99,8 @@ def test_the_new_interop_test_dependencies_are_in_the_test_extra_and_the_lock() 
 
 def load_pip_sources() -> ModuleType:
     spec = importlib.util.spec_from_file_location("pip_sources", ROOT / "scripts" / "pip_sources.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -124,7 +131,8 @@ def test_uv_is_given_pip_s_package_sources_in_pip_s_order_of_precedence(
 
     # what the environment already says for uv stays
     kept = load_pip_sources().uv_environment(environ={"UV_INDEX_URL": "file:///mine", "UV_FIND_LINKS": "/mine"})
-    assert "UV_DEFAULT_INDEX" not in kept and "UV_FIND_LINKS" not in kept
+    assert "UV_DEFAULT_INDEX" not in kept
+    assert "UV_FIND_LINKS" not in kept
     assert kept["UV_INDEX"] == "file:///a/simple file:///b/simple"
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -30,6 +30,9 @@ from imkerutils.tiling.export._source import bands
 from imkerutils.tiling.frame import project
 from imkerutils.tiling.imageio import encode_png
 from imkerutils.tiling.step import aligned_chunks
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PACKAGE = Path(imkerutils.__file__).resolve().parent
 
@@ -71,7 +74,8 @@ def test_png_is_encoded_in_one_place():
             k.arg == "format" and isinstance(k.value, ast.Constant) and k.value.value == "PNG" for k in call.keywords
         )
     ]
-    assert found and all(f.startswith("tiling/imageio.py:") for f in found), found
+    assert found
+    assert all(f.startswith("tiling/imageio.py:") for f in found), found
 
 
 def test_files_are_renamed_into_place_in_one_module():
@@ -82,7 +86,8 @@ def test_files_are_renamed_into_place_in_one_module():
         for call in _calls(tree)
         if _dotted(call.func) in ("os.replace", "os.rename")
     ]
-    assert found and all(f.startswith("tiling/atomicfile.py:") for f in found), found
+    assert found
+    assert all(f.startswith("tiling/atomicfile.py:") for f in found), found
 
 
 def test_tile_and_mask_are_checked_in_one_module():
@@ -103,7 +108,8 @@ def test_tile_and_mask_are_checked_in_one_module():
             if "generate mask must" in text or "generate must" in text or "3|4" in text or "3 or 4" in text:
                 found.append(f"{name}:{node.lineno}")
     ours = ("exquisite/geometry/checks.py:", "tiling/checks.py:")
-    assert found and all(f.startswith(ours) for f in found), found
+    assert found
+    assert all(f.startswith(ours) for f in found), found
 
 
 def test_windows_are_partitioned_by_window_and_frame_only():
@@ -116,7 +122,8 @@ def test_windows_are_partitioned_by_window_and_frame_only():
             ends = {a.attr for a in call.args[:2] if isinstance(a, ast.Attribute)}
             if ends in ({"row_off", "row_end"}, {"col_off", "col_end"}):
                 found.append(f"{name}:{call.lineno}")
-    assert found and all(f.startswith("tiling/window.py:") for f in found), found
+    assert found
+    assert all(f.startswith("tiling/window.py:") for f in found), found
 
 
 def test_the_openai_mask_is_built_once():
@@ -174,7 +181,9 @@ def test_replacing_publishes_a_file_and_leaves_no_temporary(tmp_path):
     final = tmp_path / "a.bin"
     final.write_bytes(b"old")
     with replacing(final) as tmp:
-        assert tmp.parent == tmp_path and tmp.name.startswith(".a.bin.") and tmp.name.endswith(PARTIAL_SUFFIX)
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".a.bin.")
+        assert tmp.name.endswith(PARTIAL_SUFFIX)
         tmp.write_bytes(b"new")
         assert final.read_bytes() == b"old"  # readers see the old bytes until the block ends
     assert final.read_bytes() == b"new"
@@ -184,9 +193,14 @@ def test_replacing_publishes_a_file_and_leaves_no_temporary(tmp_path):
 def test_replacing_keeps_the_old_file_when_the_block_fails(tmp_path):
     final = tmp_path / "a.bin"
     final.write_bytes(b"old")
-    with pytest.raises(RuntimeError, match="boom"), replacing(final) as tmp:
-        tmp.write_bytes(b"half")
-        raise RuntimeError("boom")
+
+    def fail_half_way() -> None:
+        with replacing(final) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_half_way()
     assert final.read_bytes() == b"old"
     assert _names(tmp_path) == ["a.bin"]
 
@@ -244,9 +258,11 @@ def test_rawstore_writes_through_atomicfile(tmp_path):
     raw = RawStore(LocalStore(str(tmp_path)))
     raw.put("a/b", b"1")
     raw.put("a/b", b"22")
-    assert raw.copy("a/b", "a/c") and raw.copy("a/b", "a/c")  # the second copy links the same inode again
+    assert raw.copy("a/b", "a/c")
+    assert raw.copy("a/b", "a/c")  # the second copy links the same inode again
     assert not raw.copy("a/missing", "a/c")
-    assert raw.get("a/b") == b"22" and raw.get("a/c") is None
+    assert raw.get("a/b") == b"22"
+    assert raw.get("a/c") is None
     assert _names(tmp_path / "a") == ["b"]
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cli_reference  # docs/_scripts, put on sys.path by conf.py
 from docutils import nodes
 from docutils.statemachine import StringList
-from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
 
 
 class CliReference(SphinxDirective):

@@ -15,11 +15,14 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 OUT = Path(__file__).resolve().parents[1] / "_static" / "tutorial"
 NAMES = ("before.png", "after.png")

@@ -20,6 +20,7 @@ one line naming the path, with our temporary names (``.NAME.<hex>.partial``,
 '/proc/x.zarr: No such file or directory'
 >>> os_error_message(PermissionError(13, "Permission denied", "/etc/shadow"))
 '/etc/shadow: Permission denied'
+>>> from imkerutils.tiling.window import Window
 >>> region_json(Window(-100, -150, 350, 430))
 {'x': -150, 'y': -100, 'width': 430, 'height': 350}
 >>> positive_int("0")
@@ -38,11 +39,14 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from imkerutils.errors import ImkerError
-from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from imkerutils.tiling.window import Window
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -71,7 +75,7 @@ _TEMPORARY = re.compile(r"^\.?(?P<name>.+?)\.[0-9a-f]+\.(?:partial|importing)$")
 
 # -- options every command shares ------------------------------------------------------------------------
 def common_parent(*, reports: bool = True) -> argparse.ArgumentParser:
-    """The parent parser of every command: ``-q``/``-v``, and ``--json`` when the command reports something."""
+    """Return the parent parser of every command: ``-q``/``-v``, and ``--json`` when the command reports something."""
     parent = argparse.ArgumentParser(add_help=False)
     loudness = parent.add_mutually_exclusive_group()
     loudness.add_argument(
@@ -101,7 +105,7 @@ def add_command(sub: Subparsers, name: str, *, reports: bool = True, **kwargs: A
 
 
 def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1 (anything else is a usage error, exit code 2)."""
+    """Parse an integer of at least 1, as an argparse type (anything else is a usage error, exit code 2)."""
     try:
         value = int(text)
     except ValueError:
@@ -138,8 +142,10 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 @contextlib.contextmanager
 def configure_logging(verbose: int = 0, quiet: bool = False) -> Iterator[None]:
-    """Send log records to stderr while a command runs: INFO and up by default, WARNING and up with ``quiet``,
-    DEBUG with ``verbose`` (``verbose >= 2``: every library's records, through the root logger).
+    """Send log records to stderr while a command runs.
+
+    INFO and up by default, WARNING and up with ``quiet``, DEBUG with ``verbose`` (``verbose >= 2``: every
+    library's records, through the root logger).
 
     The loggers' levels and handlers are restored afterwards, so a command run in-process leaves no trace.
     """
@@ -161,7 +167,7 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> Iterator[None]:
 
 
 def emit(args: argparse.Namespace, text: str, data: Any) -> None:
-    """The command's result on stdout: ``data`` as JSON with ``--json``, else ``text``."""
+    """Return the command's result on stdout: ``data`` as JSON with ``--json``, else ``text``."""
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2))
     else:
@@ -169,12 +175,12 @@ def emit(args: argparse.Namespace, text: str, data: Any) -> None:
 
 
 def size_json(width: int, height: int) -> dict[str, int]:
-    """A size in JSON: width first, as in the text ``W x H``."""
+    """Return a size in JSON: width first, as in the text ``W x H``."""
     return {"width": width, "height": height}
 
 
 def region_json(w: Window) -> dict[str, int]:
-    """A world region in JSON: ``x, y, width, height`` (the order of ``--region X Y W H``)."""
+    """Return a world region in JSON: ``x, y, width, height`` (the order of ``--region X Y W H``)."""
     return {"x": w.col_off, "y": w.row_off, "width": w.width, "height": w.height}
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import inspect
 import signal
 import sys
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator
 
 __all__ = [
     "EXIT_SIGNAL",
@@ -188,7 +190,7 @@ def cancelled_exit(prog: str, received: list[int], committed: int = 0) -> int:
 
 
 def tile_bar(args: argparse.Namespace, total: int, desc: str) -> Any:
-    """The progress bar of a generating command: ``total`` tiles on stderr (off with ``--quiet``)."""
+    """Return the progress bar of a generating command: ``total`` tiles on stderr (off with ``--quiet``)."""
     from tqdm import tqdm
 
     return tqdm(total=total, unit="tile", file=sys.stderr, disable=True if args.quiet else None, desc=desc)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``accept`` command to the subcommand parsers ``sub``."""
     p = add_command(
         sub,
         "accept",
@@ -23,6 +27,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils accept`` with the parsed ``args``; return the exit status."""
     from imkerutils.exquisite.pipeline.staging import accept
     from imkerutils.tiling import Canvas
 

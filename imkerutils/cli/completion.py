@@ -16,6 +16,7 @@ PATH_ARGUMENTS = {"canvas", "out", "image", "tile", "path", "input", "output", "
 
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``completion`` command to the subcommand parsers ``sub``."""
     p = add_command(
         sub,
         "completion",
@@ -28,6 +29,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils completion`` with the parsed ``args``; return the exit status."""
     import shtab
 
     from imkerutils.cli.main import build_parser

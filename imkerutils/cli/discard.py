@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``discard`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "discard", help="drop a staged proposal (the canvas is not touched)")
     p.add_argument("canvas", help="the canvas (folder or URL)")
     p.add_argument("id", help="the proposal (see `imkerutils staged`)")
@@ -15,6 +19,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils discard`` with the parsed ``args``; return the exit status."""
     from imkerutils.exquisite.pipeline.staging import discard
     from imkerutils.tiling import Canvas
 

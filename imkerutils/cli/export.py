@@ -18,6 +18,7 @@ from imkerutils.tiling.tiles import check_output_path
 
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``export`` command to the subcommand parsers ``sub``."""
     p = add_command(
         sub,
         "export",
@@ -71,6 +72,7 @@ def _size(out: Path | str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils export`` with the parsed ``args``; return the exit status."""
     from imkerutils.tiling.export import export_region, format_for
     from imkerutils.tiling.export._plan import plan_region
 

@@ -14,10 +14,10 @@ may be an fsspec URL (``s3://bucket/tile.png``): written locally, then uploaded.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.errors import (
@@ -33,8 +33,12 @@ from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.tiles import check_output_path
 from imkerutils.tiling.window import intersection
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``extract`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "extract", help="write a region of a canvas to an image file")
     p.add_argument("canvas")
     p.add_argument(
@@ -48,7 +52,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def region_of(args: argparse.Namespace) -> Window:
-    """The world window asked for; a zero or negative size is an :class:`InvalidWindowError`."""
+    """Return the world window asked for; a zero or negative size is an :class:`InvalidWindowError`."""
     bad = [
         f"--{name} {v} ({'zero' if v == 0 else 'negative'})"
         for name, v in (("width", args.width), ("height", args.height))
@@ -76,6 +80,7 @@ def _in_memory_format(out: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils extract`` with the parsed ``args``; return the exit status."""
     from imkerutils.tiling.export import export_region, format_for
     from imkerutils.tiling.location import is_remote
 
@@ -117,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_in_memory(canvas: Canvas, window: Window, out: Path | str) -> Path | str:
-    """Formats only Pillow writes (``.bmp``, ``.gif``, ...): read the region whole, within the pixel limit."""
+    """Write formats only Pillow writes (``.bmp``, ``.gif``, ...): read the region whole, within the pixel limit."""
     from imkerutils.tiling.imageio import MAX_PIXELS, write_image
 
     suffix = Path(out).suffix

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 from imkerutils.cli._generation import (
@@ -19,10 +19,14 @@ from imkerutils.cli._generation import (
     tile_bar,
 )
 
+if TYPE_CHECKING:
+    import argparse
+
 log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``fill`` command to the subcommand parsers ``sub``."""
     p = add_command(
         sub,
         "fill",
@@ -46,6 +50,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils fill`` with the parsed ``args``; return the exit status."""
     from imkerutils.errors import StepCancelledError
     from imkerutils.exquisite.pipeline import Cancel, estimate_fill, fill
     from imkerutils.exquisite.pipeline.staging import stage_fill
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
                     budget_usd=args.budget_usd,
                     cancel=cancel,
                     on_tile=lambda _o: bar.update(1),
+                    plan=estimate.plans[0],  # planned once, by the estimate
                 )
             else:
                 record = fill(
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                     budget_usd=args.budget_usd,
                     cancel=cancel,
                     on_tile=lambda _o: bar.update(1),
+                    plan=estimate.plans[0],
                 )
         except StepCancelledError:
             bar.close()
@@ -98,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     note_late_signals(received)
     b = canvas.bounds
-    seam = record.qc.get("seam_excess")
+    seam = record.seam_excess
     cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
     emit(
         args,

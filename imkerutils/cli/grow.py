@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.cli._common import Subparsers, add_command, emit, positive_int, region_json, size_json
 from imkerutils.cli._generation import (
@@ -25,10 +24,14 @@ from imkerutils.tiling import Canvas
 from imkerutils.tiling.location import is_remote
 from imkerutils.tiling.tiles import is_canvas
 
+if TYPE_CHECKING:
+    import argparse
+
 log = logging.getLogger(__name__)
 
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``grow`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "grow", help="grow a canvas (or an image file) outward with an image generator")
     p.add_argument("canvas", help="a canvas, or an image file (a canvas <name>.zarr is created beside it)")
     p.add_argument(
@@ -75,7 +78,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
-    """An existing canvas (folder or URL), or the canvas beside an image file (created on first use)."""
+    """Return an existing canvas (folder or URL), or the canvas beside an image file (created on first use)."""
     if is_remote(path) or is_canvas(path):
         return Canvas.open(path)
     image = Path(path)
@@ -89,7 +92,7 @@ def open_or_create(path: str, *, trusted: bool = False) -> Canvas:
 
 
 def _existing(path: str) -> str:
-    """The canvas a dry run plans on: ``path``, or the canvas made beside an image file."""
+    """Return the canvas a dry run plans on: ``path``, or the canvas made beside an image file."""
     if is_remote(path) or is_canvas(path):
         return path
     beside = Path(path).with_suffix(".zarr")
@@ -109,7 +112,9 @@ def _uses_fill(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils grow`` with the parsed ``args``; return the exit status."""
     from imkerutils.errors import InvalidGrowSettingsError, StepCancelledError
+    from imkerutils.exquisite.geometry.direction import Direction
     from imkerutils.exquisite.pipeline import (
         Cancel,
         canvas_spent_usd,
@@ -130,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler and via_fill:  # before anything is created (an image's canvas included)
         raise InvalidGrowSettingsError("--scheduler runs whole-edge steps only (without --along/--by/--stage)")
     along = None if args.along is None else (args.along[0], args.along[1])
+    directions = [Direction.parse(d) for d in args.direction]  # parsed once, here
     generator = make_generator(args)
     settings = make_settings(args, stage=args.stage)
     candidates = args.candidates if args.stage else 1
@@ -139,10 +145,10 @@ def run(args: argparse.Namespace) -> int:
         canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
     if via_fill:
         estimate = estimate_grow_region(
-            canvas, args.direction, generator, settings, by=by, along=along, steps=args.steps, candidates=candidates
+            canvas, directions, generator, settings, by=by, along=along, steps=args.steps, candidates=candidates
         )
     else:
-        estimate = estimate_grow(canvas, args.direction, generator, settings, steps=args.steps)
+        estimate = estimate_grow(canvas, directions, generator, settings, steps=args.steps)
     if args.dry_run:
         print_estimate(estimate, canvas, args.budget_usd)
         return 0
@@ -165,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
 
         def report(records: list[Any]) -> None:  # one line per step (with --json: one entry of the document)
             b = records[-1].bounds_after
-            seams = [r.qc.get("seam_excess") for r in records if r.qc.get("seam_excess") is not None]
+            seams = [s for r in records if (s := r.seam_excess) is not None]
             costs = [r.cost_usd for r in records]
             cost = "unknown" if None in costs else f"${sum(costs):.4f}"
             tiles = sum(len(r.tiles) for r in records)
@@ -194,9 +200,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             if args.stage:
                 from imkerutils.exquisite.geometry.fill import edge_region
-                from imkerutils.exquisite.pipeline.fill import growth_direction
+                from imkerutils.exquisite.pipeline.region import growth_direction
 
-                region, keep = edge_region(canvas.bounds, args.direction, by, along)
+                region, keep = edge_region(canvas.bounds, directions, by, along)
                 proposal = stage_fill(
                     canvas,
                     region,
@@ -204,14 +210,15 @@ def run(args: argparse.Namespace) -> int:
                     settings,
                     candidates=candidates,
                     keep=keep,
-                    direction=growth_direction(args.direction),
+                    direction=growth_direction(directions),
                     cancel=cancel,
                     on_tile=lambda _o: bar.update(1),
+                    plan=estimate.plans[0],  # planned once, by the estimate
                 )
             elif via_fill:
                 grow_region(
                     canvas,
-                    args.direction,
+                    directions,
                     generator,
                     settings,
                     by=by,
@@ -221,11 +228,12 @@ def run(args: argparse.Namespace) -> int:
                     cancel=cancel,
                     on_step=lambda r: report([r]),
                     on_tile=lambda _o: bar.update(1),
+                    plans=estimate.plans,
                 )
             else:
                 grow(
                     canvas,
-                    args.direction,
+                    directions,
                     generator,
                     settings,
                     steps=args.steps,
@@ -234,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
                     on_tile=lambda _outcome: bar.update(1),
                     client=client,
                     cancel=cancel,
+                    plans=estimate.plans,  # each step planned once, by the estimate
                 )
         except StepCancelledError:
             bar.close()

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, region_json
 from imkerutils.tiling import Canvas
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``history`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "history", help="list a canvas's steps (--json: the full step records)")
     p.add_argument("canvas")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils history`` with the parsed ``args``; return the exit status."""
     from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY
 
     canvas = Canvas.open(args.canvas, read_only=True)

@@ -6,19 +6,24 @@ the bounds as ``x, y, width, height``.
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 from imkerutils.tiling import Canvas, Window
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``info`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "info", help="describe a canvas")
     p.add_argument("canvas")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils info`` with the parsed ``args``; return the exit status."""
     s = Canvas.open(args.canvas, read_only=True).summary()
     b = Window.from_dict(s["bounds"])
     data = {

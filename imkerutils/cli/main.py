@@ -7,7 +7,7 @@ Every subcommand takes ``-q``/``-v`` and, when it reports something, ``--json``
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from imkerutils import __version__
 from imkerutils.cli import (
@@ -31,6 +31,9 @@ from imkerutils.cli import (
 )
 from imkerutils.cli._common import run_guarded
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 SUBCOMMANDS = [
     sample,
     new,
@@ -53,6 +56,7 @@ SUBCOMMANDS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Return the ``imkerutils`` argument parser with every command."""
     parser = argparse.ArgumentParser(prog="imkerutils", description="Out-of-core canvases and Exquisite growth.")
     parser.add_argument("--version", action="version", version=f"imkerutils {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -62,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``imkerutils`` with ``argv`` (default: the command line); return the exit status."""
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     return run_guarded("imkerutils", args.func, args)
 

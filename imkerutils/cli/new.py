@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
 from imkerutils.tiling import Canvas
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``new`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "new", help="create a canvas from an image (or an empty one)")
     p.add_argument("canvas", help="where to create the canvas (a folder, or a URL such as s3://bucket/c.zarr)")
     p.add_argument("--from", dest="image", help="image file to start from (PNG, JPEG, TIFF, ...)")
@@ -21,6 +25,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils new`` with the parsed ``args``; return the exit status."""
     if args.image:
         canvas = Canvas.from_image(args.image, args.canvas, trusted=args.trust_large, overwrite=args.overwrite)
     else:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit
 from imkerutils.errors import CanvasExistsError
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``sample`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "sample", help="write the bundled 1024x1024 sample landscape to OUT")
     p.add_argument("out", nargs="?", default="landscape.jpg", help="where to write it (default ./landscape.jpg)")
     p.add_argument("--overwrite", action="store_true")
@@ -19,6 +23,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils sample`` with the parsed ``args``; return the exit status."""
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise CanvasExistsError(f"{out} already exists (pass --overwrite to replace it)")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.tiling.window import Window
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``staged`` command to the subcommand parsers ``sub``."""
     p = add_command(
         sub,
         "staged",
@@ -44,6 +47,7 @@ def _line(summary: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils staged`` with the parsed ``args``; return the exit status."""
     from imkerutils.errors import InvalidWindowError
     from imkerutils.exquisite.pipeline.staging import contact_sheet, list_proposals, load_proposal
     from imkerutils.tiling import Canvas

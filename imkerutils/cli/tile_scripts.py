@@ -10,12 +10,15 @@ in the current folder.  Inputs may be image files, canvases or canvas URLs.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import common_parent, emit, region_json, run_guarded
 from imkerutils.tiling import Window, extract_tile, paste_tile
 from imkerutils.tiling.tiles import default_paste_output, is_canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -37,6 +40,7 @@ def _box(left: int, top: int, tile: int) -> dict[str, int]:
 
 
 def extract_tile_main(argv: Sequence[str] | None = None, *, prog: str = "extract-tile", seed: bool = False) -> int:
+    """Run the ``extract-tile`` command with ``argv``; return the exit status (``seed``: the seed's script)."""
     p = _parser(prog, "Cut one tile out of an image or canvas.")
     p.add_argument("input", help="image file, canvas or canvas URL")
     p.add_argument("output", nargs="?", help="tile image to write (default: outputs/<name>_tile_x<X>_y<Y>.png)")
@@ -63,6 +67,7 @@ def extract_tile_main(argv: Sequence[str] | None = None, *, prog: str = "extract
 
 
 def paste_tile_main(argv: Sequence[str] | None = None, *, prog: str = "paste-tile", seed: bool = False) -> int:
+    """Run the ``paste-tile`` command with ``argv``; return the exit status (``seed``: the seed's script)."""
     p = _parser(prog, "Paste one tile into an image or canvas.")
     p.add_argument("base", help="image file, canvas or canvas URL")
     p.add_argument("tile_image", metavar="tile", help="tile image")  # dest apart from --tile (the size)

@@ -7,10 +7,13 @@ import contextlib
 import logging
 import threading
 import webbrowser
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, common_parent, run_guarded
 from imkerutils.errors import UIHostError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["UIHostError", "add_arguments", "add_parser", "main", "run"]
 
@@ -20,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``ui`` command's arguments to ``p`` (shared with ``python -m imkerutils.exquisite.ui``)."""
     p.add_argument("path", help="an image file (a canvas <name>.zarr is created beside it) or an existing canvas")
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs --allow-remote)"
@@ -38,10 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``ui`` command to the subcommand parsers ``sub``."""
     add_arguments(add_command(sub, "ui", reports=False, help="open a canvas (or an image file) in the browser UI"))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils ui`` with the parsed ``args``; return the exit status."""
     from imkerutils.exquisite.ui.security import TOKEN_PARAM, allowed_hosts, is_loopback, needs_token, new_token
 
     if not is_loopback(args.host):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json
 from imkerutils.tiling import Canvas, StepInfo
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``undo`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "undo", help="revert the last step")
     p.add_argument("canvas")
     p.set_defaults(func=run_undo)
@@ -34,10 +38,12 @@ def _report(args: argparse.Namespace, canvas: Canvas, action: str, done: str, st
 
 
 def run_undo(args: argparse.Namespace) -> int:
+    """Run ``imkerutils undo``: revert the last step; return the exit status."""
     canvas = Canvas.open(args.canvas)
     return _report(args, canvas, "undo", "undid", canvas.undo())
 
 
 def run_redo(args: argparse.Namespace) -> int:
+    """Run ``imkerutils redo``: re-apply the last undone step; return the exit status."""
     canvas = Canvas.open(args.canvas)
     return _report(args, canvas, "redo", "redid", canvas.redo())

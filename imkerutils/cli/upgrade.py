@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit
 from imkerutils.tiling import Canvas
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``upgrade`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "upgrade", help="convert an older canvas to the current format, in place (crash-safe)")
     p.add_argument("canvas")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils upgrade`` with the parsed ``args``; return the exit status."""
     upgraded = Canvas.upgrade(args.canvas)
     canvas = Canvas.open(args.canvas, read_only=True)
     data = {"path": canvas.location, "upgraded": upgraded, "steps": canvas.head, "tiles": canvas.written_tiles()}

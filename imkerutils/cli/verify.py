@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import EXIT_FAILED, Subparsers, add_command, emit
 from imkerutils.tiling import Canvas
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def add_parser(sub: Subparsers) -> None:
+    """Add the ``verify`` command to the subcommand parsers ``sub``."""
     p = add_command(sub, "verify", help="check every chunk's pixels against the manifest hashes")
     p.add_argument("canvas")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``imkerutils verify`` with the parsed ``args``; return the exit status."""
     report = Canvas.open(args.canvas, read_only=True).verify()
     if not args.json:
         for problem in report.problems:

@@ -28,7 +28,7 @@ MISSING_CHROMIUM = "no Chromium executable (apt-get install chromium, or set IMK
 
 
 def chromium_path() -> str | None:
-    """The Chromium to launch: ``$IMKERUTILS_CHROMIUM``, ``chromium`` on the ``PATH``, or ``/usr/bin/chromium``."""
+    """Return the Chromium to launch: ``$IMKERUTILS_CHROMIUM``, ``chromium`` on ``PATH`` or ``/usr/bin/chromium``."""
     for candidate in (os.environ.get("IMKERUTILS_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
         if candidate and Path(candidate).is_file():
             return candidate

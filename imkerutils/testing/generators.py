@@ -19,8 +19,7 @@ that ``repr`` holds no secret, and that malformed requests are refused with
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pytest
@@ -29,6 +28,9 @@ from imkerutils.errors import InvalidTileError
 from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.api.capabilities import capabilities
 from imkerutils.exquisite.geometry.direction import Direction, from_right
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["GeneratorConformance", "make_request"]
 
@@ -42,7 +44,7 @@ def make_request(
     size: int = 1024,
     content_seed: int = 0,
 ) -> TileRequest:
-    """A realistic request: textured reference, the far half to generate, edge-replicated hint.
+    """Return a realistic request: textured reference, the far half to generate, edge-replicated hint.
 
     The kept half holds a smooth gradient plus noise (seeded by ``content_seed``);
     the hidden half repeats the last kept column, as the pipeline's fill does.
@@ -84,12 +86,13 @@ class GeneratorConformance:
         raise NotImplementedError
 
     def request(self, **kwargs: Any) -> TileRequest:
-        """A request of the suite's size; keyword arguments go to :func:`make_request`."""
+        """Return a request of the suite's size; keyword arguments go to :func:`make_request`."""
         kwargs.setdefault("size", self.size)
         return make_request(**kwargs)
 
     @pytest.fixture
     def generator(self) -> Iterator[TileGenerator]:
+        """Yield the generator under test (override to build and close it)."""
         gen = self.make_generator()
         yield gen
         close = getattr(gen, "close", None)
@@ -97,13 +100,17 @@ class GeneratorConformance:
             close()
 
     def test_class_attributes(self, generator: TileGenerator) -> None:
+        """Check the declared class attributes: name, version and capabilities."""
         cls = type(generator)
         assert isinstance(generator, TileGenerator)
-        assert isinstance(cls.name, str) and cls.name
-        assert isinstance(cls.version, str) and cls.version
+        assert isinstance(cls.name, str)
+        assert cls.name
+        assert isinstance(cls.version, str)
+        assert cls.version
         assert isinstance(cls.deterministic, bool)
         assert isinstance(cls.needs_network, bool)
-        assert isinstance(cls.max_concurrency, int) and not isinstance(cls.max_concurrency, bool)
+        assert isinstance(cls.max_concurrency, int)
+        assert not isinstance(cls.max_concurrency, bool)
         assert cls.max_concurrency >= 1
         # capabilities are declared on the class (GeneratorBase gives the defaults), never probed
         keyed = capabilities(generator).api_key_env
@@ -116,6 +123,7 @@ class GeneratorConformance:
 
     @pytest.mark.parametrize("channels", [3, 4], ids=["RGB", "RGBA"])
     def test_output_matches_request(self, generator: TileGenerator, channels: int) -> None:
+        """Check that the result's shape, dtype and channels match the request."""
         result = generator.generate(self.request(channels=channels))
         assert isinstance(result, TileResult)
         assert isinstance(result.image, np.ndarray)
@@ -124,11 +132,13 @@ class GeneratorConformance:
 
     @pytest.mark.parametrize("direction", list(Direction), ids=[d.value for d in Direction])
     def test_every_direction(self, generator: TileGenerator, direction: Direction) -> None:
+        """Check that every direction gives a valid result."""
         result = generator.generate(self.request(direction=direction, seed=3))
         assert result.image.shape == (self.size, self.size, 3)
         assert result.image.dtype == np.uint8
 
     def test_result_fields(self, generator: TileGenerator) -> None:
+        """Check the result's fields: usage, cost and generator parameters."""
         result = generator.generate(self.request())
         assert result.usage is None or isinstance(result.usage, Usage)
         assert result.cost_usd is None or (isinstance(result.cost_usd, float) and result.cost_usd >= 0)
@@ -137,6 +147,7 @@ class GeneratorConformance:
         json.dumps(result.metadata)  # step records store it as JSON
 
     def test_request_untouched_and_not_aliased(self, generator: TileGenerator) -> None:
+        """Check that the generator neither changes the request nor returns views of it."""
         request = self.request(channels=4)
         reference, generate = request.reference.copy(), request.generate.copy()
         result = generator.generate(request)
@@ -145,6 +156,7 @@ class GeneratorConformance:
         assert not np.shares_memory(result.image, request.reference)
 
     def test_deterministic_means_same_bytes(self, generator: TileGenerator) -> None:
+        """Check that a deterministic generator gives the same bytes for the same request and seed."""
         if not type(generator).deterministic:
             pytest.skip(f"{type(generator).__name__} does not declare itself deterministic")
         request = self.request(seed=11)
@@ -161,6 +173,7 @@ class GeneratorConformance:
         assert first.tobytes() == fresh.tobytes()
 
     def test_params_are_json_without_secrets(self, generator: TileGenerator) -> None:
+        """Check that the parameters are JSON and hold no secrets."""
         params = generator.params()
         assert isinstance(params, dict)
         text = json.dumps(params, sort_keys=True)
@@ -171,6 +184,7 @@ class GeneratorConformance:
             assert secret not in str(generator)
 
     def test_rejects_malformed_request(self, generator: TileGenerator) -> None:
+        """Check that a malformed request is refused with a clear error."""
         good = self.request()
         small = good.reference[: self.size // 2]
         with pytest.raises(InvalidTileError):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zarr
 
 from imkerutils.tiling.frame import SLACK_TILES, level_window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["check_canvas_layout"]
 
@@ -27,7 +29,8 @@ BOOKKEEPING = {"_journal", "_manifest", "_pyramid", "_generated", "_staged"}
 def check_canvas_layout(path: Path, canvas: Any) -> None:
     """Assert the layout promises for the canvas folder ``path`` (``canvas`` gives bounds and frame)."""
     root = json.loads((path / "zarr.json").read_text())
-    assert root["zarr_format"] == 3 and root["node_type"] == "group"
+    assert root["zarr_format"] == 3
+    assert root["node_type"] == "group"
     ome = root["attributes"]["ome"]
     assert ome["version"] == "0.5"
     ms = ome["multiscales"][0]
@@ -41,7 +44,8 @@ def check_canvas_layout(path: Path, canvas: Any) -> None:
         assert ds["coordinateTransformations"] == frame.ngff_transforms(level)
         meta = json.loads((path / ds["path"] / "zarr.json").read_text())
         c, h, w = meta["shape"]
-        assert c == canvas.channels and (h, w) == frame.shape(level, bounds), (level, meta["shape"])
+        assert c == canvas.channels, (level, meta["shape"])
+        assert (h, w) == frame.shape(level, bounds), (level, meta["shape"])
         assert meta["chunk_grid"]["configuration"]["chunk_shape"] == [c, t, t]
         lb = level_window(bounds, level)
         for extent, n, start, origin in (

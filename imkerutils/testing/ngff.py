@@ -62,7 +62,7 @@ class Placement:
         return 1 << self.level
 
     def window(self, shape: Sequence[int]) -> Window:
-        """The level-pixel window a ``(c, h, w)`` array of this dataset covers."""
+        """Return the level-pixel window a ``(c, h, w)`` array of this dataset covers."""
         return Window(self.row_off, self.col_off, int(shape[-2]), int(shape[-1]))
 
 
@@ -77,7 +77,7 @@ def _level_pixel_offset(s: float, t: float, what: str) -> int:
 
 
 def placement(path: str, scale: Sequence[float], translation: Sequence[float]) -> Placement:
-    """The :class:`Placement` of dataset ``path`` from its ``scale`` and ``translation`` vectors (c, y, x)."""
+    """Return the :class:`Placement` of dataset ``path`` from its ``scale`` and ``translation`` vectors (c, y, x)."""
     if len(scale) != 3 or len(translation) != 3:
         raise AssertionError(f"dataset {path}: scale {scale} / translation {translation} must have 3 entries (c, y, x)")
     if scale[0] != 1 or translation[0] != 0:
@@ -167,7 +167,7 @@ def read_layout(root: str | Path) -> Layout:
 
 
 def max_extent(content: int, tile: int) -> int:
-    """The largest array extent issue 13 allows along an axis whose content spans ``content`` pixels."""
+    """Return the largest array extent issue 13 allows along an axis whose content spans ``content`` pixels."""
     return max(2 * content, content + 8 * tile)
 
 
@@ -194,7 +194,7 @@ def assert_level_matches(canvas: Any, where: Placement, data: Any, reader: str) 
 
 
 def stored_chunk_files(array_dir: str | Path) -> int:
-    """Number of chunk files a local array's folder holds, by its own chunk key encoding.
+    """Return the number of chunk files a local array's folder holds, by its own chunk key encoding.
 
     Files whose relative path is not a chunk key of the array (its ``zarr.json``, anything else kept in
     the folder) are not counted.
@@ -214,7 +214,7 @@ def stored_chunk_files(array_dir: str | Path) -> int:
 
 
 def chunks_initialized_from_info(info: Any) -> int:
-    """The "Chunks Initialized" count of ``zarr.Array.info_complete()``'s report."""
+    """Return the "Chunks Initialized" count of ``zarr.Array.info_complete()``'s report."""
     m = re.search(r"Chunks Initialized\s*:\s*(\d+)", str(info))
     if m is None:
         raise AssertionError(f"info_complete() reported no 'Chunks Initialized' line:\n{info}")

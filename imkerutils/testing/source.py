@@ -60,12 +60,15 @@ class ArraySource:
         self.storage_options: dict[str, Any] = {}
 
     def level_bounds(self, level: int) -> Window:
+        """Return the bounds of pyramid level ``level``."""
         return level_window(self.bounds, level)
 
     def level_array(self, level: int) -> None:
+        """Return ``None``: there is no stored array to pass through."""
         return None
 
     def read(self, window: Window, level: int = 0) -> np.ndarray:
+        """Return the pixels of ``window`` at ``level`` (background outside the array)."""
         if level != 0:
             raise InvalidWindowError(f"an ArraySource has level 0 only, not level {level}")
         out = np.zeros((window.height, window.width, self.channels), np.uint8)
@@ -82,6 +85,7 @@ class ArraySource:
         return out
 
     def update_pyramid(self) -> int:
+        """Return the number of levels (nothing to bring up to date)."""
         return 0  # nothing to update: coarser levels are the exporter's averages
 
 

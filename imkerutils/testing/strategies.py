@@ -60,7 +60,7 @@ def windows(
 
 @st.composite
 def windows_inside(draw: st.DrawFn, outer: Window, min_size: int = 1) -> Window:
-    """A window lying entirely inside ``outer`` (which must hold at least ``min_size`` per side)."""
+    """Return a window lying entirely inside ``outer`` (which must hold at least ``min_size`` per side)."""
     if outer.height < min_size or outer.width < min_size:
         raise ValueError(f"{outer} cannot hold a window of side {min_size}")
     height = draw(st.integers(min_size, outer.height))

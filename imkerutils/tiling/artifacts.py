@@ -9,10 +9,13 @@ these after checking that the canvas is writable.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import InvalidWindowError
 from imkerutils.tiling.layout import mark_bookkeeping
-from imkerutils.tiling.rawstore import RawStore
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.rawstore import RawStore
 
 __all__ = [
     "ARTIFACT_HASH_SUFFIX",
@@ -46,7 +49,7 @@ def put_artifact(raw: RawStore, key: str, data: bytes) -> None:
 
 
 def list_artifacts(raw: RawStore, prefix: str) -> list[str]:
-    """The keys of the artifacts under the folder ``prefix``, sorted (not their hashes)."""
+    """Return the keys of the artifacts under the folder ``prefix``, sorted (not their hashes)."""
     return [k for k in raw.list_prefix(prefix) if not k.endswith(("/zarr.json", ARTIFACT_HASH_SUFFIX))]
 
 

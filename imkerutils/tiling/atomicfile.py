@@ -29,9 +29,12 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -48,7 +51,7 @@ PARTIAL_SUFFIX = ".partial"
 
 
 def partial_name(final: Path, suffix: str = PARTIAL_SUFFIX) -> Path:
-    """A fresh temporary name beside ``final`` (hidden, ending in ``suffix``).
+    """Return a fresh temporary name beside ``final`` (hidden, ending in ``suffix``).
 
     Its token starts with the writing process's id (8 hex digits), so a later writer of the same name can
     tell a killed writer's leftover from a running one's (:func:`remove_stale_partials`).

@@ -18,14 +18,8 @@ room for a step, settling after one, undo and redo); :mod:`.views` makes the laz
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Sequence
-from pathlib import Path
+import warnings
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
-
-import numpy as np
-import zarr
-from zarr.abc.store import Store
 
 from imkerutils.errors import CanvasNotFoundError, CanvasReadOnlyError, InvalidWindowError
 from imkerutils.tiling import artifacts, legacy, views
@@ -39,6 +33,7 @@ from imkerutils.tiling.step import (
     MANIFEST_TILES,
     Step,
     StepInfo,
+    extend_flag,
     manifest_key,
     merge_tile,
     plan_pieces,
@@ -48,13 +43,21 @@ from imkerutils.tiling.step import (
 )
 from imkerutils.tiling.storage import CanvasStorage
 from imkerutils.tiling.verify import VerifyReport, verify_canvas
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+    from pathlib import Path
+
     import dask.array as da
+    import numpy as np
     import xarray as xr
+    import zarr
     from dask.delayed import Delayed
     from distributed import Client
+    from zarr.abc.store import Store
+
+    from imkerutils.tiling.window import Window
 
     #: Pixels to write: ``(h, w, channels)`` uint8, NumPy or dask.
     Pixels: TypeAlias = np.ndarray | da.Array
@@ -201,11 +204,11 @@ class Canvas:
         artifacts.put_artifact(self._raw, key, data)
 
     def get_artifact(self, key: str) -> bytes | None:
-        """The bytes of artifact ``key`` (``None`` when there is none)."""
+        """Return the bytes of artifact ``key`` (``None`` when there is none)."""
         return self._storage.read_raw.get(key)
 
     def list_artifacts(self, prefix: str) -> list[str]:
-        """The keys of the artifacts under the folder ``prefix``, sorted."""
+        """Return the keys of the artifacts under the folder ``prefix``, sorted."""
         return artifacts.list_artifacts(self._storage.read_raw, prefix)
 
     def delete_artifacts(self, prefix: str) -> None:
@@ -252,7 +255,7 @@ class Canvas:
         return levels_needed(self.bounds, self.tile)
 
     def level_array(self, level: int) -> zarr.Array[Any] | None:
-        """The Zarr array :meth:`read` reads for ``level`` (``(C, H, W)``; see :attr:`frame` for placement).
+        """Return the Zarr array :meth:`read` reads for ``level`` (``(C, H, W)``; see :attr:`frame` for placement).
 
         ``None`` when that level is not built, or when a read-only canvas's pyramid is behind its
         level 0 (tiles written since its last update), so that no caller copies stale chunks.
@@ -268,7 +271,7 @@ class Canvas:
             return None
 
     def level_bounds(self, level: int) -> Window:
-        """The bounds in level-``level`` pixels (floor of the start, ceil of the end)."""
+        """Return the bounds in level-``level`` pixels (floor of the start, ceil of the end)."""
         return level_window(self.bounds, level)
 
     def read(self, window: Window, level: int = 0) -> np.ndarray:
@@ -299,7 +302,7 @@ class Canvas:
         return self._storage.update_pyramid(workers=workers, client=client, storage_options=self.storage_options)
 
     def to_dask(self, window: Window | None = None) -> da.Array:
-        """A lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
+        """Return a lazy dask array of ``window`` (default: the bounds) over only the chunks it touches."""
         return views.to_dask(self, window)
 
     def to_xarray(self, window: Window | None = None) -> xr.DataArray:
@@ -313,34 +316,44 @@ class Canvas:
     # -- writes --------------------------------------------------------------
     @overload
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = ..., compute: Literal[True] = ..., info: Info = ...
+        self, data: Pixels, row: int, col: int, *, extend: bool = ..., compute: Literal[True] = ..., info: Info = ...
     ) -> StepInfo: ...
     @overload
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = ..., compute: Literal[False], info: Info = ...
+        self, data: Pixels, row: int, col: int, *, extend: bool = ..., compute: Literal[False], info: Info = ...
     ) -> Delayed: ...
     @overload
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = ..., compute: bool, info: Info = ...
+        self, data: Pixels, row: int, col: int, *, extend: bool = ..., compute: bool, info: Info = ...
     ) -> StepInfo | Delayed: ...
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = False, compute: bool = True, info: Info = None
+        self,
+        data: Pixels,
+        row: int,
+        col: int,
+        *,
+        extend: bool = False,
+        compute: bool = True,
+        info: Info = None,
+        grow: bool | None = None,
     ) -> StepInfo | Delayed:
         """Write ``data`` with its top-left at world ``(row, col)``, as one atomic step.
 
         ``data`` is ``(h, w, channels)`` uint8, NumPy or dask.  A window outside
-        the bounds is an error unless ``grow=True`` (bounds become the union).
+        the bounds is an error unless ``extend=True`` (bounds become the union;
+        ``grow=`` is its deprecated old name).
         With ``compute=False`` returns a ``dask.delayed`` object that performs
         the step when computed (one task per chunk).
         """
-        return self.write([(row, col, data)], grow=grow, compute=compute, info=info, kind="paste")
+        extend = extend_flag(extend, grow)
+        return self.write([(row, col, data)], extend=extend, compute=compute, info=info, kind="paste")
 
     @overload
     def write(
         self,
         pieces: Pieces,
         *,
-        grow: bool = ...,
+        extend: bool = ...,
         compute: Literal[True] = ...,
         info: Info = ...,
         kind: str = ...,
@@ -351,7 +364,7 @@ class Canvas:
         self,
         pieces: Pieces,
         *,
-        grow: bool = ...,
+        extend: bool = ...,
         compute: Literal[False],
         info: Info = ...,
         kind: str = ...,
@@ -362,7 +375,7 @@ class Canvas:
         self,
         pieces: Pieces,
         *,
-        grow: bool = ...,
+        extend: bool = ...,
         compute: bool,
         info: Info = ...,
         kind: str = ...,
@@ -372,11 +385,12 @@ class Canvas:
         self,
         pieces: Pieces,
         *,
-        grow: bool = False,
+        extend: bool = False,
         compute: bool = True,
         info: Info = None,
         kind: str = "write",
         expect_token: str | None = None,
+        grow: bool | None = None,
     ) -> StepInfo | Delayed:
         """Write several ``(row, col, pixels)`` pieces as ONE atomic step (later pieces win on overlap).
 
@@ -388,8 +402,9 @@ class Canvas:
         earlier read.
         """
         self._check_writable()
-        per_tile, covered = plan_pieces(pieces, self.tile, self.channels, self.mode, self.bounds, grow)
-        tx = Step(self, kind, step_keys(list(per_tile)), covered, grow, info or {}, expect_token)
+        extend = extend_flag(extend, grow)
+        per_tile, covered = plan_pieces(pieces, self.tile, self.channels, self.mode, self.bounds, extend)
+        tx = Step(self, kind, step_keys(list(per_tile)), covered, extend, info or {}, expect_token)
         if compute:
             return run_now(tx, per_tile, functools.partial(merge_tile, self), self._store_tile)
         return run_later(tx, per_tile)
@@ -401,12 +416,20 @@ class Canvas:
         write_block(self._storage.z, a.row_off, a.col_off, full)
         self._raw.put(manifest_key(*ij), hexdigest)
 
-    def grow(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
-        """Extend the bounds to hold ``window`` (any direction); new area is background."""
+    def extend(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
+        """Extend the bounds to hold ``window`` (any direction), as one step; the new area is background."""
         self._check_writable()
-        tx = Step(self, "grow", [], window, True, info or {})
+        tx = Step(self, "extend", [], window, True, info or {})
         tx.begin()
         return tx.commit([])
+
+    def grow(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
+        """Extend the bounds to hold ``window``: the deprecated old name of :meth:`extend`.
+
+        "Grow" now means generating new content (:func:`imkerutils.exquisite.pipeline.grow`).
+        """
+        warnings.warn("Canvas.grow(window) is deprecated: use Canvas.extend(window)", DeprecationWarning, stacklevel=2)
+        return self.extend(window, info=info)
 
     def undo(self) -> StepInfo:
         """Revert the last committed step (O(tiles it wrote))."""
@@ -421,11 +444,11 @@ class Canvas:
         return StepInfo.from_meta(self._storage.travel(back=back))
 
     def history(self) -> list[StepInfo]:
-        """Committed steps, oldest first."""
+        """Return the committed steps, oldest first."""
         return [StepInfo.from_meta(m) for m in self._journal.steps(self._storage.state)]
 
     def undone(self) -> list[StepInfo]:
-        """The undone steps :meth:`redo` can re-apply, the next one to redo first."""
+        """Return the undone steps :meth:`redo` can re-apply, the next one to redo first."""
         state = self._storage.state
         return [StepInfo.from_meta(self._journal.read_meta(n, state)) for n in range(state.head + 1, state.top + 1)]
 
@@ -445,7 +468,7 @@ class Canvas:
         return export_region(self, out, **options)
 
     def written_tiles(self) -> int:
-        """Number of tiles the manifest records."""
+        """Return the number of tiles the manifest records."""
         return len(self._storage.read_raw.list_prefix(MANIFEST_TILES))
 
     def disk_usage(self) -> int:
@@ -456,29 +479,15 @@ class Canvas:
         return self._raw.total_size()
 
     def summary(self) -> dict[str, Any]:
-        """What ``imkerutils info`` prints."""
-        b = self.bounds
-        return {
-            "path": self.location,
-            "mode": self.mode,
-            "tile": self.tile,
-            "bounds": b.to_dict(),
-            "size": [b.height, b.width],
-            "steps": self.head,
-            "redoable": self.redoable,
-            "tiles_written": self.written_tiles(),
-            "levels": self.levels,
-            "bytes_on_disk": self.disk_usage(),
-        }
+        """Return what ``imkerutils info`` prints."""
+        return views.summary(self)
 
     def written_tile_windows(self, window: Window) -> list[Window]:
         """World windows of the level-0 tiles that meet ``window`` and that some step wrote (the manifest's)."""
-        out = []
-        for key in self._storage.read_raw.list_prefix(MANIFEST_TILES):
-            w = self.grid.tile_window(*tile_of_tile_key(key))
-            if w.intersection(window) is not None:
-                out.append(w)
-        return sorted(out, key=lambda w: (w.row_off, w.col_off))
+        tiles = (
+            self.grid.tile_window(*tile_of_tile_key(k)) for k in self._storage.read_raw.list_prefix(MANIFEST_TILES)
+        )
+        return sorted((w for w in tiles if w.intersection(window) is not None), key=lambda w: (w.row_off, w.col_off))
 
     def close(self) -> None:
         """Release the canvas's store (the write lock is held only inside a step, so none remains after this)."""

@@ -12,17 +12,20 @@ bytes are those zarr would have written, and an all-background tile deletes its 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import imagecodecs
 import numpy as np
-import zarr
 
 from imkerutils.errors import CanvasCorruptError
-from imkerutils.tiling.frame import Frame
 from imkerutils.tiling.layout import ZSTD_LEVEL, read_window
-from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    import zarr
+
+    from imkerutils.tiling.frame import Frame
+    from imkerutils.tiling.rawstore import RawStore
 
 __all__ = ["read_tile", "write_tile"]
 
@@ -35,7 +38,7 @@ def _codec() -> Any:
 
 
 def _whole(frame: Frame, z: zarr.Array[Any], level: int, i: int, j: int) -> Window | None:
-    """The array window of world tile ``(i, j)`` of ``level`` when it lies wholly inside ``z``, else ``None``."""
+    """Return the array window of world tile ``(i, j)`` of ``level`` when it lies wholly inside ``z``, else ``None``."""
     t = frame.tile
     a = frame.to_array(Window(i * t, j * t, t, t), level)
     if a.row_off < 0 or a.col_off < 0 or a.row_end > z.shape[1] or a.col_end > z.shape[2]:

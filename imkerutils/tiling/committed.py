@@ -16,11 +16,16 @@ the keys themselves are right again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING
 
+from typing_extensions import override
 from zarr.abc.store import ByteRequest, Store
-from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import WrapperStore
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Mapping
+
+    from zarr.core.buffer import Buffer, BufferPrototype
 
 __all__ = ["CommittedView"]
 
@@ -40,9 +45,11 @@ class CommittedView(WrapperStore[Store]):
         return type(self)(store, self.sources, self.entry_key)
 
     @property
+    @override
     def read_only(self) -> bool:
         return True
 
+    @override
     async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None) -> Buffer | None:
         src = self.sources.get(key)
         if src is None:
@@ -52,11 +59,13 @@ class CommittedView(WrapperStore[Store]):
             return buf  # absent snapshot, entry still there: the key is absent in the committed state
         return await self._store.get(key, prototype, byte_range)  # rolled back since: the key is right again
 
+    @override
     async def get_partial_values(
         self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
     ) -> list[Buffer | None]:
         return [await self.get(key, prototype, rng) for key, rng in key_ranges]
 
+    @override
     async def exists(self, key: str) -> bool:
         if key not in self.sources:
             return await self._store.exists(key)
@@ -64,6 +73,7 @@ class CommittedView(WrapperStore[Store]):
             return True
         return not await self._store.exists(self.entry_key) and await self._store.exists(key)
 
+    @override
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         async for key in self._store.list_prefix(prefix):
             if key not in self.sources:
@@ -72,8 +82,10 @@ class CommittedView(WrapperStore[Store]):
             if await self.exists(key):
                 yield key
 
+    @override
     async def set(self, key: str, value: Buffer) -> None:
         raise PermissionError(f"a committed view is read-only (writing {key!r})")
 
+    @override
     async def delete(self, key: str) -> None:
         raise PermissionError(f"a committed view is read-only (deleting {key!r})")

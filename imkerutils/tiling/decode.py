@@ -38,15 +38,17 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from imkerutils.allocator import fix_mmap_threshold
 from imkerutils.errors import DecompressionBombError, ImageFileError, ImkerError, InvalidTileError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 __all__ = ["MAX_PIXELS", "ImageInfo", "iter_strips", "probe", "read_pixels"]
 
@@ -80,6 +82,7 @@ class ImageInfo:
 
     @property
     def pixels(self) -> int:
+        """Return the number of pixels (height x width)."""
         return self.height * self.width
 
 
@@ -152,7 +155,7 @@ def iter_strips(info: ImageInfo, rows: int = 1024, *, mode: str | None = None) -
 
 
 def read_pixels(info: ImageInfo, *, mode: str | None = None) -> np.ndarray:
-    """The whole image as ``(height, width, 3 or 4)`` uint8 (see :func:`iter_strips`)."""
+    """Return the whole image as ``(height, width, 3 or 4)`` uint8 (see :func:`iter_strips`)."""
     out = np.empty((info.height, info.width, len(mode or info.mode)), np.uint8)
     for top, strip in iter_strips(info, 1024, mode=mode):
         out[top : top + strip.shape[0]] = strip
@@ -201,7 +204,7 @@ def _pyvips() -> Any:
 
 
 def _vips_loader(p: Path) -> str | None:
-    """The libvips loader for ``p`` (from its first bytes), or ``None`` when libvips has none."""
+    """Return the libvips loader for ``p`` (from its first bytes), or ``None`` when libvips has none."""
     pyvips = _pyvips()
     name = pyvips.vips_lib.vips_foreign_find_load(os.fsencode(p))
     if name == pyvips.ffi.NULL:
@@ -211,7 +214,7 @@ def _vips_loader(p: Path) -> str | None:
 
 
 def _vips_message(exc: Exception) -> str:
-    """The first meaningful line of a libvips error (its messages repeat the stack)."""
+    """Return the first meaningful line of a libvips error (its messages repeat the stack)."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     detail = [ln for ln in lines if not ln.startswith(("unable to", "VipsImage:"))] or lines
     return detail[0] if detail else type(exc).__name__
@@ -266,7 +269,7 @@ def _tifffile_decodes(p: Path) -> bool:
 
 
 def _tifffile_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[int, np.ndarray]]:
-    """Strips of the first page of a TIFF through tifffile's Zarr view (tiles or strips decoded on demand)."""
+    """Return the strips of a TIFF's first page through tifffile's Zarr view (tiles or strips decoded on demand)."""
     import tifffile
     import zarr
 
@@ -353,7 +356,7 @@ def pillow_errors(p: Path, fn: Callable[[], _T]) -> _T:
 
 
 def check_pillow_policy(img: Any, p: Path) -> None:
-    """The input policy for a Pillow-opened image (header only): one frame, a supported mode."""
+    """Apply the input policy to a Pillow-opened image (header only): one frame, a supported mode."""
     frames = getattr(img, "n_frames", 1)
     if frames > 1 and img.format != "MPO":  # an MPO is a JPEG with previews: its primary image is the picture
         raise ImageFileError(

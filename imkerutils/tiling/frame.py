@@ -21,12 +21,14 @@ Window(row_off=4086, col_off=4096, height=20, width=30)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import CanvasCorruptError, OutOfBoundsError
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "MAX_EXTENT",
@@ -46,7 +48,7 @@ TILE_KEY_PREFIX = "tile/"  # a journal key naming a level-0 world tile, whatever
 
 
 def level_window(w: Window, level: int) -> Window:
-    """The level-``level`` window covering world window ``w`` (floor of the start, ceil of the end).
+    """Return the level-``level`` window covering world window ``w`` (floor of the start, ceil of the end).
 
     >>> level_window(Window(-3, 5, 4, 4), 1)
     Window(row_off=-2, col_off=2, height=3, width=3)
@@ -56,7 +58,7 @@ def level_window(w: Window, level: int) -> Window:
 
 
 def tile_key(i: int, j: int) -> str:
-    """The frame-independent name of level-0 world tile ``(i, j)`` (journal keys, markers, manifest)."""
+    """Return the frame-independent name of level-0 world tile ``(i, j)`` (journal keys, markers, manifest)."""
     return f"{TILE_KEY_PREFIX}{i}.{j}"
 
 
@@ -126,16 +128,16 @@ class Frame:
 
     # -- names -------------------------------------------------------------
     def path(self, level: int) -> str:
-        """The array (dataset) path of ``level``."""
+        """Return the array (dataset) path of ``level``."""
         return str(level) if self.generation == 0 else f"g{self.generation}.{level}"
 
     def chunk_key(self, level: int, i: int, j: int) -> str:
-        """The store key of world tile ``(i, j)`` of ``level`` (zarr's default ``/`` chunk key encoding)."""
+        """Return the store key of world tile ``(i, j)`` of ``level`` (zarr's default ``/`` chunk key encoding)."""
         oi, oj = self.level_origin(level)
         return f"{self.path(level)}/c/0/{i + oi}/{j + oj}"
 
     def tile_of_key(self, level: int, key: str) -> tuple[int, int]:
-        """The world tile a chunk key of ``level`` names (inverse of :meth:`chunk_key`)."""
+        """Return the world tile a chunk key of ``level`` names (inverse of :meth:`chunk_key`)."""
         prefix = f"{self.path(level)}/c/0/"
         if not key.startswith(prefix):
             raise CanvasCorruptError(f"{key!r} is not a chunk key of canvas level {level}")
@@ -172,7 +174,7 @@ class Frame:
         return bounds.is_empty or (a.row_off >= 0 and a.col_off >= 0)
 
     def shape(self, level: int, bounds: Window) -> tuple[int, int]:
-        """The ``(H, W)`` of ``level``'s array for ``bounds``: through the last content tile, no further."""
+        """Return the ``(H, W)`` of ``level``'s array for ``bounds``: through the last content tile, no further."""
         lb = level_window(bounds, level)
         oi, oj = self.level_origin(level)
         t = self.tile
@@ -182,7 +184,7 @@ class Frame:
 
     # -- NGFF ----------------------------------------------------------------
     def ngff_transforms(self, level: int) -> list[dict[str, Any]]:
-        """The dataset's ``scale`` and ``translation``: pixel centres, world (0, 0) at coordinate 0."""
+        """Return the dataset's ``scale`` and ``translation``: pixel centres, world (0, 0) at coordinate 0."""
         s = float(1 << level)
         r, c = self.shift(level)
         half = (s - 1) / 2
@@ -192,10 +194,12 @@ class Frame:
         ]
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {"tile": self.tile, "origin": list(self.origin), "generation": self.generation}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Frame:
+        """Rebuild from the output of :meth:`to_dict`."""
         try:
             frame = cls(
                 int(data["tile"]), (int(data["origin"][0]), int(data["origin"][1])), int(data.get("generation", 0))
@@ -208,7 +212,7 @@ class Frame:
 
 
 def _axis_ok(start: int, end: int, origin: int, tile: int) -> bool:
-    """The layout rule on one axis of one level: content ``[start, end)`` with ``origin`` tiles of margin."""
+    """Return the layout rule on one axis of one level: content ``[start, end)`` with ``origin`` tiles of margin."""
     n = end - start
     if n <= 0:
         return origin <= SLACK_TILES
@@ -238,7 +242,7 @@ def _margin(start: int, end: int, tile: int) -> int:
 
 
 def plan_frame(bounds: Window, tile: int, levels: int, generation: int = 0) -> Frame:
-    """A frame for ``bounds`` with half the allowed margin left and up, valid at every level.
+    """Return a frame for ``bounds`` with half the allowed margin left and up, valid at every level.
 
     >>> plan_frame(Window(0, 0, 0, 0), 1024, 1).origin
     (4, 4)

@@ -12,11 +12,14 @@ Window(row_off=-1024, col_off=0, height=2048, width=2048)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import InvalidWindowError
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["TILE_SIZE", "TileGrid"]
 
@@ -34,15 +37,15 @@ class TileGrid:
             raise InvalidWindowError(f"tile size must be a positive integer, got {self.size!r}")
 
     def tile_window(self, i: int, j: int) -> Window:
-        """The window of tile ``(i, j)``."""
+        """Return the window of tile ``(i, j)``."""
         return Window(i * self.size, j * self.size, self.size, self.size)
 
     def tile_of(self, row: int, col: int) -> tuple[int, int]:
-        """The tile holding pixel ``(row, col)`` (floor division, so negatives work)."""
+        """Return the tile holding pixel ``(row, col)`` (floor division, so negatives work)."""
         return row // self.size, col // self.size
 
     def snap(self, w: Window) -> Window:
-        """The smallest tile-aligned window containing ``w`` (empty stays empty)."""
+        """Return the smallest tile-aligned window containing ``w`` (empty stays empty)."""
         if w.is_empty:
             return w
         s = self.size
@@ -51,6 +54,7 @@ class TileGrid:
         return Window.from_bounds(top, left, bottom, right)
 
     def is_aligned(self, w: Window) -> bool:
+        """Return whether ``w`` lies on tile lines."""
         return self.snap(w) == w
 
     def tile_range(self, w: Window) -> tuple[range, range]:
@@ -62,7 +66,7 @@ class TileGrid:
         return range(i0, i0 + s.height // self.size), range(j0, j0 + s.width // self.size)
 
     def tiles(self, w: Window) -> Iterator[tuple[int, int]]:
-        """Indices of the tiles ``w`` touches, row-major."""
+        """Return the indices of the tiles ``w`` touches, row-major."""
         rows, cols = self.tile_range(w)
         for i in rows:
             for j in cols:
@@ -76,5 +80,6 @@ class TileGrid:
             yield p.tile, p.piece
 
     def count(self, w: Window) -> int:
+        """Return the number of tiles ``w`` touches."""
         rows, cols = self.tile_range(w)
         return len(rows) * len(cols)

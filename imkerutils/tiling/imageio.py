@@ -11,9 +11,7 @@ images (pastes, tiles) or any window of one (chunky RGB(A) TIFFs tile by tile).
 from __future__ import annotations
 
 import io
-import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,10 +31,14 @@ from imkerutils.tiling.decode import (
     probe,
     read_pixels,
 )
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+
     import dask.array as da
+
+    from imkerutils.tiling.window import Window
 
 __all__ = [
     "MAX_PIXELS",
@@ -76,9 +78,11 @@ class ImageSource:
         self.close()
 
     def read(self, window: Window) -> np.ndarray:
+        """Return the pixels of ``window`` (decoding only what it needs)."""
         return np.asarray(self._array[window.row_off : window.row_end, window.col_off : window.col_end])
 
     def to_dask(self, tile: int = 1024) -> da.Array:
+        """Return the image as a lazy dask array in ``tile``-px blocks."""
         import dask.array as da
 
         view: da.Array
@@ -178,7 +182,7 @@ def _refuse_narrowing(img: Image.Image, p: Path) -> None:
 
 
 def image_mode(path: str | os.PathLike[str]) -> str:
-    """The mode Pillow decodes an image file in, read from its header only (nothing is decoded)."""
+    """Return the mode Pillow decodes an image file in, read from its header only (nothing is decoded)."""
     p = Path(path)
     if not p.exists():
         raise ImageFileError(f"image file not found: {p}")
@@ -230,7 +234,7 @@ def to_rgb_or_rgba(img: Image.Image, mode: str | None = None) -> np.ndarray:
 
 
 def _open_tiff_lazily(info: ImageInfo) -> ImageSource | None:
-    """A chunky 8-bit RGB(A) TIFF read tile by tile through tifffile's Zarr view (None for other layouts)."""
+    """Return a chunky 8-bit RGB(A) TIFF read tile by tile through tifffile's Zarr view (None for other layouts)."""
     import tifffile
     import zarr
 
@@ -249,14 +253,14 @@ def _open_tiff_lazily(info: ImageInfo) -> ImageSource | None:
 
 
 def encode_png(image: np.ndarray | Image.Image, *, compress_level: int = 1) -> bytes:
-    """``image`` (an ``(H, W[, C])`` uint8 array or a Pillow image) as the bytes of a PNG file.
+    r"""Encode ``image`` (an ``(H, W[, C])`` uint8 array or a Pillow image) as the bytes of a PNG file.
 
     The one PNG encoder for in-memory images (artifacts, the OpenAI request, the
     viewer's tiles and thumbnails).  zlib level 1 by default: these are written
     often and read rarely.
 
     >>> png = encode_png(np.full((2, 3, 3), 7, np.uint8))
-    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n", np.asarray(Image.open(io.BytesIO(png))).tolist()[0][0]
+    >>> png[:8] == b"\x89PNG\r\n\x1a\n", np.asarray(Image.open(io.BytesIO(png))).tolist()[0][0]
     (True, [7, 7, 7])
     """
     if isinstance(image, np.ndarray):

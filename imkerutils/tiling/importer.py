@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
 from imkerutils.tiling.atomicfile import replacing
@@ -25,6 +22,10 @@ from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import numpy as np
+
     from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["import_image", "write_strips"]
@@ -42,7 +43,7 @@ def import_image(
     overwrite: bool,
     storage_options: dict[str, Any] | None,
 ) -> Canvas:
-    """What :meth:`Canvas.from_image` does (see the module docstring)."""
+    """Import an image as a canvas: what :meth:`Canvas.from_image` does (see the module docstring)."""
     from imkerutils.tiling.decode import iter_strips, probe
 
     info = probe(image, trusted=trusted)  # the policy, from the header: nothing decoded yet

@@ -35,10 +35,9 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import (
     CanvasCorruptError,
@@ -47,9 +46,13 @@ from imkerutils.errors import (
     NothingToUndoError,
 )
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, tile_of_tile_key
-from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from imkerutils.tiling.rawstore import RawStore
 
 __all__ = ["Journal", "JournalState", "StepMeta", "physical_key"]
 
@@ -61,7 +64,7 @@ ENTRIES_PREFIX = "_journal/entries/"  # format 1 canvases kept their entries in 
 
 
 def physical_key(key: str, frame: Frame) -> str:
-    """The store key behind journal key ``key`` in ``frame`` (tile keys become level-0 chunk keys)."""
+    """Return the store key behind journal key ``key`` in ``frame`` (tile keys become level-0 chunk keys)."""
     if key.startswith(TILE_KEY_PREFIX):
         return frame.chunk_key(0, *tile_of_tile_key(key))
     return key
@@ -81,12 +84,13 @@ class JournalState:
     retired: tuple[str, ...] = ()  # array paths a committed rebase left to delete
 
     def step_id(self, n: int) -> str:
-        """The id of committed (or redoable) step ``n`` (1-based)."""
+        """Return the id of committed (or redoable) step ``n`` (1-based)."""
         if not 1 <= n <= len(self.steps):
             raise CanvasCorruptError(f"the journal has no step {n} (it lists {len(self.steps)})")
         return self.steps[n - 1]
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "format": JOURNAL_FORMAT,
             "head": self.head,
@@ -101,6 +105,7 @@ class JournalState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalState:
+        """Rebuild from the output of :meth:`to_dict`."""
         if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise CanvasCorruptError(f"unknown journal format {found!r}")
@@ -145,6 +150,7 @@ class StepMeta:
     info: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "number": self.number,
             "id": self.id,
@@ -158,6 +164,7 @@ class StepMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepMeta:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(
             number=int(data["number"]),
             id=str(data["id"]),
@@ -182,6 +189,7 @@ class Journal:
 
     # -- state -------------------------------------------------------------
     def read_state(self) -> JournalState:
+        """Return the committed state (:class:`CanvasCorruptError` if it is missing or damaged)."""
         data = self.raw.get(STATE_KEY)
         if data is None:
             raise CanvasCorruptError("the canvas journal (_journal/state.json) is missing")
@@ -191,10 +199,11 @@ class Journal:
             raise CanvasCorruptError(f"the canvas journal (_journal/state.json) is unreadable: {exc}") from None
 
     def write_state(self, state: JournalState) -> None:
+        """Commit ``state``: one sealed, atomic replace of ``state.json``."""
         self.raw.put(STATE_KEY, seal(state.to_dict()))
 
     def read_meta(self, n: int, state: JournalState | None = None) -> StepMeta:
-        """The entry of step ``n`` as listed by ``state`` (default: the committed state)."""
+        """Return the entry of step ``n`` as listed by ``state`` (default: the committed state)."""
         state = state if state is not None else self.read_state()
         return self._read_meta_id(state.step_id(n), n)
 
@@ -208,7 +217,7 @@ class Journal:
             raise CanvasCorruptError(f"journal entry for step {n} is unreadable: {exc}") from None
 
     def steps(self, state: JournalState) -> list[StepMeta]:
-        """Committed steps, oldest first."""
+        """Return the committed steps, oldest first."""
         return [self.read_meta(n, state) for n in range(1, state.head + 1)]
 
     # -- locking -----------------------------------------------------------
@@ -321,7 +330,8 @@ class Journal:
 
     def rollback(self, state: JournalState) -> JournalState:
         """Undo a pending, uncommitted step (restoring its snapshots); the redo history is untouched."""
-        assert state.pending is not None and state.pending["op"] == "apply"
+        assert state.pending is not None
+        assert state.pending["op"] == "apply"
         n, step_id = int(state.pending["step"]), str(state.pending["id"])
         meta = self._read_meta_id(step_id, n)
         self._restore(step_id, "before", meta.keys, state.frame)
@@ -331,6 +341,7 @@ class Journal:
         return back
 
     def undo(self, state: JournalState) -> tuple[StepMeta, JournalState]:
+        """Undo the head step (resuming a killed undo) and return its entry and the new state."""
         if state.head == 0:
             raise NothingToUndoError("nothing to undo: the canvas has no committed step")
         meta = self.read_meta(state.head, state)
@@ -347,6 +358,7 @@ class Journal:
         return meta, done
 
     def redo(self, state: JournalState) -> tuple[StepMeta, JournalState]:
+        """Redo the next undone step (resuming a killed redo) and return its entry and the new state."""
         if state.head >= state.top:
             raise NothingToRedoError("nothing to redo: no undone step is waiting")
         meta = self.read_meta(state.head + 1, state)
@@ -364,6 +376,7 @@ class Journal:
         return [name for name in self.raw.list_dir(ENTRIES_PREFIX) if name not in listed and name != "zarr.json"]
 
     def remove_orphans(self, state: JournalState) -> None:
+        """Delete the entries ``state`` does not list (see :meth:`orphans`)."""
         for step_id in self.orphans(state):
             self._delete_entry(step_id)
 

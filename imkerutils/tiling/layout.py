@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
-from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
@@ -29,6 +28,9 @@ from imkerutils.tiling.frame import Frame
 from imkerutils.tiling.ngff import ome_attributes
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from zarr.abc.store import Store
 
 __all__ = [
     "BOOKKEEPING_ATTRS",
@@ -84,7 +86,7 @@ def _level_metadata(tile: int, path: str, shape: tuple[int, int], channels: int)
 
 
 def level_metadata(frame: Frame, level: int, shape: tuple[int, int], channels: int) -> dict[str, Any]:
-    """The ``zarr.json`` :func:`create_level` writes for an array of ``(C, *shape)`` (for ``verify``)."""
+    """Return the ``zarr.json`` :func:`create_level` writes for an array of ``(C, *shape)`` (for ``verify``)."""
     return dict(json.loads(_level_metadata(frame.tile, frame.path(level), shape, channels)))
 
 
@@ -152,7 +154,7 @@ def resize_level(z: zarr.Array[Any], shape: tuple[int, int]) -> None:
 
 
 def root_document(mode: str, frame: Frame, bounds: Window, levels: int, name: str) -> dict[str, Any]:
-    """The root ``zarr.json`` of a canvas with ``levels`` built levels."""
+    """Return the root ``zarr.json`` of a canvas with ``levels`` built levels."""
     datasets = [(frame.path(level), frame.ngff_transforms(level)) for level in range(levels)]
     doc: dict[str, Any] = {
         "zarr_format": 3,
@@ -174,7 +176,7 @@ def root_document(mode: str, frame: Frame, bounds: Window, levels: int, name: st
 
 
 def root_seal(doc: dict[str, Any]) -> str:
-    """The hash a root ``zarr.json`` carries of itself (``attributes.imkerutils.sha256`` left out)."""
+    """Return the hash a root ``zarr.json`` carries of itself (``attributes.imkerutils.sha256`` left out)."""
     import copy
     import hashlib
 

@@ -18,12 +18,11 @@ are exactly a format-2 chunk's (zstd of chunky ``(tile, tile, C)`` bytes), so no
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
 from zarr.abc.store import ByteRequest, Store
-from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import WrapperStore
 
 from imkerutils.errors import CanvasCorruptError
@@ -35,6 +34,11 @@ from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.sealed import seal
 from imkerutils.tiling.step import MANIFEST_PREFIX
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
+    from zarr.core.buffer import Buffer, BufferPrototype
 
 __all__ = ["LEGACY_FORMAT", "LegacyView", "is_legacy", "upgrade"]
 
@@ -88,7 +92,7 @@ class _Old:
         return ci - si, cj - sj
 
     def new_key(self, key: str) -> str:
-        """A format-1 journal key (chunk or manifest entry) as its format-2 name."""
+        """Return the format-2 name of a format-1 journal key (chunk or manifest entry)."""
         if key.startswith("0/c/"):
             return tile_key(*self.tile_of(0, key))
         if key.startswith(OLD_MANIFEST):
@@ -235,11 +239,12 @@ class LegacyView(WrapperStore[Store]):
         return type(self)(store, self.old)
 
     @property
+    @override
     def read_only(self) -> bool:
         return True
 
     def _source(self, key: str) -> str:
-        """The format-1 key holding the bytes of format-2 key ``key``."""
+        """Return the format-1 key holding the bytes of format-2 key ``key``."""
         old = self.old
         if key.startswith(ENTRIES_PREFIX):
             step_id, rest = key[len(ENTRIES_PREFIX) :].split("/", 1)
@@ -292,6 +297,7 @@ class LegacyView(WrapperStore[Store]):
             return json.dumps(doc).encode()
         return data
 
+    @override
     async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None) -> Buffer | None:
         source = self._source(key)
         if not key.endswith(".json"):
@@ -301,14 +307,17 @@ class LegacyView(WrapperStore[Store]):
             return None
         return prototype.buffer.from_bytes(self._translated(key, buf.to_bytes()))
 
+    @override
     async def get_partial_values(
         self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
     ) -> list[Buffer | None]:
         return [await self.get(key, prototype, rng) for key, rng in key_ranges]
 
+    @override
     async def exists(self, key: str) -> bool:
         return await self._store.exists(self._source(key))
 
+    @override
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         old = self.old
         if prefix.startswith(MANIFEST_PREFIX):
@@ -327,8 +336,10 @@ class LegacyView(WrapperStore[Store]):
             async for key in self._store.list_prefix(prefix):
                 yield key
 
+    @override
     async def set(self, key: str, value: Buffer) -> None:
         raise PermissionError(f"a format-1 canvas opened read-only cannot be written ({key!r}); upgrade it first")
 
+    @override
     async def delete(self, key: str) -> None:
         raise PermissionError(f"a format-1 canvas opened read-only cannot be changed ({key!r}); upgrade it first")

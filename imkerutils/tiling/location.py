@@ -6,6 +6,8 @@ a ``flock`` write lock).  Anything else (``s3://bucket/canvas``, ``gs://``,
 ``memory://``...) goes through :class:`zarr.storage.FsspecStore`; endpoint
 and credentials come from ``storage_options`` or fsspec's usual environment
 and configuration (e.g. ``AWS_ENDPOINT_URL``, ``FSSPEC_S3_ENDPOINT_URL``).
+``IMKERUTILS_OBJECT_STORE=obstore`` opens ``s3://`` through obstore instead
+(:mod:`imkerutils.tiling.objstore`).
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
+from imkerutils.tiling.objstore import backend, obstore_store
 from imkerutils.tiling.rawstore import RawStore
 
+if TYPE_CHECKING:
+    from zarr.abc.store import Store
+
+__all__ = ["absolute", "dataset_name", "exists", "has_metadata", "is_remote", "local_path", "open_store", "remove"]
 __all__ = [
     "SECRET_OPTIONS",
     "absolute",
@@ -68,6 +74,7 @@ def is_remote(location: str | os.PathLike[str]) -> bool:
 
 
 def local_path(location: str | os.PathLike[str]) -> Path:
+    """Return the local path of a location (a path or a ``file://`` URL)."""
     text = os.fspath(location)
     return Path(text[len("file://") :] if text.startswith("file://") else text)
 
@@ -75,19 +82,21 @@ def local_path(location: str | os.PathLike[str]) -> Path:
 def open_store(
     location: str | os.PathLike[str], *, read_only: bool = False, storage_options: dict[str, Any] | None = None
 ) -> Store:
-    """The Zarr store at ``location``."""
+    """Return the Zarr store at ``location``."""
     if is_remote(location):
+        if backend() == "obstore":
+            return obstore_store(os.fspath(location), read_only=read_only, storage_options=storage_options)
         return FsspecStore.from_url(os.fspath(location), storage_options=storage_options, read_only=read_only)
     return LocalStore(local_path(location), read_only=read_only)
 
 
 def absolute(location: str | os.PathLike[str]) -> str:
-    """A local location as an absolute path (other processes may have another working directory)."""
+    """Return a local location as an absolute path (other processes may have another working directory)."""
     return os.fspath(location) if is_remote(location) else str(local_path(location).absolute())
 
 
 def dataset_name(location: str | os.PathLike[str]) -> str:
-    """The dataset name readers show: the canvas folder's name.
+    """Return the dataset name readers show: the canvas folder's name.
 
     >>> dataset_name("s3://bucket/trees/"), dataset_name("/data/forest")
     ('trees', 'forest')

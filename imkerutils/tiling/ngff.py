@@ -12,8 +12,10 @@ show the image in colour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["OME_VERSION", "ome_attributes", "pixel_centre_transforms"]
 
@@ -40,7 +42,7 @@ def pixel_centre_transforms(level: int, first_pixel_world: tuple[int, int]) -> l
 
 
 def ome_attributes(datasets: Sequence[tuple[str, list[dict[str, Any]]]], mode: str, name: str) -> dict[str, Any]:
-    """The ``ome`` attribute for ``datasets`` (path, coordinate transformations), finest first."""
+    """Return the ``ome`` attribute for ``datasets`` (path, coordinate transformations), finest first."""
     return {
         "version": OME_VERSION,
         "multiscales": [

@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zarr
-from zarr.abc.store import Store
 
 from imkerutils.errors import (
     CanvasCorruptError,
@@ -34,6 +33,9 @@ from imkerutils.tiling.pyramid import levels_needed
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.window import Window
 
+if TYPE_CHECKING:
+    from zarr.abc.store import Store
+
 __all__ = ["BOOKKEEPING", "canvas_attributes", "create_folder", "open_folder", "upgrade_folder"]
 
 #: The bookkeeping folders every canvas has from its creation on.
@@ -41,7 +43,7 @@ BOOKKEEPING = ("_journal", "_manifest", "_pyramid")
 
 
 def canvas_attributes(group_attrs: dict[str, Any]) -> tuple[dict[str, Any], str, int]:
-    """The ``imkerutils`` attributes of a canvas's root group, with its mode and tile size, checked."""
+    """Return the ``imkerutils`` attributes of a canvas's root group, with its mode and tile size, checked."""
     attrs = group_attrs.get("imkerutils")
     # Format 1's attributes stay until an upgrade that committed has rewritten zarr.json (see .legacy).
     if not isinstance(attrs, dict) or attrs.get("format") not in (CANVAS_FORMAT, legacy.LEGACY_FORMAT):
@@ -93,7 +95,7 @@ def create_folder(
 def open_folder(
     location: str | os.PathLike[str], *, read_only: bool, storage_options: dict[str, Any] | None
 ) -> tuple[dict[str, Any], Store]:
-    """The root attributes and store of the canvas at ``location`` (format 1: read as is, or upgraded)."""
+    """Return the root attributes and store of the canvas at ``location`` (format 1: read as is, or upgraded)."""
     store = open_store(location, read_only=read_only, storage_options=storage_options)
     if not has_metadata(location, store):
         raise CanvasNotFoundError(f"no canvas at {os.fspath(location)} (no zarr.json)")
@@ -144,6 +146,6 @@ def _upgrade(location: str | os.PathLike[str], store: Store, *, notice: bool = T
 
 
 def _root_attributes(raw: RawStore) -> dict[str, Any]:
-    """The attributes of the root ``zarr.json``, read as bytes (no Zarr group opened)."""
+    """Return the attributes of the root ``zarr.json``, read as bytes (no Zarr group opened)."""
     data = raw.get("zarr.json")
     return {} if data is None else dict(json.loads(data).get("attributes", {}))

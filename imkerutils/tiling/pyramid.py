@@ -20,12 +20,10 @@ import functools
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import zarr
 
 from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.chunkio import read_tile, write_tile
@@ -37,6 +35,9 @@ from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    import zarr
     from distributed import Client
 
 __all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed", "reduce_tile"]
@@ -62,8 +63,11 @@ def downsample2(block: np.ndarray) -> np.ndarray:
 def reduce_tile(
     raw: RawStore, frame: Frame, src: zarr.Array[Any], dst: zarr.Array[Any], level: int, i: int, j: int
 ) -> None:
-    """Write world tile ``(i, j)`` of ``level`` (array ``dst``) as the 2x reduction of its four children in
-    ``src`` (level ``level - 1``); a tile beyond ``dst`` (left by an undo) is deleted: background."""
+    """Write world tile ``(i, j)`` of ``level`` (array ``dst``) as the 2x reduction of its children.
+
+    The four children are in ``src`` (level ``level - 1``); a tile beyond ``dst`` (left by an undo) is deleted:
+    background.
+    """
     t = frame.tile
     children = np.empty((2 * t, 2 * t, src.shape[0]), np.uint8)
     for di in (0, 1):
@@ -82,7 +86,7 @@ def _worker_store(location: str, options_json: str) -> RawStore:
 
 
 def _reduce_task(location: str, options_json: str, frame_json: str, level: int, tiles: list[tuple[int, int]]) -> int:
-    """A dask task: reduce ``tiles`` of ``level`` of the canvas at ``location`` (its store opened on the worker)."""
+    """Reduce ``tiles`` of ``level`` of the canvas at ``location`` (a dask task: the store is opened on the worker)."""
     raw = _worker_store(location, options_json)
     frame = Frame.from_dict(json.loads(frame_json))
     src, dst = open_level(raw.store, frame, level - 1), open_level(raw.store, frame, level)
@@ -92,7 +96,7 @@ def _reduce_task(location: str, options_json: str, frame_json: str, level: int, 
 
 
 def levels_needed(bounds: Window, tile: int) -> int:
-    """Number of levels (level 0 included) down to one whose bounds fit in one tile."""
+    """Return the number of levels (level 0 included) down to one whose bounds fit in one tile."""
     n = 1
     while n < MAX_LEVELS + 1:
         lb = level_window(bounds, n - 1)
@@ -131,6 +135,7 @@ class Pyramid:
         return open_level(self.raw.store, self.frame, level)
 
     def built_levels(self) -> int:
+        """Return how many levels are built (level 0 included)."""
         data = self.raw.get(LEVELS_KEY)
         if data is None:
             return 1
@@ -156,10 +161,12 @@ class Pyramid:
 
     # -- dirty markers ---------------------------------------------------------
     def mark_dirty(self, tiles: Iterable[tuple[int, int]]) -> None:
+        """Mark level-0 tiles whose reductions are out of date."""
         for i, j in tiles:  # markers are empty and never snapshotted: a plain create is enough
             self.raw.put_fresh(f"{DIRTY_PREFIX}{i}.{j}", b"")
 
     def dirty(self) -> set[tuple[int, int]]:
+        """Return the level-0 tiles marked out of date."""
         out = set()
         for key in self.raw.list_prefix(DIRTY_PREFIX):
             try:

@@ -16,15 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
 from imkerutils.tiling.atomicfile import replacing
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from zarr.abc.store import Store
 
 __all__ = ["RawStore"]
 
@@ -43,6 +47,7 @@ class RawStore:
 
     # -- reads -------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
+        """Return the bytes under ``key``, or ``None`` if there are none."""
         if self._root is not None:
             try:
                 return (self._root / key).read_bytes()
@@ -52,6 +57,7 @@ class RawStore:
         return None if buf is None else buf.to_bytes()
 
     def get_many(self, keys: Iterable[str]) -> list[bytes | None]:
+        """Return the bytes under each of ``keys`` (``None`` where missing), fetched concurrently."""
         keys = list(keys)
         if self._root is not None:
             return [self.get(k) for k in keys]
@@ -64,6 +70,7 @@ class RawStore:
         return sync(_all())
 
     def exists(self, key: str) -> bool:
+        """Return whether ``key`` exists."""
         if self._root is not None:
             return (self._root / key).is_file()
         return bool(sync(self.store.exists(key)))
@@ -102,7 +109,7 @@ class RawStore:
         return int(sync(_sizes()))
 
     def list_dir(self, prefix: str) -> list[str]:
-        """The names directly below the folder-like ``prefix`` (ending in ``/``)."""
+        """Return the names directly below the folder-like ``prefix`` (ending in ``/``)."""
         if self._root is not None:
             try:
                 return sorted(os.listdir(self._root / prefix))
@@ -154,6 +161,7 @@ class RawStore:
             path.write_bytes(data)
 
     def delete(self, key: str) -> None:
+        """Delete ``key`` (nothing if it is missing)."""
         if self._root is not None:
             with contextlib.suppress(FileNotFoundError):
                 (self._root / key).unlink()
@@ -161,6 +169,7 @@ class RawStore:
         sync(self.store.delete(key))
 
     def delete_prefix(self, prefix: str) -> None:
+        """Delete every key under ``prefix``."""
         if self._root is not None:
             import shutil
 

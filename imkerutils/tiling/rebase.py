@@ -22,11 +22,14 @@ cost stays proportional to what was written.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from imkerutils.tiling.frame import Frame
-from imkerutils.tiling.journal import Journal, JournalState
 from imkerutils.tiling.layout import create_level
-from imkerutils.tiling.rawstore import RawStore
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.journal import Journal, JournalState
+    from imkerutils.tiling.rawstore import RawStore
 
 __all__ = ["finish", "rebase", "roll_back"]
 
@@ -53,7 +56,8 @@ def rebase(
 
 def roll_back(raw: RawStore, journal: Journal, state: JournalState) -> JournalState:
     """Undo a rebase a killed writer left pending: delete the new arrays."""
-    assert state.pending is not None and state.pending.get("op") == "rebase"
+    assert state.pending is not None
+    assert state.pending.get("op") == "rebase"
     frame = Frame.from_dict(state.pending["frame"])
     for level in range(int(state.pending.get("levels", 1))):
         raw.delete_prefix(f"{frame.path(level)}/")

@@ -38,7 +38,7 @@ def seal(doc: dict[str, Any]) -> bytes:
 
 
 def unseal(data: bytes, what: str) -> Any:
-    """The record in ``data`` (checked against its hash when it has one); ``CanvasCorruptError`` if damaged."""
+    """Return the record in ``data`` (checked against its hash when it has one); ``CanvasCorruptError`` if damaged."""
     try:
         doc = json.loads(data)
     except ValueError as exc:

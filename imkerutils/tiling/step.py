@@ -16,7 +16,7 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,13 +25,15 @@ import numpy as np
 
 from imkerutils.errors import CanvasChangedError, InvalidWindowError, OutOfBoundsError
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, project, tile_key, tile_of_tile_key
-from imkerutils.tiling.journal import JournalState, StepMeta
 from imkerutils.tiling.window import Window, union
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from dask.delayed import Delayed
 
     from imkerutils.tiling.canvas import Canvas
+    from imkerutils.tiling.journal import JournalState, StepMeta
 
 __all__ = [
     "MANIFEST_PREFIX",
@@ -55,7 +57,7 @@ TilePart = tuple[Window, Any]  # a world window inside one tile, and its pixels 
 
 
 def manifest_key(i: int, j: int) -> str:
-    """The manifest entry of level-0 world tile ``(i, j)``."""
+    """Return the manifest entry of level-0 world tile ``(i, j)``."""
     return MANIFEST_PREFIX + tile_key(i, j)
 
 
@@ -81,6 +83,7 @@ class StepInfo:
 
     @classmethod
     def from_meta(cls, meta: StepMeta) -> StepInfo:
+        """Return the summary of a journal entry."""
         tiles = sum(1 for k in meta.keys if k.startswith(MANIFEST_PREFIX))
         written = tuple(tile_of_tile_key(k) for k in meta.keys if k.startswith(TILE_KEY_PREFIX))
         return cls(
@@ -97,7 +100,7 @@ class StepInfo:
 
 
 def plan_pieces(
-    pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int, mode: str, bounds: Window, grow: bool
+    pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int, mode: str, bounds: Window, extend: bool
 ) -> tuple[dict[tuple[int, int], list[TilePart]], Window]:
     """Group the parts of ``(row, col, pixels)`` pieces by world tile; returns them and the covered window."""
     from imkerutils.errors import InvalidTileError
@@ -117,12 +120,12 @@ def plan_pieces(
         target = Window(row, col, int(shape[0]), int(shape[1]))
         if target.is_empty:
             raise InvalidWindowError("nothing to paste: the pixels have zero height or width")
-        if not grow and not bounds.contains(target):
+        if not extend and not bounds.contains(target):
             b = bounds
             raise OutOfBoundsError(
                 f"paste window rows {target.row_off}..{target.row_end}, cols {target.col_off}..{target.col_end}"
                 f" leaves the canvas bounds rows {b.row_off}..{b.row_end}, cols {b.col_off}..{b.col_end} "
-                "(pass grow=True, or --grow on the command line, to extend the canvas)"
+                "(pass extend=True, or --extend on the command line, to extend the canvas)"
             )
         covered = target if covered is None else union(covered, target)
         for proj, block in zip(project(target, tile), _source_blocks(data, target, tile), strict=True):
@@ -135,8 +138,16 @@ def plan_pieces(
     return per_tile, covered
 
 
+def extend_flag(extend: bool, grow: bool | None, *, stacklevel: int = 3) -> bool:
+    """Return the ``extend=`` flag of a write, honouring ``grow=``, its deprecated old name."""
+    if grow is None:
+        return extend
+    warnings.warn("grow= is deprecated: use extend=", DeprecationWarning, stacklevel=stacklevel)
+    return extend or grow
+
+
 def step_keys(tiles: Sequence[tuple[int, int]]) -> list[str]:
-    """The journal keys of a step writing ``tiles``: each tile and its manifest entry."""
+    """Return the journal keys of a step writing ``tiles``: each tile and its manifest entry."""
     return [k for ij in tiles for k in (tile_key(*ij), manifest_key(*ij))]
 
 
@@ -149,11 +160,18 @@ class Step:
         kind: str,
         keys: list[str],
         window: Window,
-        grow: bool,
+        extend: bool,
         info: dict[str, Any],
         expect_token: str | None = None,
     ) -> None:
-        self.canvas, self.kind, self.keys, self.window, self.grow, self.info = (canvas, kind, keys, window, grow, info)
+        self.canvas, self.kind, self.keys, self.window, self.extend, self.info = (
+            canvas,
+            kind,
+            keys,
+            window,
+            extend,
+            info,
+        )
         self.expect_token = expect_token
         self._lock: contextlib.ExitStack | None = None
         self._meta: StepMeta | None = None
@@ -161,6 +179,7 @@ class Step:
         self._after = window
 
     def begin(self) -> None:
+        """Take the write lock and mark the step pending."""
         self.lock()
         self.mark_pending()
 
@@ -176,7 +195,7 @@ class Step:
                 raise CanvasChangedError(
                     f"canvas {c.location} changed since the data for this step was read; nothing was written"
                 )
-            self._after = union(state.bounds, self.window) if self.grow else state.bounds
+            self._after = union(state.bounds, self.window) if self.extend else state.bounds
             self._state = c._storage.make_room(self._after)
         except BaseException:
             self.abort()
@@ -201,7 +220,8 @@ class Step:
         if failures:
             self.abort()
             raise failures[0]
-        assert self._meta is not None and self._state is not None
+        assert self._meta is not None
+        assert self._state is not None
         c = self.canvas
         try:
             c._storage.settle(c._journal.commit(self._state, self._meta))
@@ -310,7 +330,7 @@ def merge_tile(canvas: Canvas, ij: tuple[int, int], parts: list[TilePart]) -> np
 
 @functools.cache
 def chunk_pool() -> ThreadPoolExecutor:
-    """The threads that run chunk tasks of writes computed at once (made on first use).
+    """Return the threads that run chunk tasks of writes computed at once (made on first use).
 
     A chunk task spends much of its time waiting on zarr's event loop (I/O, and codecs in zarr's own
     threads), so more tasks than cores keep both busy: measured on 2 cores, a 4-chunk paste took
@@ -363,7 +383,7 @@ def aligned_chunks(start: int, length: int, tile: int) -> tuple[int, ...]:
 
 
 def _source_blocks(data: Any, target: Window, tile: int) -> Iterator[Any]:
-    """The part of ``data`` for each tile piece of ``target``, in :func:`project` order.
+    """Return the part of ``data`` for each tile piece of ``target``, in :func:`project` order.
 
     A dask source is rechunked so its blocks are exactly those pieces; a NumPy source is sliced (views).
     """

@@ -19,10 +19,7 @@ drives recover, make-room and settle around a write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-from zarr.abc.store import Store
 
 from imkerutils.errors import CanvasCorruptError, CanvasLockedError
 from imkerutils.tiling import rebase as _rebase
@@ -33,10 +30,14 @@ from imkerutils.tiling.layout import open_level, resize_level, write_root
 from imkerutils.tiling.location import dataset_name
 from imkerutils.tiling.pyramid import Pyramid, levels_needed
 from imkerutils.tiling.rawstore import RawStore
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from distributed import Client
+    from zarr.abc.store import Store
+
+    from imkerutils.tiling.window import Window
 
 __all__ = ["CanvasStorage"]
 
@@ -110,7 +111,7 @@ class CanvasStorage:
             self.open_arrays(self.store)  # shapes, frame or the view changed
 
     def present_levels(self) -> int:
-        """The levels built so far (level 0 included)."""
+        """Return the levels built so far (level 0 included)."""
         return self.pyramid.built_levels() if hasattr(self, "pyramid") else 1
 
     def write_root(self, levels: int | None = None) -> None:

@@ -52,7 +52,7 @@ PathLike = str | os.PathLike[str]
 
 
 def corner_window(x: int, y: int, corner: str = "tl", tile: int = TILE_SIZE) -> Window:
-    """The ``tile x tile`` window whose ``corner`` pixel is ``(x, y)``."""
+    """Return the ``tile x tile`` window whose ``corner`` pixel is ``(x, y)``."""
     c = str(corner).lower()
     if c not in ("tl", "tr", "bl", "br"):
         raise InvalidWindowError(f"corner must be one of tl, tr, bl, br; got {corner!r}")
@@ -327,7 +327,7 @@ def _tile_in_mode(tile_img: Image.Image, mode: str) -> Image.Image:
 
 
 def _paste_in_mode(base: Image.Image, tile_img: Image.Image, at: tuple[int, int]) -> Image.Image:
-    """The base with the tile pasted in at ``at``, in the base's mode (a 'P' base may become RGB/RGBA)."""
+    """Return the base with the tile pasted in at ``at``, in the base's mode (a 'P' base may become RGB/RGBA)."""
     if base.mode != "P":
         base.paste(_tile_in_mode(tile_img, base.mode), at)
         return base
@@ -344,7 +344,7 @@ def _paste_in_mode(base: Image.Image, tile_img: Image.Image, at: tuple[int, int]
 
 
 def _palette_indices(base: Image.Image, tile_px: np.ndarray, colour: str) -> np.ndarray | None:
-    """The base palette's index for every tile pixel, or None if some colour is not in the palette."""
+    """Return the base palette's index for every tile pixel, or None if some colour is not in the palette."""
     n = len(base.getpalette() or []) // 3
     if n == 0:
         return None

@@ -19,7 +19,6 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,6 +36,8 @@ from imkerutils.tiling.sealed import is_sealed
 from imkerutils.tiling.step import MANIFEST_PREFIX, MANIFEST_TILES, digest, manifest_key
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
     from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["VerifyReport", "verify_canvas"]
@@ -54,6 +55,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Return whether no problem was found (leftovers do not count)."""
         return not self.problems
 
 
@@ -110,10 +112,10 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             except CanvasCorruptError:
                 pass  # reported as unaccounted below
         stored.append(tiles)
-    for ij in sorted(stored[0] - manifest):
-        problems.append(
-            f"chunk {frame.chunk_key(0, *ij)} (tile {ij}) has no manifest entry (written outside imkerutils?)"
-        )
+    problems.extend(
+        f"chunk {frame.chunk_key(0, *ij)} (tile {ij}) has no manifest entry (written outside imkerutils?)"
+        for ij in sorted(stored[0] - manifest)
+    )
 
     leftovers: list[str] = []
     if full:
@@ -147,8 +149,10 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             found[0][ij] = f"{where}: pixels do not match the manifest hash"
 
     def check_parent(level: int, ij: tuple[int, int], hashed: set[tuple[int, int]]) -> None:
-        """Tile ``ij`` of ``level`` against the reduction of its four children; level-0 children in
-        ``hashed`` are checked against the manifest on the way (each chunk is decoded once)."""
+        """Check tile ``ij`` of ``level`` against the reduction of its four children.
+
+        Level-0 children in ``hashed`` are checked against the manifest on the way (each chunk is decoded once).
+        """
         i, j = ij
         where = f"pyramid level {level} tile ({i}, {j})"
         kids: list[np.ndarray | None] = []
@@ -158,7 +162,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             if (ci, cj) in hashed:
                 if kid is None:
                     found[0][ci, cj] = (
-                        f"tile ({ci}, {cj}) at world row {ci * t}, col {cj * t}: its chunk cannot be decoded"  # noqa: E501
+                        f"tile ({ci}, {cj}) at world row {ci * t}, col {cj * t}: its chunk cannot be decoded"
                     )
                 else:
                     check_tile((ci, cj), kid)
@@ -303,7 +307,7 @@ def _json(raw: object, key: str) -> object:
 
 
 def _check_entry(raw: object, prefix: str, keys: Iterable[str], *, after: bool) -> list[str]:
-    """A journal entry: its sealed ``meta.json``, and every tile snapshot against its manifest snapshot."""
+    """Check a journal entry: its sealed ``meta.json``, and every tile snapshot against its manifest snapshot."""
     import imagecodecs
 
     problems = []

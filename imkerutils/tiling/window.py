@@ -21,10 +21,13 @@ Window(row_off=-4, col_off=0, height=14, width=10)
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import InvalidWindowError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["Window", "intersection", "subdivide", "translate", "union"]
 
@@ -61,7 +64,7 @@ class Window:
 
     @classmethod
     def from_xywh(cls, *, x: int, y: int, width: int, height: int) -> Window:
-        """The window whose top-left pixel is column ``x``, row ``y``, of ``width x height`` px (keywords only)."""
+        """Return the ``width x height`` window whose top-left pixel is column ``x``, row ``y`` (keywords only)."""
         return cls(y, x, height, width)
 
     @classmethod
@@ -71,22 +74,27 @@ class Window:
 
     @property
     def row_end(self) -> int:
+        """Return the first row below the window."""
         return self.row_off + self.height
 
     @property
     def col_end(self) -> int:
+        """Return the first column right of the window."""
         return self.col_off + self.width
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Return ``(height, width)``."""
         return (self.height, self.width)
 
     @property
     def size(self) -> int:
+        """Return the number of pixels."""
         return self.height * self.width
 
     @property
     def is_empty(self) -> bool:
+        """Return whether the window holds no pixel."""
         return self.height == 0 or self.width == 0
 
     def slices(self, origin: tuple[int, int] = (0, 0)) -> tuple[slice, slice]:
@@ -106,24 +114,29 @@ class Window:
         )
 
     def intersection(self, other: Window) -> Window | None:
+        """Return the overlap with ``other`` (see :func:`intersection`)."""
         return intersection(self, other)
 
     def union(self, other: Window) -> Window:
+        """Return the smallest window holding both (see :func:`union`)."""
         return union(self, other)
 
     def translate(self, d_row: int, d_col: int) -> Window:
+        """Return the window moved by ``(d_row, d_col)``."""
         return translate(self, d_row, d_col)
 
     def to_dict(self) -> dict[str, int]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {"row_off": self.row_off, "col_off": self.col_off, "height": self.height, "width": self.width}
 
     @classmethod
     def from_dict(cls, data: dict[str, int]) -> Window:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(data["row_off"], data["col_off"], data["height"], data["width"])
 
 
 def intersection(a: Window, b: Window) -> Window | None:
-    """The overlap of two windows, or ``None`` when they share no pixel."""
+    """Return the overlap of two windows, or ``None`` when they share no pixel."""
     top, left = max(a.row_off, b.row_off), max(a.col_off, b.col_off)
     bottom, right = min(a.row_end, b.row_end), min(a.col_end, b.col_end)
     if bottom <= top or right <= left:
@@ -132,7 +145,7 @@ def intersection(a: Window, b: Window) -> Window | None:
 
 
 def union(a: Window, b: Window) -> Window:
-    """The smallest window holding both (an empty window adds nothing)."""
+    """Return the smallest window holding both (an empty window adds nothing)."""
     if a.is_empty:
         return b
     if b.is_empty:
@@ -146,7 +159,7 @@ def union(a: Window, b: Window) -> Window:
 
 
 def translate(w: Window, d_row: int, d_col: int) -> Window:
-    """The same window moved by ``(d_row, d_col)``."""
+    """Return the same window moved by ``(d_row, d_col)``."""
     return Window(w.row_off + d_row, w.col_off + d_col, w.height, w.width)
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import inspect
 import sys
 import types
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["make_callable"]
 
 
 def make_callable(module_name: str, func: Callable[..., Any]) -> None:
-    """Let the module ``module_name`` be called as ``func`` (with ``func``'s signature)."""
+    """Make the module ``module_name`` callable as ``func`` (with ``func``'s signature)."""
 
     class _CallableModule(types.ModuleType):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:

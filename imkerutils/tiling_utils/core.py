@@ -36,8 +36,10 @@ PathLike = str | os.PathLike[str]
 
 
 def rect_from_corner(x: int, y: int, corner: Corner, tile: int = TILE) -> tuple[int, int, int, int]:
-    """The box ``(left, top, right, bottom)`` of the tile whose ``corner`` pixel is ``(x, y)``; right/bottom
-    exclusive."""
+    """Return the box ``(left, top, right, bottom)`` of the tile whose ``corner`` pixel is ``(x, y)``.
+
+    Right and bottom are exclusive.
+    """
     w = tiles.corner_window(x, y, corner, tile)
     return (w.col_off, w.row_off, w.col_end, w.row_end)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -15,6 +15,9 @@ from PIL import Image
 from imkerutils.cli.main import main
 from imkerutils.cli.tile_scripts import extract_tile_main, paste_tile_main
 from imkerutils.tiling import Canvas, Window, union
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def noise_png(path: Path, h: int, w: int, seed: int, c: int = 3) -> np.ndarray:
@@ -43,15 +46,19 @@ def test_canvas_life_cycle(tmp_path):
     info = json.loads(ok(info_json).stdout)
     assert info["bounds"] == {"x": 0, "y": 0, "width": 50, "height": 40}
     assert list(info["size"].items()) == [("width", 50), ("height", 40)]
-    assert info["mode"] == "RGB" and info["tiles_written"] == 1 and info["steps"] == 1
+    assert info["mode"] == "RGB"
+    assert info["tiles_written"] == 1
+    assert info["steps"] == 1
     assert info["bytes_on_disk"] == disk_bytes(c) > 40 * 50
-    assert "RGB" in ok(info_text).stdout and "50 x 40" in info_text.stdout
+    assert "RGB" in ok(info_text).stdout
+    assert "50 x 40" in info_text.stdout
     np.testing.assert_array_equal(Canvas.open(c, read_only=True).read(Window(0, 0, 40, 50)), image)
 
-    ok(run(imkerutils_cmd("paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--grow")))
+    ok(run(imkerutils_cmd("paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--extend")))
     grown = union(Window(0, 0, 40, 50), Window(30, -10, 30, 20))
     canvas = Canvas.open(c, read_only=True)
-    assert canvas.bounds == grown and canvas.head == 2
+    assert canvas.bounds == grown
+    assert canvas.head == 2
     np.testing.assert_array_equal(canvas.read(Window(30, -10, 30, 20)), tile)
 
     # side by side: a paste reaching past the bounds without --grow (refused, nothing changes), and
@@ -63,7 +70,7 @@ def test_canvas_life_cycle(tmp_path):
             imkerutils_cmd("extract", c, tmp_path / "out.png", "--x", -12, "--y", -3, "--width", 66, "--height", 70),
         ]
     )
-    clean_error(refused, "imkerutils", "--grow")
+    clean_error(refused, "imkerutils", "--extend")
     ok(extracted)
     assert {p.relative_to(c): p.stat().st_mtime_ns for p in c.rglob("*") if p.is_file()} == files_before
     np.testing.assert_array_equal(load(tmp_path / "out.png"), canvas.read(Window(-3, -12, 70, 66)))
@@ -83,9 +90,11 @@ def test_canvas_life_cycle(tmp_path):
     z = zarr.open_group(c, mode="r+")[frame.path(0)]
     z[:, r : r + 5, col : col + 5] = (255 - image[:5, :5]).transpose(2, 0, 1)
     bad = run(imkerutils_cmd("verify", c))
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr
     assert "tile (0, 0)" in bad.stderr
-    assert "tile (0, -1)" not in bad.stderr and "tile (1, -1)" not in bad.stderr  # untouched tiles pass
+    assert "tile (0, -1)" not in bad.stderr
+    assert "tile (1, -1)" not in bad.stderr
 
 
 def test_tile_scripts_on_files_and_canvases(tmp_path):
@@ -170,7 +179,8 @@ def test_bad_input_in_subprocesses_gives_one_line_and_exit_code_2(bad_inputs):
     ]
     for proc, (_, prog, words) in zip(run_all([cmd for cmd, _, _ in cases], cwd=d), cases, strict=True):
         clean_error(proc, prog, *words)
-    assert not (d / "n1").exists() and not (d / "t.png").exists()
+    assert not (d / "n1").exists()
+    assert not (d / "t.png").exists()
     assert Canvas.open(d / "canvas").head == 1
 
 
@@ -198,7 +208,12 @@ IN_PROCESS_CASES = {
         "imkerutils",
         "not an image",
     ),
-    "paste-outside": (main, ["paste", "{d}/canvas", "{d}/small.png", "--x", "15", "--y", "0"], "imkerutils", "--grow"),
+    "paste-outside": (
+        main,
+        ["paste", "{d}/canvas", "{d}/small.png", "--x", "15", "--y", "0"],
+        "imkerutils",
+        "--extend",
+    ),
     "extract-tile-canvas": (
         extract_tile_main,
         ["{d}/canvas", "{d}/t.png", "--x", "3", "--y", "3", "--corner", "br", "--tile", "8"],
@@ -214,15 +229,18 @@ IN_PROCESS_CASES = {
 }
 
 
-@pytest.mark.parametrize("entry, argv, prog, word", IN_PROCESS_CASES.values(), ids=IN_PROCESS_CASES.keys())
+@pytest.mark.parametrize(("entry", "argv", "prog", "word"), IN_PROCESS_CASES.values(), ids=IN_PROCESS_CASES.keys())
 def test_bad_input_gives_one_line_and_exit_code_2(bad_inputs, capsys, entry, argv, prog, word):
     d = bad_inputs
     assert entry([a.format(d=d) for a in argv]) == 2
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and err.startswith(f"{prog}: error: ") and word in err, err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"{prog}: error: "), err
+    assert word in err, err
     assert not any((d / n).exists() for n in ("n2", "n3", "e.png", "e.xyz", "t.png", "p.png"))
     canvas = Canvas.open(d / "canvas", read_only=True)
-    assert canvas.head == 1 and canvas.bounds == Window(0, 0, 20, 20)
+    assert canvas.head == 1
+    assert canvas.bounds == Window(0, 0, 20, 20)
 
 
 def test_console_script_reports_its_version():

@@ -79,7 +79,8 @@ def test_the_seed_scripts_take_them_too(tmp_path):
         ]
     )
     for proc in procs:
-        assert proc.returncode == 0 and all(o in proc.stdout for o in ("--json", "-q", "-v")), proc
+        assert proc.returncode == 0, proc
+        assert all(o in proc.stdout for o in ("--json", "-q", "-v")), proc
 
 
 # -- --json and the size order ---------------------------------------------------------------------------
@@ -89,16 +90,23 @@ def test_every_reporting_command_prints_json_with_width_first_sizes(tmp_path, ca
     c = tmp_path / "c.zarr"
 
     new = as_json(capsys, "new", c, "--from", tmp_path / "img.png")
-    assert new["size"] == {"width": 50, "height": 40} and width_first(new["size"]) and region_keys(new["bounds"])
+    assert new["size"] == {"width": 50, "height": 40}
+    assert width_first(new["size"])
+    assert region_keys(new["bounds"])
 
     info = as_json(capsys, "info", c)
-    assert info["size"] == {"width": 50, "height": 40} and width_first(info["size"])
-    assert info["bounds"] == {"x": 0, "y": 0, "width": 50, "height": 40} and region_keys(info["bounds"])
+    assert info["size"] == {"width": 50, "height": 40}
+    assert width_first(info["size"])
+    assert info["bounds"] == {"x": 0, "y": 0, "width": 50, "height": 40}
+    assert region_keys(info["bounds"])
     code, text, _ = call(capsys, "info", c)
-    assert code == 0 and "size       50 x 40 px" in text and "bounds     x 0..50, y 0..40" in text
+    assert code == 0
+    assert "size       50 x 40 px" in text
+    assert "bounds     x 0..50, y 0..40" in text
 
-    paste = as_json(capsys, "paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--grow")
-    assert paste["step"] == 2 and paste["region"] == {"x": -10, "y": 30, "width": 20, "height": 30}
+    paste = as_json(capsys, "paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--extend")
+    assert paste["step"] == 2
+    assert paste["region"] == {"x": -10, "y": 30, "width": 20, "height": 30}
     assert paste["bounds"] == {"x": -10, "y": 0, "width": 60, "height": 60}
 
     extract = as_json(capsys, "extract", c, tmp_path / "e.png", "--x", -10, "--y", 30, "--width", 20, "--height", 30)
@@ -107,11 +115,14 @@ def test_every_reporting_command_prints_json_with_width_first_sizes(tmp_path, ca
         np.testing.assert_array_equal(np.asarray(im), noise(30, 20, seed=1))
 
     export = as_json(capsys, "export", c, tmp_path / "x.png", "--region", 0, 0, 50, 40)
-    assert export["format"] == "PNG" and export["bytes"] == (tmp_path / "x.png").stat().st_size
-    assert export["region"] == {"x": 0, "y": 0, "width": 50, "height": 40} and export["level"] == 0
+    assert export["format"] == "PNG"
+    assert export["bytes"] == (tmp_path / "x.png").stat().st_size
+    assert export["region"] == {"x": 0, "y": 0, "width": 50, "height": 40}
+    assert export["level"] == 0
 
     history = as_json(capsys, "history", c)
-    assert [s["number"] for s in history] == [1, 2] and region_keys(history[1]["bounds_after"])
+    assert [s["number"] for s in history] == [1, 2]
+    assert region_keys(history[1]["bounds_after"])
 
     undo = as_json(capsys, "undo", c)
     assert (undo["action"], undo["step"], undo["head"], undo["redoable"]) == ("undo", 2, 1, 1)
@@ -120,25 +131,35 @@ def test_every_reporting_command_prints_json_with_width_first_sizes(tmp_path, ca
     assert (redo["action"], redo["step"], redo["head"]) == ("redo", 2, 2)
 
     verify = as_json(capsys, "verify", c)
-    assert verify["ok"] is True and verify["problems"] == [] and verify["tiles_checked"] >= 1
+    assert verify["ok"] is True
+    assert verify["problems"] == []
+    assert verify["tiles_checked"] >= 1
 
     grow = as_json(capsys, "grow", c, "-d", "right", "-g", "mock")
-    assert grow["head"] == 3 and grow["size"] == {"width": 60 + 512, "height": 60} and width_first(grow["size"])
+    assert grow["head"] == 3
+    assert grow["size"] == {"width": 60 + 512, "height": 60}
+    assert width_first(grow["size"])
     (step,) = grow["steps"]
-    assert step["step"] == 3 and step["directions"] == ["right"] and width_first(step["size"])
+    assert step["step"] == 3
+    assert step["directions"] == ["right"]
+    assert width_first(step["size"])
 
     sample = as_json(capsys, "sample", tmp_path / "s.jpg")
-    assert sample == {"output": str(tmp_path / "s.jpg")} and (tmp_path / "s.jpg").is_file()
+    assert sample == {"output": str(tmp_path / "s.jpg")}
+    assert (tmp_path / "s.jpg").is_file()
 
 
 def test_verify_json_reports_problems_with_exit_1(tmp_path, capsys):
     c = Canvas.create(tmp_path / "c.zarr", tile=16)
-    c.paste(noise(16, 16), 0, 0, grow=True)
+    c.paste(noise(16, 16), 0, 0, extend=True)
     manifest = [p for p in (tmp_path / "c.zarr" / "_manifest").rglob("*") if p.is_file()]
     manifest[0].write_bytes(b"0" * 64)
     code, out, err = call(capsys, "verify", tmp_path / "c.zarr", "--json")
     report = json.loads(out)
-    assert code == 1 and report["ok"] is False and len(report["problems"]) == 1 and err == ""
+    assert code == 1
+    assert report["ok"] is False
+    assert len(report["problems"]) == 1
+    assert err == ""
 
 
 # -- logging ---------------------------------------------------------------------------------------------
@@ -147,19 +168,24 @@ def test_messages_go_through_logging_and_obey_quiet_and_verbose(tmp_path, capsys
     Image.fromarray(noise(40, 50)).save(tmp_path / "b.png")
     with caplog.at_level(logging.INFO, logger="imkerutils"):
         code, out, err = call(capsys, "grow", tmp_path / "a.png", "-d", "right", "-g", "mock")
-    assert code == 0 and f"created canvas {tmp_path / 'a.zarr'}" in err
+    assert code == 0
+    assert f"created canvas {tmp_path / 'a.zarr'}" in err
     assert any(
         r.name == "imkerutils.cli.grow" and r.levelno == logging.INFO and "created canvas" in r.getMessage()
         for r in caplog.records
     )
 
     code, out, err = call(capsys, "grow", tmp_path / "b.png", "-d", "right", "-g", "mock", "-q")
-    assert code == 0 and err == "" and "canvas" in out  # the result still on stdout
+    assert code == 0
+    assert err == ""
+    assert "canvas" in out
 
     code, _, err = call(capsys, "info", tmp_path / "a.zarr", "-v")
-    assert code == 0 and err.startswith("debug: imkerutils with ")
+    assert code == 0
+    assert err.startswith("debug: imkerutils with ")
     code, _, err = call(capsys, "info", tmp_path / "a.zarr")
-    assert code == 0 and err == ""
+    assert code == 0
+    assert err == ""
     # an in-process command leaves the logging set-up as it found it
     logging.getLogger("imkerutils.ui").warning("after the command")
     assert capsys.readouterr().err == ""
@@ -167,7 +193,8 @@ def test_messages_go_through_logging_and_obey_quiet_and_verbose(tmp_path, capsys
 
 def test_quiet_and_verbose_exclude_each_other(capsys):
     code, _, err = call(capsys, "info", "x", "-q", "-v")
-    assert code == 2 and "not allowed with argument" in err
+    assert code == 2
+    assert "not allowed with argument" in err
 
 
 # -- python -m imkerutils, completion --------------------------------------------------------------------
@@ -182,7 +209,8 @@ def test_python_dash_m_imkerutils_is_the_command(tmp_path):
     assert ok(version).stdout.startswith("imkerutils ")
     assert json.loads(ok(info).stdout)["size"] == {"width": 6, "height": 4}
     usage = run([sys.executable, "-m", "imkerutils"])
-    assert usage.returncode == 2 and usage.stderr.startswith("usage: imkerutils ")
+    assert usage.returncode == 2
+    assert usage.stderr.startswith("usage: imkerutils ")
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -212,14 +240,15 @@ def test_window_from_xywh_names_every_field(x, y, width, height):
 def test_window_from_xywh_is_keyword_only_and_the_order_is_documented():
     with pytest.raises(TypeError):
         Window.from_xywh(1, 2, 3, 4)  # type: ignore[misc]
-    assert "rasterio" in (Window.__doc__ or "") and "from_xywh" in (Window.__doc__ or "")
+    assert "rasterio" in (Window.__doc__ or "")
+    assert "from_xywh" in (Window.__doc__ or "")
 
 
 def test_canvas_is_a_context_manager_that_leaves_no_lock(tmp_path):
     Canvas.create(tmp_path / "c.zarr", tile=16)
     with Canvas.open(tmp_path / "c.zarr") as c:
         assert isinstance(c, Canvas)
-        c.paste(noise(16, 16), 0, 0, grow=True)
+        c.paste(noise(16, 16), 0, 0, extend=True)
     fd = os.open(tmp_path / "c.zarr" / "_journal" / "lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nothing of the canvas holds it any more

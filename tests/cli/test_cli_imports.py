@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -16,6 +16,9 @@ from cli_helpers import clean_error, imkerutils_cmd, ok, run_all
 from PIL import Image
 
 from imkerutils.tiling import Canvas
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ROWS, COLS = 2100, 300  # three strips of 1024 rows: a bad file fails after the first strip's chunks were written
 
@@ -84,8 +87,8 @@ def test_paste_and_grow_of_a_damaged_file_change_nothing(bad_files, tmp_path):
     image.write_bytes(bad_files["truncated ok.png"].read_bytes())
     procs = run_all(
         [
-            imkerutils_cmd("paste", tmp_path / "c", bad_files["truncated ok.png"], "--x", 0, "--y", 0, "--grow"),
-            imkerutils_cmd("paste", tmp_path / "c", bad_files["corrupt ok.tif"], "--x", 0, "--y", 0, "--grow"),
+            imkerutils_cmd("paste", tmp_path / "c", bad_files["truncated ok.png"], "--x", 0, "--y", 0, "--extend"),
+            imkerutils_cmd("paste", tmp_path / "c", bad_files["corrupt ok.tif"], "--x", 0, "--y", 0, "--extend"),
             imkerutils_cmd("grow", image, "-d", "right", "-g", "mock"),
         ]
     )
@@ -110,7 +113,8 @@ def test_multi_page_and_float_files_are_refused_by_the_cli(tmp_path):
     )
     for proc, word in zip(procs, ["4 pages", "4 pages", "float", "float"], strict=True):
         clean_error(proc, "imkerutils", word)
-    assert not (tmp_path / "n1").exists() and not (tmp_path / "n2").exists()
+    assert not (tmp_path / "n1").exists()
+    assert not (tmp_path / "n2").exists()
     assert Canvas.open(tmp_path / "c").head == 0
 
 
@@ -194,7 +198,8 @@ def test_an_import_killed_midway_leaves_nothing_at_the_target(tmp_path):
     try:
         deadline = time.monotonic() + 120
         while not any(p.is_file() for p in out.glob(".c.*.importing/0/c/**/*")):  # a chunk has been written
-            assert proc.poll() is None and time.monotonic() < deadline, "the import ended before it was killed"
+            assert proc.poll() is None, "the import ended before it was killed"
+            assert time.monotonic() < deadline, "the import ended before it was killed"
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
     finally:

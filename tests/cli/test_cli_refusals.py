@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,6 +14,9 @@ from openai_fake_server import TEST_KEY, FakeOpenAI, Reply
 from PIL import Image
 
 from imkerutils.tiling import Canvas
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def noise(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -38,7 +41,8 @@ def test_grow_steps_below_one_are_usage_errors(tmp_path, canvas):
         + [imkerutils_cmd("grow", tmp_path / "img.png", "-d", "right", "-g", "mock", "--steps", 0)]
     )
     for proc, n in zip(procs, (0, -1, 0), strict=True):
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc
+        assert proc.returncode == 2, proc
+        assert "Traceback" not in proc.stderr, proc
         assert proc.stderr.splitlines()[-1] == f"imkerutils grow: error: argument --steps: must be at least 1, got {n}"
         assert proc.stdout == ""
     assert snapshot(canvas) == before
@@ -135,10 +139,13 @@ def test_an_unexpected_error_is_one_line_without_the_key(tmp_path, monkeypatch, 
     monkeypatch.setattr(info.Canvas, "open", broken)
     assert main(["info", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and err == (
+    assert out == ""
+    assert err == (
         "imkerutils: error: unexpected RuntimeError: server said: bad key [redacted] second "
         "line (this is a bug; -v shows the traceback)\n"
     )
     assert main(["info", str(tmp_path), "-v"]) == 1
     err = capsys.readouterr().err
-    assert "Traceback" in err and "[redacted]" in err and TEST_KEY not in err
+    assert "Traceback" in err
+    assert "[redacted]" in err
+    assert TEST_KEY not in err

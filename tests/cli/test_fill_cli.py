@@ -23,7 +23,7 @@ from imkerutils.tiling.imageio import read_image
 from imkerutils.tiling.window import Window
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "exquisite" / "api"))
-from openai_fake_server import TEST_KEY, FakeOpenAI  # noqa: E402
+from openai_fake_server import TEST_KEY, FakeOpenAI
 
 MOCK = ["-g", "mock", "--tile", "128"]
 
@@ -42,32 +42,36 @@ def tree(root: Path) -> dict[str, str]:
 
 def make(path: Path, tile: int = 64) -> Canvas:
     c = Canvas.create(path, tile=tile)
-    c.paste(noise(150, 200, seed=7), 0, 0, grow=True)
+    c.paste(noise(150, 200, seed=7), 0, 0, extend=True)
     return c
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("imkerutils: error: ") and "Traceback" not in err[0], err
+    assert len(err) == 1, err
+    assert err[0].startswith("imkerutils: error: "), err
+    assert "Traceback" not in err[0], err
     return err[0]
 
 
 def test_fill_a_hole_between_two_pastes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     c = Canvas.create(tmp_path / "c.zarr", tile=64)
     a, b = noise(64, 64, 1), noise(64, 64, 2)
-    c.paste(a, 0, 0, grow=True)
-    c.paste(b, 0, 900, grow=True)
+    c.paste(a, 0, 0, extend=True)
+    c.paste(b, 0, 900, extend=True)
     assert main(["fill", str(c.location), "--region", "0", "0", "964", "64", *MOCK]) == 0
     assert "step 3 fill:" in capsys.readouterr().out
     c.refresh()
     px = c.read(Window(0, 0, 64, 964))
-    assert np.array_equal(px[:, :64], a) and np.array_equal(px[:, 900:], b)
+    assert np.array_equal(px[:, :64], a)
+    assert np.array_equal(px[:, 900:], b)
     assert px[:, 64:900].reshape(-1, 3).std(axis=0).min() > 1
     assert [s.kind for s in c.history()][-1] == "fill"
     c.undo()
     assert main(["fill", str(c.location), "--region", "0", "0", "964", "64", *MOCK, "--json", "-q"]) == 0
     done = json.loads(capsys.readouterr().out)
-    assert done["kind"] == "fill" and done["region"] == {"x": 0, "y": 0, "width": 964, "height": 64}
+    assert done["kind"] == "fill"
+    assert done["region"] == {"x": 0, "y": 0, "width": 964, "height": 64}
 
 
 @pytest.mark.parametrize("direction", ["right", "left", "up", "down"])
@@ -156,17 +160,21 @@ def test_dry_run_prints_the_plan_calls_nothing_and_changes_nothing(tmp_path: Pat
             "--dry-run",
             env=env,
         )
-        assert len(fake.requests) == 0 and tree(c.path) == files
+        assert len(fake.requests) == 0
+        assert tree(c.path) == files
         for r in (fill_run, grow_run, along_run):
             assert r.returncode == 0, r.stderr
             assert "dry run: nothing generated, nothing written" in r.stdout
         assert "tiles: 2" in fill_run.stdout  # one tile on each side, each one ring deep
         assert "generator calls (worst case): 6 = 2 tile(s) x 1 candidate(s) x 3 attempt(s)" in fill_run.stdout
         assert "new bounds: x -512 y 0 1224x150" in fill_run.stdout
-        assert "worst-case cost: $" in fill_run.stdout and "(generator openai, model " in fill_run.stdout
+        assert "worst-case cost: $" in fill_run.stdout
+        assert "(generator openai, model " in fill_run.stdout
         assert "would be refused" in fill_run.stdout
-        assert "steps: 2" in grow_run.stdout and "new bounds: x 0 y 0 1224x1174" in grow_run.stdout
-        assert "new bounds: x 0 y -700 200x850" in along_run.stdout and "tiles: 2" in along_run.stdout
+        assert "steps: 2" in grow_run.stdout
+        assert "new bounds: x 0 y 0 1224x1174" in grow_run.stdout
+        assert "new bounds: x 0 y -700 200x850" in along_run.stdout
+        assert "tiles: 2" in along_run.stdout
         assert "model gpt-image-1)" in along_run.stdout
         # the same command without --dry-run reaches the server: the count above could have seen calls
         real = run_cli(
@@ -199,13 +207,16 @@ def test_stage_staged_preview_accept(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = tmp_path / "sheet.png"
     assert main(["staged", loc, listed["id"], "--preview", str(out)]) == 0
     sheet = read_image(out)
-    assert sheet.shape[0] > 100 and sheet.shape[1] > 3 * sheet.shape[0] * 0.8
+    assert sheet.shape[0] > 100
+    assert sheet.shape[1] > 3 * sheet.shape[0] * 0.8
     capsys.readouterr()
     assert main(["accept", loc, listed["id"], "--candidate", "2", "--json"]) == 0
     accepted = json.loads(capsys.readouterr().out)  # --json is one JSON document, sizes width first
-    assert accepted["candidate"] == 2 and accepted["size"] == {"width": 300, "height": 150}
+    assert accepted["candidate"] == 2
+    assert accepted["size"] == {"width": 300, "height": 150}
     c.refresh()
-    assert c.head == 2 and not (c.path / "_staged" / listed["id"]).exists()
+    assert c.head == 2
+    assert not (c.path / "_staged" / listed["id"]).exists()
     assert main(["fill", str(twin.location), "--region", "200", "0", "100", "150", *MOCK, "--seed", "5"]) == 0
     twin.refresh()  # a Canvas object shows the state of its last open or refresh
     frame = Window(-64, -64, 300, 400)
@@ -237,7 +248,7 @@ def test_accept_after_a_conflicting_change_is_exit_2_and_changes_nothing(
 )
 def test_a_signal_during_a_multi_tile_fill_writes_nothing(tmp_path: Path, signum: int, delay: float, code: int) -> None:
     c = make(tmp_path / "c.zarr", tile=1024)
-    c.paste(noise(1024, 1024, 3), 0, 0, grow=True)
+    c.paste(noise(1024, 1024, 3), 0, 0, extend=True)
     files = tree(c.path)
     proc = subprocess.Popen(
         [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -15,6 +15,9 @@ from imkerutils.cli.main import main
 from imkerutils.exquisite.pipeline import step_records
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def imker(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -49,12 +52,14 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 def test_grow_a_canvas_two_steps(tmp_path: Path) -> None:
     path = tmp_path / "c.zarr"
     canvas = Canvas.create(path)
-    canvas.paste(image(300, 400), 0, 0, grow=True)
+    canvas.paste(image(300, 400), 0, 0, extend=True)
     result = imker("grow", path, "-d", "right", "-g", "mock", "--steps", "2", "--prompt", "x")
     assert result.returncode == 0, result.stderr
     lines = step_lines(result)
-    assert len(lines) == 2 and all("cost" in line for line in lines)
-    assert "912x300" in lines[0] and "1424x300" in lines[1]
+    assert len(lines) == 2
+    assert all("cost" in line for line in lines)
+    assert "912x300" in lines[0]
+    assert "1424x300" in lines[1]
     grown = Canvas.open(path)
     assert grown.bounds == Window(0, 0, 300, 400 + 1024)
     records = step_records(grown)
@@ -70,7 +75,8 @@ def test_grow_an_image_file_then_continue_list_undo_and_redo(tmp_path: Path) -> 
 
     first = imker("grow", png, "-d", "down", "-g", "mock", "--prompt", "more sky")
     assert first.returncode == 0, first.stderr
-    assert "created canvas" in first.stderr and len(step_lines(first)) == 1
+    assert "created canvas" in first.stderr
+    assert len(step_lines(first)) == 1
     canvas = Canvas.open(beside)
     assert canvas.bounds == Window(0, 0, 812, 400)
     np.testing.assert_array_equal(canvas.read(Window(0, 0, 300, 400)), image(300, 400, seed=1))
@@ -78,33 +84,41 @@ def test_grow_an_image_file_then_continue_list_undo_and_redo(tmp_path: Path) -> 
 
     second = imker("grow", png, "-d", "down", "-g", "mock")
     assert second.returncode == 0, second.stderr
-    assert "continuing" in second.stderr and len(step_lines(second)) == 1
+    assert "continuing" in second.stderr
+    assert len(step_lines(second)) == 1
     canvas = Canvas.open(beside)
-    assert canvas.bounds == Window(0, 0, 1324, 400) and len(step_records(canvas)) == 2
+    assert canvas.bounds == Window(0, 0, 1324, 400)
+    assert len(step_records(canvas)) == 2
     after_second = pixels_sha(canvas)
 
     history = imker("history", beside)
     assert history.returncode == 0, history.stderr
     grows = [line for line in history.stdout.splitlines() if "grow-down" in line]
-    assert len(grows) == 2 and all("mock" in line for line in grows)
-    assert "'more sky'" in grows[0] and "''" in grows[1]
+    assert len(grows) == 2
+    assert all("mock" in line for line in grows)
+    assert "'more sky'" in grows[0]
+    assert "''" in grows[1]
 
     undo = imker("undo", beside)
-    assert undo.returncode == 0 and "grow-down" in undo.stdout
+    assert undo.returncode == 0
+    assert "grow-down" in undo.stdout
     canvas = Canvas.open(beside)
-    assert canvas.bounds == Window(0, 0, 812, 400) and pixels_sha(canvas) == after_first
+    assert canvas.bounds == Window(0, 0, 812, 400)
+    assert pixels_sha(canvas) == after_first
     assert len(step_records(canvas)) == 1
     redo = imker("redo", beside)
-    assert redo.returncode == 0 and "grow-down" in redo.stdout
+    assert redo.returncode == 0
+    assert "grow-down" in redo.stdout
     canvas = Canvas.open(beside)
-    assert canvas.bounds == Window(0, 0, 1324, 400) and pixels_sha(canvas) == after_second
+    assert canvas.bounds == Window(0, 0, 1324, 400)
+    assert pixels_sha(canvas) == after_second
     assert canvas.verify().ok
 
 
 @pytest.fixture
 def canvas_path(tmp_path: Path) -> Path:
     canvas = Canvas.create(tmp_path / "c.zarr")
-    canvas.paste(image(200, 200), 0, 0, grow=True)
+    canvas.paste(image(200, 200), 0, 0, extend=True)
     return canvas.path
 
 
@@ -155,4 +169,5 @@ def test_a_bad_setting_is_one_line_and_leaves_the_canvas_alone(
     line = one_error_line(run_main(capsys, "grow", canvas_path, "-d", "right", "-g", "mock", *option))
     assert message in line
     canvas = Canvas.open(canvas_path)
-    assert canvas.head == 1 and pixels_sha(canvas) == before
+    assert canvas.head == 1
+    assert pixels_sha(canvas) == before

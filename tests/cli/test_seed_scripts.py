@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fsspec
 import numpy as np
@@ -19,6 +19,9 @@ from PIL import Image
 from imkerutils.cli.tile_scripts import extract_tile_main, paste_tile_main
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.tiles import is_canvas
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def noise(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -183,7 +186,7 @@ def remote_canvas():
     """A canvas on fsspec's in-memory file system (what s3:// goes through), removed afterwards."""
     location = f"memory://imkerutils-tests/{uuid.uuid4().hex}/c.zarr"
     c = Canvas.create(location, tile=16)
-    c.paste(noise(30, 40), -10, -20, grow=True)
+    c.paste(noise(30, 40), -10, -20, extend=True)
     yield location
     fs = fsspec.filesystem("memory")
     fs.rm(location[len("memory://") :], recursive=True)

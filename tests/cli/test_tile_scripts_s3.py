@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -13,6 +12,10 @@ from cli_helpers import ok, script
 from PIL import Image
 
 from imkerutils.tiling import Canvas, Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 BUCKET = "tile-scripts"
 
@@ -46,5 +49,6 @@ def test_extract_tile_and_paste_tile_work_on_an_s3_canvas(endpoint: str, tmp_pat
         np.testing.assert_array_equal(np.asarray(im), pixels[0:8, 42:50])
     ok(cli("paste-tile", url, tmp_path / "t.png", "--x", 3, "--y", 4, "--tile", 8))
     canvas = Canvas.open(url, storage_options=opts)
-    assert canvas.head == 2 and canvas.verify().ok
+    assert canvas.head == 2
+    assert canvas.verify().ok
     np.testing.assert_array_equal(canvas.read(Window(4, 3, 8, 8)), tile)

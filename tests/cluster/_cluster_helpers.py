@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,10 +24,13 @@ import numpy as np
 from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.tiling.canvas import Canvas
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from distributed import Client
+
+    from imkerutils.tiling.window import Window
 
 __all__ = [
     "JitterGenerator",
@@ -185,7 +187,7 @@ def make_canvas(
     """A new canvas at ``location`` holding ``image`` at world (0, 0)."""
     opts = None if storage_options is None else dict(storage_options)
     canvas = Canvas.create(location, mode="RGB", storage_options=opts)
-    canvas.paste(image, 0, 0, grow=True)
+    canvas.paste(image, 0, 0, extend=True)
     return canvas
 
 
@@ -215,7 +217,8 @@ def moto_server(recording: str | os.PathLike[str] | None = None) -> Iterator[str
             raise RuntimeError(f"the moto server did not start (said {endpoint!r}, exit {proc.poll()})")
         yield endpoint
     finally:
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
         proc.stdin.close()
         try:
             proc.wait(timeout=10)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +26,8 @@ from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from distributed import Client
 
 CLI = [sys.executable, "-m", "imkerutils.cli.main"]
@@ -73,7 +74,8 @@ def test_the_batch_on_two_workers_gives_the_serial_bytes(client: Client, referen
     assert [r.direction.value for r in records] == list(reference.directions)
     assert sum(len(r.tiles) for r in records) == reference.tiles == 9
     tile_tasks = [t for t in stream.data if str(t["key"]).startswith("exquisite-tile-")]
-    assert len(tile_tasks) == 9 and generator.calls == 0  # every tile ran on a worker, none here
+    assert len(tile_tasks) == 9
+    assert generator.calls == 0
     # what the workers charged comes back into the records: per edge, per batch, per canvas
     assert [r.cost_usd for r in records] == pytest.approx([0.01 * len(r.tiles) for r in records])
     assert canvas_spent_usd(canvas) == pytest.approx(0.09)
@@ -156,7 +158,8 @@ def test_cli_runs_the_tiles_on_a_scheduler_and_prints_its_dashboard(
     local = make_canvas(tmp_path / "local.zarr", SMALL)
     grow(local, ["right", "down"], MockGenerator(), GrowSettings(seed=5, workers=1, save_artifacts=False))
     reopened = Canvas.open(small.path, read_only=True)
-    assert reopened.head == 2 and reopened.verify().ok
+    assert reopened.head == 2
+    assert reopened.verify().ok
     assert canvas_sha(reopened) == canvas_sha(local)
 
 
@@ -166,7 +169,8 @@ def test_a_canvas_opened_by_a_relative_path_grows_on_the_cluster(
     monkeypatch.chdir(small.path.parent)  # the workers stay where they started
     canvas = Canvas.open(small.path.name)
     grow(canvas, ["right"], MockGenerator(), GrowSettings(save_artifacts=False), client=client)
-    assert canvas.head == 2 and canvas.verify().ok
+    assert canvas.head == 2
+    assert canvas.verify().ok
 
 
 # -- budgets ---------------------------------------------------------------------------------------------
@@ -203,7 +207,8 @@ def test_budget_counts_what_each_batch_and_the_canvas_spent(small: Canvas) -> No
         grow(small, ["right", "down"], generator, s, budget_usd=0.01 * second + 0.001)
     assert generator.calls == first
     grow(small, ["right", "down"], generator, s, budget_usd=0.01 * (first + second))  # an exact fit runs
-    assert generator.calls == first + second and canvas_spent_usd(small) == pytest.approx(0.08)
+    assert generator.calls == first + second
+    assert canvas_spent_usd(small) == pytest.approx(0.08)
 
 
 def test_cli_refuses_a_batch_over_budget(tmp_path: Path) -> None:
@@ -232,7 +237,9 @@ def test_cli_refuses_a_batch_over_budget(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2, proc.stderr
-    assert "budget" in proc.stderr and "Traceback" not in proc.stderr
+    assert "budget" in proc.stderr
+    assert "Traceback" not in proc.stderr
     after = Canvas.open(canvas.path, read_only=True)
-    assert after.head == 1 and len(after.history()) == 1
+    assert after.head == 1
+    assert len(after.history()) == 1
     assert len(os.listdir(canvas.path / "_journal" / "entries")) == 1  # the refused step left no journal entry

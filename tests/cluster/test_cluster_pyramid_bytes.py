@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +13,8 @@ from imkerutils.tiling import Canvas
 from imkerutils.tiling.layout import create_level
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from distributed import Client
 
 
@@ -30,7 +31,7 @@ def test_serial_threaded_and_distributed_pyramids_are_byte_identical(tmp_path: P
     rng = np.random.default_rng(3)
     src = tmp_path / "src.zarr"
     c = Canvas.create(src, tile=64)
-    c.paste(rng.integers(0, 256, (300, 420, 3), dtype=np.uint8), -40, -70, grow=True)
+    c.paste(rng.integers(0, 256, (300, 420, 3), dtype=np.uint8), -40, -70, extend=True)
     c.paste(np.zeros((64, 64, 3), np.uint8), 0, 0)  # an all-background tile: its parent still has content
     for name in ("serial", "threads", "cluster"):
         shutil.copytree(src, tmp_path / f"{name}.zarr")
@@ -56,5 +57,6 @@ def test_serial_threaded_and_distributed_pyramids_are_byte_identical(tmp_path: P
             prefix = s.frame.path(level) + "/"
             if key.startswith(prefix + "c/"):
                 stored = zarr.core.sync.sync(store.get(key, prototype=zarr.core.buffer.default_buffer_prototype()))
-                assert stored is not None and stored.to_bytes() == data, key
+                assert stored is not None, key
+                assert stored.to_bytes() == data, key
     assert s.verify().ok

@@ -11,9 +11,7 @@ import base64
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +36,9 @@ from imkerutils.tiling.location import open_store
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from distributed import Client
 
 BUCKET = "canvases"
@@ -83,13 +84,16 @@ def test_an_image_on_s3_grows_undoes_redoes_and_reopens_like_a_local_canvas(
 ) -> None:
     url, opts = f"s3://{BUCKET}/from-image", storage_options(endpoint)
     canvas = Canvas.from_image(twin.png, url, storage_options=opts)
-    assert canvas.head == 1 and canvas_sha(canvas) == twin.sha_after[0]
+    assert canvas.head == 1
+    assert canvas_sha(canvas) == twin.sha_after[0]
 
     records = grow(canvas, DIRECTIONS, MockGenerator(), GrowSettings(seed=3))  # step 1 keeps its artifacts on S3
     grow(canvas, DIRECTIONS, MockGenerator(), GrowSettings(seed=3, save_artifacts=False))
 
-    assert canvas.bounds == twin.bounds_after[2] and canvas_sha(canvas) == twin.sha_after[2]
-    assert canvas.head == 3 and canvas.verify().ok
+    assert canvas.bounds == twin.bounds_after[2]
+    assert canvas_sha(canvas) == twin.sha_after[2]
+    assert canvas.head == 3
+    assert canvas.verify().ok
     keys = bucket_keys(endpoint, "from-image/")
     artifacts = {a for r in records for t in r.tiles for a in t.artifacts.values()}
     assert len(artifacts) == 4 * 3  # reference, mask, raw and final of each of the 3 tiles
@@ -97,14 +101,18 @@ def test_an_image_on_s3_grows_undoes_redoes_and_reopens_like_a_local_canvas(
     assert not [k for k in keys if ".partial" in k or ".importing" in k]  # nothing renamed into place
 
     canvas.undo()
-    assert canvas.bounds == twin.bounds_after[1] and canvas_sha(canvas) == twin.sha_after[1]
+    assert canvas.bounds == twin.bounds_after[1]
+    assert canvas_sha(canvas) == twin.sha_after[1]
     assert canvas.verify().ok
     canvas.redo()
-    assert canvas.bounds == twin.bounds_after[2] and canvas_sha(canvas) == twin.sha_after[2]
+    assert canvas.bounds == twin.bounds_after[2]
+    assert canvas_sha(canvas) == twin.sha_after[2]
 
     fresh = Canvas.open(url, storage_options=opts)
-    assert fresh.head == 3 and fresh.bounds == twin.bounds_after[2]
-    assert canvas_sha(fresh) == twin.sha_after[2] and fresh.verify().ok
+    assert fresh.head == 3
+    assert fresh.bounds == twin.bounds_after[2]
+    assert canvas_sha(fresh) == twin.sha_after[2]
+    assert fresh.verify().ok
     assert [h.kind for h in fresh.history()] == ["paste", "grow-right-down", "grow-right-down"]
 
 
@@ -140,13 +148,16 @@ def test_a_step_on_s3_commits_with_one_put_of_the_state_after_every_chunk(endpoi
     assert len(states) == 2  # the pending mark, then the commit
     pending, commit = (json.loads(base64.b64decode(writes[n]["body"])) for n in states)
     assert {k: pending["pending"][k] for k in ("op", "step")} == {"op": "apply", "step": 2}
-    assert commit["pending"] is None and commit["head"] == 2 and commit["bounds"]["width"] == 1536
+    assert commit["pending"] is None
+    assert commit["head"] == 2
+    assert commit["bounds"]["width"] == 1536
     assert [key(w) for w in writes[states[1] + 1 :]] == ["zarr.json"]  # after the commit: its mirror only
     level0 = canvas.frame.path(0)
     chunk_puts = [
         n for n, r in enumerate(writes) if r["method"] == "PUT" and key(r).startswith((f"{level0}/c/", "_manifest/"))
     ]
-    assert chunk_puts and all(states[0] < n < states[1] for n in chunk_puts)
+    assert chunk_puts
+    assert all(states[0] < n < states[1] for n in chunk_puts)
     assert {key(writes[n]) for n in chunk_puts} == {canvas.frame.chunk_key(0, 0, 1), "_manifest/tile/0.1"}
 
 
@@ -180,7 +191,8 @@ def test_workers_use_the_storage_options_of_the_canvas(s3_client: Client, tmp_pa
         s3fs.S3FileSystem(**opts).mkdir("elsewhere")
         canvas = make_canvas("s3://elsewhere/c", photo_like(1024, 1024, seed=4), storage_options=opts)
         grow(canvas, ["right"], MockGenerator(), GrowSettings(save_artifacts=False), client=s3_client)
-        assert canvas.head == 2 and canvas.verify().ok
+        assert canvas.head == 2
+        assert canvas.verify().ok
 
 
 def test_cli_grows_and_verifies_a_canvas_on_s3(endpoint: str, twin: Twin) -> None:
@@ -232,7 +244,7 @@ def test_growing_left_and_up_on_s3_rebases_and_undo_redo_survive_it(endpoint: st
     canvas = Canvas.from_image(twin.png, url, storage_options=opts)
     generation = canvas.frame.generation
     block = photo_like(300, 200, seed=5)
-    canvas.paste(block, -9000, -7000, grow=True)  # far beyond the margin: a rebase, then the paste
+    canvas.paste(block, -9000, -7000, extend=True)  # far beyond the margin: a rebase, then the paste
     assert canvas.frame.generation > generation
     assert canvas.bounds == Window(-9000, -7000, 10024, 8024)
     keys = bucket_keys(endpoint, "rebased/")
@@ -243,7 +255,8 @@ def test_growing_left_and_up_on_s3_rebases_and_undo_redo_survive_it(endpoint: st
     np.testing.assert_array_equal(canvas.read(Window(0, 0, 1024, 1024)), twin.pixels)
     assert canvas.verify().ok
     canvas.undo()
-    assert canvas.bounds == Window(0, 0, 1024, 1024) and canvas_sha(canvas) == twin.sha_after[0]
+    assert canvas.bounds == Window(0, 0, 1024, 1024)
+    assert canvas_sha(canvas) == twin.sha_after[0]
     canvas.redo()
     fresh = Canvas.open(url, read_only=True, storage_options=opts)
     np.testing.assert_array_equal(fresh.read(Window(-9000, -7000, 300, 200)), block)

@@ -81,7 +81,8 @@ def test_new_creates_a_canvas_on_s3_and_reports_its_url(endpoint: str, png: tupl
 
     empty = f"s3://{BUCKET}/empty.zarr"
     report = json.loads(ok(cli(endpoint, "new", empty, "--width", 100, "--height", 50, "--json")).stdout)
-    assert report["canvas"] == empty and report["size"] == {"width": 100, "height": 50}
+    assert report["canvas"] == empty
+    assert report["size"] == {"width": 100, "height": 50}
 
 
 def test_info_reports_the_bytes_the_canvas_holds_on_s3(endpoint: str, png: tuple[Path, np.ndarray]) -> None:
@@ -90,7 +91,8 @@ def test_info_reports_the_bytes_the_canvas_holds_on_s3(endpoint: str, png: tuple
     report = json.loads(ok(cli(endpoint, "info", url, "--json")).stdout)
     objects = fs(endpoint).find(f"{BUCKET}/info.zarr", detail=True)
     assert report["bytes_on_disk"] == sum(o["size"] for o in objects.values()) > 100_000
-    assert report["path"] == url and report["size"] == {"width": 1300, "height": 700}
+    assert report["path"] == url
+    assert report["size"] == {"width": 1300, "height": 700}
 
 
 def test_export_and_extract_from_an_s3_canvas_to_local_files(
@@ -146,7 +148,9 @@ def test_export_to_an_s3_url_uploads_the_finished_output_and_nothing_local(
         np.testing.assert_array_equal(np.moveaxis(root["0"][:], 0, 2), pixels)  # readable where it is
 
     again = cli(endpoint, "export", tmp_path / "local.zarr", out, cwd=tmp_path)
-    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists" in again.stderr
+    assert again.returncode == 2
+    assert again.stderr.count("\n") == 1
+    assert "already exists" in again.stderr
     ok(
         cli(
             endpoint,
@@ -171,7 +175,7 @@ def test_a_file_export_to_s3_is_one_put_of_the_whole_file(endpoint: str, tmp_pat
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
     pixels = photo_like(200, 300, seed=1)
-    canvas.paste(pixels, 0, 0, grow=True)
+    canvas.paste(pixels, 0, 0, extend=True)
     url = f"s3://{BUCKET}/one-put.tif"
     with recorded_requests(endpoint) as requests:
         out = export_region(canvas, url, progress=False, storage_options=storage_options(endpoint))
@@ -191,7 +195,7 @@ def test_a_failed_export_to_s3_leaves_nothing_behind(
     from imkerutils.tiling.export import export_region, omezarr, tiff
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
-    canvas.paste(photo_like(300, 300, seed=2), 0, 0, grow=True)
+    canvas.paste(photo_like(300, 300, seed=2), 0, 0, extend=True)
     module = tiff if name.endswith(".tif") else omezarr
     fmt = module.FORMAT
 
@@ -217,7 +221,7 @@ def test_an_upload_that_fails_leaves_nothing_under_the_url(
     from imkerutils.tiling.export import export_region
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
-    canvas.paste(photo_like(300, 300, seed=3), 0, 0, grow=True)
+    canvas.paste(photo_like(300, 300, seed=3), 0, 0, extend=True)
     real = s3fs.S3FileSystem._put_file
     calls = []
 
@@ -246,7 +250,7 @@ def test_an_export_to_an_existing_url_or_a_missing_bucket_is_refused_before_any_
     from imkerutils.tiling.export import export_region
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
-    canvas.paste(photo_like(100, 100, seed=4), 0, 0, grow=True)
+    canvas.paste(photo_like(100, 100, seed=4), 0, 0, extend=True)
     opts = storage_options(endpoint)
     fs(endpoint).pipe(f"{BUCKET}/taken.png", b"not mine")
     with pytest.raises(ExportExistsError, match="already exists"):
@@ -255,7 +259,9 @@ def test_an_export_to_an_existing_url_or_a_missing_bucket_is_refused_before_any_
     with pytest.raises(ExportWriteError, match="bucket 'no-such-bucket' does not exist"):
         export_region(canvas, "s3://no-such-bucket/x.png", progress=False, storage_options=opts)
     proc = cli(endpoint, "export", tmp_path / "c.zarr", "s3://no-such-bucket/x.tif", cwd=tmp_path)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "does not exist" in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "does not exist" in proc.stderr
 
 
 def test_extract_writes_to_an_s3_url(endpoint: str, png: tuple[Path, np.ndarray], tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dask
@@ -15,11 +13,15 @@ from _cluster_helpers import KillerGenerator, Reference, canvas_sha, local_clust
 
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, grow
-from imkerutils.exquisite.pipeline.tile import TileOutcome
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from distributed import Client
+
+    from imkerutils.exquisite.pipeline.tile import TileOutcome
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,8 @@ def test_a_worker_killed_mid_batch_is_replaced_and_the_bytes_are_the_serial_runs
 
     assert len(killed) == 1
     assert sum(len(r.tiles) for r in records) == reference.tiles == 9
-    assert canvas.head == 2 and canvas.bounds == reference.bounds
+    assert canvas.head == 2
+    assert canvas.bounds == reference.bounds
     assert canvas_sha(canvas) == reference.sha
     assert canvas.verify().ok
 
@@ -81,7 +84,8 @@ def test_a_batch_whose_workers_keep_dying_raises_and_leaves_the_canvas_unchanged
         )
     assert isinstance(raised.value.__cause__, KilledWorker)
     h, w = reference.image.shape[:2]
-    assert canvas.refresh().head == 1 and canvas.bounds == Window(0, 0, h, w)
+    assert canvas.refresh().head == 1
+    assert canvas.bounds == Window(0, 0, h, w)
     assert np.array_equal(canvas.read(canvas.bounds), reference.image)
     assert canvas.verify().ok
     assert len(canvas.history()) == 1

@@ -7,7 +7,7 @@ Now a cluster without workers for ``worker_timeout`` seconds (``--worker-timeout
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _cluster_helpers import canvas_sha, make_canvas, photo_like
@@ -15,6 +15,9 @@ from _cluster_helpers import canvas_sha, make_canvas, photo_like
 from imkerutils.errors import ClusterError
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, grow
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_a_cluster_with_no_worker_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:

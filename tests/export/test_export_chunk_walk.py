@@ -9,7 +9,7 @@ only the frame changes and the export still copies the stored bytes.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tifffile
@@ -20,6 +20,9 @@ from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.export import _chunks, export_region
 from imkerutils.tiling.export._plan import LevelRegion
 from imkerutils.tiling.frame import project
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TILE = 64
 BOUNDS = Window(-100, -150, 300, 420)  # content off the tile grid on every side
@@ -34,7 +37,7 @@ def _pixels(height: int, width: int, seed: int) -> np.ndarray:
 
 def _canvas(tmp_path: Path) -> Canvas:
     canvas = Canvas.create(tmp_path / f"{uuid.uuid4().hex}.zarr", tile=TILE)
-    canvas.paste(_pixels(BOUNDS.height, BOUNDS.width, 1), BOUNDS.row_off, BOUNDS.col_off, grow=True)
+    canvas.paste(_pixels(BOUNDS.height, BOUNDS.width, 1), BOUNDS.row_off, BOUNDS.col_off, extend=True)
     return canvas
 
 
@@ -78,7 +81,7 @@ def test_the_walk_is_project_with_keys_of_whole_chunks_inside_the_bounds(
 def test_after_a_rebase_the_walk_names_the_new_arrays_and_the_export_copies_their_chunks(tmp_path: Path) -> None:
     canvas = _canvas(tmp_path)
     gen0 = canvas.frame.generation
-    canvas.paste(_pixels(TILE, 64 * TILE, 2), 0, BOUNDS.col_off - 64 * TILE, grow=True)  # far left: a rebase
+    canvas.paste(_pixels(TILE, 64 * TILE, 2), 0, BOUNDS.col_off - 64 * TILE, extend=True)  # far left: a rebase
     assert canvas.frame.generation > gen0
     region = Window(0, -40 * TILE, TILE, 4 * TILE)
     chunks = _chunks.LevelChunks.find(canvas, LevelRegion(0, region), TILE)

@@ -32,7 +32,8 @@ def test_region_is_x_y_width_height(make_canvas, out_dir: Path, capsys: pytest.C
     assert run([str(canvas.path), str(out), "--region", "-150", "-100", "430", "350", "--compression", "zstd"]) == 0
     np.testing.assert_array_equal(tifffile.imread(out), canvas.read(Window(-100, -150, 350, 430)))
     line = capsys.readouterr().out
-    assert f"wrote {out} (TIFF" in line and "x=-150, y=-100, 430x350 px, level 0" in line
+    assert f"wrote {out} (TIFF" in line
+    assert "x=-150, y=-100, 430x350 px, level 0" in line
 
 
 def test_whole_bounds_pyramid_and_level(make_canvas, out_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,7 +85,9 @@ def test_bad_input_is_one_line_and_exit_2(
     canvas, _ = make_canvas()
     assert run([str(canvas.path), str(out_dir / argv[0]), *argv[1:]]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
-    assert err.startswith("imkerutils: error: ") and message in err and err.count("\n") == 1
+    assert err.startswith("imkerutils: error: ")
+    assert message in err
+    assert err.count("\n") == 1
     assert list(out_dir.iterdir()) == []
 
 
@@ -106,7 +109,7 @@ def pil_read(path: Path) -> tuple[np.ndarray, str, str]:
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_default_output_is_outputs_name_step_png_in_the_cwd(make_canvas, tmp_path: Path, mode: str) -> None:
     canvas, _ = make_canvas(mode)  # <tmp_path>/<mode>-0.zarr, step 1: a paste
-    canvas.grow(Window(-100, -160, 10, 10))  # step 2: up and left, background
+    canvas.extend(Window(-100, -160, 10, 10))  # step 2: up and left, background
     canvas.paste(np.full((5, 5, len(mode)), 7, np.uint8), -98, -158)  # step 3
     canvas.undo()  # head 2, one step to redo: N is the head, not the number of steps recorded
     assert canvas.head == 2
@@ -121,7 +124,8 @@ def test_default_output_is_outputs_name_step_png_in_the_cwd(make_canvas, tmp_pat
     expected = tmp_path / "outputs" / f"{mode}-0-step2.png"
     assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == [expected.name]
     line = proc.stdout.strip()
-    assert line.startswith("wrote ") and line.count("\n") == 0, proc.stdout
+    assert line.startswith("wrote "), proc.stdout
+    assert line.count("\n") == 0, proc.stdout
     printed = Path(line.removeprefix("wrote ").split(" (PNG, ")[0])
     assert (tmp_path / printed).resolve() == expected.resolve()  # relative to the cwd, or absolute
     b = canvas.bounds
@@ -139,7 +143,7 @@ def test_png_and_webp_at_a_coarser_level_match_the_canvas_level(
     make_canvas, out_dir: Path, ext: str, mode: str, level: int
 ) -> None:
     canvas, _ = make_canvas(mode, row=-70, col=-131)  # odd world corner, left of and above world (0, 0)
-    canvas.grow(Window(-203, -261, 20, 20))  # grown further up and left: background there
+    canvas.extend(Window(-203, -261, 20, 20))  # grown further up and left: background there
     decode = imagecodecs.png_decode if ext == "png" else imagecodecs.webp_decode
     for name, region in (("all", None), ("part", Window(-151, -203, 197, 263))):
         out = out_dir / f"{name}-{level}.{ext}"

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import errno
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pytest
 
 from imkerutils.errors import ExportWriteError
-from imkerutils.tiling import Window
 from imkerutils.tiling.export import export_region
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
+    from imkerutils.tiling import Window
 
 
 def test_an_error_raised_while_handling_an_oserror_is_not_a_write_error(

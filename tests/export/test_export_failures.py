@@ -32,7 +32,7 @@ def test_unknown_extension(make_canvas, out_dir: Path) -> None:
     canvas, _ = make_canvas()
     with pytest.raises(ExportFormatError, match=r"'r\.bmp'.*use one of: \.png, \.tif, \.tiff, \.ome\.zarr"):
         export_region(canvas, out_dir / "r.bmp")
-    with pytest.raises(ExportFormatError, match="must end in .ome.zarr"):
+    with pytest.raises(ExportFormatError, match=r"must end in \.ome\.zarr"):
         export_region(canvas, out_dir / "r.zarr")
     assert list(out_dir.iterdir()) == []
 
@@ -74,7 +74,7 @@ def test_bad_compression_or_pyramid(make_canvas, out_dir: Path, name: str, spec:
 
 @pytest.mark.parametrize("name", ["r.png", "r.ome.zarr"])
 def test_existing_output_needs_overwrite(make_canvas, out_dir: Path, name: str) -> None:
-    canvas, pixels = make_canvas()
+    canvas, _pixels = make_canvas()
     first = export_region(canvas, out_dir / name, progress=False)
     with pytest.raises(ExportExistsError, match="already exists"):
         export_region(canvas, out_dir / name, region=Window(0, 0, 5, 5), progress=False)
@@ -97,7 +97,8 @@ def test_full_disk(make_canvas, out_dir: Path, monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(_atomic, "partial_name", lambda final: full)
     with pytest.raises(ExportWriteError, match=r"could not write .*r\.\w+: the disk is full") as info:
         export_region(canvas, out_dir / name, progress=False)
-    assert info.value.errno == errno.ENOSPC and isinstance(info.value, OSError)
+    assert info.value.errno == errno.ENOSPC
+    assert isinstance(info.value, OSError)
     assert list(out_dir.iterdir()) == []  # the partial output (here the link) is gone, no final name
 
 
@@ -117,7 +118,8 @@ def test_full_disk_omezarr(make_canvas, out_dir: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(LocalStore, "set", set_until_full)
     with pytest.raises(ExportWriteError, match="the disk is full"):
         export_region(canvas, out_dir / "r.ome.zarr", progress=False)
-    assert len(calls) > 5 and list(out_dir.iterdir()) == []
+    assert len(calls) > 5
+    assert list(out_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", FORMATS)
@@ -185,7 +187,9 @@ def test_killed_export_never_leaves_a_finished_looking_output(make_canvas, out_d
             proc.wait()
     names = [p.name for p in out_dir.iterdir()]
     assert name not in names
-    assert len(names) == 1 and names[0].startswith(f".{name}.") and names[0].endswith(".partial")
+    assert len(names) == 1
+    assert names[0].startswith(f".{name}.")
+    assert names[0].endswith(".partial")
     # Issue 17: killed exports left their .partial for good.  The next export to the name removes a dead
     # writer's leftover, and leaves one whose writer still runs (this process's id stands for a live one).
     live = out_dir / f".{name}.{os.getpid():08x}0123abcd.partial"

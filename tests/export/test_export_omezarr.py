@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -13,6 +12,9 @@ import zarr
 from imkerutils.tiling import Window
 from imkerutils.tiling.export import export_region
 from imkerutils.tiling.export._plan import level_window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def check_ome_zarr_05(root: Path) -> dict[str, Any]:
@@ -25,16 +27,20 @@ def check_ome_zarr_05(root: Path) -> dict[str, Any]:
     highest resolution; every array as many dimensions as axes and dimension_names equal to the axis names.
     """
     group_json = json.loads((root / "zarr.json").read_text())
-    assert group_json["zarr_format"] == 3 and group_json["node_type"] == "group"
+    assert group_json["zarr_format"] == 3
+    assert group_json["node_type"] == "group"
     ome = group_json["attributes"]["ome"]
     assert ome["version"] == "0.5"
-    assert isinstance(ome["multiscales"], list) and ome["multiscales"]
+    assert isinstance(ome["multiscales"], list)
+    assert ome["multiscales"]
     for ms in ome["multiscales"]:
         axes = ms["axes"]
         names = [a["name"] for a in axes]
-        assert 2 <= len(axes) <= 5 and len(set(names)) == len(names)
+        assert 2 <= len(axes) <= 5
+        assert len(set(names)) == len(names)
         types = [a.get("type") for a in axes]
-        assert 2 <= types.count("space") <= 3 and types.count("time") <= 1
+        assert 2 <= types.count("space") <= 3
+        assert types.count("time") <= 1
         assert sum(t not in ("space", "time") for t in types) <= 1
         rank = [0 if t == "time" else 2 if t == "space" else 1 for t in types]
         assert rank == sorted(rank), f"axes out of order: {types}"
@@ -47,7 +53,8 @@ def check_ome_zarr_05(root: Path) -> dict[str, Any]:
             for t in transforms:
                 assert len(t[t["type"]]) == len(axes)
             arr_json = json.loads((root / ds["path"] / "zarr.json").read_text())
-            assert arr_json["zarr_format"] == 3 and arr_json["node_type"] == "array"
+            assert arr_json["zarr_format"] == 3
+            assert arr_json["node_type"] == "array"
             assert len(arr_json["shape"]) == len(axes)
             assert arr_json["dimension_names"] == names
             sizes.append(int(np.prod(arr_json["shape"])))
@@ -77,7 +84,9 @@ def test_omezarr_matches_canvas_read_and_places_the_region_in_world(
     ]
     assert [c["label"] for c in ome["omero"]["channels"]] == list(mode)
     arr = zarr.open_array(out / "0", mode="r")
-    assert arr.shape == (len(mode), 350, 430) and arr.chunks == (1, 64, 64) and arr.dtype == np.uint8
+    assert arr.shape == (len(mode), 350, 430)
+    assert arr.chunks == (1, 64, 64)
+    assert arr.dtype == np.uint8
     np.testing.assert_array_equal(read_level(out, "0"), canvas.read(region))
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import zlib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imagecodecs
 import numpy as np
@@ -19,6 +20,9 @@ from imkerutils.tiling import Window
 from imkerutils.tiling.export import export_region
 from imkerutils.tiling.export import png as png_mod
 from imkerutils.tiling.export.png import adler32_combine, write_png
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def pil_read(path: Path) -> tuple[np.ndarray, str]:
@@ -37,7 +41,8 @@ def parse_png(data: bytes) -> list[tuple[bytes, bytes]]:
         assert crc == zlib.crc32(kind + body), f"bad CRC on {kind!r}"
         chunks.append((kind, body))
         pos += 12 + length
-    assert chunks[0][0] == b"IHDR" and chunks[-1] == (b"IEND", b"")
+    assert chunks[0][0] == b"IHDR"
+    assert chunks[-1] == (b"IEND", b"")
     return chunks
 
 
@@ -129,7 +134,9 @@ def test_adler32_combine_long_second_part() -> None:
 def test_zlib_header_is_valid_for_every_level() -> None:
     for level in range(10):
         cmf, flg = png_mod._zlib_header(level)
-        assert (cmf * 256 + flg) % 31 == 0 and cmf == 0x78 and not flg & 0x20
+        assert (cmf * 256 + flg) % 31 == 0
+        assert cmf == 0x78
+        assert not flg & 0x20
 
 
 def test_strips_must_add_up_to_the_height() -> None:
@@ -153,10 +160,13 @@ def test_export_matches_canvas_read_across_bounds_and_negative_coordinates(
     expected = canvas.read(region)
     np.testing.assert_array_equal(back, expected)
     np.testing.assert_array_equal(back[30:330, 20:420], pixels)  # the pasted noise, at its world place
-    assert not back[:30].any() and not back[:, :20].any()  # background outside the bounds
-    assert not back[330:].any() and not back[:, 420:].any()
+    assert not back[:30].any()
+    assert not back[:, :20].any()
+    assert not back[330:].any()
+    assert not back[:, 420:].any()
     if mode == "RGBA":
-        assert pil_mode == "RGBA" and back[..., 3].any()
+        assert pil_mode == "RGBA"
+        assert back[..., 3].any()
     offs = dict(parse_png(out.read_bytes()))[b"oFFs"]
     assert struct.unpack(">iiB", offs) == (-150, -100, 0)
 
@@ -182,5 +192,6 @@ def test_progress_callback_counts_every_pixel(make_canvas, out_dir: Path) -> Non
     seen: list[tuple[int, int]] = []
     export_region(canvas, out_dir / "p.png", progress=lambda done, total: seen.append((done, total)))
     b = canvas.bounds
-    assert seen[-1] == (b.size, b.size) and len(seen) > 1
-    assert all(x[0] < y[0] for x, y in zip(seen, seen[1:], strict=False))
+    assert seen[-1] == (b.size, b.size)
+    assert len(seen) > 1
+    assert all(x[0] < y[0] for x, y in itertools.pairwise(seen))

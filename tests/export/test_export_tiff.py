@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imagecodecs
 import numpy as np
@@ -15,6 +15,9 @@ from imkerutils.errors import ExportFormatError
 from imkerutils.tiling import Window
 from imkerutils.tiling.export import export_region
 from imkerutils.tiling.export._plan import level_window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 REGION = Window(-90, -140, 260, 300)  # crosses the bounds' top-left corner
 
@@ -34,8 +37,10 @@ def test_tiff_matches_canvas_read(make_canvas, out_dir: Path, mode: str, compres
     with tifffile.TiffFile(out) as tif:
         assert tif.is_bigtiff
         page = tif.pages[0]
-        assert page.is_tiled and (page.tilelength, page.tilewidth) == (64, 64)  # the canvas's tiles
-        assert page.compression == tag and page.photometric == tifffile.PHOTOMETRIC.RGB
+        assert page.is_tiled
+        assert (page.tilelength, page.tilewidth) == (64, 64)
+        assert page.compression == tag
+        assert page.photometric == tifffile.PHOTOMETRIC.RGB
         if mode == "RGBA":
             assert tuple(page.extrasamples) == (tifffile.EXTRASAMPLE.UNASSALPHA,)
         back = page.asarray()
@@ -55,7 +60,8 @@ def test_jpeg_compression_is_lossy_but_close_and_refuses_alpha(make_canvas, out_
         assert tif.pages[0].compression == tifffile.COMPRESSION.JPEG
         back = tif.pages[0].asarray()
     err = back.astype(float) - canvas.read(region)
-    assert back.shape == (150, 200, 3) and np.sqrt((err**2).mean()) < 4  # PSNR > 36 dB
+    assert back.shape == (150, 200, 3)
+    assert np.sqrt((err**2).mean()) < 4
     rgba, _ = make_canvas("RGBA", seed=1)
     with pytest.raises(ExportFormatError, match="alpha"):
         export_region(rgba, out_dir / "a.tif", compression="jpeg", progress=False)

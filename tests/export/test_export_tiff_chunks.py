@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import imagecodecs
 import numpy as np
@@ -22,6 +21,9 @@ from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.export import _chunks, export_region, tiff
 from imkerutils.tiling.export._plan import Compression, LevelRegion, level_window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TILE = 64
 
@@ -38,7 +40,7 @@ def smooth_canvas(
     tmp_path: Path, mode: str = "RGB", row: int = -64, col: int = -128, height: int = 300, width: int = 400
 ) -> Canvas:
     canvas = Canvas.create(tmp_path / f"{uuid.uuid4().hex}.zarr", mode=mode, tile=TILE)
-    canvas.paste(smooth(height, width, len(mode)), row, col, grow=True)
+    canvas.paste(smooth(height, width, len(mode)), row, col, extend=True)
     return canvas
 
 
@@ -137,7 +139,8 @@ def test_whole_chunks_inside_the_bounds_are_copied_as_stored(
     assert page.compression == (50000 if zstd else 8)
     windows = tile_windows(canvas.bounds)
     whole = [w for w in windows if canvas.bounds.contains(w)]
-    assert len(tiles) == len(windows) == 5 * 7 and len(whole) == 4 * 6
+    assert len(tiles) == len(windows) == 5 * 7
+    assert len(whole) == 4 * 6
     for w, data in zip(windows, tiles, strict=True):
         if w in whole and zstd:
             assert data == stored_chunk(canvas, 0, w.row_off, w.col_off), w
@@ -155,12 +158,13 @@ def test_a_region_off_the_chunk_grid_is_re_encoded(tmp_path: Path, out_dir: Path
         for w in tile_windows(Window(-128, -192, 448, 576))
         if (c := stored_chunk(canvas, 0, w.row_off, w.col_off)) is not None
     }
-    assert stored and not stored & set(tiles)
+    assert stored
+    assert not stored & set(tiles)
 
 
 def test_a_region_past_the_bounds_with_unwritten_chunks(tmp_path: Path, out_dir: Path, encoded: list[int]) -> None:
     canvas = smooth_canvas(tmp_path, row=-64, col=-128, height=128, width=192)
-    canvas.grow(Window(-64, -128, 320, 448))  # chunks inside the bounds that were never written
+    canvas.extend(Window(-64, -128, 320, 448))  # chunks inside the bounds that were never written
     canvas.paste(smooth(64, 64, 3, seed=5), 128, 192)  # one more chunk, apart from the others
     region = Window(-192, -256, 640, 768)  # on the chunk grid, reaching past the bounds on every side
     out = export_region(canvas, out_dir / "b.tif", region=region, compression="zstd", progress=False)
@@ -230,7 +234,7 @@ def test_pyramid_levels_copy_the_canvas_pyramid_chunks(
     total = passed_all = 0
     for k in range(5):  # level 4 starts at pixel -32, off the chunk grid
         lb = level_window(canvas.bounds, k)
-        page, tiles = tiff_tiles(out, level=k)
+        _page, tiles = tiff_tiles(out, level=k)
         total += len(tiles)
         if k == 4:
             break
@@ -275,17 +279,19 @@ def _canvas_with_codec(path: Path, compressor: Any) -> Canvas:
 
 def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, out_dir: Path) -> None:
     canvas = _canvas_with_codec(tmp_path / "sum.zarr", zarr.codecs.ZstdCodec(level=0, checksum=True))
-    canvas.paste(smooth(192, 256, 3), 0, 0, grow=True)
+    canvas.paste(smooth(192, 256, 3), 0, 0, extend=True)
     out = export_region(canvas, out_dir / "s.tif", compression="zstd", progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
     _, tiles = tiff_tiles(out)
     stored = stored_chunk(canvas, 0, 0, 0)
-    assert stored is not None and tiles[0] == stored and stored[4] & 0x04  # the frame's checksum flag
+    assert stored is not None
+    assert tiles[0] == stored
+    assert stored[4] & 0x04
 
 
 def test_other_chunk_codecs_are_decoded_by_zarr(tmp_path: Path, out_dir: Path) -> None:
     canvas = _canvas_with_codec(tmp_path / "gz.zarr", zarr.codecs.GzipCodec(level=1))
-    canvas.paste(smooth(192, 256, 3), 0, 0, grow=True)
+    canvas.paste(smooth(192, 256, 3), 0, 0, extend=True)
     assert _chunks.LevelChunks.find(canvas, LevelRegion(0, canvas.bounds), TILE) is None
     out = export_region(canvas, out_dir / "g.tif", compression="zstd", progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
@@ -315,7 +321,7 @@ def test_a_canvas_on_an_fsspec_store_passes_chunks_through(out_dir: Path, encode
 
     location = f"memory://imkerutils-tests/{uuid.uuid4().hex}"
     canvas = Canvas.create(location, tile=TILE)
-    canvas.paste(smooth(192, 320, 3), -64, 0, grow=True)
+    canvas.paste(smooth(192, 320, 3), -64, 0, extend=True)
     out = export_region(canvas, out_dir / "f.tif", compression="zstd", progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
     _, tiles = tiff_tiles(out)
@@ -333,7 +339,7 @@ def test_a_reader_of_a_canvas_with_a_pending_step_copies_the_committed_chunks(
 
     path = tmp_path / "pending.zarr"
     canvas = Canvas.create(path, tile=TILE)
-    canvas.paste(smooth(256, 256, 3), 0, 0, grow=True)
+    canvas.paste(smooth(256, 256, 3), 0, 0, extend=True)
     committed = canvas.read(canvas.bounds)
     with monkeypatch.context() as m:  # the writer "dies" after its chunk writes, before the commit
         m.setattr(step_module.Step, "commit", lambda self, writes: self._release())

@@ -22,7 +22,7 @@ while the test may still send it a signal.
 Operations (also applied to :class:`~imkerutils.testing.model.CanvasModel`
 by :func:`apply_model`)::
 
-    {"op": "paste", "row": r, "col": c, "h": h, "w": w, "seed": s, "grow": bool}
+    {"op": "paste", "row": r, "col": c, "h": h, "w": w, "seed": s, "extend": bool}
     {"op": "grow", "window": [row_off, col_off, height, width]}
     {"op": "undo"}   {"op": "redo"}
 """
@@ -37,11 +37,13 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["MUTATIONS", "TIMEOUT", "KillSwitch", "Zygote", "apply", "apply_model", "pixels"]
 
@@ -69,9 +71,9 @@ def apply(canvas: Any, op: dict[str, Any]) -> None:
 
     kind = op["op"]
     if kind == "paste":
-        canvas.paste(pixels(op["seed"], op["h"], op["w"], canvas.channels), op["row"], op["col"], grow=op["grow"])
+        canvas.paste(pixels(op["seed"], op["h"], op["w"], canvas.channels), op["row"], op["col"], extend=op["extend"])
     elif kind == "grow":
-        canvas.grow(Window(*op["window"]))
+        canvas.extend(Window(*op["window"]))
     elif kind == "undo":
         canvas.undo()
     elif kind == "redo":
@@ -86,9 +88,9 @@ def apply_model(model: Any, op: dict[str, Any]) -> None:
 
     kind = op["op"]
     if kind == "paste":
-        model.paste(pixels(op["seed"], op["h"], op["w"], model.channels), op["row"], op["col"], grow=op["grow"])
+        model.paste(pixels(op["seed"], op["h"], op["w"], model.channels), op["row"], op["col"], extend=op["extend"])
     elif kind == "grow":
-        model.grow(Window(*op["window"]))
+        model.extend(Window(*op["window"]))
     elif kind == "undo":
         model.undo()
     elif kind == "redo":
@@ -149,8 +151,8 @@ def _serve(stdin: IO[str], stdout: IO[str]) -> None:
     """The zygote loop (see the module docstring)."""
     # Import everything a writer needs before forking, so writers start fast (dask.compute looks for a
     # distributed client, importing distributed).  Importing starts no thread, so forking stays safe.
-    import dask.array  # noqa: F401
-    import dask.delayed  # noqa: F401
+    import dask.array
+    import dask.delayed
     import dask.threaded  # noqa: F401
     import distributed  # noqa: F401
 

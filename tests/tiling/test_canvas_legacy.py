@@ -13,8 +13,8 @@ import logging
 import os
 import shutil
 import signal
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -23,6 +23,9 @@ from _crash_writer import Zygote
 from imkerutils.cli.main import main
 from imkerutils.testing.layout import check_canvas_layout
 from imkerutils.tiling import Canvas, Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DATA = Path(__file__).parents[1] / "data"
 REGION = Window(-64, -64, 200, 220)
@@ -51,7 +54,8 @@ def assert_same_canvas(canvas: Canvas, expected: dict[str, np.ndarray]) -> None:
     for level in (1, 2, 3):
         np.testing.assert_array_equal(canvas.read(canvas.level_bounds(level), level=level), expected[f"level{level}"])
     report = canvas.verify()
-    assert report.ok and report.tiles_checked == 14, report.problems
+    assert report.ok, report.problems
+    assert report.tiles_checked == 14, report.problems
 
 
 def test_a_format_1_canvas_opens_read_only_as_before_and_writes_nothing(legacy, expected, tree_digest):
@@ -76,7 +80,8 @@ def test_upgrade_keeps_every_pixel_step_and_undo_entry(legacy, expected, tree_di
     np.testing.assert_array_equal(canvas.read(REGION), expected["redone"])
     for _ in range(4):
         canvas.undo()
-    assert canvas.head == 0 and canvas.bounds == Window(0, 0, 0, 0)
+    assert canvas.head == 0
+    assert canvas.bounds == Window(0, 0, 0, 0)
     assert not canvas.read(REGION).any()
     for _ in range(4):
         canvas.redo()
@@ -91,7 +96,9 @@ def test_the_first_writable_open_upgrades_with_a_one_line_notice(legacy, expecte
     with caplog.at_level(logging.WARNING, logger="imkerutils"):
         canvas = Canvas.open(legacy)
     notices = [r.getMessage() for r in caplog.records if r.name == "imkerutils"]
-    assert len(notices) == 1 and "format 1" in notices[0] and "\n" not in notices[0]
+    assert len(notices) == 1
+    assert "format 1" in notices[0]
+    assert "\n" not in notices[0]
     assert json.loads((legacy / "zarr.json").read_text())["attributes"]["imkerutils"]["format"] == "imkerutils.canvas/2"
     assert_same_canvas(canvas, expected)
 
@@ -127,5 +134,6 @@ def test_kill_during_an_upgrade_leaves_format_1_or_format_2_never_torn(zygote, t
         check_canvas_layout(work, canvas)
         canvas.redo()
         np.testing.assert_array_equal(canvas.read(REGION), expected["redone"])
-    assert formats[0] == "imkerutils.journal/2" and formats[-1] == "imkerutils.journal/3"
+    assert formats[0] == "imkerutils.journal/2"
+    assert formats[-1] == "imkerutils.journal/3"
     assert formats == sorted(formats)  # once committed, every later kill leaves format 2

@@ -7,8 +7,7 @@ image files, ``grow IMAGE`` / ``ui IMAGE`` through ``open_or_create``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -21,6 +20,10 @@ from imkerutils.tiling import Canvas, Window, decode
 from imkerutils.tiling.decode import iter_strips, probe, read_pixels
 from imkerutils.tiling.imageio import open_image, read_image, to_rgb_or_rgba
 from imkerutils.tiling.tiles import paste_tile
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 H, W = 37, 45
 
@@ -161,9 +164,11 @@ def test_every_mode_equals_pillow_pixel_for_pixel(mode_files, tmp_path, name):
     with open_image(path) as src:
         np.testing.assert_array_equal(src.read(Window(3, 4, 20, 30)), expected[3:23, 4:34])
     canvas = Canvas.from_image(path, tmp_path / "c", tile=16)
-    assert canvas.mode == info.mode and canvas.bounds == Window(0, 0, H, W)
+    assert canvas.mode == info.mode
+    assert canvas.bounds == Window(0, 0, H, W)
     np.testing.assert_array_equal(canvas.read(canvas.bounds), expected)
-    assert canvas.verify().ok and canvas.head == 1
+    assert canvas.verify().ok
+    assert canvas.head == 1
 
 
 @pytest.mark.parametrize("name", ["RGB.png", "LA.png", "CMYK.tif", "I16.tif", "RGBA-zstd.tif"])
@@ -265,7 +270,8 @@ def test_every_entry_point_refuses_from_the_header(tmp_path, kind):
         for name, call in calls.items():
             with pytest.raises(ImageFileError, match=reason):
                 call(path)
-            assert not (tmp_path / "new").exists() and not (tmp_path / "out.png").exists(), name
+            assert not (tmp_path / "new").exists(), name
+            assert not (tmp_path / "out.png").exists(), name
     assert not path.with_suffix(".zarr").exists()
     assert sorted(p.name for p in (tmp_path / "canvas").rglob("*")) == canvas_before
     assert Canvas.open(tmp_path / "canvas").head == 0

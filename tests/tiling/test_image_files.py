@@ -59,7 +59,8 @@ def test_sixteen_bit_grey_png_keeps_the_high_byte(tmp_path):
     with Image.open(tmp_path / "g16.png") as im:
         assert im.mode.startswith("I")  # really a 16-bit file
     got = read_image(tmp_path / "g16.png")
-    assert got.shape == (2, 3, 3) and got.dtype == np.uint8
+    assert got.shape == (2, 3, 3)
+    assert got.dtype == np.uint8
     np.testing.assert_array_equal(got[..., 1], [[0x00, 0x00, 0x01], [0x12, 0x80, 0xFF]])
 
 
@@ -78,7 +79,8 @@ def test_cmyk_and_grey_jpegs_become_rgb(tmp_path):
     Image.fromarray(grey, "L").save(tmp_path / "l.jpg", quality=100)
     got = read_image(tmp_path / "l.jpg")
     assert got.shape == (16, 16, 3)
-    assert (got[..., 0] == got[..., 1]).all() and (got[..., 1] == got[..., 2]).all()
+    assert (got[..., 0] == got[..., 1]).all()
+    assert (got[..., 1] == got[..., 2]).all()
     assert_close(got[..., 0], grey, tol=4)
 
 
@@ -151,7 +153,8 @@ def test_decompression_bomb_guard(monkeypatch, png, tmp_path):
     for call in (lambda **kw: read_image(path, **kw), lambda **kw: Canvas.from_image(path, tmp_path / "c", **kw)):
         with pytest.raises(DecompressionBombError) as err:
             call()
-        assert "trusted=True" in str(err.value) and "--trust-large" in str(err.value)
+        assert "trusted=True" in str(err.value)
+        assert "--trust-large" in str(err.value)
         assert "600" in str(err.value)  # the pixel count
     assert not (tmp_path / "c").exists()
     np.testing.assert_array_equal(read_image(path, trusted=True), pixels)
@@ -181,10 +184,12 @@ def test_from_png(tmp_path, png, channels):
     path, pixels = png("a.png", 37, 45, c=channels)
     c = Canvas.from_image(path, tmp_path / "c", tile=16)
     assert c.mode == ("RGBA" if channels == 4 else "RGB")
-    assert c.bounds == Window(0, 0, 37, 45) and c.head == 1
+    assert c.bounds == Window(0, 0, 37, 45)
+    assert c.head == 1
     np.testing.assert_array_equal(c.read(c.bounds), pixels)
     np.testing.assert_array_equal(c.read(Window(-2, -2, 3, 3))[:2], 0)  # background outside
-    assert c.verify().ok and c.verify().tiles_checked == 9
+    assert c.verify().ok
+    assert c.verify().tiles_checked == 9
 
 
 def test_from_jpeg_equals_its_decoded_pixels(tmp_path, noise):
@@ -220,9 +225,11 @@ def test_from_tiled_tiff_streams_strips(tmp_path, noise, monkeypatch):
     monkeypatch.undo()
 
     assert strips == [(0, (256, 520, 4)), (256, (256, 520, 4)), (512, (88, 520, 4))]
-    assert c.mode == "RGBA" and c.bounds == Window(0, 0, 600, 520)
+    assert c.mode == "RGBA"
+    assert c.bounds == Window(0, 0, 600, 520)
     np.testing.assert_array_equal(c.read(c.bounds), pixels)
-    assert c.verify().ok and c.head == 1
+    assert c.verify().ok
+    assert c.head == 1
 
 
 def test_from_image_refuses_to_overwrite(tmp_path, png):

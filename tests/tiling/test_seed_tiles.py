@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,6 +14,9 @@ from PIL import Image
 
 from imkerutils.errors import InvalidTileError, InvalidWindowError, OutOfBoundsError
 from imkerutils.tiling import Canvas, Window, corner_window, extract_tile, paste_tile
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 T = 8  # tile size used throughout
 CORNERS = ["tl", "tr", "bl", "br"]
@@ -70,7 +73,7 @@ def test_extract_tile_from_png(tmp_path, png, corner):
 
 
 @pytest.mark.parametrize(
-    "corner, x, y",
+    ("corner", "x", "y"),
     [
         ("tl", 43, 0),
         ("tl", 0, 33),
@@ -155,7 +158,7 @@ def test_paste_tile_refusals_write_nothing(tmp_path, png):
 def canvas(tmp_path, noise):
     """A canvas whose bounds start left of and above world (0, 0)."""
     c = Canvas.create(tmp_path / "canvas", tile=16)
-    c.paste(noise(30, 40, seed=5), -10, -20, grow=True)
+    c.paste(noise(30, 40, seed=5), -10, -20, extend=True)
     assert c.bounds == Window(-10, -20, 30, 40)
     return c
 
@@ -187,7 +190,8 @@ def test_paste_tile_into_canvas_is_an_undoable_step(canvas, png, corner):
     assert paste_tile(canvas.path, tile_path, x=x, y=y, corner=corner, tile=T) == (box.col_off, box.row_off)
 
     c = Canvas.open(canvas.path)
-    assert c.head == 2 and c.bounds == canvas.bounds
+    assert c.head == 2
+    assert c.bounds == canvas.bounds
     after = c.read(c.bounds)
     assert masked(after, box, origin) == masked(before, box, origin)
     np.testing.assert_array_equal(c.read(box), tile)

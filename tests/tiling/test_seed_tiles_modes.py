@@ -145,8 +145,10 @@ def test_paste_keeps_the_outside_exact_in_the_base_mode(kind, left, top, corner)
 
     base_mode, base_px = read_back(base)
     out_mode, out_px = read_back(out)
-    assert base_mode == mode and out_mode == mode  # mode and bit depth kept
-    assert out_px.dtype == base_px.dtype and out_px.shape == base_px.shape
+    assert base_mode == mode
+    assert out_mode == mode
+    assert out_px.dtype == base_px.dtype
+    assert out_px.shape == base_px.shape
     assert outside(out_px, box) == outside(base_px, box)  # every pixel outside the box byte-identical
     inside = out_px[box.slices()]
     if name == "p-png":
@@ -195,7 +197,8 @@ def test_16bit_tile_into_16bit_base_keeps_its_values(tmp_path):
     mode, out = read_back(tmp_path / "out.png")
     _, base = read_back(tmp_path / "base.png")
     box = Window(1, 2, T, T)
-    assert mode == "I;16" and outside(out, box) == outside(base, box)
+    assert mode == "I;16"
+    assert outside(out, box) == outside(base, box)
     np.testing.assert_array_equal(out[box.slices()], tile16)
 
 
@@ -216,7 +219,8 @@ def test_other_formats_and_modes_the_output_cannot_hold_are_refused(tmp_path):
     Image.fromarray(noise((H, W, 4)), "CMYK").save(tmp_path / "cmyk.tif")
     with pytest.raises(ExportFormatError, match=r"mode CMYK.*out\.tif"):
         paste_tile(tmp_path / "cmyk.tif", tmp_path / "tile.png", tmp_path / "out.png", x=0, y=0, tile=T)
-    assert not (tmp_path / "out.bmp").exists() and not (tmp_path / "out.png").exists()
+    assert not (tmp_path / "out.bmp").exists()
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_bases_with_no_exact_route_are_refused(tmp_path):
@@ -240,7 +244,7 @@ def test_trusted_lifts_the_pixel_limit_for_the_tile_too(tmp_path, monkeypatch):
     write_rgb_png(tmp_path / "base.png")
     rgb_tile(tmp_path / "tile.png")
     canvas = Canvas.create(tmp_path / "canvas", tile=16)
-    canvas.paste(noise((H, W, 3)), 0, 0, grow=True)
+    canvas.paste(noise((H, W, 3)), 0, 0, extend=True)
     monkeypatch.setattr(decode_module, "MAX_PIXELS", T * T - 1)  # the tile alone is over the limit
     with pytest.raises(DecompressionBombError):
         paste_tile(canvas.path, tmp_path / "tile.png", x=0, y=0, tile=T)
@@ -277,7 +281,8 @@ def test_the_default_output_of_a_jpeg_base_is_a_png_under_outputs(tmp_path, monk
     ]:
         base_mode, base = read_back(tmp_path / name)
         out_mode, got = read_back(tmp_path / "outputs" / out)
-        assert out_mode == base_mode and outside(got, box) == outside(base, box)
+        assert out_mode == base_mode
+        assert outside(got, box) == outside(base, box)
 
 
 def test_paste_tile_script_writes_a_jpeg_base_as_png_under_outputs(tmp_path):
@@ -295,8 +300,10 @@ def test_paste_tile_script_refuses_an_explicit_jpeg_output(tmp_path):
     write_jpeg(tmp_path / "rgb.jpg")
     rgb_tile(tmp_path / "tile.png")
     proc = run(script("paste-tile", "rgb.jpg", "tile.png", "out.jpg", "--x", 0, "--y", 0, "--tile", T), cwd=tmp_path)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert len(proc.stderr.splitlines()) == 1 and "outside the pasted box would change" in proc.stderr
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+    assert "outside the pasted box would change" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rgb.jpg", "tile.png"]
 
 

@@ -11,7 +11,7 @@ The seed (github.com/TYLERSFOSTER/imkerutils, ``imkerutils/tiling_utils/core.py`
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -24,6 +24,9 @@ from imkerutils.errors import OutOfBoundsError, TileOutOfBoundsError
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling import extract_tile as library_extract_tile
 from imkerutils.tiling_utils.core import TILE, extract_tile, paste_tile, rect_from_corner, top_left_from_corner
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CORNERS = ["tl", "tr", "bl", "br"]
 
@@ -99,7 +102,7 @@ def test_the_package_names_stay_callable_once_the_same_named_modules_are_importe
     assert rebound_extract(tmp_path / "img.png", tmp_path / "o.png", x=2, y=3, tile=8) == (2, 3, 10, 11)
     np.testing.assert_array_equal(load(tmp_path / "o.png"), pixels[3:11, 2:10])
     assert rebound_paste(tmp_path / "img.png", tmp_path / "t.png", tmp_path / "p.png", x=0, y=0, tile=8) == (0, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit inside image"):
         rebound_extract(tmp_path / "img.png", tmp_path / "o.png", x=15, y=0, tile=8)
 
 
@@ -162,12 +165,14 @@ def test_boxes_out_of_range_are_value_errors_and_write_nothing(tmp_path, image, 
     Image.fromarray(noise(8, 8)).save(tmp_path / "patch.png")
     with pytest.raises(ValueError, match="does not fit") as caught:
         extract_tile(path, tmp_path / "t.png", x=x, y=y, corner=corner, tile=8)
-    assert isinstance(caught.value, IndexError) and isinstance(caught.value, OutOfBoundsError)
+    assert isinstance(caught.value, IndexError)
+    assert isinstance(caught.value, OutOfBoundsError)
     with pytest.raises(ValueError, match="does not fit"):
         paste_tile(path, tmp_path / "patch.png", tmp_path / "out.png", x=x, y=y, corner=corner, tile=8)
     with pytest.raises(ValueError, match="does not fit"):  # the library function too, not only the seed's names
         library_extract_tile(path, tmp_path / "t.png", x=x, y=y, corner=corner, tile=8)
-    assert not (tmp_path / "t.png").exists() and not (tmp_path / "out.png").exists()
+    assert not (tmp_path / "t.png").exists()
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_a_tile_of_the_wrong_size_is_a_value_error(tmp_path, image):
@@ -175,21 +180,23 @@ def test_a_tile_of_the_wrong_size_is_a_value_error(tmp_path, image):
     Image.fromarray(noise(8, 9)).save(tmp_path / "wrong.png")
     with pytest.raises(ValueError, match="exactly 8x8"):
         paste_tile(path, tmp_path / "wrong.png", tmp_path / "out.png", x=0, y=0, tile=8)
-    with pytest.raises(ValueError):  # the seed's default tile size (a 1024 box does not fit this base either)
+    with pytest.raises(
+        ValueError, match="does not fit inside image"
+    ):  # the seed's default tile size (a 1024 box does not fit this base either)
         paste_tile(path, tmp_path / "wrong.png", tmp_path / "out.png", x=0, y=0)
     assert not (tmp_path / "out.png").exists()
 
 
 def test_canvas_refusals_are_value_errors_too(tmp_path):
     c = Canvas.create(tmp_path / "c.zarr", tile=16)
-    c.paste(noise(30, 40), -10, -20, grow=True)
+    c.paste(noise(30, 40), -10, -20, extend=True)
     Image.fromarray(noise(8, 8)).save(tmp_path / "patch.png")
     Image.fromarray(noise(9, 8)).save(tmp_path / "wrong.png")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit inside canvas"):
         extract_tile(c.path, tmp_path / "t.png", x=19, y=19, corner="tl", tile=8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="does not fit inside canvas"):
         paste_tile(c.path, tmp_path / "patch.png", x=19, y=19, tile=8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be exactly 8x8"):
         paste_tile(c.path, tmp_path / "wrong.png", x=0, y=0, tile=8)
     assert Canvas.open(c.path).head == 1
     assert extract_tile(c.path, tmp_path / "t.png", x=-20, y=-10, tile=8) == (-20, -10, -12, -2)
@@ -197,4 +204,5 @@ def test_canvas_refusals_are_value_errors_too(tmp_path):
 
 
 def test_the_new_error_is_both_builtins():
-    assert issubclass(TileOutOfBoundsError, ValueError) and issubclass(TileOutOfBoundsError, IndexError)
+    assert issubclass(TileOutOfBoundsError, ValueError)
+    assert issubclass(TileOutOfBoundsError, IndexError)

@@ -40,8 +40,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("flips") / "c.zarr"
     rng = np.random.default_rng(5)
     c = Canvas.create(path, tile=TILE)
-    c.paste(rng.integers(0, 256, (300, 260, 3), dtype=np.uint8), 0, 0, grow=True)
-    c.paste(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), -100, -70, grow=True)
+    c.paste(rng.integers(0, 256, (300, 260, 3), dtype=np.uint8), 0, 0, extend=True)
+    c.paste(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), -100, -70, extend=True)
     grow(c, ["right"], MockGenerator(), GrowSettings(seed=1))
     c.paste(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8), 10, 10)
     c.undo()
@@ -100,13 +100,18 @@ def test_leftovers_and_stray_files_are_reported_and_a_writer_removes_its_own(tem
     (orphan / "meta.json").write_text("{}")  # an entry a writer killed before its pending mark left
     (work / "_manifest" / "notes.txt").write_text("hand-made")
     report = Canvas.open(work, read_only=True).verify()
-    assert [p for p in report.problems if "notes.txt" in p] and len(report.problems) == 1, report.problems
-    assert any(".partial" in x for x in report.leftovers) and any("ab" * 16 in x for x in report.leftovers)
+    assert [p for p in report.problems if "notes.txt" in p], report.problems
+    assert len(report.problems) == 1, report.problems
+    assert any(".partial" in x for x in report.leftovers)
+    assert any("ab" * 16 in x for x in report.leftovers)
     (work / "_manifest" / "notes.txt").unlink()
     Canvas.open(work)  # no writer died holding the lock (no _journal/writing): nothing is swept
-    assert partial.exists() and orphan.exists()
+    assert partial.exists()
+    assert orphan.exists()
     (work / "_journal" / "writing").touch()  # what a writer killed while it held the lock leaves
     Canvas.open(work)  # a writable open removes what killed writers left
-    assert not partial.exists() and not orphan.exists()
+    assert not partial.exists()
+    assert not orphan.exists()
     report = Canvas.open(work, read_only=True).verify()
-    assert report.ok and not report.leftovers, (report.problems, report.leftovers)
+    assert report.ok, (report.problems, report.leftovers)
+    assert not report.leftovers, (report.problems, report.leftovers)

@@ -54,7 +54,8 @@ def test_intersection_is_the_shared_pixels_or_none(a, b):
     if not shared.any():
         assert got is None
     else:
-        assert got is not None and not got.is_empty
+        assert got is not None
+        assert not got.is_empty
         assert np.array_equal(mask(got), shared)
     assert a.intersection(b) == got
 
@@ -90,7 +91,8 @@ def test_union_is_the_bounding_box(a, b):
         assert got.is_empty
     else:
         assert got == box
-        assert got.contains(a) and got.contains(b)
+        assert got.contains(a)
+        assert got.contains(b)
     assert a.union(b) == got
 
 
@@ -98,7 +100,8 @@ def test_union_is_the_bounding_box(a, b):
 def test_union_commutes(a, b):
     if a.is_empty and b.is_empty:
         # Two empty windows at different places: either result covers no pixel.
-        assert union(a, b).is_empty and union(b, a).is_empty
+        assert union(a, b).is_empty
+        assert union(b, a).is_empty
     else:
         assert union(a, b) == union(b, a)
 
@@ -134,10 +137,15 @@ def test_snap_is_idempotent_aligned_minimal_and_contains(grid, w):
         return
     assert grid.is_aligned(s)
     size = grid.size
-    assert s.row_off % size == 0 and s.col_off % size == 0 and s.height % size == 0 and s.width % size == 0
+    assert s.row_off % size == 0
+    assert s.col_off % size == 0
+    assert s.height % size == 0
+    assert s.width % size == 0
     # minimal: no edge can move inwards by a whole tile
-    assert 0 <= w.row_off - s.row_off < size and 0 <= w.col_off - s.col_off < size
-    assert 0 <= s.row_end - w.row_end < size and 0 <= s.col_end - w.col_end < size
+    assert 0 <= w.row_off - s.row_off < size
+    assert 0 <= w.col_off - s.col_off < size
+    assert 0 <= s.row_end - w.row_end < size
+    assert 0 <= s.col_end - w.col_end < size
 
 
 def test_snap_with_negative_offsets():
@@ -205,7 +213,7 @@ def test_window_dict_round_trip(w):
     assert Window.from_dict(w.to_dict()) == w
 
 
-@pytest.mark.parametrize("h, w", [(0, 1), (1, 0), (-1, 4)])
+@pytest.mark.parametrize(("h", "w"), [(0, 1), (1, 0), (-1, 4)])
 def test_subdivide_rejects_non_positive_piece_sizes(h, w):
     with pytest.raises(InvalidWindowError):
         list(subdivide(Window(0, 0, 4, 4), h, w))

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.ui.jobs import CanvasSession
 from imkerutils.exquisite.ui.serve import background
 from imkerutils.exquisite.ui.server import create_app
 from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from pathlib import Path
+
+    from imkerutils.exquisite.api.base import TileGenerator
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +52,7 @@ def small_canvas(tmp_path: Path) -> Path:
     import numpy as np
 
     path = tmp_path / "small.zarr"
-    Canvas.create(path).paste(np.random.default_rng(5).integers(0, 256, (256, 256, 3), np.uint8), 0, 0, grow=True)
+    Canvas.create(path).paste(np.random.default_rng(5).integers(0, 256, (256, 256, 3), np.uint8), 0, 0, extend=True)
     return path
 
 

@@ -6,8 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import numpy as np
@@ -15,6 +14,10 @@ import pytest
 from PIL import Image
 
 from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 
 def start(args: Sequence[str | Path]) -> subprocess.Popen[str]:
@@ -39,7 +42,8 @@ def error_lines(argv: Sequence[str | Path], capsys: pytest.CaptureFixture[str]) 
 
     assert main([str(a) for a in argv]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and "Traceback" not in err
+    assert out == ""
+    assert "Traceback" not in err
     return err.strip().splitlines()
 
 
@@ -60,7 +64,8 @@ def test_module_serves_an_image_file(image: Path) -> None:
     proc = start(["-m", "imkerutils.exquisite.ui", image, "--port", "0"])
     try:
         line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("Exquisite UI for ") and "http://127.0.0.1:" in line, line
+        assert line.startswith("Exquisite UI for "), line
+        assert "http://127.0.0.1:" in line, line
         url = line.split()[-4]
         state = httpx.get(url + "api/state", trust_env=False, timeout=60).json()
         page = httpx.get(url, trust_env=False, timeout=60)
@@ -68,11 +73,13 @@ def test_module_serves_an_image_file(image: Path) -> None:
         code, err = stop(proc)
     assert code == 0, err
     assert "created canvas" in err
-    assert state["canvas"]["name"] == "photo.zarr" and (state["canvas"]["width"], state["canvas"]["height"]) == (
+    assert state["canvas"]["name"] == "photo.zarr"
+    assert (state["canvas"]["width"], state["canvas"]["height"]) == (
         300,
         200,
     )
-    assert page.status_code == 200 and "Exquisite" in page.text
+    assert page.status_code == 200
+    assert "Exquisite" in page.text
     assert Canvas.open(image.with_suffix(".zarr")).head == 1
 
 
@@ -85,12 +92,14 @@ def test_imkerutils_ui_serves_an_existing_canvas(sample_canvas: Path) -> None:
     finally:
         code, err = stop(proc)
     assert code == 0, err
-    assert state["canvas"]["name"] == "landscape.zarr" and state["cost"]["budget"] == "$2.50"
+    assert state["canvas"]["name"] == "landscape.zarr"
+    assert state["cost"]["budget"] == "$2.50"
 
 
 def test_other_hosts_need_an_explicit_flag(image: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = one_error_line([image, "--host", "0.0.0.0", "--port", "0"], capsys)
-    assert "refusing to listen on 0.0.0.0" in line and "--allow-remote" in line
+    assert "refusing to listen on 0.0.0.0" in line
+    assert "--allow-remote" in line
     assert not image.with_suffix(".zarr").exists()
 
 
@@ -110,6 +119,7 @@ def test_bad_arguments_are_one_line(image: Path, tmp_path: Path, capsys: pytest.
 def test_remote_host_prints_a_warning(image: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """With --allow-remote another address is tried, after a warning (192.0.2.1 is a documentation address)."""
     warning, error = error_lines([image, "--host", "192.0.2.1", "--allow-remote", "--port", "0"], capsys)
-    assert warning.startswith("warning: listening on 192.0.2.1") and "secret token" in warning
+    assert warning.startswith("warning: listening on 192.0.2.1")
+    assert "secret token" in warning
     assert "cannot listen on 192.0.2.1:0" in error
     assert not image.with_suffix(".zarr").exists()

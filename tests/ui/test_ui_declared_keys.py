@@ -9,17 +9,20 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
-from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
 from imkerutils.errors import PermanentGeneratorError
-from imkerutils.exquisite.api.base import TileResult
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.api.registry import ENTRY_POINT_GROUP, refresh_generators
 from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from imkerutils.exquisite.api.base import TileResult
 
 VARIABLE = "IMKERUTILS_TEST_PLUGIN_TOKEN"
 
@@ -55,12 +58,14 @@ def test_a_plugin_without_its_declared_key_is_offered_as_unavailable_and_refused
     for path, r in refused.items():
         assert r.status_code == 400, (path, r.text)
         err = r.json()["error"]
-        assert err["kind"] == "api_key" and err["title"] == "Missing or invalid API key", path
+        assert err["kind"] == "api_key", path
+        assert err["title"] == "Missing or invalid API key", path
         assert err["detail"] == (
             f"no API key for the 'keyed' generator: the server was started without {VARIABLE} in its environment; "
             "set it and restart the server, or choose another generator"
         )
-    assert state["jobs"] == [] and state["head"] == 1
+    assert state["jobs"] == []
+    assert state["head"] == 1
     assert digest(small_canvas) == before
 
 
@@ -80,8 +85,10 @@ def test_an_empty_key_counts_as_missing(serve, small_canvas: Path, monkeypatch: 
     with serve(small_canvas, generators={"keyed": KeyedPlugin}) as page:
         (gen,) = page.state()["generators"]
         r = page.post("/api/grow", {"directions": ["right"], "generator": "keyed"})
-    assert gen["available"] is False and VARIABLE in gen["note"]
-    assert r.status_code == 400 and VARIABLE in r.json()["error"]["detail"]
+    assert gen["available"] is False
+    assert VARIABLE in gen["note"]
+    assert r.status_code == 400
+    assert VARIABLE in r.json()["error"]["detail"]
 
 
 PLUGIN = """
@@ -127,8 +134,10 @@ def test_a_registered_plugin_is_checked_by_its_declaration(
         "available": False,
         "note": f"no {VARIABLE} in the server's environment",
     }
-    assert gens["mock"]["available"] and gens["local"]["available"]
-    assert refused.status_code == 400 and refused.json()["error"]["kind"] == "api_key"
+    assert gens["mock"]["available"]
+    assert gens["local"]["available"]
+    assert refused.status_code == 400
+    assert refused.json()["error"]["kind"] == "api_key"
     assert f"the 'epkeyed' generator: the server was started without {VARIABLE}" in refused.json()["error"]["detail"]
     assert offered["available"] is True
     assert job["status"] == "done", job

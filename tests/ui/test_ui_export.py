@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -14,6 +13,9 @@ from PIL import Image
 
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def export(page: Any, body: dict[str, Any], timeout_s: float = 120) -> dict[str, Any]:
@@ -62,13 +64,15 @@ def test_exported_region_equals_canvas_read(serve, small_canvas: Path, fmt: str,
     window = Window(r["y"], r["x"], r["height"], r["width"])
     expected = canvas.read(window)
     got = read_back(data, fmt)
-    assert job["status"] == "done" and job["progress"] == 1.0 and job["done"] == job["total"] == window.size
+    assert job["status"] == "done"
+    assert job["progress"] == 1.0
+    assert job["done"] == job["total"] == window.size
     assert job["bytes"] == len(data) == len(again)
-    assert got.shape == expected.shape and np.array_equal(got, expected)
+    assert got.shape == expected.shape
+    assert np.array_equal(got, expected)
     assert headers["content-type"] == ("image/png" if fmt == "png" else "image/tiff")
-    assert (
-        headers["content-disposition"].startswith("attachment;") and job["filename"] in headers["content-disposition"]
-    )
+    assert headers["content-disposition"].startswith("attachment;")
+    assert job["filename"] in headers["content-disposition"]
     assert job["filename"] == f"small_x{window.col_off}_y{window.row_off}_{window.width}x{window.height}" + (
         ".png" if fmt == "png" else ".tif"
     )
@@ -117,15 +121,18 @@ def test_file_is_refused_until_done_and_deleted_when_the_server_stops(serve, sma
         with serve(small_canvas) as page:
             job = page.post("/api/export", {"format": "png"}).json()["export"]
             r = page.get(f"/api/exports/{job['id']}/file")
-            assert r.status_code == 409 and r.json()["error"]["kind"] == "export_busy"
+            assert r.status_code == 409
+            assert r.json()["error"]["kind"] == "export_busy"
             gate.open()
             deadline = time.monotonic() + 60
             while page.get(f"/api/exports/{job['id']}").json()["export"]["status"] != "done":
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             assert page.get(f"/api/exports/{job['id']}/file").status_code == 200
-            assert started and started[0].is_file()
-    assert not started[0].exists() and not started[0].parent.exists()
+            assert started
+            assert started[0].is_file()
+    assert not started[0].exists()
+    assert not started[0].parent.exists()
 
 
 def test_only_the_newest_files_are_kept(serve, small_canvas: Path) -> None:
@@ -133,4 +140,5 @@ def test_only_the_newest_files_are_kept(serve, small_canvas: Path) -> None:
         jobs = [export(page, {"format": "png", "region": {"x": i, "y": 0, "width": 8, "height": 8}}) for i in range(5)]
         kept = [page.get(f"/api/exports/{j['id']}").status_code for j in jobs]
         files = [page.get(j["url"]).status_code for j in jobs]
-    assert kept == [404, 404, 200, 200, 200] and files == kept
+    assert kept == [404, 404, 200, 200, 200]
+    assert files == kept

@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pytest
@@ -19,7 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, estimate_fill, estimate_grow_region
 from imkerutils.exquisite.pipeline.staging import STAGED, candidate_pieces, list_proposals, load_proposal
@@ -27,6 +24,12 @@ from imkerutils.exquisite.ui.jobs import Job
 from imkerutils.exquisite.ui.requests import SNAP_PX, GenerateRequest, GrowRequest, snap_region
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from imkerutils.exquisite.api.base import TileGenerator
 
 RIGHT_OF_SMALL = {"x": 256, "y": 0, "width": 200, "height": 256}  # snaps to x 256..448: 192 x 256
 
@@ -139,7 +142,8 @@ def test_plan_of_a_drawn_box_is_the_librarys_estimate_and_runs_nothing(serve, sm
         expected.candidates,
     )
     assert plan["tiles_total"] == expected.tiles * 3
-    assert plan["worst_case_usd"] == 0.0 and plan["budget"]["fits"] is True
+    assert plan["worst_case_usd"] == 0.0
+    assert plan["budget"]["fits"] is True
     assert plan["bounds_after"] == {"row_off": 0, "col_off": 0, "height": 256, "width": 448}
     assert digest(small_canvas) == before
     assert list_proposals(Canvas.open(small_canvas, read_only=True)) == []
@@ -170,7 +174,8 @@ def test_budget_set_in_the_page_is_shown_checked_by_the_plan_and_enforced(serve,
         assert plan["budget"] == {"budget_usd": 0.5, "remaining_usd": 0.5, "fits": False}
         r = page.post("/api/generate", {"region": RIGHT_OF_SMALL, "candidates": 3})
         job = page.wait_job(r.json()["job"]["id"])
-        assert job["status"] == "failed" and job["error"]["kind"] == "budget"
+        assert job["status"] == "failed"
+        assert job["error"]["kind"] == "budget"
         assert page.post("/api/budget", {"budget_usd": None}).json()["cost"]["budget_usd"] is None
     assert digest(small_canvas) == before
 
@@ -232,7 +237,8 @@ def test_three_candidates_staged_shown_in_place_survive_a_restart_and_the_second
         assert r.status_code == 202, r.text
         job = page.wait_job(r.json()["job"]["id"])
         assert job["status"] == "done", job
-        assert job["kind"] == "generate" and job["proposal"]
+        assert job["kind"] == "generate"
+        assert job["proposal"]
         assert digest(small_canvas) == before  # staged: nothing committed
     # a new server (a page reload after a restart) still offers the proposal
     with serve(small_canvas, generators={"mock": MockGenerator}) as page:
@@ -240,22 +246,26 @@ def test_three_candidates_staged_shown_in_place_survive_a_restart_and_the_second
         assert proposal["id"] == job["proposal"]
         assert page.get("/api/staged").json()["staged"] == [proposal]
         assert proposal["region"] == {"x": 256, "y": 0, "width": 192, "height": 256}
-        assert proposal["box"] == proposal["region"] and proposal["canvas_unchanged"] is True
+        assert proposal["box"] == proposal["region"]
+        assert proposal["canvas_unchanged"] is True
         assert proposal["prompt"] == "sea"
         assert [c["seed"] for c in proposal["candidates"]] == [7, 8, 9]
         reader = Canvas.open(small_canvas, read_only=True)
         staged = load_proposal(reader, proposal["id"])
         for c in proposal["candidates"]:
             record = staged.records()[c["candidate"]]
-            assert c["seam_excess"] == record.qc["seam_excess"] and c["cost_usd"] == record.cost_usd == 0.0
+            assert c["seam_excess"] == record.qc["seam_excess"]
+            assert c["cost_usd"] == record.cost_usd == 0.0
             assert c["cost"] == "$0.00"
             r = page.get(c["image"])
-            assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+            assert r.status_code == 200
+            assert r.headers["content-type"] == "image/png"
             with Image.open(io.BytesIO(r.content)) as im:
                 shown = np.asarray(im)
             ((w, pixels),) = candidate_pieces(reader, staged, c["candidate"])
             assert w == Window(0, 256, 256, 192)
-            assert np.array_equal(shown[..., :3], pixels) and (shown[..., 3] == 255).all()
+            assert np.array_equal(shown[..., :3], pixels)
+            assert (shown[..., 3] == 255).all()
         assert page.get(f"/api/staged/{proposal['id']}/3.png").status_code == 404
         assert page.post(f"/api/staged/{proposal['id']}/accept", {"candidate": 3}).status_code == 404
         second = candidate_pieces(reader, staged, 1)[0][1]
@@ -264,10 +274,12 @@ def test_three_candidates_staged_shown_in_place_survive_a_restart_and_the_second
         r = page.post(f"/api/staged/{proposal['id']}/accept", {"candidate": 1})
         assert r.status_code == 202, r.text
         accepted = page.wait_job(r.json()["job"]["id"])
-        assert accepted["status"] == "done" and accepted["kind"] == "accept"
+        assert accepted["status"] == "done"
+        assert accepted["kind"] == "accept"
         assert "committing" in accepted["phases"]
         s = page.state()
-        assert s["head"] == head + 1 and s["staged"] == []
+        assert s["head"] == head + 1
+        assert s["staged"] == []
         assert s["history"][-1]["kind"] == "fill"
     after = Canvas.open(small_canvas, read_only=True)
     assert after.head == head + 1
@@ -296,7 +308,8 @@ def test_a_candidate_overlay_is_transparent_where_the_canvas_keeps_its_pixels(se
     for w, a in pieces:
         expected[w.slices((192, 192))] = np.dstack([a, np.full(a.shape[:2], 255, np.uint8)])
     assert np.array_equal(shown, expected)
-    assert (shown[:64, :64, 3] == 0).all() and (shown[64:, :, 3] == 255).all()  # the canvas's own corner shows
+    assert (shown[:64, :64, 3] == 0).all()
+    assert (shown[64:, :, 3] == 255).all()
 
 
 def test_try_more_then_discard_leaves_the_canvas_alone(serve, small_canvas: Path) -> None:
@@ -309,7 +322,8 @@ def test_try_more_then_discard_leaves_the_canvas_alone(serve, small_canvas: Path
         assert [p["id"] for p in page.state()["staged"]] == ids
         for pid in ids:
             r = page.post(f"/api/staged/{pid}/discard", {})
-            assert r.status_code == 200 and r.json() == {"discarded": pid}
+            assert r.status_code == 200
+            assert r.json() == {"discarded": pid}
         assert page.state()["staged"] == []
     assert digest(small_canvas) == before
     assert list(Canvas.open(small_canvas, read_only=True).list_artifacts(f"{STAGED}/")) == []
@@ -321,12 +335,15 @@ def test_accepting_after_the_canvas_changed_under_the_candidates_is_refused(serv
         assert page.grow(["right"])["status"] == "done"  # writes the very pixels the candidates would fill
         after_grow = digest(small_canvas)
         (proposal,) = page.state()["staged"]
-        assert proposal["id"] == job["proposal"] and proposal["canvas_unchanged"] is False
+        assert proposal["id"] == job["proposal"]
+        assert proposal["canvas_unchanged"] is False
         r = page.post(f"/api/staged/{proposal['id']}/accept", {"candidate": 0})
         failed = page.wait_job(r.json()["job"]["id"])
-        assert failed["status"] == "failed" and failed["error"]["kind"] == "stale"
+        assert failed["status"] == "failed"
+        assert failed["error"]["kind"] == "stale"
         assert failed["error"]["title"] == "The canvas changed under these candidates"
-        assert page.state()["head"] == 2 and len(page.state()["staged"]) == 1  # kept, to discard
+        assert page.state()["head"] == 2
+        assert len(page.state()["staged"]) == 1
     assert digest(small_canvas) == after_grow
 
 
@@ -350,11 +367,14 @@ def test_cancel_mid_run_leaves_the_canvas_unchanged_and_stages_nothing(serve, sm
         assert slow.started.wait(60)  # the generator is in its first call
         assert page.get(f"/api/jobs/{job_id}").json()["job"]["status"] == "running"
         r = page.post(f"/api/jobs/{job_id}/cancel", {})
-        assert r.status_code == 200 and r.json()["job"]["phase"] == "cancelling"
+        assert r.status_code == 200
+        assert r.json()["job"]["phase"] == "cancelling"
         slow.release.set()
         job = finished(page, job_id)
-        assert job["status"] == "cancelled" and job["phases"][-2:] == ["cancelling", "cancelled"]
-        assert job["proposal"] is None and page.state()["staged"] == []
+        assert job["status"] == "cancelled"
+        assert job["phases"][-2:] == ["cancelling", "cancelled"]
+        assert job["proposal"] is None
+        assert page.state()["staged"] == []
     assert digest(small_canvas) == before
     assert list(Canvas.open(small_canvas, read_only=True).list_artifacts(f"{STAGED}/")) == []
 
@@ -373,7 +393,9 @@ def test_cancel_a_queued_job_and_a_running_grow(serve, small_canvas: Path, slow:
         assert finished(page, running)["status"] == "cancelled"
         assert finished(page, queued)["started_at"] is None
         s = page.state()
-        assert s["head"] == 1 and s["job"] is None and s["queued"] == 0
+        assert s["head"] == 1
+        assert s["job"] is None
+        assert s["queued"] == 0
         # a finished job cannot be cancelled after the fact
         assert page.post(f"/api/jobs/{running}/cancel", {}).json()["job"]["status"] == "cancelled"
     assert digest(small_canvas) == before
@@ -393,12 +415,14 @@ def test_progress_counts_tiles_gives_an_eta_and_shows_the_committing_phase(serve
                 1,
                 2,
             )
-            assert job["tile_seconds_mean"] is not None and job["eta_s"] == pytest.approx(job["tile_seconds_mean"])
+            assert job["tile_seconds_mean"] is not None
+            assert job["eta_s"] == pytest.approx(job["tile_seconds_mean"])
             assert page.state()["job"]["id"] == job_id
             slow.release.set()
             job = page.wait_job(job_id)
             assert job["phases"] == ["queued", "generating", "staging", "done"]
-            assert job["eta_s"] is None and job["progress"] == 1.0
+            assert job["eta_s"] is None
+            assert job["progress"] == 1.0
             grown = page.grow(["right"])
         assert grown["status"] == "done"
         assert grown["phases"] == ["queued", "generating", "committing", "done"]
@@ -417,7 +441,8 @@ def test_eta_is_the_mean_measured_tile_time_times_the_tiles_left() -> None:
     assert grow.eta_s() == (2 + 2 * 4) * 3.0  # 2 tiles of this step, 2 more steps of 4 tiles
     region = Window(0, 0, 64, 64)
     gen = Job("b" * 32, GenerateRequest(region, (), 512, None, 2, "", "mock", 0, "exact"))
-    assert gen.to_dict()["kind"] == "generate" and gen.to_dict()["region"] == {
+    assert gen.to_dict()["kind"] == "generate"
+    assert gen.to_dict()["region"] == {
         "x": 0,
         "y": 0,
         "width": 64,

@@ -79,7 +79,8 @@ def test_draw_plan_three_candidates_accept_the_second(browser: Any, serve, small
         expect(page.locator("#plan-facts")).to_contain_text("192\u00a0\u00d7\u00a0256 px at (256, 0)")
         expect(page.locator("#plan-facts")).to_contain_text("Worst-case cost$0.00")
         expect(page.locator("#generate")).to_have_text("Generate 3 candidates")
-        assert server.state()["head"] == 1 and server.state()["staged"] == []
+        assert server.state()["head"] == 1
+        assert server.state()["staged"] == []
         shot(page, "draw-plan.png")
 
         # generate 3 candidates: each shown in the strip with its seam score and cost; the first on the canvas

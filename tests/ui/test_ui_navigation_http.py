@@ -4,7 +4,7 @@ thumbnails of a step's own region and a redo list that names its steps."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -15,6 +15,9 @@ from PIL import Image
 from imkerutils.exquisite.ui.deepzoom import Frame
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TILE = 1024
 
@@ -34,8 +37,8 @@ def far_paste(tmp_path: Path) -> Path:
     c = Canvas.create(path)
     first = np.full((TILE, TILE, 3), 128, np.uint8)
     first[:, 512:] = 0  # real black pixels: they must stay opaque
-    c.paste(first, 0, 0, grow=True, info={"source": "/somewhere/first.png"})
-    c.paste(np.full((TILE, TILE, 3), 255, np.uint8), 0, 3 * TILE, grow=True, info={"source": "/x/far.png"})
+    c.paste(first, 0, 0, extend=True, info={"source": "/somewhere/first.png"})
+    c.paste(np.full((TILE, TILE, 3), 255, np.uint8), 0, 3 * TILE, extend=True, info={"source": "/x/far.png"})
     return path
 
 
@@ -52,21 +55,26 @@ def test_never_written_tiles_are_transparent_and_black_content_is_not(serve, far
         top = page.get("/api/tiles/2/0/0.png")  # level 2: the whole 4096x4096 frame in one tile
     # the gap: a transparent 1x1 PNG, whatever format was asked for
     for r in (gap, gap_jpg):
-        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "image/png"
         assert decode(r.content)[1].tolist() == [[[0, 0, 0, 0]]]
     # a written tile with black pixels: opaque, exact
     fmt, px = decode(black.content)
-    assert fmt == "PNG" and px.shape == (TILE, TILE, 3)
-    assert (px[:, :512] == 128).all() and (px[:, 512:] == 0).all()
+    assert fmt == "PNG"
+    assert px.shape == (TILE, TILE, 3)
+    assert (px[:, :512] == 128).all()
+    assert (px[:, 512:] == 0).all()
     assert black_jpg.headers["content-type"] == "image/jpeg"
     # a tile over written and never-written level-0 tiles: RGBA, transparent exactly over the gap
     assert half.headers["content-type"] == "image/png"
     fmt, px = decode(half.content)
-    assert fmt == "PNG" and px.shape == (TILE, TILE, 4)
+    assert fmt == "PNG"
+    assert px.shape == (TILE, TILE, 4)
     alpha = np.zeros((TILE, TILE), np.uint8)
     alpha[:512, :512] = 255
     np.testing.assert_array_equal(px[..., 3], alpha)
-    assert (px[:512, :256, :3] == 128).all() and (px[:512, 256:512, :3] == 0).all()
+    assert (px[:512, :256, :3] == 128).all()
+    assert (px[:512, 256:512, :3] == 0).all()
     _, px = decode(top.content)
     expected_alpha = np.zeros((TILE, TILE), np.uint8)
     expected_alpha[:256, :256] = 255  # the first tile, a quarter of its size
@@ -105,18 +113,21 @@ def test_redo_list_names_the_undone_steps(serve, far_paste: Path) -> None:
         both = page.state()
         # the undone far paste is transparent again
         gap = page.get("/api/tiles/0/0/0.png")
-    assert s["head"] == 1 and s["redoable"] == 1
+    assert s["head"] == 1
+    assert s["redoable"] == 1
     (redo,) = s["redo"]
     assert (redo["number"], redo["kind"], redo["source"]) == (2, "paste", "far.png")
     assert redo["region"] == {"row_off": 0, "col_off": 3 * TILE, "height": TILE, "width": TILE}
     assert [r["number"] for r in both["redo"]] == [1, 2]  # the next to redo first
-    assert both["history"] == [] and gap.content and decode(gap.content)[1].tolist() == [[[0, 0, 0, 0]]]
+    assert both["history"] == []
+    assert gap.content
+    assert decode(gap.content)[1].tolist() == [[[0, 0, 0, 0]]]
 
 
 def test_undone_lists_redoable_steps_in_redo_order(tmp_path: Path) -> None:
     c = Canvas.create(tmp_path / "c.zarr")
     for k in range(3):
-        c.paste(np.full((8, 8, 3), k, np.uint8), 0, 8 * k, grow=True)
+        c.paste(np.full((8, 8, 3), k, np.uint8), 0, 8 * k, extend=True)
     c.undo()
     c.undo()
     assert [s.number for s in c.undone()] == [2, 3]

@@ -6,15 +6,17 @@ import http.client
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 SECRET_FILE_TEXT = "do-not-serve-" + uuid.uuid4().hex
 
@@ -48,13 +50,15 @@ def test_cross_origin_writes_are_refused(shared, path: str, headers: dict[str, s
     assert r.status_code == 403
     assert r.json()["error"]["kind"] == "forbidden"
     s = shared.state()
-    assert s["token"] == before and s["jobs"] == []
+    assert s["token"] == before
+    assert s["jobs"] == []
 
 
 def test_same_origin_without_origin_header_is_accepted(serve, sample_canvas: Path) -> None:
     with serve(sample_canvas) as page:
         r = page.post("/api/undo", {"head": 1}, origin=None, headers={"sec-fetch-site": "same-origin"})
-        assert r.status_code == 200 and page.state()["head"] == 0
+        assert r.status_code == 200
+        assert page.state()["head"] == 0
 
 
 @pytest.mark.parametrize(
@@ -133,7 +137,9 @@ def test_no_path_escapes_the_served_files(serve, sample_canvas: Path) -> None:
     for target, (status, body) in results.items():
         assert status in (400, 404, 405), (target, status)
         assert SECRET_FILE_TEXT.encode() not in body, target
-        assert b"root:" not in body and b"create_app" not in body and b"zarr_format" not in body, target
+        assert b"root:" not in body, target
+        assert b"create_app" not in body, target
+        assert b"zarr_format" not in body, target
 
 
 # -- the API key --------------------------------------------------------------------------------------------------
@@ -227,10 +233,12 @@ def test_api_key_never_leaves_the_server(
         texts = list(every_response_text(page))
     assert fake.authorizations == [f"Bearer {api_key}"]  # the key was really used...
     assert job["status"] == "failed"
-    assert job["error"]["kind"] == "api_key" and job["error"]["title"] == "Missing or invalid API key"
+    assert job["error"]["kind"] == "api_key"
+    assert job["error"]["title"] == "Missing or invalid API key"
     assert "rejected" in job["error"]["detail"]
     for text in texts:  # ...and went nowhere else: not in any page, reply or header,
-        assert api_key not in text and api_key[-12:] not in text
+        assert api_key not in text
+        assert api_key[-12:] not in text
     for f in sample_canvas.rglob("*"):  # nor in the canvas's files (journal, records, artifacts),
         if f.is_file():
             assert api_key.encode() not in f.read_bytes(), f
@@ -273,10 +281,12 @@ def test_generator_refusals_in_plain_words(
         r = page.post("/api/grow", {"directions": ["up"], "generator": "openai", "prompt": "keep me"})
         job = page.wait_job(r.json()["job"]["id"])
         s = page.state()
-    assert job["status"] == "failed" and job["prompt"] == "keep me"
+    assert job["status"] == "failed"
+    assert job["prompt"] == "keep me"
     assert (job["error"]["kind"], job["error"]["title"]) == (kind, title)
     assert len(fake.authorizations) >= 1
-    assert s["head"] == 1 and s["canvas"]["height"] == 1024  # the canvas is as it was
+    assert s["head"] == 1
+    assert s["canvas"]["height"] == 1024
 
 
 def test_budget_reached_in_plain_words(
@@ -290,7 +300,8 @@ def test_budget_reached_in_plain_words(
         mock = page.grow(["left"])  # an offline generator costs nothing and still fits
     assert cost == {"spent_usd": 0.0, "spent": "$0.00", "budget_usd": 0.0, "budget": "$0.00", "remaining_usd": 0.0}
     assert job["status"] == "failed"
-    assert job["error"]["kind"] == "budget" and job["error"]["title"] == "Budget reached"
+    assert job["error"]["kind"] == "budget"
+    assert job["error"]["title"] == "Budget reached"
     assert "budget" in job["error"]["detail"]
     assert fake.authorizations == []  # refused before any request
     assert mock["status"] == "done"

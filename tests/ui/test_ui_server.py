@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import io
 import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -15,6 +15,9 @@ from PIL import Image
 from imkerutils.exquisite.pipeline import step_records
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TILE = 1024
 
@@ -35,8 +38,8 @@ def two_piece_canvas(tmp_path: Path) -> tuple[Path, np.ndarray, Window]:
     path = tmp_path / "pieces.zarr"
     c = Canvas.create(path)
     a, b = noise(300, 400, 1), noise(200, 300, 2)
-    c.paste(a, 0, 0, grow=True)
-    c.paste(b, -1100, -700, grow=True)
+    c.paste(a, 0, 0, extend=True)
+    c.paste(b, -1100, -700, extend=True)
     bounds = Window(-1100, -700, 1400, 1100)
     assert c.bounds == bounds
     model = np.zeros((bounds.height, bounds.width, 3), np.uint8)
@@ -69,7 +72,9 @@ def test_state_describes_the_canvas(serve, sample_canvas: Path) -> None:
         "height": 1024,
         "levels": 1,
     }
-    assert s["head"] == 1 and s["redoable"] == 0 and s["history_total"] == 1
+    assert s["head"] == 1
+    assert s["redoable"] == 0
+    assert s["history_total"] == 1
     assert s["viewer"] == {
         "frame": {"row_off": 0, "col_off": 0, "height": 1024, "width": 1024},
         "tile": 1024,
@@ -79,11 +84,16 @@ def test_state_describes_the_canvas(serve, sample_canvas: Path) -> None:
     (step,) = s["history"]
     assert (step["number"], step["kind"], step["source"], step["directions"]) == (1, "paste", "landscape.jpg", [])
     gens = {g["name"]: g for g in s["generators"]}
-    assert gens["mock"]["available"] and gens["local"]["available"]
-    assert not gens["openai"]["available"] and "OPENAI_API_KEY" in gens["openai"]["note"]
-    assert s["default_generator"] == "local" and s["seams"] == ["exact", "feather"]
+    assert gens["mock"]["available"]
+    assert gens["local"]["available"]
+    assert not gens["openai"]["available"]
+    assert "OPENAI_API_KEY" in gens["openai"]["note"]
+    assert s["default_generator"] == "local"
+    assert s["seams"] == ["exact", "feather"]
     assert s["cost"] == {"spent_usd": 0.0, "spent": "$0.00", "budget_usd": None, "budget": None, "remaining_usd": None}
-    assert s["job"] is None and s["jobs"] == [] and s["queued"] == 0
+    assert s["job"] is None
+    assert s["jobs"] == []
+    assert s["queued"] == 0
 
 
 def test_index_and_static_files(serve, sample_canvas: Path) -> None:
@@ -99,8 +109,10 @@ def test_index_and_static_files(serve, sample_canvas: Path) -> None:
                 "/static/vendor/openseadragon/images/zoomin_rest.png",
             )
         }
-    assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
-    assert '<div id="viewer"' in index.text and "/static/app.js" in index.text
+    assert index.status_code == 200
+    assert index.headers["content-type"].startswith("text/html")
+    assert '<div id="viewer"' in index.text
+    assert "/static/app.js" in index.text
     for path, r in assets.items():
         assert r.status_code == 200, path
     assert "OpenSeadragon" in assets["/static/vendor/openseadragon/openseadragon.min.js"].text[:200]
@@ -118,14 +130,18 @@ def test_empty_canvas_is_served(serve, tmp_path: Path) -> None:
     Canvas.create(path)
     with serve(path) as page:
         s = page.state()
-        assert s["head"] == 0 and s["history"] == [] and s["canvas"]["width"] == 0
+        assert s["head"] == 0
+        assert s["history"] == []
+        assert s["canvas"]["width"] == 0
         assert s["viewer"]["frame"] == {"row_off": 0, "col_off": 0, "height": 1024, "width": 1024}
         blank = page.get("/api/tiles/0/0/0.png")
         undo = page.post("/api/undo", {})
         redo = page.post("/api/redo", {})
     assert png(blank.content).tolist() == [[[0, 0, 0, 0]]]
-    assert undo.status_code == 409 and undo.json()["error"]["kind"] == "nothing_to_undo"
-    assert redo.status_code == 409 and redo.json()["error"]["title"] == "Nothing to redo"
+    assert undo.status_code == 409
+    assert undo.json()["error"]["kind"] == "nothing_to_undo"
+    assert redo.status_code == 409
+    assert redo.json()["error"]["title"] == "Nothing to redo"
 
 
 # -- tiles -----------------------------------------------------------------------------------------------------
@@ -157,15 +173,18 @@ def test_tiles_are_exact_pyramid_chunks(serve, two_piece_canvas) -> None:
         # the frame: the bounds snapped outward to the top level's tile grid
         assert all(v % step == 0 for v in (f.row_off, f.col_off, f.height, f.width))
         assert f.contains(bounds)
-        assert f.row_off + step > bounds.row_off and f.col_off + step > bounds.col_off
-        assert f.row_end - step < bounds.row_end and f.col_end - step < bounds.col_end
+        assert f.row_off + step > bounds.row_off
+        assert f.col_off + step > bounds.col_off
+        assert f.row_end - step < bounds.row_end
+        assert f.col_end - step < bounds.col_end
         canvas = Canvas.open(path, read_only=True)
         for level in range(levels):
             size = TILE << level
             for row in range(f.height // size):
                 for col in range(f.width // size):
                     r = page.get(f"/api/tiles/{level}/{col}/{row}.png")
-                    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+                    assert r.status_code == 200
+                    assert r.headers["content-type"] == "image/png"
                     world_window = Window(f.row_off + row * size, f.col_off + col * size, size, size)
                     alpha = written_alpha(world_window, level, WRITTEN)
                     if bounds.intersection(world_window) is None or not alpha.any():
@@ -189,7 +208,8 @@ def test_tiles_are_exact_pyramid_chunks(serve, two_piece_canvas) -> None:
         jpg = page.get("/api/tiles/0/1/1.jpg")
     assert jpg.headers["content-type"] == "image/jpeg"
     with Image.open(io.BytesIO(jpg.content)) as im:
-        assert im.format == "JPEG" and im.size == (TILE, TILE)
+        assert im.format == "JPEG"
+        assert im.size == (TILE, TILE)
         got = np.asarray(im).astype(int)
     expected = world(model, bounds, Window(f.row_off + TILE, f.col_off + TILE, TILE, TILE)).astype(int)
     assert np.abs(got - expected).mean() < 12  # lossy but the same picture (noise is JPEG's worst case)
@@ -204,9 +224,12 @@ def test_tile_cache_headers(serve, sample_canvas: Path) -> None:
         other = page.get("/api/tiles/0/0/0.png", headers={"if-none-match": fresh.headers["etag"]})
     assert fresh.headers["etag"] == f'"{token}.0.0.0.jpg"'
     assert fresh.headers["cache-control"] == "private, max-age=31536000, immutable"
-    assert stale.headers["cache-control"] == "no-cache" and stale.content == fresh.content
-    assert again.status_code == 304 and again.content == b""
-    assert other.status_code == 200 and other.headers["etag"] == f'"{token}.0.0.0.png"'
+    assert stale.headers["cache-control"] == "no-cache"
+    assert stale.content == fresh.content
+    assert again.status_code == 304
+    assert again.content == b""
+    assert other.status_code == 200
+    assert other.headers["etag"] == f'"{token}.0.0.0.png"'
 
 
 @pytest.mark.parametrize(
@@ -238,14 +261,16 @@ def test_bad_addresses_are_not_found(shared, path: str) -> None:
 def test_jpeg_tiles_are_refused_for_rgba(serve, tmp_path: Path) -> None:
     path = tmp_path / "rgba.zarr"
     c = Canvas.create(path, mode="RGBA")
-    c.paste(np.full((10, 10, 4), 7, np.uint8), 0, 0, grow=True)
+    c.paste(np.full((10, 10, 4), 7, np.uint8), 0, 0, extend=True)
     with serve(path) as page:
         assert page.state()["viewer"]["formats"] == ["png"]
         assert page.get("/api/tiles/0/0/0.jpg").status_code == 404
         for bad in ("9" * 5000 + "/0/0", "0/-1/0", "0/x/0", "0/0/" + "1" * 12):  # 500s before (issue 17)
             assert page.get(f"/api/tiles/{bad}.png").status_code == 404, bad
         tile = png(page.get("/api/tiles/0/0/0.png").content)
-    assert tile.shape == (TILE, TILE, 4) and (tile[:10, :10] == 7).all() and (tile[10:] == 0).all()
+    assert tile.shape == (TILE, TILE, 4)
+    assert (tile[:10, :10] == 7).all()
+    assert (tile[10:] == 0).all()
 
 
 # -- grow, jobs, undo, redo -------------------------------------------------------------------------------------
@@ -255,13 +280,15 @@ def test_grow_undo_redo_over_http(serve, sample_canvas: Path) -> None:
     with serve(sample_canvas) as page:
         before = page.state()
         job = page.grow(["right"], prompt="more meadow", seed=3)
-        assert job["status"] == "done" and job["error"] is None
+        assert job["status"] == "done"
+        assert job["error"] is None
         assert (job["steps_done"], job["tiles_done"], job["tiles_total"], job["progress"]) == (1, 1, 1, 1.0)
         assert (job["head_before"], job["head_after"]) == (1, 2)
         grown = page.state()
         assert grown["canvas"]["bounds"] == {"row_off": 0, "col_off": 0, "height": 1024, "width": 1536}
         assert grown["viewer"]["frame"] == {"row_off": 0, "col_off": 0, "height": 2048, "width": 2048}
-        assert grown["token"] != before["token"] and grown["head"] == 2
+        assert grown["token"] != before["token"]
+        assert grown["head"] == 2
         step = grown["history"][-1]
         assert (step["number"], step["directions"], step["prompt"], step["generator"]) == (
             2,
@@ -269,31 +296,39 @@ def test_grow_undo_redo_over_http(serve, sample_canvas: Path) -> None:
             "more meadow",
             "mock",
         )
-        assert step["cost"] == "$0.00" and isinstance(step["seam_excess"], float)
+        assert step["cost"] == "$0.00"
+        assert isinstance(step["seam_excess"], float)
         assert grown["jobs"][0]["id"] == job["id"]
         canvas = Canvas.open(sample_canvas, read_only=True)
         (record,) = step_records(canvas)[-1:]
-        assert record.user_prompt == "more meadow" and record.generator_name == "mock"
+        assert record.user_prompt == "more meadow"
+        assert record.generator_name == "mock"
         new_tile = png(page.get("/api/tiles/0/1/0.png").content)
         np.testing.assert_array_equal(new_tile, canvas.read(Window(0, 1024, 1024, 1024)))
         assert new_tile[:, :512].any()  # the new strip has content
         thumb = page.get(step["thumb"])
         assert thumb.headers["cache-control"] == "private, max-age=31536000, immutable"
         with Image.open(io.BytesIO(thumb.content)) as im:
-            assert im.format == "PNG" and im.size == (80, 160)  # the 512x1024 strip, at most 160 px
+            assert im.format == "PNG"
+            assert im.size == (80, 160)
         pixels = hashlib.sha256(page.get("/api/tiles/0/1/0.png").content).hexdigest()
 
         undo = page.post("/api/undo", {"head": 2})
-        assert undo.status_code == 200 and undo.json() == {"step": {"number": 2, "kind": "grow-right"}, "head": 1}
+        assert undo.status_code == 200
+        assert undo.json() == {"step": {"number": 2, "kind": "grow-right"}, "head": 1}
         shrunk = page.state()
-        assert shrunk["canvas"]["width"] == 1024 and shrunk["head"] == 1 and shrunk["redoable"] == 1
+        assert shrunk["canvas"]["width"] == 1024
+        assert shrunk["head"] == 1
+        assert shrunk["redoable"] == 1
         assert page.get("/api/tiles/0/1/0.png").status_code == 404  # the frame shrank back
         assert page.get("/api/steps/2/thumb.png").status_code == 404
 
         redo = page.post("/api/redo", {"head": 1})
-        assert redo.status_code == 200 and redo.json()["head"] == 2
+        assert redo.status_code == 200
+        assert redo.json()["head"] == 2
         again = page.state()
-        assert again["canvas"]["width"] == 1536 and again["redoable"] == 0
+        assert again["canvas"]["width"] == 1536
+        assert again["redoable"] == 0
         assert hashlib.sha256(page.get("/api/tiles/0/1/0.png").content).hexdigest() == pixels
     assert Canvas.open(sample_canvas).verify().ok
 
@@ -302,7 +337,8 @@ def test_stale_undo_changes_nothing(serve, sample_canvas: Path) -> None:
     with serve(sample_canvas) as page:
         token = page.state()["token"]
         r = page.post("/api/undo", {"head": 5})
-        assert r.status_code == 409 and r.json()["error"]["kind"] == "changed"
+        assert r.status_code == 409
+        assert r.json()["error"]["kind"] == "changed"
         assert page.state()["token"] == token
 
 
@@ -334,7 +370,8 @@ def test_concurrent_grows_are_serialised(serve, small_canvas: Path, gate) -> Non
         assert all(r.status_code == 202 for r in replies.values())  # type: ignore[attr-defined]
         ids = {d: r.json()["job"]["id"] for d, r in replies.items()}  # type: ignore[attr-defined]
         waiting = wait_state(page, lambda s: s["job"] is not None)
-        assert waiting["queued"] == 1 and waiting["job"]["status"] == "running"
+        assert waiting["queued"] == 1
+        assert waiting["job"]["status"] == "running"
         gate.open()
         jobs = {d: page.wait_job(i) for d, i in ids.items()}
     assert all(j["status"] == "done" for j in jobs.values())
@@ -345,7 +382,8 @@ def test_concurrent_grows_are_serialised(serve, small_canvas: Path, gate) -> Non
     steps = canvas.history()[1:]
     assert [s.kind for s in steps] == [f"grow-{first['directions'][0]}", f"grow-{second['directions'][0]}"]
     assert steps[1].bounds_before == steps[0].bounds_after
-    assert canvas.bounds == Window(0, 0, 768, 768) and canvas.verify().ok
+    assert canvas.bounds == Window(0, 0, 768, 768)
+    assert canvas.verify().ok
 
 
 def test_undo_waits_for_running_job_and_queue_is_bounded(serve, small_canvas: Path, gate) -> None:
@@ -358,10 +396,14 @@ def test_undo_waits_for_running_job_and_queue_is_bounded(serve, small_canvas: Pa
         gate.open()
         done = page.wait_job(first.json()["job"]["id"])
         after = page.post("/api/grow", {"directions": ["up"], "generator": "mock"})
-        assert after.status_code == 202 and page.wait_job(after.json()["job"]["id"])["status"] == "done"
-    assert busy.status_code == 409 and busy.json()["error"]["kind"] == "busy"
-    assert redo.status_code == 409 and redo.json()["error"]["kind"] == "busy"
-    assert full.status_code == 429 and full.json()["error"]["kind"] == "queue_full"
+        assert after.status_code == 202
+        assert page.wait_job(after.json()["job"]["id"])["status"] == "done"
+    assert busy.status_code == 409
+    assert busy.json()["error"]["kind"] == "busy"
+    assert redo.status_code == 409
+    assert redo.json()["error"]["kind"] == "busy"
+    assert full.status_code == 429
+    assert full.json()["error"]["kind"] == "queue_full"
     assert done["status"] == "done"
     assert [s.kind for s in Canvas.open(small_canvas).history()] == ["paste", "grow-left", "grow-up"]
 
@@ -370,8 +412,11 @@ def test_batch_growth_of_two_edges(serve, small_canvas: Path) -> None:
     with serve(small_canvas) as page:
         job = page.grow(["right", "down"])
         s = page.state()
-    assert job["status"] == "done" and job["steps_done"] == 1 and (job["head_before"], job["head_after"]) == (1, 2)
-    assert job["tiles_total"] >= 2 and job["tiles_done"] == job["tiles_total"]
+    assert job["status"] == "done"
+    assert job["steps_done"] == 1
+    assert (job["head_before"], job["head_after"]) == (1, 2)
+    assert job["tiles_total"] >= 2
+    assert job["tiles_done"] == job["tiles_total"]
     assert s["canvas"]["bounds"] == {"row_off": 0, "col_off": 0, "height": 768, "width": 768}
     assert s["history"][-1]["directions"] == ["right", "down"]
     assert [s.kind for s in Canvas.open(small_canvas).history()] == ["paste", "grow-right-down"]
@@ -402,10 +447,11 @@ def test_a_grow_keeps_at_most_four_tiles_in_flight(serve, tmp_path: Path) -> Non
 
     assert CountingMock.max_concurrency > SERVER_TILES_IN_FLIGHT
     path = tmp_path / "long.zarr"
-    Canvas.create(path).paste(np.random.default_rng(1).integers(0, 256, (256, 12000, 3), np.uint8), 0, 0, grow=True)
+    Canvas.create(path).paste(np.random.default_rng(1).integers(0, 256, (256, 12000, 3), np.uint8), 0, 0, extend=True)
     with serve(path, generators={"mock": CountingMock}) as page:
         job = page.grow(["down"])
-    assert job["status"] == "done" and job["tiles_total"] >= 12
+    assert job["status"] == "done"
+    assert job["tiles_total"] >= 12
     assert most[0] == SERVER_TILES_IN_FLIGHT
 
 
@@ -416,14 +462,16 @@ def test_several_steps_and_a_change_by_another_program(serve, small_canvas: Path
         job = page.grow(["up"], steps=2)
         assert (job["steps_done"], job["head_before"], job["head_after"]) == (2, 1, 3)
         s = page.state()
-        assert s["head"] == 3 and s["canvas"]["bounds"]["row_off"] == -1024
+        assert s["head"] == 3
+        assert s["canvas"]["bounds"]["row_off"] == -1024
         assert [h["directions"] for h in s["history"][1:]] == [["up"], ["up"]]
         Canvas.open(small_canvas).undo()  # e.g. `imkerutils undo` in a terminal
         deadline = time.monotonic() + 30
         while (s := page.state())["head"] != 2:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert s["canvas"]["height"] == 768 and s["redoable"] == 1
+        assert s["canvas"]["height"] == 768
+        assert s["redoable"] == 1
         assert page.get(f"/api/tiles/0/0/0.png?v={s['token']}").status_code == 200
 
 
@@ -463,8 +511,10 @@ def test_grow_bodies_are_validated(shared, body: object, words: str) -> None:
     s = shared.state()
     assert r.status_code == 400
     err = r.json()["error"]
-    assert err["kind"] == "bad_request" and words in err["detail"]
-    assert s["head"] == 1 and s["jobs"] == []
+    assert err["kind"] == "bad_request"
+    assert words in err["detail"]
+    assert s["head"] == 1
+    assert s["jobs"] == []
 
 
 def test_undo_body_is_validated(shared) -> None:
@@ -481,8 +531,11 @@ def test_body_size_and_type_limits(serve, sample_canvas: Path) -> None:
         none = page.http.post("/api/undo", headers={"origin": page.url})
         wrong_method = [page.get("/api/grow"), page.get("/api/undo"), page.http.post("/api/state")]
         assert page.state()["head"] == 1
-    assert huge.status_code == 413 and huge.json()["error"]["kind"] == "too_large"
-    assert form.status_code == 415 and text.status_code == 415 and none.status_code == 415
+    assert huge.status_code == 413
+    assert huge.json()["error"]["kind"] == "too_large"
+    assert form.status_code == 415
+    assert text.status_code == 415
+    assert none.status_code == 415
     assert [r.status_code for r in wrong_method] == [405, 405, 405]
 
 
@@ -495,9 +548,12 @@ def test_openai_without_key_is_refused_in_plain_words(serve, sample_canvas: Path
         s = page.state()
     assert r.status_code == 400
     err = r.json()["error"]
-    assert err["kind"] == "api_key" and err["title"] == "Missing or invalid API key"
-    assert "no API key for the 'openai' generator" in err["detail"] and "OPENAI_API_KEY" in err["detail"]
-    assert s["head"] == 1 and s["jobs"] == []
+    assert err["kind"] == "api_key"
+    assert err["title"] == "Missing or invalid API key"
+    assert "no API key for the 'openai' generator" in err["detail"]
+    assert "OPENAI_API_KEY" in err["detail"]
+    assert s["head"] == 1
+    assert s["jobs"] == []
 
 
 def test_listing_generators_does_not_import_the_openai_sdk(sample_canvas: Path) -> None:

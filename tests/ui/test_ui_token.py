@@ -10,9 +10,8 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,6 +29,10 @@ from imkerutils.exquisite.ui.security import TokenMiddleware, allowed_hosts, coo
 from imkerutils.exquisite.ui.serve import background
 from imkerutils.exquisite.ui.server import create_app
 from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 PATHS = ["/", "/api/state", "/static/app.js", "/static/vendor/openseadragon/openseadragon.min.js"]
 PATHS += ["/api/tiles/0/0/0.png", "/api/tiles/0/0/0.jpg", "/api/steps/1/thumb.png", "/api/jobs/" + "0" * 32]
@@ -51,10 +54,16 @@ def write(http: httpx.Client, base: str, path: str, body: bytes = b"{}") -> http
 
 
 def test_loopback_needs_no_token_and_every_other_address_does() -> None:
-    assert not needs_token("127.0.0.1") and not needs_token("localhost") and not needs_token("[::1]")
-    assert needs_token("0.0.0.0") and needs_token("::") and needs_token("192.0.2.2") and needs_token("")
+    assert not needs_token("127.0.0.1")
+    assert not needs_token("localhost")
+    assert not needs_token("[::1]")
+    assert needs_token("0.0.0.0")
+    assert needs_token("::")
+    assert needs_token("192.0.2.2")
+    assert needs_token("")
     tokens = {new_token() for _ in range(20)}
-    assert len(tokens) == 20 and all(len(t) >= 43 for t in tokens)
+    assert len(tokens) == 20
+    assert all(len(t) >= 43 for t in tokens)
 
 
 def test_every_request_without_the_token_is_refused(
@@ -77,30 +86,38 @@ def test_every_request_without_the_token_is_refused(
         )
         for what, r in refused.items():
             assert r.status_code == 401, what
-            assert token not in r.text and token not in str(r.headers), what
-            assert "set-cookie" not in r.headers and r.headers["x-frame-options"] == "DENY", what
+            assert token not in r.text, what
+            assert token not in str(r.headers), what
+            assert "set-cookie" not in r.headers, what
+            assert r.headers["x-frame-options"] == "DENY", what
         assert Canvas.open(sample_canvas, read_only=True).head == 1  # the undo did not happen
 
         # the link with the token: a cookie, and a redirect to the same address without the token
         r = http.get("/", params={"token": token})
-        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert r.status_code == 303
+        assert r.headers["location"] == "/"
         cookie = r.headers["set-cookie"]
         attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
         assert cookie.startswith(f"{cookie_name(port)}={token};")
         assert {"httponly", "samesite=strict", "path=/"} <= attributes
         http.cookies.clear()
         r = http.get("/api/tiles/0/0/0.png", params={"v": "abc", "token": token})
-        assert r.status_code == 303 and r.headers["location"] == "/api/tiles/0/0/0.png?v=abc"
+        assert r.status_code == 303
+        assert r.headers["location"] == "/api/tiles/0/0/0.png?v=abc"
         http.cookies.clear()
         r = http.get("//evil.example/x", params={"token": token})
-        assert r.status_code == 303 and r.headers["location"].startswith("/") and "evil" not in r.headers["location"]
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/")
+        assert "evil" not in r.headers["location"]
 
         # with the cookie, everything works as on loopback
         http.cookies.set(cookie_name(port), token)
-        assert http.get("/").status_code == 200 and "Exquisite" in http.get("/").text
+        assert http.get("/").status_code == 200
+        assert "Exquisite" in http.get("/").text
         assert http.get("/api/state").json()["head"] == 1
         tile = http.get("/api/tiles/0/0/0.png")
-        assert tile.status_code == 200 and tile.content.startswith(b"\x89PNG")
+        assert tile.status_code == 200
+        assert tile.content.startswith(b"\x89PNG")
         assert http.get("/static/app.js").status_code == 200
         assert write(http, base, "/api/undo", b'{"head": 1}').status_code == 200
     assert Canvas.open(sample_canvas, read_only=True).head == 0
@@ -125,7 +142,8 @@ def test_the_token_is_compared_in_constant_time(sample_canvas: Path, monkeypatch
     with remote_server(sample_canvas, token) as (http, _):
         assert http.get("/", params={"token": "nope"}).status_code == 401
         assert http.get("/", params={"token": token}).status_code == 303
-    assert (b"nope", token.encode()) in calls and (token.encode(), token.encode()) in calls
+    assert (b"nope", token.encode()) in calls
+    assert (token.encode(), token.encode()) in calls
 
 
 @given(st.text(max_size=60))
@@ -164,10 +182,14 @@ def test_cli_prints_the_link_once_and_never_logs_the_token(sample_canvas: Path) 
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
-    assert len(token) >= 43 and parts.query == f"token={token}"
+    assert len(token) >= 43
+    assert parts.query == f"token={token}"
     assert refused.status_code == 401
-    assert opened.status_code == 200 and str(opened.url) == base + "/"
-    assert state.status_code == 200 and state.json()["head"] == 1
-    assert "warning: listening on 0.0.0.0" in err and "secret token" in err
+    assert opened.status_code == 200
+    assert str(opened.url) == base + "/"
+    assert state.status_code == 200
+    assert state.json()["head"] == 1
+    assert "warning: listening on 0.0.0.0" in err
+    assert "secret token" in err
     assert token not in out + err  # printed once (the line read above), never again, never on stderr
     assert 'GET /?token=[redacted] HTTP/1.1" 303' in out + err  # -v: the access log, with the token redacted

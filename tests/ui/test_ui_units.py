@@ -50,8 +50,10 @@ def test_frame_tiles_are_chunks_that_cover_the_bounds_once(b: Window) -> None:
     step = TILE << (levels - 1)
     f = frame.window
     assert all(v % step == 0 for v in (f.row_off, f.col_off, f.height, f.width))  # on the top level's grid
-    assert f.row_off + step > b.row_off and f.col_off + step > b.col_off  # and no larger than it must be
-    assert f.row_end - step < b.row_end and f.col_end - step < b.col_end
+    assert f.row_off + step > b.row_off
+    assert f.col_off + step > b.col_off
+    assert f.row_end - step < b.row_end
+    assert f.col_end - step < b.col_end
     for level in range(levels):
         rows, cols = frame.tile_counts(level)
         covered = 0
@@ -60,7 +62,8 @@ def test_frame_tiles_are_chunks_that_cover_the_bounds_once(b: Window) -> None:
             for col in range(cols):
                 w = frame.tile_window(level, col, row)
                 assert w.height == w.width == TILE
-                assert w.row_off % TILE == 0 and w.col_off % TILE == 0  # exactly one chunk of the level
+                assert w.row_off % TILE == 0
+                assert w.col_off % TILE == 0
                 inter = w.intersection(lb)
                 covered += 0 if inter is None else inter.size
         assert covered == lb.size  # the tiles partition the level's bounds
@@ -68,14 +71,16 @@ def test_frame_tiles_are_chunks_that_cover_the_bounds_once(b: Window) -> None:
             frame.tile_window(level, cols, 0)
         with pytest.raises(TileNotFoundError):
             frame.tile_window(level, 0, rows)
-    assert frame.tile_counts(levels - 1)[0] <= 2 and frame.tile_counts(levels - 1)[1] <= 2
+    assert frame.tile_counts(levels - 1)[0] <= 2
+    assert frame.tile_counts(levels - 1)[1] <= 2
     with pytest.raises(TileNotFoundError):
         frame.tile_window(levels, 0, 0)
 
 
 def test_frame_of_empty_bounds_is_one_tile() -> None:
     f = Frame.of(Window(0, 0, 0, 0), levels=1, tile=TILE)
-    assert f.window == Window(0, 0, TILE, TILE) and f.tile_counts(0) == (1, 1)
+    assert f.window == Window(0, 0, TILE, TILE)
+    assert f.tile_counts(0) == (1, 1)
     with pytest.raises(ValueError, match="at least one level"):
         Frame.of(Window(0, 0, 1, 1), levels=0, tile=TILE)
 
@@ -124,9 +129,11 @@ def _caused(exc: Exception, cause: BaseException) -> Exception:
 def test_errors_in_plain_words(exc: BaseException, kind: str, status: int) -> None:
     m = explain(exc)
     assert (m.kind, m.status) == (kind, status)
-    assert m.title and m.title[0].isupper()
+    assert m.title
+    assert m.title[0].isupper()
     if kind == "internal":
-        assert "boom" not in m.detail and "ZeroDivisionError" in m.detail  # unexpected text stays in the log
+        assert "boom" not in m.detail
+        assert "ZeroDivisionError" in m.detail
     else:
         assert str(exc) in m.detail
 
@@ -162,18 +169,24 @@ def test_decode_json_and_undo_bodies() -> None:
     for bad in (b"", b"\xff", b"[]", b"null", b"{"):
         with pytest.raises(BadRequestError):
             decode_json(bad)
-    assert parse_undo({}) is None and parse_undo({"head": 0}) == 0
+    assert parse_undo({}) is None
+    assert parse_undo({"head": 0}) == 0
     for bad in ({"head": True}, {"head": None}, {"head": 1, "x": 1}):
         with pytest.raises(BadRequestError):
             parse_undo(bad)
 
 
 def test_host_and_origin_checks() -> None:
-    assert host_name("127.0.0.1:8765") == "127.0.0.1" and host_name("[::1]") == "::1"
+    assert host_name("127.0.0.1:8765") == "127.0.0.1"
+    assert host_name("[::1]") == "::1"
     for bad in ("", "a b", "x:notaport", "u@127.0.0.1", "127.0.0.1/x", "h?q", "h#f"):
         assert host_name(bad) is None, bad
-    assert is_loopback("127.0.0.2") and is_loopback("::1") and is_loopback("localhost")
-    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.org")
+    assert is_loopback("127.0.0.2")
+    assert is_loopback("::1")
+    assert is_loopback("localhost")
+    assert not is_loopback("0.0.0.0")
+    assert not is_loopback("192.168.1.4")
+    assert not is_loopback("example.org")
     assert allowed_hosts("192.168.1.4") == {"127.0.0.1", "localhost", "::1", "192.168.1.4"}
     assert allowed_hosts("0.0.0.0") > {"127.0.0.1", "localhost", "::1"}
     same = Headers({"host": "127.0.0.1:9", "origin": "http://127.0.0.1:9"})

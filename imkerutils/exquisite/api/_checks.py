@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from imkerutils.errors import InvalidTileError
-from imkerutils.exquisite.api.base import TileRequest
 from imkerutils.exquisite.geometry.checks import check_generate
 from imkerutils.tiling.checks import check_tile
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.api.base import TileRequest
 
 __all__ = ["check_request"]
 

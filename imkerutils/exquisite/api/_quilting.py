@@ -206,7 +206,7 @@ def _starts(lo: int, hi: int, size: int, step: int, n: int) -> list[int]:
 
 
 def _sides(a: np.ndarray, width: int) -> list[np.ndarray]:
-    """Views of the four overlap strips of a square array, each turned so its side is column 0."""
+    """Return the views of the four overlap strips of a square array, each turned so its side is column 0."""
     return [
         a[:, :width],
         a[:, ::-1][:, :width],
@@ -413,7 +413,7 @@ class _Quilter:
         return placed[near, 2:]
 
     def _stale(self, sy: np.ndarray, sx: np.ndarray, y: int, x: int, offsets: np.ndarray) -> np.ndarray:
-        """True for source positions whose offset is within ``fresh`` of a neighbour's."""
+        """Return True for source positions whose offset is within ``fresh`` of a neighbour's."""
         out = np.zeros(np.broadcast(sy, sx).shape, bool)
         for oy, ox in offsets:
             out |= (np.abs(sy - y - oy) <= self.fresh) & (np.abs(sx - x - ox) <= self.fresh)
@@ -646,7 +646,7 @@ class _Basis:
 
 
 def _laplacian(omega: np.ndarray) -> sparse.csr_matrix:
-    """The Poisson operator on the unknown pixels (kept neighbours moved to the right-hand side)."""
+    """Return the Poisson operator on the unknown pixels (kept neighbours moved to the right-hand side)."""
     h, w = omega.shape
     index = np.full((h, w), -1, np.int64)
     ys, xs = np.nonzero(omega)

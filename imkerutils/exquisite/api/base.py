@@ -8,11 +8,13 @@ Capabilities are class attributes, declared rather than discovered by trying.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from imkerutils.exquisite.geometry.direction import Direction
+
+if TYPE_CHECKING:
+    import numpy as np
+
 
 __all__ = ["TileGenerator", "TileRequest", "TileResult", "Usage"]
 
@@ -34,6 +36,10 @@ class TileRequest:
     direction: Direction
     size: int = 1024
 
+    def __post_init__(self) -> None:
+        # parsed here, where a request is made, so generators take ``direction`` as it is
+        object.__setattr__(self, "direction", Direction.parse(self.direction))
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -44,6 +50,7 @@ class Usage:
     output_tokens: int = 0
 
     def to_dict(self) -> dict[str, int]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "input_text_tokens": self.input_text_tokens,
             "input_image_tokens": self.input_image_tokens,
@@ -52,6 +59,7 @@ class Usage:
 
     @classmethod
     def from_dict(cls, data: dict[str, int]) -> Usage:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(**data)
 
 
@@ -81,9 +89,11 @@ class TileGenerator(Protocol):
     needs_network: ClassVar[bool]
     max_concurrency: ClassVar[int]  # useful parallel calls per process
 
-    def params(self) -> dict[str, Any]: ...
+    def params(self) -> dict[str, Any]:
+        """Return the settings that shape the output, as JSON (recorded with every step; no secrets)."""
 
-    def generate(self, request: TileRequest) -> TileResult: ...
+    def generate(self, request: TileRequest) -> TileResult:
+        """Paint the masked part of ``request``'s reference tile and return it with its cost."""
 
 
 class GeneratorBase:
@@ -107,7 +117,7 @@ class GeneratorBase:
     api_key_env: ClassVar[str | None] = None  # environment variable holding the key, if the generator needs one
 
     def max_cost_per_tile_usd(self) -> float | None:
-        """The most one call can cost: 0 for offline generators, ``None`` if unknown."""
+        """Return the most one call can cost: 0 for offline generators, ``None`` if unknown."""
         return None if self.needs_network else 0.0
 
     def params(self) -> dict[str, Any]:

@@ -32,10 +32,13 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["Capabilities", "capabilities"]
 
@@ -56,7 +59,7 @@ class Capabilities:
     api_key_env: str | None
 
     def missing_key(self, environ: Mapping[str, str] | None = None) -> str | None:
-        """The variable ``api_key_env`` names when it is declared but unset or empty in ``environ``, else ``None``.
+        """Return the declared ``api_key_env`` if it is unset or empty in ``environ``, else ``None``.
 
         ``environ`` defaults to this process's environment, read at the call.
         """
@@ -67,7 +70,7 @@ class Capabilities:
 
 
 def capabilities(generator: TileGenerator | type[TileGenerator]) -> Capabilities:
-    """The capabilities ``generator`` (an instance or a class) declares, with the module's defaults.
+    """Return the capabilities ``generator`` (an instance or a class) declares, with the module's defaults.
 
     Protocol attributes are read as declared (on the instance when one is
     given, so a wrapper may set them per instance); ``api_key_env`` is

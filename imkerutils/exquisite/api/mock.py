@@ -107,7 +107,7 @@ class MockGenerator(GeneratorBase):
         return self._calls
 
     def params(self) -> dict[str, Any]:
-        """The settings that shape the output (timing and failure script excluded)."""
+        """Return the settings that shape the output (timing and failure script excluded)."""
         return {"band_drift": self.band_drift, "noise": self.noise}
 
     def __repr__(self) -> str:

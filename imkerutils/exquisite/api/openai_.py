@@ -25,7 +25,6 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -48,6 +47,8 @@ from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
 from imkerutils.tiling.imageio import encode_png
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import openai  # imported where it is used: 0.5 s and 42 MiB that listing generators need not pay
 
 __all__ = ["DEFAULT_MODEL", "OpenAIGenerator", "map_openai_errors", "mask_png"]
@@ -269,7 +270,7 @@ class OpenAIGenerator(GeneratorBase):
         self._lock = threading.Lock()
 
     def max_cost_per_tile_usd(self) -> float | None:
-        """An upper bound on one call's cost, for budgets (``None`` when the model has no price).
+        """Return an upper bound on one call's cost, for budgets (``None`` when the model has no price).
 
         Counts a 1024x1024 high-quality output (6,240 tokens, above the provider's
         published 1024x1024 figures), two input images (reference and mask,

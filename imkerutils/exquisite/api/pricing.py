@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import (
     PriceTableError,
 )
-from imkerutils.exquisite.api.base import Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from imkerutils.exquisite.api.base import Usage
 
 __all__ = ["ModelPrice", "PriceTable", "cost_usd", "load_price_table", "price_table"]
 
@@ -42,7 +45,7 @@ class ModelPrice:
     unit_tokens: int = 1_000_000
 
     def cost(self, usage: Usage) -> float:
-        """The cost in USD of ``usage``."""
+        """Return the cost in USD of ``usage``."""
         total = (
             usage.input_text_tokens * self.text_input
             + usage.input_image_tokens * self.image_input
@@ -60,7 +63,7 @@ class PriceTable:
     models: Mapping[str, ModelPrice]
 
     def price(self, model: str) -> ModelPrice | None:
-        """The price of ``model``, or None when the table does not know it."""
+        """Return the price of ``model``, or None when the table does not know it."""
         return self.models.get(model)
 
     def cost_usd(self, model: str, usage: Usage | None) -> float | None:
@@ -99,7 +102,7 @@ def load_price_table(path: str | Path) -> PriceTable:
 
 @functools.cache
 def price_table() -> PriceTable:
-    """The packaged OpenAI price table (read on first use, then cached)."""
+    """Return the packaged OpenAI price table (read on first use, then cached)."""
     text = files("imkerutils").joinpath(_PACKAGED).read_text(encoding="utf-8")
     return PriceTable.from_dict(json.loads(text))
 

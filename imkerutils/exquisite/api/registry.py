@@ -24,13 +24,16 @@ import functools
 import importlib
 import importlib.util
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import UnknownGeneratorError
-from imkerutils.exquisite.api.base import TileGenerator
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from imkerutils.exquisite.api.base import TileGenerator
 
 __all__ = [
     "BUILTIN_GENERATORS",
@@ -168,7 +171,7 @@ def refresh_generators() -> None:
 
 
 def generator_class(name: str) -> type[TileGenerator]:
-    """The class registered under ``name``.
+    """Return the class registered under ``name``.
 
     Raises
     ------

@@ -61,7 +61,7 @@ def build_reference(
     fill: str = "edge",
     blur_sigma: float = 16.0,
 ) -> np.ndarray:
-    """The reference tile sent to a generator.
+    """Return the reference tile sent to a generator.
 
     Parameters
     ----------

@@ -18,13 +18,16 @@ Window(row_off=0, col_off=0, height=1536, width=1536)
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import GeometryError
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.plan import BAND, OVERLAP, TILE, EdgePlan, TilePlan, plan_edge
 from imkerutils.tiling.window import Window, intersection
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["BatchPlan", "BatchTile", "plan_batch"]
 
@@ -51,13 +54,14 @@ class BatchPlan:
 
     @property
     def directions(self) -> tuple[Direction, ...]:
+        """Return the edges the batch grows, in plan order."""
         return tuple(e.direction for e in self.edges)
 
     def _index(self) -> dict[TileKey, int]:
         return {t.key: n for n, t in enumerate(self.tiles)}
 
     def levels(self) -> tuple[tuple[BatchTile, ...], ...]:
-        """Groups of tiles that can run concurrently, each after the groups it depends on."""
+        """Return the groups of tiles that can run concurrently, each after the groups it depends on."""
         sorter: graphlib.TopologicalSorter[TileKey] = graphlib.TopologicalSorter(
             {t.key: t.depends_on for t in self.tiles}
         )

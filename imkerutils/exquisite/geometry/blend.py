@@ -92,7 +92,7 @@ SEAM_STRATEGIES: Mapping[str, SeamStrategy] = MappingProxyType({"exact": _exact,
 
 
 def seam_strategy_names() -> tuple[str, ...]:
-    """The names :func:`apply_seam` accepts."""
+    """Return the names :func:`apply_seam` accepts."""
     return tuple(sorted(SEAM_STRATEGIES))
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import InvalidDirectionError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Direction", "from_right", "to_right"]
 

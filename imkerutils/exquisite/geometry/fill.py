@@ -41,12 +41,12 @@ Window(row_off=0, col_off=0, height=1024, width=1536)
 from __future__ import annotations
 
 import graphlib
+import itertools
 import math
 import operator
 from collections import deque
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,6 +56,9 @@ from imkerutils.exquisite.geometry.mask import window_mask
 from imkerutils.exquisite.geometry.plan import TILE, grow_bounds
 from imkerutils.tiling.grid import TileGrid
 from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 __all__ = ["FillPlan", "FillTile", "NoContentNearError", "dominant_seam", "edge_region", "plan_fill", "subtract"]
 
@@ -77,6 +80,7 @@ class FillTile:
 
     @property
     def origin(self) -> tuple[int, int]:
+        """Return the world ``(row, col)`` of the tile's top-left pixel."""
         return self.tile_window.row_off, self.tile_window.col_off
 
     def generate_mask(self) -> np.ndarray:
@@ -84,6 +88,7 @@ class FillTile:
         return window_mask(self.tile_window, self.keep_windows)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "key": list(self.key),
             "ring": self.ring,
@@ -97,6 +102,7 @@ class FillTile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FillTile:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(
             key=(int(data["key"][0]), int(data["key"][1])),
             ring=int(data["ring"]),
@@ -126,7 +132,7 @@ class FillPlan:
         return tuple(w for t in self.tiles for w in t.write_windows)
 
     def levels(self) -> tuple[tuple[FillTile, ...], ...]:
-        """Groups of tiles that can run concurrently, each after the groups it depends on."""
+        """Return the groups of tiles that can run concurrently, each after the groups it depends on."""
         by_key = {t.key: t for t in self.tiles}
         sorter: graphlib.TopologicalSorter[TileKey] = graphlib.TopologicalSorter(
             {t.key: t.depends_on for t in self.tiles}
@@ -140,6 +146,7 @@ class FillPlan:
         return tuple(groups)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "region": self.region.to_dict(),
             "bounds": self.bounds.to_dict(),
@@ -151,6 +158,7 @@ class FillPlan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FillPlan:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(
             region=Window.from_dict(data["region"]),
             bounds=Window.from_dict(data["bounds"]),
@@ -174,9 +182,9 @@ def subtract(w: Window, holes: Iterable[Window]) -> list[Window]:
     rows = sorted({w.row_off, w.row_end, *(h.row_off for h in cut), *(h.row_end for h in cut)})
     cols = sorted({w.col_off, w.col_end, *(h.col_off for h in cut), *(h.col_end for h in cut)})
     out: list[Window] = []
-    for r0, r1 in zip(rows, rows[1:], strict=False):
+    for r0, r1 in itertools.pairwise(rows):
         run: int | None = None
-        for c0, c1 in zip(cols, cols[1:], strict=False):
+        for c0, c1 in itertools.pairwise(cols):
             covered = any(h.row_off <= r0 and r1 <= h.row_end and h.col_off <= c0 and c1 <= h.col_end for h in cut)
             if not covered and run is None:
                 run = c0
@@ -233,7 +241,7 @@ def _cuts(lo: int, hi: int, lines: Iterable[int], size: int) -> list[tuple[int, 
     """
     fixed = sorted({lo, hi, *(x for x in lines if lo < x < hi)})
     out: list[tuple[int, int]] = []
-    for a, b in zip(fixed, fixed[1:], strict=False):
+    for a, b in itertools.pairwise(fixed):
         n = -(-(b - a) // size)
         out.extend((a + (b - a) * k // n, a + (b - a) * (k + 1) // n) for k in range(n))
     return out
@@ -393,7 +401,7 @@ def _describe(w: Window) -> str:
 
 
 def dominant_seam(generate: np.ndarray, prefer: Direction | str | None = None) -> tuple[Direction, int]:
-    """The direction and right-facing column of the longest straight seam from kept to generated pixels.
+    """Return the direction and right-facing column of the longest straight seam from kept to generated pixels.
 
     Seam metrics and seam strategies look at one straight seam in the right-facing view; a fill
     tile may have kept pixels on several sides, so they are measured at the longest.  With
@@ -428,7 +436,7 @@ def dominant_seam(generate: np.ndarray, prefer: Direction | str | None = None) -
 def edge_region(
     bounds: Window, directions: Sequence[Direction | str], by: int, along: tuple[int, int] | None = None
 ) -> tuple[Window, tuple[Window, ...]]:
-    """The region growing ``bounds`` by ``by`` px towards ``directions`` fills, and the windows it must keep.
+    """Return the region growing ``bounds`` by ``by`` px towards ``directions`` fills, and the windows it must keep.
 
     ``along = (start, length)`` grows only that stretch of one edge (world rows for left / right,
     columns for up / down).  Several directions fill ``bounds`` grown by ``by`` on each side

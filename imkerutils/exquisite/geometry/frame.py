@@ -38,7 +38,7 @@ __all__ = ["window_from_right", "window_to_right"]
 
 
 def window_to_right(window: Window, direction: Direction | str) -> Window:
-    """The right-facing frame's window covering the same pixels as world ``window``."""
+    """Return the right-facing frame's window covering the same pixels as world ``window``."""
     d = Direction.parse(direction)
     r, c, h, w = window.row_off, window.col_off, window.height, window.width
     if d is Direction.RIGHT:

@@ -14,17 +14,21 @@ Window(row_off=0, col_off=-512, height=100, width=512)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from imkerutils.errors import InvalidTileError
 from imkerutils.exquisite.geometry.checks import check_generate
-from imkerutils.exquisite.geometry.plan import TilePlan
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.geometry.plan import TilePlan
 
 __all__ = ["compose", "new_pixels"]
 
 
 def compose(reference: np.ndarray, result: np.ndarray, generate: np.ndarray) -> np.ndarray:
-    """The finished tile: ``result`` where ``generate`` is True, ``reference`` (real pixels) elsewhere."""
+    """Return the finished tile: ``result`` where ``generate`` is True, ``reference`` (real pixels) elsewhere."""
     reference = np.asarray(reference)
     result = np.asarray(result)
     if reference.shape != result.shape or reference.dtype != result.dtype:
@@ -36,7 +40,7 @@ def compose(reference: np.ndarray, result: np.ndarray, generate: np.ndarray) -> 
 
 
 def new_pixels(plan: TilePlan, result: np.ndarray) -> np.ndarray:
-    """The pixels of ``result`` (world orientation, over ``plan.tile_window``) inside ``plan.write_window``."""
+    """Return the pixels of ``result`` (world orientation, over ``plan.tile_window``) inside ``plan.write_window``."""
     result = np.asarray(result)
     if result.shape[:2] != plan.tile_window.shape:
         raise InvalidTileError(f"result of shape {result.shape} does not cover tile window {plan.tile_window.shape}")

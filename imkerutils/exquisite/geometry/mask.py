@@ -16,13 +16,16 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from imkerutils.errors import InvalidTileError
 from imkerutils.exquisite.geometry.checks import check_generate
 from imkerutils.tiling.window import Window, intersection
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["mask_to_openai_rgba", "openai_rgba_to_mask", "window_mask"]
 
@@ -55,7 +58,7 @@ def openai_rgba_to_mask(rgba: np.ndarray) -> np.ndarray:
 
 
 def window_mask(tile_window: Window, keep: Iterable[Window]) -> np.ndarray:
-    """A *generate* mask over ``tile_window``: True everywhere except on the ``keep`` windows.
+    """Return a *generate* mask over ``tile_window``: True everywhere except on the ``keep`` windows.
 
     All windows are in the same (world) coordinates; the parts of ``keep`` outside
     ``tile_window`` are ignored.

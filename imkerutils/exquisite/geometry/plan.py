@@ -50,14 +50,16 @@ from __future__ import annotations
 import graphlib
 import operator
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import GeometryError
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.frame import window_from_right, window_to_right
 from imkerutils.exquisite.geometry.mask import window_mask
 from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["EdgePlan", "TilePlan", "grow_bounds", "plan_edge"]
 
@@ -130,7 +132,7 @@ class EdgePlan:
     overlap: int = OVERLAP
 
     def levels(self) -> tuple[tuple[TilePlan, ...], ...]:
-        """Groups of tiles that can run concurrently, in an order that respects ``depends_on``."""
+        """Return the groups of tiles that can run concurrently, in an order that respects ``depends_on``."""
         by_index = {t.index: t for t in self.tiles}
         sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter(
             {t.index: t.depends_on for t in self.tiles}

@@ -154,7 +154,7 @@ def _detail(img: np.ndarray) -> np.ndarray:
 
 
 def _window_sums(a: np.ndarray, size: int) -> np.ndarray:
-    """Sums of ``a`` over every ``size`` x ``size`` window (top-left indexed)."""
+    """Return the sums of ``a`` over every ``size`` x ``size`` window (top-left indexed)."""
     c = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
     c[1:, 1:] = np.cumsum(np.cumsum(a, axis=0), axis=1)
     return np.asarray(c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size])

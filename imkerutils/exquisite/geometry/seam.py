@@ -88,7 +88,7 @@ def _pick(t: np.ndarray, rows: np.ndarray | None, cols: slice | None = None) -> 
 
 
 def _colour(t: np.ndarray, rows: np.ndarray | None, cols: slice | None = None) -> np.ndarray:
-    """A contiguous float64 copy of ``t`` (a :func:`_view`) restricted to ``cols`` and ``rows``.
+    """Return a contiguous float64 copy of ``t`` (a :func:`_view`) restricted to ``cols`` and ``rows``.
 
     Only the selected pixels are converted: a metric that looks at a few columns next to the seam does not
     pay for a float64 copy of the whole tile, and its values equal selecting after converting.
@@ -185,6 +185,7 @@ class BandDrift:
     max: float
 
     def to_dict(self) -> dict[str, float]:
+        """Return the scores as a plain dict of floats."""
         return {"mean": self.mean, "max": self.max}
 
 
@@ -242,6 +243,7 @@ class SeamScores:
     band_drift_max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "seam_excess": self.seam_excess,
             "detail_ratio": self.detail_ratio,
@@ -253,6 +255,7 @@ class SeamScores:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeamScores:
+        """Rebuild from the output of :meth:`to_dict`."""
         return cls(**data)
 
 

@@ -18,15 +18,18 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
 from imkerutils.exquisite.state.artifacts import TILE_ROLES, step_artifact_key
-from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.imageio import encode_png
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = ["ArtifactSpool", "artifact_jobs", "store_artifacts"]
 
@@ -61,7 +64,7 @@ def tile_jobs(step_id: str, edge: int, index: int, outcome: Any) -> list[ImageJo
 def artifact_jobs(
     step_id: str, outcomes: Sequence[tuple[int, int, Any]]
 ) -> tuple[list[ImageJob], dict[tuple[int, int], dict[str, str]]]:
-    """The artifact jobs of ``outcomes`` ``(edge, tile index, outcome)``, and ``{(edge, index): {role: key}}``."""
+    """Return the artifact jobs of ``outcomes`` ``(edge, index, outcome)`` and ``{(edge, index): {role: key}}``."""
     jobs: list[ImageJob] = []
     paths: dict[tuple[int, int], dict[str, str]] = {}
     for edge, index, o in outcomes:

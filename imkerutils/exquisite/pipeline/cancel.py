@@ -20,9 +20,11 @@ class Cancel:
         self._event = threading.Event()
 
     def set(self) -> None:
+        """Ask the step to stop (safe from any thread or a signal handler)."""
         self._event.set()
 
     def is_set(self) -> bool:
+        """Return whether cancellation was asked for."""
         return self._event.is_set()
 
     def check(self) -> None:

@@ -12,14 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+    from imkerutils.exquisite.geometry.seam import SeamScores
+
 
 __all__ = ["Candidate", "QCHook", "Verdict", "accept_all", "candidate_score", "seam_threshold"]
 
 
 class Verdict(StrEnum):
+    """What a QC hook decides about a tile: keep it, generate it again, or refuse the step."""
+
     ACCEPT = "accept"
     RETRY = "retry"
     REJECT = "reject"
@@ -33,29 +39,35 @@ class Candidate:
     seed: int
     attempt: int
     image: np.ndarray  # the finished tile (kept pixels restored, seam strategy applied)
-    scores: dict[str, Any]
+    seam: SeamScores | None  # None: the seam lies too near the tile's edge to measure
     band_drift: float | None
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        """:attr:`seam` as a dict (``{}`` when unmeasured), for hooks written against the dict it used to be."""
+        return {} if self.seam is None else self.seam.to_dict()
 
 
 QCHook = Callable[[Candidate], Verdict]
 
 
 def accept_all(_candidate: Candidate) -> Verdict:
-    """The default hook: every tile is accepted."""
+    """Return the default hook: every tile is accepted."""
     return Verdict.ACCEPT
 
 
 def candidate_score(candidate: Candidate) -> float:
     """Lower is better: the local seam excess (natural images score about 1)."""
-    value = candidate.scores.get("seam_excess")  # key of SeamScores.to_dict()
-    return float("inf") if value is None else abs(float(value) - 1.0)
+    if candidate.seam is None:
+        return float("inf")
+    return abs(float(candidate.seam.seam_excess) - 1.0)
 
 
 def seam_threshold(max_excess: float = 2.0) -> QCHook:
-    """A hook that retries tiles whose local seam excess exceeds ``max_excess``."""
+    """Return a hook that retries tiles whose local seam excess exceeds ``max_excess``."""
 
     def hook(candidate: Candidate) -> Verdict:
-        value = candidate.scores.get("seam_excess")  # key of SeamScores.to_dict()
-        return Verdict.ACCEPT if value is None or value <= max_excess else Verdict.RETRY
+        seam = candidate.seam
+        return Verdict.ACCEPT if seam is None or seam.seam_excess <= max_excess else Verdict.RETRY
 
     return hook

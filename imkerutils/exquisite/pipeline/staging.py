@@ -20,26 +20,25 @@ import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from imkerutils.errors import CanvasReadOnlyError, InvalidGrowSettingsError, ProposalNotFoundError, ProposalStaleError
-from imkerutils.exquisite.api.base import TileGenerator
-from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.fill import FillPlan
-from imkerutils.exquisite.pipeline.fill import (
-    Cancel,
-    FillOutcome,
-    commit_pieces,
-    content_windows,
-    generate_fill,
-    plan_fill_step,
-)
+from imkerutils.exquisite.pipeline.fill import FillOutcome, commit_pieces, generate_fill
+from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, step_worst_case_usd
+from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_step
 from imkerutils.exquisite.pipeline.step import GrowSettings
+from imkerutils.exquisite.state.budget import Budget
 from imkerutils.exquisite.state.record import StepRecord, format_utc
-from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.api.base import TileGenerator
+    from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.exquisite.pipeline.cancel import Cancel
+    from imkerutils.tiling.canvas import Canvas
 
 __all__ = [
     "PROPOSAL_FORMAT",
@@ -73,10 +72,11 @@ class Proposal:
     candidates: tuple[dict[str, Any], ...]  # {"candidate", "seed", "record"}
 
     def records(self) -> list[StepRecord]:
+        """Return each candidate's step record, in candidate order."""
         return [StepRecord.from_dict(c["record"]) for c in self.candidates]
 
     def summary(self, current_token: str | None = None) -> dict[str, Any]:
-        """What ``imkerutils staged`` lists."""
+        """Return what ``imkerutils staged`` lists."""
         out: dict[str, Any] = {
             "id": self.id,
             "created_at": self.created_at,
@@ -94,6 +94,7 @@ class Proposal:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "format": PROPOSAL_FORMAT,
             "id": self.id,
@@ -108,6 +109,7 @@ class Proposal:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Proposal:
+        """Rebuild from the output of :meth:`to_dict`."""
         if data.get("format") != PROPOSAL_FORMAT:
             raise ProposalNotFoundError(f"not a staged proposal (format {data.get('format')!r})")
         return cls(
@@ -168,23 +170,22 @@ def stage_fill(
     budget_usd: float | None = None,
     cancel: Cancel | None = None,
     on_tile: Any = None,
+    plan: FillPlan | None = None,
 ) -> Proposal:
     """Generate ``candidates`` fills of ``region`` (run seeds ``seed``, ``seed + 1``, ...) and stage them.
 
     Nothing is committed: the canvas's pixels and history are unchanged.  Candidates are stored only
-    when all of them were generated (a cancelled or failed run stores nothing).
+    when all of them were generated (a cancelled or failed run stores nothing).  ``plan``: the fill's
+    plan on the canvas as it is now, when the caller made it already (it is not planned again).
     """
     settings = settings or GrowSettings()
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise InvalidGrowSettingsError(f"candidates must be an integer >= 1, got {candidates!r}")
     token = canvas.state_token
-    plan = plan_fill_step(canvas, region, settings, keep=keep)
-    if budget_usd is not None:
-        from imkerutils.exquisite.pipeline.fill import estimate_fill
-        from imkerutils.exquisite.pipeline.grow import canvas_spent_usd
-        from imkerutils.exquisite.state.budget import Budget
-
-        worst = estimate_fill(canvas, region, generator, settings, keep=keep, candidates=candidates).worst_case_usd
+    if plan is None:
+        plan = plan_fill_step(canvas, region, settings, keep=keep)
+    if budget_usd is not None:  # every candidate's worst case, as estimate_fill counts it
+        worst = step_worst_case_usd(len(plan.tiles) * candidates, generator, settings)
         Budget(budget_usd, canvas_spent_usd(canvas)).check(worst)
     results = []
     for k in range(candidates):
@@ -219,7 +220,7 @@ def stage_fill(
 
 
 def list_proposals(canvas: Canvas) -> list[Proposal]:
-    """The staged proposals of ``canvas``, oldest first."""
+    """Return the staged proposals of ``canvas``, oldest first."""
     names = sorted({k.split("/")[1] for k in canvas.list_artifacts(f"{STAGED}/") if k.count("/") >= 2})
     out = []
     for name in names:
@@ -231,6 +232,7 @@ def list_proposals(canvas: Canvas) -> list[Proposal]:
 
 
 def load_proposal(canvas: Canvas, proposal_id: str) -> Proposal:
+    """Return proposal ``proposal_id`` of ``canvas`` (:class:`ProposalNotFoundError` if there is none)."""
     pid = _check_id(proposal_id)
     try:
         data = json.loads(_get(canvas, f"{STAGED}/{pid}/proposal.json"))
@@ -247,7 +249,7 @@ def _candidate(proposal: Proposal, candidate: int) -> int:
 
 
 def candidate_pieces(canvas: Canvas, proposal: Proposal, candidate: int) -> list[tuple[Window, np.ndarray]]:
-    """The new pixels of one candidate, as ``(window, pixels)`` in the plan's order."""
+    """Return the new pixels of one candidate, as ``(window, pixels)`` in the plan's order."""
     k = _candidate(proposal, candidate)
     data = np.load(io.BytesIO(_get(canvas, f"{STAGED}/{proposal.id}/candidate-{k}.npz")), allow_pickle=False)
     windows = proposal.plan.written
@@ -289,7 +291,7 @@ def discard(canvas: Canvas, proposal_id: str) -> None:
 
 
 def contact_sheet(canvas: Canvas, proposal_id: str, *, margin: int = 256, panel: int = 512) -> np.ndarray:
-    """The candidates side by side, each in its context (the region plus ``margin`` px around), as RGB(A).
+    """Return the candidates side by side, each in its context (the region plus ``margin`` px around), as RGB(A).
 
     Each panel is scaled to fit ``panel`` px and framed; a 4-px dark gap separates panels, in order
     0, 1, ...

@@ -86,7 +86,8 @@ class Budget:
         """Raise :class:`~imkerutils.errors.BudgetExceededError` unless the next step :meth:`fits`."""
         if self.fits(next_worst_case_usd):
             return
-        assert self.limit_usd is not None and self.remaining_usd is not None
+        assert self.limit_usd is not None
+        assert self.remaining_usd is not None
         left, limit = format_usd(self.remaining_usd), format_usd(self.limit_usd)
         if next_worst_case_usd is None:
             raise BudgetExceededError(
@@ -99,7 +100,7 @@ class Budget:
         )
 
     def spend(self, cost_usd: float | None) -> Budget:
-        """A new budget with ``cost_usd`` added to the amount spent.
+        """Return a new budget with ``cost_usd`` added to the amount spent.
 
         An unknown cost (``None``) adds nothing without a limit and is an error
         with one, since it cannot be accounted for.

@@ -81,24 +81,24 @@ def format_utc(moment: datetime) -> str:
 
 
 def error(where: str, problem: str) -> InvalidRecordError:
-    """The error for field ``where``: ``"<where>: <problem>"``."""
+    """Return the error for field ``where``: ``"<where>: <problem>"``."""
     return InvalidRecordError(f"{where}: {problem}")
 
 
 def check_str(value: object, where: str) -> str:
-    """A string."""
+    """Check that ``value`` is a string."""
     if not isinstance(value, str):
         raise error(where, f"must be a string, got {value!r}")
     return value
 
 
 def check_opt_str(value: object, where: str) -> str | None:
-    """A string or ``None``."""
+    """Check that ``value`` is a string or ``None``."""
     return None if value is None else check_str(value, where)
 
 
 def check_int(value: object, where: str, *, minimum: int | None = None, below: int | None = None) -> int:
-    """An integer (not a bool) in ``[minimum, below)``, as a plain ``int``."""
+    """Check that ``value`` is an integer (not a bool) in ``[minimum, below)``, as a plain ``int``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise error(where, f"must be an integer, got {value!r}")
     n = operator.index(value)
@@ -108,7 +108,7 @@ def check_int(value: object, where: str, *, minimum: int | None = None, below: i
 
 
 def check_float(value: object, where: str, *, nonnegative: bool = False) -> float:
-    """A finite real number (not a bool), as a ``float``."""
+    """Check that ``value`` is a finite real number (not a bool), as a ``float``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise error(where, f"must be a number, got {value!r}")
     x = float(value)
@@ -120,33 +120,33 @@ def check_float(value: object, where: str, *, nonnegative: bool = False) -> floa
 
 
 def check_opt_float(value: object, where: str, *, nonnegative: bool = False) -> float | None:
-    """A finite real number or ``None``."""
+    """Check that ``value`` is a finite real number or ``None``."""
     return None if value is None else check_float(value, where, nonnegative=nonnegative)
 
 
 def check_sha(value: object, where: str) -> str:
-    """A SHA-256 as 64 lowercase hex digits."""
+    """Check that ``value`` is a SHA-256 as 64 lowercase hex digits."""
     if not isinstance(value, str) or not _SHA256.fullmatch(value):
         raise error(where, f"must be 64 lowercase hex digits, got {value!r}")
     return value
 
 
 def check_window(value: object, where: str) -> Window:
-    """A :class:`~imkerutils.tiling.window.Window`."""
+    """Check that ``value`` is a :class:`~imkerutils.tiling.window.Window`."""
     if not isinstance(value, Window):
         raise error(where, f"must be a Window, got {value!r}")
     return value
 
 
 def check_usage(value: object, where: str) -> Usage | None:
-    """A :class:`~imkerutils.exquisite.api.base.Usage` or ``None``."""
+    """Check that ``value`` is a :class:`~imkerutils.exquisite.api.base.Usage` or ``None``."""
     if value is not None and not isinstance(value, Usage):
         raise error(where, f"must be a Usage or None, got {value!r}")
     return value
 
 
 def check_mapping(value: object, where: str) -> Mapping[str, Any]:
-    """A mapping with string keys."""
+    """Check that ``value`` is a mapping with string keys."""
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise error(where, f"must be a mapping with string keys, got {value!r}")
     return value
@@ -175,7 +175,7 @@ def check_artifacts(value: object, where: str) -> dict[str, str]:
 
 
 def check_json(value: object, where: str) -> JSONValue:
-    """A JSON-safe copy of ``value``: tuples become lists, NumPy scalars plain numbers."""
+    """Check that ``value`` is JSON-safe and return a copy: tuples become lists, NumPy scalars plain numbers."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, numbers.Integral):
@@ -190,7 +190,7 @@ def check_json(value: object, where: str) -> JSONValue:
 
 
 def check_tuple_of(value: object, kind: type, where: str) -> tuple[Any, ...]:
-    """A list or tuple of ``kind`` instances, as a tuple."""
+    """Check that ``value`` is a list or tuple of ``kind`` instances, as a tuple."""
     if not isinstance(value, list | tuple) or not all(isinstance(v, kind) for v in value):
         raise error(where, f"must be a sequence of {kind.__name__}, got {value!r}")
     return tuple(value)
@@ -209,7 +209,7 @@ def check_utc(value: object) -> None:
 
 
 def load_usage(data: object) -> Usage | None:
-    """A saved :class:`~imkerutils.exquisite.api.base.Usage` (or ``None``), decoded and checked."""
+    """Return a saved :class:`~imkerutils.exquisite.api.base.Usage` (or ``None``), decoded and checked."""
     if data is None:
         return None
     usage_keys = {"input_text_tokens", "input_image_tokens", "output_tokens"}
@@ -235,7 +235,7 @@ def decoding(what: str, data: object, keys: Iterable[str]) -> Iterator[None]:
 
 
 def check_list(value: object, where: str) -> list[Any]:
-    """A JSON array."""
+    """Check that ``value`` is a JSON array."""
     if not isinstance(value, list):
         raise error(where, f"must be a JSON array, got {value!r}")
     return value

@@ -27,10 +27,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from typing_extensions import override
 
 from imkerutils.errors import InvalidRecordError, UnknownRecordFormatError
-from imkerutils.exquisite.api.base import Usage
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.prompt.templates import prompt_sha256
 from imkerutils.exquisite.state.checks import (
@@ -58,6 +59,9 @@ from imkerutils.exquisite.state.checks import (
     load_usage,
 )
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.api.base import Usage
 
 __all__ = [
     "CURRENT_FORMAT",
@@ -94,10 +98,12 @@ class Attempt:
         check_str(self.reason, "attempt.reason")
 
     def to_dict(self) -> dict[str, JSONValue]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {"seed": self.seed, "scores": dict(self.scores), "reason": self.reason}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
+        """Rebuild from the output of :meth:`to_dict`."""
         with decoding("attempt", data, {"seed", "scores", "reason"}):
             return cls(seed=data["seed"], scores=data["scores"], reason=data["reason"])
 
@@ -137,6 +143,7 @@ class TileRecord:
         _set(self, "artifacts", check_artifacts(self.artifacts, "tile.artifacts"))
 
     def to_dict(self) -> dict[str, JSONValue]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "index": self.index,
             "tile_window": self.tile_window.to_dict(),
@@ -152,6 +159,7 @@ class TileRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TileRecord:
+        """Rebuild from the output of :meth:`to_dict`."""
         with decoding("tile", data, _TILE_KEYS):
             return cls(
                 index=data["index"],
@@ -256,8 +264,13 @@ class StepRecord:
         _set(self, "attempts", check_tuple_of(self.attempts, Attempt, "step.attempts"))
         _set(self, "artifacts", check_artifacts(self.artifacts, "step.artifacts"))
 
+    @property
+    def seam_excess(self) -> float | None:
+        """The worst tile's local seam excess (``qc["seam_excess"]``); ``None`` when no seam was measured."""
+        return self.qc.get("seam_excess")
+
     def to_dict(self) -> dict[str, JSONValue]:
-        """A JSON-ready dict in the current format (:data:`CURRENT_FORMAT`)."""
+        """Return a JSON-ready dict in the current format (:data:`CURRENT_FORMAT`)."""
         return CURRENT_FORMAT.encode(self)
 
     @classmethod
@@ -271,6 +284,7 @@ class StepRecord:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> StepRecord:
+        """Read a record from its JSON text (any known format)."""
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -294,9 +308,11 @@ class StepFormat:
         return data.get("format") == self.version
 
     def encode(self, record: StepRecord) -> dict[str, JSONValue]:
+        """Return ``record`` as saved data in this format."""
         raise NotImplementedError
 
     def decode(self, data: Mapping[str, Any]) -> StepRecord:
+        """Read a record from saved data in this format."""
         raise NotImplementedError
 
 
@@ -305,6 +321,7 @@ class StepFormatV1(StepFormat):
 
     version = "imkerutils.step/1"
 
+    @override
     def encode(self, record: StepRecord) -> dict[str, JSONValue]:
         return {
             "format": self.version,
@@ -336,6 +353,7 @@ class StepFormatV1(StepFormat):
             "artifacts": dict(record.artifacts),
         }
 
+    @override
     def decode(self, data: Mapping[str, Any]) -> StepRecord:
         with decoding("step", data, _STEP_KEYS | {"format"}):
             fields = {k: v for k, v in data.items() if k != "format"}
@@ -354,7 +372,7 @@ CURRENT_FORMAT: StepFormat = FORMATS[0]
 
 
 def detect_format(data: object) -> StepFormat:
-    """The known format that ``data`` matches, or :class:`UnknownRecordFormatError`."""
+    """Return the known format that ``data`` matches, or :class:`UnknownRecordFormatError`."""
     if not isinstance(data, Mapping):
         raise InvalidRecordError(f"a step record must be a JSON object, got {type(data).__name__}")
     for fmt in FORMATS:

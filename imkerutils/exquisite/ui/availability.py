@@ -31,7 +31,7 @@ GeneratorFactory = Callable[[], TileGenerator]
 
 
 def _declaring(name: str, factories: Mapping[str, GeneratorFactory] | None) -> type[TileGenerator] | None:
-    """What declares generator ``name``'s capabilities without building it: its class, or ``None``.
+    """Return what declares generator ``name``'s capabilities without building it: its class, or ``None``.
 
     A factory that is not a class declares nothing the server can read before
     calling it, so no key is asked of it here (the generator it builds may
@@ -49,7 +49,7 @@ def missing_key(
     *,
     environ: Mapping[str, str] | None = None,
 ) -> str | None:
-    """The key variable generator ``name`` declares and ``environ`` (default: the server's) lacks, else ``None``."""
+    """Return the key variable generator ``name`` declares and ``environ`` (default: this process's) lacks."""
     declaring = _declaring(name, factories)
     return None if declaring is None else capabilities(declaring).missing_key(environ)
 

@@ -32,9 +32,9 @@ keeps the canvas background).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -42,6 +42,9 @@ from PIL import Image
 from imkerutils.errors import TileNotFoundError
 from imkerutils.tiling.imageio import encode_png
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = ["TILE_FORMATS", "Frame", "TileNotFoundError", "blank_png", "encode_tile", "with_alpha"]
 
@@ -68,7 +71,7 @@ class Frame:
 
     @classmethod
     def of(cls, bounds: Window, *, levels: int, tile: int) -> Frame:
-        """The frame around ``bounds`` for a pyramid of ``levels`` levels (one top tile if empty)."""
+        """Return the frame around ``bounds`` for a pyramid of ``levels`` levels (one top tile if empty)."""
         if levels < 1:
             raise ValueError(f"a pyramid has at least one level, got {levels}")
         step = tile << (levels - 1)
@@ -88,7 +91,7 @@ class Frame:
         return self.window.height // size, self.window.width // size
 
     def tile_window(self, level: int, col: int, row: int) -> Window:
-        """The level-``level`` pixel window of tile ``(col, row)`` (level pixels = world // 2**level).
+        """Return the level-``level`` pixel window of tile ``(col, row)`` (level pixels = world // 2**level).
 
         Raises
         ------
@@ -108,6 +111,7 @@ class Frame:
         )
 
     def to_dict(self) -> dict[str, object]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {"window": self.window.to_dict(), "levels": self.levels, "tile": self.tile}
 
     def written_grid(self, written: Iterable[Window]) -> np.ndarray:
@@ -142,10 +146,10 @@ class Frame:
 
 
 def encode_tile(pixels: np.ndarray, fmt: str) -> bytes:
-    """``pixels`` (H, W, 3|4) uint8 as PNG (fast zlib level) or JPEG (quality 90, 4:4:4).
+    r"""``pixels`` (H, W, 3|4) uint8 as PNG (fast zlib level) or JPEG (quality 90, 4:4:4).
 
     >>> encode_tile(np.zeros((2, 2, 3), np.uint8), "png")[:4]
-    b'\\x89PNG'
+    b'\x89PNG'
     """
     if fmt == "png":
         return encode_png(pixels)
@@ -158,7 +162,7 @@ def encode_tile(pixels: np.ndarray, fmt: str) -> bytes:
 
 @cache
 def blank_png() -> bytes:
-    """A 1x1 transparent PNG, served for tiles wholly outside the canvas bounds."""
+    """Return a 1x1 transparent PNG, served for tiles wholly outside the canvas bounds."""
     return encode_tile(np.zeros((1, 1, 4), np.uint8), "png")
 
 

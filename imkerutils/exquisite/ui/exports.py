@@ -26,16 +26,18 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import ExportBusyError, OutOfBoundsError
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
 from imkerutils.exquisite.ui.requests import BadRequestError
 from imkerutils.tiling.window import Window, intersection
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 __all__ = ["EXPORT_FORMATS", "ExportJob", "ExportRequest", "Exports", "parse_export"]
 
@@ -100,9 +102,11 @@ class ExportJob:
 
     @property
     def active(self) -> bool:
+        """Return whether the export is queued or running."""
         return self.status in ("queued", "running")
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the job as the page shows it (JSON)."""
         r = self.region
         return {
             "id": self.id,
@@ -213,6 +217,7 @@ class Exports:
                 job.path.unlink(missing_ok=True)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
+        """Return export job ``job_id`` as JSON, or ``None`` if there is none."""
         with self._lock:
             job = self._jobs.get(job_id)
             return None if job is None else job.to_dict()

@@ -53,11 +53,12 @@ class PlainError:
     status: int = 400
 
     def to_dict(self) -> dict[str, str]:
+        """Return the error as the page shows it (JSON)."""
         return {"kind": self.kind, "title": self.title, "detail": self.detail}
 
 
 def key_variables() -> list[str]:
-    """The environment variables whose values :func:`redact` removes.
+    """Return the environment variables whose values :func:`redact` removes.
 
     ``OPENAI_API_KEY`` always, and the ``api_key_env`` of every
     :class:`GeneratorBase` subclass defined so far (a generator whose class was
@@ -104,7 +105,7 @@ _PLAIN: tuple[tuple[str, str, int, type[BaseException] | tuple[type[BaseExceptio
 
 
 def explain(exc: BaseException) -> PlainError:
-    """The plain-words message for ``exc`` (unexpected errors get a generic one; see the server log)."""
+    """Return the plain-words message for ``exc`` (unexpected errors get a generic one; see the server log)."""
     detail = redact(str(exc))
     if isinstance(exc, AuthenticationGeneratorError):
         return PlainError("api_key", "Missing or invalid API key", detail)

@@ -5,7 +5,8 @@ not a number) and within limits; anything else raises
 :class:`BadRequestError` with a message naming the field.
 
 >>> parse_grow({"directions": ["right"], "prompt": "a harbour"}, generators={"mock"}, seams={"exact"})
-GrowRequest(directions=('right',), steps=1, prompt='a harbour', generator='mock', seed=0, seam='exact')
+GrowRequest(directions=(<Direction.RIGHT: 'right'>,), steps=1, prompt='a harbour', generator='mock', seed=0,
+            seam='exact')
 >>> parse_grow({"directions": []}, generators={"mock"}, seams={"exact"})
 Traceback (most recent call last):
 ...
@@ -15,21 +16,24 @@ imkerutils.errors.BadRequestError: directions must be a non-empty list of right,
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import BadRequestError
+from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
 
 __all__ = [
     "DIRECTIONS",
     "MAX_BODY_BYTES",
+    "MAX_CANDIDATES",
     "MAX_PROMPT_CHARS",
+    "MAX_REGION_PX",
     "MAX_SEED",
     "MAX_STEPS",
-    "MAX_CANDIDATES",
-    "MAX_REGION_PX",
     "SNAP_PX",
     "AcceptRequest",
     "BadRequestError",
@@ -44,7 +48,7 @@ __all__ = [
     "snap_region",
 ]
 
-DIRECTIONS = ("right", "left", "up", "down")
+DIRECTIONS = tuple(d.value for d in Direction)  # right, left, up, down
 MAX_STEPS = 32
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**32 - 1
@@ -55,7 +59,7 @@ MAX_BODY_BYTES = 16 * 1024
 class GrowRequest:
     """A validated ``POST /api/grow`` body."""
 
-    directions: tuple[str, ...]
+    directions: tuple[Direction, ...]
     steps: int
     prompt: str
     generator: str
@@ -63,8 +67,9 @@ class GrowRequest:
     seam: str
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
-            "directions": list(self.directions),
+            "directions": [d.value for d in self.directions],
             "steps": self.steps,
             "prompt": self.prompt,
             "generator": self.generator,
@@ -74,7 +79,7 @@ class GrowRequest:
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
-    """The JSON object in ``body`` (UTF-8)."""
+    """Return the JSON object in ``body`` (UTF-8)."""
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -104,7 +109,8 @@ def _choice(data: Mapping[str, Any], name: str, default: str, choices: Collectio
     return value
 
 
-def _directions(data: Mapping[str, Any]) -> tuple[str, ...]:
+def _directions(data: Mapping[str, Any]) -> tuple[Direction, ...]:
+    """Return the body's directions, parsed here once (the pipeline takes :class:`Direction`)."""
     directions = data.get("directions")
     if (
         not isinstance(directions, list)
@@ -114,7 +120,7 @@ def _directions(data: Mapping[str, Any]) -> tuple[str, ...]:
         raise BadRequestError("directions must be a non-empty list of right, left, up, down")
     if len(set(directions)) != len(directions):
         raise BadRequestError(f"directions must not repeat, got {directions!r}")
-    return tuple(directions)
+    return tuple(Direction(d) for d in directions)
 
 
 def _prompt(data: Mapping[str, Any]) -> str:
@@ -167,7 +173,7 @@ class GenerateRequest:
     """
 
     region: Window | None
-    directions: tuple[str, ...]
+    directions: tuple[Direction, ...]
     by: int
     along: tuple[int, int] | None
     candidates: int
@@ -178,10 +184,11 @@ class GenerateRequest:
     steps: int = 1  # staged generation is always one step (one proposal)
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "kind": "generate",
             "region": None if self.region is None else _xywh(self.region),
-            "directions": list(self.directions),
+            "directions": [d.value for d in self.directions],
             "by": self.by,
             "along": None if self.along is None else list(self.along),
             "candidates": self.candidates,
@@ -202,6 +209,7 @@ class AcceptRequest:
     steps: int = 1
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
             "kind": "accept",
             "proposal": self.proposal,
@@ -225,7 +233,7 @@ def _snap(value: int, edges: Collection[int]) -> int:
 
 
 def snap_region(region: Window, bounds: Window) -> Window:
-    """A drawn box snapped to what the generator plans with: edges on the 64-px grid or on the canvas's edges.
+    """Return a drawn box snapped to what the generator plans with: edges on the 64-px grid or on the canvas's edges.
 
     >>> snap_region(Window(10, 1000, 300, 200), Window(0, 0, 1000, 1000))
     Window(row_off=0, col_off=1000, height=320, width=216)
@@ -242,7 +250,7 @@ def snap_region(region: Window, bounds: Window) -> Window:
 
 
 def _next(value: int, edges: Collection[int]) -> int:
-    """The first grid line or edge after ``value`` (a box drawn too thin to snap keeps one cell)."""
+    """Return the first grid line or edge after ``value`` (a box drawn too thin to snap keeps one cell)."""
     return min(e for e in ((value // SNAP_PX + 1) * SNAP_PX, *edges) if e > value)
 
 
@@ -263,10 +271,13 @@ def parse_generate(
     seams: Collection[str],
     default_generator: str = "mock",
 ) -> GenerateRequest:
-    """Check a plan / generate body: ``region`` {x, y, width, height}, or ``directions`` [one or more] with
-    ``by`` and (one direction) ``along`` [start, length]; and ``candidates``, ``prompt``, ``generator``,
-    ``seed``, ``seam``.  A region is snapped with :func:`snap_region` against ``bounds`` unless ``snap`` is
-    false (trying more candidates of a staged region keeps that region exactly)."""
+    """Check a plan / generate body and return it parsed.
+
+    The body holds ``region`` {x, y, width, height}, or ``directions`` [one or more] with ``by`` and (one
+    direction) ``along`` [start, length]; and ``candidates``, ``prompt``, ``generator``, ``seed``, ``seam``.
+    A region is snapped with :func:`snap_region` against ``bounds`` unless ``snap`` is
+    false (trying more candidates of a staged region keeps that region exactly).
+    """
     _check_keys(
         data, ("region", "snap", "directions", "by", "along", "candidates", "prompt", "generator", "seed", "seam")
     )
@@ -276,7 +287,7 @@ def parse_generate(
     if ("region" in data) == ("directions" in data):
         raise BadRequestError("give either region (a drawn box) or directions (an edge to grow), not both")
     region: Window | None = None
-    directions: tuple[str, ...] = ()
+    directions: tuple[Direction, ...] = ()
     along: tuple[int, int] | None = None
     if "region" in data:
         if "by" in data or "along" in data:

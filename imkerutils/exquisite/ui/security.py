@@ -29,13 +29,17 @@ import ipaddress
 import re
 import secrets
 import socket
-from collections.abc import Collection
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "TOKEN_PARAM",
@@ -85,12 +89,12 @@ def needs_token(bind: str) -> bool:
 
 
 def new_token() -> str:
-    """A fresh random access token (256 bits, URL-safe)."""
+    """Return a fresh random access token (256 bits, URL-safe)."""
     return secrets.token_urlsafe(_TOKEN_BYTES)
 
 
 def cookie_name(port: int | None) -> str:
-    """The name of the token cookie: per port, as cookies ignore ports and two servers may share a host.
+    """Return the name of the token cookie: per port, as cookies ignore ports and two servers may share a host.
 
     >>> cookie_name(8765), cookie_name(None)
     ('imkerutils-ui-8765', 'imkerutils-ui')
@@ -117,7 +121,7 @@ def allowed_hosts(bind: str) -> set[str]:
 
 
 def host_name(host_header: str) -> str | None:
-    """The host name in a ``Host`` header (no port, no IPv6 brackets), or None if malformed."""
+    """Return the host name in a ``Host`` header (no port, no IPv6 brackets), or None if malformed."""
     try:
         parts = urlsplit("//" + host_header)
         _ = parts.port  # raises ValueError on a bad port
@@ -152,6 +156,7 @@ class GuardMiddleware:
         self.hosts = {h.lower().strip("[]") for h in hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection: check its Host, then add the headers to the response."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -199,6 +204,7 @@ class TokenMiddleware:
         self._token = token.encode("utf-8")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection: let it through with the token or its cookie, else 401."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -12,13 +12,16 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+from typing_extensions import override
 
 from imkerutils.errors import ServerStartError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import uvicorn
     from starlette.types import ASGIApp
 
@@ -28,7 +31,7 @@ _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port=0``: any free port)."""
+    """Return a listening TCP socket on ``host:port`` (``port=0``: any free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -61,6 +64,7 @@ class RedactTokens(logging.Filter):
     (True, 'GET /?token=[redacted]&v=1 HTTP/1.1')
     """
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = _TOKEN_IN_QUERY.sub(r"\1[redacted]", record.msg)

@@ -99,7 +99,7 @@ def _problem(exc: BaseException) -> PlainError:
 
 
 def _fresh(data: Any, status: int = 200, location: str | None = None) -> JSONResponse:
-    """A JSON answer no cache may keep (state changes under it); a 202 names where to poll its job."""
+    """Answer with JSON no cache may keep (state changes under it); a 202 names where to poll its job."""
     headers = {"cache-control": "no-store"}
     if location is not None:
         headers["location"] = location
@@ -136,7 +136,7 @@ def _guarded(handler: Handler) -> Handler:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    """The JSON object of a state-changing request from this server's own page (403/415/413/400 otherwise)."""
+    """Return the JSON object of a state-changing request from this server's own page (403/415/413/400 otherwise)."""
     if not is_same_origin(request.headers, request.url.scheme):
         raise _HTTPProblem(
             PlainError(
@@ -174,7 +174,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
 def create_app(
     session: CanvasSession, *, hosts: Collection[str] = LOOPBACK_NAMES, token: str | None = None
 ) -> Starlette:
-    """The ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use.
+    """Return the ASGI app serving ``session``'s canvas; ``hosts`` are the host names browsers may use.
 
     With a ``token`` every request must carry it (see :class:`~imkerutils.exquisite.ui.security.TokenMiddleware`);
     a server listening beyond loopback must have one.

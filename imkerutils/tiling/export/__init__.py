@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import ExportFormatError
 from imkerutils.tiling.export._atomic import atomic_output
 from imkerutils.tiling.export._plan import Format, plan_levels, plan_region
 from imkerutils.tiling.export._remote import remote_output, storage_options_for
 from imkerutils.tiling.export._source import CanvasSource, Progress, ProgressArg
-from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from imkerutils.tiling.window import Window
 
 __all__ = [
     "CanvasSource",
@@ -45,7 +47,7 @@ def formats() -> list[Format]:
 
 
 def format_for(path: str | os.PathLike[str]) -> Format:
-    """The format an output path's extension asks for.
+    """Return the format an output path's extension asks for.
 
     >>> format_for("world.ome.zarr").name, format_for("a.TIF").name
     ('OME-Zarr', 'TIFF')

@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import ExportExistsError, ExportWriteError, ImkerError
 from imkerutils.tiling.atomicfile import partial_name, publish, remove, remove_stale_partials, sync_dir, sync_tree
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["atomic_output", "write_error"]
 

@@ -14,6 +14,8 @@ whole (rename on a disk, one PUT on object storage), so a read sees the old
 or the new chunk.
 
 >>> from imkerutils.testing.source import ArraySource
+>>> from imkerutils.tiling.export._plan import LevelRegion
+>>> from imkerutils.tiling.window import Window
 >>> source = ArraySource(np.zeros((64, 64, 3), np.uint8), tile=64)
 >>> LevelChunks.find(source, LevelRegion(0, Window(0, 0, 64, 64)), 64) is None  # no Zarr arrays behind it
 True
@@ -21,20 +23,21 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
-from imkerutils.tiling.export._plan import LevelRegion
 from imkerutils.tiling.frame import ChunkProjection, Frame, project
 from imkerutils.tiling.rawstore import RawStore
-from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from imkerutils.tiling.export._plan import LevelRegion
     from imkerutils.tiling.export._source import CanvasSource
+    from imkerutils.tiling.window import Window
 
 __all__ = ["ZSTD_DEFAULT_LEVEL", "ChunkStep", "LevelChunks"]
 
@@ -43,7 +46,7 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _zstd_level(array: Any) -> int | None:
-    """The zstd level of ``array``'s chunks if they are plain zstd frames of chunky bytes, else ``None``."""
+    """Return the zstd level of ``array``'s chunks if they are plain zstd frames of chunky bytes, else ``None``."""
     from zarr.codecs import BytesCodec, TransposeCodec, ZstdCodec
 
     meta = array.metadata
@@ -85,7 +88,7 @@ class LevelChunks:
 
     @classmethod
     def find(cls, canvas: CanvasSource, region: LevelRegion, tile: int) -> LevelChunks | None:
-        """The chunks of ``region`` if its pixels are a canvas level's and its tiles can be whole chunks."""
+        """Return the chunks of ``region`` if its pixels are a canvas level's and its tiles can be whole chunks."""
         window, level = region.window, region.level
         if (
             region.offset != (0, 0)
@@ -108,7 +111,7 @@ class LevelChunks:
         return cls(array, RawStore(array.store), tile, channels, frame, level, area, zstd_level, int(array.fill_value))
 
     def walk(self, band: Window) -> list[ChunkStep]:
-        """The chunks level window ``band`` touches, row-major, through the frame's one iterator.
+        """Return the chunks level window ``band`` touches, row-major, through the frame's one iterator.
 
         Each step is :func:`~imkerutils.tiling.frame.project`'s projection of one world tile with the
         store key of its chunk when the whole chunk is the export tile (a complete projection inside the
@@ -125,7 +128,7 @@ class LevelChunks:
         return out
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        """Stored bytes of the chunks under ``keys`` (``None``: never written, all background)."""
+        """Return the stored bytes of the chunks under ``keys`` (``None``: never written, all background)."""
         data = self.raw.get_many(keys)
         for key, d in zip(keys, data, strict=True):
             if d is not None and not d.startswith(_ZSTD_MAGIC):

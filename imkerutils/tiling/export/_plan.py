@@ -13,7 +13,6 @@ Compression(name='zstd', level=3)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,8 @@ from imkerutils.errors import ExportFormatError, InvalidWindowError, OutOfBounds
 from imkerutils.tiling.window import Window, intersection
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from imkerutils.tiling.export._source import CanvasSource
 
 __all__ = ["Compression", "Format", "LevelRegion", "level_window", "parse_compression", "plan_levels", "plan_region"]
@@ -62,7 +63,7 @@ class LevelRegion:
 
 
 def level_window(world: Window, level: int) -> Window:
-    """The level-``level`` pixel window covering world window ``world`` (start floored, end ceiled)."""
+    """Return the level-``level`` pixel window covering world window ``world`` (start floored, end ceiled)."""
     f = 2**level
     return Window.from_bounds(world.row_off // f, world.col_off // f, -(-world.row_end // f), -(-world.col_end // f))
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,8 @@ from imkerutils.errors import ExportExistsError, ExportWriteError, ImkerError
 from imkerutils.tiling.export._atomic import write_error
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from imkerutils.tiling.export._source import CanvasSource
 
 __all__ = ["output_size", "remote_output", "storage_options_for"]

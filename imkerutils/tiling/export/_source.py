@@ -12,6 +12,7 @@ coarsest level, still a band at a time.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -81,7 +82,7 @@ class CanvasSource(Protocol):
 
     @property
     def storage_options(self) -> dict[str, Any]:
-        """fsspec options of ``location`` (an output on the same kind of store reuses them)."""
+        """Fsspec options of ``location`` (an output on the same kind of store reuses them)."""
 
     @property
     def frame(self) -> Frame | None:
@@ -91,7 +92,7 @@ class CanvasSource(Protocol):
         """``bounds`` in level-``level`` pixels (start floored, end ceiled)."""
 
     def level_array(self, level: int) -> zarr.Array[Any] | None:
-        """The Zarr array holding level ``level``'s chunks, or ``None`` (not built, stale, or no arrays at all)."""
+        """Return the Zarr array of level ``level``'s chunks, or ``None`` (not built, stale, or no arrays at all)."""
 
     def read(self, window: Window, level: int = 0) -> np.ndarray:
         """Pixels of ``window`` (level pixels) as ``(height, width, channels)`` uint8, background outside the bounds."""
@@ -187,7 +188,7 @@ def bands(window: Window, rows: int, cols: int | None = None, *, align: int | No
         edges.append(min(window.row_end, edges[-1] + rows))
     return [
         piece
-        for top, bottom in zip(edges, edges[1:], strict=False)
+        for top, bottom in itertools.pairwise(edges)
         for piece in subdivide(Window.from_bounds(top, window.col_off, bottom, window.col_end), bottom - top, cols)
     ]
 

@@ -26,7 +26,7 @@ from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, par
 from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched
 from imkerutils.tiling.ngff import ome_attributes, pixel_centre_transforms
 
-__all__ = ["FORMAT", "COMPRESSIONS", "SUFFIXES", "ome_metadata", "prepare", "write"]
+__all__ = ["COMPRESSIONS", "FORMAT", "SUFFIXES", "ome_metadata", "prepare", "write"]
 
 SUFFIXES = (".ome.zarr",)
 COMPRESSIONS: dict[str, tuple[int, int] | None] = {"zstd": (1, 22), "deflate": (0, 9), "none": None}
@@ -39,7 +39,7 @@ def prepare(mode: str, levels: list[LevelRegion], compression: str | None) -> Co
 
 
 def ome_metadata(levels: list[LevelRegion], mode: str, name: str) -> dict[str, Any]:
-    """The group's ``ome`` attribute for ``levels`` of a ``mode`` ("RGB"/"RGBA") image.
+    """Return the group's ``ome`` attribute for ``levels`` of a ``mode`` ("RGB"/"RGBA") image.
 
     >>> from imkerutils.tiling.window import Window
     >>> md = ome_metadata([LevelRegion(0, Window(-3, 5, 4, 4)), LevelRegion(1, Window(-2, 2, 2, 2))], "RGB", "x")

@@ -35,16 +35,18 @@ import os
 import struct
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from imkerutils.errors import ExportSizeError
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
 from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched, usable_cores
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
 
 __all__ = ["FORMAT", "MAX_SIDE", "SUFFIXES", "adler32_combine", "prepare", "write", "write_png"]
 
@@ -64,7 +66,7 @@ _MAX_CHUNK = 2**31 - 1
 
 
 def adler32_combine(adler1: int, adler2: int, len2: int) -> int:
-    """The Adler-32 of ``A + B`` from ``adler32(A)``, ``adler32(B)`` and ``len(B)`` (zlib's ``adler32_combine``).
+    """Return the Adler-32 of ``A + B`` from ``adler32(A)``, ``adler32(B)`` and ``len(B)`` (zlib's ``adler32_combine``).
 
     >>> a, b = b"hello ", b"world"
     >>> adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(a + b)
@@ -78,7 +80,7 @@ def adler32_combine(adler1: int, adler2: int, len2: int) -> int:
 
 
 def _zlib_header(level: int) -> bytes:
-    """The two-byte zlib header (deflate, 32 KiB window) with the level hint zlib itself would write."""
+    """Return the two-byte zlib header (deflate, 32 KiB window) with the level hint zlib itself would write."""
     cmf = 0x78
     flevel = 0 if level < 2 else 1 if level < 6 else 2 if level == 6 else 3
     flg = flevel << 6

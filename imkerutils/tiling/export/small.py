@@ -10,7 +10,7 @@ canvas cannot be exported to it.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from imkerutils.errors import ExportFormatError, ExportSizeError
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
 from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched
 from imkerutils.tiling.imageio import MAX_PIXELS
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["JPEG", "JPEG_MAX_SIDE", "WEBP", "WEBP_MAX_SIDE"]
 

@@ -109,7 +109,8 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, Part]:
     chunks = body.split(delimiter)
     assert chunks[-1].strip() in (b"--", b""), "multipart body must end with the closing delimiter"
     for chunk in chunks[1:-1]:
-        assert chunk.startswith(b"\r\n") and chunk.endswith(b"\r\n")
+        assert chunk.startswith(b"\r\n")
+        assert chunk.endswith(b"\r\n")
         head, _, data = chunk[2:-2].partition(b"\r\n\r\n")
         headers = HeaderParser().parsestr(head.decode("utf-8"))
         name = headers.get_param("name", header="content-disposition")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any, ClassVar
-
-import pytest
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import imkerutils
 from imkerutils.exquisite.api import Capabilities, capabilities
@@ -15,6 +13,9 @@ from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.api.openai_ import OpenAIGenerator
 from imkerutils.exquisite.pipeline.grow import tile_worst_case_usd
 from imkerutils.testing.generators import GeneratorConformance
+
+if TYPE_CHECKING:
+    import pytest
 
 PACKAGE = Path(imkerutils.__file__).parent
 CAPABILITIES = {"deterministic", "needs_network", "max_concurrency", "api_key_env", "max_cost_per_tile_usd"}
@@ -56,7 +57,8 @@ class KeyedPlugin(GeneratorBase):
 
 def test_a_protocol_only_plugin_gets_the_documented_defaults() -> None:
     gen = ProtocolOnly()
-    assert isinstance(gen, TileGenerator) and not isinstance(gen, GeneratorBase)
+    assert isinstance(gen, TileGenerator)
+    assert not isinstance(gen, GeneratorBase)
     assert capabilities(gen) == capabilities(ProtocolOnly) == Capabilities("protocol-only", True, False, 3, None)
     assert capabilities(gen).missing_key({}) is None  # no key declared: never refused for one
     assert tile_worst_case_usd(gen) == 0.0  # offline: free
@@ -89,8 +91,9 @@ class TestProtocolOnlyConformance(GeneratorConformance):
 
 def _probes(path: Path) -> list[str]:
     """``getattr`` / ``hasattr`` calls in ``path`` that name a generator capability."""
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    return [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
@@ -98,9 +101,8 @@ def _probes(path: Path) -> list[str]:
             and len(node.args) >= 2
             and isinstance(node.args[1], ast.Constant)
             and node.args[1].value in CAPABILITIES
-        ):
-            out.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)}")
-    return out
+        )
+    ]
 
 
 def test_no_module_probes_a_generator_capability() -> None:

@@ -36,7 +36,8 @@ def test_a_generator_without_declarations_gets_the_defaults() -> None:
 def test_built_ins_declare_their_capabilities() -> None:
     assert all(issubclass(c, GeneratorBase) for c in (MockGenerator, LocalGenerator, OpenAIGenerator))
     assert OpenAIGenerator.api_key_env == "OPENAI_API_KEY"
-    assert MockGenerator.api_key_env is None and LocalGenerator.api_key_env is None
+    assert MockGenerator.api_key_env is None
+    assert LocalGenerator.api_key_env is None
     assert (MockGenerator.max_concurrency, LocalGenerator.max_concurrency, OpenAIGenerator.max_concurrency) == (
         16,
         2,

@@ -101,17 +101,21 @@ def test_class_attributes_and_registry() -> None:
     assert LocalGenerator.max_concurrency == 2
     assert generator_class("local") is LocalGenerator
     params = LocalGenerator(patch_size=32, overlap=8).params()
-    assert params["patch_size"] == 32 and params["overlap"] == 8
+    assert params["patch_size"] == 32
+    assert params["overlap"] == 8
 
 
 @pytest.mark.parametrize("gradient_domain", [True, False])
 def test_result_fields_and_kept_pixels(gradient_domain: bool) -> None:
     request = right_request(pink(SIZE, HALF, 1))
     result = LocalGenerator(gradient_domain=gradient_domain).generate(request)
-    assert result.usage is None and result.cost_usd == 0.0
-    assert result.image.shape == (SIZE, SIZE, 3) and result.image.dtype == np.uint8
+    assert result.usage is None
+    assert result.cost_usd == 0.0
+    assert result.image.shape == (SIZE, SIZE, 3)
+    assert result.image.dtype == np.uint8
     np.testing.assert_array_equal(result.image[:, :HALF], request.reference[:, :HALF])
-    assert result.metadata["patch_size"] == 32 and result.metadata["patches"] > 0
+    assert result.metadata["patch_size"] == 32
+    assert result.metadata["patches"] > 0
     # the new half is not the edge-replicated hint
     assert (result.image[:, HALF:] != request.reference[:, HALF:]).any(axis=-1).mean() > 0.8
     if not gradient_domain:  # plain quilting copies real pixels: every new colour occurs in the band
@@ -185,7 +189,8 @@ def test_noisy_stripes_keep_their_period() -> None:
     lags = np.arange(1, 40)
     corr = np.array([(rows[:, :-lag] * rows[:, lag:]).mean() for lag in lags]) / (rows * rows).mean()
     peaks = [lag for i, lag in enumerate(lags[1:-1], 1) if corr[i] > max(corr[i - 1], corr[i + 1])]
-    assert peaks[0] == period and corr[period - 1] > 0.5  # the first peak, and a strong one
+    assert peaks[0] == period
+    assert corr[period - 1] > 0.5
 
 
 def test_structure_continues_across_the_seam() -> None:
@@ -218,7 +223,8 @@ def test_new_pixels_agree_with_kept_pixels_inside_the_generate_half() -> None:
         pairs = [(a, b) for a, b in rng.integers(0, SIZE, (200, 2)) if abs(a - b) > 16]
         random_rows = np.mean([np.abs(o[a, HALF:] - o[b, HALF:]).mean() for a, b in pairs])
         ratios += [np.abs(o[edge, HALF:] - o[edge - 1, HALF:]).mean() / random_rows for edge in (top, bottom)]
-    assert np.median(ratios) < 0.35 and max(ratios) < 0.45
+    assert np.median(ratios) < 0.35
+    assert max(ratios) < 0.45
 
 
 def test_kept_island_inside_the_generate_half() -> None:
@@ -294,7 +300,8 @@ def test_tiny_noise_band_stays_within_its_values() -> None:
     out = LocalGenerator(gradient_domain=False).generate(right_request(band, seed=13)).image
     assert set(np.unique(out).tolist()) == {100, 101}
     smooth = LocalGenerator().generate(right_request(band, seed=13)).image
-    assert smooth.min() >= 99 and smooth.max() <= 102
+    assert smooth.min() >= 99
+    assert smooth.max() <= 102
     assert abs(smooth[:, HALF:].mean() - band.mean()) < 0.2
 
 
@@ -302,7 +309,8 @@ def test_nothing_to_generate_returns_the_reference() -> None:
     ref = pink(64, 64, 14)
     result = LocalGenerator().generate(TileRequest(ref, np.zeros((64, 64), bool), "", 0, Direction.RIGHT, 64))
     np.testing.assert_array_equal(result.image, ref)
-    assert result.metadata["patches"] == 0 and not np.shares_memory(result.image, ref)
+    assert result.metadata["patches"] == 0
+    assert not np.shares_memory(result.image, ref)
 
 
 def test_patch_shrinks_to_fit_a_narrow_band() -> None:
@@ -473,7 +481,8 @@ def test_full_size_tile() -> None:
     band = pink(1024, 512, 18, exponent=2.0)
     request = right_request(band, seed=18)
     out = LocalGenerator().generate(request).image
-    assert out.shape == (1024, 1024, 3) and out.dtype == np.uint8
+    assert out.shape == (1024, 1024, 3)
+    assert out.dtype == np.uint8
     np.testing.assert_array_equal(out[:, :512], band)
     new = out[:, 512:]
     assert detail(new) / detail(band) > 0.5

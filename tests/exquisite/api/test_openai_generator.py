@@ -6,8 +6,8 @@ import base64
 import io
 import json
 import pickle
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -28,6 +28,9 @@ from imkerutils.exquisite.api.base import TileRequest, Usage
 from imkerutils.exquisite.api.openai_ import OpenAIGenerator
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.testing.generators import GeneratorConformance, make_request
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 TINY_BACKOFF = (0.0, 0.0)
 
@@ -136,7 +139,8 @@ def test_usage_and_cost(make_gen) -> None:
 def test_unknown_model_costs_unknown_and_omits_input_fidelity(fake_openai: FakeOpenAI, make_gen) -> None:
     result = make_gen(model="gpt-image-test-unpriced").generate(flat_request())
     assert result.cost_usd is None
-    assert result.usage is not None and result.usage.output_tokens == 4160
+    assert result.usage is not None
+    assert result.usage.output_tokens == 4160
     seen = fake_openai.requests[0]
     assert seen.field("model") == "gpt-image-test-unpriced"
     assert "input_fidelity" not in seen.parts
@@ -145,7 +149,8 @@ def test_unknown_model_costs_unknown_and_omits_input_fidelity(fake_openai: FakeO
 def test_missing_usage_means_cost_unknown(fake_openai: FakeOpenAI, make_gen) -> None:
     fake_openai.usage = None
     result = make_gen().generate(flat_request())
-    assert result.usage is None and result.cost_usd is None
+    assert result.usage is None
+    assert result.cost_usd is None
 
 
 def test_rate_limit_then_success_is_retried(fake_openai: FakeOpenAI, make_gen, delays: list[float]) -> None:
@@ -180,7 +185,8 @@ def test_unusable_retry_after_falls_back_to_backoff(
 ) -> None:
     fake_openai.push(Reply(429, error_json("slow down"), headers={"retry-after": value}))
     make_gen(backoff=(1.0, 30.0)).generate(flat_request())
-    assert len(delays) == 1 and 0.5 <= delays[0] < 1.0
+    assert len(delays) == 1
+    assert 0.5 <= delays[0] < 1.0
 
 
 def test_concurrent_calls_share_one_client(fake_openai: FakeOpenAI, make_gen) -> None:
@@ -276,7 +282,8 @@ def test_rejected_key_is_not_retried_and_not_echoed(fake_openai: FakeOpenAI, mak
         make_gen().generate(flat_request())
     assert len(fake_openai.requests) == 1
     assert "Incorrect API key" not in str(info.value)
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
 
 
 @pytest.mark.parametrize("status", [403, 404, 400, 422])
@@ -334,7 +341,7 @@ def test_key_and_base_url_from_the_environment(fake_openai: FakeOpenAI, monkeypa
 
 
 def test_missing_key_fails_before_any_request(fake_openai: FakeOpenAI) -> None:
-    with pytest.raises(AuthenticationGeneratorError, match="no OpenAI API key.*OPENAI_API_KEY"):
+    with pytest.raises(AuthenticationGeneratorError, match=r"no OpenAI API key.*OPENAI_API_KEY"):
         OpenAIGenerator(base_url=fake_openai.base_url)
     assert fake_openai.requests == []
 

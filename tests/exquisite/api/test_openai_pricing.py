@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from imkerutils.errors import PriceTableError
 from imkerutils.exquisite.api.base import Usage
 from imkerutils.exquisite.api.pricing import ModelPrice, cost_usd, load_price_table, price_table
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_packaged_table_is_dated_and_sourced() -> None:

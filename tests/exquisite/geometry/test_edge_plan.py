@@ -85,7 +85,8 @@ def test_tile_band_and_write_windows_fit_together(inputs):
         assert t.direction is d
         # The only canvas content a tile sees is its band, clipped to the bounds.
         assert intersection(t.tile_window, bounds) == t.band_window
-        assert bounds.contains(t.band_window) and t.tile_window.contains(t.band_window)
+        assert bounds.contains(t.band_window)
+        assert t.tile_window.contains(t.band_window)
         assert t.tile_window.contains(t.write_window)
         assert all(t.tile_window.contains(w) for w in t.context_windows)
         # The band sits on the growing edge, is `band` thick (or the whole canvas) and touches the strip.
@@ -113,7 +114,8 @@ def test_tiles_are_ordered_along_the_edge_first_at_start_last_at_end(inputs):
     )
     starts = [along(t.tile_window)[0] for t in plan.tiles]
     assert [t.index for t in plan.tiles] == list(range(len(plan.tiles)))
-    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    assert starts == sorted(starts)
+    assert len(set(starts)) == len(starts)
     assert starts[0] == along(bounds)[0]
     if len(plan.tiles) > 1:
         assert along(plan.tiles[-1].tile_window)[1] == along(bounds)[1]
@@ -126,7 +128,7 @@ def test_tiles_are_ordered_along_the_edge_first_at_start_last_at_end(inputs):
 
 @given(plan_inputs(small=True))
 def test_generate_mask_is_false_exactly_on_band_and_dependency_pixels(inputs):
-    bounds, d, params = inputs
+    bounds, _d, _params = inputs
     plan = _plan(inputs)
     by_index = {t.index: t for t in plan.tiles}
     for t in plan.tiles:
@@ -135,7 +137,8 @@ def test_generate_mask_is_false_exactly_on_band_and_dependency_pixels(inputs):
         for j in t.depends_on:
             kept |= _inside(by_index[j].write_window, rows, cols)
         mask = t.generate_mask()
-        assert mask.dtype == np.bool_ and mask.shape == t.tile_window.shape
+        assert mask.dtype == np.bool_
+        assert mask.shape == t.tile_window.shape
         np.testing.assert_array_equal(mask, ~kept)
         # Inside the new strip, the tile paints exactly what it writes.
         in_strip = _inside(plan.strip, rows, cols)
@@ -151,7 +154,8 @@ def test_short_edge_paints_past_the_edge_but_never_writes_there():
     assert t.write_window == Window(0, 2000, 300, 512)
     mask = t.generate_mask()
     assert not mask[:300, :512].any()
-    assert mask[:300, 512:].all() and mask[300:].all()
+    assert mask[:300, 512:].all()
+    assert mask[300:].all()
 
 
 def test_canvas_narrower_than_band_paints_outside_it():
@@ -160,7 +164,9 @@ def test_canvas_narrower_than_band_paints_outside_it():
     assert t.tile_window == Window(5, -402, 1024, 1024)
     assert t.band_window == Window(5, 10, 1024, 100)
     mask = t.generate_mask()
-    assert mask[:, :412].all() and not mask[:, 412:512].any() and mask[:, 512:].all()
+    assert mask[:, :412].all()
+    assert not mask[:, 412:512].any()
+    assert mask[:, 512:].all()
 
 
 def test_default_long_edge_layout_phase_a_then_b():
@@ -178,7 +184,9 @@ def test_default_long_edge_layout_phase_a_then_b():
     mask = b.generate_mask()
     # Phase B keeps 256 new rows of each phase-A neighbour and paints the 512-row gap between them.
     assert not mask[:, :512].any()
-    assert not mask[:256, 512:].any() and mask[256:768, 512:].all() and not mask[768:, 512:].any()
+    assert not mask[:256, 512:].any()
+    assert mask[256:768, 512:].all()
+    assert not mask[768:, 512:].any()
     assert [[t.index for t in level] for level in plan.levels()] == [[0, 2], [1]]
 
 
@@ -211,7 +219,8 @@ def test_dag_is_acyclic_and_dependencies_overlap(inputs):
         assert len(t.context_windows) == len(t.depends_on)
         for j, ctx in zip(t.depends_on, t.context_windows, strict=True):
             dep = by_index[j]
-            assert position[j] < position[t.index] and level_of[j] < level_of[t.index]
+            assert position[j] < position[t.index]
+            assert level_of[j] < level_of[t.index]
             assert intersection(dep.tile_window, t.tile_window) is not None
             assert ctx == intersection(dep.write_window, t.tile_window)
         if t.phase == 0:
@@ -247,7 +256,8 @@ def test_left_is_the_mirror_of_right(inputs):
     left = plan_edge(bounds, Direction.LEFT, **params)
     right = plan_edge(mirror(bounds), Direction.RIGHT, **params)
     assert _map_plan(left, lambda w: w) == _map_plan(right, mirror)
-    assert left.strip == mirror(right.strip) and left.new_bounds == mirror(right.new_bounds)
+    assert left.strip == mirror(right.strip)
+    assert left.new_bounds == mirror(right.new_bounds)
 
 
 @given(plan_inputs())
@@ -257,7 +267,8 @@ def test_up_and_down_are_transposes_of_left_and_right(inputs):
         v = plan_edge(bounds, vertical, **params)
         h = plan_edge(transpose(bounds), horizontal, **params)
         assert _map_plan(v, lambda w: w) == _map_plan(h, transpose)
-        assert v.strip == transpose(h.strip) and v.new_bounds == transpose(h.new_bounds)
+        assert v.strip == transpose(h.strip)
+        assert v.new_bounds == transpose(h.new_bounds)
 
 
 @given(plan_inputs(small=True))
@@ -287,7 +298,8 @@ def test_masks_obey_the_mirror_and_transpose_laws(inputs):
 def test_bad_parameters_raise(kwargs, match):
     with pytest.raises(GeometryError, match=match) as info:
         plan_edge(Window(0, 0, 10, 10), "right", **kwargs)
-    assert isinstance(info.value, ImkerError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, ImkerError)
+    assert isinstance(info.value, ValueError)
 
 
 def test_empty_bounds_and_bad_direction_raise():

@@ -31,7 +31,8 @@ def test_new_pixels_cuts_the_write_window_out_of_the_tile():
     px = new_pixels(tile, result)
     assert tile.write_window == Window(-512, 1024, 512, 512)
     assert px.shape == (512, 512, 3)
-    assert px[0, 0, :2].tolist() == [0, 1024 - 768] and px[-1, -1, :2].tolist() == [511, 1535 - 768]
+    assert px[0, 0, :2].tolist() == [0, 1024 - 768]
+    assert px[-1, -1, :2].tolist() == [511, 1535 - 768]
     with pytest.raises(InvalidTileError):
         new_pixels(tile, result[:1000])
 
@@ -42,7 +43,8 @@ def test_compose_keeps_real_pixels():
     generate = np.zeros((4, 4), bool)
     generate[:, 2:] = True
     finished = compose(ref, out, generate)
-    assert finished[:, :2].tolist() == ref[:, :2].tolist() and (finished[:, 2:] == 200).all()
+    assert finished[:, :2].tolist() == ref[:, :2].tolist()
+    assert (finished[:, 2:] == 200).all()
     with pytest.raises(InvalidTileError):
         compose(ref, out.astype(np.int16), generate)
     with pytest.raises(InvalidTileError):

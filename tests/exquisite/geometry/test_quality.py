@@ -73,7 +73,8 @@ def test_banding_power_is_the_profile_variance() -> None:
     img = np.zeros((10, 40))
     img[:, ::4] = 40.0  # column means alternate 40, 0, 0, 0: mean 10, variance 300
     cols, rows = banding_power(img)
-    assert cols == pytest.approx(300, rel=0.01) and rows == 0.0
+    assert cols == pytest.approx(300, rel=0.01)
+    assert rows == 0.0
     rgb = np.repeat(img[..., None], 3, axis=2)
     assert banding_power(rgb) == pytest.approx(banding_power(img))
     rgba = np.concatenate([rgb, np.zeros((10, 40, 1))], axis=2)  # alpha ignored

@@ -28,7 +28,8 @@ def test_edge_fill_replicates_the_bands_last_column_into_the_new_half(channels):
     generate = np.zeros((64, 64), bool)
     generate[:, 32:] = True
     ref = build_reference(tile, generate)
-    assert ref.dtype == np.uint8 and ref.shape == tile.shape
+    assert ref.dtype == np.uint8
+    assert ref.shape == tile.shape
     np.testing.assert_array_equal(ref[:, :32], tile[:, :32])
     np.testing.assert_array_equal(ref[:, 32:], np.repeat(tile[:, 31:32], 32, axis=1))
 
@@ -119,7 +120,8 @@ def test_all_hidden_is_grey_and_nothing_hidden_is_a_copy():
 def test_build_reference_rejects_bad_input(tile, generate, kwargs, error):
     with pytest.raises(error) as info:
         build_reference(tile, generate, **kwargs)
-    assert isinstance(info.value, ImkerError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, ImkerError)
+    assert isinstance(info.value, ValueError)
 
 
 # --- OpenAI RGBA masks --------------------------------------------------------------------------
@@ -128,7 +130,8 @@ def test_build_reference_rejects_bad_input(tile, generate, kwargs, error):
 @given(masks)
 def test_rgba_mask_round_trips(generate):
     rgba = mask_to_openai_rgba(generate)
-    assert rgba.dtype == np.uint8 and rgba.shape == (*generate.shape, 4)
+    assert rgba.dtype == np.uint8
+    assert rgba.shape == (*generate.shape, 4)
     assert (rgba[..., :3] == 0).all()
     np.testing.assert_array_equal(rgba[..., 3], np.where(generate, 0, 255))
     np.testing.assert_array_equal(openai_rgba_to_mask(rgba), generate)
@@ -144,7 +147,8 @@ def test_plan_mask_as_rgba_keeps_the_band():
     (t,) = plan_edge(Window(0, 0, 1024, 600), "left").tiles
     alpha = mask_to_openai_rgba(t.generate_mask())[..., 3]
     # Growing left, the band is the right half of the world-oriented tile.
-    assert (alpha[:, 512:] == 255).all() and (alpha[:, :512] == 0).all()
+    assert (alpha[:, 512:] == 255).all()
+    assert (alpha[:, :512] == 0).all()
 
 
 def test_rgba_conversion_rejects_bad_shapes():

@@ -117,7 +117,8 @@ def test_seam_scores_are_the_same_in_every_direction(d):
     assert got == expected
     assert expected.rows == 80
     assert expected.seam_excess == local_seam_excess(rf[:80], 64)
-    assert expected.band_drift_max == 5.0 and expected.band_drift_mean == 5.0
+    assert expected.band_drift_max == 5.0
+    assert expected.band_drift_mean == 5.0
     assert local_seam_excess(from_right(rf, d), 64, direction=d) == local_seam_excess(rf, 64)
 
 
@@ -131,7 +132,8 @@ def test_seam_rows_skip_neighbours_pixels_and_rows_past_the_edge():
 def test_seam_scores_round_trip_and_defaults():
     tile = _ramp().astype(np.uint8)
     scores = seam_scores(tile, "right", seam_col=64)
-    assert scores.rows == 64 and scores.band_drift_mean is None
+    assert scores.rows == 64
+    assert scores.band_drift_mean is None
     assert SeamScores.from_dict(json.loads(json.dumps(scores.to_dict()))) == scores
 
 

@@ -21,16 +21,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from imkerutils.errors import PermanentGeneratorError, RetryableGeneratorError
 from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.geometry.direction import from_right, to_right
-from imkerutils.exquisite.pipeline import Candidate, Verdict
 from imkerutils.tiling.canvas import Canvas
-from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.pipeline import Candidate, Verdict
+    from imkerutils.tiling.window import Window
 
 __all__ = [
     "BrokenGenerator",
@@ -200,7 +202,7 @@ def noise_image(height: int, width: int, seed: int = 0, channels: int = 3) -> np
 def make_canvas(path: str | Path, image: np.ndarray, *, row: int = 0, col: int = 0) -> Canvas:
     """A new canvas at ``path`` holding ``image`` at world ``(row, col)``."""
     canvas = Canvas.create(path, mode="RGBA" if image.shape[2] == 4 else "RGB")
-    canvas.paste(image, row, col, grow=True)
+    canvas.paste(image, row, col, extend=True)
     return canvas
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ from _generators import PatternGenerator, make_canvas, noise_image
 
 from imkerutils.exquisite.geometry.plan import EdgePlan, plan_edge
 from imkerutils.exquisite.pipeline import GrowSettings, grow_step
-from imkerutils.exquisite.state.record import StepRecord
-from imkerutils.tiling.canvas import Canvas
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.state.record import StepRecord
+    from imkerutils.tiling.canvas import Canvas
 
 # 2400 rows grow right as three tiles: 0 and 2 first (in parallel), then 1 between them, keeping both.
 HEIGHT, WIDTH = 2400, 700
@@ -42,7 +45,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
 def test_the_plan_has_a_dependent_tile(runs: dict[str, Run]) -> None:
     plan = runs["w4"].plan
     assert [t.depends_on for t in plan.tiles] == [(), (0, 2), ()]
-    assert len(runs["w4"].record.tiles) == 3 and len(runs["w4"].generator.calls) == 3
+    assert len(runs["w4"].record.tiles) == 3
+    assert len(runs["w4"].generator.calls) == 3
 
 
 def test_same_seed_gives_the_same_bytes_with_one_or_four_workers(runs: dict[str, Run]) -> None:
@@ -79,7 +83,8 @@ def test_each_request_keeps_the_band_and_the_neighbours_new_pixels(runs: dict[st
     for tile in run.plan.tiles:
         request = run.generator.call_for_seed(seeds[tile.index]).request
         np.testing.assert_array_equal(request.generate, tile.generate_mask())
-        assert request.direction is tile.direction and request.reference.shape == (1024, 1024, 3)
+        assert request.direction is tile.direction
+        assert request.reference.shape == (1024, 1024, 3)
         after = run.canvas.read(tile.tile_window)  # band (unchanged) and every tile's new pixels
         keep = ~request.generate
         np.testing.assert_array_equal(request.reference[keep], after[keep])

@@ -65,7 +65,8 @@ def test_a_step_keeps_the_band_and_writes_only_the_planned_strip(
 
         # growth by exactly 512 px towards the direction (negative offsets for left / up)
         assert canvas.bounds == new_bounds == record.bounds_after
-        assert record.bounds_before == before and record.strip_window == strip
+        assert record.bounds_before == before
+        assert record.strip_window == strip
         assert record.direction is direction
         assert canvas.head == head + 1
         # the band, and all the old content with it, is byte for byte what it was

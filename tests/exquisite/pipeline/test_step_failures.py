@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -20,6 +20,9 @@ from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, grow_step, step_records
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def tree(root: Path) -> dict[str, str]:
@@ -73,7 +76,8 @@ def test_a_bad_tile_fails_the_step_and_leaves_the_canvas_byte_identical(
     generator = BrokenGenerator(kind, good=good)
     with pytest.raises(error) as info:
         grow_step(canvas, "right", generator, GrowSettings(seed=1))
-    assert isinstance(info.value, GeneratorError) and isinstance(info.value, ImkerError)
+    assert isinstance(info.value, GeneratorError)
+    assert isinstance(info.value, ImkerError)
     if error is GeneratorOutputError:
         assert "expected (1024, 1024, 3) uint8" in str(info.value)
     assert generator.attempted == good + 1  # the pipeline retries no generator error (adapters retry their calls)

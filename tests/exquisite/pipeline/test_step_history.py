@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -17,9 +17,13 @@ from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.plan import plan_edge
 from imkerutils.exquisite.pipeline import GrowSettings, canvas_spent_usd, grow, step_records
 from imkerutils.exquisite.prompt.templates import prompt_sha256
-from imkerutils.exquisite.state.record import StepRecord
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from imkerutils.exquisite.state.record import StepRecord
 
 PROMPT = "a red barn at dusk"
 DIRECTIONS = ("right", "down", "left")
@@ -70,7 +74,8 @@ def test_three_steps_leave_three_records_in_order(grown: Grown) -> None:
     for r, expected in zip(
         saved, [Window(0, 0, 700, 1412), Window(0, 0, 1212, 1412), Window(0, -512, 1212, 1924)], strict=True
     ):
-        assert r.bounds_before == bounds and r.bounds_after == expected
+        assert r.bounds_before == bounds
+        assert r.bounds_after == expected
         assert r.strip_window == plan_edge(bounds, r.direction).strip
         bounds = expected
     assert grown.canvas.bounds == bounds
@@ -79,7 +84,8 @@ def test_three_steps_leave_three_records_in_order(grown: Grown) -> None:
 def test_records_hold_the_prompt_the_generator_and_the_seeds(grown: Grown) -> None:
     saved = step_records(grown.canvas)
     for r in saved:
-        assert PROMPT in r.prompt_text and r.user_prompt == PROMPT
+        assert PROMPT in r.prompt_text
+        assert r.user_prompt == PROMPT
         assert r.prompt_sha256 == prompt_sha256(r.template_name, r.template_version, r.prompt_text)
         assert (r.generator_name, r.generator_version) == ("pattern", "1")
         assert r.generator_params == grown.generator.params()
@@ -113,7 +119,8 @@ def test_artifacts_are_pngs_of_the_reference_mask_raw_and_final_tiles(grown: Gro
                 assert rel.startswith("_generated/steps/")
                 path = c.path / rel
                 with Image.open(path) as im:
-                    assert im.format == "PNG" and im.size == (1024, 1024)
+                    assert im.format == "PNG"
+                    assert im.size == (1024, 1024)
                     files[role] = np.asarray(im)
             call = grown.generator.call_for_seed(t.seed)
             origin = (t.tile_window.row_off, t.tile_window.col_off)
@@ -132,13 +139,16 @@ def test_undo_and_redo_restore_the_bytes_of_each_step(grown: Grown, tmp_path: Pa
     assert canvas_sha(c, AROUND) == grown.hashes[3]
     undone = c.undo()
     assert undone.kind == "grow-left"
-    assert len(step_records(c)) == 2 and c.bounds == grown.records[2].bounds_before
+    assert len(step_records(c)) == 2
+    assert c.bounds == grown.records[2].bounds_before
     assert canvas_sha(c, AROUND) == grown.hashes[2]
     c.undo()
-    assert len(step_records(c)) == 1 and canvas_sha(c, AROUND) == grown.hashes[1]
+    assert len(step_records(c)) == 1
+    assert canvas_sha(c, AROUND) == grown.hashes[1]
     c.redo()
     c.redo()
-    assert canvas_sha(c, AROUND) == grown.hashes[3] and c.bounds == grown.canvas.bounds
+    assert canvas_sha(c, AROUND) == grown.hashes[3]
+    assert c.bounds == grown.canvas.bounds
     assert [without_timings(r) for r in step_records(c)] == [without_timings(r) for r in grown.records]
     assert c.verify().ok
 
@@ -151,7 +161,8 @@ def test_growing_in_several_runs_gives_the_bytes_of_one_run(tmp_path: Path) -> N
     several = make_canvas(tmp_path / "several.zarr", image)
     grow(several, ["right"], PatternGenerator(), GrowSettings(seed=5, save_artifacts=False), steps=2)
     reopened = Canvas.open(several.path)
-    assert reopened.bounds == several.bounds and reopened.head == several.head
+    assert reopened.bounds == several.bounds
+    assert reopened.head == several.head
     assert [r.to_dict() for r in step_records(reopened)] == [r.to_dict() for r in step_records(several)]
     grow(reopened, ["right"], PatternGenerator(), GrowSettings(seed=5, save_artifacts=False))
     assert reopened.bounds == one.bounds == Window(0, 0, 300, 400 + 3 * 512)
@@ -173,7 +184,8 @@ def test_the_budget_refuses_the_step_that_could_exceed_it_before_generating(
     head = canvas.head
     with pytest.raises(BudgetExceededError, match=r"\$0.25"):
         grow(canvas, ["right"], generator, once, steps=3, budget_usd=0.50)
-    assert canvas.head == head + 2 and len(generator.calls) == 2  # the third step never reached the generator
+    assert canvas.head == head + 2
+    assert len(generator.calls) == 2
     records = step_records(canvas)
     assert [r.cost_usd for r in records] == [0.25, 0.25]
     assert [t.cost_usd for r in records for t in r.tiles] == [0.25, 0.25]
@@ -182,18 +194,23 @@ def test_the_budget_refuses_the_step_that_could_exceed_it_before_generating(
     token, bounds = canvas.state_token, canvas.bounds
     with pytest.raises(BudgetExceededError):
         grow(canvas, ["right"], generator, once, budget_usd=0.74)  # $0.24 left
-    assert len(generator.calls) == 2 and canvas.state_token == token and canvas.bounds == bounds
+    assert len(generator.calls) == 2
+    assert canvas.state_token == token
+    assert canvas.bounds == bounds
 
     # the worst case counts every allowed retry and candidate: 3 attempts x 2 candidates x $0.25
     with pytest.raises(BudgetExceededError, match=r"\$1.50"):
         grow(canvas, ["right"], generator, GrowSettings(max_retries=2, candidates=2), budget_usd=1.99)
-    assert len(generator.calls) == 2 and canvas.state_token == token
+    assert len(generator.calls) == 2
+    assert canvas.state_token == token
 
     grow(canvas, ["right"], generator, once, budget_usd=0.75)  # an exact fit is allowed
-    assert len(generator.calls) == 3 and canvas_spent_usd(canvas) == pytest.approx(0.75)
+    assert len(generator.calls) == 3
+    assert canvas_spent_usd(canvas) == pytest.approx(0.75)
 
 
 def test_a_free_generator_runs_on_a_zero_budget(tmp_path: Path) -> None:
     canvas = make_canvas(tmp_path / "free.zarr", noise_image(300, 400, seed=2))
     (record,) = grow(canvas, ["up"], PatternGenerator(), GrowSettings(save_artifacts=False), budget_usd=0.0)
-    assert record.cost_usd == 0.0 and canvas.bounds == Window(-512, 0, 812, 400)
+    assert record.cost_usd == 0.0
+    assert canvas.bounds == Window(-512, 0, 812, 400)

@@ -108,7 +108,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     grown = Canvas.open(root / "grown.zarr")
     grow(grown, ["right"], PatternGenerator(), GrowSettings(**SETTINGS))
     after = State.of(grown)
-    assert after.bounds == Window(0, 0, 600, 1212) and after.head == before.head + 1
+    assert after.bounds == Window(0, 0, 600, 1212)
+    assert after.head == before.head + 1
     return Reference(base.path, before, after)
 
 

@@ -35,7 +35,7 @@ class ForgetfulPattern(PatternGenerator):
 def _peak_of_a_step(path: Path, width: int) -> tuple[float, int]:
     """Peak traced MiB of one ``down`` step over an edge ``width`` px long, and the step's tile count."""
     canvas = make_canvas(path, noise_image(64, 64, seed=1))
-    canvas.paste(noise_image(64, 64, seed=2), 0, width - 64, grow=True)  # bounds: 64 x width
+    canvas.paste(noise_image(64, 64, seed=2), 0, width - 64, extend=True)  # bounds: 64 x width
     tracemalloc.start()
     try:
         grow_step(canvas, "down", ForgetfulPattern(), GrowSettings(prompt="a quay", save_artifacts=True, workers=2))
@@ -66,7 +66,8 @@ def test_artifacts_are_stored_and_the_spool_folder_is_gone(tmp_path: Path) -> No
         assert set(tile.artifacts) == {"reference", "mask", "raw", "final"}
         for key in tile.artifacts.values():
             data = reopened.get_artifact(key)
-            assert data is not None and data.startswith(b"\x89PNG\r\n\x1a\n"), key
+            assert data is not None, key
+            assert data.startswith(b"\x89PNG\r\n\x1a\n"), key
     assert set(Path(tempfile.gettempdir()).glob("imkerutils-artifacts-*")) == before
     # the final tile's new part is what the canvas holds there
     tile = record.tiles[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -17,7 +17,11 @@ from imkerutils.exquisite.geometry.seam import seam_scores
 from imkerutils.exquisite.pipeline import Candidate, GrowSettings, Verdict, grow_step, seam_threshold, step_records
 from imkerutils.exquisite.pipeline.qc import candidate_score
 from imkerutils.tiling.canvas import Canvas
-from imkerutils.tiling.window import Window
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from imkerutils.tiling.window import Window
 
 ACCEPT, RETRY, REJECT = Verdict.ACCEPT, Verdict.RETRY, Verdict.REJECT
 
@@ -51,8 +55,10 @@ def test_retry_twice_then_accept_draws_three_seeds_and_keeps_the_third(one_tile:
     hook, generator = ScriptedQC(RETRY, RETRY, ACCEPT), PatternGenerator()
     record = grow_step(one_tile, "right", generator, GrowSettings(seed=2, qc=hook, max_retries=2))
     seeds = generator.seeds
-    assert len(seeds) == 3 and len(set(seeds)) == 3
-    assert [c.seed for c in hook.seen] == seeds and [c.attempt for c in hook.seen] == [0, 1, 2]
+    assert len(seeds) == 3
+    assert len(set(seeds)) == 3
+    assert [c.seed for c in hook.seen] == seeds
+    assert [c.attempt for c in hook.seen] == [0, 1, 2]
     (tile,) = record.tiles
     assert tile.seed == seeds[2]
     # the two refused candidates are recorded, with their seeds, scores and why
@@ -80,7 +86,8 @@ def test_a_rejected_tile_leaves_the_canvas_untouched(
     with pytest.raises(StepRejectedError, match="unchanged"):
         grow_step(one_tile, "right", generator, GrowSettings(qc=ScriptedQC(*verdicts), max_retries=2))
     assert len(generator.calls) == calls
-    assert tree(one_tile.path) == files and Canvas.open(one_tile.path).state_token == token
+    assert tree(one_tile.path) == files
+    assert Canvas.open(one_tile.path).state_token == token
 
 
 def test_rejecting_the_second_tile_discards_the_first(two_tiles: Canvas) -> None:
@@ -88,8 +95,10 @@ def test_rejecting_the_second_tile_discards_the_first(two_tiles: Canvas) -> None
     hook, generator = ScriptedQC(ACCEPT, REJECT), PatternGenerator()
     with pytest.raises(StepRejectedError):
         grow_step(two_tiles, "right", generator, GrowSettings(qc=hook))
-    assert len(generator.calls) == 2 and [c.tile_index for c in hook.seen] == [0, 1]
-    assert tree(two_tiles.path) == files and two_tiles.bounds == bounds
+    assert len(generator.calls) == 2
+    assert [c.tile_index for c in hook.seen] == [0, 1]
+    assert tree(two_tiles.path) == files
+    assert two_tiles.bounds == bounds
 
 
 def test_best_of_three_keeps_the_candidate_with_the_lowest_score(one_tile: Canvas) -> None:
@@ -102,7 +111,7 @@ def test_best_of_three_keeps_the_candidate_with_the_lowest_score(one_tile: Canva
 
     def score(call) -> float:  # recomputed here, from what the generator returned
         final = apply_seam("exact", compose(pixels, call.image, generate), generate, "right")
-        scores = seam_scores(final, "right", generate=generate, raw=call.image).to_dict()
+        scores = seam_scores(final, "right", generate=generate, raw=call.image)
         return candidate_score(Candidate(0, call.request.seed, 0, final, scores, None))
 
     by_seed = {c.request.seed: score(c) for c in generator.calls}
@@ -110,7 +119,8 @@ def test_best_of_three_keeps_the_candidate_with_the_lowest_score(one_tile: Canva
     best = min(by_seed, key=by_seed.__getitem__)
     assert best != generator.seeds[0]  # so keeping the first candidate drawn would fail this test
     (tile,) = record.tiles
-    assert tile.seed == best and [c.seed for c in hook.seen] == [best]
+    assert tile.seed == best
+    assert [c.seed for c in hook.seen] == [best]
     assert sorted(a.seed for a in record.attempts) == sorted(set(by_seed) - {best})
     assert {a.reason for a in record.attempts} == {"tile 0: best-of-n"}
     np.testing.assert_array_equal(
@@ -124,7 +134,8 @@ def test_seam_threshold_retries_a_seam_above_the_limit(one_tile: Canvas) -> None
         grow_step(one_tile, "right", generator, GrowSettings(qc=seam_threshold(0.0), max_retries=1))
     assert len(generator.calls) == 2
     record = grow_step(one_tile, "right", generator, GrowSettings(qc=seam_threshold(1e9), max_retries=1))
-    assert len(generator.calls) == 3 and record.qc["seam_excess"] > 0.0
+    assert len(generator.calls) == 3
+    assert record.qc["seam_excess"] > 0.0
 
 
 @pytest.mark.parametrize("direction", ["down", "left"])
@@ -147,7 +158,8 @@ def test_feather_changes_only_new_pixels_within_its_width(two_tiles: Canvas, dir
     record = grow_step(
         two_tiles, direction, generator, GrowSettings(seed=6, seam="feather", seam_width=width, save_artifacts=False)
     )
-    assert record.seam_strategy == "feather" and record.seam_params["width"] == width
+    assert record.seam_strategy == "feather"
+    assert record.seam_params["width"] == width
     assert canvas_sha(two_tiles, band) == before
     changed_somewhere = False
     for t in record.tiles:
@@ -167,7 +179,8 @@ def test_an_unknown_seam_strategy_is_refused_before_anything_is_generated(one_ti
     files, generator = tree(one_tile.path), PatternGenerator()
     with pytest.raises(UnknownSeamStrategyError, match="unknown seam strategy 'bogus'; choose one of exact, feather"):
         grow_step(one_tile, "right", generator, GrowSettings(seam="bogus"))
-    assert generator.calls == [] and tree(one_tile.path) == files
+    assert generator.calls == []
+    assert tree(one_tile.path) == files
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ def test_message_says_what_the_step_could_cost_and_what_is_left():
     with pytest.raises(BudgetExceededError) as info:
         Budget(limit_usd=2.0, spent_usd=1.9575).check(0.167)
     assert str(info.value) == "step could cost up to $0.167; $0.0425 of the $2.00 budget is left"
-    assert isinstance(info.value, ImkerError) and isinstance(info.value, RuntimeError)
+    assert isinstance(info.value, ImkerError)
+    assert isinstance(info.value, RuntimeError)
 
 
 def test_a_step_that_fits_passes():

@@ -202,7 +202,8 @@ def test_tuples_and_numpy_scalars_are_normalised_so_the_round_trip_stays_exact()
     )
     assert record.generator_params == {"size": [1024, 1024], "quality": 0.5, "n": 3}
     assert type(record.generator_params["n"]) is int
-    assert record.tiles == () and record.attempts == ()
+    assert record.tiles == ()
+    assert record.attempts == ()
     assert StepRecord.from_dict(through_json(record.to_dict())) == record
 
 
@@ -238,7 +239,7 @@ def test_unknown_format_is_a_clear_error(fmt):
 def test_missing_format_is_an_unknown_format():
     data = example_record().to_dict()
     del data["format"]
-    with pytest.raises(UnknownRecordFormatError, match="known: imkerutils.step/1"):
+    with pytest.raises(UnknownRecordFormatError, match=r"known: imkerutils\.step/1"):
         StepRecord.from_dict(data)
 
 
@@ -317,7 +318,7 @@ def test_malformed_fields_give_clear_errors(path, value, message):
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_non_finite_numbers_are_refused_so_json_stays_strict(bad):
-    with pytest.raises(InvalidRecordError, match="must be finite .*record an undefined value as None"):
+    with pytest.raises(InvalidRecordError, match=r"must be finite .*record an undefined value as None"):
         example_record(qc={"seam_excess": bad})
     with pytest.raises(InvalidRecordError, match="must be finite"):
         example_record(generator_params={"x": [bad]})
@@ -332,13 +333,13 @@ def test_duplicate_tile_indices_are_refused():
 
 
 def test_constructor_type_checks():
-    with pytest.raises(InvalidRecordError, match="step.strip_window: must be a Window"):
+    with pytest.raises(InvalidRecordError, match=r"step\.strip_window: must be a Window"):
         example_record(strip_window=(0, 0, 1, 1))
-    with pytest.raises(InvalidRecordError, match="step.usage: must be a Usage"):
+    with pytest.raises(InvalidRecordError, match=r"step\.usage: must be a Usage"):
         example_record(usage={"output_tokens": 1})
-    with pytest.raises(InvalidRecordError, match="step.tiles: must be a sequence of TileRecord"):
+    with pytest.raises(InvalidRecordError, match=r"step\.tiles: must be a sequence of TileRecord"):
         example_record(tiles=({"index": 0},))
-    with pytest.raises(InvalidRecordError, match="step.generator_params: must be a mapping with string keys"):
+    with pytest.raises(InvalidRecordError, match=r"step\.generator_params: must be a mapping with string keys"):
         example_record(generator_params={1: "x"})
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import (
+    CACHE,
+    RESULTS_DIR,
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
@@ -35,8 +37,7 @@ from _util import (
 )
 
 HERE = Path(__file__).parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "bench_import.json"
+RESULTS = RESULTS_DIR / "bench_import.json"
 
 MAKE_PNG = """
 import sys

@@ -25,6 +25,7 @@ from imkerutils.exquisite.geometry.batch import TileKey
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.tile import PlannedTile, TileOutcome, TileSettings, assemble_tile, run_tile
 from imkerutils.tiling.canvas import Canvas
+from imkerutils.tiling.location import public_storage_options
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -39,28 +40,6 @@ __all__ = ["run_batch_tiles"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-# Credentials never travel in the task graph: workers take them from their own environment.
-_SECRET_OPTIONS = frozenset(
-    {
-        "key",
-        "secret",
-        "token",
-        "password",
-        "session_token",
-        "access_key",
-        "secret_key",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-    }
-)
-
-
-def public_storage_options(options: dict[str, Any]) -> str:
-    """``options`` without credentials, as canonical JSON (hashable, for the worker-side cache)."""
-    return json.dumps({k: v for k, v in options.items() if k.lower() not in _SECRET_OPTIONS}, sort_keys=True)
 
 
 @functools.lru_cache(maxsize=8)

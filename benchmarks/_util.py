@@ -33,6 +33,7 @@ __all__ = [
     "ChildResult",
     "Timing",
     "ensure_ignored_dir",
+    "fetch_all",
     "fmt_bytes",
     "fmt_seconds",
     "machine_info",
@@ -42,6 +43,7 @@ __all__ = [
     "run_measured",
     "time_call",
     "time_pair",
+    "vm_hwm",
     "write_json",
 ]
 
@@ -115,15 +117,52 @@ def peak_rss_bytes() -> int:
     fork + exec does not inherit its parent's peak (``ru_maxrss`` can).
     """
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
+        return vm_hwm("self")
+    except (OSError, RuntimeError):
         pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def vm_hwm(pid: int | str) -> int:
+    """Peak resident set size in bytes of the live process ``pid`` (or ``"self"``): its Linux ``VmHWM``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+async def fetch_all(url: str, paths: Sequence[str], concurrency: int) -> int:
+    """GET every path under ``url`` on ``concurrency`` connections (httpx); the bytes received.
+
+    Any answer but 200 raises :class:`RuntimeError`.
+    """
+    import asyncio
+
+    import httpx
+
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for path in paths:
+        queue.put_nowait(path)
+    size = 0
+    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=600) as client:
+
+        async def worker() -> None:
+            nonlocal size
+            while True:
+                try:
+                    path = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                r = await client.get(path)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{path}: HTTP {r.status_code}")
+                size += len(r.content)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return size
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,11 +48,11 @@ from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import (
-    ensure_ignored_dir,
     fetch_all,
     fmt_bytes,
     fmt_seconds,
     machine_info,
+    made_once,
     markdown_table,
     publish,
     run_measured,
@@ -137,13 +137,8 @@ def log(msg: str) -> None:
 
 def make_image(side: int, cache: Path) -> Path:
     """The photo-like ``side`` x ``side`` JPEG, made once in ``cache``."""
-    ensure_ignored_dir(cache)
     out = cache / f"gigapixel-{side}.jpg"
-    if not out.exists():
-        log(f"making {out} (cached for later runs)")
-        code = MAKE_IMAGE.format(here=str(HERE), side=side, out=str(out))
-        subprocess.run([sys.executable, "-c", code], check=True)
-    return out
+    return made_once(out, MAKE_IMAGE.format(here=str(HERE), side=side, out=str(out)), log)
 
 
 def _worker_peak() -> dict[str, int]:
@@ -286,7 +281,7 @@ def run(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> None:
     log("1. import")
     stages["import"] = stage("", cli("new", str(canvas), "--from", str(image), "--trust-large", "-q"), tmp)
     save()
-    log("2. grow one whole edge (local generator) on a LocalCluster")
+    log(f"2. grow one whole edge ({args.generator} generator) on a LocalCluster")
     with cluster(args.workers, args.memory_limit) as c:
         argv = ["grow", str(canvas), "-d", "right", "-g", args.generator, "--scheduler", c["address"], "--no-artifacts"]
         stages["grow"] = stage("", cli(*argv, "-q", "--json"), tmp)

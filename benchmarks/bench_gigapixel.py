@@ -23,8 +23,8 @@ zarr strip loop of ``bench_import.py`` on the same JPEG; for the TIFF, ``tiffsav
 (sequential access) as a tiled pyramidal BigTIFF with the same tile size and codec (1024, deflate 6,
 no predictor). Target (issue 16): every process <= 400 MiB. A benchmark reports, it does not assert.
 
-    python benchmarks/bench_gigapixel.py                 # 32768², the whole edge (~15 min on 2 cores)
-    python benchmarks/bench_gigapixel.py --quick         # 8192², a smoke run (~2 min)
+    python benchmarks/bench_gigapixel.py                 # 32768², the whole edge (12-15 min on 2 loaded cores)
+    python benchmarks/bench_gigapixel.py --quick         # 8192², a smoke run
     python benchmarks/bench_gigapixel.py --side 2048     # any side (a multiple of 1024)
 
 ``--quick`` alone shrinks the image to 8192²; the grown edge is always the whole edge (the CLI runs only

@@ -100,7 +100,7 @@ def build_template(path: Path, shape: tuple[int, int]) -> Path:
     from imkerutils.tiling.canvas import Canvas
 
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(*shape, seed=1), 0, 0, grow=True)
+    canvas.paste(photo_like(*shape, seed=1), 0, 0, extend=True)
     return path
 
 

@@ -83,7 +83,7 @@ def bench_scale_virtual(tmp: Path, repeat: int) -> dict[str, Any]:
     small.paste(pixels, 0, 0)
     big = Canvas.create(tmp / "virtual.zarr", height=4096, width=4096)
     big.paste(pixels, 0, 0)
-    big.grow(Window(0, 0, BIG_TILES * 1024, BIG_TILES * 1024))
+    big.extend(Window(0, 0, BIG_TILES * 1024, BIG_TILES * 1024))
     assert big.grid.count(big.bounds) == BIG_TILES**2
     window = Window(300, 500, 1024, 1024)
     data = photo_like(1024, 1024, seed=1)
@@ -285,7 +285,7 @@ def _paste_parts(canvas: Any, z: Any, window: Any, data: np.ndarray, repeat: int
         "SHA-256 of the touched chunks (manifest), sequential": lambda: [
             hashlib.sha256(b.data).digest() for b in blocks
         ],
-        "an empty journaled step (grow to the same bounds)": lambda: canvas.grow(canvas.bounds),
+        "an empty journaled step (grow to the same bounds)": lambda: canvas.extend(canvas.bounds),
     }
     return {
         name: {**time_call(fn, repeat=repeat, warmup=1).to_dict(), "chunks": len(chunks)} for name, fn in parts.items()

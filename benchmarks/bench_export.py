@@ -108,7 +108,7 @@ def ensure_canvas(n: int, pixels: Path) -> Path:
     canvas = Canvas.create(tmp)
     arr = np.load(pixels, mmap_mode="r")
     for top in range(0, n, 1024):
-        canvas.paste(np.ascontiguousarray(arr[top : top + 1024]), top, 0, grow=True)
+        canvas.paste(np.ascontiguousarray(arr[top : top + 1024]), top, 0, extend=True)
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     return path
@@ -121,8 +121,8 @@ def build_big_canvas(side: int, where: Path) -> Path:
     path = where / f"export-big-{side}.zarr"
     shutil.rmtree(path, ignore_errors=True)
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(BLOCK, BLOCK, seed=7), 0, 0, grow=True)
-    canvas.grow(Window(0, 0, side, side))
+    canvas.paste(photo_like(BLOCK, BLOCK, seed=7), 0, 0, extend=True)
+    canvas.extend(Window(0, 0, side, side))
     frame = canvas.frame  # after the grow: a grow past the margin would have moved the chunks
     period = BLOCK // canvas.tile
     for i in range(side // canvas.tile):

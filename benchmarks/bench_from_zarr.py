@@ -69,7 +69,7 @@ def build_one_tile(where: Path) -> Path:
 
     path = where / "one.zarr"
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(canvas.tile, canvas.tile, seed=21), 0, 0, grow=True)
+    canvas.paste(photo_like(canvas.tile, canvas.tile, seed=21), 0, 0, extend=True)
     return path
 
 

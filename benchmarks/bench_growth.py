@@ -8,7 +8,7 @@
    left / right <= 1.3.  Reported: the slowest single step each way (and whether it rebased), the rebases,
    the generate / commit split of a step, the final frame and array extent, and a check that the first tile
    still holds its pixels.  The same race is run on the storage alone (``--paste-steps`` steps of
-   ``canvas.paste(strip, row, col, grow=True)`` of a 1024x512 strip), which isolates the layout from the
+   ``canvas.paste(strip, row, col, extend=True)`` of a 1024x512 strip), which isolates the layout from the
    Exquisite pipeline (which works in RIGHT's orientation and mirrors LEFT's tiles).
 
 ``build_large`` builds the large canvas ``bench_from_zarr.py`` (dask's ``from_zarr`` against ``Canvas.read``,
@@ -78,7 +78,7 @@ def bench_growth(tmp: Path, steps: int, paste_steps: int) -> dict[str, Any]:
 
     def paste_step(canvas: Any, d: str, i: int) -> dict[str, float]:
         b = canvas.bounds
-        canvas.paste(strips[i % 4], 0, b.col_off - 512 if d == "left" else b.col_end, grow=True)
+        canvas.paste(strips[i % 4], 0, b.col_off - 512 if d == "left" else b.col_end, extend=True)
         return {}
 
     out = {}
@@ -166,8 +166,8 @@ def build_large(where: Path, side: int) -> tuple[Path, float]:
     path = where / "large.zarr"
     canvas = Canvas.create(path)
     n = BLOCK_TILES * canvas.tile
-    canvas.paste(photo_like(n, n, seed=21), 0, 0, grow=True)
-    canvas.grow(Window(0, 0, side * canvas.tile, side * canvas.tile))
+    canvas.paste(photo_like(n, n, seed=21), 0, 0, extend=True)
+    canvas.extend(Window(0, 0, side * canvas.tile, side * canvas.tile))
     frame = canvas.frame  # after the grow (right and down: a resize, the frame stays)
     for i in range(side):
         row = (path / frame.chunk_key(0, i, 0)).parent
@@ -225,7 +225,7 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
     title = (
         "Exquisite steps (`grow_step`, mock generator, `GrowSettings(save_artifacts=False)`)"
         if name == "exquisite"
-        else "storage alone (`canvas.paste(strip, 0, col, grow=True)` of a 1024x512 photo-like strip)"
+        else "storage alone (`canvas.paste(strip, 0, col, extend=True)` of a 1024x512 photo-like strip)"
     )
     return [
         "",

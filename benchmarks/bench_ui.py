@@ -87,7 +87,7 @@ def build_canvas(side: int, block: int = 4096) -> Path:
     pixels = da.from_array(photo_like(block, block, seed=side), chunks=(1024, 1024, 3))
     n = side // block
     canvas = Canvas.create(path)
-    canvas.paste(da.tile(pixels, (n, n, 1)), 0, 0, grow=True)
+    canvas.paste(da.tile(pixels, (n, n, 1)), 0, 0, extend=True)
     canvas.update_pyramid()
     done.write_text("")
     _log(f"built {path.name} ({side}x{side}, {canvas.levels} levels) in {time.perf_counter() - start:.0f} s")

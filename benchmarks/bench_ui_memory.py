@@ -3,7 +3,7 @@
 Target: the server's resident memory stays under 400 MiB over 20 grows, 20 undo/redo and 2,000 tile
 requests on a 60000² canvas.
 
-The canvas is built cheaply: two 1024x1024 photo-like tiles pasted (``Canvas.paste(grow=True)``) at
+The canvas is built cheaply: two 1024x1024 photo-like tiles pasted (``Canvas.paste(extend=True)``) at
 opposite corners, (0, 0) and (58976, 58976), so its bounds span 60000x60000 while only two chunks hold
 pixels; then its pyramid.  The real server (``python -m imkerutils.exquisite.ui CANVAS --port 0``, on
 127.0.0.1, mock generator) is then driven over HTTP like the page drives it:
@@ -66,8 +66,8 @@ def build_canvas(side: int = SIDE) -> Path:
         shutil.rmtree(path)
     start = time.perf_counter()
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(TILE, TILE, seed=1), 0, 0, grow=True)
-    canvas.paste(photo_like(TILE, TILE, seed=2), side - TILE, side - TILE, grow=True)
+    canvas.paste(photo_like(TILE, TILE, seed=1), 0, 0, extend=True)
+    canvas.paste(photo_like(TILE, TILE, seed=2), side - TILE, side - TILE, extend=True)
     canvas.update_pyramid()
     _log(f"built {path.name}: bounds {canvas.bounds}, {canvas.levels} levels, in {time.perf_counter() - start:.1f} s")
     return path

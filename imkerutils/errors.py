@@ -56,6 +56,7 @@ but do not re-export them. A test (``tests/test_errors.py``) keeps this tree,
     ├── ServerStartError  (OSError)
     ├── StepCancelledError  (RuntimeError)
     ├── StepRejectedError  (RuntimeError)
+    ├── StoreConfigError  (ValueError)
     ├── TileNotFoundError  (LookupError)
     ├── UIHostError  (ValueError)
     ├── UnknownGeneratorError  (KeyError)
@@ -111,6 +112,7 @@ __all__ = [
     "ServerStartError",
     "StepCancelledError",
     "StepRejectedError",
+    "StoreConfigError",
     "TileNotFoundError",
     "TileOutOfBoundsError",
     "UIHostError",
@@ -258,6 +260,10 @@ class PriceTableError(ImkerError, ValueError):
 
 class StepRejectedError(ImkerError, RuntimeError):
     """Quality control rejected a step; the canvas was not changed."""
+
+
+class StoreConfigError(ImkerError, ValueError):
+    """The object-store backend asked for (``IMKERUTILS_OBJECT_STORE``) or its options cannot be used."""
 
 
 class InvalidGeneratorParamsError(ImkerError, ValueError):

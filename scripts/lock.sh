@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Refresh requirements/constraints.txt: the exact versions that every install of this project uses (the README's
 # commands, .ci/run through scripts/install-test-deps.sh, and every nox session), resolved by uv from
-# pyproject.toml for all extras (test, bench, dev, s3, ui) and every platform, Python 3.11 and newer.
+# pyproject.toml for all extras (test, bench, dev, s3, obstore, ui) and every platform, Python 3.11 and newer.
 #
 #   bash scripts/lock.sh                         # after editing pyproject.toml: keeps the pins, adds what is new
 #   bash scripts/lock.sh --upgrade               # every package to its newest allowed release

@@ -17,8 +17,6 @@ MAX_LINES = 500
 ALLOWED: dict[str, str] = {
     "imkerutils/exquisite/api/_quilting.py": "one algorithm whose steps share masks, offsets and a random stream "
     "(see its module docstring)",
-    "imkerutils/exquisite/pipeline/fill.py": "being split (issue 18, point 8)",
-    "imkerutils/exquisite/ui/jobs.py": "being split (issue 18, point 8)",
 }
 
 

@@ -20,6 +20,7 @@ one line naming the path, with our temporary names (``.NAME.<hex>.partial``,
 '/proc/x.zarr: No such file or directory'
 >>> os_error_message(PermissionError(13, "Permission denied", "/etc/shadow"))
 '/etc/shadow: Permission denied'
+>>> from imkerutils.tiling.window import Window
 >>> region_json(Window(-100, -150, 350, 430))
 {'x': -150, 'y': -100, 'width': 430, 'height': 350}
 >>> positive_int("0")

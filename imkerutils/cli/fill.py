@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                     budget_usd=args.budget_usd,
                     cancel=cancel,
                     on_tile=lambda _o: bar.update(1),
+                    plan=estimate.plans[0],  # planned once, by the estimate
                 )
             else:
                 record = fill(
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                     budget_usd=args.budget_usd,
                     cancel=cancel,
                     on_tile=lambda _o: bar.update(1),
+                    plan=estimate.plans[0],
                 )
         except StepCancelledError:
             bar.close()
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     b = canvas.bounds
-    seam = record.qc.get("seam_excess")
+    seam = record.seam_excess
     cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
     emit(
         args,

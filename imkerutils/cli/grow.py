@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from imkerutils.errors import InvalidGrowSettingsError, StepCancelledError
+    from imkerutils.exquisite.geometry.direction import Direction
     from imkerutils.exquisite.pipeline import (
         Cancel,
         canvas_spent_usd,
@@ -135,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler and via_fill:  # before anything is created (an image's canvas included)
         raise InvalidGrowSettingsError("--scheduler runs whole-edge steps only (without --along/--by/--stage)")
     along = None if args.along is None else (args.along[0], args.along[1])
+    directions = [Direction.parse(d) for d in args.direction]  # parsed once, here
     generator = make_generator(args)
     settings = make_settings(args, stage=args.stage)
     candidates = args.candidates if args.stage else 1
@@ -144,10 +146,10 @@ def run(args: argparse.Namespace) -> int:
         canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
     if via_fill:
         estimate = estimate_grow_region(
-            canvas, args.direction, generator, settings, by=by, along=along, steps=args.steps, candidates=candidates
+            canvas, directions, generator, settings, by=by, along=along, steps=args.steps, candidates=candidates
         )
     else:
-        estimate = estimate_grow(canvas, args.direction, generator, settings, steps=args.steps)
+        estimate = estimate_grow(canvas, directions, generator, settings, steps=args.steps)
     if args.dry_run:
         print_estimate(estimate, canvas, args.budget_usd)
         return 0
@@ -176,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
 
         def report(records: list[Any]) -> None:  # one line per step (with --json: one entry of the document)
             b = records[-1].bounds_after
-            seams = [r.qc.get("seam_excess") for r in records if r.qc.get("seam_excess") is not None]
+            seams = [s for r in records if (s := r.seam_excess) is not None]
             costs = [r.cost_usd for r in records]
             cost = "unknown" if None in costs else f"${sum(costs):.4f}"
             tiles = sum(len(r.tiles) for r in records)
@@ -205,9 +207,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             if args.stage:
                 from imkerutils.exquisite.geometry.fill import edge_region
-                from imkerutils.exquisite.pipeline.fill import growth_direction
+                from imkerutils.exquisite.pipeline.region import growth_direction
 
-                region, keep = edge_region(canvas.bounds, args.direction, by, along)
+                region, keep = edge_region(canvas.bounds, directions, by, along)
                 proposal = stage_fill(
                     canvas,
                     region,
@@ -215,14 +217,15 @@ def run(args: argparse.Namespace) -> int:
                     settings,
                     candidates=candidates,
                     keep=keep,
-                    direction=growth_direction(args.direction),
+                    direction=growth_direction(directions),
                     cancel=cancel,
                     on_tile=lambda _o: bar.update(1),
+                    plan=estimate.plans[0],  # planned once, by the estimate
                 )
             elif via_fill:
                 grow_region(
                     canvas,
-                    args.direction,
+                    directions,
                     generator,
                     settings,
                     by=by,
@@ -232,11 +235,12 @@ def run(args: argparse.Namespace) -> int:
                     cancel=cancel,
                     on_step=lambda r: report([r]),
                     on_tile=lambda _o: bar.update(1),
+                    plans=estimate.plans,
                 )
             else:
                 grow(
                     canvas,
-                    args.direction,
+                    directions,
                     generator,
                     settings,
                     steps=args.steps,
@@ -245,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
                     on_tile=lambda _outcome: bar.update(1),
                     client=client,
                     cancel=cancel,
+                    plans=estimate.plans,  # each step planned once, by the estimate
                 )
         except StepCancelledError:
             bar.close()

@@ -1,4 +1,4 @@
-"""``imkerutils paste CANVAS TILE --x --y [--grow]``: paste an image file into a canvas (one step)."""
+"""``imkerutils paste CANVAS TILE --x --y [--extend]``: paste an image file into a canvas (one step)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,13 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("tile", help="image file to paste (any size)")
     p.add_argument("--x", type=int, required=True, help="world column of the image's left edge")
     p.add_argument("--y", type=int, required=True, help="world row of the image's top edge")
-    p.add_argument("--grow", action="store_true", help="extend the canvas when the image reaches past it")
+    p.add_argument(
+        "--extend",
+        "--grow",
+        dest="extend",
+        action="store_true",
+        help="extend the canvas when the image reaches past it (--grow: the old name)",
+    )
     p.add_argument("--trust-large", action="store_true", help="allow an image over the decompression-bomb limit")
     p.set_defaults(func=run)
 
@@ -28,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``imkerutils paste`` with the parsed ``args``; return the exit status."""
     canvas = Canvas.open(args.canvas)
     pixels = read_image(args.tile, mode=canvas.mode, trusted=args.trust_large)
-    step = canvas.paste(pixels, args.y, args.x, grow=args.grow, info={"tile_file": args.tile})
+    step = canvas.paste(pixels, args.y, args.x, extend=args.extend, info={"tile_file": args.tile})
     h, w = pixels.shape[:2]
     emit(
         args,

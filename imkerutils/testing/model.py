@@ -9,7 +9,7 @@ changing anything.
 
 >>> import numpy as np
 >>> m = CanvasModel("RGB", Window(0, 0, 2, 2))
->>> m.paste(np.full((1, 3, 3), 9, np.uint8), -1, 0, grow=True)
+>>> m.paste(np.full((1, 3, 3), 9, np.uint8), -1, 0, extend=True)
 >>> m.bounds
 Window(row_off=-1, col_off=0, height=3, width=3)
 >>> m.read(Window(-1, -1, 1, 5))[..., 0].tolist()
@@ -93,11 +93,11 @@ class CanvasModel:
         return out
 
     # -- steps ---------------------------------------------------------------
-    def paste(self, data: np.ndarray, row: int, col: int, *, grow: bool = False) -> None:
-        """Write ``data`` at ``(row, col)``; outside the bounds needs ``grow``."""
-        self.write([(row, col, data)], grow=grow)
+    def paste(self, data: np.ndarray, row: int, col: int, *, extend: bool = False) -> None:
+        """Write ``data`` at ``(row, col)``; outside the bounds needs ``extend``."""
+        self.write([(row, col, data)], extend=extend)
 
-    def write(self, pieces: Sequence[tuple[int, int, np.ndarray]], *, grow: bool = False) -> None:
+    def write(self, pieces: Sequence[tuple[int, int, np.ndarray]], *, extend: bool = False) -> None:
         """Several pieces as one step; later pieces win where they overlap."""
         if not pieces:
             raise InvalidWindowError("nothing to write: no pieces given")
@@ -108,7 +108,7 @@ class CanvasModel:
             target = Window(row, col, data.shape[0], data.shape[1])
             if target.is_empty:
                 raise InvalidWindowError("nothing to paste: the pixels have zero height or width")
-            if not grow and not self.bounds.contains(target):
+            if not extend and not self.bounds.contains(target):
                 raise OutOfBoundsError(f"{target} leaves the bounds {self.bounds}")
             if not self.region.contains(target):
                 raise ValueError(f"{target} leaves the model's region {self.region}; use a larger region")
@@ -118,10 +118,10 @@ class CanvasModel:
         for target, (_, _, data) in zip(targets, pieces, strict=True):
             covered = union(covered, target)
             self.pixels[target.slices((self.region.row_off, self.region.col_off))] = data
-        if grow:
+        if extend:
             self.bounds = union(self.bounds, covered)
 
-    def grow(self, window: Window) -> None:
+    def extend(self, window: Window) -> None:
         """Extend the bounds to hold ``window`` (one step, even when nothing changes)."""
         self._begin()
         self.bounds = union(self.bounds, window)

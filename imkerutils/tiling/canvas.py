@@ -18,6 +18,7 @@ room for a step, settling after one, undo and redo); :mod:`.views` makes the laz
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from imkerutils.errors import CanvasNotFoundError, CanvasReadOnlyError, InvalidWindowError
@@ -32,6 +33,7 @@ from imkerutils.tiling.step import (
     MANIFEST_TILES,
     Step,
     StepInfo,
+    extend_flag,
     manifest_key,
     merge_tile,
     plan_pieces,
@@ -314,34 +316,44 @@ class Canvas:
     # -- writes --------------------------------------------------------------
     @overload
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = ..., compute: Literal[True] = ..., info: Info = ...
+        self, data: Pixels, row: int, col: int, *, extend: bool = ..., compute: Literal[True] = ..., info: Info = ...
     ) -> StepInfo: ...
     @overload
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = ..., compute: Literal[False], info: Info = ...
+        self, data: Pixels, row: int, col: int, *, extend: bool = ..., compute: Literal[False], info: Info = ...
     ) -> Delayed: ...
     @overload
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = ..., compute: bool, info: Info = ...
+        self, data: Pixels, row: int, col: int, *, extend: bool = ..., compute: bool, info: Info = ...
     ) -> StepInfo | Delayed: ...
     def paste(
-        self, data: Pixels, row: int, col: int, *, grow: bool = False, compute: bool = True, info: Info = None
+        self,
+        data: Pixels,
+        row: int,
+        col: int,
+        *,
+        extend: bool = False,
+        compute: bool = True,
+        info: Info = None,
+        grow: bool | None = None,
     ) -> StepInfo | Delayed:
         """Write ``data`` with its top-left at world ``(row, col)``, as one atomic step.
 
         ``data`` is ``(h, w, channels)`` uint8, NumPy or dask.  A window outside
-        the bounds is an error unless ``grow=True`` (bounds become the union).
+        the bounds is an error unless ``extend=True`` (bounds become the union;
+        ``grow=`` is its deprecated old name).
         With ``compute=False`` returns a ``dask.delayed`` object that performs
         the step when computed (one task per chunk).
         """
-        return self.write([(row, col, data)], grow=grow, compute=compute, info=info, kind="paste")
+        extend = extend_flag(extend, grow)
+        return self.write([(row, col, data)], extend=extend, compute=compute, info=info, kind="paste")
 
     @overload
     def write(
         self,
         pieces: Pieces,
         *,
-        grow: bool = ...,
+        extend: bool = ...,
         compute: Literal[True] = ...,
         info: Info = ...,
         kind: str = ...,
@@ -352,7 +364,7 @@ class Canvas:
         self,
         pieces: Pieces,
         *,
-        grow: bool = ...,
+        extend: bool = ...,
         compute: Literal[False],
         info: Info = ...,
         kind: str = ...,
@@ -363,7 +375,7 @@ class Canvas:
         self,
         pieces: Pieces,
         *,
-        grow: bool = ...,
+        extend: bool = ...,
         compute: bool,
         info: Info = ...,
         kind: str = ...,
@@ -373,11 +385,12 @@ class Canvas:
         self,
         pieces: Pieces,
         *,
-        grow: bool = False,
+        extend: bool = False,
         compute: bool = True,
         info: Info = None,
         kind: str = "write",
         expect_token: str | None = None,
+        grow: bool | None = None,
     ) -> StepInfo | Delayed:
         """Write several ``(row, col, pixels)`` pieces as ONE atomic step (later pieces win on overlap).
 
@@ -389,8 +402,9 @@ class Canvas:
         earlier read.
         """
         self._check_writable()
-        per_tile, covered = plan_pieces(pieces, self.tile, self.channels, self.mode, self.bounds, grow)
-        tx = Step(self, kind, step_keys(list(per_tile)), covered, grow, info or {}, expect_token)
+        extend = extend_flag(extend, grow)
+        per_tile, covered = plan_pieces(pieces, self.tile, self.channels, self.mode, self.bounds, extend)
+        tx = Step(self, kind, step_keys(list(per_tile)), covered, extend, info or {}, expect_token)
         if compute:
             return run_now(tx, per_tile, functools.partial(merge_tile, self), self._store_tile)
         return run_later(tx, per_tile)
@@ -402,12 +416,20 @@ class Canvas:
         write_block(self._storage.z, a.row_off, a.col_off, full)
         self._raw.put(manifest_key(*ij), hexdigest)
 
-    def grow(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
-        """Extend the bounds to hold ``window`` (any direction); new area is background."""
+    def extend(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
+        """Extend the bounds to hold ``window`` (any direction), as one step; the new area is background."""
         self._check_writable()
-        tx = Step(self, "grow", [], window, True, info or {})
+        tx = Step(self, "extend", [], window, True, info or {})
         tx.begin()
         return tx.commit([])
+
+    def grow(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:
+        """Extend the bounds to hold ``window``: the deprecated old name of :meth:`extend`.
+
+        "Grow" now means generating new content (:func:`imkerutils.exquisite.pipeline.grow`).
+        """
+        warnings.warn("Canvas.grow(window) is deprecated: use Canvas.extend(window)", DeprecationWarning, stacklevel=2)
+        return self.extend(window, info=info)
 
     def undo(self) -> StepInfo:
         """Revert the last committed step (O(tiles it wrote))."""
@@ -458,28 +480,14 @@ class Canvas:
 
     def summary(self) -> dict[str, Any]:
         """Return what ``imkerutils info`` prints."""
-        b = self.bounds
-        return {
-            "path": self.location,
-            "mode": self.mode,
-            "tile": self.tile,
-            "bounds": b.to_dict(),
-            "size": [b.height, b.width],
-            "steps": self.head,
-            "redoable": self.redoable,
-            "tiles_written": self.written_tiles(),
-            "levels": self.levels,
-            "bytes_on_disk": self.disk_usage(),
-        }
+        return views.summary(self)
 
     def written_tile_windows(self, window: Window) -> list[Window]:
         """World windows of the level-0 tiles that meet ``window`` and that some step wrote (the manifest's)."""
-        out = []
-        for key in self._storage.read_raw.list_prefix(MANIFEST_TILES):
-            w = self.grid.tile_window(*tile_of_tile_key(key))
-            if w.intersection(window) is not None:
-                out.append(w)
-        return sorted(out, key=lambda w: (w.row_off, w.col_off))
+        tiles = (
+            self.grid.tile_window(*tile_of_tile_key(k)) for k in self._storage.read_raw.list_prefix(MANIFEST_TILES)
+        )
+        return sorted((w for w in tiles if w.intersection(window) is not None), key=lambda w: (w.row_off, w.col_off))
 
     def close(self) -> None:
         """Release the canvas's store (the write lock is held only inside a step, so none remains after this)."""

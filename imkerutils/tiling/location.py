@@ -6,6 +6,8 @@ a ``flock`` write lock).  Anything else (``s3://bucket/canvas``, ``gs://``,
 ``memory://``...) goes through :class:`zarr.storage.FsspecStore`; endpoint
 and credentials come from ``storage_options`` or fsspec's usual environment
 and configuration (e.g. ``AWS_ENDPOINT_URL``, ``FSSPEC_S3_ENDPOINT_URL``).
+``IMKERUTILS_OBJECT_STORE=obstore`` opens ``s3://`` through obstore instead
+(:mod:`imkerutils.tiling.objstore`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from zarr.storage import FsspecStore, LocalStore
 
+from imkerutils.tiling.objstore import backend, obstore_store
 from imkerutils.tiling.rawstore import RawStore
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ def open_store(
 ) -> Store:
     """Return the Zarr store at ``location``."""
     if is_remote(location):
+        if backend() == "obstore":
+            return obstore_store(os.fspath(location), read_only=read_only, storage_options=storage_options)
         return FsspecStore.from_url(os.fspath(location), storage_options=storage_options, read_only=read_only)
     return LocalStore(local_path(location), read_only=read_only)
 

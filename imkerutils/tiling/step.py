@@ -16,6 +16,7 @@ import hashlib
 import os
 import threading
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,7 @@ class StepInfo:
 
 
 def plan_pieces(
-    pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int, mode: str, bounds: Window, grow: bool
+    pieces: Sequence[tuple[int, int, Any]], tile: int, channels: int, mode: str, bounds: Window, extend: bool
 ) -> tuple[dict[tuple[int, int], list[TilePart]], Window]:
     """Group the parts of ``(row, col, pixels)`` pieces by world tile; returns them and the covered window."""
     from imkerutils.errors import InvalidTileError
@@ -119,12 +120,12 @@ def plan_pieces(
         target = Window(row, col, int(shape[0]), int(shape[1]))
         if target.is_empty:
             raise InvalidWindowError("nothing to paste: the pixels have zero height or width")
-        if not grow and not bounds.contains(target):
+        if not extend and not bounds.contains(target):
             b = bounds
             raise OutOfBoundsError(
                 f"paste window rows {target.row_off}..{target.row_end}, cols {target.col_off}..{target.col_end}"
                 f" leaves the canvas bounds rows {b.row_off}..{b.row_end}, cols {b.col_off}..{b.col_end} "
-                "(pass grow=True, or --grow on the command line, to extend the canvas)"
+                "(pass extend=True, or --extend on the command line, to extend the canvas)"
             )
         covered = target if covered is None else union(covered, target)
         for proj, block in zip(project(target, tile), _source_blocks(data, target, tile), strict=True):
@@ -135,6 +136,14 @@ def plan_pieces(
             )
     assert covered is not None
     return per_tile, covered
+
+
+def extend_flag(extend: bool, grow: bool | None, *, stacklevel: int = 3) -> bool:
+    """Return the ``extend=`` flag of a write, honouring ``grow=``, its deprecated old name."""
+    if grow is None:
+        return extend
+    warnings.warn("grow= is deprecated: use extend=", DeprecationWarning, stacklevel=stacklevel)
+    return extend or grow
 
 
 def step_keys(tiles: Sequence[tuple[int, int]]) -> list[str]:
@@ -151,11 +160,18 @@ class Step:
         kind: str,
         keys: list[str],
         window: Window,
-        grow: bool,
+        extend: bool,
         info: dict[str, Any],
         expect_token: str | None = None,
     ) -> None:
-        self.canvas, self.kind, self.keys, self.window, self.grow, self.info = (canvas, kind, keys, window, grow, info)
+        self.canvas, self.kind, self.keys, self.window, self.extend, self.info = (
+            canvas,
+            kind,
+            keys,
+            window,
+            extend,
+            info,
+        )
         self.expect_token = expect_token
         self._lock: contextlib.ExitStack | None = None
         self._meta: StepMeta | None = None
@@ -179,7 +195,7 @@ class Step:
                 raise CanvasChangedError(
                     f"canvas {c.location} changed since the data for this step was read; nothing was written"
                 )
-            self._after = union(state.bounds, self.window) if self.grow else state.bounds
+            self._after = union(state.bounds, self.window) if self.extend else state.bounds
             self._state = c._storage.make_room(self._after)
         except BaseException:
             self.abort()

@@ -9,7 +9,7 @@ Both are what :meth:`Canvas.to_dask` and :meth:`Canvas.to_xarray` return.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,6 +48,23 @@ class _LevelRegion:
         c0, c1, _ = cols.indices(self.window.width)
         out = self.canvas.read(Window(self.window.row_off + r0, self.window.col_off + c0, r1 - r0, c1 - c0))
         return out[(slice(None), slice(None), *key[2:])] if len(key) > 2 else out
+
+
+def summary(canvas: Canvas) -> dict[str, Any]:
+    """Return what ``imkerutils info`` prints about ``canvas``."""
+    b = canvas.bounds
+    return {
+        "path": canvas.location,
+        "mode": canvas.mode,
+        "tile": canvas.tile,
+        "bounds": b.to_dict(),
+        "size": [b.height, b.width],
+        "steps": canvas.head,
+        "redoable": canvas.redoable,
+        "tiles_written": canvas.written_tiles(),
+        "levels": canvas.levels,
+        "bytes_on_disk": canvas.disk_usage(),
+    }
 
 
 def to_dask(canvas: Canvas, window: Window | None = None) -> da.Array:

@@ -54,7 +54,7 @@ def test_canvas_life_cycle(tmp_path):
     assert "50 x 40" in info_text.stdout
     np.testing.assert_array_equal(Canvas.open(c, read_only=True).read(Window(0, 0, 40, 50)), image)
 
-    ok(run(imkerutils_cmd("paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--grow")))
+    ok(run(imkerutils_cmd("paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--extend")))
     grown = union(Window(0, 0, 40, 50), Window(30, -10, 30, 20))
     canvas = Canvas.open(c, read_only=True)
     assert canvas.bounds == grown
@@ -70,7 +70,7 @@ def test_canvas_life_cycle(tmp_path):
             imkerutils_cmd("extract", c, tmp_path / "out.png", "--x", -12, "--y", -3, "--width", 66, "--height", 70),
         ]
     )
-    clean_error(refused, "imkerutils", "--grow")
+    clean_error(refused, "imkerutils", "--extend")
     ok(extracted)
     assert {p.relative_to(c): p.stat().st_mtime_ns for p in c.rglob("*") if p.is_file()} == files_before
     np.testing.assert_array_equal(load(tmp_path / "out.png"), canvas.read(Window(-3, -12, 70, 66)))
@@ -208,7 +208,12 @@ IN_PROCESS_CASES = {
         "imkerutils",
         "not an image",
     ),
-    "paste-outside": (main, ["paste", "{d}/canvas", "{d}/small.png", "--x", "15", "--y", "0"], "imkerutils", "--grow"),
+    "paste-outside": (
+        main,
+        ["paste", "{d}/canvas", "{d}/small.png", "--x", "15", "--y", "0"],
+        "imkerutils",
+        "--extend",
+    ),
     "extract-tile-canvas": (
         extract_tile_main,
         ["{d}/canvas", "{d}/t.png", "--x", "3", "--y", "3", "--corner", "br", "--tile", "8"],

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @pytest.fixture
 def canvas(tmp_path: Path) -> Canvas:
     c = Canvas.create(tmp_path / "c.zarr", tile=64)
-    c.paste(np.random.default_rng(1).integers(0, 256, (150, 150, 3), dtype=np.uint8), 0, 0, grow=True)
+    c.paste(np.random.default_rng(1).integers(0, 256, (150, 150, 3), dtype=np.uint8), 0, 0, extend=True)
     return c
 
 

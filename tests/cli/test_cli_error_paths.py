@@ -245,7 +245,7 @@ def test_decompression_bomb_guard_of_new_and_paste(setup):
     new, paste = run_all(
         [
             imkerutils_cmd("new", d / "b.zarr", "--from", d / "bomb.png"),
-            imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--grow"),
+            imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--extend"),
         ]
     )
     clean_error(new, "imkerutils", f"{side}x{side}", "safety limit", "--trust-large")
@@ -256,7 +256,7 @@ def test_decompression_bomb_guard_of_new_and_paste(setup):
     new, paste = run_all(
         [
             imkerutils_cmd("new", d / "b.zarr", "--from", d / "bomb.png", "--trust-large"),
-            imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--grow", "--trust-large"),
+            imkerutils_cmd("paste", c, d / "bomb.png", "--x", 0, "--y", 0, "--extend", "--trust-large"),
         ]
     )
     assert f"{side}x{side} RGB" in ok(new).stdout

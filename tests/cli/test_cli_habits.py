@@ -104,7 +104,7 @@ def test_every_reporting_command_prints_json_with_width_first_sizes(tmp_path, ca
     assert "size       50 x 40 px" in text
     assert "bounds     x 0..50, y 0..40" in text
 
-    paste = as_json(capsys, "paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--grow")
+    paste = as_json(capsys, "paste", c, tmp_path / "tile.png", "--x", -10, "--y", 30, "--extend")
     assert paste["step"] == 2
     assert paste["region"] == {"x": -10, "y": 30, "width": 20, "height": 30}
     assert paste["bounds"] == {"x": -10, "y": 0, "width": 60, "height": 60}
@@ -151,7 +151,7 @@ def test_every_reporting_command_prints_json_with_width_first_sizes(tmp_path, ca
 
 def test_verify_json_reports_problems_with_exit_1(tmp_path, capsys):
     c = Canvas.create(tmp_path / "c.zarr", tile=16)
-    c.paste(noise(16, 16), 0, 0, grow=True)
+    c.paste(noise(16, 16), 0, 0, extend=True)
     manifest = [p for p in (tmp_path / "c.zarr" / "_manifest").rglob("*") if p.is_file()]
     manifest[0].write_bytes(b"0" * 64)
     code, out, err = call(capsys, "verify", tmp_path / "c.zarr", "--json")
@@ -248,7 +248,7 @@ def test_canvas_is_a_context_manager_that_leaves_no_lock(tmp_path):
     Canvas.create(tmp_path / "c.zarr", tile=16)
     with Canvas.open(tmp_path / "c.zarr") as c:
         assert isinstance(c, Canvas)
-        c.paste(noise(16, 16), 0, 0, grow=True)
+        c.paste(noise(16, 16), 0, 0, extend=True)
     fd = os.open(tmp_path / "c.zarr" / "_journal" / "lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nothing of the canvas holds it any more

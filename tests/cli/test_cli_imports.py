@@ -87,8 +87,8 @@ def test_paste_and_grow_of_a_damaged_file_change_nothing(bad_files, tmp_path):
     image.write_bytes(bad_files["truncated ok.png"].read_bytes())
     procs = run_all(
         [
-            imkerutils_cmd("paste", tmp_path / "c", bad_files["truncated ok.png"], "--x", 0, "--y", 0, "--grow"),
-            imkerutils_cmd("paste", tmp_path / "c", bad_files["corrupt ok.tif"], "--x", 0, "--y", 0, "--grow"),
+            imkerutils_cmd("paste", tmp_path / "c", bad_files["truncated ok.png"], "--x", 0, "--y", 0, "--extend"),
+            imkerutils_cmd("paste", tmp_path / "c", bad_files["corrupt ok.tif"], "--x", 0, "--y", 0, "--extend"),
             imkerutils_cmd("grow", image, "-d", "right", "-g", "mock"),
         ]
     )

@@ -42,7 +42,7 @@ def tree(root: Path) -> dict[str, str]:
 
 def make(path: Path, tile: int = 64) -> Canvas:
     c = Canvas.create(path, tile=tile)
-    c.paste(noise(150, 200, seed=7), 0, 0, grow=True)
+    c.paste(noise(150, 200, seed=7), 0, 0, extend=True)
     return c
 
 
@@ -57,8 +57,8 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_fill_a_hole_between_two_pastes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     c = Canvas.create(tmp_path / "c.zarr", tile=64)
     a, b = noise(64, 64, 1), noise(64, 64, 2)
-    c.paste(a, 0, 0, grow=True)
-    c.paste(b, 0, 900, grow=True)
+    c.paste(a, 0, 0, extend=True)
+    c.paste(b, 0, 900, extend=True)
     assert main(["fill", str(c.location), "--region", "0", "0", "964", "64", *MOCK]) == 0
     assert "step 3 fill:" in capsys.readouterr().out
     c.refresh()
@@ -248,7 +248,7 @@ def test_accept_after_a_conflicting_change_is_exit_2_and_changes_nothing(
 )
 def test_a_signal_during_a_multi_tile_fill_writes_nothing(tmp_path: Path, signum: int, delay: float, code: int) -> None:
     c = make(tmp_path / "c.zarr", tile=1024)
-    c.paste(noise(1024, 1024, 3), 0, 0, grow=True)
+    c.paste(noise(1024, 1024, 3), 0, 0, extend=True)
     files = tree(c.path)
     proc = subprocess.Popen(
         [

@@ -52,7 +52,7 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 def test_grow_a_canvas_two_steps(tmp_path: Path) -> None:
     path = tmp_path / "c.zarr"
     canvas = Canvas.create(path)
-    canvas.paste(image(300, 400), 0, 0, grow=True)
+    canvas.paste(image(300, 400), 0, 0, extend=True)
     result = imker("grow", path, "-d", "right", "-g", "mock", "--steps", "2", "--prompt", "x")
     assert result.returncode == 0, result.stderr
     lines = step_lines(result)
@@ -118,7 +118,7 @@ def test_grow_an_image_file_then_continue_list_undo_and_redo(tmp_path: Path) -> 
 @pytest.fixture
 def canvas_path(tmp_path: Path) -> Path:
     canvas = Canvas.create(tmp_path / "c.zarr")
-    canvas.paste(image(200, 200), 0, 0, grow=True)
+    canvas.paste(image(200, 200), 0, 0, extend=True)
     return canvas.path
 
 

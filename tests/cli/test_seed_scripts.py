@@ -185,7 +185,7 @@ def remote_canvas():
     """A canvas on fsspec's in-memory file system (what s3:// goes through), removed afterwards."""
     location = f"memory://imkerutils-tests/{uuid.uuid4().hex}/c.zarr"
     c = Canvas.create(location, tile=16)
-    c.paste(noise(30, 40), -10, -20, grow=True)
+    c.paste(noise(30, 40), -10, -20, extend=True)
     yield location
     fs = fsspec.filesystem("memory")
     fs.rm(location[len("memory://") :], recursive=True)

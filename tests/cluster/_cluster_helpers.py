@@ -212,7 +212,7 @@ def make_canvas(
     """A new canvas at ``location`` holding ``image`` at world (0, 0)."""
     opts = None if storage_options is None else dict(storage_options)
     canvas = Canvas.create(location, mode="RGB", storage_options=opts)
-    canvas.paste(image, 0, 0, grow=True)
+    canvas.paste(image, 0, 0, extend=True)
     return canvas
 
 

@@ -39,7 +39,7 @@ def test_a_batch_commit_has_one_task_per_chunk(tmp_path: Path) -> None:
     assert sum(w.size for w in windows) == batch.new_bounds.size - batch.bounds.size
     pieces = [(w.row_off, w.col_off, np.full((w.height, w.width, 3), n, np.uint8)) for n, w in enumerate(windows)]
 
-    tasks = chunk_tasks(canvas.write(pieces, grow=True, compute=False))
+    tasks = chunk_tasks(canvas.write(pieces, extend=True, compute=False))
 
     chunks = Counter(ij for ij, _parts in tasks.values())
     assert max(chunks.values()) == 1, [ij for ij, k in chunks.items() if k > 1]
@@ -81,7 +81,7 @@ def test_many_overlapping_pieces_in_one_write_match_a_numpy_model(pieces: list[t
         model[row - origin[0] : row - origin[0] + h, col - origin[1] : col - origin[1] + w] = block
     with tempfile.TemporaryDirectory() as tmp:
         canvas = Canvas.create(Path(tmp) / "c.zarr", tile=8)
-        canvas.write(data, grow=True)
+        canvas.write(data, extend=True)
         bounds = canvas.bounds
         got = canvas.read(Window(origin[0], origin[1], SPAN, SPAN))
         assert canvas.verify().ok

@@ -31,7 +31,7 @@ def test_serial_threaded_and_distributed_pyramids_are_byte_identical(tmp_path: P
     rng = np.random.default_rng(3)
     src = tmp_path / "src.zarr"
     c = Canvas.create(src, tile=64)
-    c.paste(rng.integers(0, 256, (300, 420, 3), dtype=np.uint8), -40, -70, grow=True)
+    c.paste(rng.integers(0, 256, (300, 420, 3), dtype=np.uint8), -40, -70, extend=True)
     c.paste(np.zeros((64, 64, 3), np.uint8), 0, 0)  # an all-background tile: its parent still has content
     for name in ("serial", "threads", "cluster"):
         shutil.copytree(src, tmp_path / f"{name}.zarr")

@@ -253,7 +253,7 @@ def test_growing_left_and_up_on_s3_rebases_and_undo_redo_survive_it(endpoint: st
     canvas = Canvas.from_image(twin.png, url, storage_options=opts)
     generation = canvas.frame.generation
     block = photo_like(300, 200, seed=5)
-    canvas.paste(block, -9000, -7000, grow=True)  # far beyond the margin: a rebase, then the paste
+    canvas.paste(block, -9000, -7000, extend=True)  # far beyond the margin: a rebase, then the paste
     assert canvas.frame.generation > generation
     assert canvas.bounds == Window(-9000, -7000, 10024, 8024)
     keys = bucket_keys(endpoint, "rebased/")

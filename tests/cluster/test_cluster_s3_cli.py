@@ -187,7 +187,7 @@ def test_a_file_export_to_s3_is_one_put_of_the_whole_file(endpoint: str, tmp_pat
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
     pixels = photo_like(200, 300, seed=1)
-    canvas.paste(pixels, 0, 0, grow=True)
+    canvas.paste(pixels, 0, 0, extend=True)
     url = f"s3://{BUCKET}/one-put.tif"
     with recorded_requests(endpoint) as requests:
         out = export_region(canvas, url, progress=False, storage_options=storage_options(endpoint))
@@ -207,7 +207,7 @@ def test_a_failed_export_to_s3_leaves_nothing_behind(
     from imkerutils.tiling.export import export_region, omezarr, tiff
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
-    canvas.paste(photo_like(300, 300, seed=2), 0, 0, grow=True)
+    canvas.paste(photo_like(300, 300, seed=2), 0, 0, extend=True)
     module = tiff if name.endswith(".tif") else omezarr
     fmt = module.FORMAT
 
@@ -233,7 +233,7 @@ def test_an_upload_that_fails_leaves_nothing_under_the_url(
     from imkerutils.tiling.export import export_region
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
-    canvas.paste(photo_like(300, 300, seed=3), 0, 0, grow=True)
+    canvas.paste(photo_like(300, 300, seed=3), 0, 0, extend=True)
     real = s3fs.S3FileSystem._put_file
     calls = []
 
@@ -262,7 +262,7 @@ def test_an_export_to_an_existing_url_or_a_missing_bucket_is_refused_before_any_
     from imkerutils.tiling.export import export_region
 
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
-    canvas.paste(photo_like(100, 100, seed=4), 0, 0, grow=True)
+    canvas.paste(photo_like(100, 100, seed=4), 0, 0, extend=True)
     opts = storage_options(endpoint)
     fs(endpoint).pipe(f"{BUCKET}/taken.png", b"not mine")
     with pytest.raises(ExportExistsError, match="already exists"):

@@ -46,7 +46,7 @@ def make_canvas(tmp_path: Path) -> Callable[..., tuple[Canvas, np.ndarray]]:
         rng = np.random.default_rng(seed)
         pixels = rng.integers(0, 256, (height, width, len(mode)), dtype=np.uint8)
         canvas = Canvas.create(tmp_path / f"{mode}-{seed}.zarr", mode=mode, tile=TILE)
-        canvas.paste(pixels, row, col, grow=True)
+        canvas.paste(pixels, row, col, extend=True)
         return canvas, pixels
 
     return make

@@ -37,7 +37,7 @@ def _pixels(height: int, width: int, seed: int) -> np.ndarray:
 
 def _canvas(tmp_path: Path) -> Canvas:
     canvas = Canvas.create(tmp_path / f"{uuid.uuid4().hex}.zarr", tile=TILE)
-    canvas.paste(_pixels(BOUNDS.height, BOUNDS.width, 1), BOUNDS.row_off, BOUNDS.col_off, grow=True)
+    canvas.paste(_pixels(BOUNDS.height, BOUNDS.width, 1), BOUNDS.row_off, BOUNDS.col_off, extend=True)
     return canvas
 
 
@@ -81,7 +81,7 @@ def test_the_walk_is_project_with_keys_of_whole_chunks_inside_the_bounds(
 def test_after_a_rebase_the_walk_names_the_new_arrays_and_the_export_copies_their_chunks(tmp_path: Path) -> None:
     canvas = _canvas(tmp_path)
     gen0 = canvas.frame.generation
-    canvas.paste(_pixels(TILE, 64 * TILE, 2), 0, BOUNDS.col_off - 64 * TILE, grow=True)  # far left: a rebase
+    canvas.paste(_pixels(TILE, 64 * TILE, 2), 0, BOUNDS.col_off - 64 * TILE, extend=True)  # far left: a rebase
     assert canvas.frame.generation > gen0
     region = Window(0, -40 * TILE, TILE, 4 * TILE)
     chunks = _chunks.LevelChunks.find(canvas, LevelRegion(0, region), TILE)

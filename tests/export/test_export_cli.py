@@ -109,7 +109,7 @@ def pil_read(path: Path) -> tuple[np.ndarray, str, str]:
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_default_output_is_outputs_name_step_png_in_the_cwd(make_canvas, tmp_path: Path, mode: str) -> None:
     canvas, _ = make_canvas(mode)  # <tmp_path>/<mode>-0.zarr, step 1: a paste
-    canvas.grow(Window(-100, -160, 10, 10))  # step 2: up and left, background
+    canvas.extend(Window(-100, -160, 10, 10))  # step 2: up and left, background
     canvas.paste(np.full((5, 5, len(mode)), 7, np.uint8), -98, -158)  # step 3
     canvas.undo()  # head 2, one step to redo: N is the head, not the number of steps recorded
     assert canvas.head == 2
@@ -143,7 +143,7 @@ def test_png_and_webp_at_a_coarser_level_match_the_canvas_level(
     make_canvas, out_dir: Path, ext: str, mode: str, level: int
 ) -> None:
     canvas, _ = make_canvas(mode, row=-70, col=-131)  # odd world corner, left of and above world (0, 0)
-    canvas.grow(Window(-203, -261, 20, 20))  # grown further up and left: background there
+    canvas.extend(Window(-203, -261, 20, 20))  # grown further up and left: background there
     decode = imagecodecs.png_decode if ext == "png" else imagecodecs.webp_decode
     for name, region in (("all", None), ("part", Window(-151, -203, 197, 263))):
         out = out_dir / f"{name}-{level}.{ext}"

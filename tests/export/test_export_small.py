@@ -38,7 +38,7 @@ def test_jpeg_is_close_to_the_canvas(tmp_path: Path, out_dir: Path) -> None:
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
     y, x = np.mgrid[0:200, 0:300]
     smooth = np.stack([x * 0.8, y * 1.2, (x + y) * 0.4], axis=-1).astype(np.uint8)
-    canvas.paste(smooth, -50, -60, grow=True)
+    canvas.paste(smooth, -50, -60, extend=True)
     out = export_region(canvas, out_dir / "r.jpg", compression="jpeg:95", progress=False)
     back, pil_mode, fmt = pil_read(out)
     assert (fmt, pil_mode, back.shape) == ("JPEG", "RGB", (200, 300, 3))

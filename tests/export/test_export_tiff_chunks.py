@@ -40,7 +40,7 @@ def smooth_canvas(
     tmp_path: Path, mode: str = "RGB", row: int = -64, col: int = -128, height: int = 300, width: int = 400
 ) -> Canvas:
     canvas = Canvas.create(tmp_path / f"{uuid.uuid4().hex}.zarr", mode=mode, tile=TILE)
-    canvas.paste(smooth(height, width, len(mode)), row, col, grow=True)
+    canvas.paste(smooth(height, width, len(mode)), row, col, extend=True)
     return canvas
 
 
@@ -164,7 +164,7 @@ def test_a_region_off_the_chunk_grid_is_re_encoded(tmp_path: Path, out_dir: Path
 
 def test_a_region_past_the_bounds_with_unwritten_chunks(tmp_path: Path, out_dir: Path, encoded: list[int]) -> None:
     canvas = smooth_canvas(tmp_path, row=-64, col=-128, height=128, width=192)
-    canvas.grow(Window(-64, -128, 320, 448))  # chunks inside the bounds that were never written
+    canvas.extend(Window(-64, -128, 320, 448))  # chunks inside the bounds that were never written
     canvas.paste(smooth(64, 64, 3, seed=5), 128, 192)  # one more chunk, apart from the others
     region = Window(-192, -256, 640, 768)  # on the chunk grid, reaching past the bounds on every side
     out = export_region(canvas, out_dir / "b.tif", region=region, compression="zstd", progress=False)
@@ -274,7 +274,7 @@ def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, 
         dimension_names=("c", "y", "x"),
     )
     canvas = Canvas.open(canvas.path)
-    canvas.paste(smooth(192, 256, 3), 0, 0, grow=True)
+    canvas.paste(smooth(192, 256, 3), 0, 0, extend=True)
     out = export_region(canvas, out_dir / "s.tif", compression="zstd", progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
     _, tiles = tiff_tiles(out)
@@ -300,7 +300,7 @@ def test_other_chunk_codecs_are_decoded_by_zarr(tmp_path: Path, out_dir: Path) -
         dimension_names=("c", "y", "x"),
     )
     canvas = Canvas.open(canvas.path)
-    canvas.paste(smooth(192, 256, 3), 0, 0, grow=True)
+    canvas.paste(smooth(192, 256, 3), 0, 0, extend=True)
     assert _chunks.LevelChunks.find(canvas, LevelRegion(0, canvas.bounds), TILE) is None
     out = export_region(canvas, out_dir / "g.tif", compression="zstd", progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
@@ -330,7 +330,7 @@ def test_a_canvas_on_an_fsspec_store_passes_chunks_through(out_dir: Path, encode
 
     location = f"memory://imkerutils-tests/{uuid.uuid4().hex}"
     canvas = Canvas.create(location, tile=TILE)
-    canvas.paste(smooth(192, 320, 3), -64, 0, grow=True)
+    canvas.paste(smooth(192, 320, 3), -64, 0, extend=True)
     out = export_region(canvas, out_dir / "f.tif", compression="zstd", progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
     _, tiles = tiff_tiles(out)
@@ -348,7 +348,7 @@ def test_a_reader_of_a_canvas_with_a_pending_step_copies_the_committed_chunks(
 
     path = tmp_path / "pending.zarr"
     canvas = Canvas.create(path, tile=TILE)
-    canvas.paste(smooth(256, 256, 3), 0, 0, grow=True)
+    canvas.paste(smooth(256, 256, 3), 0, 0, extend=True)
     committed = canvas.read(canvas.bounds)
     with monkeypatch.context() as m:  # the writer "dies" after its chunk writes, before the commit
         m.setattr(step_module.Step, "commit", lambda self, writes: self._release())

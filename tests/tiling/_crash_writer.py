@@ -22,7 +22,7 @@ while the test may still send it a signal.
 Operations (also applied to :class:`~imkerutils.testing.model.CanvasModel`
 by :func:`apply_model`)::
 
-    {"op": "paste", "row": r, "col": c, "h": h, "w": w, "seed": s, "grow": bool}
+    {"op": "paste", "row": r, "col": c, "h": h, "w": w, "seed": s, "extend": bool}
     {"op": "grow", "window": [row_off, col_off, height, width]}
     {"op": "undo"}   {"op": "redo"}
 """
@@ -71,9 +71,9 @@ def apply(canvas: Any, op: dict[str, Any]) -> None:
 
     kind = op["op"]
     if kind == "paste":
-        canvas.paste(pixels(op["seed"], op["h"], op["w"], canvas.channels), op["row"], op["col"], grow=op["grow"])
+        canvas.paste(pixels(op["seed"], op["h"], op["w"], canvas.channels), op["row"], op["col"], extend=op["extend"])
     elif kind == "grow":
-        canvas.grow(Window(*op["window"]))
+        canvas.extend(Window(*op["window"]))
     elif kind == "undo":
         canvas.undo()
     elif kind == "redo":
@@ -88,9 +88,9 @@ def apply_model(model: Any, op: dict[str, Any]) -> None:
 
     kind = op["op"]
     if kind == "paste":
-        model.paste(pixels(op["seed"], op["h"], op["w"], model.channels), op["row"], op["col"], grow=op["grow"])
+        model.paste(pixels(op["seed"], op["h"], op["w"], model.channels), op["row"], op["col"], extend=op["extend"])
     elif kind == "grow":
-        model.grow(Window(*op["window"]))
+        model.extend(Window(*op["window"]))
     elif kind == "undo":
         model.undo()
     elif kind == "redo":

@@ -34,7 +34,7 @@ def template(tmp_path_factory):
     """An RGB canvas with two committed steps (so there is a journal, a lock file and an undo history)."""
     c = Canvas.create(tmp_path_factory.mktemp("template") / "c", tile=TILE, height=20, width=30)
     c.paste(np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8), 0, 0)
-    c.paste(np.full((5, 5, 3), 7, np.uint8), -3, -3, grow=True)
+    c.paste(np.full((5, 5, 3), 7, np.uint8), -3, -3, extend=True)
     return c.path
 
 
@@ -108,7 +108,7 @@ def test_open_missing_canvas(tmp_path):
 # -- steps that cannot happen ---------------------------------------------------------------
 def test_refused_steps_leave_the_files_untouched(canvas, tree_digest):
     before = tree_digest(canvas.path)
-    with pytest.raises(OutOfBoundsError, match="grow"):
+    with pytest.raises(OutOfBoundsError, match="extend=True"):
         canvas.paste(np.zeros((3, 3, 3), np.uint8), 18, 28)  # crosses the bottom-right corner
     with pytest.raises(OutOfBoundsError):
         canvas.write([(0, 0, np.zeros((2, 2, 3), np.uint8)), (-10, 0, np.zeros((2, 2, 3), np.uint8))])
@@ -130,7 +130,7 @@ def test_read_only_canvas_refuses_writes(canvas, tree_digest):
     ro = Canvas.open(canvas.path, read_only=True)
     for write in (
         lambda: ro.paste(np.zeros((2, 2, 3), np.uint8), 0, 0),
-        lambda: ro.grow(Window(0, 0, 100, 100)),
+        lambda: ro.extend(Window(0, 0, 100, 100)),
         ro.undo,
         ro.redo,
     ):

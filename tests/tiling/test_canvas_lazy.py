@@ -25,7 +25,7 @@ def canvas(tmp_path_factory: pytest.TempPathFactory) -> Canvas:
     """An RGBA canvas (tile 16) holding noise over CONTENT, shared by the read-only tests of this module."""
     c = Canvas.create(tmp_path_factory.mktemp("lazy") / "c", mode="RGBA", tile=TILE)
     pixels = np.random.default_rng(1).integers(0, 256, (*CONTENT.shape, 4), dtype=np.uint8)
-    c.paste(pixels, CONTENT.row_off, CONTENT.col_off, grow=True)
+    c.paste(pixels, CONTENT.row_off, CONTENT.col_off, extend=True)
     assert c.bounds == CONTENT
     return c
 
@@ -65,8 +65,8 @@ def test_to_dask_graph_stays_local_on_a_huge_array(tmp_path):
     c = Canvas.create(tmp_path / "huge", tile=64)
     far = (-8_000_000, 5_000_000)  # millions of pixels left/up and right of world (0, 0)
     block = np.random.default_rng(2).integers(0, 256, (70, 90, 3), dtype=np.uint8)
-    c.paste(block, *far, grow=True)
-    c.paste(block, 0, 0, grow=True)
+    c.paste(block, *far, extend=True)
+    c.paste(block, 0, 0, extend=True)
     assert c._storage.z.nchunks > 10**10  # the array's chunk grid is astronomically larger than the content
     for w in (Window(far[0] - 5, far[1] - 7, 80, 100), Window(-3, -3, 200, 10)):
         arr = c.to_dask(w)
@@ -107,7 +107,7 @@ def test_paste_compute_false_is_lazy_then_commits(tmp_path, tree_digest):
     view = Window(-10, -10, 50, 50)
     pixels_before = c.read(view)
 
-    lazy = c.paste(data, target.row_off, target.col_off, grow=True, compute=False)
+    lazy = c.paste(data, target.row_off, target.col_off, extend=True, compute=False)
 
     assert isinstance(lazy, Delayed)
     assert paste_chunk_tasks(lazy) == c.grid.count(target) == 6
@@ -135,7 +135,7 @@ def test_paste_from_a_dask_array(tmp_path, compute):
     data = np.random.default_rng(4).integers(0, 256, (37, 29, 4), dtype=np.uint8)
     src = da.from_array(data, chunks=(7, 11, 4))  # blocks that match no tile line
     target = Window(-13, -21, 37, 29)
-    result = c.paste(src, target.row_off, target.col_off, grow=True, compute=compute)
+    result = c.paste(src, target.row_off, target.col_off, extend=True, compute=compute)
     if not compute:
         assert paste_chunk_tasks(result) == c.grid.count(target)
         assert c.head == 0
@@ -177,9 +177,9 @@ def test_a_failing_dask_source_leaves_the_canvas_untouched(tmp_path, tree_digest
 @settings(max_examples=20)
 @given(st.data())
 def test_paste_changes_nothing_outside_its_window(canvas, data):
-    grow = data.draw(st.booleans(), label="grow")
+    extend = data.draw(st.booleans(), label="extend")
     target = data.draw(
-        windows(min_offset=-40, max_offset=40, min_size=1, max_size=40) if grow else windows_inside(CONTENT),
+        windows(min_offset=-40, max_offset=40, min_size=1, max_size=40) if extend else windows_inside(CONTENT),
         label="target",
     )
     pixels = data.draw(pixel_arrays("RGBA", height=target.height, width=target.width), label="pixels")
@@ -187,7 +187,7 @@ def test_paste_changes_nothing_outside_its_window(canvas, data):
     before = canvas.read(area)
     head = canvas.head
 
-    canvas.paste(pixels, target.row_off, target.col_off, grow=grow)
+    canvas.paste(pixels, target.row_off, target.col_off, extend=extend)
     try:
         after = canvas.read(area)
         assert masked_sha256(after, target, area) == masked_sha256(before, target, area)
@@ -205,7 +205,7 @@ def test_growing_resizes_the_arrays_and_past_the_largest_extent_is_refused(tmp_p
     extent = c._storage.z.shape[1]
     far = 40 * TILE  # beyond the array's end, right and down
     block = np.arange(20 * 20 * 3, dtype=np.uint32).reshape(20, 20, 3).astype(np.uint8)
-    c.paste(block, far, far, grow=True)
+    c.paste(block, far, far, extend=True)
     assert c._storage.z.shape[1] > extent
     assert c._storage.z.shape[1:] == c.frame.shape(0, c.bounds)
     np.testing.assert_array_equal(Canvas.open(c.path).read(Window(far, far, 20, 20)), block)
@@ -213,6 +213,6 @@ def test_growing_resizes_the_arrays_and_past_the_largest_extent_is_refused(tmp_p
 
     before = tree_digest(c.path)
     with pytest.raises(OutOfBoundsError, match="larger than"):
-        c.paste(block, -(2**30), 0, grow=True)
+        c.paste(block, -(2**30), 0, extend=True)
     assert tree_digest(c.path) == before
     assert c.head == 1

@@ -77,11 +77,12 @@ class CanvasMachine(RuleBasedStateMachine):
         """Drop the alpha channel on an RGB canvas (strategies draw RGBA)."""
         return np.ascontiguousarray(arr[:, :, : self.model.channels])
 
-    @rule(arr=pixel_arrays("RGBA", **sizes), row=positions, col=positions, grow=st.booleans())
-    def paste(self, arr: np.ndarray, row: int, col: int, grow: bool) -> None:
+    @rule(arr=pixel_arrays("RGBA", **sizes), row=positions, col=positions, extend=st.booleans())
+    def paste(self, arr: np.ndarray, row: int, col: int, extend: bool) -> None:
         data = self.pixels(arr)
         self.both(
-            lambda: self.canvas.paste(data, row, col, grow=grow), lambda: self.model.paste(data, row, col, grow=grow)
+            lambda: self.canvas.paste(data, row, col, extend=extend),
+            lambda: self.model.paste(data, row, col, extend=extend),
         )
 
     @precondition(lambda self: self.model.bounds.intersection(REGION) is not None)
@@ -97,19 +98,19 @@ class CanvasMachine(RuleBasedStateMachine):
 
     @rule(
         pieces=st.lists(st.tuples(pixel_arrays("RGBA", max_side=16), positions, positions), min_size=1, max_size=3),
-        grow=st.booleans(),
+        extend=st.booleans(),
     )
-    def write_pieces(self, pieces: list[tuple[np.ndarray, int, int]], grow: bool) -> None:
+    def write_pieces(self, pieces: list[tuple[np.ndarray, int, int]], extend: bool) -> None:
         args = [(row, col, self.pixels(arr)) for arr, row, col in pieces]
-        self.both(lambda: self.canvas.write(args, grow=grow), lambda: self.model.write(args, grow=grow))
+        self.both(lambda: self.canvas.write(args, extend=extend), lambda: self.model.write(args, extend=extend))
 
     @rule(window=windows(min_offset=-32, max_offset=52, max_size=28))
-    def grow(self, window: Window) -> None:
-        self.canvas.grow(window)
-        self.model.grow(window)
+    def extend(self, window: Window) -> None:
+        self.canvas.extend(window)
+        self.model.extend(window)
 
     @rule(direction=st.sampled_from(["left", "right", "up", "down"]), tiles=st.integers(1, 24))
-    def grow_far(self, direction: str, tiles: int) -> None:
+    def extend_far(self, direction: str, tiles: int) -> None:
         """A jump of up to 24 tiles in any direction (bounds only: the model keeps no pixels there)."""
         b = self.model.bounds if not self.model.bounds.is_empty else Window(0, 0, 1, 1)
         d = tiles * TILE
@@ -119,8 +120,8 @@ class CanvasMachine(RuleBasedStateMachine):
             "up": Window(b.row_off - d, b.col_off, 1, 1),
             "down": Window(b.row_end + d, b.col_off, 1, 1),
         }
-        self.canvas.grow(far[direction])
-        self.model.grow(far[direction])
+        self.canvas.extend(far[direction])
+        self.model.extend(far[direction])
 
     @rule()
     def update_pyramid(self) -> None:
@@ -156,7 +157,7 @@ class CanvasMachine(RuleBasedStateMachine):
         ro = Canvas.open(self.path, read_only=True)
         assert ro.bounds == self.model.bounds
         with pytest.raises(CanvasReadOnlyError):
-            ro.paste(self.pixels(arr), 0, 0, grow=True)
+            ro.paste(self.pixels(arr), 0, 0, extend=True)
         with pytest.raises(CanvasReadOnlyError):
             ro.undo()
 

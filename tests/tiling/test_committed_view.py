@@ -29,7 +29,7 @@ def pending(tmp_path, monkeypatch):
     committed = c.read(REGION)
     with monkeypatch.context() as m:  # the writer "dies" after its chunk writes, before the commit
         m.setattr(step_module.Step, "commit", lambda self, writes: self._release())
-        c.paste(noise(30, 60, 2), -10, 20, grow=True)  # grows up and right, partly new chunks
+        c.paste(noise(30, 60, 2), -10, 20, extend=True)  # grows up and right, partly new chunks
     assert c._journal.read_state().pending is not None
     return tmp_path / "c", committed
 
@@ -72,7 +72,7 @@ def test_refresh_after_the_pending_step_is_committed_by_another_writer(tmp_path,
         return real_commit(self, writes)
 
     monkeypatch.setattr(step_module.Step, "commit", stall)
-    c.paste(noise(20, 20, 4), 30, 40, grow=True)
+    c.paste(noise(20, 20, 4), 30, 40, extend=True)
     reader = steps[0]
     np.testing.assert_array_equal(reader.read(REGION), committed)  # its state: step 1
     reader.refresh()

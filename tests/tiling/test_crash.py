@@ -47,8 +47,8 @@ REGION = Window(-128, -128, 512, 512)  # holds every write below, aligned for 7 
 Op = dict[str, Any]
 
 
-def paste(row: int, col: int, h: int, w: int, seed: int, grow: bool = False) -> Op:
-    return {"op": "paste", "row": row, "col": col, "h": h, "w": w, "seed": seed, "grow": grow}
+def paste(row: int, col: int, h: int, w: int, seed: int, extend: bool = False) -> Op:
+    return {"op": "paste", "row": row, "col": col, "h": h, "w": w, "seed": seed, "extend": extend}
 
 
 def grow(row: int, col: int, h: int, w: int) -> Op:
@@ -57,9 +57,9 @@ def grow(row: int, col: int, h: int, w: int) -> Op:
 
 UNDO: Op = {"op": "undo"}
 REDO: Op = {"op": "redo"}
-BASE = [paste(0, 0, 150, 150, seed=1, grow=True)]  # step 1: 3 x 3 chunks
-P9 = paste(-20, 40, 100, 100, seed=2, grow=True)  # 3 x 3 chunks, all partial, grows up and right
-P4 = paste(-20, 100, 60, 60, seed=3, grow=True)  # 2 x 2 chunks, all partial, grows up and right
+BASE = [paste(0, 0, 150, 150, seed=1, extend=True)]  # step 1: 3 x 3 chunks
+P9 = paste(-20, 40, 100, 100, seed=2, extend=True)  # 3 x 3 chunks, all partial, grows up and right
+P4 = paste(-20, 100, 60, 60, seed=3, extend=True)  # 2 x 2 chunks, all partial, grows up and right
 FAR = grow(-1500, -2500, 10, 10)  # far beyond the margin left and up: forces a rebase
 
 
@@ -331,7 +331,7 @@ def test_kill_during_recovery_then_recover(name, zygote, prepared, tmp_path):
 
 # -- random timing: SIGKILL after a seeded random delay, writers on threads ---------
 SEQUENCE = [
-    paste(-40, 30, 150, 170, seed=11, grow=True),  # grow + paste, 12 chunks
+    paste(-40, 30, 150, 170, seed=11, extend=True),  # grow + paste, 12 chunks
     grow(-100, -64, 64, 64),
     paste(10, -50, 130, 240, seed=12),  # 12 chunks inside the bounds
     UNDO,
@@ -340,7 +340,7 @@ SEQUENCE = [
     paste(0, 0, 128, 128, seed=13),  # 4 whole chunks; drops the waiting redo
     UNDO,
     REDO,
-    paste(150, 150, 100, 100, seed=14, grow=True),
+    paste(150, 150, 100, 100, seed=14, extend=True),
 ]
 
 
@@ -434,9 +434,9 @@ def test_a_failing_begin_releases_the_lock(prepared, tmp_path):
     canvas = fresh_canvas(prepared, BASE, tmp_path)
     before = expected_states(BASE, [])[0]
     with pytest.raises(OutOfBoundsError):
-        canvas.grow(Window(-(2**30), 0, 1, 1))
+        canvas.extend(Window(-(2**30), 0, 1, 1))
     with pytest.raises(OutOfBoundsError):
-        canvas.paste(pixels(5, 1, 1), -(2**30), 0, grow=True)
+        canvas.paste(pixels(5, 1, 1), -(2**30), 0, extend=True)
     assert_state(canvas, before)
     apply(canvas, P9)
     assert_state(canvas, before.after(P9))
@@ -511,7 +511,7 @@ def test_a_failing_lazy_paste_rolls_back_and_releases_the_lock(prepared, tmp_pat
     before = expected_states(BASE, [])[0]
     original = Canvas._store_tile
     monkeypatch.setattr(Canvas, "_store_tile", failing_on_call(2))
-    lazy = canvas.paste(pixels(2, 100, 100), -20, 40, grow=True, compute=False)
+    lazy = canvas.paste(pixels(2, 100, 100), -20, 40, extend=True, compute=False)
     with pytest.raises(ChunkFailed):
         dask.compute(lazy, scheduler="threads")
     monkeypatch.setattr(Canvas, "_store_tile", original)

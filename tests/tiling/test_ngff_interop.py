@@ -49,8 +49,8 @@ class Grown:
     canvas: Canvas
     pastes: list[tuple[int, int, np.ndarray]] = field(default_factory=list)
 
-    def paste(self, pixels: np.ndarray, row: int, col: int, *, grow: bool = True) -> None:
-        self.canvas.paste(pixels, row, col, grow=grow)
+    def paste(self, pixels: np.ndarray, row: int, col: int, *, extend: bool = True) -> None:
+        self.canvas.paste(pixels, row, col, extend=extend)
         self.pastes.append((row, col, pixels))
 
     def expected(self) -> np.ndarray:
@@ -73,7 +73,7 @@ def _rgb_far(root: Path) -> Grown:
     g.paste(_noise(rng, 40, 50, 3), 170, 230)  # down and right
     g.paste(_noise(rng, 30, 30, 3), -700, -600)  # far up-left: past any 8-tile margin
     g.paste(_noise(rng, 20, 20, 3), 400, 900)  # far down-right
-    g.paste(_noise(rng, 60, 60, 3), -20, -20, grow=False)  # across old and newly grown content
+    g.paste(_noise(rng, 60, 60, 3), -20, -20, extend=False)  # across old and newly grown content
     g.canvas.update_pyramid()
     assert g.canvas.bounds == Window(-700, -600, 1120, 1520)
     return g
@@ -83,7 +83,7 @@ def _rgba_small(root: Path) -> Grown:
     """An RGBA canvas created empty and grown a little in all four directions."""
     rng = np.random.default_rng(5)
     g = Grown(Canvas.create(root / "canvas", mode="RGBA", tile=TILE, height=40, width=50))
-    g.paste(_noise(rng, 40, 50, 4), 0, 0, grow=False)
+    g.paste(_noise(rng, 40, 50, 4), 0, 0, extend=False)
     g.paste(_noise(rng, 20, 20, 4), -100, -80)
     g.paste(_noise(rng, 30, 30, 4), 50, 90)
     g.canvas.update_pyramid()

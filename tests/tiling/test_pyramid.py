@@ -53,7 +53,7 @@ def test_pyramid_matches_fresh_reduction(tmp_path_factory, ops, mode):
     for op, row, col, h, w, seed in ops:
         if op == "paste":
             pixels = np.random.default_rng(seed).integers(0, 256, (h, w, channels), dtype=np.uint8)
-            canvas.paste(pixels, row, col, grow=True)
+            canvas.paste(pixels, row, col, extend=True)
         elif op == "undo" and canvas.head > 0:
             canvas.undo()
         elif op == "redo" and canvas.refresh().summary()["redoable"] > 0:
@@ -194,7 +194,7 @@ def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest
             row, col = data.draw(st.integers(-60, 60), label="row"), data.draw(st.integers(-60, 60), label="col")
             h, w = data.draw(st.integers(1, 40), label="h"), data.draw(st.integers(1, 40), label="w")
             seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-            canvas.paste(_noise(seed, h, w, channels), row, col, grow=True)
+            canvas.paste(_noise(seed, h, w, channels), row, col, extend=True)
             model.commit(tiles_of(Window(row, col, h, w)))
         elif action == "paste_inside" and not canvas.bounds.is_empty:
             target = data.draw(windows_in(canvas.bounds), label="inside")
@@ -206,7 +206,7 @@ def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest
                 st.builds(Window, st.integers(-70, 60), st.integers(-70, 60), st.integers(0, 40), st.integers(0, 40)),
                 label="grow",
             )
-            canvas.grow(window)
+            canvas.extend(window)
             model.commit(set())
         elif action == "undo":
             if model.head == 0:
@@ -273,7 +273,7 @@ def test_incremental_updates_match_fresh_reduction(tmp_path_factory, tree_digest
 
 def test_small_paste_recomputes_one_chunk_per_level(tmp_path):
     canvas = Canvas.create(tmp_path / "c.zarr", height=100, width=130, tile=16)
-    canvas.paste(_noise(1, 100, 130, 3), -20, -30, grow=True)
+    canvas.paste(_noise(1, 100, 130, 3), -20, -30, extend=True)
     first = canvas.update_pyramid()
     levels = canvas.levels
     assert levels == 5

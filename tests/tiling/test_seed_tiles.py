@@ -158,7 +158,7 @@ def test_paste_tile_refusals_write_nothing(tmp_path, png):
 def canvas(tmp_path, noise):
     """A canvas whose bounds start left of and above world (0, 0)."""
     c = Canvas.create(tmp_path / "canvas", tile=16)
-    c.paste(noise(30, 40, seed=5), -10, -20, grow=True)
+    c.paste(noise(30, 40, seed=5), -10, -20, extend=True)
     assert c.bounds == Window(-10, -20, 30, 40)
     return c
 

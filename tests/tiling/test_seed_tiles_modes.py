@@ -244,7 +244,7 @@ def test_trusted_lifts_the_pixel_limit_for_the_tile_too(tmp_path, monkeypatch):
     write_rgb_png(tmp_path / "base.png")
     rgb_tile(tmp_path / "tile.png")
     canvas = Canvas.create(tmp_path / "canvas", tile=16)
-    canvas.paste(noise((H, W, 3)), 0, 0, grow=True)
+    canvas.paste(noise((H, W, 3)), 0, 0, extend=True)
     monkeypatch.setattr(decode_module, "MAX_PIXELS", T * T - 1)  # the tile alone is over the limit
     with pytest.raises(DecompressionBombError):
         paste_tile(canvas.path, tmp_path / "tile.png", x=0, y=0, tile=T)

@@ -189,7 +189,7 @@ def test_a_tile_of_the_wrong_size_is_a_value_error(tmp_path, image):
 
 def test_canvas_refusals_are_value_errors_too(tmp_path):
     c = Canvas.create(tmp_path / "c.zarr", tile=16)
-    c.paste(noise(30, 40), -10, -20, grow=True)
+    c.paste(noise(30, 40), -10, -20, extend=True)
     Image.fromarray(noise(8, 8)).save(tmp_path / "patch.png")
     Image.fromarray(noise(9, 8)).save(tmp_path / "wrong.png")
     with pytest.raises(ValueError, match="does not fit inside canvas"):

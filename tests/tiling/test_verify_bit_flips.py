@@ -40,8 +40,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("flips") / "c.zarr"
     rng = np.random.default_rng(5)
     c = Canvas.create(path, tile=TILE)
-    c.paste(rng.integers(0, 256, (300, 260, 3), dtype=np.uint8), 0, 0, grow=True)
-    c.paste(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), -100, -70, grow=True)
+    c.paste(rng.integers(0, 256, (300, 260, 3), dtype=np.uint8), 0, 0, extend=True)
+    c.paste(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8), -100, -70, extend=True)
     grow(c, ["right"], MockGenerator(), GrowSettings(seed=1))
     c.paste(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8), 10, 10)
     c.undo()

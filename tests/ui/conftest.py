@@ -57,7 +57,7 @@ def small_canvas(tmp_path: Path) -> Path:
     import numpy as np
 
     path = tmp_path / "small.zarr"
-    Canvas.create(path).paste(np.random.default_rng(5).integers(0, 256, (256, 256, 3), np.uint8), 0, 0, grow=True)
+    Canvas.create(path).paste(np.random.default_rng(5).integers(0, 256, (256, 256, 3), np.uint8), 0, 0, extend=True)
     return path
 
 

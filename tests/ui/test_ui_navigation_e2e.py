@@ -87,8 +87,8 @@ def far_paste(tmp_path: Path) -> Path:
     c = Canvas.create(path)
     first = np.full((TILE, TILE, 3), 128, np.uint8)
     first[:, 512:] = 0
-    c.paste(first, 0, 0, grow=True)
-    c.paste(np.full((TILE, TILE, 3), 255, np.uint8), 0, 3 * TILE, grow=True)
+    c.paste(first, 0, 0, extend=True)
+    c.paste(np.full((TILE, TILE, 3), 255, np.uint8), 0, 3 * TILE, extend=True)
     return path
 
 

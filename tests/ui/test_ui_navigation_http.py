@@ -37,8 +37,8 @@ def far_paste(tmp_path: Path) -> Path:
     c = Canvas.create(path)
     first = np.full((TILE, TILE, 3), 128, np.uint8)
     first[:, 512:] = 0  # real black pixels: they must stay opaque
-    c.paste(first, 0, 0, grow=True, info={"source": "/somewhere/first.png"})
-    c.paste(np.full((TILE, TILE, 3), 255, np.uint8), 0, 3 * TILE, grow=True, info={"source": "/x/far.png"})
+    c.paste(first, 0, 0, extend=True, info={"source": "/somewhere/first.png"})
+    c.paste(np.full((TILE, TILE, 3), 255, np.uint8), 0, 3 * TILE, extend=True, info={"source": "/x/far.png"})
     return path
 
 
@@ -127,7 +127,7 @@ def test_redo_list_names_the_undone_steps(serve, far_paste: Path) -> None:
 def test_undone_lists_redoable_steps_in_redo_order(tmp_path: Path) -> None:
     c = Canvas.create(tmp_path / "c.zarr")
     for k in range(3):
-        c.paste(np.full((8, 8, 3), k, np.uint8), 0, 8 * k, grow=True)
+        c.paste(np.full((8, 8, 3), k, np.uint8), 0, 8 * k, extend=True)
     c.undo()
     c.undo()
     assert [s.number for s in c.undone()] == [2, 3]

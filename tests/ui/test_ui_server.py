@@ -38,8 +38,8 @@ def two_piece_canvas(tmp_path: Path) -> tuple[Path, np.ndarray, Window]:
     path = tmp_path / "pieces.zarr"
     c = Canvas.create(path)
     a, b = noise(300, 400, 1), noise(200, 300, 2)
-    c.paste(a, 0, 0, grow=True)
-    c.paste(b, -1100, -700, grow=True)
+    c.paste(a, 0, 0, extend=True)
+    c.paste(b, -1100, -700, extend=True)
     bounds = Window(-1100, -700, 1400, 1100)
     assert c.bounds == bounds
     model = np.zeros((bounds.height, bounds.width, 3), np.uint8)
@@ -261,7 +261,7 @@ def test_bad_addresses_are_not_found(shared, path: str) -> None:
 def test_jpeg_tiles_are_refused_for_rgba(serve, tmp_path: Path) -> None:
     path = tmp_path / "rgba.zarr"
     c = Canvas.create(path, mode="RGBA")
-    c.paste(np.full((10, 10, 4), 7, np.uint8), 0, 0, grow=True)
+    c.paste(np.full((10, 10, 4), 7, np.uint8), 0, 0, extend=True)
     with serve(path) as page:
         assert page.state()["viewer"]["formats"] == ["png"]
         assert page.get("/api/tiles/0/0/0.jpg").status_code == 404
@@ -447,7 +447,7 @@ def test_a_grow_keeps_at_most_four_tiles_in_flight(serve, tmp_path: Path) -> Non
 
     assert CountingMock.max_concurrency > SERVER_TILES_IN_FLIGHT
     path = tmp_path / "long.zarr"
-    Canvas.create(path).paste(np.random.default_rng(1).integers(0, 256, (256, 12000, 3), np.uint8), 0, 0, grow=True)
+    Canvas.create(path).paste(np.random.default_rng(1).integers(0, 256, (256, 12000, 3), np.uint8), 0, 0, extend=True)
     with serve(path, generators={"mock": CountingMock}) as page:
         job = page.grow(["down"])
     assert job["status"] == "done"

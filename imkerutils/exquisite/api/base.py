@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from imkerutils.exquisite.geometry.direction import Direction
+
 if TYPE_CHECKING:
     import numpy as np
 
-    from imkerutils.exquisite.geometry.direction import Direction
 
 __all__ = ["TileGenerator", "TileRequest", "TileResult", "Usage"]
 
@@ -34,6 +35,10 @@ class TileRequest:
     seed: int
     direction: Direction
     size: int = 1024
+
+    def __post_init__(self) -> None:
+        # parsed here, where a request is made, so generators take ``direction`` as it is
+        object.__setattr__(self, "direction", Direction.parse(self.direction))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from imkerutils.errors import (
 from imkerutils.exquisite.api._checks import check_request
 from imkerutils.exquisite.api._quilting import quilt
 from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
-from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
+from imkerutils.exquisite.geometry.direction import from_right, to_right
 
 __all__ = ["LocalGenerator"]
 
@@ -95,6 +95,7 @@ class LocalGenerator(GeneratorBase):
     Examples
     --------
     >>> from imkerutils.exquisite.api.base import TileRequest
+    >>> from imkerutils.exquisite.geometry.direction import Direction
     >>> ref = np.zeros((64, 64, 3), np.uint8); ref[:, ::8] = 200
     >>> gen = np.zeros((64, 64), bool); gen[:, 32:] = True
     >>> out = LocalGenerator(patch_size=16, overlap=4).generate(
@@ -181,7 +182,7 @@ class LocalGenerator(GeneratorBase):
     def generate(self, request: TileRequest) -> TileResult:
         """Fill ``request.generate`` by quilting patches of the kept pixels."""
         check_request(request)
-        direction = Direction.parse(request.direction)
+        direction = request.direction
         image = np.ascontiguousarray(to_right(request.reference, direction))
         keep = np.ascontiguousarray(~to_right(request.generate, direction))
         out, stats = quilt(

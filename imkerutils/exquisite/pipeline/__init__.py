@@ -1,21 +1,12 @@
 """The only layer that calls a generator and writes a canvas."""
 
-from imkerutils.exquisite.pipeline.fill import (
-    Cancel,
-    Estimate,
-    FillResult,
-    commit_fill,
-    content_windows,
-    estimate_fill,
-    estimate_grow,
-    estimate_grow_region,
-    fill,
-    generate_fill,
-    grow_region,
-    plan_fill_step,
-)
+from imkerutils.exquisite.pipeline.cancel import Cancel
+from imkerutils.exquisite.pipeline.estimate import Estimate, estimate_fill, estimate_grow, estimate_grow_region
+from imkerutils.exquisite.pipeline.fill import FillResult, commit_fill, fill, generate_fill
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, grow, step_worst_case_usd
+from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_step
 from imkerutils.exquisite.pipeline.qc import Candidate, Verdict, accept_all, seam_threshold
+from imkerutils.exquisite.pipeline.region import grow_region
 from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, grow_step, plan_step, step_records
 
 __all__ = [

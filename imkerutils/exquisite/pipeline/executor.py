@@ -15,21 +15,24 @@ import itertools
 import json
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from imkerutils.errors import CanvasChangedError, ClusterError, ImkerError
-from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, assemble_tile, run_tile
+from imkerutils.exquisite.api.base import TileGenerator
+from imkerutils.exquisite.geometry.batch import TileKey
+from imkerutils.exquisite.pipeline.cancel import Cancel
+from imkerutils.exquisite.pipeline.tile import PlannedTile, TileOutcome, TileSettings, assemble_tile, run_tile
 from imkerutils.tiling.canvas import Canvas
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator
 
     from distributed import Client
 
     from imkerutils.exquisite.api.base import TileGenerator
-    from imkerutils.exquisite.geometry.batch import BatchPlan, BatchTile, TileKey
-    from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.exquisite.geometry.batch import TileKey
     from imkerutils.exquisite.pipeline.cancel import Cancel
 
 __all__ = ["run_batch_tiles"]
@@ -69,7 +72,7 @@ def _tile_task(
     location: str,
     options_json: str,
     token: str,
-    tile: BatchTile,
+    tile: PlannedTile,
     generator: TileGenerator,
     settings: TileSettings,
     *deps: TileOutcome,
@@ -79,14 +82,17 @@ def _tile_task(
     if canvas.state_token != token:
         raise CanvasChangedError(f"canvas {location} changed while the batch ran; nothing was written")
     pixels = assemble_tile(tile.plan, canvas.read(tile.plan.tile_window), list(deps))
-    return run_tile(tile.plan, tile.key[0], pixels, generator, settings)
+    return run_tile(tile, pixels, generator, settings)
+
+
+Levels = Sequence[Sequence[PlannedTile]]  # a batch's tiles, each level after the ones it depends on
 
 
 def run_batch_tiles(
     canvas: Canvas,
-    batch: BatchPlan,
+    levels: Levels,
     generator: TileGenerator,
-    settings: Mapping[Direction, TileSettings],
+    settings: TileSettings,
     *,
     client: Client | None = None,
     workers: int = 1,
@@ -95,31 +101,24 @@ def run_batch_tiles(
     cancel: Cancel | None = None,
     worker_timeout: float = 300.0,
 ) -> dict[TileKey, TileOutcome]:
-    """Generate every tile of ``batch``, each after the tiles it depends on.
+    """Generate every tile of ``levels`` (a batch plan's levels), each after the tiles it depends on.
 
-    ``settings`` maps each direction to its tile settings (the rendered
-    prompt names the direction).  A set ``cancel`` stops local tiles before
-    their next generator call (:class:`~imkerutils.errors.StepCancelledError`).  Each finished outcome
-    goes to ``on_tile``, then ``keep(key, outcome)`` says what of it to hold until the batch ends (the tiles depending
-    on it need its ``plan`` and ``new_pixels``); by default all of it.
+    Each planned tile carries its rendered prompt; ``settings`` are what all of them share.  A set
+    ``cancel`` stops local tiles before their next generator call
+    (:class:`~imkerutils.errors.StepCancelledError`).  Each finished outcome goes to ``on_tile``, then
+    ``keep(key, outcome)`` says what of it to hold until the batch ends (the tiles depending on it
+    need its ``plan`` and ``new_pixels``); by default all of it.
     """
     if client is not None:
-        return _run_distributed(canvas, batch, generator, settings, client, on_tile, keep, worker_timeout)
+        return _run_distributed(canvas, levels, generator, settings, client, on_tile, keep, worker_timeout)
     done: dict[TileKey, TileOutcome] = {}
 
-    def one(tile: BatchTile, pixels: Any) -> TileOutcome:
-        return run_tile(
-            tile.plan,
-            tile.key[0],
-            pixels,
-            generator,
-            settings[tile.plan.direction],
-            cancelled=None if cancel is None else cancel.is_set,
-        )
+    def one(tile: PlannedTile, pixels: Any) -> TileOutcome:
+        return run_tile(tile, pixels, generator, settings, cancelled=None if cancel is None else cancel.is_set)
 
     workers = max(1, workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for level in batch.levels():
+        for level in levels:
             if cancel is not None:
                 cancel.check()
             inputs = (
@@ -148,9 +147,9 @@ def _map_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T
 
 def _run_distributed(
     canvas: Canvas,
-    batch: BatchPlan,
+    levels: Levels,
     generator: TileGenerator,
-    settings: Mapping[Direction, TileSettings],
+    settings: TileSettings,
     client: Client,
     on_tile: Callable[[TileOutcome], None] | None,
     keep: Callable[[TileKey, TileOutcome], TileOutcome] | None,
@@ -164,7 +163,7 @@ def _run_distributed(
     # A fresh name per run: a batch run again after a failure must not meet its erred tasks on the scheduler.
     name = uuid.uuid4().hex
     futures: dict[TileKey, Any] = {}
-    for level in batch.levels():
+    for level in levels:
         for tile in level:
             futures[tile.key] = client.submit(
                 _tile_task,
@@ -173,7 +172,7 @@ def _run_distributed(
                 token,
                 tile,
                 generator,
-                settings[tile.plan.direction],
+                settings,
                 *[futures[d] for d in tile.depends_on],
                 key=f"exquisite-tile-{name}-{tile.key[0]}-{tile.key[1]}",
                 pure=False,

@@ -6,8 +6,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from imkerutils.exquisite.api.base import GeneratorBase, TileGenerator
-from imkerutils.exquisite.geometry.direction import Direction
-from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, plan_step, step_records
+from imkerutils.exquisite.pipeline.cancel import Cancel
+from imkerutils.exquisite.pipeline.step import (
+    GrowSettings,
+    fits,
+    parse_directions,
+    plan_batch_of,
+    run_step,
+    step_records,
+)
 from imkerutils.exquisite.pipeline.tile import derive_seed
 from imkerutils.exquisite.state.budget import Budget
 
@@ -16,6 +23,8 @@ if TYPE_CHECKING:
 
     from distributed import Client
 
+    from imkerutils.exquisite.geometry.batch import BatchPlan
+    from imkerutils.exquisite.geometry.direction import Direction
     from imkerutils.exquisite.pipeline.cancel import Cancel
     from imkerutils.exquisite.state.record import StepRecord
     from imkerutils.tiling.canvas import Canvas
@@ -55,6 +64,7 @@ def grow(
     on_step: Callable[[list[StepRecord]], None] | None = None,
     on_tile: Callable[..., None] | None = None,
     cancel: Cancel | None = None,
+    plans: Sequence[BatchPlan] = (),
 ) -> list[StepRecord]:
     """Grow every edge in ``directions`` by 512 px, ``steps`` times; each step is one atomic batch.
 
@@ -66,17 +76,26 @@ def grow(
     steps on this canvas recorded); a step that could exceed it is refused
     before anything is generated.  A set ``cancel`` stops the running step
     with nothing written (:class:`~imkerutils.errors.StepCancelledError`);
-    steps committed before it stay.
+    steps committed before it stay.  ``plans`` are the steps' plans when the
+    caller made them already (an :class:`~.estimate.Estimate`'s): a step
+    follows its plan when it still is the plan of the canvas as it is, and
+    is planned anew otherwise.
     """
     settings = settings or GrowSettings()
-    ds = [Direction.parse(d) for d in directions]
+    ds = parse_directions(directions)
     records: list[StepRecord] = []
     spent = canvas_spent_usd(canvas) if budget_usd is not None else 0.0
-    for _ in range(steps):
+    for n in range(steps):
+        ahead = plans[n] if n < len(plans) else None
+        plan = (
+            ahead
+            if ahead is not None and fits(ahead, canvas, ds, settings)
+            else plan_batch_of(canvas.bounds, ds, settings)
+        )
         budget = Budget(budget_usd, spent)
-        budget.check(step_worst_case_usd(len(plan_step(canvas, ds, settings).tiles), generator, settings))
+        budget.check(step_worst_case_usd(len(plan.tiles), generator, settings))
         step_settings = replace(settings, seed=derive_seed(settings.seed, "step", canvas.head + 1))
-        batch = grow_batch(canvas, ds, generator, step_settings, on_tile=on_tile, client=client, cancel=cancel)
+        batch = run_step(canvas, plan, generator, step_settings, on_tile=on_tile, client=client, cancel=cancel)
         spent += sum(r.cost_usd or 0.0 for r in batch)
         records.extend(batch)
         if on_step is not None:

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+    from imkerutils.exquisite.geometry.seam import SeamScores
+
+
 __all__ = ["Candidate", "QCHook", "Verdict", "accept_all", "candidate_score", "seam_threshold"]
 
 
@@ -36,8 +39,13 @@ class Candidate:
     seed: int
     attempt: int
     image: np.ndarray  # the finished tile (kept pixels restored, seam strategy applied)
-    scores: dict[str, Any]
+    seam: SeamScores | None  # None: the seam lies too near the tile's edge to measure
     band_drift: float | None
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        """:attr:`seam` as a dict (``{}`` when unmeasured), for hooks written against the dict it used to be."""
+        return {} if self.seam is None else self.seam.to_dict()
 
 
 QCHook = Callable[[Candidate], Verdict]
@@ -50,15 +58,16 @@ def accept_all(_candidate: Candidate) -> Verdict:
 
 def candidate_score(candidate: Candidate) -> float:
     """Lower is better: the local seam excess (natural images score about 1)."""
-    value = candidate.scores.get("seam_excess")  # key of SeamScores.to_dict()
-    return float("inf") if value is None else abs(float(value) - 1.0)
+    if candidate.seam is None:
+        return float("inf")
+    return abs(float(candidate.seam.seam_excess) - 1.0)
 
 
 def seam_threshold(max_excess: float = 2.0) -> QCHook:
     """Return a hook that retries tiles whose local seam excess exceeds ``max_excess``."""
 
     def hook(candidate: Candidate) -> Verdict:
-        value = candidate.scores.get("seam_excess")  # key of SeamScores.to_dict()
-        return Verdict.ACCEPT if value is None or value <= max_excess else Verdict.RETRY
+        seam = candidate.seam
+        return Verdict.ACCEPT if seam is None or seam.seam_excess <= max_excess else Verdict.RETRY
 
     return hook

@@ -26,21 +26,18 @@ import numpy as np
 
 from imkerutils.errors import CanvasReadOnlyError, InvalidGrowSettingsError, ProposalNotFoundError, ProposalStaleError
 from imkerutils.exquisite.geometry.fill import FillPlan
-from imkerutils.exquisite.pipeline.fill import (
-    Cancel,
-    FillOutcome,
-    commit_pieces,
-    content_windows,
-    generate_fill,
-    plan_fill_step,
-)
+from imkerutils.exquisite.pipeline.fill import FillOutcome, commit_pieces, generate_fill
+from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, step_worst_case_usd
+from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_step
 from imkerutils.exquisite.pipeline.step import GrowSettings
+from imkerutils.exquisite.state.budget import Budget
 from imkerutils.exquisite.state.record import StepRecord, format_utc
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
     from imkerutils.exquisite.api.base import TileGenerator
     from imkerutils.exquisite.geometry.direction import Direction
+    from imkerutils.exquisite.pipeline.cancel import Cancel
     from imkerutils.tiling.canvas import Canvas
 
 __all__ = [
@@ -173,23 +170,22 @@ def stage_fill(
     budget_usd: float | None = None,
     cancel: Cancel | None = None,
     on_tile: Any = None,
+    plan: FillPlan | None = None,
 ) -> Proposal:
     """Generate ``candidates`` fills of ``region`` (run seeds ``seed``, ``seed + 1``, ...) and stage them.
 
     Nothing is committed: the canvas's pixels and history are unchanged.  Candidates are stored only
-    when all of them were generated (a cancelled or failed run stores nothing).
+    when all of them were generated (a cancelled or failed run stores nothing).  ``plan``: the fill's
+    plan on the canvas as it is now, when the caller made it already (it is not planned again).
     """
     settings = settings or GrowSettings()
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise InvalidGrowSettingsError(f"candidates must be an integer >= 1, got {candidates!r}")
     token = canvas.state_token
-    plan = plan_fill_step(canvas, region, settings, keep=keep)
-    if budget_usd is not None:
-        from imkerutils.exquisite.pipeline.fill import estimate_fill
-        from imkerutils.exquisite.pipeline.grow import canvas_spent_usd
-        from imkerutils.exquisite.state.budget import Budget
-
-        worst = estimate_fill(canvas, region, generator, settings, keep=keep, candidates=candidates).worst_case_usd
+    if plan is None:
+        plan = plan_fill_step(canvas, region, settings, keep=keep)
+    if budget_usd is not None:  # every candidate's worst case, as estimate_fill counts it
+        worst = step_worst_case_usd(len(plan.tiles) * candidates, generator, settings)
         Budget(budget_usd, canvas_spent_usd(canvas)).check(worst)
     results = []
     for k in range(candidates):

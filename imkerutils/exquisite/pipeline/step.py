@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,9 +26,16 @@ from imkerutils.exquisite.geometry.blend import SEAM_STRATEGIES, seam_strategy_n
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.pipeline.artifacts import ArtifactSpool
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
-from imkerutils.exquisite.pipeline.tile import TileOutcome, TileSettings, add_usage, overlay
-from imkerutils.exquisite.prompt.templates import RenderedPrompt, get_template, render
-from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
+from imkerutils.exquisite.pipeline.tile import (
+    PlannedTile,
+    TileOutcome,
+    TileSettings,
+    add_usage,
+    overlay,
+    scores_dict,
+)
+from imkerutils.exquisite.prompt.templates import get_template, render
+from imkerutils.exquisite.state.record import StepRecord, TileRecord, format_utc
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -36,29 +43,39 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from imkerutils.exquisite.api.base import TileGenerator, Usage
+    from imkerutils.exquisite.geometry.seam import SeamScores
     from imkerutils.exquisite.pipeline.cancel import Cancel
-    from imkerutils.exquisite.pipeline.qc import QCHook
     from imkerutils.tiling.canvas import Canvas
+    from imkerutils.tiling.window import Window
 
-__all__ = ["EXQUISITE_INFO_KEY", "GrowSettings", "grow_batch", "grow_step", "plan_step", "step_records"]
+__all__ = [
+    "EXQUISITE_INFO_KEY",
+    "GrowSettings",
+    "fits",
+    "grow_batch",
+    "grow_step",
+    "parse_directions",
+    "plan_batch_of",
+    "plan_step",
+    "plan_steps",
+    "run_step",
+    "step_records",
+    "worst_scores",
+]
 
 EXQUISITE_INFO_KEY = "exquisite"
 
 
 @dataclass(frozen=True)
-class GrowSettings:
-    """Everything a step needs besides the canvas, the directions and the generator."""
+class GrowSettings(TileSettings):
+    """Everything a step needs besides the canvas, the directions and the generator.
 
-    prompt: str = ""
-    seed: int = 0
+    The fields every tile shares (prompt, seed, seam, fill, candidates, retries, QC) are
+    :class:`~.tile.TileSettings`'; a step hands these settings to its tiles as they are.
+    """
+
     template: str = "extend"
     template_version: int | None = None
-    seam: str = "exact"
-    seam_width: int = 64
-    fill: str = "edge"
-    candidates: int = 1
-    max_retries: int = 2
-    qc: QCHook | None = None
     overlap: int = 256
     save_artifacts: bool = True
     workers: int | None = None  # local tiles at once (default: the generator's max_concurrency)
@@ -77,7 +94,8 @@ class GrowSettings:
                 raise InvalidGrowSettingsError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
-def _directions(direction: Direction | str | Sequence[Direction | str]) -> list[Direction]:
+def parse_directions(direction: Direction | str | Sequence[Direction | str]) -> list[Direction]:
+    """Return the directions a caller named (one, or a sequence), parsed once where they enter the pipeline."""
     if isinstance(direction, (str, Direction)):
         return [Direction.parse(direction)]
     return [Direction.parse(d) for d in direction]
@@ -87,8 +105,30 @@ def plan_step(
     canvas: Canvas, direction: Direction | str | Sequence[Direction | str], settings: GrowSettings | None = None
 ) -> BatchPlan:
     """Return the batch plan the next step would follow."""
-    settings = settings or GrowSettings()
-    return plan_batch(canvas.bounds, _directions(direction), overlap=settings.overlap)
+    return plan_batch_of(canvas.bounds, parse_directions(direction), settings or GrowSettings())
+
+
+def plan_batch_of(bounds: Window, directions: Sequence[Direction], settings: GrowSettings) -> BatchPlan:
+    """Return the batch plan of growing ``bounds`` towards ``directions`` (the one place a step is planned)."""
+    return plan_batch(bounds, directions, overlap=settings.overlap)
+
+
+def plan_steps(bounds: Window, directions: Sequence[Direction], settings: GrowSettings, steps: int) -> list[BatchPlan]:
+    """Return the plans of ``steps`` steps growing ``bounds`` (each step's bounds are the last one's new bounds)."""
+    plans = []
+    for _ in range(steps):
+        plans.append(plan_batch_of(bounds, directions, settings))
+        bounds = plans[-1].new_bounds
+    return plans
+
+
+def fits(plan: BatchPlan, canvas: Canvas, directions: Sequence[Direction], settings: GrowSettings) -> bool:
+    """Whether ``plan`` (made ahead, e.g. by an estimate) is the plan of the next step on ``canvas`` now."""
+    return (
+        plan.bounds == canvas.bounds
+        and plan.directions == tuple(directions)
+        and all(e.overlap == settings.overlap for e in plan.edges)
+    )
 
 
 def sha_of(arrays: list[np.ndarray]) -> str:
@@ -126,25 +166,27 @@ def grow_batch(
     A set ``cancel`` stops the step before its next generator call or its commit, with nothing written.
     """
     settings = settings or GrowSettings()
+    batch = plan_batch_of(canvas.bounds, parse_directions(directions), settings)
+    return run_step(canvas, batch, generator, settings, on_tile=on_tile, client=client, cancel=cancel)
+
+
+def run_step(
+    canvas: Canvas,
+    batch: BatchPlan,
+    generator: TileGenerator,
+    settings: GrowSettings,
+    *,
+    on_tile: Callable[[TileOutcome], None] | None = None,
+    client: Client | None = None,
+    cancel: Cancel | None = None,
+) -> list[StepRecord]:
+    """Generate and commit the step ``batch`` plans (made on the canvas as it is now) as ONE atomic step."""
     started = time.perf_counter()
     created = format_utc(datetime.now(UTC))
-    batch = plan_step(canvas, directions, settings)
     token = canvas.state_token
     template = get_template(settings.template, settings.template_version)
     prompts = {e.direction: render(template, settings.prompt, e.direction) for e in batch.edges}
-    tile_settings = {
-        d: TileSettings(
-            prompt=p.text,
-            seed=settings.seed,
-            seam=settings.seam,
-            seam_width=settings.seam_width,
-            fill=settings.fill,
-            candidates=settings.candidates,
-            max_retries=settings.max_retries,
-            qc=settings.qc,
-        )
-        for d, p in prompts.items()
-    }
+    tiles = {t.key: PlannedTile(t, prompts[t.plan.direction]) for t in batch.tiles}
     workers = max(1, settings.workers or generator.max_concurrency)
     step_id = f"{created[:10].replace('-', '')}-{'-'.join(d.value for d in batch.directions)}-{uuid.uuid4().hex[:12]}"
     with ArtifactSpool(step_id) as spool:
@@ -158,9 +200,9 @@ def grow_batch(
 
         outcomes = run_batch_tiles(
             canvas,
-            batch,
+            [[tiles[t.key] for t in level] for level in batch.levels()],
             generator,
-            tile_settings,
+            settings,
             client=client,
             workers=workers,
             on_tile=on_tile,
@@ -172,11 +214,11 @@ def grow_batch(
         drafts = _draft_records(
             canvas,
             batch,
+            tiles,
             outcomes,
             saved,
             step_id=step_id,
             created=created,
-            prompts=prompts,
             generator=generator,
             settings=settings,
         )
@@ -188,7 +230,7 @@ def grow_batch(
         commit_start = time.perf_counter()
         canvas.write(
             pieces,
-            grow=True,
+            extend=True,
             kind="grow-" + "-".join(d.value for d in batch.directions),
             info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
             expect_token=token,
@@ -202,12 +244,12 @@ def grow_batch(
 def _draft_records(
     canvas: Canvas,
     batch: BatchPlan,
+    planned: Mapping[TileKey, PlannedTile],
     outcomes: Mapping[TileKey, TileOutcome],
     saved: Mapping[TileKey, dict[str, str]],
     *,
     step_id: str,
     created: str,
-    prompts: Mapping[Direction, RenderedPrompt],
     generator: TileGenerator,
     settings: GrowSettings,
 ) -> list[StepRecord]:
@@ -226,7 +268,7 @@ def _draft_records(
                     write_window=o.plan.write_window,
                     seed=o.seed,
                     band_drift=o.band_drift,
-                    seam_scores=_numeric(o.scores),
+                    seam_scores=scores_dict(o.scores),
                     usage=o.usage,
                     cost_usd=o.cost_usd,
                     request_id=o.request_id,
@@ -239,7 +281,7 @@ def _draft_records(
             usage = add_usage(usage, o.usage)
             cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
         band = [_band_pixels(canvas, tiles[(k, t.index)], outcomes) for t in edge.tiles]
-        prompt = prompts[edge.direction]
+        prompt = planned[(k, edge.tiles[0].index)].prompt  # every tile of an edge has the edge's prompt
         drafts.append(
             StepRecord(
                 step_id=f"{step_id}.{k}" if len(batch.edges) > 1 else step_id,
@@ -264,12 +306,8 @@ def _draft_records(
                 tiles=tuple(tile_records),
                 usage=usage,
                 cost_usd=cost,
-                qc=_worst_scores(edge_outcomes),
-                attempts=tuple(
-                    Attempt(seed=r["seed"], scores=_numeric(r["scores"]), reason=f"tile {o.plan.index}: {r['reason']}")
-                    for o in edge_outcomes
-                    for r in o.rejected
-                ),
+                qc=worst_scores(edge_outcomes),
+                attempts=tuple(a for o in edge_outcomes for a in o.rejected),
             )
         )
     return drafts
@@ -285,20 +323,21 @@ def _band_pixels(canvas: Canvas, tile: BatchTile, outcomes: Mapping[TileKey, Til
     return overlay(band, canvas.read(band), [outcomes[d] for d in tile.depends_on])
 
 
-def _is_scalar(value: object) -> bool:
-    """``np.isscalar``, as a plain bool (its TypeGuard would narrow to types ``float()`` rejects)."""
-    return bool(np.isscalar(value))
+class _Scored(Protocol):
+    """What :func:`worst_scores` reads of a tile's outcome (grow's or fill's)."""
+
+    @property
+    def scores(self) -> SeamScores | None: ...
+
+    @property
+    def band_drift(self) -> float | None: ...
 
 
-def _numeric(scores: dict[str, Any]) -> dict[str, float | None]:
-    return {k: (None if v is None else float(v)) for k, v in scores.items() if v is None or _is_scalar(v)}
-
-
-def _worst_scores(outcomes: Sequence[Any]) -> dict[str, float | None]:
-    """Per metric, the worst tile's value (max seam excess, max drift, ...); outcomes of grow or fill."""
+def worst_scores(outcomes: Sequence[_Scored]) -> dict[str, float | None]:
+    """Per metric, the worst tile's value (max seam excess, max drift, ...), as a step record's ``qc``."""
     out: dict[str, float | None] = {}
     for o in outcomes:
-        for k, v in _numeric(o.scores).items():
+        for k, v in scores_dict(o.scores).items():
             if v is not None:
                 out[k] = v if out.get(k) is None else max(out[k] or 0.0, v)
         if o.band_drift is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,19 +21,33 @@ from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
-from imkerutils.exquisite.geometry.seam import seam_scores
+from imkerutils.exquisite.geometry.seam import SeamScores, seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, Verdict, candidate_score
+from imkerutils.exquisite.state.record import Attempt
 from imkerutils.tiling.window import Window, intersection
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from imkerutils.exquisite.geometry.batch import BatchTile, TileKey
     from imkerutils.exquisite.geometry.plan import TilePlan
+    from imkerutils.exquisite.prompt.templates import RenderedPrompt
 
 _NO_IMAGE = np.empty((0, 0), dtype=np.uint8)  # what TileOutcome.without_images leaves in place of each image
 _NO_IMAGE.flags.writeable = False
 
-__all__ = ["Drawn", "TileOutcome", "TileSettings", "add_usage", "assemble_tile", "derive_seed", "draw_tile", "run_tile"]
+__all__ = [
+    "Drawn",
+    "PlannedTile",
+    "TileOutcome",
+    "TileSettings",
+    "add_usage",
+    "assemble_tile",
+    "derive_seed",
+    "draw_tile",
+    "run_tile",
+    "scores_dict",
+]
 
 
 def derive_seed(*parts: object) -> int:
@@ -44,16 +58,49 @@ def derive_seed(*parts: object) -> int:
 
 @dataclass(frozen=True)
 class TileSettings:
-    """What every tile of a step shares."""
+    """What every tile of a step shares (:class:`~.step.GrowSettings` adds what the step itself needs).
 
-    prompt: str
-    seed: int
+    ``prompt`` is the user's text; each :class:`PlannedTile` carries the prompt rendered for its direction.
+    """
+
+    prompt: str = ""
+    seed: int = 0
     seam: str = "exact"
     seam_width: int = 64
     fill: str = "edge"
     candidates: int = 1
     max_retries: int = 2
     qc: QCHook | None = None
+
+
+@dataclass(frozen=True)
+class PlannedTile:
+    """A tile of a growth step as planned once: its place in the batch and the prompt it is drawn with."""
+
+    tile: BatchTile
+    prompt: RenderedPrompt
+
+    @property
+    def key(self) -> TileKey:
+        """Return the tile's key in its batch."""
+        return self.tile.key
+
+    @property
+    def plan(self) -> TilePlan:
+        """Return the tile's edge-plan tile."""
+        return self.tile.plan
+
+    @property
+    def depends_on(self) -> tuple[TileKey, ...]:
+        """Return the keys of the tiles whose new pixels this one keeps."""
+        return self.tile.depends_on
+
+
+def scores_dict(scores: SeamScores | None) -> dict[str, float | None]:
+    """``scores`` as a record stores them: numbers as floats, ``{}`` when the seam could not be measured."""
+    if scores is None:
+        return {}
+    return {k: None if v is None else float(v) for k, v in scores.to_dict().items()}
 
 
 @dataclass
@@ -67,13 +114,13 @@ class TileOutcome:
     raw: np.ndarray
     final: np.ndarray
     new_pixels: np.ndarray  # the pixels of plan.write_window
-    scores: dict[str, Any]
+    scores: SeamScores | None
     band_drift: float | None
     usage: Usage | None
     cost_usd: float | None
     request_id: str | None
     seconds: float
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Attempt] = field(default_factory=list)
 
     def without_images(self) -> TileOutcome:
         """Return this outcome without its tile-sized images (reference, mask, raw, final), once they are spooled.
@@ -125,8 +172,7 @@ def _check_result(result: TileResult, request: TileRequest, generator: TileGener
 
 
 def run_tile(
-    plan: TilePlan,
-    edge: int,
+    tile: PlannedTile,
     pixels: np.ndarray,
     generator: TileGenerator,
     settings: TileSettings,
@@ -135,11 +181,11 @@ def run_tile(
 ) -> TileOutcome:
     """Generate one tile from its assembled ``pixels`` (see :func:`assemble_tile`), with QC.
 
-    ``edge`` is the tile's edge position in its batch; seeds depend on it and
-    the tile's index, never on the direction, so mirrored growth draws the
-    same seeds.
+    Seeds depend on the tile's edge position in its batch and its index, never
+    on the direction, so mirrored growth draws the same seeds.
     """
     start = time.perf_counter()
+    plan, edge = tile.plan, tile.key[0]
     generate = plan.generate_mask()
     # filled in the RIGHT-facing view: the fill breaks distance ties in scan order, which must not
     # depend on the direction (mirrored growth gets the mirrored reference)
@@ -156,6 +202,7 @@ def run_tile(
         reference,
         generator,
         settings,
+        prompt=tile.prompt.text,
         cancelled=cancelled,
     )
     new = new_pixels(plan, drawn.best.image).copy()
@@ -167,7 +214,7 @@ def run_tile(
         drawn.raw,
         drawn.best.image,
         new,
-        drawn.best.scores,
+        drawn.best.seam,
         drawn.best.band_drift,
         drawn.usage,
         drawn.cost_usd,
@@ -186,7 +233,7 @@ class Drawn:
     request_id: str | None
     usage: Usage | None
     cost_usd: float | None
-    rejected: list[dict[str, Any]]
+    rejected: list[Attempt]
 
 
 def draw_tile(
@@ -199,15 +246,18 @@ def draw_tile(
     generator: TileGenerator,
     settings: TileSettings,
     *,
+    prompt: str,
     seam_col: int | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> Drawn:
     """Draw ``candidates`` per attempt (seeds from ``seed_parts``, attempt and candidate), keep the best, run QC.
 
-    ``direction`` and ``seam_col`` name the straight seam the seam strategy and metrics look at
-    (default: half the tile).  ``cancelled`` is asked before every generator call.
+    ``prompt`` is the rendered text every generator call gets.  ``direction`` and ``seam_col`` name
+    the straight seam the seam strategy and metrics look at (default: half the tile).  ``cancelled``
+    is asked before every generator call.  Refused candidates come back as the record's
+    :class:`~imkerutils.exquisite.state.record.Attempt` entries.
     """
-    rejected: list[dict[str, Any]] = []
+    rejected: list[Attempt] = []
     usage_total: Usage | None = None
     cost_total: float | None = 0.0
     col = reference.shape[1] // 2 if seam_col is None else seam_col
@@ -220,7 +270,7 @@ def draw_tile(
             request = TileRequest(
                 reference=reference,
                 generate=generate,
-                prompt=settings.prompt,
+                prompt=prompt,
                 seed=seed,
                 direction=direction,
                 size=reference.shape[0],
@@ -232,19 +282,19 @@ def draw_tile(
             final = compose(pixels, raw, generate)  # kept pixels restored byte for byte
             if seam_col is None:
                 final = apply_seam(settings.seam, final, generate, direction, width=settings.seam_width)
-                scores = seam_scores(final, direction, generate=generate, raw=raw).to_dict()
+                scores: SeamScores | None = seam_scores(final, direction, generate=generate, raw=raw)
             else:
                 final, scores = _seam_at(final, raw, generate, direction, col, settings)
-            drift = scores.get("band_drift_mean")
+            drift = None if scores is None else scores.band_drift_mean
             drawn.append((Candidate(index, seed, attempt, final, scores, drift), raw, result))
         drawn.sort(key=lambda c: candidate_score(c[0]))
         best, raw, result = drawn[0]
         for other, _, _ in drawn[1:]:
-            rejected.append({"seed": other.seed, "attempt": attempt, "reason": "best-of-n", "scores": other.scores})
+            rejected.append(_refused(index, other, "best-of-n"))
         verdict = Verdict(settings.qc(best)) if settings.qc is not None else Verdict.ACCEPT
         if verdict is Verdict.ACCEPT:
             return Drawn(best, raw, result.request_id, usage_total, cost_total, rejected)
-        rejected.append({"seed": best.seed, "attempt": attempt, "reason": verdict.value, "scores": best.scores})
+        rejected.append(_refused(index, best, verdict.value))
         if verdict is Verdict.REJECT:
             break
     raise StepRejectedError(
@@ -252,14 +302,19 @@ def draw_tile(
     )
 
 
+def _refused(index: int, candidate: Candidate, reason: str) -> Attempt:
+    """Return a refused candidate as the step record keeps it."""
+    return Attempt(seed=candidate.seed, scores=scores_dict(candidate.seam), reason=f"tile {index}: {reason}")
+
+
 def _seam_at(
     final: np.ndarray, raw: np.ndarray, generate: np.ndarray, direction: Direction, col: int, settings: TileSettings
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[np.ndarray, SeamScores | None]:
     """Seam strategy and scores at an arbitrary seam column (a fill tile's longest seam), where they apply."""
     if 0 < col < final.shape[1]:
         final = apply_seam(settings.seam, final, generate, direction, width=settings.seam_width, seam_col=col)
     try:
-        scores = seam_scores(final, direction, generate=generate, raw=raw, seam_col=col).to_dict()
+        scores: SeamScores | None = seam_scores(final, direction, generate=generate, raw=raw, seam_col=col)
     except (GeometryError, InvalidTileError):  # a seam too near the tile's edge to measure
-        scores = {}
+        scores = None
     return final, scores

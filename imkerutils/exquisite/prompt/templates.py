@@ -110,12 +110,12 @@ class RenderedPrompt:
 
 
 def normalize_user_prompt(user_prompt: str) -> str:
-    r"""Unicode NFC, ``\\r\\n`` and ``\\r`` to ``\\n``, surrounding whitespace stripped.
+    r"""Unicode NFC, ``\r\n`` and ``\r`` to ``\n``, surrounding whitespace stripped.
 
     Prompts that look the same give the same text and the same hash.
 
-    >>> normalize_user_prompt("  caf\\u0065\\u0301\\r\\nat dusk ")
-    'café\\nat dusk'
+    >>> normalize_user_prompt("  caf\u0065\u0301\r\nat dusk ")
+    'café\nat dusk'
     """
     if not isinstance(user_prompt, str):
         raise TypeError(f"user prompt must be a str, got {type(user_prompt).__name__}")
@@ -124,7 +124,7 @@ def normalize_user_prompt(user_prompt: str) -> str:
 
 
 def prompt_sha256(template_name: str, template_version: int, text: str) -> str:
-    r"""SHA-256 (hex) of ``f"{template_name}/{template_version}\\n{text}"`` in UTF-8.
+    r"""SHA-256 (hex) of ``f"{template_name}/{template_version}\n{text}"`` in UTF-8.
 
     Template names and versions hold no newline, so the encoding is unambiguous.
     """

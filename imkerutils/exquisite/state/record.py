@@ -264,6 +264,11 @@ class StepRecord:
         _set(self, "attempts", check_tuple_of(self.attempts, Attempt, "step.attempts"))
         _set(self, "artifacts", check_artifacts(self.artifacts, "step.artifacts"))
 
+    @property
+    def seam_excess(self) -> float | None:
+        """The worst tile's local seam excess (``qc["seam_excess"]``); ``None`` when no seam was measured."""
+        return self.qc.get("seam_excess")
+
     def to_dict(self) -> dict[str, JSONValue]:
         """Return a JSON-ready dict in the current format (:data:`CURRENT_FORMAT`)."""
         return CURRENT_FORMAT.encode(self)

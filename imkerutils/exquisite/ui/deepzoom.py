@@ -148,7 +148,7 @@ def encode_tile(pixels: np.ndarray, fmt: str) -> bytes:
     r"""``pixels`` (H, W, 3|4) uint8 as PNG (fast zlib level) or JPEG (quality 90, 4:4:4).
 
     >>> encode_tile(np.zeros((2, 2, 3), np.uint8), "png")[:4]
-    b'\\x89PNG'
+    b'\x89PNG'
     """
     buf = io.BytesIO()
     image = Image.fromarray(np.ascontiguousarray(pixels))

@@ -15,7 +15,6 @@ only schedules calls to it and summarises its records for display.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import threading
@@ -24,11 +23,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import (
     BusyError,
@@ -41,45 +36,29 @@ from imkerutils.errors import (
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.api.registry import available_generators, get_generator
 from imkerutils.exquisite.geometry.blend import seam_strategy_names
-from imkerutils.exquisite.geometry.fill import edge_region
-from imkerutils.exquisite.pipeline import (
-    Cancel,
-    GrowSettings,
-    canvas_spent_usd,
-    estimate_fill,
-    estimate_grow_region,
-    grow,
-    plan_fill_step,
-    plan_step,
-)
-from imkerutils.exquisite.pipeline.fill import growth_direction
-from imkerutils.exquisite.pipeline.staging import (
-    Proposal,
-    accept,
-    candidate_pieces,
-    discard,
-    list_proposals,
-    load_proposal,
-    stage_fill,
-)
-from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY
-from imkerutils.exquisite.state.budget import Budget, format_usd
-from imkerutils.exquisite.state.record import StepRecord
+from imkerutils.exquisite.pipeline import GrowSettings, estimate_fill, estimate_grow_region, grow, plan_fill_step
+from imkerutils.exquisite.pipeline.staging import accept, discard, list_proposals, load_proposal, stage_fill
+from imkerutils.exquisite.pipeline.step import plan_steps
+from imkerutils.exquisite.state.budget import Budget
 from imkerutils.exquisite.ui.availability import refuse_without_key, unavailable_note
-from imkerutils.exquisite.ui.deepzoom import Frame, with_alpha
+from imkerutils.exquisite.ui.job import Job, JobRequest
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
+from imkerutils.exquisite.ui.plans import plan_summary, region_of
+from imkerutils.exquisite.ui.proposals import candidate_png, summarise_proposal
 from imkerutils.exquisite.ui.requests import AcceptRequest, GenerateRequest, GrowRequest
+from imkerutils.exquisite.ui.view import View, publish, read_tile, thumbnail
 from imkerutils.tiling.canvas import Canvas, StepInfo
-from imkerutils.tiling.frame import level_window
-from imkerutils.tiling.window import Window, intersection, union
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from imkerutils.exquisite.state.record import StepRecord
 
 __all__ = ["BusyError", "CanvasSession", "Job", "QueueFullError", "View"]
 
 log = logging.getLogger("imkerutils.ui")
 
 GeneratorFactory = Callable[[], TileGenerator]
-THUMB_PX = 160
-HISTORY_LIMIT = 100
 KEEP_FINISHED_JOBS = 50
 # Tiles a server generates at once.  Each tile in flight holds ~20 MiB of images, and the mock generator
 # declares 16 parallel calls: uncapped, one step over a 60000-px edge took the server past 1 GiB.
@@ -89,223 +68,6 @@ SERVER_TILES_IN_FLIGHT = 4
 def tiles_in_flight(generator: TileGenerator) -> int:
     """Return the generator's useful parallel calls, capped at :data:`SERVER_TILES_IN_FLIGHT` (the server's memory)."""
     return max(1, min(SERVER_TILES_IN_FLIGHT, generator.max_concurrency))
-
-
-JobRequest = GrowRequest | GenerateRequest | AcceptRequest
-
-
-@dataclass
-class Job:
-    """One request on the writer thread, with its progress.
-
-    ``kind`` is ``grow`` (an edge button), ``generate`` (stage candidates of a drawn region or an edge
-    stretch) or ``accept`` (commit a staged candidate).  ``status`` is queued, running, done, failed
-    or cancelled; ``phase`` says what a running job is doing (generating, committing, staging,
-    cancelling); ``phases`` lists every phase it went through.  The ETA comes from the measured
-    times between finished tiles.
-    """
-
-    id: str
-    request: JobRequest
-    status: str = "queued"
-    phase: str = "queued"
-    phases: list[str] = field(default_factory=lambda: ["queued"])
-    created_at: float = field(default_factory=time.time)
-    started_at: float | None = None
-    finished_at: float | None = None
-    steps_done: int = 0
-    tiles_done: int = 0
-    tiles_total: int = 0
-    tile_seconds: list[float] = field(default_factory=list)
-    last_tile_at: float | None = None
-    head_before: int | None = None
-    head_after: int | None = None
-    proposal: str | None = None
-    error: PlainError | None = None
-    cancel: Cancel = field(default_factory=Cancel, repr=False)
-
-    @property
-    def kind(self) -> str:
-        """Return the request's kind (``grow``, ``fill``, ``stage``, ...)."""
-        return str(self.request.to_dict().get("kind", "grow"))
-
-    @property
-    def active(self) -> bool:
-        """Return whether the job is queued or running."""
-        return self.status in ("queued", "running")
-
-    def enter(self, phase: str) -> None:
-        """Move to ``phase`` (call with the session's lock held)."""
-        if self.phase != phase:
-            self.phase = phase
-            self.phases.append(phase)
-
-    def tile_finished(self, now: float) -> None:
-        """Count one finished tile and measure the time since the last one (lock held)."""
-        since = self.last_tile_at if self.last_tile_at is not None else self.started_at
-        if since is not None:
-            self.tile_seconds.append(max(0.0, now - since))
-        self.last_tile_at = now
-        self.tiles_done += 1
-
-    def eta_s(self) -> float | None:
-        """Seconds left, from the mean measured time per tile (None before the first tile finished)."""
-        if self.status != "running" or not self.tile_seconds or not self.tiles_total:
-            return None
-        steps_left = max(0, self.request.steps - self.steps_done - 1)
-        tiles_left = max(0, self.tiles_total - self.tiles_done) + steps_left * self.tiles_total
-        return tiles_left * sum(self.tile_seconds) / len(self.tile_seconds)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the job as the page shows it (JSON)."""
-        steps = self.request.steps
-        part = self.tiles_done / self.tiles_total if self.tiles_total else 0.0
-        progress = 1.0 if self.status == "done" else min(1.0, (self.steps_done + part) / steps)
-        mean = sum(self.tile_seconds) / len(self.tile_seconds) if self.tile_seconds else None
-        return {
-            "id": self.id,
-            "kind": "grow",
-            "status": self.status,
-            "phase": self.phase,
-            "phases": list(self.phases),
-            **self.request.to_dict(),
-            "steps_done": self.steps_done,
-            "tiles_done": self.tiles_done,
-            "tiles_total": self.tiles_total,
-            "progress": progress,
-            "tile_seconds_mean": mean,
-            "eta_s": self.eta_s(),
-            "head_before": self.head_before,
-            "head_after": self.head_after,
-            "proposal": self.proposal,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "error": None if self.error is None else self.error.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class View:
-    """A published state of the canvas: what browsers see and the read-only canvas tiles come from."""
-
-    reader: Canvas
-    token: str
-    bounds: Window
-    levels: int
-    head: int
-    redoable: int
-    frame: Frame
-    history: tuple[dict[str, Any], ...]
-    regions: Mapping[int, Window]
-    spent_usd: float
-    #: Which level-0 tiles of the frame some committed step wrote (:meth:`Frame.written_grid`).
-    written: np.ndarray | None = None
-    #: The undone steps redo would re-apply, next first, summarised as ``history`` entries.
-    undone: tuple[dict[str, Any], ...] = ()
-
-
-def _written_window(step: StepInfo, tile: int) -> Window | None:
-    """Return the smallest window around the level-0 tiles ``step`` wrote, inside its bounds (None: it wrote none)."""
-    if not step.written:
-        return None
-    rows = [i for i, _ in step.written]
-    cols = [j for _, j in step.written]
-    around = Window.from_bounds(min(rows) * tile, min(cols) * tile, (max(rows) + 1) * tile, (max(cols) + 1) * tile)
-    return intersection(around, step.bounds_after)
-
-
-def _summarise(step: StepInfo, tile: int = 1024) -> tuple[dict[str, Any], Window]:
-    """Return what the history list shows for one step, and the region its thumbnail shows (and the viewer outlines).
-
-    A generation step's region is its strips; any other step's is the tiles it wrote (a paste far from the
-    rest shows itself, not the whole canvas), or its bounds when it wrote none.
-    """
-    records = [StepRecord.from_dict(r) for r in step.info.get(EXQUISITE_INFO_KEY) or []]
-    entry: dict[str, Any] = {
-        "number": step.number,
-        "id": step.id,
-        "kind": step.kind,
-        "created_at": step.created_at,
-        "size": [step.bounds_after.width, step.bounds_after.height],
-        "directions": [],
-        "prompt": None,
-        "generator": None,
-        "seam_excess": None,
-        "cost_usd": None,
-        "cost": None,
-        "source": None,
-    }
-    source = step.info.get("source")
-    if isinstance(source, str):
-        entry["source"] = os.path.basename(source)  # the file name only: the page needs no paths
-    region = _written_window(step, tile) or step.bounds_after
-    if records:
-        seams = [s for r in records if (s := r.qc.get("seam_excess")) is not None]
-        costs = [r.cost_usd for r in records]
-        cost = None if None in costs else sum(c or 0.0 for c in costs)
-        entry.update(
-            directions=[r.direction.value for r in records],
-            prompt=records[0].user_prompt,
-            generator=records[0].generator_name,
-            seam_excess=max(seams) if seams else None,
-            cost_usd=cost,
-            cost="unknown" if cost is None else format_usd(cost),
-        )
-        region = records[0].strip_window
-        for r in records[1:]:
-            region = union(region, r.strip_window)
-    entry["region"] = region.to_dict()
-    return entry, region
-
-
-OVERLAY_PX = 2048  # longest side of a candidate's overlay image
-
-
-def _region_of(req: GenerateRequest, bounds: Window) -> tuple[Window, tuple[Window, ...], str | None]:
-    """Return the region a generate request fills on a canvas with ``bounds``, the windows it keeps, its direction."""
-    if req.region is not None:
-        return req.region, (), None
-    region, keep = edge_region(bounds, req.directions, req.by, req.along)
-    d = growth_direction(req.directions)
-    return region, keep, None if d is None else d.value
-
-
-def _bbox(windows: list[Window]) -> Window:
-    box = windows[0]
-    for w in windows[1:]:
-        box = union(box, w)
-    return box
-
-
-def _summarise_proposal(p: Proposal, token: str) -> dict[str, Any]:
-    """Return what the page shows of a staged proposal: its region, the box its candidates write, each candidate."""
-    box = _bbox(list(p.plan.written)) if p.plan.written else p.region
-    records = p.records()
-    out: dict[str, Any] = {
-        "id": p.id,
-        "created_at": p.created_at,
-        "region": {"x": p.region.col_off, "y": p.region.row_off, "width": p.region.width, "height": p.region.height},
-        "box": {"x": box.col_off, "y": box.row_off, "width": box.width, "height": box.height},
-        "tiles": len(p.plan.tiles),
-        "canvas_unchanged": token == p.canvas_token,
-        "prompt": records[0].user_prompt if records else "",
-        "generator": records[0].generator_name if records else "",
-        "candidates": [],
-    }
-    for c, r in zip(p.candidates, records, strict=True):
-        seam = r.qc.get("seam_excess")
-        out["candidates"].append(
-            {
-                "candidate": c["candidate"],
-                "seed": c["seed"],
-                "seam_excess": seam if isinstance(seam, (int, float)) else None,
-                "cost_usd": r.cost_usd,
-                "cost": "unknown" if r.cost_usd is None else format_usd(r.cost_usd),
-                "image": f"/api/staged/{p.id}/{c['candidate']}.png",
-            }
-        )
-    return out
 
 
 class CanvasSession:
@@ -393,28 +155,7 @@ class CanvasSession:
         self._publish()
 
     def _publish(self) -> None:
-        reader = Canvas.open(self.location, read_only=True)  # fresh: sees resized arrays and new levels
-        steps = reader.history()
-        summaries = [_summarise(s, reader.tile) for s in steps]
-        for entry, _ in summaries:
-            entry["thumb"] = f"/api/steps/{entry['number']}/thumb.png?v={entry['id']}"
-        undone = [_summarise(s, reader.tile)[0] for s in reader.undone()[:HISTORY_LIMIT]]
-        levels = reader.levels
-        frame = Frame.of(reader.bounds, levels=levels, tile=reader.tile)
-        self._view = View(
-            reader=reader,
-            token=reader.state_token,
-            bounds=reader.bounds,
-            levels=levels,
-            head=reader.head,
-            redoable=reader.redoable,
-            frame=frame,
-            history=tuple(entry for entry, _ in summaries[-HISTORY_LIMIT:]),
-            regions={entry["number"]: region for entry, region in summaries},
-            spent_usd=canvas_spent_usd(reader),
-            written=frame.written_grid(reader.written_tile_windows(frame.window)),
-            undone=tuple(undone),
-        )
+        self._view = publish(self.location)
         self._refresh_staged()  # whether each proposal was made on this very state
 
     def sync(self) -> None:
@@ -570,11 +311,13 @@ class CanvasSession:
             prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=True, workers=tiles_in_flight(generator)
         )
 
+        plans = plan_steps(canvas.bounds, req.directions, settings, req.steps)  # each step planned once
+
         def on_step(_records: list[StepRecord]) -> None:
             self._update_pyramid()
             self._publish()
             more = job.steps_done + 1 < req.steps
-            total = len(plan_step(canvas, list(req.directions), settings).tiles) if more else 0
+            total = len(plans[job.steps_done + 1].tiles) if more else 0
             with self._lock:
                 job.steps_done += 1
                 if more:
@@ -582,12 +325,11 @@ class CanvasSession:
                     if job.phase != "cancelling":
                         job.enter("generating")
 
-        total = len(plan_step(canvas, list(req.directions), settings).tiles)
         with self._lock:
-            job.tiles_total = total
+            job.tiles_total = len(plans[0].tiles)
         grow(
             canvas,
-            list(req.directions),
+            req.directions,
             generator,
             settings,
             steps=req.steps,
@@ -595,6 +337,7 @@ class CanvasSession:
             on_tile=self._on_tile(job, "committing"),
             on_step=on_step,
             cancel=job.cancel,
+            plans=plans,
         )
 
     def _stage(self, job: Job, canvas: Canvas, generator: TileGenerator) -> None:
@@ -603,7 +346,7 @@ class CanvasSession:
         settings = GrowSettings(
             prompt=req.prompt, seed=req.seed, seam=req.seam, save_artifacts=False, workers=tiles_in_flight(generator)
         )
-        region, keep, direction = _region_of(req, canvas.bounds)
+        region, keep, direction = region_of(req, canvas.bounds)
         plan = plan_fill_step(canvas, region, settings, keep=keep)
         with self._lock:
             job.tiles_total = len(plan.tiles) * req.candidates
@@ -618,6 +361,7 @@ class CanvasSession:
             budget_usd=self.budget.limit_usd,
             cancel=job.cancel,
             on_tile=self._on_tile(job, "staging"),
+            plan=plan,
         )
         with self._lock:
             job.proposal, job.steps_done = proposal.id, 1
@@ -651,26 +395,13 @@ class CanvasSession:
 
     def _refresh_staged(self) -> None:
         token = self._canvas.state_token
-        staged = [_summarise_proposal(p, token) for p in list_proposals(self._canvas)]
+        staged = [summarise_proposal(p, token) for p in list_proposals(self._canvas)]
         with self._lock:
             self._staged = staged
 
     def candidate_png(self, proposal_id: str, candidate: int) -> bytes:
         """One staged candidate's new pixels as a PNG of their bounding box, transparent where it writes nothing."""
-        reader = self.view.reader
-        pieces = candidate_pieces(reader, load_proposal(reader, proposal_id), candidate)
-        box = _bbox([w for w, _ in pieces])
-        out = np.zeros((box.height, box.width, 4), np.uint8)
-        for w, a in pieces:
-            target = out[w.slices((box.row_off, box.col_off))]
-            target[..., : a.shape[2]] = a
-            if a.shape[2] == 3:
-                target[..., 3] = 255
-        image = Image.fromarray(out, "RGBA")
-        image.thumbnail((OVERLAY_PX, OVERLAY_PX))
-        buf = io.BytesIO()
-        image.save(buf, format="PNG", compress_level=1)
-        return buf.getvalue()
+        return candidate_png(self.view.reader, proposal_id, candidate)
 
     # -- plans and the budget --------------------------------------------------------------
     def plan(self, request: GenerateRequest) -> dict[str, Any]:
@@ -690,22 +421,7 @@ class CanvasSession:
                 along=request.along,
                 candidates=request.candidates,
             )
-        out = estimate.to_dict()
-        region = estimate.regions[0]
-        spent = self.view.spent_usd
-        budget = Budget(self.budget.limit_usd, spent)
-        out.update(
-            region={"x": region.col_off, "y": region.row_off, "width": region.width, "height": region.height},
-            tiles_total=estimate.tiles * request.candidates,
-            worst_case=None if estimate.worst_case_usd is None else format_usd(estimate.worst_case_usd),
-            lines=estimate.lines(),
-            budget={
-                "budget_usd": self.budget.limit_usd,
-                "remaining_usd": budget.remaining_usd,
-                "fits": budget.fits(estimate.worst_case_usd),
-            },
-        )
-        return out
+        return plan_summary(estimate, request, Budget(self.budget.limit_usd, self.view.spent_usd))
 
     def set_budget(self, limit_usd: float | None) -> None:
         """Refuse, from now on, any job whose worst case could take the canvas's spending past ``limit_usd``."""
@@ -745,42 +461,12 @@ class CanvasSession:
         """Everything the page shows, as JSON-ready data (never the API key)."""
         self.sync()
         v = self.view
-        remaining = (
-            Budget(self.budget.limit_usd, v.spent_usd).remaining_usd if self.budget.limit_usd is not None else None
-        )
         with self._lock:
             jobs = [j.to_dict() for j in reversed(self._jobs.values())]
             staged = list(self._staged)
         running = next((j for j in jobs if j["status"] == "running"), None)
         return {
-            "canvas": {
-                "name": os.path.basename(self.location.rstrip("/\\")) or self.location,
-                "mode": v.reader.mode,
-                "tile": v.reader.tile,
-                "bounds": v.bounds.to_dict(),
-                "width": v.bounds.width,
-                "height": v.bounds.height,
-                "levels": v.levels,
-            },
-            "token": v.token,
-            "head": v.head,
-            "redoable": v.redoable,
-            "viewer": {
-                "frame": v.frame.window.to_dict(),
-                "tile": v.frame.tile,
-                "levels": v.levels,
-                "formats": ["png"] if v.reader.mode == "RGBA" else ["jpg", "png"],
-            },
-            "history": list(v.history),
-            "history_total": v.head,
-            "redo": list(v.undone),
-            "cost": {
-                "spent_usd": v.spent_usd,
-                "spent": format_usd(v.spent_usd),
-                "budget_usd": self.budget.limit_usd,
-                "budget": None if self.budget.limit_usd is None else format_usd(self.budget.limit_usd),
-                "remaining_usd": remaining,
-            },
+            **v.describe(self.location, self.budget),
             "generators": self.generators(),
             "default_generator": self.default_generator(),
             "seams": self.seams(),
@@ -791,38 +477,9 @@ class CanvasSession:
         }
 
     def read_tile(self, level: int, col: int, row: int) -> tuple[View, np.ndarray | None]:
-        """Return the view and the pixels of viewer tile ``(col, row)`` of pyramid ``level``.
-
-        None when the tile shows nothing (outside the bounds, or no step ever wrote under it).  Pixels
-        over never-written level-0 tiles come back as RGBA with alpha 0 (the rest opaque); a tile that is
-        all written comes back as the canvas stores it (RGB or RGBA).
-        """
-        v = self.view
-        window = v.frame.tile_window(level, col, row)
-        if intersection(window, v.reader.level_bounds(level)) is None:
-            return v, None
-        mask = None if v.written is None else v.frame.coverage(v.written, level, col, row)
-        if mask is not None and not mask.any():
-            return v, None
-        pixels = v.reader.read(window, level)
-        if mask is None or mask.all():
-            return v, pixels
-        return v, with_alpha(pixels, mask)
+        """Return the view and the pixels of viewer tile ``(col, row)`` of ``level`` (:func:`.view.read_tile`)."""
+        return read_tile(self.view, level, col, row)
 
     def thumbnail(self, number: int) -> bytes | None:
         """Return a small PNG of what committed step ``number`` added (None if there is no such step)."""
-        v = self.view
-        region = v.regions.get(number)
-        if region is None or number > v.head:
-            return None
-        region = intersection(region, v.bounds)
-        if region is None:
-            return None
-        level = 0
-        while level < v.levels - 1 and max(region.height, region.width) >> level > 2 * THUMB_PX:
-            level += 1
-        image = Image.fromarray(v.reader.read(level_window(region, level), level))
-        image.thumbnail((THUMB_PX, THUMB_PX))
-        buf = io.BytesIO()
-        image.save(buf, format="PNG", compress_level=1)
-        return buf.getvalue()
+        return thumbnail(self.view, number)

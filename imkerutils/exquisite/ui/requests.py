@@ -5,7 +5,8 @@ not a number) and within limits; anything else raises
 :class:`BadRequestError` with a message naming the field.
 
 >>> parse_grow({"directions": ["right"], "prompt": "a harbour"}, generators={"mock"}, seams={"exact"})
-GrowRequest(directions=('right',), steps=1, prompt='a harbour', generator='mock', seed=0, seam='exact')
+GrowRequest(directions=(<Direction.RIGHT: 'right'>,), steps=1, prompt='a harbour', generator='mock', seed=0,
+            seam='exact')
 >>> parse_grow({"directions": []}, generators={"mock"}, seams={"exact"})
 Traceback (most recent call last):
 ...
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import BadRequestError
+from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ __all__ = [
     "snap_region",
 ]
 
-DIRECTIONS = ("right", "left", "up", "down")
+DIRECTIONS = tuple(d.value for d in Direction)  # right, left, up, down
 MAX_STEPS = 32
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**32 - 1
@@ -57,7 +59,7 @@ MAX_BODY_BYTES = 16 * 1024
 class GrowRequest:
     """A validated ``POST /api/grow`` body."""
 
-    directions: tuple[str, ...]
+    directions: tuple[Direction, ...]
     steps: int
     prompt: str
     generator: str
@@ -67,7 +69,7 @@ class GrowRequest:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {
-            "directions": list(self.directions),
+            "directions": [d.value for d in self.directions],
             "steps": self.steps,
             "prompt": self.prompt,
             "generator": self.generator,
@@ -107,7 +109,8 @@ def _choice(data: Mapping[str, Any], name: str, default: str, choices: Collectio
     return value
 
 
-def _directions(data: Mapping[str, Any]) -> tuple[str, ...]:
+def _directions(data: Mapping[str, Any]) -> tuple[Direction, ...]:
+    """Return the body's directions, parsed here once (the pipeline takes :class:`Direction`)."""
     directions = data.get("directions")
     if (
         not isinstance(directions, list)
@@ -117,7 +120,7 @@ def _directions(data: Mapping[str, Any]) -> tuple[str, ...]:
         raise BadRequestError("directions must be a non-empty list of right, left, up, down")
     if len(set(directions)) != len(directions):
         raise BadRequestError(f"directions must not repeat, got {directions!r}")
-    return tuple(directions)
+    return tuple(Direction(d) for d in directions)
 
 
 def _prompt(data: Mapping[str, Any]) -> str:
@@ -170,7 +173,7 @@ class GenerateRequest:
     """
 
     region: Window | None
-    directions: tuple[str, ...]
+    directions: tuple[Direction, ...]
     by: int
     along: tuple[int, int] | None
     candidates: int
@@ -185,7 +188,7 @@ class GenerateRequest:
         return {
             "kind": "generate",
             "region": None if self.region is None else _xywh(self.region),
-            "directions": list(self.directions),
+            "directions": [d.value for d in self.directions],
             "by": self.by,
             "along": None if self.along is None else list(self.along),
             "candidates": self.candidates,
@@ -284,7 +287,7 @@ def parse_generate(
     if ("region" in data) == ("directions" in data):
         raise BadRequestError("give either region (a drawn box) or directions (an edge to grow), not both")
     region: Window | None = None
-    directions: tuple[str, ...] = ()
+    directions: tuple[Direction, ...] = ()
     along: tuple[int, int] | None = None
     if "region" in data:
         if "by" in data or "along" in data:

@@ -14,6 +14,8 @@ whole (rename on a disk, one PUT on object storage), so a read sees the old
 or the new chunk.
 
 >>> from imkerutils.testing.source import ArraySource
+>>> from imkerutils.tiling.export._plan import LevelRegion
+>>> from imkerutils.tiling.window import Window
 >>> source = ArraySource(np.zeros((64, 64, 3), np.uint8), tile=64)
 >>> LevelChunks.find(source, LevelRegion(0, Window(0, 0, 64, 64)), 64) is None  # no Zarr arrays behind it
 True

@@ -202,7 +202,7 @@ def noise_image(height: int, width: int, seed: int = 0, channels: int = 3) -> np
 def make_canvas(path: str | Path, image: np.ndarray, *, row: int = 0, col: int = 0) -> Canvas:
     """A new canvas at ``path`` holding ``image`` at world ``(row, col)``."""
     canvas = Canvas.create(path, mode="RGBA" if image.shape[2] == 4 else "RGB")
-    canvas.paste(image, row, col, grow=True)
+    canvas.paste(image, row, col, extend=True)
     return canvas
 
 

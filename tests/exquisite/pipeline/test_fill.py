@@ -69,8 +69,8 @@ def content_mask(canvas: Canvas, frame: Window, pastes: list[Window]) -> np.ndar
 
 def two_pastes(path: Path, gap: int = 640) -> Canvas:
     canvas = Canvas.create(path, tile=64)
-    canvas.paste(noise_image(64, 64, seed=1), 0, 0, grow=True)
-    canvas.paste(noise_image(64, 64, seed=2), 0, 64 + gap, grow=True)
+    canvas.paste(noise_image(64, 64, seed=1), 0, 0, extend=True)
+    canvas.paste(noise_image(64, 64, seed=2), 0, 64 + gap, extend=True)
     return canvas
 
 
@@ -102,7 +102,7 @@ def test_fill_a_hole_between_two_distant_pastes(tmp_path: Path) -> None:
 def test_fill_on_all_four_sides_at_once_keeps_every_pixel_that_held_content(tmp_path: Path) -> None:
     canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
     image = noise_image(100, 150, seed=3)
-    canvas.paste(image, 0, 0, grow=True)
+    canvas.paste(image, 0, 0, extend=True)
     region = Window(-96, -96, 100 + 192, 150 + 192)
     held = content_mask(canvas, region, [Window(0, 0, 100, 150)])
     before = canvas.read(region)
@@ -122,7 +122,7 @@ def twins(tmp_path: Path) -> tuple[Canvas, Canvas]:
     out = []
     for name in ("a", "b"):
         c = Canvas.create(tmp_path / f"{name}.zarr", tile=64)
-        c.paste(noise_image(320, 256, seed=4), 0, 0, grow=True)
+        c.paste(noise_image(320, 256, seed=4), 0, 0, extend=True)
         out.append(c)
     return out[0], out[1]
 
@@ -147,7 +147,7 @@ def test_grow_along_part_of_an_edge_is_fill_of_that_strip(tmp_path: Path, direct
     outside = a.read(frame).copy()
     outside[region.translate(200, 200).slices()] = 0
     reference = Canvas.create(tmp_path / "r.zarr", tile=64)
-    reference.paste(noise_image(320, 256, seed=4), 0, 0, grow=True)
+    reference.paste(noise_image(320, 256, seed=4), 0, 0, extend=True)
     assert np.array_equal(outside, reference.read(frame))
 
 
@@ -258,7 +258,7 @@ def test_fill_keeps_every_pixel_that_held_content_and_fills_every_one_that_did_n
     path = tmp_path_factory.mktemp("p") / "c.zarr"
     canvas = Canvas.create(path, tile=16)
     for n, w in enumerate(pastes):
-        canvas.paste(noise_image(w.height, w.width, seed=n), w.row_off, w.col_off, grow=True)
+        canvas.paste(noise_image(w.height, w.width, seed=n), w.row_off, w.col_off, extend=True)
     frame = Window(-200, -200, 500, 500)
     held = content_mask(canvas, frame, pastes)
     before = canvas.read(frame)
@@ -295,9 +295,9 @@ def test_growing_part_of_an_edge_is_the_mirror_or_transpose_of_growing_right(tmp
     """The design's guard against direction-only bugs, for ``grow_region`` (sugar over ``fill``)."""
     image = noise_image(192, 192, seed=8)  # whole storage tiles, so the written tiles mirror too
     right = Canvas.create(tmp_path / "r.zarr", tile=64)
-    right.paste(image, 0, 0, grow=True)
+    right.paste(image, 0, 0, extend=True)
     other = Canvas.create(tmp_path / "o.zarr", tile=64)
-    other.paste(np.ascontiguousarray(from_right(image, Direction.parse(direction))), 0, 0, grow=True)
+    other.paste(np.ascontiguousarray(from_right(image, Direction.parse(direction))), 0, 0, extend=True)
     s = GrowSettings(tile=128, seed=3, save_artifacts=False)
     grow_region(right, ["right"], PatternGenerator(), s, by=50, along=(30, 140))
     # the right-facing view keeps the along-edge coordinate, so the stretch is the same in both

@@ -40,7 +40,7 @@ def tree(root: Path, skip: str = "_staged") -> dict[str, str]:
 
 def make(path: Path) -> Canvas:
     c = Canvas.create(path, tile=64)
-    c.paste(noise_image(150, 200, seed=7), 0, 0, grow=True)
+    c.paste(noise_image(150, 200, seed=7), 0, 0, extend=True)
     return c
 
 
@@ -101,7 +101,7 @@ def test_accepting_after_a_change_in_what_the_proposal_depends_on_is_refused(tmp
 
 def test_a_change_elsewhere_does_not_block_accepting(tmp_path: Path) -> None:
     canvas = make(tmp_path / "a.zarr")
-    canvas.paste(noise_image(64, 64, seed=3), 3000, 0, grow=True)  # far away, its own tiles
+    canvas.paste(noise_image(64, 64, seed=3), 3000, 0, extend=True)  # far away, its own tiles
     proposal = stage_fill(canvas, REGION, PatternGenerator(), S, candidates=1)
     canvas.paste(noise_image(10, 10, seed=4), 3000, 0)  # a change far from the region
     accept(canvas, proposal.id)

@@ -35,7 +35,7 @@ class ForgetfulPattern(PatternGenerator):
 def _peak_of_a_step(path: Path, width: int) -> tuple[float, int]:
     """Peak traced MiB of one ``down`` step over an edge ``width`` px long, and the step's tile count."""
     canvas = make_canvas(path, noise_image(64, 64, seed=1))
-    canvas.paste(noise_image(64, 64, seed=2), 0, width - 64, grow=True)  # bounds: 64 x width
+    canvas.paste(noise_image(64, 64, seed=2), 0, width - 64, extend=True)  # bounds: 64 x width
     tracemalloc.start()
     try:
         grow_step(canvas, "down", ForgetfulPattern(), GrowSettings(prompt="a quay", save_artifacts=True, workers=2))

@@ -111,7 +111,7 @@ def test_best_of_three_keeps_the_candidate_with_the_lowest_score(one_tile: Canva
 
     def score(call) -> float:  # recomputed here, from what the generator returned
         final = apply_seam("exact", compose(pixels, call.image, generate), generate, "right")
-        scores = seam_scores(final, "right", generate=generate, raw=call.image).to_dict()
+        scores = seam_scores(final, "right", generate=generate, raw=call.image)
         return candidate_score(Candidate(0, call.request.seed, 0, final, scores, None))
 
     by_seed = {c.request.seed: score(c) for c in generator.calls}

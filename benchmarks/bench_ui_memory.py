@@ -35,20 +35,24 @@ import shutil
 import sys
 import threading
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _util import (
     CACHE,
     RESULTS_DIR,
     UIServer,
     ensure_ignored_dir,
+    fetch_all,
     logger,
     machine_info,
     markdown_table,
     photo_like,
     publish,
+    vm_hwm,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 RESULTS = RESULTS_DIR / "ui_memory.json"
 SIDE = 60000
@@ -78,13 +82,6 @@ def build_canvas(side: int = SIDE) -> Path:
     return path
 
 
-def _vm_hwm(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
-
-
 class Server(UIServer):
     """The UI server (on 127.0.0.1) with an RSS sampler."""
 
@@ -109,7 +106,7 @@ class Server(UIServer):
         return int(self.ps.memory_info().rss)
 
     def hwm(self) -> int:
-        return _vm_hwm(self.proc.pid)
+        return vm_hwm(self.proc.pid)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.client.post(path, json=body)
@@ -131,31 +128,6 @@ def grow(server: Server, direction: str, seed: int) -> dict[str, Any]:
     if job["status"] != "done":
         server.fail(f"grow {direction} ended {job['status']}: {job.get('error')}")
     return dict(job)
-
-
-async def _fetch_tiles(url: str, paths: list[str], concurrency: int) -> int:
-    import httpx
-
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for path in paths:
-        queue.put_nowait(path)
-    size = 0
-    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=600) as client:
-
-        async def worker() -> None:
-            nonlocal size
-            while True:
-                try:
-                    path = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                r = await client.get(path)
-                if r.status_code != 200:
-                    raise RuntimeError(f"{path}: HTTP {r.status_code}")
-                size += len(r.content)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return size
 
 
 def tile_paths(state: dict[str, Any], count: int, seed: int = 0) -> list[str]:
@@ -217,7 +189,7 @@ def run(grows: int, tiles: int) -> dict[str, Any]:
         state = server.client.get("/api/state").json()
         paths = tile_paths(state, tiles)
         start = time.perf_counter()
-        size = asyncio.run(_fetch_tiles(server.url, paths, 8))
+        size = asyncio.run(fetch_all(server.url, paths, 8))
         sample("tiles", time.perf_counter() - start, f"{tiles} JPEG tiles over all levels, {size / MIB:.1f} MiB")
     finally:
         server.stop()

@@ -20,30 +20,44 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 __all__ = [
+    "CACHE",
+    "RESULTS_DIR",
     "ChildResult",
     "Timing",
+    "UIServer",
     "ensure_ignored_dir",
+    "fetch_all",
     "fmt_bytes",
     "fmt_seconds",
+    "logger",
     "machine_info",
+    "machine_line",
+    "made_once",
     "markdown_table",
+    "pair_summary",
     "peak_rss_bytes",
     "photo_like",
     "run_measured",
     "time_call",
     "time_pair",
+    "vm_hwm",
     "write_json",
 ]
+
+BENCH_DIR = Path(__file__).resolve().parent
+CACHE = BENCH_DIR / ".cache"  # inputs built once and reused (git-ignored)
+RESULTS_DIR = BENCH_DIR / "results"  # JSON results
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +122,11 @@ def time_pair(
     return Timing(tuple(sa)), Timing(tuple(sb))
 
 
+def pair_summary(a: Timing, b: Timing, names: tuple[str, str]) -> dict[str, Any]:
+    """Two :func:`time_pair` timings under ``names`` and the ratios of ``b`` to ``a`` (medians, bests)."""
+    return {names[0]: a.to_dict(), names[1]: b.to_dict(), "ratio": b.median / a.median, "ratio_best": b.best / a.best}
+
+
 def peak_rss_bytes() -> int:
     """This process's peak resident set size in bytes (Linux ``VmHWM``; ``ru_maxrss`` elsewhere).
 
@@ -115,15 +134,52 @@ def peak_rss_bytes() -> int:
     fork + exec does not inherit its parent's peak (``ru_maxrss`` can).
     """
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
+        return vm_hwm("self")
+    except (OSError, RuntimeError):
         pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def vm_hwm(pid: int | str) -> int:
+    """Peak resident set size in bytes of the live process ``pid`` (or ``"self"``): its Linux ``VmHWM``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+async def fetch_all(url: str, paths: Sequence[str], concurrency: int) -> int:
+    """GET every path under ``url`` on ``concurrency`` connections (httpx); the bytes received.
+
+    Any answer but 200 raises :class:`RuntimeError`.
+    """
+    import asyncio
+
+    import httpx
+
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for path in paths:
+        queue.put_nowait(path)
+    size = 0
+    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=600) as client:
+
+        async def worker() -> None:
+            nonlocal size
+            while True:
+                try:
+                    path = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                r = await client.get(path)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{path}: HTTP {r.status_code}")
+                size += len(r.content)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return size
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +312,24 @@ def fmt_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
+def machine_line(m: dict[str, Any]) -> str:
+    """The report's "Machine: ..." sentence from :func:`machine_info`'s dict."""
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    return (
+        f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, "
+        f"Python {m['python']}; {packages}."
+    )
+
+
+def logger(name: str) -> Callable[[str], None]:
+    """A ``log(msg)`` that prints ``[name HH:MM:SS] msg`` to stderr at once (progress of a long run)."""
+
+    def log(msg: str) -> None:
+        print(f"[{name} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    return log
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub-flavoured Markdown table."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
@@ -307,8 +381,17 @@ def publish(
     report: Callable[[dict[str, Any]], str],
     json_path: str | os.PathLike[str],
     log: Callable[[str], None],
+    *,
+    started: float | None = None,
 ) -> None:
-    """Render ``results`` as markdown to stdout, and write them (with that markdown) as JSON."""
+    """Render ``results`` as markdown to stdout, and write them (with that markdown) as JSON.
+
+    With ``started`` (a :func:`time.perf_counter` value) the run's ``total_s`` and the 1-minute
+    ``load_after`` are recorded first.
+    """
+    if started is not None:
+        results["total_s"] = time.perf_counter() - started
+        results["load_after"] = os.getloadavg()[0]
     text = report(results)
     results["markdown"] = text
     write_json(json_path, results)
@@ -324,6 +407,18 @@ def ensure_ignored_dir(path: str | os.PathLike[str]) -> Path:
     if not ignore.exists():
         ignore.write_text("# generated by the benchmarks; never committed\n*\n")
     return p
+
+
+def made_once(out: Path, code: str, log: Callable[[str], None]) -> Path:
+    """``out``, made by running ``code`` (Python that writes it) in a child interpreter unless it exists.
+
+    For slow inputs cached between runs; ``out``'s folder is created, ignored by git.
+    """
+    ensure_ignored_dir(out.parent)
+    if not out.exists():
+        log(f"making {out} (cached for later runs)")
+        subprocess.run([sys.executable, "-c", code], check=True)
+    return out
 
 
 def photo_like(height: int, width: int, seed: int = 0, *, strip: int = 1024) -> Any:
@@ -356,3 +451,45 @@ def photo_like(height: int, width: int, seed: int = 0, *, strip: int = 1024) -> 
         np.clip(acc, 0, 255, out=acc)
         out[r0:r1] = acc.astype(np.uint8)
     return out
+
+
+class UIServer:
+    """``python -m imkerutils.exquisite.ui CANVAS --port 0 [ARGS]`` in its own process, ready once it answers.
+
+    ``url`` is the address it printed (no trailing ``/``); ``client`` is an ``httpx.Client`` on it whose
+    requests carry the page's own origin (the server refuses state-changing requests from others).
+    """
+
+    def __init__(self, canvas: Path, *args: str) -> None:
+        import httpx
+
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed in stop())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "imkerutils.exquisite.ui", str(canvas), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if "http://" not in line:
+            self.fail(f"the UI server did not start: {line!r}")
+        self.url = next(word for word in line.split() if word.startswith("http://")).rstrip("/")
+        self.client = httpx.Client(base_url=self.url, trust_env=False, timeout=600, headers={"origin": self.url})
+        try:  # the URL is printed once the socket listens; the app answers once its session has started
+            self.client.get("/api/state").raise_for_status()
+        except httpx.HTTPError as exc:
+            self.fail(f"the UI server does not answer: {exc}")
+
+    def fail(self, message: str) -> NoReturn:
+        """Kill the server and raise ``message`` with the end of its log."""
+        self.proc.kill()
+        self.proc.wait(60)
+        self.log.seek(0)
+        raise RuntimeError(f"{message}\n{self.log.read()[-4000:]}")
+
+    def stop(self) -> None:
+        if hasattr(self, "client"):
+            self.client.close()
+        self.proc.terminate()
+        self.proc.wait(60)
+        self.log.close()

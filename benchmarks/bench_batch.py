@@ -44,21 +44,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _util import (
-    fmt_seconds,
-    machine_info,
-    markdown_table,
-    photo_like,
-    publish,
-    run_parts,
-)
+from _util import RESULTS_DIR, fmt_seconds, logger, machine_info, markdown_table, photo_like, publish, run_parts
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "batch.json"
-QUICK_RESULTS = HERE / "results" / "batch-quick.json"
+RESULTS = RESULTS_DIR / "batch.json"
+QUICK_RESULTS = RESULTS_DIR / "batch-quick.json"
 
 STRIP = (12288, 1024)  # right edge: 16 tiles in levels of 8 and 8
 SQUARE = (5888, 5888)  # right + down: 16 tiles in levels of 8, 7 and 1
@@ -66,8 +58,7 @@ KS = (1, 2, 4, 8)
 SEED = 5
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_batch {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_batch")
 
 
 def _load() -> list[float]:

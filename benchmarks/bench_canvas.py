@@ -42,12 +42,17 @@ from typing import Any
 
 import numpy as np
 from _util import (
+    CACHE,
+    RESULTS_DIR,
     Timing,
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
+    logger,
     machine_info,
+    machine_line,
     markdown_table,
+    pair_summary,
     photo_like,
     publish,
     run_measured,
@@ -56,8 +61,7 @@ from _util import (
 )
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "canvas.json"
+RESULTS = RESULTS_DIR / "canvas.json"
 
 SCALE_TARGET = 1.2
 ZARR_TARGET = 1.3
@@ -148,12 +152,7 @@ def _scale_ops(small: Any, big: Any, window: Any, data: np.ndarray, repeat: int)
     out = {}
     for name, (a, b) in ops.items():
         ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = {
-            "small": ta.to_dict(),
-            "large": tb.to_dict(),
-            "ratio": tb.median / ta.median,
-            "ratio_best": tb.best / ta.best,
-        }
+        out[name] = pair_summary(ta, tb, ("small", "large"))
     assert np.array_equal(small.read(window), big.read(window))
     return out
 
@@ -255,12 +254,7 @@ def bench_vs_zarr(tmp: Path, repeat: int) -> dict[str, Any]:
         ),
     }.items():
         ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = {
-            "zarr": ta.to_dict(),
-            "canvas": tb.to_dict(),
-            "ratio": tb.median / ta.median,
-            "ratio_best": tb.best / ta.best,
-        }
+        out[name] = pair_summary(ta, tb, ("zarr", "canvas"))
     assert np.array_equal(canvas.read(window), data)
     return {"window": window.to_dict(), "ops": out, "paste_parts": _paste_parts(canvas, z, window, data, repeat)}
 
@@ -460,8 +454,7 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "## Canvas core (issue 2)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
-        f"{m['python']}; " + ", ".join(f"{k} {val}" for k, val in m["packages"].items()) + ".",
+        machine_line(m),
         f"Command: `{results['command']}` ({results['mode']} mode, {results['repeat']} interleaved repeats, "
         f"median after a warm-up; total {results['total_s']:.0f} s). Code: {results['git']}. Load average "
         f"(1 min) {results['load_before']:.1f} at the start, {results['load_after']:.1f} at the end"
@@ -655,9 +648,7 @@ def main(argv: list[str] | None = None) -> int:
         if "extract" in parts:
             _log(f"3. extract_tile from a {size}x{size} image")
             results["extract"] = bench_extract(tmp, size, extract_repeat)
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, args.json, _log)
+    publish(results, report, args.json, _log, started=start)
     return 0
 
 
@@ -676,8 +667,7 @@ def _git_state() -> str:
     return f"commit {head}" + (" + uncommitted changes under imkerutils/" if dirty else "")
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_canvas {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_canvas")
 
 
 if __name__ == "__main__":

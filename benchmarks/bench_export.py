@@ -48,10 +48,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from _util import (
+    CACHE,
+    RESULTS_DIR,
     ChildResult,
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
+    logger,
     machine_info,
     markdown_table,
     photo_like,
@@ -63,17 +66,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "export.json"
-RESULTS_QUICK = HERE / "results" / "export-quick.json"
+RESULTS = RESULTS_DIR / "export.json"
+RESULTS_QUICK = RESULTS_DIR / "export-quick.json"
 PNG_SPEED_TARGET = 1.5
 PNG_RSS_TARGET = 0.25
 BIG_RSS_LIMIT = 1 << 30
 BLOCK = 4096  # the repeated block of the large canvas
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_export {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_export")
 
 
 # -- inputs ------------------------------------------------------------------------------------------------

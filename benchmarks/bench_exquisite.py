@@ -50,9 +50,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from _util import (
+    RESULTS_DIR,
     ensure_ignored_dir,
     fmt_bytes,
     fmt_seconds,
+    logger,
     machine_info,
     markdown_table,
     photo_like,
@@ -65,7 +67,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
-RESULTS_DIR = HERE / "results"
 RESULTS = RESULTS_DIR / "exquisite.json"
 QUICK_RESULTS = RESULTS_DIR / "exquisite-quick.json"
 SAMPLE = HERE.parent / "imkerutils" / "data" / "samples" / "landscape.jpg"
@@ -764,8 +765,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if results.get("errors") else 0
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_exquisite {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_exquisite")
 
 
 if __name__ == "__main__":

@@ -46,21 +46,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from _util import fmt_seconds, machine_info, markdown_table, photo_like, publish, time_call, time_pair
+from _util import (
+    RESULTS_DIR,
+    fmt_seconds,
+    logger,
+    machine_info,
+    markdown_table,
+    photo_like,
+    publish,
+    time_call,
+    time_pair,
+)
 from bench_growth import build_large, pick_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "from_zarr.json"
-RESULTS_QUICK = HERE / "results" / "from_zarr-quick.json"
+RESULTS = RESULTS_DIR / "from_zarr.json"
+RESULTS_QUICK = RESULTS_DIR / "from_zarr-quick.json"
 TARGET = 2.0
 SIDES = (1, 4, 16, 64, 256)
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_from_zarr {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_from_zarr")
 
 
 def build_one_tile(where: Path) -> Path:
@@ -280,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             where = Path(d) / f"s{side}"
             where.mkdir()
             results["sizes"].append(bench_size(where, side, repeat, not args.no_probe))
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, RESULTS_QUICK if args.quick else RESULTS, _log)
+    publish(results, report, RESULTS_QUICK if args.quick else RESULTS, _log, started=start)
     return 0
 
 

@@ -36,25 +36,25 @@ from typing import Any
 
 import numpy as np
 from _util import (
+    RESULTS_DIR,
     Timing,
-    fmt_bytes,
     fmt_seconds,
+    logger,
     machine_info,
+    machine_line,
     markdown_table,
     photo_like,
     publish,
     run_parts,
 )
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "growth.json"
-RESULTS_QUICK = HERE / "results" / "growth-quick.json"
+RESULTS = RESULTS_DIR / "growth.json"
+RESULTS_QUICK = RESULTS_DIR / "growth-quick.json"
 GROWTH_TARGET = 1.3
 BLOCK_TILES = 4  # the repeated block: 4x4 tiles of 1024 px
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_growth {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_growth")
 
 
 # -- 1. growth left vs right -----------------------------------------------------------------------------------
@@ -268,8 +268,7 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "## Growth left vs right (issue 13)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
-        f"{m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        machine_line(m),
         f"Command: `{results['command']}` ({results['mode']} mode; total {results['total_s']:.0f} s). Code: "
         f"{results['git']}. Load average (1 min) {results['load_before']:.1f} at the start, "
         f"{results.get('load_after', float('nan')):.1f} at the end.",

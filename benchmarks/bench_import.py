@@ -24,10 +24,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _util import (
-    ensure_ignored_dir,
+    CACHE,
+    RESULTS_DIR,
     fmt_bytes,
     fmt_seconds,
     machine_info,
+    made_once,
     markdown_table,
     publish,
     run_measured,
@@ -35,8 +37,7 @@ from _util import (
 )
 
 HERE = Path(__file__).parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "bench_import.json"
+RESULTS = RESULTS_DIR / "bench_import.json"
 
 MAKE_PNG = """
 import sys
@@ -92,14 +93,8 @@ def log(msg: str) -> None:
 
 
 def make_png(h: int, w: int) -> Path:
-    ensure_ignored_dir(CACHE)
     out = CACHE / f"import_{h}x{w}.png"
-    if not out.exists():
-        log(f"making {out.name} (cached for later runs)")
-        import subprocess
-
-        subprocess.run([sys.executable, "-c", MAKE_PNG.format(here=str(HERE), h=h, w=w, out=str(out))], check=True)
-    return out
+    return made_once(out, MAKE_PNG.format(here=str(HERE), h=h, w=w, out=str(out)), log)
 
 
 def measure(size: tuple[int, int], repeat: int, tmp: Path) -> dict[str, Any]:

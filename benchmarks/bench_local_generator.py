@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _util import machine_info, markdown_table, write_json
+from _util import RESULTS_DIR, machine_info, markdown_table, write_json
 from bench_exquisite import PHOTOS, load_photos
 
 from imkerutils.exquisite.api.base import TileRequest
@@ -44,7 +44,6 @@ from imkerutils.exquisite.geometry.direction import Direction, from_right, to_ri
 from imkerutils.exquisite.geometry.quality import banding_score, repetition_score
 
 HERE = Path(__file__).resolve().parent
-RESULTS_DIR = HERE / "results"
 SIZE, HALF = 1024, 512
 SEED = 11
 TIME_TARGET = 1.2

@@ -29,39 +29,34 @@ import asyncio
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _util import (
+    CACHE,
+    RESULTS_DIR,
+    UIServer,
     ensure_ignored_dir,
     fmt_bytes,
+    logger,
     machine_info,
     markdown_table,
     photo_like,
     publish,
 )
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "ui.json"
+from imkerutils.testing.browser import CHROMIUM_ARGS, MISSING_CHROMIUM, chromium_path
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+RESULTS = RESULTS_DIR / "ui.json"
 RENDER_TARGET = 1.2
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1400, "height": 860}
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_ui {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_ui")
 
 
 def build_canvas(side: int, block: int = 4096) -> Path:
@@ -94,45 +89,11 @@ def build_canvas(side: int, block: int = 4096) -> Path:
     return path
 
 
-class Server:
-    """``python -m imkerutils.exquisite.ui CANVAS --port 0`` in its own process."""
-
-    def __init__(self, canvas: Path) -> None:
-        import httpx
-
-        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed in stop())
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imkerutils.exquisite.ui", str(canvas), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if "http://" not in line:
-            self.fail(f"the UI server did not start: {line!r}")
-        self.url = next(word for word in line.split() if word.startswith("http://"))
-        try:  # the URL is printed once the socket listens; the app answers once its session has started
-            httpx.get(self.url + "api/state", trust_env=False, timeout=600).raise_for_status()
-        except httpx.HTTPError as exc:
-            self.fail(f"the UI server does not answer: {exc}")
-
-    def fail(self, message: str) -> None:
-        self.proc.kill()
-        self.proc.wait(60)
-        self.log.seek(0)
-        raise RuntimeError(f"{message}\n{self.log.read()}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(60)
-        self.log.close()
-
-
 def chromium() -> str:
-    for candidate in (os.environ.get("IMKERUTILS_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    raise SystemExit("bench_ui needs Chromium: apt-get install chromium, or set IMKERUTILS_CHROMIUM")
+    path = chromium_path()
+    if path is None:
+        raise SystemExit(f"bench_ui needs Chromium: {MISSING_CHROMIUM}")
+    return path
 
 
 def first_render_ms(browser: Any, url: str, timeout_s: float = 120.0) -> tuple[float, int]:
@@ -157,12 +118,12 @@ def first_render_ms(browser: Any, url: str, timeout_s: float = 120.0) -> tuple[f
 def bench_render(small: Path, large: Path, repeat: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    servers = {"small": Server(small), "large": Server(large)}
+    servers = {"small": UIServer(small), "large": UIServer(large)}
     samples: dict[str, list[float]] = {"small": [], "large": []}
     tiles: dict[str, int] = {}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=chromium(), args=list(CHROMIUM_ARGS))
             for server in servers.values():  # warm-up: imports, page cache, the browser itself
                 first_render_ms(browser, server.url)
             for i in range(repeat):
@@ -225,12 +186,11 @@ async def _fetch_all(url: str, paths: list[str], concurrency: int) -> tuple[list
 
 
 def bench_tiles(large: Path, concurrency: int, counts: dict[str, int]) -> dict[str, Any]:
-    import httpx
 
-    server = Server(large)
+    server = UIServer(large)
     out: dict[str, Any] = {"concurrency": concurrency}
     try:
-        state = httpx.get(server.url + "api/state", trust_env=False, timeout=60).json()
+        state = server.client.get("/api/state").json()
         frame, tile = state["viewer"]["frame"], state["viewer"]["tile"]
         rows, cols = frame["height"] // tile, frame["width"] // tile
         addresses = [(c, r) for r in range(rows) for c in range(cols)]
@@ -337,9 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     results["render"] = bench_render(small, large, repeat)
     _log("2. tile latency under 50 concurrent requests")
     results["tiles"] = bench_tiles(large, 50, counts)
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, args.json, _log)
+    publish(results, report, args.json, _log, started=start)
     return 0
 
 

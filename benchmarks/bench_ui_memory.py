@@ -32,19 +32,29 @@ import asyncio
 import os
 import random
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from _util import ensure_ignored_dir, machine_info, markdown_table, photo_like, publish
+from _util import (
+    CACHE,
+    RESULTS_DIR,
+    UIServer,
+    ensure_ignored_dir,
+    fetch_all,
+    logger,
+    machine_info,
+    markdown_table,
+    photo_like,
+    publish,
+    vm_hwm,
+)
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results" / "ui_memory.json"
+if TYPE_CHECKING:
+    from pathlib import Path
+
+RESULTS = RESULTS_DIR / "ui_memory.json"
 SIDE = 60000
 TILE = 1024
 TARGET_MIB = 400.0
@@ -52,8 +62,7 @@ MIB = 1024 * 1024
 DIRECTIONS = ("right", "down", "left", "up")
 
 
-def _log(msg: str) -> None:
-    print(f"[bench_ui_memory {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+_log = logger("bench_ui_memory")
 
 
 def build_canvas(side: int = SIDE) -> Path:
@@ -73,39 +82,14 @@ def build_canvas(side: int = SIDE) -> Path:
     return path
 
 
-def _vm_hwm(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
-
-
-class Server:
-    """``python -m imkerutils.exquisite.ui CANVAS --port 0`` in its own process, with an RSS sampler."""
+class Server(UIServer):
+    """The UI server (on 127.0.0.1) with an RSS sampler."""
 
     def __init__(self, canvas: Path) -> None:
-        import httpx
         import psutil
 
-        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed in stop())
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imkerutils.exquisite.ui", str(canvas), "--port", "0", "--host", "127.0.0.1"],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if "http://" not in line:
-            self.fail(f"the UI server did not start: {line!r}")
-        self.url = next(word for word in line.split() if word.startswith("http://")).rstrip("/")
+        super().__init__(canvas, "--host", "127.0.0.1")
         self.ps = psutil.Process(self.proc.pid)
-        self.client = httpx.Client(
-            base_url=self.url, trust_env=False, timeout=600, headers={"origin": self.url}
-        )  # state-changing requests must come from the page's own origin
-        try:
-            self.client.get("/api/state").raise_for_status()
-        except httpx.HTTPError as exc:
-            self.fail(f"the UI server does not answer: {exc}")
         self.max_sampled = self.rss()
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
@@ -122,7 +106,7 @@ class Server:
         return int(self.ps.memory_info().rss)
 
     def hwm(self) -> int:
-        return _vm_hwm(self.proc.pid)
+        return vm_hwm(self.proc.pid)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.client.post(path, json=body)
@@ -130,18 +114,10 @@ class Server:
             self.fail(f"POST {path} {body}: HTTP {r.status_code} {r.text}")
         return dict(r.json())
 
-    def fail(self, message: str) -> None:
-        self.proc.kill()
-        self.proc.wait(60)
-        self.log.seek(0)
-        raise RuntimeError(f"{message}\n{self.log.read()[-4000:]}")
-
     def stop(self) -> None:
-        self._stop.set()
-        self.client.close()
-        self.proc.terminate()
-        self.proc.wait(60)
-        self.log.close()
+        if hasattr(self, "_stop"):
+            self._stop.set()
+        super().stop()
 
 
 def grow(server: Server, direction: str, seed: int) -> dict[str, Any]:
@@ -152,31 +128,6 @@ def grow(server: Server, direction: str, seed: int) -> dict[str, Any]:
     if job["status"] != "done":
         server.fail(f"grow {direction} ended {job['status']}: {job.get('error')}")
     return dict(job)
-
-
-async def _fetch_tiles(url: str, paths: list[str], concurrency: int) -> int:
-    import httpx
-
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for path in paths:
-        queue.put_nowait(path)
-    size = 0
-    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=600) as client:
-
-        async def worker() -> None:
-            nonlocal size
-            while True:
-                try:
-                    path = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                r = await client.get(path)
-                if r.status_code != 200:
-                    raise RuntimeError(f"{path}: HTTP {r.status_code}")
-                size += len(r.content)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return size
 
 
 def tile_paths(state: dict[str, Any], count: int, seed: int = 0) -> list[str]:
@@ -238,7 +189,7 @@ def run(grows: int, tiles: int) -> dict[str, Any]:
         state = server.client.get("/api/state").json()
         paths = tile_paths(state, tiles)
         start = time.perf_counter()
-        size = asyncio.run(_fetch_tiles(server.url, paths, 8))
+        size = asyncio.run(fetch_all(server.url, paths, 8))
         sample("tiles", time.perf_counter() - start, f"{tiles} JPEG tiles over all levels, {size / MIB:.1f} MiB")
     finally:
         server.stop()
@@ -292,9 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": os.getloadavg()[0],
     }
     results.update(run(grows, tiles))
-    results["total_s"] = time.perf_counter() - start
-    results["load_after"] = os.getloadavg()[0]
-    publish(results, report, args.json, _log)
+    publish(results, report, args.json, _log, started=start)
     return 0
 
 

@@ -33,3 +33,15 @@ def digest_tree(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")  # a pure function: session scope lets Hypothesis tests use it too
 def tree_digest() -> Callable[[Path], dict[str, str]]:
     return digest_tree
+
+
+@pytest.fixture
+def no_real_openai(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OPENAI_* setting or proxy from the outside may steer a test to a real server (loopback only).
+
+    The generator and UI test folders use it for every test (an autouse fixture in their conftest).
+    """
+    for name in list(os.environ):
+        if name.startswith("OPENAI_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

@@ -187,3 +187,20 @@ def cancelled_exit(prog: str, received: list[int], committed: int = 0) -> int:
         file=sys.stderr,
     )
     return EXIT_SIGNAL.get(signal.Signals(signum), 130)
+
+
+def tile_bar(args: argparse.Namespace, total: int, desc: str) -> Any:
+    """Return the progress bar of a generating command: ``total`` tiles on stderr (off with ``--quiet``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="tile", file=sys.stderr, disable=True if args.quiet else None, desc=desc)
+
+
+def note_late_signals(received: list[int]) -> None:
+    """Say on stderr that signals came while a step was being committed (it completed; undo takes it back)."""
+    if received:
+        print(
+            f"imkerutils: {len(received)} signal(s) arrived while a step was being committed; it is complete "
+            "(undo it with `imkerutils undo`)",
+            file=sys.stderr,
+        )

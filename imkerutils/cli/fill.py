@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import TYPE_CHECKING
 
 from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
@@ -13,9 +12,11 @@ from imkerutils.cli._generation import (
     cancelled_exit,
     make_generator,
     make_settings,
+    note_late_signals,
     on_signals,
     print_estimate,
     print_staged,
+    tile_bar,
 )
 
 if TYPE_CHECKING:
@@ -50,8 +51,6 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``imkerutils fill`` with the parsed ``args``; return the exit status."""
-    from tqdm import tqdm
-
     from imkerutils.errors import StepCancelledError
     from imkerutils.exquisite.pipeline import Cancel, estimate_fill, fill
     from imkerutils.exquisite.pipeline.staging import stage_fill
@@ -71,13 +70,7 @@ def run(args: argparse.Namespace) -> int:
     cancel = Cancel()
     with (
         on_signals(cancel) as received,
-        tqdm(
-            total=estimate.tiles * candidates,
-            unit="tile",
-            file=sys.stderr,
-            disable=True if args.quiet else None,
-            desc="filling",
-        ) as bar,
+        tile_bar(args, estimate.tiles * candidates, "filling") as bar,
     ):
         log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
         try:
@@ -110,12 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stage:
         print_staged(proposal, canvas)
         return 0
-    if received:
-        print(
-            f"imkerutils: {len(received)} signal(s) arrived while the step was being committed; it is complete "
-            "(undo it with `imkerutils undo`)",
-            file=sys.stderr,
-        )
+    note_late_signals(received)
     b = canvas.bounds
     seam = record.seam_excess
     cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"

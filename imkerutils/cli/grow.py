@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +13,11 @@ from imkerutils.cli._generation import (
     cancelled_exit,
     make_generator,
     make_settings,
+    note_late_signals,
     on_signals,
     print_estimate,
     print_staged,
+    tile_bar,
 )
 from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
 from imkerutils.tiling import Canvas
@@ -112,8 +113,6 @@ def _uses_fill(args: argparse.Namespace) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``imkerutils grow`` with the parsed ``args``; return the exit status."""
-    from tqdm import tqdm
-
     from imkerutils.errors import InvalidGrowSettingsError, StepCancelledError
     from imkerutils.exquisite.geometry.direction import Direction
     from imkerutils.exquisite.pipeline import (
@@ -166,13 +165,7 @@ def run(args: argparse.Namespace) -> int:
     steps: list[dict[str, Any]] = []
     with (
         on_signals(cancel) as received,
-        tqdm(
-            total=estimate.tiles * candidates,
-            unit="tile",
-            file=sys.stderr,
-            disable=True if args.quiet else None,
-            desc="growing",
-        ) as bar,
+        tile_bar(args, estimate.tiles * candidates, "growing") as bar,
     ):
         log.info("growing %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
 
@@ -260,12 +253,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stage:
         print_staged(proposal, canvas)
         return 0
-    if received:
-        print(
-            f"imkerutils: {len(received)} signal(s) arrived while a step was being committed; it is complete "
-            "(undo it with `imkerutils undo`)",
-            file=sys.stderr,
-        )
+    note_late_signals(received)
     b = canvas.bounds
     emit(
         args,

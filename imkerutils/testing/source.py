@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imkerutils.errors import InvalidTileError, InvalidWindowError
+from imkerutils.tiling.checks import check_tile
 from imkerutils.tiling.frame import level_window
 from imkerutils.tiling.window import Window, intersection
 
@@ -46,13 +47,9 @@ class ArraySource:
     def __init__(
         self, array: np.ndarray, row_off: int = 0, col_off: int = 0, *, tile: int = 1024, name: str = "array"
     ) -> None:
-        if (
-            not isinstance(array, np.ndarray)
-            or array.dtype != np.uint8
-            or array.ndim != 3
-            or array.shape[2] not in _MODES
-        ):
-            raise InvalidTileError(f"an ArraySource holds (height, width, 3 or 4) uint8, got {type(array).__name__}")
+        if not isinstance(array, np.ndarray):
+            raise InvalidTileError(f"an ArraySource holds a NumPy array, got {type(array).__name__}")
+        check_tile(array, dtype=np.uint8)
         self._pixels = array.copy()
         self._pixels.flags.writeable = False
         self.bounds = Window(row_off, col_off, array.shape[0], array.shape[1])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from imkerutils.errors import InvalidWindowError
-from imkerutils.tiling.window import Window, intersection
+from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -73,11 +73,11 @@ class TileGrid:
                 yield i, j
 
     def split(self, w: Window) -> Iterator[tuple[tuple[int, int], Window]]:
-        """Cut ``w`` along tile lines: ``((i, j), piece)`` for every tile it touches."""
-        for i, j in self.tiles(w):
-            piece = intersection(w, self.tile_window(i, j))
-            assert piece is not None
-            yield (i, j), piece
+        """Cut ``w`` along tile lines: ``((i, j), piece)`` for every tile it touches (:func:`~.frame.project`)."""
+        from imkerutils.tiling.frame import project
+
+        for p in project(w, self.size):
+            yield p.tile, p.piece
 
     def count(self, w: Window) -> int:
         """Return the number of tiles ``w`` touches."""

@@ -10,9 +10,8 @@ images (pastes, tiles) or any window of one (chunky RGB(A) TIFFs tile by tile).
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,8 @@ import numpy as np
 from PIL import Image
 
 from imkerutils.errors import ImageFileError, InvalidTileError
+from imkerutils.tiling.atomicfile import replacing
+from imkerutils.tiling.checks import check_tile
 from imkerutils.tiling.decode import (
     MAX_PIXELS,
     ImageInfo,
@@ -32,6 +33,7 @@ from imkerutils.tiling.decode import (
 )
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable
 
     import dask.array as da
@@ -42,6 +44,7 @@ __all__ = [
     "MAX_PIXELS",
     "ImageSource",
     "decode_image",
+    "encode_png",
     "image_mode",
     "open_image",
     "read_image",
@@ -249,15 +252,31 @@ def _open_tiff_lazily(info: ImageInfo) -> ImageSource | None:
     return ImageSource(p, shape[0], shape[1], "RGBA" if shape[2] == 4 else "RGB", _TiffTiles(z, p), store.close)
 
 
+def encode_png(image: np.ndarray | Image.Image, *, compress_level: int = 1) -> bytes:
+    r"""Encode ``image`` (an ``(H, W[, C])`` uint8 array or a Pillow image) as the bytes of a PNG file.
+
+    The one PNG encoder for in-memory images (artifacts, the OpenAI request, the
+    viewer's tiles and thumbnails).  zlib level 1 by default: these are written
+    often and read rarely.
+
+    >>> png = encode_png(np.full((2, 3, 3), 7, np.uint8))
+    >>> png[:8] == b"\x89PNG\r\n\x1a\n", np.asarray(Image.open(io.BytesIO(png))).tolist()[0][0]
+    (True, [7, 7, 7])
+    """
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(np.ascontiguousarray(image))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
 def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
     """Write ``pixels`` to an image file chosen by extension, atomically (temp name, then rename)."""
     p = Path(path)
-    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
-        raise InvalidTileError(f"pixels must be (H, W, 3|4) uint8, got {pixels.shape} {pixels.dtype}")
+    pixels = check_tile(pixels, dtype=np.uint8)
     suffix = p.suffix.lower()
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.partial")
-    try:
+    with replacing(p) as tmp:
         if suffix in _TIFF_SUFFIXES:
             import tifffile
 
@@ -277,7 +296,4 @@ def write_image(path: str | os.PathLike[str], pixels: np.ndarray) -> Path:
             if fmt == "JPEG" and img.mode == "RGBA":
                 raise InvalidTileError(f"JPEG cannot hold an alpha channel; write {p.stem}.png instead")
             img.save(tmp, format=fmt)
-        os.replace(tmp, p)
-    finally:
-        tmp.unlink(missing_ok=True)
     return p

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import collections
 import os
-import shutil
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
-from imkerutils.tiling.export._atomic import _publish
+from imkerutils.tiling.atomicfile import replacing
 from imkerutils.tiling.location import exists, is_remote, local_path, open_store, remove
 from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step_keys, write_tile
 from imkerutils.tiling.strippyramid import StripPyramid
@@ -65,15 +63,10 @@ def import_image(
         canvas.update_pyramid()
         return canvas
     root = local_path(location)
-    tmp = root.with_name(f".{root.name}.{uuid.uuid4().hex}.importing")
-    try:
+    with replacing(root, directory=True, suffix=".importing") as tmp:  # an old canvas is moved aside, then replaced
         canvas = cls.create(tmp, mode=info.mode, tile=tile, plan_for=window)
         write_strips(canvas, iter_strips(info, tile), window, step_info, pyramid=True)
         canvas.update_pyramid()  # nothing left to do unless another writer came between (see write_strips)
-        _publish(tmp, root, overwrite=True, directory=True)  # an old canvas is moved aside, then replaced
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     canvas = cls.open(location)
     canvas._storage.write_root()  # the dataset name follows the folder's final name
     return canvas

@@ -12,6 +12,7 @@ and configuration (e.g. ``AWS_ENDPOINT_URL``, ``FSSPEC_S3_ENDPOINT_URL``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -26,6 +27,44 @@ if TYPE_CHECKING:
     from zarr.abc.store import Store
 
 __all__ = ["absolute", "dataset_name", "exists", "has_metadata", "is_remote", "local_path", "open_store", "remove"]
+__all__ = [
+    "SECRET_OPTIONS",
+    "absolute",
+    "dataset_name",
+    "exists",
+    "has_metadata",
+    "is_remote",
+    "local_path",
+    "open_store",
+    "public_storage_options",
+    "remove",
+]
+
+# Credentials never travel in a task graph: workers take them from their own environment (the pyramid
+# update on a cluster, the distributed growth).
+SECRET_OPTIONS = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "session_token",
+        "access_key",
+        "secret_key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    }
+)
+
+
+def public_storage_options(options: dict[str, Any]) -> str:
+    """``options`` without credentials, as canonical JSON (hashable, for the worker-side cache).
+
+    >>> public_storage_options({"anon": False, "Secret": "x", "endpoint_url": "http://s3"})
+    '{"anon": false, "endpoint_url": "http://s3"}'
+    """
+    return json.dumps({k: v for k, v in options.items() if k.lower() not in SECRET_OPTIONS}, sort_keys=True)
 
 
 def is_remote(location: str | os.PathLike[str]) -> bool:

@@ -29,6 +29,7 @@ from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.chunkio import read_tile, write_tile
 from imkerutils.tiling.frame import Frame, level_window, project
 from imkerutils.tiling.layout import create_level, open_level, read_window
+from imkerutils.tiling.location import public_storage_options
 from imkerutils.tiling.rawstore import RawStore
 from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
@@ -42,22 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed", "reduce_tile"]
 
 _TASK_TILES = 8  # tiles per task on a dask cluster (a tile is ~10 ms of work; a task costs the scheduler ~2 ms)
-# Credentials never travel in a task graph: workers take them from their own environment (as in the
-# distributed growth, imkerutils.exquisite.pipeline.executor).
-SECRET_OPTIONS = frozenset(
-    {
-        "key",
-        "secret",
-        "token",
-        "password",
-        "session_token",
-        "access_key",
-        "secret_key",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-    }
-)
 
 MAX_LEVELS = 20
 _BAND = 64  # output rows per band of downsample2
@@ -279,9 +264,7 @@ class Pyramid:
         """Reduce ``tiles`` of ``level`` as tasks on ``client``'s workers, a batch of tiles per task."""
         if location is None:
             raise TypeError("a pyramid update on a dask cluster needs the canvas's location")
-        options = json.dumps(
-            {k: v for k, v in storage_options.items() if k.lower() not in SECRET_OPTIONS}, sort_keys=True
-        )
+        options = public_storage_options(storage_options)
         frame = json.dumps(self.frame.to_dict(), sort_keys=True)
         name = uuid.uuid4().hex
         futures = [

@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
+
+from imkerutils.tiling.atomicfile import replacing
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -142,9 +143,8 @@ class RawStore:
         if self._root is not None:
             path = self._root / key
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            with replacing(path) as tmp:
+                tmp.write_bytes(data)
             return
         sync(self.store.set(key, default_buffer_prototype().buffer.from_bytes(data)))
 
@@ -207,14 +207,14 @@ class RawStore:
         if self._root is not None:
             s, d = self._root / src, self._root / dst
             d.parent.mkdir(parents=True, exist_ok=True)
-            tmp = d.with_name(f"{d.name}.{uuid.uuid4().hex}.partial")
             try:
-                os.link(s, tmp)
+                with replacing(d) as tmp:  # it removes tmp also when d already named the same file
+                    os.link(s, tmp)
             except FileNotFoundError:
+                if s.exists():
+                    raise
                 self.delete(dst)
                 return False
-            os.replace(tmp, d)
-            tmp.unlink(missing_ok=True)  # rename is a no-op when tmp and d already name one file
             return True
         data = self.get(src)
         if data is None:

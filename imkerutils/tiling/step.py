@@ -379,13 +379,7 @@ def aligned_chunks(start: int, length: int, tile: int) -> tuple[int, ...]:
     """
     if length == 0:
         return (0,)
-    sizes = []
-    pos, end = start, start + length
-    while pos < end:
-        nxt = min(end, (pos // tile + 1) * tile)
-        sizes.append(nxt - pos)
-        pos = nxt
-    return tuple(sizes)
+    return tuple(p.piece.height for p in project(Window(start, 0, length, 1), tile))
 
 
 def _source_blocks(data: Any, target: Window, tile: int) -> Iterator[Any]:

@@ -50,33 +50,6 @@ def top_left_from_corner(x: int, y: int, corner: Corner, tile: int = TILE) -> tu
     return left, top
 
 
-def extract_tile(
-    input_path: PathLike,
-    output_path: PathLike,
-    *,
-    x: int,
-    y: int,
-    corner: Corner = "tl",
-    tile: int = TILE,
-    trusted: bool = False,
-) -> tuple[int, int, int, int]:
-    """Write the tile at ``(x, y)`` of an image (or canvas) to ``output_path``; returns its box."""
-    return tiles.extract_tile(input_path, output_path, x=x, y=y, corner=corner, tile=tile, trusted=trusted)
-
-
-def paste_tile(
-    base_path: PathLike,
-    tile_path: PathLike,
-    output_path: PathLike | None = None,
-    *,
-    x: int,
-    y: int,
-    corner: Corner = "tl",
-    tile: int = TILE,
-    trusted: bool = False,
-) -> tuple[int, int]:
-    """Paste a ``tile x tile`` image into an image (written to ``output_path``) or a canvas.
-
-    Returns ``(left, top)``.
-    """
-    return tiles.paste_tile(base_path, tile_path, output_path, x=x, y=y, corner=corner, tile=tile, trusted=trusted)
+# The seed's names for the same functions (same signatures, defaults and return values).
+extract_tile = tiles.extract_tile
+paste_tile = tiles.paste_tile

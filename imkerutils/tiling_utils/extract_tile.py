@@ -5,13 +5,11 @@ Default output ``outputs/tiles/<stem>__<corner>__<x>_<y>.png`` (in the current f
 
 from __future__ import annotations
 
-import inspect
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from imkerutils.cli.tile_scripts import extract_tile_main
 from imkerutils.tiling_utils import core
+from imkerutils.tiling_utils._callable import make_callable
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,19 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-class _CallableModule(types.ModuleType):
-    """A module that, called, is the function of the same name.
-
-    Importing this module rebinds ``imkerutils.tiling_utils.extract_tile`` from the function to the module (as in the
-    seed, where they share the name).
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return core.extract_tile(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-__signature__ = inspect.signature(core.extract_tile)
+make_callable(__name__, core.extract_tile)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,6 +38,7 @@ def snapshot(root: Path) -> dict[Path, tuple[int, int]]:
 
 
 # -- the seed's smoke tests ------------------------------------------------------------------------------
+# Kept as the seed wrote them (they are its contract with its users), so their likeness stays too.
 def test_seed_extract_tile_cli_smoke(tmp_path):
     img_path = tmp_path / "img.png"
     Image.new("RGB", (2048, 2048), (10, 20, 30)).save(img_path)

@@ -104,6 +104,31 @@ class JitterGenerator:
         return self._inner.generate(request)
 
 
+class HeldOutcomesGenerator(JitterGenerator):
+    """:class:`MockGenerator`'s pixels; each call first notes which tile outcomes its worker holds.
+
+    After ``sleep_s`` (time for the client's releases to arrive), the keys ``(edge, index)`` of the
+    ``exquisite-tile-`` results in the calling worker's memory are appended to the file ``log`` as one line
+    of space-separated ``edge,index`` pairs.
+    """
+
+    name: ClassVar[str] = "held-outcomes"
+
+    def __init__(self, log: str, *, sleep_s: float = 0.5) -> None:
+        super().__init__(max_sleep_s=0.0)
+        self.log = log
+        self.sleep_s = sleep_s
+
+    def generate(self, request: TileRequest) -> TileResult:
+        from distributed import get_worker
+
+        time.sleep(self.sleep_s)
+        keys = [str(k).rsplit("-", 2)[1:] for k in get_worker().data if str(k).startswith("exquisite-tile-")]
+        with open(self.log, "a") as f:
+            f.write(" ".join(f"{edge},{index}" for edge, index in keys) + "\n")
+        return self._inner.generate(request)
+
+
 class PricedGenerator(GeneratorBase):
     """:class:`MockGenerator`'s pixels at a price: ``cost_usd`` per call, also the declared worst case per tile."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from _cluster_helpers import Reference, canvas_sha, local_cluster, make_canvas, photo_like
+from _cluster_helpers import Reference, canvas_sha, local_cluster, make_canvas, moto_server, photo_like, storage_options
 
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, grow
@@ -41,3 +41,13 @@ def client() -> Iterator[Client]:
     """Two single-threaded worker processes, started once per test module."""
     with local_cluster() as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def endpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto S3 server for the test module (recording its requests), with the module's ``BUCKET`` made."""
+    import s3fs
+
+    with moto_server(recording=tmp_path_factory.mktemp("moto") / "recording.jsonl") as url:
+        s3fs.S3FileSystem(**storage_options(url)).mkdir(request.module.BUCKET)
+        yield url

@@ -109,7 +109,7 @@ def test_tasks_finishing_in_another_order_give_the_same_bytes(
     assert sorted(sleeps) != sleeps
 
 
-def test_a_failed_batch_on_the_cluster_leaves_the_canvas_unchanged(
+def test_a_failed_batch_leaves_the_canvas_unchanged_and_can_be_run_again_on_the_same_client(
     client: Client, reference: Reference, canvas: Canvas
 ) -> None:
     with pytest.raises(PermanentGeneratorError):
@@ -121,19 +121,6 @@ def test_a_failed_batch_on_the_cluster_leaves_the_canvas_unchanged(
             client=client,
         )
     assert unchanged(canvas, reference.image)
-
-
-def test_a_failed_batch_can_be_run_again_on_the_same_client(
-    client: Client, reference: Reference, canvas: Canvas
-) -> None:
-    with pytest.raises(PermanentGeneratorError):
-        grow(
-            canvas,
-            reference.directions,
-            MockGenerator(fail_times=1, failure="permanent"),
-            settings(reference),
-            client=client,
-        )
     grow(canvas, reference.directions, MockGenerator(), settings(reference), client=client)
     assert canvas_sha(canvas) == reference.sha
 

@@ -57,15 +57,6 @@ class Twin:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import s3fs
-
-    with moto_server(recording=tmp_path_factory.mktemp("moto") / "recording.jsonl") as url:
-        s3fs.S3FileSystem(**storage_options(url)).mkdir(BUCKET)
-        yield url
-
-
-@pytest.fixture(scope="module")
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Twin:
     tmp = tmp_path_factory.mktemp("twin")
     pixels = photo_like(1024, 1024, seed=21)

@@ -14,32 +14,20 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pytest
 import tifffile
-from _cluster_helpers import child_env, moto_server, photo_like, recorded_requests, s3_env, storage_options
+from _cluster_helpers import child_env, photo_like, recorded_requests, s3_env, storage_options
 from PIL import Image
 
 from imkerutils.errors import ExportExistsError, ExportWriteError
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 BUCKET = "exports"
 CLI = [sys.executable, "-m", "imkerutils.cli.main"]
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import s3fs
-
-    with moto_server(recording=tmp_path_factory.mktemp("moto") / "recording.jsonl") as url:
-        s3fs.S3FileSystem(**storage_options(url)).mkdir(BUCKET)
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import imagecodecs
 import numpy as np
@@ -258,8 +258,9 @@ def test_a_coarser_level_alone(tmp_path: Path, out_dir: Path, box_mean) -> None:
     assert tiles[0] == stored_chunk(canvas, 1, lw.row_off, lw.col_off)
 
 
-def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, out_dir: Path) -> None:
-    canvas = Canvas.create(tmp_path / "sum.zarr", tile=TILE)
+def _canvas_with_codec(path: Path, compressor: Any) -> Canvas:
+    """An empty canvas whose level 0 stores its chunks with ``compressor`` (in the canvas's own layout)."""
+    canvas = Canvas.create(path, tile=TILE)
     group = zarr.open_group(str(canvas.path), mode="r+")
     old = group["0"]
     group.create_array(
@@ -270,10 +271,14 @@ def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, 
         fill_value=0,
         overwrite=True,
         filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
-        compressors=zarr.codecs.ZstdCodec(level=0, checksum=True),
+        compressors=compressor,
         dimension_names=("c", "y", "x"),
     )
-    canvas = Canvas.open(canvas.path)
+    return Canvas.open(canvas.path)
+
+
+def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, out_dir: Path) -> None:
+    canvas = _canvas_with_codec(tmp_path / "sum.zarr", zarr.codecs.ZstdCodec(level=0, checksum=True))
     canvas.paste(smooth(192, 256, 3), 0, 0, extend=True)
     out = export_region(canvas, out_dir / "s.tif", compression="zstd", progress=False)
     check_pixels(out, canvas.read(canvas.bounds))
@@ -285,21 +290,7 @@ def test_chunks_with_a_zstd_checksum_pass_through_and_read_back(tmp_path: Path, 
 
 
 def test_other_chunk_codecs_are_decoded_by_zarr(tmp_path: Path, out_dir: Path) -> None:
-    canvas = Canvas.create(tmp_path / "gz.zarr", tile=TILE)
-    group = zarr.open_group(str(canvas.path), mode="r+")
-    old = group["0"]
-    group.create_array(
-        "0",
-        shape=old.shape,
-        chunks=old.chunks,
-        dtype="uint8",
-        fill_value=0,
-        overwrite=True,
-        filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
-        compressors=zarr.codecs.GzipCodec(level=1),
-        dimension_names=("c", "y", "x"),
-    )
-    canvas = Canvas.open(canvas.path)
+    canvas = _canvas_with_codec(tmp_path / "gz.zarr", zarr.codecs.GzipCodec(level=1))
     canvas.paste(smooth(192, 256, 3), 0, 0, extend=True)
     assert _chunks.LevelChunks.find(canvas, LevelRegion(0, canvas.bounds), TILE) is None
     out = export_region(canvas, out_dir / "g.tif", compression="zstd", progress=False)

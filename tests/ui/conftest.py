@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from contextlib import contextmanager
@@ -25,12 +24,8 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(autouse=True)
-def _no_real_openai(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No OPENAI_* setting or proxy from the outside may reach these tests (the servers are on loopback)."""
-    for name in list(os.environ):
-        if name.startswith("OPENAI_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+def _no_real_openai(no_real_openai: None) -> None:
+    """Every test here runs without the outside's OPENAI_* settings and proxies (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -163,3 +158,18 @@ def gate() -> Iterator[Gate]:
     g = Gate()
     yield g
     g.open()  # never leave a job blocked
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (Playwright), one per test module; skips where Chromium or Playwright is missing."""
+    from imkerutils.testing.browser import CHROMIUM_ARGS, MISSING_CHROMIUM, chromium_path
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    path = chromium_path()
+    if path is None:
+        pytest.skip(MISSING_CHROMIUM)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=list(CHROMIUM_ARGS))
+        yield b
+        b.close()

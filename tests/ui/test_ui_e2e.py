@@ -5,76 +5,21 @@ Screenshots go to ``test-artifacts/ui/`` under the repository root.
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from imkerutils.testing.browser import screenshot, settle, wait_until
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("IMKERUTILS_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium executable (apt-get install chromium, or set IMKERUTILS_CHROMIUM)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def wait_until(page: Any, expression: str, timeout_s: float = 60.0) -> Any:
-    """Poll a JavaScript expression until it is truthy (no eval in the page: its CSP forbids it)."""
-    deadline = time.monotonic() + timeout_s
-    while not (value := page.evaluate(expression)):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        page.wait_for_timeout(50)
-    return value
 
 
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
-
-
-SETTLED = """(() => {
-    const v = imkerUI.viewer.viewport, c = v.getCenter(true), t = v.getCenter(false);
-    return Math.abs(v.getZoom(true) / v.getZoom(false) - 1) < 1e-6 && Math.abs(c.x - t.x) + Math.abs(c.y - t.y) < 1e-3
-        && imkerUI.item.getFullyLoaded();
-})()"""
-
-
-def settle(page: Any) -> None:
-    """Wait until the viewer has stopped moving and drawn every tile of the view (twice in a row)."""
-    for _ in range(2):
-        wait_until(page, SETTLED)
-        page.wait_for_timeout(250)
-    wait_until(page, SETTLED)
+    screenshot(page, ARTIFACTS / name)
 
 
 def clip(page: Any) -> list[float]:

@@ -5,61 +5,27 @@ second; cancel a run midway.  Screenshots: ``test-artifacts/ui/draw-plan.png``, 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import threading
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pytest
 
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline.staging import STAGED, candidate_pieces, list_proposals
+from imkerutils.testing.browser import screenshot, wait_until
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("IMKERUTILS_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium executable (apt-get install chromium, or set IMKERUTILS_CHROMIUM)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def wait_until(page: Any, expression: str, timeout_s: float = 60.0) -> Any:
-    """Poll a JavaScript expression until it is truthy (a deadline against hangs, not a timed assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while not (value := page.evaluate(expression)):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        page.wait_for_timeout(50)
-    return value
 
 
 def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name))
+    screenshot(page, ARTIFACTS / name)
 
 
 def digest(path: Path) -> tuple[str, str]:

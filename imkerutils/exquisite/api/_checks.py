@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imkerutils.errors import InvalidTileError
+from imkerutils.exquisite.geometry.checks import check_generate
+from imkerutils.tiling.checks import check_tile
 
 if TYPE_CHECKING:
     from imkerutils.exquisite.api.base import TileRequest
@@ -24,17 +26,9 @@ def check_request(request: TileRequest) -> int:
         ``(size, size)`` bool.
     """
     size = request.size
-    ref, gen = request.reference, request.generate
-    if not isinstance(ref, np.ndarray) or ref.dtype != np.uint8 or ref.ndim != 3:
-        raise InvalidTileError(
-            f"reference must be a (size, size, C) uint8 array; got "
-            f"{getattr(ref, 'dtype', type(ref).__name__)} of shape {getattr(ref, 'shape', None)}"
-        )
-    if ref.shape[:2] != (size, size) or ref.shape[2] not in (3, 4):
-        raise InvalidTileError(f"reference must have shape ({size}, {size}, 3|4); got {ref.shape}")
-    if not isinstance(gen, np.ndarray) or gen.dtype != np.bool_ or gen.shape != (size, size):
-        raise InvalidTileError(
-            f"generate must be a ({size}, {size}) bool array; got "
-            f"{getattr(gen, 'dtype', type(gen).__name__)} of shape {getattr(gen, 'shape', None)}"
-        )
+    for name, value in (("reference", request.reference), ("generate", request.generate)):
+        if not isinstance(value, np.ndarray):  # generators use the request's own arrays after this check
+            raise InvalidTileError(f"the {name} of a tile request must be a NumPy array, got {type(value).__name__}")
+    ref = check_tile(request.reference, size=size, dtype=np.uint8)
+    check_generate(request.generate, (size, size))
     return int(ref.shape[2])

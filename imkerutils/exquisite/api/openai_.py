@@ -43,6 +43,8 @@ from imkerutils.errors import (
 from imkerutils.exquisite.api._checks import check_request
 from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult, Usage
 from imkerutils.exquisite.api.pricing import cost_usd
+from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
+from imkerutils.tiling.imageio import encode_png
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -159,17 +161,9 @@ def _retry_after_s(err: BaseException) -> float | None:
     return None
 
 
-def _png_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
 def mask_png(generate: np.ndarray) -> bytes:
-    """OpenAI's mask: RGBA PNG, alpha 0 where ``generate`` is True (may paint), 255 elsewhere."""
-    rgba = np.zeros((*generate.shape, 4), np.uint8)
-    rgba[..., 3] = np.where(generate, 0, 255).astype(np.uint8)
-    return _png_bytes(rgba)
+    """OpenAI's mask as PNG bytes (:func:`~imkerutils.exquisite.geometry.mask.mask_to_openai_rgba`)."""
+    return encode_png(mask_to_openai_rgba(generate))
 
 
 def _decode_image(response: Any, channels: int, size: int) -> np.ndarray:
@@ -369,7 +363,7 @@ class OpenAIGenerator(GeneratorBase):
             raise InvalidTileError(f"the openai generator makes {_SIZE}x{_SIZE} tiles; got size {request.size}")
         kwargs: dict[str, Any] = {
             "model": self.model,
-            "image": ("reference.png", _png_bytes(request.reference), "image/png"),
+            "image": ("reference.png", encode_png(request.reference), "image/png"),
             "mask": ("mask.png", mask_png(request.generate), "image/png"),
             "prompt": request.prompt,
             "size": f"{_SIZE}x{_SIZE}",

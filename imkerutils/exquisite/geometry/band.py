@@ -28,7 +28,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from imkerutils.errors import GeometryError, InvalidTileError
+from imkerutils.errors import GeometryError
+from imkerutils.exquisite.geometry.checks import check_generate
+from imkerutils.tiling.checks import check_tile
 
 __all__ = ["FILLS", "build_reference"]
 
@@ -37,15 +39,8 @@ _EMPTY_FILL = 128
 
 
 def _check_tile(tile: np.ndarray, generate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    tile = np.asarray(tile)
-    generate = np.asarray(generate)
-    if tile.ndim != 3 or tile.shape[2] not in (3, 4):
-        raise InvalidTileError(f"a tile must have shape (H, W, 3 or 4), got {tile.shape}")
-    if generate.dtype != np.bool_ or generate.shape != tile.shape[:2]:
-        raise InvalidTileError(
-            f"the generate mask must be bool of shape {tile.shape[:2]}, got {generate.dtype} {generate.shape}"
-        )
-    return tile, generate
+    tile = check_tile(tile)
+    return tile, check_generate(generate, tile.shape[:2])
 
 
 def _plain_edge(generate: np.ndarray) -> int | None:

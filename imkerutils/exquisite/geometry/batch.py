@@ -57,10 +57,6 @@ class BatchPlan:
         """Return the edges the batch grows, in plan order."""
         return tuple(e.direction for e in self.edges)
 
-    def tile(self, key: TileKey) -> BatchTile:
-        """Return the tile planned under ``key``."""
-        return self.tiles[self._index()[key]]
-
     def _index(self) -> dict[TileKey, int]:
         return {t.key: n for n, t in enumerate(self.tiles)}
 

@@ -35,7 +35,9 @@ import numpy as np
 from scipy import ndimage
 
 from imkerutils.errors import GeometryError, InvalidTileError, UnknownSeamStrategyError
+from imkerutils.exquisite.geometry.checks import check_generate
 from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
+from imkerutils.tiling.checks import check_tile
 
 __all__ = ["SEAM_STRATEGIES", "apply_seam", "seam_strategy_names"]
 
@@ -134,14 +136,8 @@ def apply_seam(
         raise UnknownSeamStrategyError(
             f"unknown seam strategy {strategy!r}; choose one of {', '.join(seam_strategy_names())}"
         ) from None
-    tile = np.asarray(tile)
-    generate = np.asarray(generate)
-    if tile.ndim != 3 or tile.shape[2] not in (3, 4):
-        raise InvalidTileError(f"a tile must have shape (H, W, 3 or 4), got {tile.shape}")
-    if generate.dtype != np.bool_ or generate.shape != tile.shape[:2]:
-        raise InvalidTileError(
-            f"the generate mask must be bool of shape {tile.shape[:2]}, got {generate.dtype} {generate.shape}"
-        )
+    tile = check_tile(tile)
+    generate = check_generate(generate, tile.shape[:2])
     if width < 0:
         raise GeometryError(f"seam width must not be negative, got {width}")
     d = Direction.parse(direction)

@@ -45,10 +45,6 @@ def to_right(image: np.ndarray, direction: Direction) -> np.ndarray:
 
 def from_right(image: np.ndarray, direction: Direction) -> np.ndarray:
     """Inverse of :func:`to_right`."""
-    if direction is Direction.RIGHT:
-        return image
-    if direction is Direction.LEFT:
-        return image[:, ::-1]
-    if direction is Direction.DOWN:
-        return image.swapaxes(0, 1)
-    return image[:, ::-1].swapaxes(0, 1)
+    if direction is Direction.UP:
+        return image[:, ::-1].swapaxes(0, 1)
+    return to_right(image, direction)  # the identity, a mirror and a transpose are their own inverses

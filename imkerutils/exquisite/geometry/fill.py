@@ -54,6 +54,7 @@ from imkerutils.errors import GeometryError, NoContentNearError
 from imkerutils.exquisite.geometry.direction import Direction, to_right
 from imkerutils.exquisite.geometry.mask import window_mask
 from imkerutils.exquisite.geometry.plan import TILE, grow_bounds
+from imkerutils.tiling.grid import TileGrid
 from imkerutils.tiling.window import Window, intersection, union
 
 if TYPE_CHECKING:
@@ -207,10 +208,7 @@ class _Index:
             self.buckets.setdefault(b, []).append(w)
 
     def _buckets(self, w: Window) -> Iterable[tuple[int, int]]:
-        s = self.size
-        for i in range(w.row_off // s, (w.row_end - 1) // s + 1):
-            for j in range(w.col_off // s, (w.col_end - 1) // s + 1):
-                yield i, j
+        return TileGrid(self.size).tiles(w)
 
     def meeting(self, w: Window) -> list[Window]:
         seen: dict[Window, None] = {}

@@ -53,11 +53,6 @@ def window_to_right(window: Window, direction: Direction | str) -> Window:
 def window_from_right(window: Window, direction: Direction | str) -> Window:
     """Inverse of :func:`window_to_right`: a right-facing window back in world coordinates."""
     d = Direction.parse(direction)
-    r, c, h, w = window.row_off, window.col_off, window.height, window.width
-    if d is Direction.RIGHT:
-        return window
-    if d is Direction.LEFT:
-        return Window(r, -(c + w), h, w)
-    if d is Direction.DOWN:
-        return Window(c, r, w, h)
-    return Window(-(c + w), r, w, h)  # UP
+    if d is Direction.UP:
+        return Window(-(window.col_off + window.width), window.row_off, window.width, window.height)
+    return window_to_right(window, d)  # the identity, a mirror and a transpose are their own inverses

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imkerutils.errors import InvalidTileError
+from imkerutils.exquisite.geometry.checks import check_generate
 
 if TYPE_CHECKING:
     from imkerutils.exquisite.geometry.plan import TilePlan
@@ -30,13 +31,11 @@ def compose(reference: np.ndarray, result: np.ndarray, generate: np.ndarray) -> 
     """Return the finished tile: ``result`` where ``generate`` is True, ``reference`` (real pixels) elsewhere."""
     reference = np.asarray(reference)
     result = np.asarray(result)
-    generate = np.asarray(generate)
     if reference.shape != result.shape or reference.dtype != result.dtype:
         raise InvalidTileError(
             f"result {result.shape} {result.dtype} does not match reference {reference.shape} {reference.dtype}"
         )
-    if generate.dtype != np.bool_ or generate.shape != reference.shape[:2]:
-        raise InvalidTileError(f"the generate mask must be bool of shape {reference.shape[:2]}")
+    generate = check_generate(generate, reference.shape[:2])
     return np.where(generate[..., None], result, reference)
 
 

@@ -21,21 +21,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imkerutils.errors import InvalidTileError
+from imkerutils.exquisite.geometry.checks import check_generate
 from imkerutils.tiling.window import Window, intersection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = ["mask_to_openai_rgba", "openai_rgba_to_mask", "window_mask"]
-
-
-def _check_mask(generate: np.ndarray) -> np.ndarray:
-    generate = np.asarray(generate)
-    if generate.ndim != 2 or generate.dtype != np.bool_:
-        raise InvalidTileError(
-            f"a generate mask must be a 2-D bool array, got shape {generate.shape} dtype {generate.dtype}"
-        )
-    return generate
 
 
 def mask_to_openai_rgba(generate: np.ndarray) -> np.ndarray:
@@ -51,7 +43,7 @@ def mask_to_openai_rgba(generate: np.ndarray) -> np.ndarray:
     ndarray of uint8, shape (H, W, 4)
         RGB 0 everywhere; alpha 0 where ``generate`` is True, 255 elsewhere.
     """
-    generate = _check_mask(generate)
+    generate = check_generate(generate)
     rgba = np.zeros((*generate.shape, 4), dtype=np.uint8)
     rgba[..., 3] = np.where(generate, 0, 255)
     return rgba

@@ -50,7 +50,7 @@ from __future__ import annotations
 import graphlib
 import operator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from imkerutils.errors import GeometryError
 from imkerutils.exquisite.geometry.direction import Direction
@@ -117,33 +117,6 @@ class TilePlan:
         """Bool ``(tile, tile)`` mask in world orientation: True where the model may paint."""
         return window_mask(self.tile_window, self.keep_windows)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "index": self.index,
-            "direction": self.direction.value,
-            "phase": self.phase,
-            "tile_window": self.tile_window.to_dict(),
-            "band_window": self.band_window.to_dict(),
-            "write_window": self.write_window.to_dict(),
-            "context_windows": [w.to_dict() for w in self.context_windows],
-            "depends_on": list(self.depends_on),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TilePlan:
-        """Rebuild from the output of :meth:`to_dict`."""
-        return cls(
-            index=int(data["index"]),
-            direction=Direction.parse(data["direction"]),
-            phase=int(data["phase"]),
-            tile_window=Window.from_dict(data["tile_window"]),
-            band_window=Window.from_dict(data["band_window"]),
-            write_window=Window.from_dict(data["write_window"]),
-            context_windows=tuple(Window.from_dict(w) for w in data["context_windows"]),
-            depends_on=tuple(int(i) for i in data["depends_on"]),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class EdgePlan:
@@ -157,11 +130,6 @@ class EdgePlan:
     tile: int = TILE
     band: int = BAND
     overlap: int = OVERLAP
-
-    @property
-    def advance(self) -> int:
-        """How far the edge moves: the width of the new strip."""
-        return self.tile - self.band
 
     def levels(self) -> tuple[tuple[TilePlan, ...], ...]:
         """Return the groups of tiles that can run concurrently, in an order that respects ``depends_on``."""
@@ -182,37 +150,6 @@ class EdgePlan:
             groups.append(tuple(by_index[i] for i in ready))
             sorter.done(*ready)
         return tuple(groups)
-
-    def topological_order(self) -> tuple[TilePlan, ...]:
-        """All tiles, each after the tiles it depends on (the levels, flattened)."""
-        return tuple(t for level in self.levels() for t in level)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "direction": self.direction.value,
-            "bounds": self.bounds.to_dict(),
-            "strip": self.strip.to_dict(),
-            "new_bounds": self.new_bounds.to_dict(),
-            "tile": self.tile,
-            "band": self.band,
-            "overlap": self.overlap,
-            "tiles": [t.to_dict() for t in self.tiles],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EdgePlan:
-        """Rebuild from the output of :meth:`to_dict`."""
-        return cls(
-            direction=Direction.parse(data["direction"]),
-            bounds=Window.from_dict(data["bounds"]),
-            strip=Window.from_dict(data["strip"]),
-            new_bounds=Window.from_dict(data["new_bounds"]),
-            tiles=tuple(TilePlan.from_dict(t) for t in data["tiles"]),
-            tile=int(data["tile"]),
-            band=int(data["band"]),
-            overlap=int(data["overlap"]),
-        )
 
 
 def grow_bounds(bounds: Window, direction: Direction | str, by: int) -> Window:

@@ -11,7 +11,6 @@ steps whose outcomes are kept anyway (a staged fill).
 from __future__ import annotations
 
 import functools
-import io
 import os
 import shutil
 import tempfile
@@ -22,26 +21,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from imkerutils.exquisite.geometry.mask import mask_to_openai_rgba
 from imkerutils.exquisite.state.artifacts import TILE_ROLES, step_artifact_key
+from imkerutils.tiling.imageio import encode_png
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from imkerutils.tiling.canvas import Canvas
 
-__all__ = ["ArtifactSpool", "artifact_jobs", "encode_png", "store_artifacts"]
+__all__ = ["ArtifactSpool", "artifact_jobs", "store_artifacts"]
 
 ImageJob = tuple[str, Callable[[], np.ndarray]]
-
-
-def encode_png(array: np.ndarray) -> bytes:
-    """``array`` as a PNG (zlib level 1: artifacts are written often and read rarely)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def _workers(jobs: int) -> int:

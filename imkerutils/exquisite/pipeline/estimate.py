@@ -154,11 +154,7 @@ def estimate_grow_region(
         tiles = [Window(i * size, j * size, size, size) for i, j in written]
         plan = plan_region(region, tile_content(tiles, bounds, near(region, t)), bounds, settings, keep=keep)
         for w in plan.written:
-            written.update(
-                (i, j)
-                for i in range(w.row_off // size, (w.row_end - 1) // size + 1)
-                for j in range(w.col_off // size, (w.col_end - 1) // size + 1)
-            )
+            written.update(canvas.grid.tiles(w))
         plans.append(plan)
         regions.append(region)
         bounds = plan.new_bounds

@@ -25,6 +25,7 @@ from imkerutils.exquisite.geometry.batch import TileKey
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.tile import PlannedTile, TileOutcome, TileSettings, assemble_tile, run_tile
 from imkerutils.tiling.canvas import Canvas
+from imkerutils.tiling.location import public_storage_options
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -39,28 +40,6 @@ __all__ = ["run_batch_tiles"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-# Credentials never travel in the task graph: workers take them from their own environment.
-_SECRET_OPTIONS = frozenset(
-    {
-        "key",
-        "secret",
-        "token",
-        "password",
-        "session_token",
-        "access_key",
-        "secret_key",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-    }
-)
-
-
-def public_storage_options(options: dict[str, Any]) -> str:
-    """``options`` without credentials, as canonical JSON (hashable, for the worker-side cache)."""
-    return json.dumps({k: v for k, v in options.items() if k.lower() not in _SECRET_OPTIONS}, sort_keys=True)
 
 
 @functools.lru_cache(maxsize=8)
@@ -180,7 +159,9 @@ def _run_distributed(
             )
     by_future = {f.key: k for k, f in futures.items()}
     done: dict[TileKey, TileOutcome] = {}
-    for future in _completed_while_workers_live(client, list(futures.values()), worker_timeout):
+    # Each future is dropped once its outcome is here, so its worker frees the outcome (the tile-sized images
+    # included) as soon as no dependent task needs it: a worker's memory does not grow with the edge's length.
+    for future in _completed_while_workers_live(client, futures, worker_timeout):
         try:
             outcome = future.result()
         except ImkerError:
@@ -192,6 +173,7 @@ def _run_distributed(
                 f"the cluster could not finish the batch ({type(exc).__name__}: {exc}); nothing was written"
             ) from exc
         key = by_future[future.key]
+        del futures[key], future
         done[key] = _finish(key, outcome, on_tile, keep)
     return done
 
@@ -218,16 +200,17 @@ def _wait_for_workers(client: Client, timeout: float) -> None:
         ) from None
 
 
-def _completed_while_workers_live(client: Client, futures: list[Any], timeout: float) -> Iterator[Any]:
-    """``futures`` as they complete; :class:`ClusterError` once the cluster has had no worker for ``timeout`` s.
+def _completed_while_workers_live(client: Client, futures: dict[TileKey, Any], timeout: float) -> Iterator[Any]:
+    """``futures``' values as they complete; :class:`ClusterError` once the cluster has had no worker for ``timeout`` s.
 
-    With every worker gone the scheduler keeps the tasks waiting for ever: this notices instead.
+    With every worker gone the scheduler keeps the tasks waiting for ever: this notices instead. Only the
+    caller's ``futures`` keep a future once it is yielded (the caller may drop it from there).
     """
     import time
 
     from distributed import as_completed
 
-    pending = as_completed(futures)
+    pending = as_completed(list(futures.values()))
     gone_since: float | None = None
     while not pending.is_empty():
         batch = pending.next_batch(block=False)
@@ -240,7 +223,7 @@ def _completed_while_workers_live(client: Client, futures: list[Any], timeout: f
         elif gone_since is None:
             gone_since = time.monotonic()
         elif time.monotonic() - gone_since > timeout:
-            for f in futures:
+            for f in futures.values():
                 f.cancel()
             raise ClusterError(
                 f"every dask worker left and none came back within {timeout:g} s "

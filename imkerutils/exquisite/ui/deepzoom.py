@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from imkerutils.errors import TileNotFoundError
+from imkerutils.tiling.imageio import encode_png
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -150,14 +151,12 @@ def encode_tile(pixels: np.ndarray, fmt: str) -> bytes:
     >>> encode_tile(np.zeros((2, 2, 3), np.uint8), "png")[:4]
     b'\x89PNG'
     """
-    buf = io.BytesIO()
-    image = Image.fromarray(np.ascontiguousarray(pixels))
     if fmt == "png":
-        image.save(buf, format="PNG", compress_level=1)
-    elif fmt == "jpg":
-        image.save(buf, format="JPEG", quality=90, subsampling=0)
-    else:
+        return encode_png(pixels)
+    if fmt != "jpg":
         raise TileNotFoundError(f"tile format must be one of {', '.join(TILE_FORMATS)}, got {fmt!r}")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="JPEG", quality=90, subsampling=0)
     return buf.getvalue()
 
 

@@ -88,6 +88,22 @@ def _is_rate_limit(exc: BaseException) -> bool:
     return getattr(cause, "status_code", None) == 429 or "HTTP 429" in str(exc)
 
 
+#: Our errors in plain words, tried in order: ``(kind, title, HTTP status, exception types)``.
+_PLAIN: tuple[tuple[str, str, int, type[BaseException] | tuple[type[BaseException], ...]], ...] = (
+    ("budget", "Budget reached", 402, BudgetExceededError),
+    ("rejected", "Quality control rejected the step", 422, StepRejectedError),
+    ("generator", "The generator failed", 502, (PermanentGeneratorError, GeneratorError)),
+    ("locked", "Another program is writing to this canvas", 409, CanvasLockedError),
+    ("stale", "The canvas changed under these candidates", 409, ProposalStaleError),
+    ("not_found", "No such staged candidate", 404, ProposalNotFoundError),
+    ("cancelled", "Cancelled", 409, StepCancelledError),
+    ("no_content", "Nothing next to this region to continue from", 400, NoContentNearError),
+    ("changed", "The canvas changed while the step was being made", 409, CanvasChangedError),
+    ("nothing_to_undo", "Nothing to undo", 409, NothingToUndoError),
+    ("nothing_to_redo", "Nothing to redo", 409, NothingToRedoError),
+)
+
+
 def explain(exc: BaseException) -> PlainError:
     """Return the plain-words message for ``exc`` (unexpected errors get a generic one; see the server log)."""
     detail = redact(str(exc))
@@ -105,28 +121,9 @@ def explain(exc: BaseException) -> PlainError:
                 status=429,
             )
         return PlainError("service", "The image service did not answer", detail, status=502)
-    if isinstance(exc, BudgetExceededError):
-        return PlainError("budget", "Budget reached", detail, status=402)
-    if isinstance(exc, StepRejectedError):
-        return PlainError("rejected", "Quality control rejected the step", detail, status=422)
-    if isinstance(exc, (PermanentGeneratorError, GeneratorError)):
-        return PlainError("generator", "The generator failed", detail, status=502)
-    if isinstance(exc, CanvasLockedError):
-        return PlainError("locked", "Another program is writing to this canvas", detail, status=409)
-    if isinstance(exc, ProposalStaleError):
-        return PlainError("stale", "The canvas changed under these candidates", detail, status=409)
-    if isinstance(exc, ProposalNotFoundError):
-        return PlainError("not_found", "No such staged candidate", detail, status=404)
-    if isinstance(exc, StepCancelledError):
-        return PlainError("cancelled", "Cancelled", detail, status=409)
-    if isinstance(exc, NoContentNearError):
-        return PlainError("no_content", "Nothing next to this region to continue from", detail)
-    if isinstance(exc, CanvasChangedError):
-        return PlainError("changed", "The canvas changed while the step was being made", detail, status=409)
-    if isinstance(exc, NothingToUndoError):
-        return PlainError("nothing_to_undo", "Nothing to undo", detail, status=409)
-    if isinstance(exc, NothingToRedoError):
-        return PlainError("nothing_to_redo", "Nothing to redo", detail, status=409)
+    for kind, title, status, types in _PLAIN:
+        if isinstance(exc, types):
+            return PlainError(kind, title, detail, status)
     if isinstance(exc, ImkerError):
         return PlainError("invalid", "The request cannot be carried out", detail)
     return PlainError(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,6 +9,7 @@ from PIL import Image
 
 from imkerutils.exquisite.pipeline.staging import Proposal, candidate_pieces, load_proposal
 from imkerutils.exquisite.state.budget import format_usd
+from imkerutils.tiling.imageio import encode_png
 from imkerutils.tiling.window import Window, union
 
 if TYPE_CHECKING:
@@ -69,6 +69,4 @@ def candidate_png(reader: Canvas, proposal_id: str, candidate: int) -> bytes:
             target[..., 3] = 255
     image = Image.fromarray(out, "RGBA")
     image.thumbnail((OVERLAY_PX, OVERLAY_PX))
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return encode_png(image)

@@ -38,7 +38,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -69,6 +69,7 @@ __all__ = ["STATIC_DIR", "create_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+T = TypeVar("T")
 _PROPOSAL_ID = re.compile(r"[0-9A-Za-z]{1,64}")
 _IMMUTABLE = "private, max-age=31536000, immutable"
 
@@ -97,12 +98,29 @@ def _problem(exc: BaseException) -> PlainError:
     return explain(exc)
 
 
+def _fresh(data: Any, status: int = 200, location: str | None = None) -> JSONResponse:
+    """Answer with JSON no cache may keep (state changes under it); a 202 names where to poll its job."""
+    headers = {"cache-control": "no-store"}
+    if location is not None:
+        headers["location"] = location
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
 def _error_response(error: PlainError) -> JSONResponse:
-    return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers={"cache-control": "no-store"})
+    return _fresh({"error": error.to_dict()}, error.status)
 
 
 def _not_found(detail: str) -> JSONResponse:
     return _error_response(PlainError("not_found", "Not found", detail, 404))
+
+
+def _by_job_id(request: Request, find: Callable[[str], T | None], what: str) -> T:
+    """``find(job_id)`` for the request's ``job_id``; a 404 for a malformed id or one ``find`` does not know."""
+    job_id = request.path_params["job_id"]
+    found = find(job_id) if _JOB_ID.fullmatch(job_id) else None
+    if found is None:
+        raise _HTTPProblem(PlainError("not_found", "Not found", f"no {what} {job_id!r} on this server", 404))
+    return found
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -167,7 +185,7 @@ def create_app(
 
     @_guarded
     async def state(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(session.state), headers={"cache-control": "no-store"})
+        return _fresh(await run_in_threadpool(session.state))
 
     @_guarded
     async def grow(request: Request) -> Response:
@@ -180,17 +198,11 @@ def create_app(
         )
         job = await run_in_threadpool(session.submit_grow, req)
         data = session.job(job.id)
-        return JSONResponse(
-            {"job": data}, status_code=202, headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"}
-        )
+        return _fresh({"job": data}, 202, f"/api/jobs/{job.id}")
 
     @_guarded
     async def job(request: Request) -> Response:
-        job_id = request.path_params["job_id"]
-        data = session.job(job_id) if _JOB_ID.fullmatch(job_id) else None
-        if data is None:
-            return _not_found(f"no job {job_id!r} on this server")
-        return JSONResponse({"job": data}, headers={"cache-control": "no-store"})
+        return _fresh({"job": _by_job_id(request, session.job, "job")})
 
     def parse_generate_body(body: dict[str, Any]) -> Any:
         return parse_generate(
@@ -205,26 +217,18 @@ def create_app(
     async def plan(request: Request) -> Response:
         req = parse_generate_body(await _json_body(request))
         data = await run_in_threadpool(session.plan, req)
-        return JSONResponse({"plan": data}, headers={"cache-control": "no-store"})
+        return _fresh({"plan": data})
 
     @_guarded
     async def generate(request: Request) -> Response:
         req = parse_generate_body(await _json_body(request))
         job = await run_in_threadpool(session.submit_generate, req)
-        return JSONResponse(
-            {"job": session.job(job.id)},
-            status_code=202,
-            headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"},
-        )
+        return _fresh({"job": session.job(job.id)}, 202, f"/api/jobs/{job.id}")
 
     @_guarded
     async def cancel(request: Request) -> Response:
         await _json_body(request)  # same-origin JSON only, like every state-changing request
-        job_id = request.path_params["job_id"]
-        data = session.cancel(job_id) if _JOB_ID.fullmatch(job_id) else None
-        if data is None:
-            return _not_found(f"no job {job_id!r} on this server")
-        return JSONResponse({"job": data}, headers={"cache-control": "no-store"})
+        return _fresh({"job": _by_job_id(request, session.cancel, "job")})
 
     def proposal_id(request: Request) -> str:
         pid = request.path_params["pid"]
@@ -234,7 +238,7 @@ def create_app(
 
     @_guarded
     async def staged(request: Request) -> Response:
-        return JSONResponse({"staged": session.state()["staged"]}, headers={"cache-control": "no-store"})
+        return _fresh({"staged": session.state()["staged"]})
 
     @_guarded
     async def candidate_image(request: Request) -> Response:
@@ -247,24 +251,20 @@ def create_app(
         pid = proposal_id(request)
         k = parse_accept(await _json_body(request))
         job = await run_in_threadpool(session.submit_accept, pid, k)
-        return JSONResponse(
-            {"job": session.job(job.id)},
-            status_code=202,
-            headers={"location": f"/api/jobs/{job.id}", "cache-control": "no-store"},
-        )
+        return _fresh({"job": session.job(job.id)}, 202, f"/api/jobs/{job.id}")
 
     @_guarded
     async def discard(request: Request) -> Response:
         pid = proposal_id(request)
         parse_undo(await _json_body(request))  # an empty object (or a head) only
         await asyncio.wrap_future(session.discard(pid))
-        return JSONResponse({"discarded": pid}, headers={"cache-control": "no-store"})
+        return _fresh({"discarded": pid})
 
     @_guarded
     async def budget(request: Request) -> Response:
         session.set_budget(parse_budget(await _json_body(request)))
         data = await run_in_threadpool(session.state)
-        return JSONResponse({"cost": data["cost"]}, headers={"cache-control": "no-store"})
+        return _fresh({"cost": data["cost"]})
 
     def undo_redo(op: str) -> Handler:
         @_guarded
@@ -272,10 +272,7 @@ def create_app(
             head = parse_undo(await _json_body(request))
             future = session.undo(head) if op == "undo" else session.redo(head)
             step = await asyncio.wrap_future(future)
-            return JSONResponse(
-                {"step": {"number": step.number, "kind": step.kind}, "head": session.view.head},
-                headers={"cache-control": "no-store"},
-            )
+            return _fresh({"step": {"number": step.number, "kind": step.kind}, "head": session.view.head})
 
         return handler
 
@@ -334,27 +331,15 @@ def create_app(
     @_guarded
     async def export(request: Request) -> Response:
         job = await run_in_threadpool(exports.submit, parse_export(await _json_body(request)))
-        return JSONResponse(
-            {"export": exports.get(job.id)},
-            status_code=202,
-            headers={"location": f"/api/exports/{job.id}", "cache-control": "no-store"},
-        )
+        return _fresh({"export": exports.get(job.id)}, 202, f"/api/exports/{job.id}")
 
     @_guarded
     async def export_status(request: Request) -> Response:
-        job_id = request.path_params["job_id"]
-        data = exports.get(job_id) if _JOB_ID.fullmatch(job_id) else None
-        if data is None:
-            return _not_found(f"no export {job_id!r} on this server")
-        return JSONResponse({"export": data}, headers={"cache-control": "no-store"})
+        return _fresh({"export": _by_job_id(request, exports.get, "export")})
 
     @_guarded
     async def export_file(request: Request) -> Response:
-        job_id = request.path_params["job_id"]
-        found = exports.file(job_id) if _JOB_ID.fullmatch(job_id) else None
-        if found is None:
-            return _not_found(f"no export {job_id!r} on this server")
-        path, filename, media = found
+        path, filename, media = _by_job_id(request, exports.file, "export")
         return FileResponse(path, media_type=media, filename=filename, headers={"cache-control": "no-store"})
 
     @asynccontextmanager

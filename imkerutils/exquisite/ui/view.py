@@ -6,7 +6,6 @@ so a request always reads one consistent state, through a read-only canvas opene
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from imkerutils.exquisite.state.record import StepRecord
 from imkerutils.exquisite.ui.deepzoom import Frame, with_alpha
 from imkerutils.tiling.canvas import Canvas, StepInfo
 from imkerutils.tiling.frame import level_window
+from imkerutils.tiling.imageio import encode_png
 from imkerutils.tiling.window import Window, intersection, union
 
 if TYPE_CHECKING:
@@ -199,6 +199,4 @@ def thumbnail(v: View, number: int) -> bytes | None:
         level += 1
     image = Image.fromarray(v.reader.read(level_window(region, level), level))
     image.thumbnail((THUMB_PX, THUMB_PX))
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return encode_png(image)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
-from imkerutils.tiling.window import Window, intersection
+from imkerutils.tiling.window import Window, intersection, subdivide
 
 if TYPE_CHECKING:
     import zarr
@@ -153,8 +153,8 @@ class LevelReader:
         # Output rows in bands whose source (f rows each, clipped to the bounds) stays near band_bytes.
         src_width = min(w.width * f, max(1, self.base_bounds.width))
         rows = max(1, self.band_bytes // max(1, f * src_width * c))
-        for top in range(w.row_off, w.row_end, rows):
-            band = Window(oy + top * f, ox + w.col_off * f, min(rows, w.row_end - top) * f, w.width * f)
+        for part in subdivide(w, rows, w.width):
+            band = Window(oy + part.row_off * f, ox + part.col_off * f, part.height * f, part.width * f)
             inside = intersection(band, self.base_bounds)
             if inside is None:
                 continue  # all background
@@ -187,9 +187,9 @@ def bands(window: Window, rows: int, cols: int | None = None, *, align: int | No
     while edges[-1] < window.row_end:
         edges.append(min(window.row_end, edges[-1] + rows))
     return [
-        Window.from_bounds(top, left, bottom, min(left + cols, window.col_end))
+        piece
         for top, bottom in itertools.pairwise(edges)
-        for left in range(window.col_off, window.col_end, cols)
+        for piece in subdivide(Window.from_bounds(top, window.col_off, bottom, window.col_end), bottom - top, cols)
     ]
 
 

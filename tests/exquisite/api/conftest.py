@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,12 +12,8 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(autouse=True)
-def _no_real_openai(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No OPENAI_* setting or proxy from the outside may steer these tests to a real server."""
-    for name in list(os.environ):
-        if name.startswith("OPENAI_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+def _no_real_openai(no_real_openai: None) -> None:
+    """Every test here runs without the outside's OPENAI_* settings and proxies (tests/conftest.py)."""
 
 
 @pytest.fixture

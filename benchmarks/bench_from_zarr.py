@@ -45,30 +45,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import _util
 import numpy as np
-from _util import (
-    RESULTS_DIR,
-    fmt_seconds,
-    logger,
-    machine_info,
-    markdown_table,
-    photo_like,
-    publish,
-    time_call,
-    time_pair,
-)
 from bench_growth import build_large, pick_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-RESULTS = RESULTS_DIR / "from_zarr.json"
-RESULTS_QUICK = RESULTS_DIR / "from_zarr-quick.json"
+RESULTS = _util.RESULTS_DIR / "from_zarr.json"
+RESULTS_QUICK = _util.RESULTS_DIR / "from_zarr-quick.json"
 TARGET = 2.0
 SIDES = (1, 4, 16, 64, 256)
 
 
-_log = logger("bench_from_zarr")
+_log = _util.logger("bench_from_zarr")
 
 
 def build_one_tile(where: Path) -> Path:
@@ -77,7 +67,7 @@ def build_one_tile(where: Path) -> Path:
 
     path = where / "one.zarr"
     canvas = Canvas.create(path)
-    canvas.paste(photo_like(canvas.tile, canvas.tile, seed=21), 0, 0, extend=True)
+    canvas.paste(_util.photo_like(canvas.tile, canvas.tile, seed=21), 0, 0, extend=True)
     return path
 
 
@@ -151,35 +141,35 @@ def bench_size(scratch: Path, side: int, repeat: int, probe: bool) -> dict[str, 
         assert np.array_equal(fn().transpose(1, 2, 0), expect), f"{fn.__name__} and Canvas.read disagree"
 
     out: dict[str, Any] = {"side": side, "tiles": side * side, "build_s": build_s, "window": window.to_dict()}
-    td, tc = time_pair(dask_call, open_read, repeat=repeat, warmup=1)
+    td, tc = _util.time_pair(dask_call, open_read, repeat=repeat, warmup=1)
     out |= {"dask": td.to_dict(), "open_read": tc.to_dict(), "ratio": td.median / tc.median}
-    ti, tc2 = time_pair(dask_inline, open_read, repeat=repeat, warmup=1)
+    ti, tc2 = _util.time_pair(dask_inline, open_read, repeat=repeat, warmup=1)
     out |= {"dask_inline": ti.to_dict(), "open_read_2": tc2.to_dict(), "ratio_inline": ti.median / tc2.median}
 
     arr = da.from_zarr(url, component=component)
-    tp, tr = time_pair(lambda: arr[sel].compute(), lambda: canvas.read(window), repeat=repeat, warmup=1)
+    tp, tr = _util.time_pair(lambda: arr[sel].compute(), lambda: canvas.read(window), repeat=repeat, warmup=1)
     out |= {"prebuilt": tp.to_dict(), "read": tr.to_dict(), "ratio_prebuilt": tp.median / tr.median}
 
     sliced = arr[sel]
     graph, keys = sliced.__dask_graph__(), sliced.__dask_keys__()
-    out["optimize"] = time_call(lambda: optimize(graph, keys), repeat=repeat, warmup=1).to_dict()
-    out["from_zarr_only"] = time_call(lambda: da.from_zarr(url, component=component), repeat=repeat).to_dict()
+    out["optimize"] = _util.time_call(lambda: optimize(graph, keys), repeat=repeat, warmup=1).to_dict()
+    out["from_zarr_only"] = _util.time_call(lambda: da.from_zarr(url, component=component), repeat=repeat).to_dict()
     z = zarr.open_array(url, path=component, mode="r")
-    out["zarr_slice"] = time_call(lambda: z[sel], repeat=repeat).to_dict()
+    out["zarr_slice"] = _util.time_call(lambda: z[sel], repeat=repeat).to_dict()
     out |= {"array_shape": list(z.shape), "nchunks": z.nchunks, "dask_blocks": int(np.prod(arr.numblocks))}
 
     if probe:
         with datanode_probe() as applied:
             if applied:
                 assert np.array_equal(dask_call().transpose(1, 2, 0), expect)
-                tn, tc3 = time_pair(dask_call, open_read, repeat=repeat, warmup=1)
+                tn, tc3 = _util.time_pair(dask_call, open_read, repeat=repeat, warmup=1)
                 s2 = da.from_zarr(url, component=component)[sel]
                 g2, k2 = s2.__dask_graph__(), s2.__dask_keys__()
                 out |= {
                     "probe": tn.to_dict(),
                     "open_read_3": tc3.to_dict(),
                     "ratio_probe": tn.median / tc3.median,
-                    "optimize_probe": time_call(lambda: optimize(g2, k2), repeat=repeat, warmup=1).to_dict(),
+                    "optimize_probe": _util.time_call(lambda: optimize(g2, k2), repeat=repeat, warmup=1).to_dict(),
                 }
     shutil.rmtree(path, ignore_errors=True)
     return out
@@ -187,7 +177,7 @@ def bench_size(scratch: Path, side: int, repeat: int, probe: bool) -> dict[str, 
 
 # -- report ------------------------------------------------------------------------------------------------------
 def _ms(d: dict[str, Any]) -> str:
-    return fmt_seconds(d["median_s"])
+    return _util.fmt_seconds(d["median_s"])
 
 
 def report(results: dict[str, Any]) -> str:
@@ -200,8 +190,8 @@ def report(results: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
         + ".",
         f"Command: `{results['command']}` (total {results['total_s']:.0f} s). Code: {results['git']}. "
-        f"Load average (1 min) {results['load_before']:.1f} at the start, {results['load_after']:.1f} at the end. "
-        f"{results['repeat']} interleaved repeats after a warm-up, medians. Both sides of a ratio include opening "
+        + _util.load_note(results)
+        + f" {results['repeat']} interleaved repeats after a warm-up, medians. Both sides of a ratio include opening "
         "(`da.from_zarr(path, component=...)` / `Canvas.open(path, read_only=True)`) unless marked *prebuilt*.",
         "",
     ]
@@ -224,7 +214,7 @@ def report(results: dict[str, Any]) -> str:
             ]
         )
     lines.append(
-        markdown_table(
+        _util.markdown_table(
             [
                 "written tiles",
                 "dask blocks",
@@ -245,7 +235,7 @@ def report(results: dict[str, Any]) -> str:
     big = max(sizes, key=lambda s: s["tiles"])
     lines += [
         "",
-        markdown_table(
+        _util.markdown_table(
             ["target", "measured", "met?"],
             [
                 [
@@ -274,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (7 if args.quick else 15)
     start = time.perf_counter()
     results: dict[str, Any] = {
-        "machine": machine_info(("numpy", "zarr", "dask", "imkerutils")),
+        "machine": _util.machine_info(("numpy", "zarr", "dask", "imkerutils")),
         "command": "python benchmarks/bench_from_zarr.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
         "git": _git_state(),
         "load_before": os.getloadavg()[0],
@@ -288,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             where = Path(d) / f"s{side}"
             where.mkdir()
             results["sizes"].append(bench_size(where, side, repeat, not args.no_probe))
-    publish(results, report, RESULTS_QUICK if args.quick else RESULTS, _log, started=start)
+    _util.publish(results, report, RESULTS_QUICK if args.quick else RESULTS, _log, started=start)
     return 0
 
 

@@ -34,27 +34,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _util
 import numpy as np
-from _util import (
-    RESULTS_DIR,
-    Timing,
-    fmt_seconds,
-    logger,
-    machine_info,
-    machine_line,
-    markdown_table,
-    photo_like,
-    publish,
-    run_parts,
-)
 
-RESULTS = RESULTS_DIR / "growth.json"
-RESULTS_QUICK = RESULTS_DIR / "growth-quick.json"
+RESULTS = _util.RESULTS_DIR / "growth.json"
+RESULTS_QUICK = _util.RESULTS_DIR / "growth-quick.json"
 GROWTH_TARGET = 1.3
 BLOCK_TILES = 4  # the repeated block: 4x4 tiles of 1024 px
 
 
-_log = logger("bench_growth")
+_log = _util.logger("bench_growth")
 
 
 # -- 1. growth left vs right -----------------------------------------------------------------------------------
@@ -64,7 +53,7 @@ def bench_growth(tmp: Path, steps: int, paste_steps: int) -> dict[str, Any]:
     from imkerutils.exquisite.pipeline import GrowSettings, grow_step
     from imkerutils.tiling import Canvas
 
-    start_pixels = photo_like(1024, 1024, seed=13)
+    start_pixels = _util.photo_like(1024, 1024, seed=13)
     start = Canvas.create(tmp / "start.zarr", height=1024, width=1024)
     start.paste(start_pixels, 0, 0)
     gen = MockGenerator()
@@ -74,7 +63,7 @@ def bench_growth(tmp: Path, steps: int, paste_steps: int) -> dict[str, Any]:
         record = grow_step(canvas, d, gen, settings)
         return {k: record.timings[k] for k in ("generate", "commit")}
 
-    strips = [photo_like(1024, 512, seed=30 + k) for k in range(4)]
+    strips = [_util.photo_like(1024, 512, seed=30 + k) for k in range(4)]
 
     def paste_step(canvas: Any, d: str, i: int) -> dict[str, float]:
         b = canvas.bounds
@@ -134,7 +123,7 @@ def _race(tmp: Path, name: str, step: Any, steps: int, start_pixels: np.ndarray)
         no_rebase = [t for k, t in enumerate(steps_s[d]) if k not in rebased_at[d]]
         out["ways"][d] = {
             "total_s": sum(steps_s[d]),
-            "step": Timing(tuple(steps_s[d])).to_dict(),
+            "step": _util.Timing(tuple(steps_s[d])).to_dict(),
             "parts_median_s": {k: float(np.median([p[k] for p in parts[d]])) for k in (parts[d] or [{}])[0]},
             "slowest_step": {"index": slowest, "seconds": steps_s[d][slowest], "rebased": slowest in rebased_at[d]},
             "slowest_without_rebase_s": max(no_rebase) if no_rebase else None,
@@ -166,7 +155,7 @@ def build_large(where: Path, side: int) -> tuple[Path, float]:
     path = where / "large.zarr"
     canvas = Canvas.create(path)
     n = BLOCK_TILES * canvas.tile
-    canvas.paste(photo_like(n, n, seed=21), 0, 0, extend=True)
+    canvas.paste(_util.photo_like(n, n, seed=21), 0, 0, extend=True)
     canvas.extend(Window(0, 0, side * canvas.tile, side * canvas.tile))
     frame = canvas.frame  # after the grow (right and down: a resize, the frame stays)
     for i in range(side):
@@ -203,18 +192,18 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
     for d in ("left", "right"):
         w = g["ways"][d]
         s = w["slowest_step"]
-        parts = ", ".join(f"{k} {fmt_seconds(v)}" for k, v in w["parts_median_s"].items()) or "-"
+        parts = ", ".join(f"{k} {_util.fmt_seconds(v)}" for k, v in w["parts_median_s"].items()) or "-"
         rows.append(
             [
                 d,
-                fmt_seconds(w["total_s"]),
-                fmt_seconds(w["step"]["median_s"]),
+                _util.fmt_seconds(w["total_s"]),
+                _util.fmt_seconds(w["step"]["median_s"]),
                 parts,
-                f"{fmt_seconds(s['seconds'])} (step {s['index'] + 1}{', a rebase' if s['rebased'] else ''})",
+                f"{_util.fmt_seconds(s['seconds'])} (step {s['index'] + 1}{', a rebase' if s['rebased'] else ''})",
                 str(w["rebases"])
                 + (
                     f" (at steps {', '.join(str(k + 1) for k in w['rebased_at_steps'])}; "
-                    f"{', '.join(fmt_seconds(t) for t in w['rebase_steps_s'])})"
+                    f"{', '.join(_util.fmt_seconds(t) for t in w['rebase_steps_s'])})"
                     if w["rebases"]
                     else ""
                 ),
@@ -236,7 +225,7 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
         if "load" in g
         else "",
         "",
-        markdown_table(
+        _util.markdown_table(
             [
                 "direction",
                 "total",
@@ -249,7 +238,7 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
             rows,
         ),
         "",
-        markdown_table(
+        _util.markdown_table(
             ["ratio", "measured", "met?"],
             [
                 [
@@ -268,10 +257,9 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "## Growth left vs right (issue 13)",
         "",
-        machine_line(m),
+        _util.machine_line(m),
         f"Command: `{results['command']}` ({results['mode']} mode; total {results['total_s']:.0f} s). Code: "
-        f"{results['git']}. Load average (1 min) {results['load_before']:.1f} at the start, "
-        f"{results.get('load_after', float('nan')):.1f} at the end.",
+        f"{results['git']}. " + _util.load_note(results),
     ]
     if "growth" in results:
         for name, g in results["growth"].items():
@@ -298,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     paste_steps = args.paste_steps or 200
     start = time.perf_counter()
     results: dict[str, Any] = {
-        "machine": machine_info(("numpy", "zarr", "dask", "imkerutils")),
+        "machine": _util.machine_info(("numpy", "zarr", "dask", "imkerutils")),
         "command": "python benchmarks/bench_growth.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
         "mode": "quick" if args.quick else "full",
         "git": _git_state(),
@@ -309,9 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs = {}
     if "growth" in parts:
         jobs["growth"] = lambda tmp: bench_growth(tmp, steps, paste_steps)
-    run_parts(jobs, results, json_path, start=start, log=_log, tmp_prefix="imker-growth-")
+    _util.run_parts(jobs, results, json_path, start=start, log=_log, tmp_prefix="imker-growth-")
     results["load_after"] = os.getloadavg()[0]
-    publish(results, report, json_path, _log)
+    _util.publish(results, report, json_path, _log)
     return 0
 
 

@@ -104,6 +104,21 @@ def add_command(sub: Subparsers, name: str, *, reports: bool = True, **kwargs: A
     return parser
 
 
+def add_canvas_command(
+    sub: Subparsers,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    canvas_help: str = "the canvas (folder or URL)",
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` (:func:`add_command`) whose first argument is a canvas and which calls ``run``."""
+    parser = add_command(sub, name, **kwargs)
+    parser.add_argument("canvas", help=canvas_help)
+    parser.set_defaults(func=run)
+    return parser
+
+
 def positive_int(text: str) -> int:
     """Parse an integer of at least 1, as an argparse type (anything else is a usage error, exit code 2)."""
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json, size_json
 
 if TYPE_CHECKING:
     import argparse
@@ -12,18 +12,17 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``accept`` command to the subcommand parsers ``sub``."""
-    p = add_command(
+    p = add_canvas_command(
         sub,
         "accept",
+        run,
         help="commit a staged candidate (one undoable step) and drop the proposal",
         description="Commit candidate K of a staged proposal: the bytes a direct run with that "
         "candidate's seed writes. Refused (exit 2, nothing changed) when the canvas "
         "has changed, since the proposal was staged, in pixels it depends on.",
     )
-    p.add_argument("canvas", help="the canvas (folder or URL)")
     p.add_argument("id", help="the proposal (see `imkerutils staged`)")
     p.add_argument("--candidate", "-k", type=int, default=0, help="which candidate (default 0)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

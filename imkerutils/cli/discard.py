@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit
 
 if TYPE_CHECKING:
     import argparse
@@ -12,10 +12,8 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``discard`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "discard", help="drop a staged proposal (the canvas is not touched)")
-    p.add_argument("canvas", help="the canvas (folder or URL)")
+    p = add_canvas_command(sub, "discard", run, help="drop a staged proposal (the canvas is not touched)")
     p.add_argument("id", help="the proposal (see `imkerutils staged`)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json
 from imkerutils.errors import CanvasLockedError, CanvasReadOnlyError
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.tiles import check_output_path
@@ -19,16 +19,16 @@ from imkerutils.tiling.tiles import check_output_path
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``export`` command to the subcommand parsers ``sub``."""
-    p = add_command(
+    p = add_canvas_command(
         sub,
         "export",
+        run,
         help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
         description="Export a region of a canvas; the format follows OUT's extension: .png, .tif/.tiff (tiled "
         "BigTIFF), .ome.zarr (OME-Zarr 0.5, with every coarser level by default), .jpg/.webp (small "
         "regions). OUT may be a URL (s3://bucket/out.tif): written locally, then uploaded. The output "
         "appears under its name only when complete.",
     )
-    p.add_argument("canvas")
     p.add_argument(
         "out",
         nargs="?",
@@ -57,7 +57,6 @@ def add_parser(sub: Subparsers) -> None:
         "which multiscale viewers expect; --no-pyramid writes one level",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    p.set_defaults(func=run)
 
 
 def _size(out: Path | str) -> int:

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json
 from imkerutils.errors import (
     ExportExistsError,
     ExportFormatError,
@@ -39,8 +39,7 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``extract`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "extract", help="write a region of a canvas to an image file")
-    p.add_argument("canvas")
+    p = add_canvas_command(sub, "extract", run, help="write a region of a canvas to an image file")
     p.add_argument(
         "out", help="output image, a path or URL (format from the extension: .png, .tif, .ome.zarr, .jpg, .webp, ...)"
     )
@@ -48,7 +47,6 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--y", type=int, required=True, help="world row of the region's top edge")
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--height", type=int, default=1024)
-    p.set_defaults(func=run)
 
 
 def region_of(args: argparse.Namespace) -> Window:

@@ -5,19 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
-from imkerutils.cli._generation import (
-    add_generator_options,
-    add_plan_options,
-    cancelled_exit,
-    make_generator,
-    make_settings,
-    note_late_signals,
-    on_signals,
-    print_estimate,
-    print_staged,
-    tile_bar,
-)
+from imkerutils.cli import _generation as gen
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json, size_json
 
 if TYPE_CHECKING:
     import argparse
@@ -27,15 +16,15 @@ log = logging.getLogger(__name__)
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``fill`` command to the subcommand parsers ``sub``."""
-    p = add_command(
+    p = add_canvas_command(
         sub,
         "fill",
+        run,
         help="generate the empty pixels of a region (outside the bounds, or in chunks never written)",
         description="Generate every pixel of the region that holds no content, conditioned on the content "
         "around it on every side, as one undoable step. Pixels that hold content are kept byte "
         "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).",
     )
-    p.add_argument("canvas", help="the canvas (folder or URL)")
     p.add_argument(
         "--region",
         nargs=4,
@@ -44,9 +33,8 @@ def add_parser(sub: Subparsers) -> None:
         required=True,
         help="world region: left column, top row, width, height (GDAL order, like export --region)",
     )
-    add_generator_options(p)
-    add_plan_options(p)
-    p.set_defaults(func=run)
+    gen.add_generator_options(p)
+    gen.add_plan_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,18 +47,18 @@ def run(args: argparse.Namespace) -> int:
 
     x, y, w, h = args.region
     region = Window(y, x, h, w)
-    generator = make_generator(args)
-    settings = make_settings(args, stage=args.stage)
+    generator = gen.make_generator(args)
+    settings = gen.make_settings(args, stage=args.stage)
     candidates = args.candidates if args.stage else 1
     canvas = Canvas.open(args.canvas, read_only=args.dry_run)
     estimate = estimate_fill(canvas, region, generator, settings, candidates=candidates)
     if args.dry_run:
-        print_estimate(estimate, canvas, args.budget_usd)
+        gen.print_estimate(estimate, canvas, args.budget_usd)
         return 0
     cancel = Cancel()
     with (
-        on_signals(cancel) as received,
-        tile_bar(args, estimate.tiles * candidates, "filling") as bar,
+        gen.on_signals(cancel) as received,
+        gen.tile_bar(args, estimate.tiles * candidates, "filling") as bar,
     ):
         log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
         try:
@@ -99,11 +87,11 @@ def run(args: argparse.Namespace) -> int:
                 )
         except StepCancelledError:
             bar.close()
-            return cancelled_exit("imkerutils", received)
+            return gen.cancelled_exit("imkerutils", received)
     if args.stage:
-        print_staged(proposal, canvas)
+        gen.print_staged(proposal, canvas)
         return 0
-    note_late_signals(received)
+    gen.note_late_signals(received)
     b = canvas.bounds
     seam = record.seam_excess
     cost = "unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, region_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, region_json
 from imkerutils.tiling import Canvas
 
 if TYPE_CHECKING:
@@ -14,9 +14,7 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``history`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "history", help="list a canvas's steps (--json: the full step records)")
-    p.add_argument("canvas")
-    p.set_defaults(func=run)
+    add_canvas_command(sub, "history", run, help="list a canvas's steps (--json: the full step records)")
 
 
 def run(args: argparse.Namespace) -> int:

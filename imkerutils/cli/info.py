@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json, size_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json, size_json
 from imkerutils.tiling import Canvas, Window
 
 if TYPE_CHECKING:
@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``info`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "info", help="describe a canvas")
-    p.add_argument("canvas")
-    p.set_defaults(func=run)
+    add_canvas_command(sub, "info", run, help="describe a canvas")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.imageio import read_image
 
@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``paste`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "paste", help="paste an image into a canvas as one undoable step")
-    p.add_argument("canvas")
+    p = add_canvas_command(sub, "paste", run, help="paste an image into a canvas as one undoable step")
     p.add_argument("tile", help="image file to paste (any size)")
     p.add_argument("--x", type=int, required=True, help="world column of the image's left edge")
     p.add_argument("--y", type=int, required=True, help="world row of the image's top edge")
@@ -27,7 +26,6 @@ def add_parser(sub: Subparsers) -> None:
         help="extend the canvas when the image reaches past it (--grow: the old name)",
     )
     p.add_argument("--trust-large", action="store_true", help="allow an image over the decompression-bomb limit")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

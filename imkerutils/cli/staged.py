@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -14,18 +14,17 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``staged`` command to the subcommand parsers ``sub``."""
-    p = add_command(
+    p = add_canvas_command(
         sub,
         "staged",
+        run,
         help="list staged proposals (grow/fill --stage), or preview one's candidates",
         description="Without ID: every proposal (id, region, candidates with seam scores and cost, "
         "the canvas state it was made on). With ID: that proposal; --preview writes a "
         "contact sheet of its candidates in context.",
     )
-    p.add_argument("canvas", help="the canvas (folder or URL)")
     p.add_argument("id", nargs="?", help="one proposal")
     p.add_argument("--preview", metavar="OUT.png", help="with ID: write the candidates side by side in context")
-    p.set_defaults(func=run)
 
 
 def _line(summary: dict[str, Any]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json
 from imkerutils.tiling import Canvas, StepInfo
 
 if TYPE_CHECKING:
@@ -13,12 +13,8 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``undo`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "undo", help="revert the last step")
-    p.add_argument("canvas")
-    p.set_defaults(func=run_undo)
-    p = add_command(sub, "redo", help="re-apply the last undone step")
-    p.add_argument("canvas")
-    p.set_defaults(func=run_redo)
+    add_canvas_command(sub, "undo", run_undo, help="revert the last step")
+    add_canvas_command(sub, "redo", run_redo, help="re-apply the last undone step")
 
 
 def _report(args: argparse.Namespace, canvas: Canvas, action: str, done: str, step: StepInfo) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import Subparsers, add_command, emit
+from imkerutils.cli._common import Subparsers, add_canvas_command, emit
 from imkerutils.tiling import Canvas
 
 if TYPE_CHECKING:
@@ -13,9 +13,7 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``upgrade`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "upgrade", help="convert an older canvas to the current format, in place (crash-safe)")
-    p.add_argument("canvas")
-    p.set_defaults(func=run)
+    add_canvas_command(sub, "upgrade", run, help="convert an older canvas to the current format, in place (crash-safe)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from imkerutils.cli._common import EXIT_FAILED, Subparsers, add_command, emit
+from imkerutils.cli._common import EXIT_FAILED, Subparsers, add_canvas_command, emit
 from imkerutils.tiling import Canvas
 
 if TYPE_CHECKING:
@@ -14,9 +14,7 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``verify`` command to the subcommand parsers ``sub``."""
-    p = add_command(sub, "verify", help="check every chunk's pixels against the manifest hashes")
-    p.add_argument("canvas")
-    p.set_defaults(func=run)
+    add_canvas_command(sub, "verify", run, help="check every chunk's pixels against the manifest hashes")
 
 
 def run(args: argparse.Namespace) -> int:

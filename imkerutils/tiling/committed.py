@@ -19,22 +19,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from typing_extensions import override
-from zarr.abc.store import ByteRequest, Store
-from zarr.storage import WrapperStore
+
+from imkerutils.tiling.readonly import ReadOnlyWrapper
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Mapping
+    from collections.abc import AsyncIterator, Mapping
 
+    from zarr.abc.store import ByteRequest, Store
     from zarr.core.buffer import Buffer, BufferPrototype
 
 __all__ = ["CommittedView"]
 
 
-class CommittedView(WrapperStore[Store]):
+class CommittedView(ReadOnlyWrapper):
     """``store`` with each key of ``sources`` read from its snapshot key (absent snapshot: absent key).
 
     ``entry_key`` names the pending step's ``meta.json``.  Writes are refused.
     """
+
+    refusal = "a committed view is read-only ({action} {key!r})"
 
     def __init__(self, store: Store, sources: Mapping[str, str] | None = None, entry_key: str = "") -> None:
         super().__init__(store)
@@ -43,11 +46,6 @@ class CommittedView(WrapperStore[Store]):
 
     def _with_store(self, store: Store) -> CommittedView:
         return type(self)(store, self.sources, self.entry_key)
-
-    @property
-    @override
-    def read_only(self) -> bool:
-        return True
 
     @override
     async def get(self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None) -> Buffer | None:
@@ -58,12 +56,6 @@ class CommittedView(WrapperStore[Store]):
         if buf is not None or await self._store.exists(self.entry_key):
             return buf  # absent snapshot, entry still there: the key is absent in the committed state
         return await self._store.get(key, prototype, byte_range)  # rolled back since: the key is right again
-
-    @override
-    async def get_partial_values(
-        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
-    ) -> list[Buffer | None]:
-        return [await self.get(key, prototype, rng) for key, rng in key_ranges]
 
     @override
     async def exists(self, key: str) -> bool:
@@ -81,11 +73,3 @@ class CommittedView(WrapperStore[Store]):
         for key in sorted(k for k in self.sources if k.startswith(prefix)):
             if await self.exists(key):
                 yield key
-
-    @override
-    async def set(self, key: str, value: Buffer) -> None:
-        raise PermissionError(f"a committed view is read-only (writing {key!r})")
-
-    @override
-    async def delete(self, key: str) -> None:
-        raise PermissionError(f"a committed view is read-only (deleting {key!r})")

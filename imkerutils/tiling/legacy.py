@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
-from zarr.abc.store import ByteRequest, Store
-from zarr.storage import WrapperStore
 
 from imkerutils.errors import CanvasCorruptError
 from imkerutils.tiling.frame import Frame, plan_frame, tile_key, tile_of_tile_key
@@ -31,13 +29,15 @@ from imkerutils.tiling.journal import ENTRIES_PREFIX, LEGACY_JOURNAL_FORMAT, STA
 from imkerutils.tiling.layout import MODES, ZSTD_LEVEL, create_level, mark_bookkeeping
 from imkerutils.tiling.pyramid import DIRTY_PREFIX, LEVELS_KEY
 from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.readonly import ReadOnlyWrapper
 from imkerutils.tiling.sealed import seal
 from imkerutils.tiling.step import MANIFEST_PREFIX
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator
 
+    from zarr.abc.store import ByteRequest, Store
     from zarr.core.buffer import Buffer, BufferPrototype
 
 __all__ = ["LEGACY_FORMAT", "LegacyView", "is_legacy", "upgrade"]
@@ -221,13 +221,15 @@ def upgrade(raw: RawStore) -> JournalState:
     return state
 
 
-class LegacyView(WrapperStore[Store]):
+class LegacyView(ReadOnlyWrapper):
     """A format-1 canvas as a read-only format-2 store (frame: format 1's origin, arrays ``"0"``, ``"1"``...).
 
     Keys are mapped to their format-1 names; the root and array metadata, ``state.json`` and journal
     entries are translated when read.  Only what a read-only :class:`~imkerutils.tiling.Canvas` reads is
     mapped: arrays, the manifest, pyramid markers and levels, the journal.
     """
+
+    refusal = "a format-1 canvas opened read-only cannot be changed ({action} {key!r}); upgrade it first"
 
     def __init__(self, store: Store, old: _Old | None = None) -> None:
         super().__init__(store)
@@ -237,11 +239,6 @@ class LegacyView(WrapperStore[Store]):
 
     def _with_store(self, store: Store) -> LegacyView:
         return type(self)(store, self.old)
-
-    @property
-    @override
-    def read_only(self) -> bool:
-        return True
 
     def _source(self, key: str) -> str:
         """Return the format-1 key holding the bytes of format-2 key ``key``."""
@@ -308,12 +305,6 @@ class LegacyView(WrapperStore[Store]):
         return prototype.buffer.from_bytes(self._translated(key, buf.to_bytes()))
 
     @override
-    async def get_partial_values(
-        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
-    ) -> list[Buffer | None]:
-        return [await self.get(key, prototype, rng) for key, rng in key_ranges]
-
-    @override
     async def exists(self, key: str) -> bool:
         return await self._store.exists(self._source(key))
 
@@ -335,11 +326,3 @@ class LegacyView(WrapperStore[Store]):
         else:
             async for key in self._store.list_prefix(prefix):
                 yield key
-
-    @override
-    async def set(self, key: str, value: Buffer) -> None:
-        raise PermissionError(f"a format-1 canvas opened read-only cannot be written ({key!r}); upgrade it first")
-
-    @override
-    async def delete(self, key: str) -> None:
-        raise PermissionError(f"a format-1 canvas opened read-only cannot be changed ({key!r}); upgrade it first")

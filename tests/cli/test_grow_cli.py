@@ -99,19 +99,14 @@ def test_grow_an_image_file_then_continue_list_undo_and_redo(tmp_path: Path) -> 
     assert "'more sky'" in grows[0]
     assert "''" in grows[1]
 
-    undo = imker("undo", beside)
-    assert undo.returncode == 0
-    assert "grow-down" in undo.stdout
-    canvas = Canvas.open(beside)
-    assert canvas.bounds == Window(0, 0, 812, 400)
-    assert pixels_sha(canvas) == after_first
-    assert len(step_records(canvas)) == 1
-    redo = imker("redo", beside)
-    assert redo.returncode == 0
-    assert "grow-down" in redo.stdout
-    canvas = Canvas.open(beside)
-    assert canvas.bounds == Window(0, 0, 1324, 400)
-    assert pixels_sha(canvas) == after_second
+    for action, height, sha, steps in (("undo", 812, after_first, 1), ("redo", 1324, after_second, 2)):
+        done = imker(action, beside)
+        assert done.returncode == 0
+        assert "grow-down" in done.stdout
+        canvas = Canvas.open(beside)
+        assert canvas.bounds == Window(0, 0, height, 400)
+        assert pixels_sha(canvas) == sha
+        assert len(step_records(canvas)) == steps
     assert canvas.verify().ok
 
 

@@ -66,7 +66,7 @@ def pixels(seed: int, h: int, w: int, channels: int = 3) -> np.ndarray:
 
 
 def apply(canvas: Any, op: dict[str, Any]) -> None:
-    """Apply one operation to a :class:`~imkerutils.tiling.Canvas`."""
+    """Apply one operation to a :class:`~imkerutils.tiling.Canvas`, or to its model (the same calls)."""
     from imkerutils.tiling.window import Window
 
     kind = op["op"]
@@ -82,21 +82,8 @@ def apply(canvas: Any, op: dict[str, Any]) -> None:
         raise ValueError(f"unknown operation {kind!r}")
 
 
-def apply_model(model: Any, op: dict[str, Any]) -> None:
-    """Apply one operation to a :class:`~imkerutils.testing.model.CanvasModel`."""
-    from imkerutils.tiling.window import Window
-
-    kind = op["op"]
-    if kind == "paste":
-        model.paste(pixels(op["seed"], op["h"], op["w"], model.channels), op["row"], op["col"], extend=op["extend"])
-    elif kind == "grow":
-        model.extend(Window(*op["window"]))
-    elif kind == "undo":
-        model.undo()
-    elif kind == "redo":
-        model.redo()
-    else:
-        raise ValueError(f"unknown operation {kind!r}")
+apply_model = apply
+"""Apply one operation to a :class:`~imkerutils.testing.model.CanvasModel` (it takes the canvas's calls)."""
 
 
 class KillSwitch:

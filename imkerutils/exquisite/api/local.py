@@ -110,6 +110,7 @@ class LocalGenerator(GeneratorBase):
     needs_network: ClassVar[bool] = False
     max_concurrency: ClassVar[int] = 2
 
+    # The quilting keywords of _quilting.quilt, with this generator's own defaults; each is validated and recorded.
     def __init__(
         self,
         patch_size: int = 32,

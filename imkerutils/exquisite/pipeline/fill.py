@@ -32,12 +32,20 @@ from imkerutils.exquisite.pipeline.artifacts import artifact_jobs, store_artifac
 from imkerutils.exquisite.pipeline.cancel import Cancel
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, step_worst_case_usd
 from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_step, step_seed
-from imkerutils.exquisite.pipeline.step import EXQUISITE_INFO_KEY, GrowSettings, sha_of, worst_scores
-from imkerutils.exquisite.pipeline.tile import add_usage, draw_tile, scores_dict
+from imkerutils.exquisite.pipeline.step import (
+    EXQUISITE_INFO_KEY,
+    GrowSettings,
+    provenance,
+    sha_of,
+    tile_record,
+    total_cost,
+    worst_scores,
+)
+from imkerutils.exquisite.pipeline.tile import draw_tile
 from imkerutils.exquisite.prompt.templates import PromptTemplate, RenderedPrompt, get_template, render
 from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.budget import Budget
-from imkerutils.exquisite.state.record import Attempt, StepRecord, TileRecord, format_utc
+from imkerutils.exquisite.state.record import Attempt, StepRecord, format_utc
 from imkerutils.tiling.window import Window, intersection, union
 
 if TYPE_CHECKING:
@@ -73,6 +81,7 @@ class FillOutcome:
     generate: np.ndarray
     raw: np.ndarray
     final: np.ndarray
+    # The draw's results, as TileOutcome (grow's) has them: step.tile_record reads either through one protocol.
     scores: SeamScores | None
     band_drift: float | None
     usage: Usage | None
@@ -236,12 +245,9 @@ def _record(
     counts = Counter(o.direction for o in outcomes)
     direction = max(Direction, key=lambda d: (counts[d], -list(Direction).index(d)))
     prompt = next(o.prompt for o in outcomes if o.direction is direction)
-    usage: Usage | None = None
-    cost: float | None = 0.0
+    usage, cost = total_cost(outcomes)
     tiles = []
     for o in outcomes:
-        usage = add_usage(usage, o.usage)
-        cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
         written = o.tile.write_windows[0]
         for w in o.tile.write_windows[1:]:
             written = union(written, w)
@@ -250,20 +256,7 @@ def _record(
             if settings.save_artifacts
             else {}
         )
-        tiles.append(
-            TileRecord(
-                index=o.index,
-                tile_window=o.tile.tile_window,
-                write_window=written,
-                seed=o.seed,
-                band_drift=o.band_drift,
-                seam_scores=scores_dict(o.scores),
-                usage=o.usage,
-                cost_usd=o.cost_usd,
-                request_id=o.request_id,
-                artifacts=artifacts,
-            )
-        )
+        tiles.append(tile_record(o, o.index, o.tile.tile_window, written, artifacts))
     worst = worst_scores(outcomes)  # band drift included, as grow's records have it
     return StepRecord(
         step_id=step_id,
@@ -274,16 +267,7 @@ def _record(
         bounds_after=plan.new_bounds,
         band_sha256=sha_of([o.final[~o.generate] for o in outcomes]),
         result_sha256=sha_of([a for o in outcomes for _, a in o.pieces()]),
-        prompt_text=prompt.text,
-        user_prompt=settings.prompt,
-        template_name=prompt.template_name,
-        template_version=prompt.template_version,
-        prompt_sha256=prompt.sha256,
-        generator_name=generator.name,
-        generator_version=generator.version,
-        generator_params=generator.params(),
-        seed=settings.seed,
-        seam_strategy=settings.seam,
+        **provenance(prompt, settings, generator),
         seam_params={"width": settings.seam_width, "fill_cell": list(plan.cell), "tile": plan.tile},
         tiles=tuple(tiles),
         usage=usage,
@@ -342,6 +326,8 @@ def _store_artifacts(canvas: Canvas, step_id: str, outcomes: list[FillOutcome]) 
     store_artifacts(canvas, artifact_jobs(step_id, [(0, o.index, o) for o in outcomes])[0])
 
 
+# Same parameters as generate_fill (and, up to `keep`, estimate_fill): a dry run, a staged and a direct fill
+# take the same arguments, and fill is generate_fill + commit_fill, forwarding each one (kept written out).
 def fill(
     canvas: Canvas,
     region: Window,

@@ -52,6 +52,7 @@ def canvas_spent_usd(canvas: Canvas) -> float:
     return sum(r.cost_usd or 0.0 for r in step_records(canvas))
 
 
+# Same leading parameters as estimate_grow, its dry run (kept so a caller passes the same arguments).
 def grow(
     canvas: Canvas,
     directions: Sequence[Direction | str],

@@ -28,6 +28,7 @@ def growth_direction(directions: Sequence[Direction]) -> Direction | None:
     return ds.pop() if len(ds) == 1 else None
 
 
+# Same leading parameters as estimate_grow_region, its dry run (kept so a caller passes the same arguments).
 def grow_region(
     canvas: Canvas,
     directions: Sequence[Direction | str],

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from imkerutils.exquisite.api.base import TileGenerator, Usage
     from imkerutils.exquisite.geometry.seam import SeamScores
     from imkerutils.exquisite.pipeline.cancel import Cancel
+    from imkerutils.exquisite.prompt.templates import RenderedPrompt
     from imkerutils.tiling.canvas import Canvas
     from imkerutils.tiling.window import Window
 
@@ -261,25 +262,8 @@ def _draft_records(
         tile_records: list[TileRecord] = []
         for o in edge_outcomes:
             artifacts = saved.get((k, o.plan.index), {})
-            tile_records.append(
-                TileRecord(
-                    index=o.plan.index,
-                    tile_window=o.plan.tile_window,
-                    write_window=o.plan.write_window,
-                    seed=o.seed,
-                    band_drift=o.band_drift,
-                    seam_scores=scores_dict(o.scores),
-                    usage=o.usage,
-                    cost_usd=o.cost_usd,
-                    request_id=o.request_id,
-                    artifacts=artifacts,
-                )
-            )
-        usage: Usage | None = None
-        cost: float | None = 0.0
-        for o in edge_outcomes:
-            usage = add_usage(usage, o.usage)
-            cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
+            tile_records.append(tile_record(o, o.plan.index, o.plan.tile_window, o.plan.write_window, artifacts))
+        usage, cost = total_cost(edge_outcomes)
         band = [_band_pixels(canvas, tiles[(k, t.index)], outcomes) for t in edge.tiles]
         prompt = planned[(k, edge.tiles[0].index)].prompt  # every tile of an edge has the edge's prompt
         drafts.append(
@@ -292,16 +276,7 @@ def _draft_records(
                 bounds_after=edge.new_bounds,
                 band_sha256=sha_of(band),
                 result_sha256=sha_of([o.new_pixels for o in edge_outcomes]),
-                prompt_text=prompt.text,
-                user_prompt=settings.prompt,
-                template_name=prompt.template_name,
-                template_version=prompt.template_version,
-                prompt_sha256=prompt.sha256,
-                generator_name=generator.name,
-                generator_version=generator.version,
-                generator_params=generator.params(),
-                seed=settings.seed,
-                seam_strategy=settings.seam,
+                **provenance(prompt, settings, generator),
                 seam_params={"width": settings.seam_width},
                 tiles=tuple(tile_records),
                 usage=usage,
@@ -331,6 +306,66 @@ class _Scored(Protocol):
 
     @property
     def band_drift(self) -> float | None: ...
+
+
+class _Drawn(_Scored, Protocol):
+    """What a step record keeps of a tile's outcome (grow's or fill's)."""
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def cost_usd(self) -> float | None: ...
+
+    @property
+    def request_id(self) -> str | None: ...
+
+
+def provenance(prompt: RenderedPrompt, settings: GrowSettings, generator: TileGenerator) -> dict[str, Any]:
+    """Return the fields of a :class:`StepRecord` that say how its pixels were asked for (prompt, generator...)."""
+    return {
+        "prompt_text": prompt.text,
+        "user_prompt": settings.prompt,
+        "template_name": prompt.template_name,
+        "template_version": prompt.template_version,
+        "prompt_sha256": prompt.sha256,
+        "generator_name": generator.name,
+        "generator_version": generator.version,
+        "generator_params": generator.params(),
+        "seed": settings.seed,
+        "seam_strategy": settings.seam,
+    }
+
+
+def tile_record(
+    o: _Drawn, index: int, tile_window: Window, write_window: Window, artifacts: dict[str, str]
+) -> TileRecord:
+    """Return the record of one tile whose outcome is ``o``."""
+    return TileRecord(
+        index=index,
+        tile_window=tile_window,
+        write_window=write_window,
+        seed=o.seed,
+        band_drift=o.band_drift,
+        seam_scores=scores_dict(o.scores),
+        usage=o.usage,
+        cost_usd=o.cost_usd,
+        request_id=o.request_id,
+        artifacts=artifacts,
+    )
+
+
+def total_cost(outcomes: Sequence[_Drawn]) -> tuple[Usage | None, float | None]:
+    """Return the summed token usage and cost of ``outcomes`` (cost ``None`` when any tile's is unknown)."""
+    usage: Usage | None = None
+    cost: float | None = 0.0
+    for o in outcomes:
+        usage = add_usage(usage, o.usage)
+        cost = None if cost is None or o.cost_usd is None else cost + o.cost_usd
+    return usage, cost
 
 
 def worst_scores(outcomes: Sequence[_Scored]) -> dict[str, float | None]:

@@ -12,6 +12,7 @@ from imkerutils.exquisite.prompt.templates import (
     render,
 )
 
+# The package re-exports templates.py's public names: the same list as its __all__, by design.
 __all__ = [
     "DEFAULT_TEMPLATE",
     "PLACEHOLDERS",

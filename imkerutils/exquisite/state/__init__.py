@@ -20,6 +20,7 @@ from imkerutils.exquisite.state.record import (
     format_utc,
 )
 
+# The package re-exports its modules' public names: record.py's __all__ stands again in this list, by design.
 __all__ = [
     "CURRENT_FORMAT",
     "FORMATS",

@@ -61,6 +61,7 @@ def _compressors(compression: Compression) -> Any:
     return ZstdCodec(level=3 if compression.level is None else compression.level)
 
 
+# The signature every format writer has (tiff.write, png.write): one protocol, chosen by the output's extension.
 def write(
     canvas: CanvasSource,
     tmp: Path,

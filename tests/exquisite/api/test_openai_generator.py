@@ -14,15 +14,7 @@ import pytest
 from openai_fake_server import DEFAULT_USAGE, TEST_KEY, FakeOpenAI, Reply, painted, png_b64
 from PIL import Image
 
-from imkerutils.errors import (
-    AuthenticationGeneratorError,
-    GeneratorOutputError,
-    InvalidGeneratorParamsError,
-    InvalidTileError,
-    ModerationRefusedError,
-    PermanentGeneratorError,
-    RetryableGeneratorError,
-)
+from imkerutils import errors
 from imkerutils.exquisite.api import openai_ as openai_module
 from imkerutils.exquisite.api.base import TileRequest, Usage
 from imkerutils.exquisite.api.openai_ import OpenAIGenerator
@@ -206,7 +198,7 @@ def test_pickled_generator_carries_no_key_and_reads_the_workers_environment(
     assert TEST_KEY.encode() not in blob
     clone = pickle.loads(blob)
     try:
-        with pytest.raises(AuthenticationGeneratorError, match="OPENAI_API_KEY in every worker"):
+        with pytest.raises(errors.AuthenticationGeneratorError, match="OPENAI_API_KEY in every worker"):
             clone.generate(flat_request())
         assert len(fake_openai.requests) == 1  # refused before any request
         monkeypatch.setenv("OPENAI_API_KEY", "sk-worker-key")
@@ -231,7 +223,7 @@ def test_server_errors_retry_with_seeded_backoff_then_give_up(
 ) -> None:
     fake_openai.push(*[Reply(500, error_json("The server had an error", type_="server_error"))] * 4)
     gen = make_gen(max_retries=3, backoff=(1.0, 3.0))
-    with pytest.raises(RetryableGeneratorError, match=r"HTTP 500.*gave up after 4 attempts"):
+    with pytest.raises(errors.RetryableGeneratorError, match=r"HTTP 500.*gave up after 4 attempts"):
         gen.generate(flat_request())
     assert len(fake_openai.requests) == 4
     assert len(delays) == 3
@@ -241,21 +233,21 @@ def test_server_errors_retry_with_seeded_backoff_then_give_up(
     first = list(delays)
     delays.clear()
     fake_openai.push(*[Reply(503, error_json("overloaded"))] * 4)
-    with pytest.raises(RetryableGeneratorError):
+    with pytest.raises(errors.RetryableGeneratorError):
         gen.generate(flat_request())
     assert delays == first  # jitter is derived from the seed, so it repeats
 
 
 def test_timeout_is_retryable(fake_openai: FakeOpenAI, make_gen) -> None:
     fake_openai.push(Reply(delay_s=30.0), Reply(delay_s=30.0))
-    with pytest.raises(RetryableGeneratorError, match="timed out"):
+    with pytest.raises(errors.RetryableGeneratorError, match="timed out"):
         make_gen(timeout=0.5, max_retries=1).generate(flat_request())
     assert len(fake_openai.requests) == 2
 
 
 def test_connection_refused_is_retryable(make_gen) -> None:
     gen = make_gen(base_url="http://127.0.0.1:9/v1", max_retries=1)  # discard port: nothing listens
-    with pytest.raises(RetryableGeneratorError, match="could not reach the OpenAI API"):
+    with pytest.raises(errors.RetryableGeneratorError, match="could not reach the OpenAI API"):
         gen.generate(flat_request())
 
 
@@ -268,9 +260,9 @@ def test_moderation_refusal_is_not_retried(fake_openai: FakeOpenAI, make_gen) ->
             ),
         )
     )
-    with pytest.raises(ModerationRefusedError, match="refused by OpenAI's safety system") as info:
+    with pytest.raises(errors.ModerationRefusedError, match="refused by OpenAI's safety system") as info:
         make_gen().generate(flat_request())
-    assert isinstance(info.value, PermanentGeneratorError)
+    assert isinstance(info.value, errors.PermanentGeneratorError)
     assert len(fake_openai.requests) == 1
 
 
@@ -278,7 +270,7 @@ def test_rejected_key_is_not_retried_and_not_echoed(fake_openai: FakeOpenAI, mak
     fake_openai.push(
         Reply(401, error_json(f"Incorrect API key provided: {TEST_KEY[:8]}***{TEST_KEY[-4:]}", "invalid_api_key"))
     )
-    with pytest.raises(AuthenticationGeneratorError, match="the OpenAI API key was rejected") as info:
+    with pytest.raises(errors.AuthenticationGeneratorError, match="the OpenAI API key was rejected") as info:
         make_gen().generate(flat_request())
     assert len(fake_openai.requests) == 1
     assert "Incorrect API key" not in str(info.value)
@@ -289,9 +281,9 @@ def test_rejected_key_is_not_retried_and_not_echoed(fake_openai: FakeOpenAI, mak
 @pytest.mark.parametrize("status", [403, 404, 400, 422])
 def test_other_client_errors_are_permanent(fake_openai: FakeOpenAI, make_gen, status: int) -> None:
     fake_openai.push(Reply(status, error_json(f"error {status}", "some_code")))
-    with pytest.raises(PermanentGeneratorError, match=f"HTTP {status}") as info:
+    with pytest.raises(errors.PermanentGeneratorError, match=f"HTTP {status}") as info:
         make_gen().generate(flat_request())
-    assert not isinstance(info.value, (ModerationRefusedError, AuthenticationGeneratorError))
+    assert not isinstance(info.value, (errors.ModerationRefusedError, errors.AuthenticationGeneratorError))
     assert len(fake_openai.requests) == 1
 
 
@@ -319,7 +311,7 @@ def jpeg_b64() -> str:
 )
 def test_bad_output_is_a_generator_output_error(fake_openai: FakeOpenAI, make_gen, data: list, match: str) -> None:
     fake_openai.push(Reply(200, {"created": 1, "data": data}))
-    with pytest.raises(GeneratorOutputError, match=match):
+    with pytest.raises(errors.GeneratorOutputError, match=match):
         make_gen().generate(flat_request())
     assert len(fake_openai.requests) == 1
 
@@ -341,7 +333,7 @@ def test_key_and_base_url_from_the_environment(fake_openai: FakeOpenAI, monkeypa
 
 
 def test_missing_key_fails_before_any_request(fake_openai: FakeOpenAI) -> None:
-    with pytest.raises(AuthenticationGeneratorError, match=r"no OpenAI API key.*OPENAI_API_KEY"):
+    with pytest.raises(errors.AuthenticationGeneratorError, match=r"no OpenAI API key.*OPENAI_API_KEY"):
         OpenAIGenerator(base_url=fake_openai.base_url)
     assert fake_openai.requests == []
 
@@ -362,13 +354,13 @@ def test_key_never_in_repr_or_params(make_gen) -> None:
 
 def test_wrong_tile_size_is_refused_before_any_request(fake_openai: FakeOpenAI, make_gen) -> None:
     small = make_request(size=256)
-    with pytest.raises(InvalidTileError, match="1024x1024 tiles"):
+    with pytest.raises(errors.InvalidTileError, match="1024x1024 tiles"):
         make_gen().generate(small)
     assert fake_openai.requests == []
 
 
 @pytest.mark.parametrize("kwargs", [{"timeout": 0}, {"max_retries": -1}, {"backoff": (2.0, 1.0)}])
 def test_bad_settings_are_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(InvalidGeneratorParamsError) as info:
+    with pytest.raises(errors.InvalidGeneratorParamsError) as info:
         OpenAIGenerator(api_key=TEST_KEY, **kwargs)  # type: ignore[arg-type]
     assert isinstance(info.value, ValueError)  # still a ValueError for callers who catch that

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 HEIGHT, WIDTH = 2400, 700  # grows right as three tiles; 0 and 2 are independent
 
 
+# Declares its capabilities as ClassVars, as every protocol-only plug-in must (test_capabilities.ProtocolOnly too).
 class Meeting:
     """A protocol-only generator (no GeneratorBase) whose first two calls must overlap."""
 

@@ -16,7 +16,7 @@
     smooth: true,     // image smoothing state of the drawer
     firstRenderMs: null,
   };
-  window.imkerUI = ui; // for tests and benchmarks (and generate.js: ui.request, ui.poll, ui.showError)
+  window.imkerUI = ui; // for tests and benchmarks (and generate.js: ui.request, ui.poll, ui.showError, ui.el)
 
   // -- talking to the server ------------------------------------------------------------------------------
   async function request(method, path, body) {
@@ -383,7 +383,7 @@
     $("exact").addEventListener("change", () => ui.state && showCanvas(ui.state, true));
   }
 
-  Object.assign(ui, { request, poll, showError, hideError });
+  Object.assign(ui, { request, poll, showError, hideError, el });   // el: for generate.js too
   ui.actions = { grow, undoRedo, selectedEdges };   // for navigate.js (keyboard shortcuts)
   document.addEventListener("DOMContentLoaded", () => { wire(); poll(); });
 })();

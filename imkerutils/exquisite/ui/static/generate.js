@@ -29,12 +29,7 @@
   };
   window.imkerGenerate = gen; // for tests
 
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
+  const el = ui.el; // app.js's element helper (app.js runs first: both scripts are deferred, in order)
   function num(id) {
     const v = $(id).value.trim();
     return v === "" ? null : Number(v);

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+
+import numpy as np
 
 from imkerutils.errors import InvalidDirectionError
 
-if TYPE_CHECKING:
-    import numpy as np
-
-__all__ = ["Direction", "from_right", "to_right"]
+__all__ = ["Direction", "from_right", "right_facing", "to_right"]
 
 
 class Direction(StrEnum):
@@ -41,6 +39,15 @@ def to_right(image: np.ndarray, direction: Direction) -> np.ndarray:
     if direction is Direction.DOWN:
         return image.swapaxes(0, 1)
     return image.swapaxes(0, 1)[:, ::-1]  # UP: transpose, then mirror
+
+
+def right_facing(image: np.ndarray, mask: np.ndarray, direction: Direction) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``image`` and ``mask`` turned as :func:`to_right` does, as contiguous copies.
+
+    Work that reads many columns of a mirrored or transposed view is several times slower than on a copy
+    (a LEFT tile's reference took 13 ms instead of 3); the copy costs one pass.
+    """
+    return np.ascontiguousarray(to_right(image, direction)), np.ascontiguousarray(to_right(mask, direction))
 
 
 def from_right(image: np.ndarray, direction: Direction) -> np.ndarray:

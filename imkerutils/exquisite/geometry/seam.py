@@ -285,20 +285,25 @@ def seam_scores(
         The seam's column in the right-facing view (the band width).
     """
     d = Direction.parse(direction)
-    rows = None if generate is None else seam_rows(generate, seam_col, direction=d)
+    if raw is not None and np.shape(raw) != np.shape(tile):
+        raise InvalidTileError(f"raw output shape {np.shape(raw)} differs from tile {np.shape(tile)}")
+    # Turned to face right once, as contiguous copies: every metric below reads many columns of a mirrored or
+    # transposed view otherwise (a LEFT step's scores took 42 ms instead of 26).  The values are the same,
+    # since each metric works on the right-facing view and converts to float only contiguous copies.
+    tile = np.ascontiguousarray(to_right(np.asarray(tile), d))
+    raw = None if raw is None else np.ascontiguousarray(to_right(np.asarray(raw), d))
+    generate = None if generate is None else np.ascontiguousarray(to_right(np.asarray(generate, bool), d))
+    right = Direction.RIGHT
+    rows = None if generate is None else seam_rows(generate, seam_col, direction=right)
     drift = None
     if raw is not None:
-        if np.shape(raw) != np.shape(tile):
-            raise InvalidTileError(f"raw output shape {np.shape(raw)} differs from tile {np.shape(tile)}")
-        band_real = to_right(np.asarray(tile), d)[:, :seam_col]
-        band_raw = to_right(np.asarray(raw), d)[:, :seam_col]
-        where = None if generate is None else ~to_right(np.asarray(generate, bool), d)[:, :seam_col]
-        drift = band_drift(band_real, band_raw, where=where)
+        where = None if generate is None else ~generate[:, :seam_col]
+        drift = band_drift(tile[:, :seam_col], raw[:, :seam_col], where=where)
     return SeamScores(
-        seam_excess=local_seam_excess(tile, seam_col, direction=d, rows=rows),
-        detail_ratio=detail_ratio(tile, seam_col, direction=d, rows=rows),
-        colour_step=colour_step(tile, seam_col, direction=d, rows=rows),
-        rows=to_right(np.asarray(tile), d).shape[0] if rows is None else int(rows.sum()),
+        seam_excess=local_seam_excess(tile, seam_col, direction=right, rows=rows),
+        detail_ratio=detail_ratio(tile, seam_col, direction=right, rows=rows),
+        colour_step=colour_step(tile, seam_col, direction=right, rows=rows),
+        rows=tile.shape[0] if rows is None else int(rows.sum()),
         band_drift_mean=None if drift is None else drift.mean,
         band_drift_max=None if drift is None else drift.max,
     )

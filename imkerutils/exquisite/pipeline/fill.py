@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imkerutils.exquisite.geometry.band import build_reference
-from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
+from imkerutils.exquisite.geometry.direction import Direction, from_right, right_facing
 from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam
 from imkerutils.exquisite.pipeline.artifacts import artifact_jobs, store_artifacts
 from imkerutils.exquisite.pipeline.cancel import Cancel
@@ -136,7 +136,7 @@ def _run_tile(
     d, col = dominant_seam(generate, prefer)  # the tile's direction is known once its mask is
     prompt = render(template, settings.prompt, d)
     reference = np.ascontiguousarray(
-        from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=settings.fill), d)
+        from_right(build_reference(*right_facing(pixels, generate, d), fill=settings.fill), d)
     )
     # Seeds depend on the step seed and the cell's offset in the region, as an unordered pair: never on
     # the worker, the order or the direction, so growing a strip left / up is the mirror / transpose of

@@ -19,7 +19,7 @@ from imkerutils.errors import (
 from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
-from imkerutils.exquisite.geometry.direction import Direction, from_right, to_right
+from imkerutils.exquisite.geometry.direction import Direction, from_right, right_facing
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
 from imkerutils.exquisite.geometry.seam import SeamScores, seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, Verdict, candidate_score
@@ -191,7 +191,7 @@ def run_tile(
     # depend on the direction (mirrored growth gets the mirrored reference)
     d = plan.direction
     reference = np.ascontiguousarray(
-        from_right(build_reference(to_right(pixels, d), to_right(generate, d), fill=settings.fill), d)
+        from_right(build_reference(*right_facing(pixels, generate, d), fill=settings.fill), d)
     )
     drawn = draw_tile(
         plan.index,

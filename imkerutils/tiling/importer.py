@@ -120,7 +120,14 @@ def write_strips(
         for row_off, strip in strips:
             top = window.row_off + row_off
             h = strip.shape[0]
-            if top != expect or not 0 < h <= t or top + h > window.row_end or strip.shape[1:2] != (window.width,):
+            whole = h == t or top + h == window.row_end  # only the last strip may be shorter than a tile
+            if (
+                top != expect
+                or not 0 < h <= t
+                or not whole
+                or top + h > window.row_end
+                or strip.shape[1:2] != (window.width,)
+            ):
                 raise InvalidTileError(
                     f"strip at row {row_off} of shape {strip.shape} does not continue the "
                     f"import of {window} (expected row {expect - window.row_off})"

@@ -55,6 +55,8 @@ def s3_options(storage_options: dict[str, Any] | None) -> tuple[dict[str, Any], 
             config[_OPTIONS[name]] = value
         elif name == "anon":
             config["skip_signature"] = bool(value)
+        elif name == "client_kwargs" and value is None:
+            continue  # s3fs's own default
         elif name == "client_kwargs" and isinstance(value, dict):
             for sub, v in value.items():
                 if sub not in _CLIENT_OPTIONS:
@@ -83,5 +85,8 @@ def obstore_store(url: str, *, read_only: bool, storage_options: dict[str, Any] 
     from zarr.storage import ObjectStore
 
     config, client = s3_options(storage_options)
-    s3 = S3Store(bucket, prefix=prefix.strip("/") or None, config=config, client_options=client)  # type: ignore[arg-type]
+    try:
+        s3 = S3Store(bucket, prefix=prefix.strip("/") or None, config=config, client_options=client)  # type: ignore[arg-type]
+    except Exception as exc:  # obstore's own configuration errors (a key without a secret, a wrong type...)
+        raise StoreConfigError(f"cannot open {url!r} through obstore: {exc}") from exc
     return ObjectStore(s3, read_only=read_only)

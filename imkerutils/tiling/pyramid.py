@@ -226,6 +226,8 @@ class Pyramid:
         pool = None if client is not None else ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
         try:
             for level in range(1, needed):
+                if level >= built:  # chunks of a level no record lists are a killed import's: not to be reused
+                    self.raw.delete_prefix(f"{self.frame.path(level)}/c/")
                 dst = self.ensure_array(level, bounds)
                 if level >= built:  # a new level: compute all of it from the level below
                     current = {p.tile for p in project(level_window(bounds, level), self.tile)}

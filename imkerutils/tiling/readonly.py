@@ -50,3 +50,15 @@ class ReadOnlyWrapper(WrapperStore[Store]):
     @override
     async def delete(self, key: str) -> None:
         raise PermissionError(self.refusal.format(action="deleting", key=key))
+
+    @override
+    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
+        raise PermissionError(self.refusal.format(action="writing", key=key))
+
+    @override
+    async def delete_dir(self, prefix: str) -> None:
+        raise PermissionError(self.refusal.format(action="deleting", key=prefix))
+
+    @override
+    async def clear(self) -> None:
+        raise PermissionError(self.refusal.format(action="deleting", key=""))

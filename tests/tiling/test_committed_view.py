@@ -80,3 +80,29 @@ def test_refresh_after_the_pending_step_is_committed_by_another_writer(tmp_path,
     assert reader.bounds == Window(0, 0, 50, 60)
     np.testing.assert_array_equal(reader.read(REGION), c.read(REGION))
     assert reader.verify().ok
+
+
+@pytest.mark.parametrize("write", ["set_if_not_exists", "delete_dir", "clear"])
+def test_the_read_only_views_refuse_every_write(write):
+    import asyncio
+
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import MemoryStore
+
+    from imkerutils.tiling.committed import CommittedView
+    from imkerutils.tiling.readonly import ReadOnlyWrapper
+
+    for view_of in (CommittedView, ReadOnlyWrapper):  # LegacyView is a ReadOnlyWrapper too
+        inner = MemoryStore()
+        asyncio.run(inner.set("a/b", default_buffer_prototype().buffer.from_bytes(b"x")))
+        view = view_of(inner)
+        call = {
+            "set_if_not_exists": lambda v=view: v.set_if_not_exists(
+                "a/c", default_buffer_prototype().buffer.from_bytes(b"y")
+            ),
+            "delete_dir": lambda v=view: v.delete_dir("a"),
+            "clear": lambda v=view: v.clear(),
+        }[write]
+        with pytest.raises(PermissionError):
+            asyncio.run(call())
+        assert sorted(inner._store_dict) == ["a/b"]

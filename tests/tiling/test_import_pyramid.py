@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imkerutils.errors import InvalidTileError
 from imkerutils.tiling import Canvas, Window, pyramid
 from imkerutils.tiling.decode import iter_strips, probe
 from imkerutils.tiling.importer import write_strips
@@ -100,3 +101,45 @@ def test_streamed_pyramid_needs_a_fresh_canvas_at_the_origin(tmp_path):
     with pytest.raises(Exception, match="fresh canvas"):
         write_strips(canvas, iter_strips(info, 64), Window(64, 0, 70, 90), {}, pyramid=True)
     assert canvas.history() == []
+
+
+def test_a_short_strip_that_is_not_the_last_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
+    window = Window(0, 0, 160, 64)
+    strips = iter([(0, np.full((32, 64, 3), 9, np.uint8)), (32, np.full((64, 64, 3), 7, np.uint8))])
+    with pytest.raises(InvalidTileError, match="does not continue the import"):
+        write_strips(canvas, strips, window, {}, pyramid=True)
+    canvas = Canvas.open(tmp_path / "c.zarr")
+    assert canvas.head == 0
+    assert canvas.levels == 1
+    assert not (tmp_path / "c.zarr" / canvas.frame.path(1)).exists() or not any(
+        (tmp_path / "c.zarr" / canvas.frame.path(1)).rglob("c/*")
+    )
+
+
+def test_a_killed_imports_coarser_chunks_never_come_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed mid-import leaves level-1+ chunks no record lists; the next pyramid build drops them."""
+    from imkerutils.tiling import step as step_module
+
+    canvas = Canvas.create(tmp_path / "c.zarr", tile=64)
+    window = Window(0, 0, 256, 256)
+
+    def strips():  # the process "dies" after three of four strips: the step is never committed
+        for k in range(3):
+            yield 64 * k, np.full((64, 256, 3), 200, np.uint8)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(step_module.Step, "abort", lambda self: None)  # a kill runs no rollback
+    with pytest.raises(KeyboardInterrupt):
+        write_strips(canvas, strips(), window, {}, pyramid=True)
+    monkeypatch.undo()
+    canvas = Canvas.open(tmp_path / "c.zarr")  # recovery rolls level 0 back
+    assert canvas.bounds.is_empty
+    canvas.paste(np.full((128, 128, 3), 50, np.uint8), 0, 0, extend=True)
+    canvas.update_pyramid()
+    canvas.extend(Window(0, 0, 256, 256))
+    canvas.update_pyramid()
+    assert canvas.verify().ok
+    for level in range(1, canvas.levels):
+        values = set(np.unique(canvas.read(canvas.level_bounds(level), level=level)))
+        assert values <= {0, 50, 25}, (level, values)

@@ -128,6 +128,8 @@ def test_obstore_finds_the_endpoint_and_keys_in_the_environment(endpoint: str, m
         ("obstore", "s3:///c", None, "names no bucket"),
         ("obstore", "s3://b/c", {"profile": "x"}, "storage option 'profile' has no obstore equivalent"),
         ("obstore", "s3://b/c", {"client_kwargs": {"verify": False}}, "client_kwargs['verify'] has no obstore"),
+        ("obstore", "s3://b/c", {"client_kwargs": None}, None),  # s3fs's own default
+        ("obstore", "s3://b/c", {"key": "k"}, "cannot open 's3://b/c' through obstore"),  # obstore's own refusal
     ],
 )
 def test_a_bad_backend_or_option_is_a_clear_error(

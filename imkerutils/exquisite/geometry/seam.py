@@ -285,6 +285,8 @@ def seam_scores(
         The seam's column in the right-facing view (the band width).
     """
     d = Direction.parse(direction)
+    if np.ndim(tile) not in (2, 3):
+        raise InvalidTileError(f"a tile must have shape (H, W) or (H, W, C), got {np.shape(tile)}")
     if raw is not None and np.shape(raw) != np.shape(tile):
         raise InvalidTileError(f"raw output shape {np.shape(raw)} differs from tile {np.shape(tile)}")
     # Turned to face right once, as contiguous copies: every metric below reads many columns of a mirrored or

@@ -45,20 +45,23 @@ class ReadOnlyWrapper(WrapperStore[Store]):
 
     @override
     async def set(self, key: str, value: Buffer) -> None:
-        raise PermissionError(self.refusal.format(action="writing", key=key))
+        raise self._refused("writing", key)
 
     @override
     async def delete(self, key: str) -> None:
-        raise PermissionError(self.refusal.format(action="deleting", key=key))
+        raise self._refused("deleting", key)
 
     @override
     async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        raise PermissionError(self.refusal.format(action="writing", key=key))
+        raise self._refused("writing", key)
 
     @override
     async def delete_dir(self, prefix: str) -> None:
-        raise PermissionError(self.refusal.format(action="deleting", key=prefix))
+        raise self._refused("deleting", prefix)
 
     @override
     async def clear(self) -> None:
-        raise PermissionError(self.refusal.format(action="deleting", key=""))
+        raise self._refused("deleting", "")
+
+    def _refused(self, action: str, key: str) -> PermissionError:
+        return PermissionError(self.refusal.format(action=action, key=key))

@@ -138,11 +138,11 @@ def plan_pieces(
     return per_tile, covered
 
 
-def extend_flag(extend: bool, grow: bool | None, *, stacklevel: int = 3) -> bool:
+def extend_flag(extend: bool, grow: bool | None) -> bool:
     """Return the ``extend=`` flag of a write, honouring ``grow=``, its deprecated old name."""
     if grow is None:
         return extend
-    warnings.warn("grow= is deprecated: use extend=", DeprecationWarning, stacklevel=stacklevel)
+    warnings.warn("grow= is deprecated: use extend=", DeprecationWarning, stacklevel=3)  # the caller of paste/write
     return extend or grow
 
 

@@ -142,4 +142,4 @@ def test_a_killed_imports_coarser_chunks_never_come_back(tmp_path: Path, monkeyp
     assert canvas.verify().ok
     for level in range(1, canvas.levels):
         values = set(np.unique(canvas.read(canvas.level_bounds(level), level=level)))
-        assert values <= {0, 50, 25}, (level, values)
+        assert values <= {0, 50}, (level, values)  # the leftover 200s would show here

@@ -20,7 +20,7 @@ from imkerutils.errors import (
 from imkerutils.exquisite.api._checks import check_request
 from imkerutils.exquisite.api._quilting import quilt
 from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
-from imkerutils.exquisite.geometry.direction import from_right, to_right
+from imkerutils.exquisite.geometry.direction import contiguous, from_right, to_right
 
 __all__ = ["LocalGenerator"]
 
@@ -184,7 +184,7 @@ class LocalGenerator(GeneratorBase):
         """Fill ``request.generate`` by quilting patches of the kept pixels."""
         check_request(request)
         direction = request.direction
-        image = np.ascontiguousarray(to_right(request.reference, direction))
+        image = contiguous(to_right(request.reference, direction))
         keep = np.ascontiguousarray(~to_right(request.generate, direction))
         out, stats = quilt(
             image,
@@ -202,7 +202,7 @@ class LocalGenerator(GeneratorBase):
             coarse=self._coarse,
             drift=self._drift,
         )
-        result = np.ascontiguousarray(from_right(out, direction))
+        result = contiguous(from_right(out, direction))
         return TileResult(
             image=result,
             usage=None,

@@ -44,7 +44,7 @@ import numpy as np
 from scipy import ndimage
 
 from imkerutils.errors import GeometryError, InvalidTileError
-from imkerutils.exquisite.geometry.direction import Direction, to_right
+from imkerutils.exquisite.geometry.direction import Direction, contiguous, to_right
 
 __all__ = [
     "BandDrift",
@@ -292,15 +292,15 @@ def seam_scores(
     # Turned to face right once, as contiguous copies: every metric below reads many columns of a mirrored or
     # transposed view otherwise (a LEFT step's scores took 42 ms instead of 26).  The values are the same,
     # since each metric works on the right-facing view and converts to float only contiguous copies.
-    tile = np.ascontiguousarray(to_right(np.asarray(tile), d))
-    raw = None if raw is None else np.ascontiguousarray(to_right(np.asarray(raw), d))
-    generate = None if generate is None else np.ascontiguousarray(to_right(np.asarray(generate, bool), d))
+    tile = contiguous(to_right(np.asarray(tile), d))
+    band = None if raw is None else contiguous(to_right(np.asarray(raw), d)[:, :seam_col])  # all drift reads
+    generate = None if generate is None else contiguous(to_right(np.asarray(generate, bool), d))
     right = Direction.RIGHT
     rows = None if generate is None else seam_rows(generate, seam_col, direction=right)
     drift = None
-    if raw is not None:
+    if band is not None:
         where = None if generate is None else ~generate[:, :seam_col]
-        drift = band_drift(tile[:, :seam_col], raw[:, :seam_col], where=where)
+        drift = band_drift(tile[:, :seam_col], band, where=where)
     return SeamScores(
         seam_excess=local_seam_excess(tile, seam_col, direction=right, rows=rows),
         detail_ratio=detail_ratio(tile, seam_col, direction=right, rows=rows),

@@ -23,10 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from imkerutils.exquisite.geometry.band import build_reference
-from imkerutils.exquisite.geometry.direction import Direction, from_right, right_facing
+from imkerutils.exquisite.geometry.direction import Direction, contiguous, from_right, right_facing
 from imkerutils.exquisite.geometry.fill import FillPlan, FillTile, dominant_seam
 from imkerutils.exquisite.pipeline.artifacts import artifact_jobs, store_artifacts
 from imkerutils.exquisite.pipeline.cancel import Cancel
@@ -50,6 +48,8 @@ from imkerutils.tiling.window import Window, intersection, union
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    import numpy as np
 
     from imkerutils.exquisite.api.base import TileGenerator, Usage
     from imkerutils.exquisite.geometry.seam import SeamScores
@@ -135,9 +135,7 @@ def _run_tile(
     generate = tile.generate_mask()
     d, col = dominant_seam(generate, prefer)  # the tile's direction is known once its mask is
     prompt = render(template, settings.prompt, d)
-    reference = np.ascontiguousarray(
-        from_right(build_reference(*right_facing(pixels, generate, d), fill=settings.fill), d)
-    )
+    reference = contiguous(from_right(build_reference(*right_facing(pixels, generate, d), fill=settings.fill), d))
     # Seeds depend on the step seed and the cell's offset in the region, as an unordered pair: never on
     # the worker, the order or the direction, so growing a strip left / up is the mirror / transpose of
     # growing it right (the edge plan's rule).

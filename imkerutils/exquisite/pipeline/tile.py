@@ -19,7 +19,7 @@ from imkerutils.errors import (
 from imkerutils.exquisite.api.base import TileGenerator, TileRequest, TileResult, Usage
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.blend import apply_seam
-from imkerutils.exquisite.geometry.direction import Direction, from_right, right_facing
+from imkerutils.exquisite.geometry.direction import Direction, contiguous, from_right, right_facing
 from imkerutils.exquisite.geometry.glue import compose, new_pixels
 from imkerutils.exquisite.geometry.seam import SeamScores, seam_scores
 from imkerutils.exquisite.pipeline.qc import Candidate, QCHook, Verdict, candidate_score
@@ -190,9 +190,7 @@ def run_tile(
     # filled in the RIGHT-facing view: the fill breaks distance ties in scan order, which must not
     # depend on the direction (mirrored growth gets the mirrored reference)
     d = plan.direction
-    reference = np.ascontiguousarray(
-        from_right(build_reference(*right_facing(pixels, generate, d), fill=settings.fill), d)
-    )
+    reference = contiguous(from_right(build_reference(*right_facing(pixels, generate, d), fill=settings.fill), d))
     drawn = draw_tile(
         plan.index,
         (settings.seed, edge, plan.index),

@@ -7,7 +7,8 @@ from geometry_strategies import directions
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imkerutils.exquisite.geometry import Direction, to_right, window_from_right, window_to_right
+from imkerutils.exquisite.geometry import Direction, from_right, to_right, window_from_right, window_to_right
+from imkerutils.exquisite.geometry.direction import contiguous
 from imkerutils.tiling.window import Window
 
 WORLD = Window(-30, -40, 60, 70)
@@ -64,3 +65,21 @@ def test_directions_accept_names():
     w = Window(1, 2, 3, 4)
     assert window_to_right(w, "down") == Window(2, 1, 4, 3)
     assert window_from_right(w, "LEFT") == Window(1, -6, 3, 4)
+
+
+@given(
+    st.sampled_from([np.uint8, np.uint16, np.float32, np.bool_]),
+    st.integers(1, 5),
+    st.integers(1, 17),
+    st.integers(1, 17),
+    directions,
+    st.booleans(),
+)
+def test_contiguous_copies_a_turned_image_exactly(dtype, channels, h, w, d, inverse):
+    image = np.arange(h * w * channels).reshape(h, w, channels).astype(dtype)
+    view = (from_right if inverse else to_right)(image, d)
+    copy = contiguous(view)
+    assert copy.flags.c_contiguous
+    assert copy.dtype == view.dtype
+    assert copy.shape == view.shape
+    np.testing.assert_array_equal(copy, view)

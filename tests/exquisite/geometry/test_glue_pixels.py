@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from geometry_strategies import plan_inputs
 from hypothesis import given
+from hypothesis import strategies as st
 
 from imkerutils.errors import InvalidTileError
 from imkerutils.exquisite.geometry import (
@@ -49,6 +50,28 @@ def test_compose_keeps_real_pixels():
         compose(ref, out.astype(np.int16), generate)
     with pytest.raises(InvalidTileError):
         compose(ref, out, generate[:3])
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 12), st.integers(1, 12)),
+    channels=st.sampled_from([None, 1, 2, 3, 4]),
+    dtype=st.sampled_from([np.uint8, np.uint16, np.float32]),
+    mirrored=st.booleans(),
+)
+def test_compose_equals_where_for_any_layout(seed, shape, channels, dtype, mirrored):
+    rng = np.random.default_rng(seed)
+    full = shape if channels is None else (*shape, channels)
+    ref = rng.integers(0, 250, full).astype(dtype)
+    out = rng.integers(0, 250, full).astype(dtype)
+    generate = rng.random(shape) < 0.5
+    if mirrored:  # turned views, as a LEFT tile's arrays may be
+        ref, out, generate = ref[:, ::-1], out[:, ::-1], generate[:, ::-1]
+    expected = np.where(generate if channels is None else generate[..., None], out, ref)
+    finished = compose(ref, out, generate)
+    assert finished.dtype == expected.dtype
+    np.testing.assert_array_equal(finished, expected)
+    assert not np.shares_memory(finished, ref)
 
 
 class _Canvas:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from imkerutils.exquisite.geometry import Direction, from_right, seam_scores, to_right
-from imkerutils.exquisite.geometry.seam import EPS, EPS_ENERGY
+from imkerutils.exquisite.geometry.seam import EPS, EPS_ENERGY, _hf_energy
 
 
 def _f64(tile: np.ndarray, d: Direction, rows: np.ndarray | None) -> np.ndarray:
@@ -77,3 +77,11 @@ def test_seam_scores_equal_the_float64_formulas(
     generate = np.ascontiguousarray(from_right(g, direction))
     got = seam_scores(tile, direction, generate=generate, raw=raw, seam_col=seam).to_dict()
     assert got == _reference(tile, direction, generate, raw, seam)
+
+
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(1, 100), w=st.integers(1, 100))
+def test_hf_energy_equals_scipys_laplacian(seed: int, h: int, w: int) -> None:
+    grey = np.random.default_rng(seed).integers(0, 766, (h, w)).astype(np.float64) / 3
+    lap = ndimage.laplace(grey, mode="reflect")
+    expected = float((lap[1:-1, 1:-1] ** 2).mean()) if h > 2 and w > 2 else float((lap**2).mean())
+    assert _hf_energy(grey) == expected

@@ -35,12 +35,12 @@ from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     import zarr
     from distributed import Client
 
-__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed", "reduce_tile"]
+__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed", "reduce_four", "reduce_tile"]
 
 _TASK_TILES = 8  # tiles per task on a dask cluster (a tile is ~10 ms of work; a task costs the scheduler ~2 ms)
 
@@ -50,14 +50,14 @@ DIRTY_PREFIX = "_pyramid/stale/"  # world tiles (format 1 canvases: _pyramid/dir
 LEVELS_KEY = "_pyramid/levels.json"
 
 
-def downsample2(block: np.ndarray) -> np.ndarray:
-    """2x mean reduction of ``(2h, 2w, C)`` uint8, rounding half up.
+def downsample2(block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """2x mean reduction of ``(2h, 2w, C)`` uint8, rounding half up, into ``out`` (``(h, w, C)``) when given.
 
     >>> downsample2(np.array([[[1], [2]], [[3], [5]]], np.uint8))[..., 0].tolist()
     [[3]]
     """
     h, w, c = block.shape[0] // 2, block.shape[1] // 2, block.shape[2]
-    out = np.empty((h, w, c), np.uint8)
+    out = np.empty((h, w, c), np.uint8) if out is None else out
     s = np.empty((min(h, _BAND), w, c), np.uint16)
     for top in range(0, h, _BAND):  # a band of rows at a time: small uint16 temporaries on any thread
         end = min(h, top + _BAND)
@@ -81,14 +81,28 @@ def reduce_tile(
     The four children are in ``src`` (level ``level - 1``); a tile beyond ``dst`` (left by an undo) is deleted:
     background.
     """
-    t = frame.tile
-    children = np.empty((2 * t, 2 * t, src.shape[0]), np.uint8)
-    for di in (0, 1):
-        for dj in (0, 1):
-            children[di * t : (di + 1) * t, dj * t : (dj + 1) * t] = read_tile(
-                raw, frame, src, level - 1, 2 * i + di, 2 * j + dj
-            )
-    write_tile(raw, frame, dst, level, i, j, downsample2(children))
+    kids = [read_tile(raw, frame, src, level - 1, 2 * i + di, 2 * j + dj) for di in (0, 1) for dj in (0, 1)]
+    write_tile(raw, frame, dst, level, i, j, reduce_four(kids))
+
+
+def reduce_four(kids: Sequence[np.ndarray]) -> np.ndarray:
+    """Return the 2x reduction of four ``(t, t, C)`` tiles (top left, top right, bottom left, bottom right).
+
+    With an even ``t`` each is reduced straight into its quarter (the reduction is local): no ``2t x 2t``
+    array of the four, whose fresh pages cost more than the reduction when tiles run on every core (verify
+    of a 16384² canvas 2.2 -> 1.6 s on 2 cores).
+    """
+    t, channels = kids[0].shape[0], kids[0].shape[2]
+    if t % 2:
+        children = np.empty((2 * t, 2 * t, channels), np.uint8)
+        for n, kid in enumerate(kids):
+            children[(n >> 1) * t : ((n >> 1) + 1) * t, (n & 1) * t : ((n & 1) + 1) * t] = kid
+        return downsample2(children)
+    h = t // 2
+    parent = np.empty((t, t, channels), np.uint8)
+    for n, kid in enumerate(kids):
+        downsample2(kid, out=parent[(n >> 1) * h : ((n >> 1) + 1) * h, (n & 1) * h : ((n & 1) + 1) * h])
+    return parent
 
 
 @functools.lru_cache(maxsize=8)

@@ -31,7 +31,7 @@ from imkerutils.tiling.chunkio import read_tile
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, level_window, project, tile_of_tile_key
 from imkerutils.tiling.journal import ENTRIES_PREFIX, WRITING_KEY
 from imkerutils.tiling.layout import BOOKKEEPING_ATTRS, level_metadata, root_document, root_seal
-from imkerutils.tiling.pyramid import DIRTY_PREFIX, LEVELS_KEY, downsample2
+from imkerutils.tiling.pyramid import DIRTY_PREFIX, LEVELS_KEY, reduce_four
 from imkerutils.tiling.sealed import is_sealed
 from imkerutils.tiling.step import MANIFEST_PREFIX, MANIFEST_TILES, digest, manifest_key
 
@@ -178,14 +178,7 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             found[level][ij] = failed
             return
         if ij in inside[level]:
-            # each child reduced into its quarter (the 2x reduction is local): no 2t x 2t copy of the four
-            h = t // 2
-            same = all(
-                np.array_equal(
-                    got[(n >> 1) * h : ((n >> 1) + 1) * h, (n & 1) * h : ((n & 1) + 1) * h], downsample2(kid)
-                )
-                for n, kid in enumerate(k for k in kids if k is not None)  # all four decoded: failed is None
-            )
+            same = np.array_equal(got, reduce_four([k for k in kids if k is not None]))  # all four: failed is None
         else:
             same = not got.any()
         if not same:

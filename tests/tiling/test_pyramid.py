@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from imkerutils.errors import CanvasReadOnlyError, InvalidWindowError, NothingToRedoError, NothingToUndoError
 from imkerutils.tiling import Canvas, Window
-from imkerutils.tiling.pyramid import downsample2, level_window, levels_needed
+from imkerutils.tiling.pyramid import downsample2, level_window, levels_needed, reduce_four
 
 
 def assert_pyramid_consistent(canvas: Canvas) -> None:
@@ -289,3 +289,10 @@ def test_small_paste_recomputes_one_chunk_per_level(tmp_path):
     canvas.paste(_noise(4, 2, 2, 3), -1, -1)  # around world (0, 0): tiles -1 and 0 never share a parent
     assert canvas.update_pyramid() == 4 * (levels - 1)
     assert_levels_reduce(canvas)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 9), st.sampled_from([1, 3, 4]))
+def test_reduce_four_equals_the_reduction_of_the_four_side_by_side(seed, t, channels):
+    kids = list(np.random.default_rng(seed).integers(0, 256, (4, t, t, channels), dtype=np.uint8))
+    children = np.concatenate([np.concatenate(kids[:2], axis=1), np.concatenate(kids[2:], axis=1)], axis=0)
+    np.testing.assert_array_equal(reduce_four(kids), downsample2(children))

@@ -42,6 +42,7 @@ but do not re-export them. A test (``tests/test_errors.py``) keeps this tree,
     ├── InvalidGrowSettingsError  (ValueError)
     ├── InvalidRecordError  (ValueError)
     │   └── UnknownRecordFormatError
+    ├── InvalidStepIdError  (ValueError)
     ├── InvalidTemplateError  (ValueError)
     ├── InvalidTileError  (ValueError)
     ├── InvalidWindowError  (ValueError)
@@ -94,6 +95,7 @@ __all__ = [
     "InvalidGeneratorParamsError",
     "InvalidGrowSettingsError",
     "InvalidRecordError",
+    "InvalidStepIdError",
     "InvalidTemplateError",
     "InvalidTileError",
     "InvalidWindowError",
@@ -240,6 +242,10 @@ class InvalidBudgetError(ImkerError, ValueError):
 
 class InvalidRecordError(ImkerError, ValueError):
     """A step record has a missing, malformed or out-of-range field."""
+
+
+class InvalidStepIdError(ImkerError, ValueError):
+    """A step id given to a write is not a usable journal name, or a step already has it."""
 
 
 class UnknownRecordFormatError(InvalidRecordError):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from imkerutils.errors import CanvasNotFoundError, CanvasReadOnlyError, InvalidWindowError
 from imkerutils.tiling import artifacts, legacy, views
-from imkerutils.tiling.frame import Frame, level_window, tile_of_tile_key
+from imkerutils.tiling.frame import Frame, level_window
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
 from imkerutils.tiling.layout import CANVAS_FORMAT, MODES, read_window, write_block
 from imkerutils.tiling.location import absolute
@@ -358,6 +358,7 @@ class Canvas:
         info: Info = ...,
         kind: str = ...,
         expect_token: str | None = ...,
+        step_id: str | None = ...,
     ) -> StepInfo: ...
     @overload
     def write(
@@ -369,6 +370,7 @@ class Canvas:
         info: Info = ...,
         kind: str = ...,
         expect_token: str | None = ...,
+        step_id: str | None = ...,
     ) -> Delayed: ...
     @overload
     def write(
@@ -380,6 +382,7 @@ class Canvas:
         info: Info = ...,
         kind: str = ...,
         expect_token: str | None = ...,
+        step_id: str | None = ...,
     ) -> StepInfo | Delayed: ...
     def write(
         self,
@@ -391,6 +394,7 @@ class Canvas:
         kind: str = "write",
         expect_token: str | None = None,
         grow: bool | None = None,
+        step_id: str | None = None,
     ) -> StepInfo | Delayed:
         """Write several ``(row, col, pixels)`` pieces as ONE atomic step (later pieces win on overlap).
 
@@ -399,12 +403,12 @@ class Canvas:
         With ``expect_token``, the step is refused (:class:`CanvasChangedError`,
         nothing written) unless the committed state still has that
         :attr:`state_token`: an optimistic check for writes computed from an
-        earlier read.
+        earlier read.  ``step_id`` names the step (its :attr:`StepInfo.id`; default: a new one).
         """
         self._check_writable()
         extend = extend_flag(extend, grow)
         per_tile, covered = plan_pieces(pieces, self.tile, self.channels, self.mode, self.bounds, extend)
-        tx = Step(self, kind, step_keys(list(per_tile)), covered, extend, info or {}, expect_token)
+        tx = Step(self, kind, step_keys(list(per_tile)), covered, extend, info or {}, expect_token, step_id)
         if compute:
             return run_now(tx, per_tile, functools.partial(merge_tile, self), self._store_tile)
         return run_later(tx, per_tile)
@@ -473,9 +477,6 @@ class Canvas:
 
     def disk_usage(self) -> int:
         """Bytes under the canvas root (local folders; object storage: the sum of object sizes)."""
-        root = self._local_root
-        if root is not None:
-            return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
         return self._raw.total_size()
 
     def summary(self) -> dict[str, Any]:
@@ -484,10 +485,7 @@ class Canvas:
 
     def written_tile_windows(self, window: Window) -> list[Window]:
         """World windows of the level-0 tiles that meet ``window`` and that some step wrote (the manifest's)."""
-        tiles = (
-            self.grid.tile_window(*tile_of_tile_key(k)) for k in self._storage.read_raw.list_prefix(MANIFEST_TILES)
-        )
-        return sorted((w for w in tiles if w.intersection(window) is not None), key=lambda w: (w.row_off, w.col_off))
+        return views.written_tile_windows(self, self._storage.read_raw.list_prefix(MANIFEST_TILES), window)
 
     def close(self) -> None:
         """Release the canvas's store (the write lock is held only inside a step, so none remains after this)."""

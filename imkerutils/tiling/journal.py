@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from imkerutils.errors import (
     CanvasCorruptError,
     CanvasLockedError,
+    InvalidStepIdError,
     NothingToRedoError,
     NothingToUndoError,
 )
@@ -54,7 +56,23 @@ if TYPE_CHECKING:
 
     from imkerutils.tiling.rawstore import RawStore
 
-__all__ = ["Journal", "JournalState", "StepMeta", "physical_key"]
+__all__ = ["Journal", "JournalState", "StepMeta", "check_step_id", "physical_key"]
+
+_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a folder name on every store
+
+
+def check_step_id(step_id: object) -> str:
+    """Return ``step_id`` when it can name a journal entry (a safe folder name), else raise :class:`InvalidStepIdError`.
+
+    >>> check_step_id("20261206-right-0123456789ab")
+    '20261206-right-0123456789ab'
+    """
+    if not isinstance(step_id, str) or not _STEP_ID.fullmatch(step_id):
+        raise InvalidStepIdError(
+            f"step id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; got {step_id!r}"
+        )
+    return step_id
+
 
 JOURNAL_FORMAT = "imkerutils.journal/3"  # /3: tile keys in world tiles, the frame in state.json
 LEGACY_JOURNAL_FORMAT = "imkerutils.journal/2"
@@ -259,14 +277,24 @@ class Journal:
 
     # -- the step protocol ---------------------------------------------------
     def begin(
-        self, state: JournalState, kind: str, keys: Sequence[str], bounds_after: Window, info: dict[str, Any]
+        self,
+        state: JournalState,
+        kind: str,
+        keys: Sequence[str],
+        bounds_after: Window,
+        info: dict[str, Any],
+        step_id: str | None = None,
     ) -> tuple[StepMeta, JournalState]:
-        """Snapshot ``keys`` under a new step id and mark the step pending; returns its meta and that state.
+        """Snapshot ``keys`` under ``step_id`` (default: a new one) and mark the step pending.
 
-        The undone steps' entries are left alone until :meth:`commit`.
+        Returns the step's meta and that state.  The undone steps' entries are left alone until
+        :meth:`commit`, so no step, done or undone, may already have the id.
         """
         n = state.head + 1
-        step_id = uuid.uuid4().hex
+        if step_id is None:
+            step_id = uuid.uuid4().hex
+        elif check_step_id(step_id) in state.steps:
+            raise InvalidStepIdError(f"step id {step_id!r} is taken by step {state.steps.index(step_id) + 1}")
         prefix = _step_prefix(step_id)
         for key in keys:
             self.raw.snapshot(physical_key(key, state.frame), prefix + "before/" + key)

@@ -25,6 +25,7 @@ import numpy as np
 
 from imkerutils.errors import CanvasChangedError, InvalidWindowError, OutOfBoundsError
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, project, tile_key, tile_of_tile_key
+from imkerutils.tiling.journal import check_step_id
 from imkerutils.tiling.window import Window, union
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ class Step:
         extend: bool,
         info: dict[str, Any],
         expect_token: str | None = None,
+        step_id: str | None = None,
     ) -> None:
         self.canvas, self.kind, self.keys, self.window, self.extend, self.info = (
             canvas,
@@ -173,6 +175,7 @@ class Step:
             info,
         )
         self.expect_token = expect_token
+        self.step_id = None if step_id is None else check_step_id(step_id)  # refused before the lock
         self._lock: contextlib.ExitStack | None = None
         self._meta: StepMeta | None = None
         self._state: JournalState | None = None
@@ -209,7 +212,9 @@ class Step:
         c = self.canvas
         assert self._state is not None
         try:
-            self._meta, self._state = c._journal.begin(self._state, self.kind, self.keys, self._after, self.info)
+            self._meta, self._state = c._journal.begin(
+                self._state, self.kind, self.keys, self._after, self.info, self.step_id
+            )
         except BaseException:
             self.abort()
             raise

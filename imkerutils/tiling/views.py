@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from imkerutils.tiling.frame import tile_of_tile_key
 from imkerutils.tiling.step import aligned_chunks
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import dask.array as da
     import xarray as xr
 
@@ -65,6 +68,12 @@ def summary(canvas: Canvas) -> dict[str, Any]:
         "levels": canvas.levels,
         "bytes_on_disk": canvas.disk_usage(),
     }
+
+
+def written_tile_windows(canvas: Canvas, manifest_keys: Iterable[str], window: Window) -> list[Window]:
+    """World windows of the level-0 tiles in ``manifest_keys`` that meet ``window``, in row-major order."""
+    tiles = (canvas.grid.tile_window(*tile_of_tile_key(k)) for k in manifest_keys)
+    return sorted((w for w in tiles if w.intersection(window) is not None), key=lambda w: (w.row_off, w.col_off))
 
 
 def to_dask(canvas: Canvas, window: Window | None = None) -> da.Array:

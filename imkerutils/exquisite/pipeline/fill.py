@@ -316,6 +316,7 @@ def commit_pieces(
         kind="fill",
         info={EXQUISITE_INFO_KEY: [record.to_dict()]},
         expect_token=expect_token,
+        step_id=record.step_id,  # the journal's entry and the record: one id
     )
     return replace(record, timings={**record.timings, "commit": time.perf_counter() - start})
 

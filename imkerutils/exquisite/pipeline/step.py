@@ -235,6 +235,7 @@ def run_step(
             kind="grow-" + "-".join(d.value for d in batch.directions),
             info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
             expect_token=token,
+            step_id=step_id,  # the journal's entry; its records are step_id, or step_id.k for edge k
         )
         timings["commit"] = time.perf_counter() - commit_start
         spool.store(canvas)  # after the commit: a refused step leaves no artifacts behind

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from imkerutils.errors import InvalidRecordError
+from imkerutils.errors import InvalidRecordError, InvalidStepIdError
 from imkerutils.exquisite.api.base import Usage
+from imkerutils.tiling.journal import check_step_id as journal_step_id
 from imkerutils.tiling.window import Window
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
 
 JSONValue = Any  # None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]
 
-_STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_SEED = 2**63  # seeds are below this (they fit a signed 64-bit integer)
 
@@ -61,11 +61,10 @@ def check_step_id(step_id: object) -> str:
     >>> check_step_id("000042-right")
     '000042-right'
     """
-    if not isinstance(step_id, str) or not _STEP_ID.fullmatch(step_id) or len(step_id) > 128:
-        raise InvalidRecordError(
-            f"step id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; got {step_id!r}"
-        )
-    return step_id
+    try:
+        return journal_step_id(step_id)  # the journal names its entries by the same rule: one id per step
+    except InvalidStepIdError as exc:
+        raise InvalidRecordError(str(exc)) from None
 
 
 def format_utc(moment: datetime) -> str:

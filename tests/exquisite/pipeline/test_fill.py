@@ -88,7 +88,7 @@ def test_fill_a_hole_between_two_distant_pastes(tmp_path: Path) -> None:
     hole = after[:, 64:704]
     assert hole.reshape(-1, 3).std(axis=0).min() > 1  # generated content, not background
     assert {w for w in canvas.written_tile_windows(frame)} == {Window(0, j * 64, 64, 64) for j in range(12)}
-    assert step_records(canvas)[-1].step_id == record.step_id
+    assert step_records(canvas)[-1].step_id == record.step_id == canvas.history()[-1].id  # one id per step
     assert record.strip_window == canvas.bounds
     assert len(record.tiles) >= 2
     # the step's QC holds the worst tile's value of every score, band drift included (as grow's records do)

@@ -15,7 +15,7 @@ from PIL import Image
 from imkerutils.errors import BudgetExceededError
 from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.geometry.plan import plan_edge
-from imkerutils.exquisite.pipeline import GrowSettings, canvas_spent_usd, grow, step_records
+from imkerutils.exquisite.pipeline import GrowSettings, canvas_spent_usd, grow, grow_batch, step_records
 from imkerutils.exquisite.prompt.templates import prompt_sha256
 from imkerutils.tiling.canvas import Canvas
 from imkerutils.tiling.window import Window
@@ -214,3 +214,13 @@ def test_a_free_generator_runs_on_a_zero_budget(tmp_path: Path) -> None:
     (record,) = grow(canvas, ["up"], PatternGenerator(), GrowSettings(save_artifacts=False), budget_usd=0.0)
     assert record.cost_usd == 0.0
     assert canvas.bounds == Window(-512, 0, 812, 400)
+
+
+def test_a_step_has_one_id_in_the_history_and_in_its_records(grown: Grown, tmp_path: Path) -> None:
+    """The journal's step is named by its record's id (an edge of a batch: the id and ``.k``)."""
+    c = grown.canvas
+    assert [s.id for s in c.history()[-3:]] == [r.step_id for r in step_records(c)]
+    batch = make_canvas(tmp_path / "batch.zarr", noise_image(300, 400, seed=2))
+    records = grow_batch(batch, ["right", "down"], PatternGenerator(), GrowSettings(seed=3, save_artifacts=False))
+    step = batch.history()[-1]
+    assert [r.step_id for r in records] == [f"{step.id}.0", f"{step.id}.1"]

@@ -503,8 +503,7 @@ def bench_local(tmp: Path, names: list[str], out_dir: Path) -> dict[str, Any]:
 
 # -- report --------------------------------------------------------------------------------------------------
 def report_scale(sc: dict[str, Any]) -> list[str]:
-    out = []
-    out.append(f"### 1. Step overhead vs canvas width (mock generator, {sc['steps']} interleaved steps per canvas)\n")
+    out = [f"### 1. Step overhead vs canvas width (mock generator, {sc['steps']} interleaved steps per canvas)\n"]
     rows = []
     for kind, s in sc["no_artifacts"].items():
         b = sc["builds"][kind]
@@ -561,9 +560,8 @@ def report_scale(sc: dict[str, Any]) -> list[str]:
 
 
 def report_rss(rs: dict[str, Any]) -> list[str]:
-    out = []
     n = next(iter(rs.values()))["steps"]
-    out.append(f"### 2. Resident memory over {n} steps (fresh process per canvas, RSS after every step)\n")
+    out = [f"### 2. Resident memory over {n} steps (fresh process per canvas, RSS after every step)\n"]
     rows = []
     for kind, r in rs.items():
         rows.append(
@@ -603,8 +601,7 @@ def report_rss(rs: dict[str, Any]) -> list[str]:
 
 
 def report_seed(sd: dict[str, Any]) -> list[str]:
-    out = []
-    out.append(f"### 3. The seed's way vs ours ({sd['steps']} steps, median of {sd['repeat']} interleaved runs)\n")
+    out = [f"### 3. The seed's way vs ours ({sd['steps']} steps, median of {sd['repeat']} interleaved runs)\n"]
     rows = []
     for r in sd["rows"]:
         if r["step"] in (4, 8, 16, 24) or r["step"] == sd["steps"]:
@@ -650,9 +647,7 @@ def report_seed(sd: dict[str, Any]) -> list[str]:
 
 
 def report_local(lo: dict[str, Any]) -> list[str]:
-    out = []
-    out.append(f"### 4. `local` generator on photographs ({lo['generator']})\n")
-    out.append(lo["note"] + ".\n")
+    out = [f"### 4. `local` generator on photographs ({lo['generator']})\n", lo["note"] + ".\n"]
     rows = []
     for r in lo["rows"]:
         q, nat = r["qc"], r["natural"]

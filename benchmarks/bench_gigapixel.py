@@ -47,18 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import (
-    fetch_all,
-    fmt_bytes,
-    fmt_seconds,
-    machine_info,
-    made_once,
-    markdown_table,
-    publish,
-    run_measured,
-    vm_hwm,
-    write_json,
-)
+import _util
 from bench_import import REFERENCE as PYVIPS_IMPORT
 
 if TYPE_CHECKING:
@@ -138,7 +127,7 @@ def log(msg: str) -> None:
 def make_image(side: int, cache: Path) -> Path:
     """The photo-like ``side`` x ``side`` JPEG, made once in ``cache``."""
     out = cache / f"gigapixel-{side}.jpg"
-    return made_once(out, MAKE_IMAGE.format(here=str(HERE), side=side, out=str(out)), log)
+    return _util.made_once(out, MAKE_IMAGE.format(here=str(HERE), side=side, out=str(out)), log)
 
 
 def _worker_peak() -> dict[str, int]:
@@ -176,7 +165,7 @@ def cluster(workers: int, memory_limit: str) -> Iterator[dict[str, Any]]:
             peaks = client.run(_worker_peak)
         info["workers"] = sorted(peaks.values(), key=lambda w: w["pid"])
         info["restarted"] = {w["pid"] for w in info["workers"]} != before
-        info["cluster_process"] = {"pid": proc.pid, "peak_rss": vm_hwm(proc.pid)}
+        info["cluster_process"] = {"pid": proc.pid, "peak_rss": _util.vm_hwm(proc.pid)}
     finally:
         proc.stdin.close()
         try:
@@ -187,8 +176,8 @@ def cluster(workers: int, memory_limit: str) -> Iterator[dict[str, Any]]:
 
 
 def stage(setup: str, stmt: str, cwd: Path) -> dict[str, Any]:
-    """``stmt`` in a fresh interpreter (:func:`run_measured`): its times, its own peak RSS, its result."""
-    res = run_measured(setup, stmt, cwd=cwd, timeout=3 * 3600)
+    """``stmt`` in a fresh interpreter (:func:`_util.run_measured`): its times, its own peak RSS, its result."""
+    res = _util.run_measured(setup, stmt, cwd=cwd, timeout=3 * 3600)
     return res.to_dict()
 
 
@@ -247,9 +236,9 @@ def first_ui_view(canvas: Path) -> dict[str, Any]:
                 assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
                 state = client.get("/api/state").json()
             paths = first_view_paths(state)
-            size = len(page.content) + asyncio.run(fetch_all(url, [*assets, *paths], BROWSER_CONNECTIONS))
+            size = len(page.content) + asyncio.run(_util.fetch_all(url, [*assets, *paths], BROWSER_CONNECTIONS))
             seconds = time.perf_counter() - start
-            peak = vm_hwm(proc.pid)
+            peak = _util.vm_hwm(proc.pid)
         finally:
             proc.terminate()
             proc.wait(60)
@@ -271,7 +260,7 @@ def run(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) -> None:
     refs: dict[str, Any] = results["pyvips"]
 
     def save() -> None:  # after every stage: a failure keeps the rest
-        write_json(args.json, results)
+        _util.write_json(args.json, results)
 
     pyvips_setup = f"import os, numpy, zarr, pyvips\nPNG = IMAGE = {str(image)!r}"
 
@@ -334,18 +323,18 @@ def report(r: dict[str, Any]) -> str:
         worst = max(worst, *(p for _, p in procs))
         peaks = "; ".join(f"{label} {p / MIB:.0f} MiB" for label, p in procs)
         ref = refs.get(key)
-        ref_cell = f"{fmt_seconds(ref['wall_seconds'])}, {ref['peak_rss'] / MIB:.0f} MiB" if ref else "—"
-        rows.append([name, fmt_seconds(s["wall_seconds"]), peaks, ref_cell])
+        ref_cell = f"{_util.fmt_seconds(ref['wall_seconds'])}, {ref['peak_rss'] / MIB:.0f} MiB" if ref else "—"
+        rows.append([name, _util.fmt_seconds(s["wall_seconds"]), peaks, ref_cell])
     load = r.get("loadavg", {})
     lines = [
         f"## A gigapixel, end to end ({side}x{side}, {side * side / 1e9:.2f} GP)",
         "",
         f"Machine: {r['machine']['cpu']}, {r['machine']['cores']} cores; load average "
         f"{load.get('start', '?')} at the start, {load.get('end', '?')} at the end (1/5/15 min). "
-        f"Image: photo-like JPEG, {fmt_bytes(r['image']['bytes'])}. Every stage is its own process "
+        f"Image: photo-like JPEG, {_util.fmt_bytes(r['image']['bytes'])}. Every stage is its own process "
         "(wall time includes starting Python); peak RSS is each process's own VmHWM.",
         "",
-        markdown_table(
+        _util.markdown_table(
             ["stage", "wall time", f"peak RSS per process (target <= {TARGET_MIB} MiB)", "pyvips alone"], rows
         ),
         "",
@@ -359,11 +348,13 @@ def report(r: dict[str, Any]) -> str:
     if "ui" in st:
         u = st["ui"]
         lines.append(
-            f"First view: {u['tiles']} tiles and {u['assets']} page assets, {fmt_bytes(u['bytes'])}; "
-            f"the server listened after {fmt_seconds(u['listening_seconds'])}."
+            f"First view: {u['tiles']} tiles and {u['assets']} page assets, {_util.fmt_bytes(u['bytes'])}; "
+            f"the server listened after {_util.fmt_seconds(u['listening_seconds'])}."
         )
     if "tiff" in st and "tiff" in refs:
-        lines.append(f"TIFF: ours {fmt_bytes(st['tiff']['bytes'])}, pyvips {fmt_bytes(refs['tiff']['output'])}.")
+        lines.append(
+            f"TIFF: ours {_util.fmt_bytes(st['tiff']['bytes'])}, pyvips {_util.fmt_bytes(refs['tiff']['output'])}."
+        )
     lines.append(f"Largest peak: {worst / MIB:.0f} MiB: target {'met' if worst <= TARGET_MIB * MIB else 'missed'}.")
     if r.get("errors"):
         lines.append(f"Errors: {r['errors']}")
@@ -387,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.side % 1024:
         ap.error("--side must be a multiple of 1024")
     results: dict[str, Any] = {
-        "machine": machine_info(("numpy", "zarr", "dask", "distributed", "pyvips", "imkerutils")),
+        "machine": _util.machine_info(("numpy", "zarr", "dask", "distributed", "pyvips", "imkerutils")),
         "loadavg": {"start": [round(x, 2) for x in os.getloadavg()]},
         "stages": {},
         "pyvips": {},
@@ -406,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"FAILED: {results['errors']}")
     results["loadavg"]["end"] = [round(x, 2) for x in os.getloadavg()]
     results["total_s"] = time.perf_counter() - start
-    publish(results, report, args.json, log)
+    _util.publish(results, report, args.json, log)
     return 1 if results.get("errors") else 0
 
 

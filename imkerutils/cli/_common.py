@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 from imkerutils.errors import ImkerError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from imkerutils.tiling.window import Window
 
@@ -52,12 +52,14 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FAILED",
     "add_command",
+    "add_region_option",
     "common_parent",
     "configure_logging",
     "emit",
     "os_error_message",
     "positive_int",
     "redact",
+    "region_from",
     "region_json",
     "run_guarded",
     "size_json",
@@ -117,6 +119,26 @@ def add_canvas_command(
     parser.add_argument("canvas", help=canvas_help)
     parser.set_defaults(func=run)
     return parser
+
+
+def add_region_option(p: argparse.ArgumentParser, *, note: str, required: bool = False) -> None:
+    """Add ``--region X Y W H`` (GDAL order; :func:`region_from` makes it a window); ``note`` ends its help."""
+    p.add_argument(
+        "--region",
+        nargs=4,
+        type=int,
+        metavar=("X", "Y", "W", "H"),
+        required=required,
+        help=f"world region: left column, top row, width, height ({note})",
+    )
+
+
+def region_from(xywh: Sequence[int]) -> Window:
+    """Return the world window of ``--region X Y W H`` (an invalid size is refused here, by :class:`Window`)."""
+    from imkerutils.tiling.window import Window
+
+    x, y, w, h = xywh
+    return Window(y, x, h, w)
 
 
 def positive_int(text: str) -> int:

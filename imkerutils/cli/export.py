@@ -11,9 +11,9 @@ import contextlib
 import sys
 from pathlib import Path
 
-from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json
+from imkerutils.cli._common import Subparsers, add_canvas_command, add_region_option, emit, region_from, region_json
 from imkerutils.errors import CanvasLockedError, CanvasReadOnlyError
-from imkerutils.tiling import Canvas, Window
+from imkerutils.tiling import Canvas
 from imkerutils.tiling.tiles import check_output_path
 
 
@@ -34,13 +34,7 @@ def add_parser(sub: Subparsers) -> None:
         nargs="?",
         help="output path or URL; its extension picks the format (default: outputs/<canvas>-step<N>.png)",
     )
-    p.add_argument(
-        "--region",
-        nargs=4,
-        type=int,
-        metavar=("X", "Y", "W", "H"),
-        help="world region: left column, top row, width, height (default: the canvas bounds)",
-    )
+    add_region_option(p, note="default: the canvas bounds")
     p.add_argument("--level", type=int, default=0, help="pyramid level (0 = full resolution, L = 1/2**L)")
     p.add_argument(
         "--compression",
@@ -81,10 +75,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = format_for(args.out)  # a bad extension fails before the canvas is opened
     pyramid = fmt.name == "OME-Zarr" if args.pyramid is None else args.pyramid
     check_output_path(args.out, args.canvas)  # not the canvas, nor inside any canvas, nor holding it
-    region = None
-    if args.region is not None:
-        x, y, w, h = args.region
-        region = Window(y, x, h, w)
+    region = None if args.region is None else region_from(args.region)
     plan_region(Canvas.open(args.canvas, read_only=True), region, args.level)  # refused before any write
     if args.level > 0 or pyramid:
         _freshen_pyramid(args.canvas)

@@ -6,7 +6,15 @@ import logging
 from typing import TYPE_CHECKING
 
 from imkerutils.cli import _generation as gen
-from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_json, size_json
+from imkerutils.cli._common import (
+    Subparsers,
+    add_canvas_command,
+    add_region_option,
+    emit,
+    region_from,
+    region_json,
+    size_json,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -25,14 +33,7 @@ def add_parser(sub: Subparsers) -> None:
         "around it on every side, as one undoable step. Pixels that hold content are kept byte "
         "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).",
     )
-    p.add_argument(
-        "--region",
-        nargs=4,
-        type=int,
-        metavar=("X", "Y", "W", "H"),
-        required=True,
-        help="world region: left column, top row, width, height (GDAL order, like export --region)",
-    )
+    add_region_option(p, required=True, note="GDAL order, like export --region")
     gen.add_generator_options(p)
     gen.add_plan_options(p)
 
@@ -43,10 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from imkerutils.exquisite.pipeline import Cancel, estimate_fill, fill
     from imkerutils.exquisite.pipeline.staging import stage_fill
     from imkerutils.tiling import Canvas
-    from imkerutils.tiling.window import Window
 
-    x, y, w, h = args.region
-    region = Window(y, x, h, w)
+    region = region_from(args.region)
     generator = gen.make_generator(args)
     settings = gen.make_settings(args, stage=args.stage)
     candidates = args.candidates if args.stage else 1

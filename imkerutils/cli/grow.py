@@ -6,19 +6,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imkerutils.cli import _generation as gen
 from imkerutils.cli._common import Subparsers, add_command, emit, positive_int, region_json, size_json
-from imkerutils.cli._generation import (
-    add_generator_options,
-    add_plan_options,
-    cancelled_exit,
-    make_generator,
-    make_settings,
-    note_late_signals,
-    on_signals,
-    print_estimate,
-    print_staged,
-    tile_bar,
-)
 from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
 from imkerutils.tiling import Canvas
 from imkerutils.tiling.location import is_remote
@@ -63,8 +52,8 @@ def add_parser(sub: Subparsers) -> None:
         help=f"depth of a step in px, {1} to {MAX_BY} (default {DEFAULT_BY}); deeper than half a generator tile "
         "takes several rings of tiles",
     )
-    add_generator_options(p)
-    add_plan_options(p)
+    gen.add_generator_options(p)
+    gen.add_plan_options(p)
     p.add_argument("--trust-large", action="store_true", help="allow an input image over the decompression-bomb limit")
     p.add_argument("--scheduler", help="dask.distributed scheduler address: run the generator tiles on its workers")
     p.add_argument(
@@ -136,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidGrowSettingsError("--scheduler runs whole-edge steps only (without --along/--by/--stage)")
     along = None if args.along is None else (args.along[0], args.along[1])
     directions = [Direction.parse(d) for d in args.direction]  # parsed once, here
-    generator = make_generator(args)
-    settings = make_settings(args, stage=args.stage)
+    generator = gen.make_generator(args)
+    settings = gen.make_settings(args, stage=args.stage)
     candidates = args.candidates if args.stage else 1
     if args.dry_run:
         canvas = Canvas.open(_existing(args.canvas), read_only=True)
@@ -150,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         estimate = estimate_grow(canvas, directions, generator, settings, steps=args.steps)
     if args.dry_run:
-        print_estimate(estimate, canvas, args.budget_usd)
+        gen.print_estimate(estimate, canvas, args.budget_usd)
         return 0
     if args.budget_usd is not None:  # the whole run's worst case, before the first call
         Budget(args.budget_usd, canvas_spent_usd(canvas)).check(estimate.worst_case_usd)
@@ -164,8 +153,8 @@ def run(args: argparse.Namespace) -> int:
     head = canvas.head
     steps: list[dict[str, Any]] = []
     with (
-        on_signals(cancel) as received,
-        tile_bar(args, estimate.tiles * candidates, "growing") as bar,
+        gen.on_signals(cancel) as received,
+        gen.tile_bar(args, estimate.tiles * candidates, "growing") as bar,
     ):
         log.info("growing %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
 
@@ -246,14 +235,14 @@ def run(args: argparse.Namespace) -> int:
                 )
         except StepCancelledError:
             bar.close()
-            return cancelled_exit("imkerutils", received, canvas.head - head)
+            return gen.cancelled_exit("imkerutils", received, canvas.head - head)
         finally:
             if client is not None:
                 client.close()
     if args.stage:
-        print_staged(proposal, canvas)
+        gen.print_staged(proposal, canvas)
         return 0
-    note_late_signals(received)
+    gen.note_late_signals(received)
     b = canvas.bounds
     emit(
         args,

@@ -32,26 +32,13 @@ CORNERS = ["tl", "tr", "bl", "br"]
 
 # The seed's parameters: (name, kind, default), written out from its source.
 P, K, E = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty
+CORNER_MATHS = [("x", P, E), ("y", P, E), ("corner", P, E), ("tile", P, 1024)]
+PLACEMENT = [("x", K, E), ("y", K, E), ("corner", K, "tl"), ("tile", K, 1024)]  # the scripts' keyword-only tail
 SEED_SIGNATURES = {
-    rect_from_corner: [("x", P, E), ("y", P, E), ("corner", P, E), ("tile", P, 1024)],
-    top_left_from_corner: [("x", P, E), ("y", P, E), ("corner", P, E), ("tile", P, 1024)],
-    extract_tile: [
-        ("input_path", P, E),
-        ("output_path", P, E),
-        ("x", K, E),
-        ("y", K, E),
-        ("corner", K, "tl"),
-        ("tile", K, 1024),
-    ],
-    paste_tile: [
-        ("base_path", P, E),
-        ("tile_path", P, E),
-        ("output_path", P, None),
-        ("x", K, E),
-        ("y", K, E),
-        ("corner", K, "tl"),
-        ("tile", K, 1024),
-    ],
+    rect_from_corner: CORNER_MATHS,
+    top_left_from_corner: CORNER_MATHS,
+    extract_tile: [("input_path", P, E), ("output_path", P, E), *PLACEMENT],
+    paste_tile: [("base_path", P, E), ("tile_path", P, E), ("output_path", P, None), *PLACEMENT],
 }
 
 

@@ -30,7 +30,7 @@ split into modules they would only pass that state back and forth.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.fft as sfft
@@ -40,6 +40,9 @@ import scipy.sparse.linalg as splinalg
 from numpy.lib.stride_tricks import sliding_window_view
 
 from imkerutils.errors import PermanentGeneratorError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["QuiltStats", "integrate", "quilt"]
 
@@ -639,24 +642,19 @@ class _Basis:
             self.eigenvalues = np.zeros(1)
 
     def analyse(self, x: np.ndarray, axis: int) -> np.ndarray:
-        start, end = self.kind
-        if start and end:
-            return np.asarray(sfft.idst(x, type=1, axis=axis))
-        if start:
-            return np.asarray(sfft.idst(x, type=2, axis=axis))
-        if end:
-            return np.asarray(sfft.idst(np.flip(x, axis), type=2, axis=axis))
-        return sfft.idct(x, type=1, axis=axis) if self.n > 1 else x
+        if self.kind == (False, True):  # a Dirichlet end only: the Dirichlet-start basis, mirrored
+            x = np.flip(x, axis)
+        return self._transform(x, axis, sfft.idst, sfft.idct)
 
     def synthesise(self, c: np.ndarray, axis: int) -> np.ndarray:
-        start, end = self.kind
-        if start and end:
-            return np.asarray(sfft.dst(c, type=1, axis=axis))
-        if start:
-            return np.asarray(sfft.dst(c, type=2, axis=axis))
-        if end:
-            return np.flip(sfft.dst(c, type=2, axis=axis), axis)
-        return sfft.dct(c, type=1, axis=axis) if self.n > 1 else c
+        x = self._transform(c, axis, sfft.dst, sfft.dct)
+        return np.flip(x, axis) if self.kind == (False, True) else x
+
+    def _transform(self, x: np.ndarray, axis: int, sine: Callable[..., Any], cosine: Callable[..., Any]) -> np.ndarray:
+        """``sine`` (DST-I with both ends Dirichlet, DST-II with one) or ``cosine`` (DCT-I) of ``x`` along ``axis``."""
+        if any(self.kind):
+            return np.asarray(sine(x, type=1 if all(self.kind) else 2, axis=axis))
+        return np.asarray(cosine(x, type=1, axis=axis)) if self.n > 1 else x
 
 
 def _laplacian(omega: np.ndarray) -> sparse.csr_matrix:

@@ -7,7 +7,7 @@ Capabilities are class attributes, declared rather than discovered by trying.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from imkerutils.exquisite.geometry.direction import Direction
@@ -50,12 +50,8 @@ class Usage:
     output_tokens: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "input_text_tokens": self.input_text_tokens,
-            "input_image_tokens": self.input_image_tokens,
-            "output_tokens": self.output_tokens,
-        }
+        """Return the JSON-ready form, the fields by name (:meth:`from_dict` reads it back)."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, int]) -> Usage:

@@ -37,7 +37,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -262,15 +262,8 @@ class SeamScores:
     band_drift_max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "seam_excess": self.seam_excess,
-            "detail_ratio": self.detail_ratio,
-            "colour_step": self.colour_step,
-            "rows": self.rows,
-            "band_drift_mean": self.band_drift_mean,
-            "band_drift_max": self.band_drift_max,
-        }
+        """Return the JSON-ready form, the fields by name (:meth:`from_dict` reads it back)."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeamScores:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+from _generators import ProtocolOnly
 
 import imkerutils
 from imkerutils.exquisite.api import Capabilities, capabilities
@@ -19,25 +21,6 @@ if TYPE_CHECKING:
 
 PACKAGE = Path(imkerutils.__file__).parent
 CAPABILITIES = {"deterministic", "needs_network", "max_concurrency", "api_key_env", "max_cost_per_tile_usd"}
-
-
-class ProtocolOnly:
-    """A plug-in that satisfies :class:`TileGenerator` without subclassing :class:`GeneratorBase`."""
-
-    name: ClassVar[str] = "protocol-only"
-    version: ClassVar[str] = "1"
-    deterministic: ClassVar[bool] = True
-    needs_network: ClassVar[bool] = False
-    max_concurrency: ClassVar[int] = 3
-
-    def __init__(self) -> None:
-        self._inner = MockGenerator()
-
-    def params(self) -> dict[str, Any]:
-        return {}
-
-    def generate(self, request: TileRequest) -> TileResult:
-        return self._inner.generate(request)
 
 
 class NetworkedProtocolOnly(ProtocolOnly):

@@ -27,6 +27,7 @@ import numpy as np
 
 from imkerutils.errors import PermanentGeneratorError, RetryableGeneratorError
 from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
+from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.geometry.direction import from_right, to_right
 from imkerutils.tiling.canvas import Canvas
 
@@ -38,6 +39,7 @@ __all__ = [
     "BrokenGenerator",
     "Call",
     "PatternGenerator",
+    "ProtocolOnly",
     "ScriptedQC",
     "canvas_sha",
     "make_canvas",
@@ -53,6 +55,25 @@ class Call:
     image: np.ndarray
     started: int
     ended: int
+
+
+class ProtocolOnly:
+    """A plug-in that satisfies :class:`TileGenerator` without subclassing :class:`GeneratorBase` (mock's tiles)."""
+
+    name: ClassVar[str] = "protocol-only"
+    version: ClassVar[str] = "1"
+    deterministic: ClassVar[bool] = True
+    needs_network: ClassVar[bool] = False
+    max_concurrency: ClassVar[int] = 3
+
+    def __init__(self) -> None:
+        self._inner = MockGenerator()
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def generate(self, request: TileRequest) -> TileResult:
+        return self._inner.generate(request)
 
 
 class PatternGenerator(GeneratorBase):

@@ -9,12 +9,11 @@ the step fails.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pytest
-from _generators import make_canvas, noise_image
+from _generators import ProtocolOnly, make_canvas, noise_image
 
-from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, fill, grow_step
 from imkerutils.tiling.window import Window
 
@@ -24,24 +23,17 @@ if TYPE_CHECKING:
 HEIGHT, WIDTH = 2400, 700  # grows right as three tiles; 0 and 2 are independent
 
 
-# Declares its capabilities as ClassVars, as every protocol-only plug-in must (test_capabilities.ProtocolOnly too).
-class Meeting:
+class Meeting(ProtocolOnly):
     """A protocol-only generator (no GeneratorBase) whose first two calls must overlap."""
 
     name: ClassVar[str] = "meeting"
-    version: ClassVar[str] = "1"
-    deterministic: ClassVar[bool] = True
-    needs_network: ClassVar[bool] = False
     max_concurrency: ClassVar[int] = 2
 
     def __init__(self) -> None:
+        super().__init__()
         self.barrier = threading.Barrier(2, timeout=30)  # a guard: a correct run meets at once
         self.calls = 0
         self._lock = threading.Lock()
-        self._inner = MockGenerator()
-
-    def params(self) -> dict[str, Any]:
-        return {}
 
     def generate(self, request: TileRequest) -> TileResult:
         with self._lock:
@@ -49,7 +41,7 @@ class Meeting:
             first_two = self.calls <= 2
         if first_two:
             self.barrier.wait()
-        return self._inner.generate(request)
+        return super().generate(request)
 
 
 @pytest.mark.parametrize("run", ["grow", "fill"])

@@ -146,3 +146,32 @@ def test_no_export_module_probes_its_canvas() -> None:
             if probe or untyped:
                 found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
     assert found == []
+
+
+def test_an_abandoned_prefetch_closes_without_waiting_for_its_reads() -> None:
+    """Closing it (as the garbage collector does, on any thread) must not wait for reads still running.
+
+    A CI run hung when a failed export's prefetch was collected on zarr's event-loop thread: its pool
+    waited for reads that needed that very loop.  Here a read blocks until the close has returned.
+    """
+    import threading
+
+    from imkerutils.tiling.export._source import prefetched
+
+    release = threading.Event()
+
+    def read(w: Window) -> int:
+        if w.row_off > 0:
+            release.wait(30)
+        return w.row_off
+
+    windows = [Window(r, 0, 1, 1) for r in range(4)]
+    gen = prefetched(read, windows, ahead=2)
+    assert next(gen) == (windows[0], 0)  # the read of window 1 is now blocked
+    closer = threading.Thread(target=gen.close)
+    closer.start()
+    closer.join(10)
+    closed = not closer.is_alive()
+    release.set()
+    closer.join()
+    assert closed, "closing the prefetch waited for a read still running"

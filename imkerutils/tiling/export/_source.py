@@ -203,7 +203,8 @@ def prefetched(read: Callable[[Window], T], windows: Iterable[Window], *, ahead:
     todo = list(windows)
     if not todo:
         return
-    with ThreadPoolExecutor(max(1, ahead), thread_name_prefix="imkerutils-export-read") as pool:
+    pool = ThreadPoolExecutor(max(1, ahead), thread_name_prefix="imkerutils-export-read")
+    try:
         futures = deque(pool.submit(read, w) for w in todo[: max(1, ahead)])
         queued = len(futures)
         for w in todo:
@@ -213,6 +214,11 @@ def prefetched(read: Callable[[Window], T], windows: Iterable[Window], *, ahead:
                 queued += 1
             yield w, data
             del data
+    finally:
+        # Never wait here for reads still running: a generator its consumer abandoned (an export that failed
+        # on a full disk) is closed by the garbage collector on whatever thread it runs, zarr's event loop
+        # among them, where waiting for reads that need that loop never ends (a CI run hung so).
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class Progress:

@@ -15,17 +15,30 @@ import collections
 import os
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from imkerutils.errors import CanvasExistsError, InvalidTileError, InvalidWindowError
 from imkerutils.tiling.atomicfile import replacing
+from imkerutils.tiling.chunkio import write_tile
 from imkerutils.tiling.location import exists, is_remote, local_path, open_store, remove
-from imkerutils.tiling.step import Step, StepInfo, chunk_pool, plan_pieces, step_keys, write_tile
+from imkerutils.tiling.pyramid import downsample2
+from imkerutils.tiling.step import (
+    Step,
+    StepInfo,
+    TilePart,
+    chunk_pool,
+    digest,
+    manifest_key,
+    merge_tile,
+    plan_pieces,
+    step_keys,
+)
 from imkerutils.tiling.strippyramid import StripPyramid
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    import numpy as np
+    from concurrent.futures import Future
 
     from imkerutils.tiling.canvas import Canvas
 
@@ -85,15 +98,16 @@ def write_strips(
     ``strips`` yields ``(row_off, (h, window.width, channels) uint8)`` top to bottom, each ``tile`` rows (the
     last may be shorter), relative to ``window``'s top-left, which must lie on the tile grid.  Every tile of
     the window is named up front (snapshots of absent keys cost nothing), the step is marked pending, and
-    each strip's tiles are merged, hashed and written on the chunk pool while the next strip is decoded.  At
+    each strip's tiles are merged, hashed and written on the chunk pool while the next strip is decoded (one
+    task a tile: one contiguous copy, hashed, encoded and written as its chunk file, as zarr would).  At
     most two strips are alive (one when two would pass :data:`STRIP_BUDGET`), so memory does not grow with
     the image height.  Any failure, in the decoder or in a chunk write, rolls the whole step back.
     (``Canvas.write`` cannot do this: it plans every piece before the first write, so it would need the
     whole image in memory.)
 
     With ``pyramid`` (a fresh canvas, ``window`` at the world origin), every coarser level is built from the
-    strips as they pass (:class:`~.strippyramid.StripPyramid`: its tiles reduced and its parents written on
-    the chunk pool, each strip alive until it is reduced too) and recorded after the commit, so no level-0
+    strips as they pass (:class:`~.strippyramid.StripPyramid`: each tile's task also reduces it, and the
+    parents are written on the chunk pool) and recorded after the commit, so no level-0
     chunk is read back.
     """
     canvas._check_writable()
@@ -135,13 +149,19 @@ def write_strips(
             expect = top + h
             # plan_pieces checks channels and dtype and cuts the strip per tile (views); one task per tile
             per_tile, _ = plan_pieces([(top, window.col_off, strip)], t, canvas.channels, canvas.mode, window, False)
-            futures = [chunk_pool().submit(write_tile, canvas, None, ij, parts) for ij, parts in per_tile.items()]
-            if levels is not None:  # the strip stays alive until it is reduced too
-                futures.append(levels.submit(top // t, strip))
+            quarters: list[np.ndarray | None] | None = None if levels is None else [None] * len(per_tile)
+            futures: list[Future[Any]] = [
+                chunk_pool().submit(_import_tile, canvas, ij, per_tile[ij], quarters, k)
+                for k, ij in enumerate(sorted(per_tile))  # left to right: the pyramid takes them in that order
+            ]
+            if levels is not None:  # each tile task leaves its quarter of a parent for the pyramid to place
+                assert quarters is not None
+                futures.append(levels.submit(top // t, futures[:], quarters))
             in_flight.append(futures)
+            del quarters
             del strip, per_tile  # only the chunk tasks hold it now, so it is freed as soon as they finish
             while len(in_flight) >= alive:  # let the oldest strip finish before decoding another
-                done = [f.result() for f in in_flight.popleft()]
+                done = [_outcome(f) for f in in_flight.popleft()]
                 failed = failed or any(r is not None for r in done)
                 results.extend(done)
             if failed:
@@ -159,7 +179,7 @@ def write_strips(
         tx.abort()
         raise
     while in_flight:
-        results.extend(f.result() for f in in_flight.popleft())
+        results.extend(_outcome(f) for f in in_flight.popleft())
     if levels is not None:
         results.extend(levels.finish())
     step = tx.commit(results)
@@ -175,3 +195,32 @@ def _record_levels(canvas: Canvas, needed: int, step: StepInfo, window: Window) 
         state = storage.recover()
         if state.head == step.number and state.bounds == window and storage.pyramid.built_levels() == 1:
             storage.pyramid.record_built(needed, 1, step.written)
+
+
+def _outcome(f: Future[Any]) -> BaseException | None:
+    """Return the failure of a finished task of :func:`write_strips` (a tile's exception, a pyramid row's result)."""
+    exc = f.exception()
+    return exc if exc is not None else f.result()
+
+
+def _import_tile(
+    canvas: Canvas, ij: tuple[int, int], parts: list[TilePart], quarters: list[np.ndarray | None] | None, k: int
+) -> None:
+    """Write tile ``ij`` of an import and its manifest hash; with ``quarters``, set ``quarters[k]`` to its reduction.
+
+    What :func:`~imkerutils.tiling.step.write_tile` does, with the tile's chunk written by
+    :func:`~imkerutils.tiling.chunkio.write_tile` (the bytes zarr writes, without zarr's per-chunk path:
+    about a third of a tile's cost) and hashed, encoded and reduced from one contiguous copy.
+    """
+    full = np.ascontiguousarray(merge_tile(canvas, ij, parts))
+    hexdigest = digest(full)
+    storage = canvas._storage
+    a, z = canvas.frame.to_array(canvas.grid.tile_window(*ij)), storage.z
+    if a.row_off >= 0 and a.col_off >= 0 and a.row_end <= z.shape[1] and a.col_end <= z.shape[2]:
+        storage.pyramid.mark_dirty([ij])
+        write_tile(storage.pyramid.raw, canvas.frame, z, 0, *ij, full)
+        canvas._raw.put(manifest_key(*ij), hexdigest)
+    else:  # not wholly inside the level-0 array (make_room made it so): the general path
+        canvas._store_tile(ij, full, hexdigest)
+    if quarters is not None:
+        quarters[k] = downsample2(full)

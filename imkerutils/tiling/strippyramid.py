@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import collections
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,11 +74,12 @@ class _Parents:
 class StripPyramid:
     """Every level of a fresh canvas whose bounds ``bounds`` (at the world origin) arrive as level-0 strips.
 
-    :meth:`submit` each strip of tile rows, top to bottom: its tiles are reduced to quarters on the chunk
-    pool, one thread places the quarters into their parents in order, and every finished parent is written
-    on the chunk pool.  :meth:`finish` waits for the writes; then all :attr:`levels` levels are stored, and
-    the caller records them (:meth:`Pyramid.record_built <imkerutils.tiling.pyramid.Pyramid.record_built>`)
-    once level 0 is committed.  Failures are returned, not raised, for the step's commit to roll back.
+    :meth:`submit` each strip of tile rows, top to bottom, once its tiles' tasks reduce them to quarters
+    (the importer's, on the chunk pool, from the copy they hash and encode): one thread places the quarters
+    into their parents in order, and every finished parent is written on the chunk pool.  :meth:`finish`
+    waits for the writes; then all :attr:`levels` levels are stored, and the caller records them
+    (:meth:`Pyramid.record_built <imkerutils.tiling.pyramid.Pyramid.record_built>`) once level 0 is
+    committed.  Failures are returned, not raised, for the step's commit to roll back.
     """
 
     def __init__(self, pyramid: Pyramid, bounds: Window, channels: int) -> None:
@@ -96,19 +97,20 @@ class StripPyramid:
         self._placer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imkerutils-pyramid")  # rows in order
         self._writes: collections.deque[Future[BaseException | None]] = collections.deque()
 
-    def submit(self, i: int, strip: np.ndarray) -> Future[BaseException | None]:
-        """Reduce level-0 tile row ``i`` (``(h <= t, width, C)`` uint8, from column 0) into every level.
+    def submit(
+        self, i: int, tiles: list[Future[Any]], quarters: list[np.ndarray | None]
+    ) -> Future[BaseException | None]:
+        """Place level-0 tile row ``i``'s tiles, once reduced, into their parents.
 
-        The future is done when the strip is no longer needed (its quarters are placed).
+        Task ``tiles[j]`` sets ``quarters[j]`` to its tile's :func:`~imkerutils.tiling.pyramid.downsample2`
+        (background beyond the image) before it finishes.  The future is done when the row's quarters are
+        placed and dropped (its failure, if any, is its result).
         """
         if self.levels == 1:
             done: Future[BaseException | None] = Future()
             done.set_result(None)
             return done
-        quarters: list[Future[np.ndarray] | None] = [
-            chunk_pool().submit(self._quarter, strip, j) for j in range(self.cols[0])
-        ]
-        return self._placer.submit(self._place_row, i, quarters)
+        return self._placer.submit(self._place_row, i, tiles, quarters)
 
     def finish(self) -> list[BaseException | None]:
         """Wait for every write (after the last :meth:`submit`); their failures, if any."""
@@ -123,23 +125,14 @@ class StripPyramid:
             if not f.cancelled():
                 f.exception()
 
-    def _quarter(self, strip: np.ndarray, j: int) -> np.ndarray:
-        """Level-0 tile ``j`` of ``strip`` reduced to the quarter of its parent (background beyond the image)."""
-        t, h, width = self.t, strip.shape[0], strip.shape[1]
-        piece = strip[:, j * t : (j + 1) * t]
-        if piece.shape[:2] != (t, t):  # an edge tile: background beyond the image, as its chunk stores
-            block = np.zeros((t, t, self.channels), np.uint8)
-            block[:h, : min(t, width - j * t)] = piece
-            piece = block
-        return downsample2(piece)
-
-    def _place_row(self, i: int, quarters: list[Future[np.ndarray] | None]) -> BaseException | None:
+    def _place_row(self, i: int, tiles: list[Future[Any]], quarters: list[np.ndarray | None]) -> BaseException | None:
         try:
-            for j, quarter in enumerate(quarters):
-                assert quarter is not None
-                quarters[j] = None  # placed: its pixels go as soon as its parent is written
-                self._feed(1, i, j, quarter.result())
-                del quarter
+            for j, f in enumerate(tiles):
+                f.result()
+                small, quarters[j] = quarters[j], None  # placed: its pixels go as soon as its parent is written
+                assert small is not None
+                self._feed(1, i, j, small)
+                del small
         except Exception as exc:
             return exc
         return None

@@ -15,8 +15,9 @@ for would be (padded tiles of level 0 are zero-filled the way a chunk of a fresh
 from __future__ import annotations
 
 import collections
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StripPyramid"]
 
+_TOPS_IN_MEMORY = 16 << 20  # bytes of one level's row of top halves kept in memory; more go to a file
 _WRITES_IN_FLIGHT = 4  # parent tiles queued or being written; placing waits for the oldest beyond that
 
 
@@ -39,12 +41,26 @@ def _count(n: int, t: int) -> int:
 
 
 class _Parents:
-    """One level's parents under construction, fed its children row-major (see the module docstring)."""
+    """One level's parents under construction, fed its children row-major (see the module docstring).
+
+    A row of top halves larger than :data:`_TOPS_IN_MEMORY` waits in a temporary file instead (each top is
+    written there once complete and read back when its first bottom child arrives), so a wide image's
+    pyramid holds about one parent per level in memory, not a quarter of a strip.
+    """
 
     def __init__(self, rows_below: int, cols_below: int, tile: int, channels: int) -> None:
         self.rows_below, self.cols_below, self.t, self.channels = rows_below, cols_below, tile, channels
         self.tops: dict[int, np.ndarray] = {}  # parent column -> its top half, while its bottom children are due
         self.current: np.ndarray | None = None  # the parent whose bottom children are arriving
+        self.half = (tile // 2) * tile * channels  # bytes of one top half
+        spill = _count(cols_below, 2) * self.half > _TOPS_IN_MEMORY and rows_below > 1
+        # closed by close() (finish or cancel); an unnamed file the OS deletes whatever happens
+        self.spill: IO[bytes] | None = tempfile.TemporaryFile(prefix="imkerutils-pyramid-") if spill else None  # noqa: SIM115
+
+    def close(self) -> None:
+        """Drop the temporary file, if any."""
+        if self.spill is not None:
+            self.spill.close()
 
     def take(self, r: int, c: int, small: np.ndarray) -> tuple[int, int, np.ndarray] | None:
         """Add child ``(r, c)``, reduced (``small``); return ``(i, j, tile)`` when that completes parent ``(i, j)``."""
@@ -57,13 +73,23 @@ class _Parents:
                 top = self.tops[j] = np.zeros((h, t, self.channels), np.uint8)
             top[:, left : left + h] = small
             if r < self.rows_below - 1 or not last_col:
+                if last_col and self.spill is not None:  # complete: it waits on disk for its bottom half
+                    self.spill.seek(j * self.half)
+                    self.spill.write(self.tops.pop(j).data)
                 return None
             tile = np.zeros((t, t, self.channels), np.uint8)  # the last row of children has no bottom half
             tile[:h] = self.tops.pop(j)
             return r // 2, j, tile
         if self.current is None:
             self.current = np.zeros((t, t, self.channels), np.uint8)
-            self.current[:h] = self.tops.pop(j)
+            if self.spill is not None:
+                self.spill.seek(j * self.half)
+                data = self.spill.read(self.half)
+                if len(data) != self.half:
+                    raise OSError(f"the pyramid's temporary file lost the top half of parent column {j}")
+                self.current[:h] = np.frombuffer(data, np.uint8).reshape(h, t, self.channels)
+            else:
+                self.current[:h] = self.tops.pop(j)
         self.current[h:, left : left + h] = small
         if not last_col:
             return None
@@ -115,15 +141,22 @@ class StripPyramid:
     def finish(self) -> list[BaseException | None]:
         """Wait for every write (after the last :meth:`submit`); their failures, if any."""
         self._placer.shutdown()
+        self._close()
         return [f.result() for f in self._writes]
 
     def cancel(self) -> None:
         """Stop: nothing more is placed, and no write started after this returns."""
         self._placer.shutdown(cancel_futures=True)
+        self._close()
         for f in self._writes:
             f.cancel()
             if not f.cancelled():
                 f.exception()
+
+    def _close(self) -> None:
+        for parents in self.parents:
+            if parents is not None:
+                parents.close()
 
     def _place_row(self, i: int, tiles: list[Future[Any]], quarters: list[np.ndarray | None]) -> BaseException | None:
         try:

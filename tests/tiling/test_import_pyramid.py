@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from imkerutils.errors import InvalidTileError
-from imkerutils.tiling import Canvas, Window, pyramid
+from imkerutils.tiling import Canvas, Window, importer, pyramid, strippyramid
 from imkerutils.tiling.decode import iter_strips, probe
 from imkerutils.tiling.importer import write_strips
 from imkerutils.tiling.pyramid import LEVELS_KEY
@@ -55,9 +55,14 @@ SIZES = [(1, 1), (63, 200), (64, 64), (65, 129), (128, 256), (300, 70), (70, 300
 
 @pytest.mark.parametrize(("h", "w"), SIZES)
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
-def test_imported_pyramid_equals_update_pyramid_chunk_for_chunk(tmp_path, h, w, mode, monkeypatch):
+@pytest.mark.parametrize("tight", [False, True], ids=["roomy", "tight"])
+def test_imported_pyramid_equals_update_pyramid_chunk_for_chunk(tmp_path, h, w, mode, tight, monkeypatch):
+    """Tight: the decoder waits for each strip's tiles (one strip's bytes), every row of tops goes to a file."""
     png = _png(tmp_path, h, w, mode, seed=h * 7919 + w)
     ref = _reference(png, tmp_path / "ref", 64)
+    if tight:
+        monkeypatch.setattr(importer, "STRIP_BUDGET", 0)
+        monkeypatch.setattr(strippyramid, "_TOPS_IN_MEMORY", 0)
     read_back: list[tuple[int, int, int]] = []
     real = pyramid.reduce_tile
 

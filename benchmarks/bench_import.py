@@ -12,6 +12,7 @@ Targets (issue 16): time <= 1.0x the loop, peak RSS <= 300 MiB flat in size.
     python benchmarks/bench_import.py            # 12000^2 and 20000^2
     python benchmarks/bench_import.py --full     # also 60000 x 20000
     python benchmarks/bench_import.py --quick    # 4000^2, a smoke run
+    python benchmarks/bench_import.py --baseline /path/to/other/checkout   # also "ours" from that checkout
 """
 
 from __future__ import annotations
@@ -97,16 +98,21 @@ def make_png(h: int, w: int) -> Path:
     return made_once(out, MAKE_PNG.format(here=str(HERE), h=h, w=w, out=str(out)), log)
 
 
-def measure(size: tuple[int, int], repeat: int, tmp: Path) -> dict[str, Any]:
+BASELINE = "ours, baseline checkout"
+
+
+def measure(size: tuple[int, int], repeat: int, tmp: Path, baseline: str | None = None) -> dict[str, Any]:
     png = make_png(*size)
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in APPROACHES}
-    names = list(APPROACHES)
+    approaches = dict(APPROACHES) if baseline is None else {**APPROACHES, BASELINE: OURS}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in approaches}
+    names = list(approaches)
     for i in range(repeat):
         order = names if i % 2 == 0 else names[::-1]
         for name in order:
             out = tmp / f"{len(runs[name])}-{names.index(name)}.zarr"
             setup = f"PNG, OUT = {str(png)!r}, {str(out)!r}\nimport numpy, zarr, pyvips"
-            res = run_measured(setup, APPROACHES[name])
+            env = {"PYTHONPATH": baseline} if name == BASELINE and baseline is not None else None
+            res = run_measured(setup, approaches[name], env=env)
             assert res.output == list(size), (name, res.output)
             runs[name].append(res.to_dict())
             log(f"{size[0]}x{size[1]} {name}: {res.seconds:.1f} s, peak {res.peak_rss / 2**20:.0f} MiB")
@@ -126,7 +132,8 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "## Import (issue 16)",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores.",
+        f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores."
+        + (f" Baseline: {results['baseline']['commit']}." if "baseline" in results else ""),
         "Each cell: median over the repeats, each run a fresh interpreter; *time* is the import alone, "
         "*peak RSS* the child's own VmHWM (imports included).",
         "",
@@ -158,6 +165,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="also 60000 x 20000")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each approach per size (alternating order)")
     ap.add_argument("--size", action="append", help="WxH instead of the default sizes (repeatable)")
+    ap.add_argument("--baseline", help="a checkout whose Canvas.from_image runs as a fourth approach (before/after)")
     args = ap.parse_args()
     sizes = [(4000, 4000)] if args.quick else [(12000, 12000), (20000, 20000)]
     if args.full:
@@ -166,7 +174,14 @@ def main() -> None:
         sizes = [(int(s.split("x")[1]), int(s.split("x")[0])) for s in args.size]
     start = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_info(("numpy", "zarr", "pyvips", "imkerutils")), "sizes": {}}
-    jobs = {f"{w}x{h}": (lambda tmp, s=(h, w): measure(s, args.repeat, tmp)) for h, w in sizes}  # W x H
+    jobs = {f"{w}x{h}": (lambda tmp, s=(h, w): measure(s, args.repeat, tmp, args.baseline)) for h, w in sizes}  # W x H
+    if args.baseline:
+        import subprocess
+
+        head = subprocess.run(
+            ["git", "-C", args.baseline, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        results["baseline"] = {"path": args.baseline, "commit": head.stdout.strip()}
     sized: dict[str, Any] = results["sizes"]
     run_parts(jobs, sized, RESULTS, start=start, log=log, tmp_prefix="bench_import_")
     publish(results, report, RESULTS, log)

@@ -38,19 +38,21 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
 from imkerutils.allocator import fix_mmap_threshold
 from imkerutils.errors import DecompressionBombError, ImageFileError, ImkerError, InvalidTileError
+from imkerutils.tiling.strips import Strip, handed_over
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
-__all__ = ["MAX_PIXELS", "ImageInfo", "iter_strips", "probe", "read_pixels"]
+__all__ = ["MAX_PIXELS", "ImageInfo", "Strip", "iter_strips", "probe", "read_pixels"]
 
 #: Images with more pixels than this need ``trusted=True`` (Pillow's error threshold).
 MAX_PIXELS = 2 * 89_478_485
@@ -62,6 +64,7 @@ _VIPS_INTERPRETATIONS = {"b-w", "grey16", "srgb", "rgb", "rgb16", "cmyk", "multi
 _PIL_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I;16", "I;16L", "I;16B", "I;16N"}
 _PIL_LOCK = threading.Lock()  # Image.MAX_IMAGE_PIXELS is process-global
 _T = TypeVar("_T")
+Reserve = Callable[[int], None]  # told how many bytes of pixels are about to be decoded
 
 _TIFF_LOADERS = ("tiffload", "tiffload_source", "tiffload_buffer")
 
@@ -107,7 +110,22 @@ def probe(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageInfo:
     return info
 
 
-def iter_strips(info: ImageInfo, rows: int = 1024, *, mode: str | None = None) -> Iterator[tuple[int, np.ndarray]]:
+@overload
+def iter_strips(
+    info: ImageInfo, rows: int = ..., *, mode: str | None = ..., columns: None = ..., reserve: Reserve | None = ...
+) -> Iterator[tuple[int, np.ndarray]]: ...
+@overload
+def iter_strips(
+    info: ImageInfo, rows: int = ..., *, mode: str | None = ..., columns: int, reserve: Reserve | None = ...
+) -> Iterator[tuple[int, Strip]]: ...
+def iter_strips(
+    info: ImageInfo,
+    rows: int = 1024,
+    *,
+    mode: str | None = None,
+    columns: int | None = None,
+    reserve: Reserve | None = None,
+) -> Iterator[tuple[int, np.ndarray]] | Iterator[tuple[int, Strip]]:
     """Decode ``info``'s file top to bottom: ``(row_off, (h, width, C) uint8)`` strips of ``rows`` rows.
 
     ``C`` is 3 or 4 (``mode``, default ``info.mode``); the last strip may be
@@ -115,18 +133,59 @@ def iter_strips(info: ImageInfo, rows: int = 1024, *, mode: str | None = None) -
     about one strip whatever the image size: libvips decodes sequentially and
     is asked for a few MiB of rows at a time. A truncated or corrupt file
     raises :class:`ImageFileError` at the strip where decoding fails.
+
+    With ``columns``, each strip comes as a :class:`Strip` of column blocks that
+    wide. ``reserve(nbytes)``, when given, is called before that many bytes of
+    output are decoded (a few MiB at a time): a caller bounding its memory may
+    wait there until it has freed enough.
     """
-    if rows <= 0:
-        raise InvalidTileError(f"rows must be positive, got {rows}")
+    if rows <= 0 or (columns is not None and columns <= 0):
+        raise InvalidTileError(f"rows and columns must be positive, got {rows} and {columns}")
     out_mode = mode or info.mode
     if out_mode not in ("RGB", "RGBA"):
         raise InvalidTileError(f"mode must be RGB or RGBA, got {out_mode!r}")
-    if info.backend == "pillow":
-        yield from _pillow_strips(info, rows, out_mode)
-        return
-    if info.backend == "tifffile":
-        yield from _tifffile_strips(info, rows, out_mode)
-        return
+    fill = (
+        _vips_strips if info.backend == "vips" else _tifffile_strips if info.backend == "tifffile" else _pillow_strips
+    )
+    cut = _Cut(info.width, len(out_mode), columns or info.width, reserve)
+    return handed_over(fill(info, rows, out_mode, cut), whole=columns is None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """How the decoders hand strips over: column blocks ``columns`` wide, and the caller's ``reserve``."""
+
+    width: int
+    channels: int
+    columns: int
+    reserve: Reserve | None
+
+    def new(self, h: int, rows: int) -> list[np.ndarray]:
+        """Empty blocks for a strip of ``h`` rows; ``reserve`` is told of the first ``rows``."""
+        if self.reserve is not None:
+            self.reserve(rows * self.width * self.channels)
+        w, c = self.width, self.columns
+        return [np.empty((h, min(c, w - x), self.channels), np.uint8) for x in range(0, w, c)]
+
+    def more(self, rows: int) -> None:
+        """``rows`` more rows of the strip are about to be decoded."""
+        if self.reserve is not None:
+            self.reserve(rows * self.width * self.channels)
+
+    def split(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """``pixels`` (already RGB / RGBA, all columns) as blocks: itself, or copies of its columns."""
+        if self.columns >= self.width:
+            return [pixels]
+        return [pixels[:, x : x + self.columns].copy() for x in range(0, self.width, self.columns)]
+
+    def convert(self, blocks: list[np.ndarray], r: int, raw: np.ndarray, info: ImageInfo, mode: str) -> None:
+        """Convert ``raw`` (the file's samples for all columns) into rows ``r:`` of ``blocks``."""
+        n, c = raw.shape[0], self.columns
+        for k, block in enumerate(blocks):
+            _convert_into(block[r : r + n], raw[:, k * c : (k + 1) * c], info, mode)
+
+
+def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
     pyvips = _pyvips()
     p = info.path
     try:
@@ -139,9 +198,10 @@ def iter_strips(info: ImageInfo, rows: int = 1024, *, mode: str | None = None) -
     step = max(1, min(rows, _FETCH_BYTES // max(1, row_bytes)))
     for top in range(0, info.height, rows):
         h = min(rows, info.height - top)
-        strip = np.empty((h, info.width, len(out_mode)), np.uint8)
+        blocks = cut.new(h, 0)
         for r in range(0, h, step):
             n = min(step, h - r)
+            cut.more(n)
             try:
                 buf = region.fetch(0, top + r, info.width, n)
             except pyvips.Error as exc:
@@ -150,8 +210,10 @@ def iter_strips(info: ImageInfo, rows: int = 1024, *, mode: str | None = None) -
                     f"{_vips_message(exc)}"
                 ) from None
             raw = np.frombuffer(buf, dtype=dtype).reshape(n, info.width, info.bands)
-            _convert_into(strip[r : r + n], raw, info, out_mode)
-        yield top, strip
+            cut.convert(blocks, r, raw, info, mode)
+            del buf, raw
+        yield top, blocks
+        del blocks
 
 
 def read_pixels(info: ImageInfo, *, mode: str | None = None) -> np.ndarray:
@@ -268,7 +330,7 @@ def _tifffile_decodes(p: Path) -> bool:
         return False  # let libvips say what is wrong with it
 
 
-def _tifffile_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[int, np.ndarray]]:
+def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Return the strips of a TIFF's first page through tifffile's Zarr view (tiles or strips decoded on demand)."""
     import tifffile
     import zarr
@@ -282,6 +344,7 @@ def _tifffile_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[in
                 z = zarr.open_array(store, mode="r")
                 for top in range(0, info.height, rows):
                     h = min(rows, info.height - top)
+                    blocks = cut.new(h, h)
                     if axes.startswith("S"):  # planar: samples first
                         raw = np.moveaxis(np.asarray(z[:, top : top + h]), 0, -1)
                     else:
@@ -294,9 +357,10 @@ def _tifffile_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[in
                         raw = np.iinfo(raw.dtype).max - raw
                     elif photometric == 3 and colormap is not None:  # palette: 16-bit colour map entries
                         raw = np.moveaxis(colormap[:, raw[..., 0]], 0, -1)
-                    strip = np.empty((h, info.width, len(mode)), np.uint8)
-                    _convert_into(strip, raw, info, mode)
-                    yield top, strip
+                    cut.convert(blocks, 0, raw, info, mode)
+                    del raw
+                    yield top, blocks
+                    del blocks
     except (tifffile.TiffFileError, OSError, ValueError, RuntimeError, IndexError) as exc:
         if isinstance(exc, ImkerError):
             raise
@@ -390,7 +454,7 @@ def _probe_pillow(p: Path) -> ImageInfo:
     return pillow_errors(p, run)
 
 
-def _pillow_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[int, np.ndarray]]:
+def _pillow_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
     from imkerutils.tiling.imageio import to_rgb_or_rgba
 
     p = info.path
@@ -406,8 +470,10 @@ def _pillow_strips(info: ImageInfo, rows: int, mode: str) -> Iterator[tuple[int,
 
     img = pillow_errors(p, load)
 
-    def strip(top: int, h: int) -> np.ndarray:
-        return np.asarray(pillow_errors(p, lambda: to_rgb_or_rgba(img.crop((0, top, info.width, top + h)), mode)))
+    def strip(top: int, h: int) -> list[np.ndarray]:
+        cut.more(h)
+        rgb = np.asarray(pillow_errors(p, lambda: to_rgb_or_rgba(img.crop((0, top, info.width, top + h)), mode)))
+        return cut.split(rgb)
 
     try:
         for top in range(0, info.height, rows):

@@ -15,8 +15,9 @@ for would be (padded tiles of level 0 are zero-filled the way a chunk of a fresh
 from __future__ import annotations
 
 import collections
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StripPyramid"]
 
+_TOPS_IN_MEMORY = 16 << 20  # bytes of one level's row of top halves kept in memory; more go to a file
 _WRITES_IN_FLIGHT = 4  # parent tiles queued or being written; placing waits for the oldest beyond that
 
 
@@ -39,12 +41,26 @@ def _count(n: int, t: int) -> int:
 
 
 class _Parents:
-    """One level's parents under construction, fed its children row-major (see the module docstring)."""
+    """One level's parents under construction, fed its children row-major (see the module docstring).
+
+    A row of top halves larger than :data:`_TOPS_IN_MEMORY` waits in a temporary file instead (each top is
+    written there once complete and read back when its first bottom child arrives), so a wide image's
+    pyramid holds about one parent per level in memory, not a quarter of a strip.
+    """
 
     def __init__(self, rows_below: int, cols_below: int, tile: int, channels: int) -> None:
         self.rows_below, self.cols_below, self.t, self.channels = rows_below, cols_below, tile, channels
         self.tops: dict[int, np.ndarray] = {}  # parent column -> its top half, while its bottom children are due
         self.current: np.ndarray | None = None  # the parent whose bottom children are arriving
+        self.half = (tile // 2) * tile * channels  # bytes of one top half
+        spill = _count(cols_below, 2) * self.half > _TOPS_IN_MEMORY and rows_below > 1
+        # closed by close() (finish or cancel); an unnamed file the OS deletes whatever happens
+        self.spill: IO[bytes] | None = tempfile.TemporaryFile(prefix="imkerutils-pyramid-") if spill else None  # noqa: SIM115
+
+    def close(self) -> None:
+        """Drop the temporary file, if any."""
+        if self.spill is not None:
+            self.spill.close()
 
     def take(self, r: int, c: int, small: np.ndarray) -> tuple[int, int, np.ndarray] | None:
         """Add child ``(r, c)``, reduced (``small``); return ``(i, j, tile)`` when that completes parent ``(i, j)``."""
@@ -57,13 +73,23 @@ class _Parents:
                 top = self.tops[j] = np.zeros((h, t, self.channels), np.uint8)
             top[:, left : left + h] = small
             if r < self.rows_below - 1 or not last_col:
+                if last_col and self.spill is not None:  # complete: it waits on disk for its bottom half
+                    self.spill.seek(j * self.half)
+                    self.spill.write(self.tops.pop(j).data)
                 return None
             tile = np.zeros((t, t, self.channels), np.uint8)  # the last row of children has no bottom half
             tile[:h] = self.tops.pop(j)
             return r // 2, j, tile
         if self.current is None:
             self.current = np.zeros((t, t, self.channels), np.uint8)
-            self.current[:h] = self.tops.pop(j)
+            if self.spill is not None:
+                self.spill.seek(j * self.half)
+                data = self.spill.read(self.half)
+                if len(data) != self.half:
+                    raise OSError(f"the pyramid's temporary file lost the top half of parent column {j}")
+                self.current[:h] = np.frombuffer(data, np.uint8).reshape(h, t, self.channels)
+            else:
+                self.current[:h] = self.tops.pop(j)
         self.current[h:, left : left + h] = small
         if not last_col:
             return None
@@ -74,11 +100,12 @@ class _Parents:
 class StripPyramid:
     """Every level of a fresh canvas whose bounds ``bounds`` (at the world origin) arrive as level-0 strips.
 
-    :meth:`submit` each strip of tile rows, top to bottom: its tiles are reduced to quarters on the chunk
-    pool, one thread places the quarters into their parents in order, and every finished parent is written
-    on the chunk pool.  :meth:`finish` waits for the writes; then all :attr:`levels` levels are stored, and
-    the caller records them (:meth:`Pyramid.record_built <imkerutils.tiling.pyramid.Pyramid.record_built>`)
-    once level 0 is committed.  Failures are returned, not raised, for the step's commit to roll back.
+    :meth:`submit` each strip of tile rows, top to bottom, once its tiles' tasks reduce them to quarters
+    (the importer's, on the chunk pool, from the copy they hash and encode): one thread places the quarters
+    into their parents in order, and every finished parent is written on the chunk pool.  :meth:`finish`
+    waits for the writes; then all :attr:`levels` levels are stored, and the caller records them
+    (:meth:`Pyramid.record_built <imkerutils.tiling.pyramid.Pyramid.record_built>`) once level 0 is
+    committed.  Failures are returned, not raised, for the step's commit to roll back.
     """
 
     def __init__(self, pyramid: Pyramid, bounds: Window, channels: int) -> None:
@@ -96,50 +123,49 @@ class StripPyramid:
         self._placer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imkerutils-pyramid")  # rows in order
         self._writes: collections.deque[Future[BaseException | None]] = collections.deque()
 
-    def submit(self, i: int, strip: np.ndarray) -> Future[BaseException | None]:
-        """Reduce level-0 tile row ``i`` (``(h <= t, width, C)`` uint8, from column 0) into every level.
+    def submit(
+        self, i: int, tiles: list[Future[Any]], quarters: list[np.ndarray | None]
+    ) -> Future[BaseException | None]:
+        """Place level-0 tile row ``i``'s tiles, once reduced, into their parents.
 
-        The future is done when the strip is no longer needed (its quarters are placed).
+        Task ``tiles[j]`` sets ``quarters[j]`` to its tile's :func:`~imkerutils.tiling.pyramid.downsample2`
+        (background beyond the image) before it finishes.  The future is done when the row's quarters are
+        placed and dropped (its failure, if any, is its result).
         """
         if self.levels == 1:
             done: Future[BaseException | None] = Future()
             done.set_result(None)
             return done
-        quarters: list[Future[np.ndarray] | None] = [
-            chunk_pool().submit(self._quarter, strip, j) for j in range(self.cols[0])
-        ]
-        return self._placer.submit(self._place_row, i, quarters)
+        return self._placer.submit(self._place_row, i, tiles, quarters)
 
     def finish(self) -> list[BaseException | None]:
         """Wait for every write (after the last :meth:`submit`); their failures, if any."""
         self._placer.shutdown()
+        self._close()
         return [f.result() for f in self._writes]
 
     def cancel(self) -> None:
         """Stop: nothing more is placed, and no write started after this returns."""
         self._placer.shutdown(cancel_futures=True)
+        self._close()
         for f in self._writes:
             f.cancel()
             if not f.cancelled():
                 f.exception()
 
-    def _quarter(self, strip: np.ndarray, j: int) -> np.ndarray:
-        """Level-0 tile ``j`` of ``strip`` reduced to the quarter of its parent (background beyond the image)."""
-        t, h, width = self.t, strip.shape[0], strip.shape[1]
-        piece = strip[:, j * t : (j + 1) * t]
-        if piece.shape[:2] != (t, t):  # an edge tile: background beyond the image, as its chunk stores
-            block = np.zeros((t, t, self.channels), np.uint8)
-            block[:h, : min(t, width - j * t)] = piece
-            piece = block
-        return downsample2(piece)
+    def _close(self) -> None:
+        for parents in self.parents:
+            if parents is not None:
+                parents.close()
 
-    def _place_row(self, i: int, quarters: list[Future[np.ndarray] | None]) -> BaseException | None:
+    def _place_row(self, i: int, tiles: list[Future[Any]], quarters: list[np.ndarray | None]) -> BaseException | None:
         try:
-            for j, quarter in enumerate(quarters):
-                assert quarter is not None
-                quarters[j] = None  # placed: its pixels go as soon as its parent is written
-                self._feed(1, i, j, quarter.result())
-                del quarter
+            for j, f in enumerate(tiles):
+                f.result()
+                small, quarters[j] = quarters[j], None  # placed: its pixels go as soon as its parent is written
+                assert small is not None
+                self._feed(1, i, j, small)
+                del small
         except Exception as exc:
             return exc
         return None

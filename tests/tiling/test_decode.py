@@ -291,3 +291,22 @@ def _forbid_decoding(mp: pytest.MonkeyPatch) -> None:
     import pyvips
 
     mp.setattr(pyvips.Region, "fetch", boom)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".bmp"])  # libvips, tifffile, the Pillow fallback
+def test_strips_in_column_blocks_are_the_same_pixels_and_reserve_every_byte(tmp_path, suffix):
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (70, 150, 3), dtype=np.uint8)
+    path = tmp_path / f"a{suffix}"
+    Image.fromarray(pixels).save(path)
+    info = probe(path)
+    reserved: list[int] = []
+    got = list(iter_strips(info, 32, columns=64, reserve=reserved.append))
+    assert [top for top, _ in got] == [0, 32, 64]
+    for top, strip in got:
+        assert [b.shape[1] for b in strip.blocks] == [64, 64, 22]
+        assert strip.shape == (min(32, 70 - top), 150, 3)
+        np.testing.assert_array_equal(np.concatenate(strip.blocks, axis=1), pixels[top : top + 32])
+    assert sum(reserved) == pixels.nbytes
+    whole = [s for _, s in iter_strips(info, 32)]
+    np.testing.assert_array_equal(np.concatenate(whole), pixels)

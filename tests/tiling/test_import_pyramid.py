@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 
 from imkerutils.errors import InvalidTileError
-from imkerutils.tiling import Canvas, Window, pyramid
+from imkerutils.tiling import Canvas, Window, importer, pyramid, strippyramid
 from imkerutils.tiling.decode import iter_strips, probe
 from imkerutils.tiling.importer import write_strips
 from imkerutils.tiling.pyramid import LEVELS_KEY
+from imkerutils.tiling.step import manifest_key
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,9 +54,14 @@ SIZES = [(1, 1), (63, 200), (64, 64), (65, 129), (128, 256), (300, 70), (70, 300
 
 @pytest.mark.parametrize(("h", "w"), SIZES)
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
-def test_imported_pyramid_equals_update_pyramid_chunk_for_chunk(tmp_path, h, w, mode, monkeypatch):
+@pytest.mark.parametrize("tight", [False, True], ids=["roomy", "tight"])
+def test_imported_pyramid_equals_update_pyramid_chunk_for_chunk(tmp_path, h, w, mode, tight, monkeypatch):
+    """Tight: the decoder waits for each strip's tiles (one strip's bytes), every row of tops goes to a file."""
     png = _png(tmp_path, h, w, mode, seed=h * 7919 + w)
     ref = _reference(png, tmp_path / "ref", 64)
+    if tight:
+        monkeypatch.setattr(importer, "STRIP_BUDGET", 0)
+        monkeypatch.setattr(strippyramid, "_TOPS_IN_MEMORY", 0)
     read_back: list[tuple[int, int, int]] = []
     real = pyramid.reduce_tile
 
@@ -145,3 +151,25 @@ def test_a_killed_imports_coarser_chunks_never_come_back(tmp_path: Path, monkeyp
     for level in range(1, canvas.levels):
         values = set(np.unique(canvas.read(canvas.level_bounds(level), level=level)))
         assert values <= {0, 50}, (level, values)  # the leftover 200s would show here
+
+
+@pytest.mark.parametrize(("h", "w", "mode"), [(130, 200, "RGB"), (64, 64, "RGBA"), (1, 70, "L")])
+def test_imported_level_zero_is_what_a_paste_writes_chunk_for_chunk(tmp_path, h, w, mode):
+    """The import writes level-0 chunks itself (not through zarr): the same files, bytes and manifest."""
+    png = _png(tmp_path, h, w, mode, seed=h + w)
+    imported = Canvas.from_image(png, tmp_path / "a", tile=64)
+    pasted = Canvas.create(tmp_path / "b", mode=imported.mode, tile=64)
+    pasted.paste(imported.read(imported.bounds), 0, 0, extend=True)
+
+    def level0(root: Path, canvas: Canvas) -> dict[object, bytes | None]:
+        out: dict[object, bytes | None] = {}
+        for i, j in canvas.grid.tiles(canvas.bounds):  # by world tile: the two canvases' margins differ
+            for key in (canvas.frame.chunk_key(0, i, j), manifest_key(i, j)):
+                path = root / key
+                out[(i, j, key.startswith("_manifest"))] = path.read_bytes() if path.is_file() else None
+        return out
+
+    a, b = level0(tmp_path / "a", imported), level0(tmp_path / "b", pasted)
+    assert a == b
+    assert sum(v is not None for v in a.values()) > len(a) // 2  # chunks and hashes, not only absent files
+    assert imported.verify().ok

@@ -25,7 +25,7 @@ from imkerutils.errors import CanvasNotFoundError, CanvasReadOnlyError, InvalidW
 from imkerutils.tiling import artifacts, legacy, views
 from imkerutils.tiling.frame import Frame, level_window
 from imkerutils.tiling.grid import TILE_SIZE, TileGrid
-from imkerutils.tiling.layout import CANVAS_FORMAT, MODES, read_window, write_block
+from imkerutils.tiling.layout import CANVAS_FORMAT, MODES, read_window
 from imkerutils.tiling.location import absolute
 from imkerutils.tiling.opening import canvas_attributes, create_folder, open_folder, upgrade_folder
 from imkerutils.tiling.pyramid import levels_needed
@@ -45,6 +45,7 @@ from imkerutils.tiling.storage import CanvasStorage
 from imkerutils.tiling.verify import VerifyReport, verify_canvas
 
 if TYPE_CHECKING:
+    import contextlib
     import os
     from collections.abc import Sequence
     from pathlib import Path
@@ -95,7 +96,6 @@ class Canvas:
             store, mode=self.mode, tile=self.tile, channels=self.channels, read_only=read_only, location=location
         )
         self._raw, self._journal = self._storage.raw, self._storage.journal
-        self._local_root = self._raw.local_root
         if not read_only:
             self._storage.finish_interrupted(attrs)
 
@@ -180,7 +180,7 @@ class Canvas:
     @property
     def path(self) -> Path:
         """The local folder of the canvas (see :attr:`location` for canvases on object storage)."""
-        root = self._local_root
+        root = self._raw.local_root
         if root is None:
             raise CanvasNotFoundError(f"canvas {self.location} is not on the local disk")
         return root
@@ -242,11 +242,8 @@ class Canvas:
         return self
 
     def __repr__(self) -> str:
-        b = self.bounds
-        return (
-            f"Canvas({self.location!r}, mode={self.mode!r}, bounds=(row {b.row_off}, col {b.col_off}, "
-            f"{b.height}x{b.width}), steps={self.head})"
-        )
+        b, where = self.bounds, f"Canvas({self.location!r}, mode={self.mode!r}"
+        return f"{where}, bounds=(row {b.row_off}, col {b.col_off}, {b.height}x{b.width}), steps={self.head})"
 
     # -- reads ---------------------------------------------------------------
     @property
@@ -283,13 +280,17 @@ class Canvas:
         the chunks its pyramid has not caught up on in memory instead.
         """
         if level == 0:
-            return read_window(self._storage.z, self.frame.to_array(window))
+            return self._storage.read(window)
         if not 0 < level < self.levels:
             raise InvalidWindowError(f"level must be in 0..{self.levels - 1} for this canvas, got {level}")
         if self.read_only:  # cannot update: stale or missing chunks are reduced from finer levels in memory
             return self._storage.pyramid.read_current(level, window, self.bounds)
         self.update_pyramid()
         return read_window(self._storage.pyramid.array(level), self.frame.to_array(window, level))
+
+    def caching_tiles(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block, level-0 reads decode each stored tile once (a few kept; exact across writes)."""
+        return self._storage.caching_tiles()
 
     def update_pyramid(self, *, workers: int | None = None, client: Client | None = None) -> int:
         """Recompute the coarser levels over the tiles written since the last update.
@@ -416,8 +417,7 @@ class Canvas:
     def _store_tile(self, ij: tuple[int, int], full: np.ndarray, hexdigest: bytes) -> None:
         """Write tile ``ij`` and its manifest hash, after its pyramid dirty marker."""
         self._storage.pyramid.mark_dirty([ij])
-        a = self.frame.to_array(self.grid.tile_window(*ij))
-        write_block(self._storage.z, a.row_off, a.col_off, full)
+        self._storage.write_tile(ij, full)
         self._raw.put(manifest_key(*ij), hexdigest)
 
     def extend(self, window: Window, *, info: dict[str, Any] | None = None) -> StepInfo:

@@ -45,7 +45,6 @@ __all__ = [
     "resize_level",
     "root_document",
     "root_seal",
-    "write_block",
     "write_root",
 ]
 
@@ -130,21 +129,6 @@ def read_window(z: zarr.Array[Any], a: Window) -> np.ndarray:
             f"{exc}): the canvas is damaged; `imkerutils verify` names every such tile"
         ) from None
     return out
-
-
-def write_block(z: zarr.Array[Any], row: int, col: int, block: np.ndarray) -> None:
-    """Write ``(h, w, C)`` ``block`` at array index ``(row, col)`` (whole chunks, as the callers use it).
-
-    With zarr's default ``write_empty_chunks=False`` every chunk write compares the whole chunk with the
-    fill value (``np.array_equal``: about 4 ms of a 10 ms write of a 3 MiB chunk).  A block with any nonzero
-    byte cannot be empty, which ``flat[0]`` or ``any()`` tells in about 0.1 ms, so it goes through a
-    ``write_empty_chunks=True`` handle; an all-background block still goes through ``z``, which drops the
-    chunk from the store.
-    """
-    target = z
-    if block.flat[0] or block.any():
-        target = z.with_config({"write_empty_chunks": True})
-    target[:, row : row + block.shape[0], col : col + block.shape[1]] = block.transpose(2, 0, 1)
 
 
 def resize_level(z: zarr.Array[Any], shape: tuple[int, int]) -> None:

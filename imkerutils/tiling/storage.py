@@ -19,21 +19,26 @@ drives recover, make-room and settle around a write.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import CanvasCorruptError, CanvasLockedError
 from imkerutils.tiling import rebase as _rebase
+from imkerutils.tiling.chunkio import read_tile, write_tile
 from imkerutils.tiling.committed import CommittedView
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, extent_ok, plan_frame, tile_of_tile_key
+from imkerutils.tiling.grid import TileGrid
 from imkerutils.tiling.journal import Journal, JournalState, StepMeta
-from imkerutils.tiling.layout import open_level, resize_level, write_root
+from imkerutils.tiling.layout import open_level, read_window, resize_level, write_root
 from imkerutils.tiling.location import dataset_name
 from imkerutils.tiling.pyramid import Pyramid, levels_needed
 from imkerutils.tiling.rawstore import RawStore
+from imkerutils.tiling.tilecache import TileCache
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
+    import numpy as np
     from distributed import Client
     from zarr.abc.store import Store
 
@@ -56,6 +61,7 @@ class CanvasStorage:
         self.raw = RawStore(store)
         self.journal = Journal(self.raw)
         self.state = self.journal.read_state()
+        self.tiles: TileCache | None = None  # inside caching_tiles()
         if self.state.frame.tile != tile:
             raise CanvasCorruptError(f"the journal's frame has tile {self.state.frame.tile}, the canvas {tile}")
         if read_only and self.state.pending is not None:
@@ -194,9 +200,45 @@ class CanvasStorage:
                 storage_options=storage_options,
             )
 
+    # -- level-0 tiles -------------------------------------------------------------
+    def read(self, window: Window) -> np.ndarray:
+        """Level-0 pixels of world ``window`` as a new ``(h, w, C)`` array (kept tiles inside :meth:`caching_tiles`)."""
+        if self.tiles is not None:
+            return self.tiles.read(window)
+        return read_window(self.z, self.state.frame.to_array(window))
+
+    @contextlib.contextmanager
+    def caching_tiles(self) -> Iterator[None]:
+        """Within the block, level-0 reads decode each stored tile once.
+
+        :meth:`write_tile` and :meth:`travel` drop what they replace, so reads stay exact.  Nested blocks share
+        the outer one's tiles.
+        """
+        if self.tiles is not None:
+            yield
+            return
+        self.tiles = TileCache(
+            lambda i, j: read_tile(self.read_raw, self.state.frame, self.z, 0, i, j), TileGrid(self.tile), self.channels
+        )
+        try:
+            yield
+        finally:
+            self.tiles = None
+
+    def write_tile(self, ij: tuple[int, int], block: np.ndarray) -> None:
+        """Store level-0 tile ``ij``: its chunk's bytes as zarr writes them, without zarr's write path.
+
+        Encoding the chunk ourselves (:func:`~.chunkio.write_tile`) takes a photo tile from 30 to 22 ms.
+        """
+        if self.tiles is not None:
+            self.tiles.forget(ij)
+        write_tile(self.raw, self.state.frame, self.z, 0, *ij, block)
+
     # -- history -------------------------------------------------------------------
     def travel(self, *, back: bool) -> StepMeta:
         """Undo (``back``) or redo the next step, under the write lock; returns its journal entry."""
+        if self.tiles is not None:
+            self.tiles.clear()  # any tile may change
         with self.journal.lock():
             state = self.recover()
             n = state.head if back else state.head + 1

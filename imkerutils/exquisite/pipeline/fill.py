@@ -207,7 +207,8 @@ def generate_fill(
     index = {t.key: n for n, t in enumerate(plan.tiles)}
     done: dict[tuple[int, int], FillOutcome] = {}
     workers = max(1, settings.workers or generator.max_concurrency)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # neighbouring tiles share chunks: each is decoded once
+    with canvas.caching_tiles(), ThreadPoolExecutor(max_workers=workers) as pool:
         for level in plan.levels():
             if cancel is not None:
                 cancel.check()

@@ -199,44 +199,47 @@ def run_step(
                 saved[key] = spool.add(*key, outcome)
             return outcome.without_images()
 
-        outcomes = run_batch_tiles(
-            canvas,
-            [[tiles[t.key] for t in level] for level in batch.levels()],
-            generator,
-            settings,
-            client=client,
-            workers=workers,
-            on_tile=on_tile,
-            keep=keep,
-            cancel=cancel,
-            worker_timeout=settings.worker_timeout,
-        )
-        generated = time.perf_counter()
-        drafts = _draft_records(
-            canvas,
-            batch,
-            tiles,
-            outcomes,
-            saved,
-            step_id=step_id,
-            created=created,
-            generator=generator,
-            settings=settings,
-        )
-        timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
-        records = [replace(r, timings=timings) for r in drafts]
-        pieces = [(o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()]
-        if cancel is not None:
-            cancel.check()
-        commit_start = time.perf_counter()
-        canvas.write(
-            pieces,
-            extend=True,
-            kind="grow-" + "-".join(d.value for d in batch.directions),
-            info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
-            expect_token=token,
-            step_id=step_id,  # the journal's entry; its records are step_id, or step_id.k for edge k
-        )
+        with canvas.caching_tiles():  # the tile, its band and its merge decode each stored chunk once
+            outcomes = run_batch_tiles(
+                canvas,
+                [[tiles[t.key] for t in level] for level in batch.levels()],
+                generator,
+                settings,
+                client=client,
+                workers=workers,
+                on_tile=on_tile,
+                keep=keep,
+                cancel=cancel,
+                worker_timeout=settings.worker_timeout,
+            )
+            generated = time.perf_counter()
+            drafts = _draft_records(
+                canvas,
+                batch,
+                tiles,
+                outcomes,
+                saved,
+                step_id=step_id,
+                created=created,
+                generator=generator,
+                settings=settings,
+            )
+            timings = {"generate": generated - started, "prepare": time.perf_counter() - generated}
+            records = [replace(r, timings=timings) for r in drafts]
+            pieces = [
+                (o.plan.write_window.row_off, o.plan.write_window.col_off, o.new_pixels) for o in outcomes.values()
+            ]
+            if cancel is not None:
+                cancel.check()
+            commit_start = time.perf_counter()
+            canvas.write(
+                pieces,
+                extend=True,
+                kind="grow-" + "-".join(d.value for d in batch.directions),
+                info={EXQUISITE_INFO_KEY: [r.to_dict() for r in records]},
+                expect_token=token,
+                step_id=step_id,  # the journal's entry; its records are step_id, or step_id.k for edge k
+            )
         timings["commit"] = time.perf_counter() - commit_start
         spool.store(canvas)  # after the commit: a refused step leaves no artifacts behind
     timings["total"] = time.perf_counter() - started

@@ -39,11 +39,11 @@ from imkerutils.exquisite.pipeline.step import (
     total_cost,
     worst_scores,
 )
-from imkerutils.exquisite.pipeline.tile import draw_tile
+from imkerutils.exquisite.pipeline.tile import DrawnOutcome, draw_tile
 from imkerutils.exquisite.prompt.templates import PromptTemplate, RenderedPrompt, get_template, render
 from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.budget import Budget
-from imkerutils.exquisite.state.record import Attempt, StepRecord, format_utc
+from imkerutils.exquisite.state.record import StepRecord, format_utc
 from imkerutils.tiling.window import Window, intersection, union
 
 if TYPE_CHECKING:
@@ -51,8 +51,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from imkerutils.exquisite.api.base import TileGenerator, Usage
-    from imkerutils.exquisite.geometry.seam import SeamScores
+    from imkerutils.exquisite.api.base import TileGenerator
     from imkerutils.tiling.canvas import Canvas
 
 __all__ = [
@@ -69,26 +68,13 @@ __all__ = [
 
 
 @dataclass
-class FillOutcome:
+class FillOutcome(DrawnOutcome):
     """The accepted result of one fill tile."""
 
     tile: FillTile
     index: int
-    seed: int
     direction: Direction
     prompt: RenderedPrompt  # the prompt rendered for ``direction``, which the generator calls got
-    reference: np.ndarray
-    generate: np.ndarray
-    raw: np.ndarray
-    final: np.ndarray
-    # The draw's results, as TileOutcome (grow's) has them: step.tile_record reads either through one protocol.
-    scores: SeamScores | None
-    band_drift: float | None
-    usage: Usage | None
-    cost_usd: float | None
-    request_id: str | None
-    seconds: float
-    rejected: list[Attempt]
 
     def pieces(self) -> list[tuple[Window, np.ndarray]]:
         """Return the new pixels, one array per write window."""
@@ -153,25 +139,7 @@ def _run_tile(
         seam_col=col,
         cancelled=None if cancel is None else cancel.is_set,
     )
-    b = drawn.best
-    return FillOutcome(
-        tile,
-        index,
-        b.seed,
-        d,
-        prompt,
-        reference,
-        generate,
-        drawn.raw,
-        b.image,
-        b.seam,
-        b.band_drift,
-        drawn.usage,
-        drawn.cost_usd,
-        drawn.request_id,
-        time.perf_counter() - start,
-        drawn.rejected,
-    )
+    return FillOutcome.of(drawn, reference, generate, start, tile=tile, index=index, direction=d, prompt=prompt)
 
 
 def generate_fill(

@@ -49,6 +49,7 @@ __all__ = [
     "pair_summary",
     "peak_rss_bytes",
     "photo_like",
+    "report_head",
     "run_measured",
     "time_call",
     "time_pair",
@@ -311,6 +312,11 @@ def fmt_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def report_head(title: str, results: dict[str, Any]) -> list[str]:
+    """A report's first lines: its ``## title``, a blank line and :func:`machine_line` of ``results["machine"]``."""
+    return [f"## {title}", "", machine_line(results["machine"])]
 
 
 def machine_line(m: dict[str, Any]) -> str:

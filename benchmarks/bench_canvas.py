@@ -436,9 +436,7 @@ def _win(w: dict[str, int]) -> str:
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        "## Canvas core (issue 2)",
-        "",
-        _util.machine_line(m),
+        *_util.report_head("Canvas core (issue 2)", results),
         f"Command: `{results['command']}` ({results['mode']} mode, {results['repeat']} interleaved repeats, "
         f"median after a warm-up; total {results['total_s']:.0f} s). Code: {results['git']}. "
         + _util.load_note(

@@ -253,11 +253,8 @@ def _report_race(name: str, g: dict[str, Any]) -> list[str]:
 
 
 def report(results: dict[str, Any]) -> str:
-    m = results["machine"]
     lines = [
-        "## Growth left vs right (issue 13)",
-        "",
-        _util.machine_line(m),
+        *_util.report_head("Growth left vs right (issue 13)", results),
         f"Command: `{results['command']}` ({results['mode']} mode; total {results['total_s']:.0f} s). Code: "
         f"{results['git']}. " + _util.load_note(results),
     ]

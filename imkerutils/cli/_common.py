@@ -106,6 +106,8 @@ def add_command(sub: Subparsers, name: str, *, reports: bool = True, **kwargs: A
     return parser
 
 
+# The one registration of a canvas command: its callers look alike (name, run, help, a description) but only
+# declare their own texts, so they stay written out, one per command module.
 def add_canvas_command(
     sub: Subparsers,
     name: str,

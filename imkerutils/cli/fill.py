@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
         try:
-            if args.stage:
+            if args.stage:  # as grow --stage stages (cli/grow.py): one call, each with its own arguments after four
                 proposal = stage_fill(
                     canvas,
                     region,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from imkerutils.cli import _generation as gen
 from imkerutils.cli._common import Subparsers, add_command, emit, positive_int, region_json, size_json
-from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
+from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY, check_by
 from imkerutils.tiling import Canvas
 from imkerutils.tiling.location import is_remote
 from imkerutils.tiling.tiles import is_canvas
@@ -115,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from imkerutils.exquisite.pipeline.staging import stage_fill
     from imkerutils.exquisite.state.budget import Budget
 
-    by = DEFAULT_BY if args.by is None else args.by
-    if not 1 <= by <= MAX_BY:
-        raise InvalidGrowSettingsError(f"--by must be between 1 and {MAX_BY} px, got {by}")
+    by = check_by(DEFAULT_BY if args.by is None else args.by)
     if args.stage and args.steps != 1:
         raise InvalidGrowSettingsError("--stage stages one step: leave out --steps")
     via_fill = _uses_fill(args)

@@ -29,7 +29,7 @@ split into modules they would only pass that state back and forth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,47 +44,17 @@ from imkerutils.errors import PermanentGeneratorError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["QuiltStats", "integrate", "quilt"]
+__all__ = ["QuiltOptions", "QuiltStats", "integrate", "quilt"]
 
 _MIN_PATCH = 8
 
 
 @dataclass(frozen=True, slots=True)
-class QuiltStats:
-    """What :func:`quilt` actually did (the patch size may shrink to fit the source)."""
+class QuiltOptions:
+    """The settings of one :func:`quilt` run; ``patch`` and ``overlap`` shrink (halving) when no patch fits.
 
-    patch: int
-    overlap: int
-    patches: int
-
-
-def quilt(
-    image: np.ndarray,
-    keep: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    patch: int = 64,
-    overlap: int = 16,
-    tolerance: float = 0.1,
-    shortlist: int = 16,
-    coarse: int = 2,
-    offset_cost: float = 0.0,
-    seam_weight: float = 0.0,
-    gradient_domain: bool = False,
-    reuse_cost: float = 0.0,
-    fresh: int = 0,
-    drift: int = 0,
-) -> tuple[np.ndarray, QuiltStats]:
-    """Fill ``image[~keep]`` with patches copied from the kept pixels.
-
-    Parameters
+    Attributes
     ----------
-    image : ndarray
-        ``(H, W, C)`` uint8; pixels where ``keep`` is False are ignored.
-    keep : ndarray
-        ``(H, W)`` bool, True for pixels that are given and never changed.
-    rng : numpy.random.Generator
-        The only source of randomness (choice among near-best candidates).
     patch, overlap : int
         Patch side and overlap in pixels; both shrink (halving) when no patch
         fits wholly inside the kept pixels.
@@ -129,6 +99,48 @@ def quilt(
         does not spread into a glow or a wedge across the whole region, and
         the new pixels keep the source patches' tones.  The small-scale part
         (what hides the tone steps at the cuts) stays.  0 disables it.
+    """
+
+    patch: int = 64
+    overlap: int = 16
+    tolerance: float = 0.1
+    shortlist: int = 16
+    coarse: int = 2
+    offset_cost: float = 0.0
+    seam_weight: float = 0.0
+    gradient_domain: bool = False
+    reuse_cost: float = 0.0
+    fresh: int = 0
+    drift: int = 0
+
+
+_DEFAULT = QuiltOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class QuiltStats:
+    """What :func:`quilt` actually did (the patch size may shrink to fit the source)."""
+
+    patch: int
+    overlap: int
+    patches: int
+
+
+def quilt(
+    image: np.ndarray, keep: np.ndarray, rng: np.random.Generator, options: QuiltOptions = _DEFAULT
+) -> tuple[np.ndarray, QuiltStats]:
+    """Fill ``image[~keep]`` with patches copied from the kept pixels.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W, C)`` uint8; pixels where ``keep`` is False are ignored.
+    keep : ndarray
+        ``(H, W)`` bool, True for pixels that are given and never changed.
+    rng : numpy.random.Generator
+        The only source of randomness (choice among near-best candidates).
+    options : QuiltOptions
+        The settings (default: :class:`QuiltOptions`'s).
 
     Returns
     -------
@@ -139,10 +151,11 @@ def quilt(
     --------
     >>> img = np.zeros((64, 64, 3), np.uint8); img[:, ::4] = 255
     >>> keep = np.zeros((64, 64), bool); keep[:, :32] = True
-    >>> out, stats = quilt(img, keep, np.random.default_rng(0), patch=16, overlap=4)
+    >>> out, stats = quilt(img, keep, np.random.default_rng(0), QuiltOptions(patch=16, overlap=4))
     >>> bool((out[:, 32:, 0][:, ::4] == 255).all()), stats.patches > 0
     (True, True)
     """
+    patch, overlap = options.patch, options.overlap
     if not (~keep).any():
         return image.copy(), QuiltStats(patch, overlap, 0)
     if not keep.any():
@@ -158,23 +171,7 @@ def quilt(
             f"the kept region holds no {_MIN_PATCH}x{_MIN_PATCH} block of pixels to copy from"
         )
     assert valid is not None
-    return _Quilter(
-        image,
-        keep,
-        valid,
-        rng,
-        patch,
-        overlap,
-        tolerance,
-        shortlist,
-        coarse,
-        offset_cost,
-        seam_weight,
-        gradient_domain,
-        reuse_cost,
-        fresh,
-        drift,
-    ).run()
+    return _Quilter(image, keep, valid, rng, replace(options, patch=patch, overlap=overlap)).run()
 
 
 def _fully_kept(keep: np.ndarray, size: int) -> np.ndarray | None:
@@ -272,20 +269,11 @@ class _Quilter:
         keep: np.ndarray,
         valid: np.ndarray,
         rng: np.random.Generator,
-        patch: int,
-        overlap: int,
-        tolerance: float,
-        shortlist: int,
-        coarse: int,
-        offset_cost: float,
-        seam_weight: float,
-        gradient_domain: bool,
-        reuse_cost: float = 0.0,
-        fresh: int = 0,
-        drift: int = 0,
+        options: QuiltOptions,
     ) -> None:
+        patch, overlap, seam_weight = options.patch, options.overlap, options.seam_weight
         self.image = image
-        self.drift = int(drift)
+        self.drift = int(options.drift)
         self.out = image.copy()
         self.keep = keep
         self.known = keep.copy()
@@ -293,31 +281,31 @@ class _Quilter:
         self.rng = rng
         self.b = patch
         self.o = min(overlap, patch // 2)
-        self.tol = tolerance
-        self.offset_cost = offset_cost
+        self.tol = options.tolerance
+        self.offset_cost = options.offset_cost
         rim = keep & ~_fully_kept_3x3(keep)
         self.weight = keep.astype(np.float32) + np.float32(seam_weight) * rim
-        self.shortlist = max(1, shortlist)
+        self.shortlist = max(1, options.shortlist)
         self.channels = image.shape[2]
         self.src = image.astype(np.float32) - 127.5
         self.windows = sliding_window_view(self.src, (patch, patch), axis=(0, 1))  # (y, x, C, B, B)
         self.valid_yx = np.argwhere(valid)
-        self.reuse_cost = float(reuse_cost)
-        self.fresh = int(fresh)
+        self.reuse_cost = float(options.reuse_cost)
+        self.fresh = int(options.fresh)
         # overlap (in patch areas) of each source window with the windows copied so far
-        self.reuse: np.ndarray | None = np.zeros(valid.shape, np.float32) if reuse_cost > 0 else None
+        self.reuse: np.ndarray | None = np.zeros(valid.shape, np.float32) if options.reuse_cost > 0 else None
         tri = 1 - np.abs(np.arange(-patch + 1, patch, dtype=np.float32)) / patch
         self.reuse_kernel = np.outer(tri, tri)
         self.placed = np.zeros((64, 4), np.int64)  # rows (y, x, source y - y, source x - x)
         self.n_placed = 0
-        self.f = max(1, coarse)  # the largest factor <= coarse that tiles the patch into >= 4 x 4 cells
+        self.f = max(1, options.coarse)  # the largest factor <= coarse that tiles the patch into >= 4 x 4 cells
         while self.f > 1 and (patch % self.f or patch // self.f < 4):
             self.f -= 1
         self._prepare_coarse()
         h, w, c = image.shape
         # desired forward differences F[y, x + 1] - F[y, x] and F[y + 1, x] - F[y, x]
-        self.grad_x = np.zeros((h, w - 1, c), np.float32) if gradient_domain else None
-        self.grad_y = np.zeros((h - 1, w, c), np.float32) if gradient_domain else None
+        self.grad_x = np.zeros((h, w - 1, c), np.float32) if options.gradient_domain else None
+        self.grad_y = np.zeros((h - 1, w, c), np.float32) if options.gradient_domain else None
 
     def _prepare_coarse(self) -> None:
         """Spectra of the downsampled source, cropped to the windows that may be copied."""

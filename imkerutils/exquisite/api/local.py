@@ -18,7 +18,7 @@ from imkerutils.errors import (
     InvalidGeneratorParamsError,
 )
 from imkerutils.exquisite.api._checks import check_request
-from imkerutils.exquisite.api._quilting import quilt
+from imkerutils.exquisite.api._quilting import QuiltOptions, quilt
 from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
 from imkerutils.exquisite.geometry.direction import contiguous, from_right, to_right
 
@@ -147,17 +147,19 @@ class LocalGenerator(GeneratorBase):
             raise InvalidGeneratorParamsError(f"drift must be an int in [0, 4096]; got {drift!r}")
         if not isinstance(shortlist, int) or shortlist < 1:
             raise InvalidGeneratorParamsError(f"shortlist must be an int >= 1; got {shortlist!r}")
-        self._patch_size = patch_size
-        self._overlap = overlap
-        self._tolerance = float(tolerance)
-        self._shortlist = shortlist
-        self._offset_cost = float(offset_cost)
-        self._seam_weight = float(seam_weight)
-        self._gradient_domain = bool(gradient_domain)
-        self._reuse_cost = float(reuse_cost)
-        self._fresh = fresh
-        self._coarse = coarse
-        self._drift = drift
+        self._quilt = QuiltOptions(
+            patch=patch_size,
+            overlap=overlap,
+            tolerance=float(tolerance),
+            shortlist=shortlist,
+            coarse=coarse,
+            offset_cost=float(offset_cost),
+            seam_weight=float(seam_weight),
+            gradient_domain=bool(gradient_domain),
+            reuse_cost=float(reuse_cost),
+            fresh=fresh,
+            drift=drift,
+        )
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "method")
@@ -165,19 +167,20 @@ class LocalGenerator(GeneratorBase):
 
     def params(self) -> dict[str, Any]:
         """Return the configuration that, with the request, determines the output."""
+        q = self._quilt
         return {
             "method": "image-quilting",
-            "patch_size": self._patch_size,
-            "overlap": self._overlap,
-            "tolerance": self._tolerance,
-            "shortlist": self._shortlist,
-            "coarse_factor": self._coarse,
-            "offset_cost": self._offset_cost,
-            "seam_weight": self._seam_weight,
-            "gradient_domain": self._gradient_domain,
-            "reuse_cost": self._reuse_cost,
-            "fresh": self._fresh,
-            "drift": self._drift,
+            "patch_size": q.patch,
+            "overlap": q.overlap,
+            "tolerance": q.tolerance,
+            "shortlist": q.shortlist,
+            "coarse_factor": q.coarse,
+            "offset_cost": q.offset_cost,
+            "seam_weight": q.seam_weight,
+            "gradient_domain": q.gradient_domain,
+            "reuse_cost": q.reuse_cost,
+            "fresh": q.fresh,
+            "drift": q.drift,
         }
 
     def generate(self, request: TileRequest) -> TileResult:
@@ -190,17 +193,7 @@ class LocalGenerator(GeneratorBase):
             image,
             keep,
             np.random.default_rng(_seed_sequence(request.seed, request.prompt)),
-            patch=self._patch_size,
-            overlap=self._overlap,
-            tolerance=self._tolerance,
-            shortlist=self._shortlist,
-            offset_cost=self._offset_cost,
-            seam_weight=self._seam_weight,
-            gradient_domain=self._gradient_domain,
-            reuse_cost=self._reuse_cost,
-            fresh=self._fresh,
-            coarse=self._coarse,
-            drift=self._drift,
+            self._quilt,
         )
         result = contiguous(from_right(out, direction))
         return TileResult(

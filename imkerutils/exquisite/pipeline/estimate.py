@@ -108,6 +108,7 @@ def _estimate(
     )
 
 
+# Mirrors generate_fill's leading parameters on purpose: a dry run takes its run's arguments (as estimate_grow does).
 def estimate_fill(
     canvas: Canvas,
     region: Window,
@@ -127,6 +128,7 @@ def estimate_fill(
     return _estimate([plan], len(plan.tiles), plan.bounds, plan.new_bounds, generator, settings, candidates, (region,))
 
 
+# Mirrors grow_region's parameters on purpose (region.py says why); estimate_grow mirrors grow's the same way.
 def estimate_grow_region(
     canvas: Canvas,
     directions: Sequence[Direction | str],

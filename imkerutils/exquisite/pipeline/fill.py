@@ -21,7 +21,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from imkerutils.exquisite.geometry.band import build_reference
 from imkerutils.exquisite.geometry.direction import Direction, contiguous, from_right, right_facing
@@ -39,11 +39,11 @@ from imkerutils.exquisite.pipeline.step import (
     total_cost,
     worst_scores,
 )
-from imkerutils.exquisite.pipeline.tile import draw_tile
+from imkerutils.exquisite.pipeline.tile import DrawnOutcome, draw_tile
 from imkerutils.exquisite.prompt.templates import PromptTemplate, RenderedPrompt, get_template, render
 from imkerutils.exquisite.state.artifacts import step_artifact_key
 from imkerutils.exquisite.state.budget import Budget
-from imkerutils.exquisite.state.record import Attempt, StepRecord, format_utc
+from imkerutils.exquisite.state.record import StepRecord, format_utc
 from imkerutils.tiling.window import Window, intersection, union
 
 if TYPE_CHECKING:
@@ -51,12 +51,12 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from imkerutils.exquisite.api.base import TileGenerator, Usage
-    from imkerutils.exquisite.geometry.seam import SeamScores
+    from imkerutils.exquisite.api.base import TileGenerator
     from imkerutils.tiling.canvas import Canvas
 
 __all__ = [
     "Cancel",
+    "FillOptions",
     "FillOutcome",
     "FillResult",
     "commit_fill",
@@ -69,26 +69,13 @@ __all__ = [
 
 
 @dataclass
-class FillOutcome:
+class FillOutcome(DrawnOutcome):
     """The accepted result of one fill tile."""
 
     tile: FillTile
     index: int
-    seed: int
     direction: Direction
     prompt: RenderedPrompt  # the prompt rendered for ``direction``, which the generator calls got
-    reference: np.ndarray
-    generate: np.ndarray
-    raw: np.ndarray
-    final: np.ndarray
-    # The draw's results, as TileOutcome (grow's) has them: step.tile_record reads either through one protocol.
-    scores: SeamScores | None
-    band_drift: float | None
-    usage: Usage | None
-    cost_usd: float | None
-    request_id: str | None
-    seconds: float
-    rejected: list[Attempt]
 
     def pieces(self) -> list[tuple[Window, np.ndarray]]:
         """Return the new pixels, one array per write window."""
@@ -153,25 +140,7 @@ def _run_tile(
         seam_col=col,
         cancelled=None if cancel is None else cancel.is_set,
     )
-    b = drawn.best
-    return FillOutcome(
-        tile,
-        index,
-        b.seed,
-        d,
-        prompt,
-        reference,
-        generate,
-        drawn.raw,
-        b.image,
-        b.seam,
-        b.band_drift,
-        drawn.usage,
-        drawn.cost_usd,
-        drawn.request_id,
-        time.perf_counter() - start,
-        drawn.rejected,
-    )
+    return FillOutcome.of(drawn, reference, generate, start, tile=tile, index=index, direction=d, prompt=prompt)
 
 
 def generate_fill(
@@ -326,21 +295,25 @@ def _store_artifacts(canvas: Canvas, step_id: str, outcomes: list[FillOutcome]) 
     store_artifacts(canvas, artifact_jobs(step_id, [(0, o.index, o) for o in outcomes])[0])
 
 
-# Same parameters as generate_fill (and, up to `keep`, estimate_fill): a dry run, a staged and a direct fill
-# take the same arguments, and fill is generate_fill + commit_fill, forwarding each one (kept written out).
+class FillOptions(TypedDict, total=False):
+    """The keywords of :func:`fill`: :func:`generate_fill`'s, passed on to it (see :func:`fill` for each)."""
+
+    cell: int | tuple[int, int] | None
+    keep: Sequence[Window]
+    direction: Direction | str | None
+    budget_usd: float | None
+    cancel: Cancel | None
+    on_tile: Callable[[FillOutcome], None] | None
+    plan: FillPlan | None
+
+
+# fill is generate_fill + commit_fill: its keywords are generate_fill's, typed once (FillOptions) and passed on.
 def fill(
     canvas: Canvas,
     region: Window,
     generator: TileGenerator,
     settings: GrowSettings | None = None,
-    *,
-    cell: int | tuple[int, int] | None = None,
-    keep: Sequence[Window] = (),
-    direction: Direction | str | None = None,
-    budget_usd: float | None = None,
-    cancel: Cancel | None = None,
-    on_tile: Callable[[FillOutcome], None] | None = None,
-    plan: FillPlan | None = None,
+    **options: Unpack[FillOptions],
 ) -> StepRecord:
     """Generate every pixel of ``region`` that holds no content, and commit them as ONE undoable step.
 
@@ -355,6 +328,8 @@ def fill(
         Prompt, run seed, seam strategy, candidates, retries, QC, tile size.  The step's seed is
         derived from the run seed and the step's number on the canvas, as :func:`grow` does, so the
         same run seed on the same canvas gives the same bytes with a deterministic generator.
+    **options
+        The keywords below (:class:`FillOptions`), each passed on to :func:`generate_fill`.
     cell, keep
         The largest cell of the plan, and windows never written besides those holding content
         (see :func:`~imkerutils.exquisite.geometry.fill.plan_fill`).
@@ -375,17 +350,6 @@ def fill(
     NoContentNearError
         The region has no content next to it.
     """
-    result = generate_fill(
-        canvas,
-        region,
-        generator,
-        settings,
-        cell=cell,
-        keep=keep,
-        direction=direction,
-        budget_usd=budget_usd,
-        cancel=cancel,
-        on_tile=on_tile,
-        plan=plan,
-    )
-    return commit_fill(canvas, result, cancel=cancel, save_artifacts=(settings or GrowSettings()).save_artifacts)
+    result = generate_fill(canvas, region, generator, settings, **options)
+    save = (settings or GrowSettings()).save_artifacts
+    return commit_fill(canvas, result, cancel=options.get("cancel"), save_artifacts=save)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.errors import InvalidGrowSettingsError
 from imkerutils.exquisite.geometry.fill import FillPlan, edge_region
-from imkerutils.exquisite.limits import DEFAULT_BY, MAX_BY
+from imkerutils.exquisite.limits import DEFAULT_BY, check_by
 from imkerutils.exquisite.pipeline.fill import FillOutcome, fill
 from imkerutils.exquisite.pipeline.step import GrowSettings, parse_directions
 
@@ -53,8 +52,7 @@ def grow_region(
     caller made them on the canvas as it is (:func:`~.estimate.estimate_grow_region`'s): a step follows
     its plan when the plan is of the region and bounds it fills, and is planned anew otherwise.
     """
-    if not 1 <= by <= MAX_BY:
-        raise InvalidGrowSettingsError(f"--by must be between 1 and {MAX_BY} px, got {by}")
+    check_by(by)
     ds = parse_directions(directions)
     tile = (settings or GrowSettings()).tile
     records = []

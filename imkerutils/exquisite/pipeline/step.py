@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from imkerutils.exquisite.geometry.direction import Direction
 from imkerutils.exquisite.pipeline.artifacts import ArtifactSpool
 from imkerutils.exquisite.pipeline.executor import run_batch_tiles
 from imkerutils.exquisite.pipeline.tile import (
+    DrawnOutcome,
     PlannedTile,
     TileOutcome,
     TileSettings,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from imkerutils.exquisite.api.base import TileGenerator, Usage
-    from imkerutils.exquisite.geometry.seam import SeamScores
     from imkerutils.exquisite.pipeline.cancel import Cancel
     from imkerutils.exquisite.prompt.templates import RenderedPrompt
     from imkerutils.tiling.canvas import Canvas
@@ -302,32 +302,6 @@ def _band_pixels(canvas: Canvas, tile: BatchTile, outcomes: Mapping[TileKey, Til
     return overlay(band, canvas.read(band), [outcomes[d] for d in tile.depends_on])
 
 
-class _Scored(Protocol):
-    """What :func:`worst_scores` reads of a tile's outcome (grow's or fill's)."""
-
-    @property
-    def scores(self) -> SeamScores | None: ...
-
-    @property
-    def band_drift(self) -> float | None: ...
-
-
-class _Drawn(_Scored, Protocol):
-    """What a step record keeps of a tile's outcome (grow's or fill's)."""
-
-    @property
-    def seed(self) -> int: ...
-
-    @property
-    def usage(self) -> Usage | None: ...
-
-    @property
-    def cost_usd(self) -> float | None: ...
-
-    @property
-    def request_id(self) -> str | None: ...
-
-
 def provenance(prompt: RenderedPrompt, settings: GrowSettings, generator: TileGenerator) -> dict[str, Any]:
     """Return the fields of a :class:`StepRecord` that say how its pixels were asked for (prompt, generator...)."""
     return {
@@ -345,7 +319,7 @@ def provenance(prompt: RenderedPrompt, settings: GrowSettings, generator: TileGe
 
 
 def tile_record(
-    o: _Drawn, index: int, tile_window: Window, write_window: Window, artifacts: dict[str, str]
+    o: DrawnOutcome, index: int, tile_window: Window, write_window: Window, artifacts: dict[str, str]
 ) -> TileRecord:
     """Return the record of one tile whose outcome is ``o``."""
     return TileRecord(
@@ -362,7 +336,7 @@ def tile_record(
     )
 
 
-def total_cost(outcomes: Sequence[_Drawn]) -> tuple[Usage | None, float | None]:
+def total_cost(outcomes: Sequence[DrawnOutcome]) -> tuple[Usage | None, float | None]:
     """Return the summed token usage and cost of ``outcomes`` (cost ``None`` when any tile's is unknown)."""
     usage: Usage | None = None
     cost: float | None = 0.0
@@ -372,7 +346,7 @@ def total_cost(outcomes: Sequence[_Drawn]) -> tuple[Usage | None, float | None]:
     return usage, cost
 
 
-def worst_scores(outcomes: Sequence[_Scored]) -> dict[str, float | None]:
+def worst_scores(outcomes: Sequence[DrawnOutcome]) -> dict[str, float | None]:
     """Per metric, the worst tile's value (max seam excess, max drift, ...), as a step record's ``qc``."""
     out: dict[str, float | None] = {}
     for o in outcomes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -38,6 +38,7 @@ _NO_IMAGE.flags.writeable = False
 
 __all__ = [
     "Drawn",
+    "DrawnOutcome",
     "PlannedTile",
     "TileOutcome",
     "TileSettings",
@@ -103,17 +104,15 @@ def scores_dict(scores: SeamScores | None) -> dict[str, float | None]:
     return {k: None if v is None else float(v) for k, v in scores.to_dict().items()}
 
 
-@dataclass
-class TileOutcome:
-    """The accepted result of one tile."""
+@dataclass(kw_only=True)
+class DrawnOutcome:
+    """The accepted result of one drawn tile, grow's (:class:`TileOutcome`) or fill's: what a step record keeps."""
 
-    plan: TilePlan
     seed: int
     reference: np.ndarray
     generate: np.ndarray
     raw: np.ndarray
     final: np.ndarray
-    new_pixels: np.ndarray  # the pixels of plan.write_window
     scores: SeamScores | None
     band_drift: float | None
     usage: Usage | None
@@ -121,6 +120,34 @@ class TileOutcome:
     request_id: str | None
     seconds: float
     rejected: list[Attempt] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, drawn: Drawn, reference: np.ndarray, generate: np.ndarray, started: float, **own: Any) -> Self:
+        """Return the outcome of ``drawn`` (begun at ``perf_counter()`` ``started``); ``own``: the subclass's fields."""
+        b = drawn.best
+        return cls(
+            seed=b.seed,
+            reference=reference,
+            generate=generate,
+            raw=drawn.raw,
+            final=b.image,
+            scores=b.seam,
+            band_drift=b.band_drift,
+            usage=drawn.usage,
+            cost_usd=drawn.cost_usd,
+            request_id=drawn.request_id,
+            seconds=time.perf_counter() - started,
+            rejected=drawn.rejected,
+            **own,
+        )
+
+
+@dataclass
+class TileOutcome(DrawnOutcome):
+    """The accepted result of one tile of a growth step."""
+
+    plan: TilePlan
+    new_pixels: np.ndarray  # the pixels of plan.write_window
 
     def without_images(self) -> TileOutcome:
         """Return this outcome without its tile-sized images (reference, mask, raw, final), once they are spooled.
@@ -204,22 +231,7 @@ def run_tile(
         cancelled=cancelled,
     )
     new = new_pixels(plan, drawn.best.image).copy()
-    return TileOutcome(
-        plan,
-        drawn.best.seed,
-        reference,
-        generate,
-        drawn.raw,
-        drawn.best.image,
-        new,
-        drawn.best.seam,
-        drawn.best.band_drift,
-        drawn.usage,
-        drawn.cost_usd,
-        drawn.request_id,
-        time.perf_counter() - start,
-        drawn.rejected,
-    )
+    return TileOutcome.of(drawn, reference, generate, start, plan=plan, new_pixels=new)
 
 
 @dataclass

@@ -47,7 +47,8 @@ def test_reads_inside_the_block_equal_reads_outside(canvas: Canvas, window: Wind
         first, again = canvas.read(window), canvas.read(window)
     np.testing.assert_array_equal(first, expected)
     np.testing.assert_array_equal(again, expected)
-    assert first.flags.writeable and first is not again  # a fresh array, as outside the block
+    assert first.flags.writeable  # a fresh array, as outside the block
+    assert first is not again
 
 
 def test_each_stored_tile_is_decoded_once_inside_the_block(canvas: Canvas, decodes: list[int]) -> None:

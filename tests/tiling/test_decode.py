@@ -7,6 +7,8 @@ image files, ``grow IMAGE`` / ``ui IMAGE`` through ``open_or_create``).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -310,3 +312,33 @@ def test_strips_in_column_blocks_are_the_same_pixels_and_reserve_every_byte(tmp_
     assert sum(reserved) == pixels.nbytes
     whole = [s for _, s in iter_strips(info, 32)]
     np.testing.assert_array_equal(np.concatenate(whole), pixels)
+
+
+# Decodes a JPEG a strip at a time in a fresh process and prints the largest file-backed resident memory
+# (RssFile) gained after the first strip, in bytes, and the file's size: libvips mapped a JPEG named by its path, and
+# each decoded page stayed resident, so a gigapixel JPEG's import peaked a whole file higher.
+_RSS_FILE_SCENARIO = """
+import os, sys
+from imkerutils.tiling.decode import iter_strips, probe
+def rss_file():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("RssFile:"))
+seen = []  # after each strip; the first strip's loads libvips' code, so growth counts from there
+for _, strip in iter_strips(probe(sys.argv[1], trusted=True), 256):
+    seen.append(rss_file())
+    del strip
+print((max(seen) - seen[0]) * 1024, os.path.getsize(sys.argv[1]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_a_jpeg_is_read_not_mapped_so_its_pages_do_not_stay_resident(tmp_path):
+    pyvips = pytest.importorskip("pyvips")
+    path = tmp_path / "noise.jpg"
+    noise = [pyvips.Image.gaussnoise(4096, 2048, sigma=60, mean=128, seed=k).cast("uchar") for k in range(3)]
+    noise[0].bandjoin(noise[1:]).jpegsave(str(path), Q=95)  # noise: a large file for its size (about 17 MB)
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_FILE_SCENARIO, str(path)], capture_output=True, text=True, check=True
+    )
+    resident, size = map(int, out.stdout.split())
+    assert size > 8 << 20
+    assert resident < size // 4, f"{resident >> 20} MiB of the {size >> 20} MiB file stayed resident"

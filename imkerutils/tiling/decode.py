@@ -47,7 +47,8 @@ import numpy as np
 
 from imkerutils.allocator import fix_mmap_threshold
 from imkerutils.errors import DecompressionBombError, ImageFileError, ImkerError, InvalidTileError
-from imkerutils.tiling.strips import Strip, handed_over
+from imkerutils.tiling.spill import SpillFile
+from imkerutils.tiling.strips import Cut, Strip, handed_over
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -58,6 +59,7 @@ __all__ = ["MAX_PIXELS", "ImageInfo", "Strip", "iter_strips", "probe", "read_pix
 MAX_PIXELS = 2 * 89_478_485
 
 _FETCH_BYTES = 8 << 20  # rows asked of libvips at once: small, so its line cache stays small too
+_SPILL_FETCH_BYTES = 2 << 20  # the same for a spilled strip: each fetch is held about three times over
 _VIPS_FORMATS = {"uchar": np.uint8, "ushort": np.uint16}
 _VIPS_INTERPRETATIONS = {"b-w", "grey16", "srgb", "rgb", "rgb16", "cmyk", "multiband"}
 #: Pillow modes the Pillow fallback accepts (the same set as through libvips).
@@ -112,11 +114,23 @@ def probe(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageInfo:
 
 @overload
 def iter_strips(
-    info: ImageInfo, rows: int = ..., *, mode: str | None = ..., columns: None = ..., reserve: Reserve | None = ...
+    info: ImageInfo,
+    rows: int = ...,
+    *,
+    mode: str | None = ...,
+    columns: None = ...,
+    reserve: Reserve | None = ...,
+    spill: bool = ...,
 ) -> Iterator[tuple[int, np.ndarray]]: ...
 @overload
 def iter_strips(
-    info: ImageInfo, rows: int = ..., *, mode: str | None = ..., columns: int, reserve: Reserve | None = ...
+    info: ImageInfo,
+    rows: int = ...,
+    *,
+    mode: str | None = ...,
+    columns: int,
+    reserve: Reserve | None = ...,
+    spill: bool = ...,
 ) -> Iterator[tuple[int, Strip]]: ...
 def iter_strips(
     info: ImageInfo,
@@ -125,6 +139,7 @@ def iter_strips(
     mode: str | None = None,
     columns: int | None = None,
     reserve: Reserve | None = None,
+    spill: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]] | Iterator[tuple[int, Strip]]:
     """Decode ``info``'s file top to bottom: ``(row_off, (h, width, C) uint8)`` strips of ``rows`` rows.
 
@@ -138,54 +153,76 @@ def iter_strips(
     wide. ``reserve(nbytes)``, when given, is called before that many bytes of
     output are decoded (a few MiB at a time): a caller bounding its memory may
     wait there until it has freed enough.
+
+    With ``spill`` (and ``columns``), no strip is held in memory: its rows go to an unnamed temporary
+    file as they are decoded, and its blocks are :class:`~imkerutils.tiling.spill.SpilledBlock` s, each
+    read back once (``read()``); ``reserve`` is not called for them (see :mod:`.spill`). The Pillow
+    fallback, which holds the whole image anyway, never spills.
     """
     if rows <= 0 or (columns is not None and columns <= 0):
         raise InvalidTileError(f"rows and columns must be positive, got {rows} and {columns}")
+    if spill and columns is None:
+        raise InvalidTileError("a spilled strip comes as column blocks: pass columns= too")
     out_mode = mode or info.mode
     if out_mode not in ("RGB", "RGBA"):
         raise InvalidTileError(f"mode must be RGB or RGBA, got {out_mode!r}")
     fill = (
         _vips_strips if info.backend == "vips" else _tifffile_strips if info.backend == "tifffile" else _pillow_strips
     )
-    cut = _Cut(info.width, len(out_mode), columns or info.width, reserve)
+    cut = _Cut(Cut(info.width, len(out_mode), columns or info.width), reserve, spill and info.backend != "pillow")
     return handed_over(fill(info, rows, out_mode, cut), whole=columns is None)
 
 
 @dataclass(frozen=True, slots=True)
 class _Cut:
-    """How the decoders hand strips over: column blocks ``columns`` wide, and the caller's ``reserve``."""
+    """How the decoders hand strips over: ``cut``'s column blocks, in memory or ``spill``-ed, and ``reserve``."""
 
-    width: int
-    channels: int
-    columns: int
+    cut: Cut
     reserve: Reserve | None
+    spill: bool
 
-    def new(self, h: int, rows: int) -> list[np.ndarray]:
-        """Empty blocks for a strip of ``h`` rows; ``reserve`` is told of the first ``rows``."""
-        if self.reserve is not None:
-            self.reserve(rows * self.width * self.channels)
-        w, c = self.width, self.columns
-        return [np.empty((h, min(c, w - x), self.channels), np.uint8) for x in range(0, w, c)]
+    def new(self, h: int, rows: int) -> list[np.ndarray] | SpillFile:
+        """Empty blocks for a strip of ``h`` rows; ``reserve`` is told of the first ``rows`` (not when spilled)."""
+        if self.spill:
+            return SpillFile(self.cut, h)
+        self.more(rows)
+        return [np.empty((h, w, self.cut.channels), np.uint8) for _, w in self.cut.spans]
 
     def more(self, rows: int) -> None:
-        """``rows`` more rows of the strip are about to be decoded."""
-        if self.reserve is not None:
-            self.reserve(rows * self.width * self.channels)
+        """``rows`` more rows of the strip are about to be decoded (into memory, unless spilled)."""
+        if self.reserve is not None and not self.spill:
+            self.reserve(self.cut.nbytes(rows))
 
     def split(self, pixels: np.ndarray) -> list[np.ndarray]:
         """``pixels`` (already RGB / RGBA, all columns) as blocks: itself, or copies of its columns."""
-        if self.columns >= self.width:
+        if self.cut.columns >= self.cut.width:
             return [pixels]
-        return [pixels[:, x : x + self.columns].copy() for x in range(0, self.width, self.columns)]
+        return [pixels[:, x : x + w].copy() for x, w in self.cut.spans]
 
-    def convert(self, blocks: list[np.ndarray], r: int, raw: np.ndarray, info: ImageInfo, mode: str) -> None:
-        """Convert ``raw`` (the file's samples for all columns) into rows ``r:`` of ``blocks``."""
-        n, c = raw.shape[0], self.columns
-        for k, block in enumerate(blocks):
-            _convert_into(block[r : r + n], raw[:, k * c : (k + 1) * c], info, mode)
+    def convert(self, out: list[np.ndarray] | SpillFile, r: int, raw: np.ndarray, info: ImageInfo, mode: str) -> None:
+        """Convert ``raw`` (the file's samples for all columns) into rows ``r:`` of ``out``'s blocks."""
+        n, c = raw.shape[0], self.cut.channels
+        if isinstance(out, SpillFile):  # each block's rows through one scratch buffer, written to the file
+            scratch = np.empty(n * self.cut.columns * c, np.uint8)
+            for k, (x, w) in enumerate(self.cut.spans):
+                rows = scratch[: n * w * c].reshape(n, w, c)
+                _convert_into(rows, raw[:, x : x + w], info, mode)
+                out.write(k, r, rows)
+            return
+        for block, (x, w) in zip(out, self.cut.spans, strict=True):
+            _convert_into(block[r : r + n], raw[:, x : x + w], info, mode)
+
+    def fetch_bytes(self) -> int:
+        """Bytes of rows to decode at once: fewer when spilling, whose point is a small peak."""
+        return _SPILL_FETCH_BYTES if self.spill else _FETCH_BYTES
 
 
-def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
+def _handed(out: list[np.ndarray] | SpillFile) -> list[Any]:
+    """Return the blocks of a decoded strip, as :func:`handed_over` takes them."""
+    return out.blocks() if isinstance(out, SpillFile) else out
+
+
+def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[Any]]]:
     pyvips = _pyvips()
     p = info.path
     try:
@@ -195,10 +232,10 @@ def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[t
         raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {_vips_message(exc)}") from None
     dtype = np.uint16 if info.bits == 16 else np.uint8
     row_bytes = info.width * info.bands * np.dtype(dtype).itemsize
-    step = max(1, min(rows, _FETCH_BYTES // max(1, row_bytes)))
+    step = max(1, min(rows, cut.fetch_bytes() // max(1, row_bytes)))
     for top in range(0, info.height, rows):
         h = min(rows, info.height - top)
-        blocks = cut.new(h, 0)
+        out = cut.new(h, 0)
         for r in range(0, h, step):
             n = min(step, h - r)
             cut.more(n)
@@ -210,10 +247,10 @@ def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[t
                     f"{_vips_message(exc)}"
                 ) from None
             raw = np.frombuffer(buf, dtype=dtype).reshape(n, info.width, info.bands)
-            cut.convert(blocks, r, raw, info, mode)
+            cut.convert(out, r, raw, info, mode)
             del buf, raw
-        yield top, blocks
-        del blocks
+        yield top, _handed(out)
+        del out
 
 
 def read_pixels(info: ImageInfo, *, mode: str | None = None) -> np.ndarray:
@@ -330,8 +367,12 @@ def _tifffile_decodes(p: Path) -> bool:
         return False  # let libvips say what is wrong with it
 
 
-def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """Return the strips of a TIFF's first page through tifffile's Zarr view (tiles or strips decoded on demand)."""
+def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[Any]]]:
+    """Return the strips of a TIFF's first page through tifffile's Zarr view (tiles or strips decoded on demand).
+
+    A spilled strip is read in bands of whole tile (or strip) rows of the file, so that no TIFF tile is
+    decoded twice and no more than a band of the strip is in memory.
+    """
     import tifffile
     import zarr
 
@@ -342,29 +383,39 @@ def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterat
             axes, photometric, colormap = page.axes, int(page.photometric), page.colormap
             with page.aszarr() as store:
                 z = zarr.open_array(store, mode="r")
+                planar = axes.startswith("S")  # samples first
+                file_rows = int(z.chunks[1 if planar else 0])  # rows of one tile or strip of the file
+                band_bytes = file_rows * info.width * info.bands * z.dtype.itemsize
+                band = file_rows * max(1, cut.fetch_bytes() // max(1, band_bytes)) if cut.spill else rows
                 for top in range(0, info.height, rows):
                     h = min(rows, info.height - top)
-                    blocks = cut.new(h, h)
-                    if axes.startswith("S"):  # planar: samples first
-                        raw = np.moveaxis(np.asarray(z[:, top : top + h]), 0, -1)
-                    else:
-                        raw = np.asarray(z[top : top + h])
-                    if raw.ndim == 2:
-                        raw = raw[..., None]
-                    if raw.dtype == np.bool_:  # 1-bit: black and white, as libvips and Pillow expand it
-                        raw = raw.astype(np.uint8) * np.uint8(255)
-                    if photometric == 0:  # MINISWHITE: 0 is white, as libvips and Pillow read it
-                        raw = np.iinfo(raw.dtype).max - raw
-                    elif photometric == 3 and colormap is not None:  # palette: 16-bit colour map entries
-                        raw = np.moveaxis(colormap[:, raw[..., 0]], 0, -1)
-                    cut.convert(blocks, 0, raw, info, mode)
-                    del raw
-                    yield top, blocks
-                    del blocks
+                    out = cut.new(h, 0)
+                    for r in range(0, h, band):
+                        n = min(band, h - r)
+                        cut.more(n)
+                        raw = _tiff_rows(z, top + r, n, planar, photometric, colormap)
+                        cut.convert(out, r, raw, info, mode)
+                        del raw
+                    yield top, _handed(out)
+                    del out
     except (tifffile.TiffFileError, OSError, ValueError, RuntimeError, IndexError) as exc:
         if isinstance(exc, ImkerError):
             raise
         raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {exc}") from None
+
+
+def _tiff_rows(z: Any, top: int, n: int, planar: bool, photometric: int, colormap: Any) -> np.ndarray:
+    """Rows ``top:top + n`` of a TIFF page's Zarr view as ``(n, width, samples)``, as libvips would read them."""
+    raw = np.moveaxis(np.asarray(z[:, top : top + n]), 0, -1) if planar else np.asarray(z[top : top + n])
+    if raw.ndim == 2:
+        raw = raw[..., None]
+    if raw.dtype == np.bool_:  # 1-bit: black and white, as libvips and Pillow expand it
+        raw = raw.astype(np.uint8) * np.uint8(255)
+    if photometric == 0:  # MINISWHITE: 0 is white, as libvips and Pillow read it
+        raw = np.iinfo(raw.dtype).max - raw
+    elif photometric == 3 and colormap is not None:  # palette: 16-bit colour map entries
+        raw = np.moveaxis(colormap[:, raw[..., 0]], 0, -1)
+    return raw
 
 
 def _fail_on(loader: str) -> str:

@@ -5,10 +5,13 @@ pixel limit ``trusted`` lifts) before anything is decoded or created, plans the 
 image's size, then streams strips of ``tile`` rows into it with :func:`write_strips`, each strip as tile-wide
 column blocks, so that each block is freed as soon as its tile is written and the decoder of the next strip
 goes only as far as :class:`Budget` allows: memory stays about one strip (two while two fit in
-:data:`STRIP_BUDGET`) whatever the image size.  A local canvas is built under a temporary name and renamed into place,
-so a failure or a crash never leaves a half-imported canvas at the target; on object storage (no rename)
-the import is one journaled step, which opening the canvas rolls back (and a decoding error removes what
-was created).
+:data:`STRIP_BUDGET`) whatever the image size.  A strip larger than :data:`SPILL_ABOVE` (1024 rows of an
+image over 21845 px wide) is not held at all: it waits in an unnamed temporary file (:mod:`.spill`) and
+each tile's task reads its block back, so memory holds a band of rows and the few tiles being written.
+
+A local canvas is built under a temporary name and renamed into place, so a failure or a crash never
+leaves a half-imported canvas at the target; on object storage (no rename) the import is one journaled
+step, which opening the canvas rolls back (and a decoding error removes what was created).
 """
 
 from __future__ import annotations
@@ -119,7 +122,8 @@ def write_strips(
     ``strips`` yields ``(row_off, (h, window.width, channels) uint8)`` top to bottom, each ``tile`` rows (the
     last may be shorter), relative to ``window``'s top-left, which must lie on the tile grid; a strip may also
     come as a :class:`~imkerutils.tiling.strips.Strip` of tile-wide column blocks, whose bytes each tile's task
-    releases from ``budget`` (the one the decoder reserves them from) once written.  Every tile of
+    releases from ``budget`` (the one the decoder reserves them from) once written, or of spilled blocks,
+    each read back by its tile's task (on a pool of a few threads, so that few are in memory at once).  Every tile of
     the window is named up front (snapshots of absent keys cost nothing), the step is marked pending, and
     each strip's tiles are merged, hashed and written on the chunk pool while the next strip is decoded (one
     task a tile: one contiguous copy, hashed, encoded and written as its chunk file, as zarr would).  At

@@ -47,7 +47,7 @@ import numpy as np
 
 from imkerutils.allocator import fix_mmap_threshold
 from imkerutils.errors import DecompressionBombError, ImageFileError, ImkerError, InvalidTileError
-from imkerutils.tiling.spill import SpillFile
+from imkerutils.tiling.handover import Output, handed
 from imkerutils.tiling.strips import Cut, Strip, handed_over
 
 if TYPE_CHECKING:
@@ -58,8 +58,6 @@ __all__ = ["MAX_PIXELS", "ImageInfo", "Strip", "iter_strips", "probe", "read_pix
 #: Images with more pixels than this need ``trusted=True`` (Pillow's error threshold).
 MAX_PIXELS = 2 * 89_478_485
 
-_FETCH_BYTES = 8 << 20  # rows asked of libvips at once: small, so its line cache stays small too
-_SPILL_FETCH_BYTES = 2 << 20  # the same for a spilled strip: each fetch is held about three times over
 _VIPS_FORMATS = {"uchar": np.uint8, "ushort": np.uint16}
 _VIPS_INTERPRETATIONS = {"b-w", "grey16", "srgb", "rgb", "rgb16", "cmyk", "multiband"}
 #: Pillow modes the Pillow fallback accepts (the same set as through libvips).
@@ -169,60 +167,11 @@ def iter_strips(
     fill = (
         _vips_strips if info.backend == "vips" else _tifffile_strips if info.backend == "tifffile" else _pillow_strips
     )
-    cut = _Cut(Cut(info.width, len(out_mode), columns or info.width), reserve, spill and info.backend != "pillow")
+    cut = Output(Cut(info.width, len(out_mode), columns or info.width), reserve, spill and info.backend != "pillow")
     return handed_over(fill(info, rows, out_mode, cut), whole=columns is None)
 
 
-@dataclass(frozen=True, slots=True)
-class _Cut:
-    """How the decoders hand strips over: ``cut``'s column blocks, in memory or ``spill``-ed, and ``reserve``."""
-
-    cut: Cut
-    reserve: Reserve | None
-    spill: bool
-
-    def new(self, h: int, rows: int) -> list[np.ndarray] | SpillFile:
-        """Empty blocks for a strip of ``h`` rows; ``reserve`` is told of the first ``rows`` (not when spilled)."""
-        if self.spill:
-            return SpillFile(self.cut, h)
-        self.more(rows)
-        return [np.empty((h, w, self.cut.channels), np.uint8) for _, w in self.cut.spans]
-
-    def more(self, rows: int) -> None:
-        """``rows`` more rows of the strip are about to be decoded (into memory, unless spilled)."""
-        if self.reserve is not None and not self.spill:
-            self.reserve(self.cut.nbytes(rows))
-
-    def split(self, pixels: np.ndarray) -> list[np.ndarray]:
-        """``pixels`` (already RGB / RGBA, all columns) as blocks: itself, or copies of its columns."""
-        if self.cut.columns >= self.cut.width:
-            return [pixels]
-        return [pixels[:, x : x + w].copy() for x, w in self.cut.spans]
-
-    def convert(self, out: list[np.ndarray] | SpillFile, r: int, raw: np.ndarray, info: ImageInfo, mode: str) -> None:
-        """Convert ``raw`` (the file's samples for all columns) into rows ``r:`` of ``out``'s blocks."""
-        n, c = raw.shape[0], self.cut.channels
-        if isinstance(out, SpillFile):  # each block's rows through one scratch buffer, written to the file
-            scratch = np.empty(n * self.cut.columns * c, np.uint8)
-            for k, (x, w) in enumerate(self.cut.spans):
-                rows = scratch[: n * w * c].reshape(n, w, c)
-                _convert_into(rows, raw[:, x : x + w], info, mode)
-                out.write(k, r, rows)
-            return
-        for block, (x, w) in zip(out, self.cut.spans, strict=True):
-            _convert_into(block[r : r + n], raw[:, x : x + w], info, mode)
-
-    def fetch_bytes(self) -> int:
-        """Bytes of rows to decode at once: fewer when spilling, whose point is a small peak."""
-        return _SPILL_FETCH_BYTES if self.spill else _FETCH_BYTES
-
-
-def _handed(out: list[np.ndarray] | SpillFile) -> list[Any]:
-    """Return the blocks of a decoded strip, as :func:`handed_over` takes them."""
-    return out.blocks() if isinstance(out, SpillFile) else out
-
-
-def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[Any]]]:
+def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: Output) -> Iterator[tuple[int, list[Any]]]:
     pyvips = _pyvips()
     p = info.path
     try:
@@ -249,7 +198,7 @@ def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[t
             raw = np.frombuffer(buf, dtype=dtype).reshape(n, info.width, info.bands)
             cut.convert(out, r, raw, info, mode)
             del buf, raw
-        yield top, _handed(out)
+        yield top, handed(out)
         del out
 
 
@@ -259,36 +208,6 @@ def read_pixels(info: ImageInfo, *, mode: str | None = None) -> np.ndarray:
     for top, strip in iter_strips(info, 1024, mode=mode):
         out[top : top + strip.shape[0]] = strip
     return out
-
-
-# -- conversion ---------------------------------------------------------------------------------------------
-def _convert_into(out: np.ndarray, raw: np.ndarray, info: ImageInfo, mode: str) -> None:
-    """Write ``raw`` (the file's samples, ``(h, w, bands)``) into ``out`` as RGB / RGBA uint8."""
-    if raw.dtype == np.uint16:
-        raw = (raw >> 8).astype(np.uint8)
-    if info.cmyk:
-        out[..., :3] = _cmyk_to_rgb(raw)
-        if mode == "RGBA":
-            out[..., 3] = 255
-        return
-    colour = 1 if info.bands in (1, 2) else 3
-    out[..., :3] = raw[..., :colour]  # grey broadcasts to R = G = B
-    if mode == "RGBA":
-        out[..., 3] = raw[..., colour] if info.bands in (2, 4) else 255
-
-
-def _cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
-    """Pillow's CMYK -> RGB (``Convert.c``: ``cmyk2rgb``), bit for bit.
-
-    >>> _cmyk_to_rgb(np.array([[[0, 0, 0, 0], [255, 0, 0, 0], [0, 0, 0, 255], [128, 64, 0, 100]]], np.uint8))
-    array([[[255, 255, 255],
-            [  0, 255, 255],
-            [  0,   0,   0],
-            [ 77, 116, 155]]], dtype=uint8)
-    """
-    nk = 255 - cmyk[..., 3:4].astype(np.int32)
-    t = cmyk[..., :3].astype(np.int32) * nk + 128  # MULDIV255(a, b) = ((t >> 8) + t) >> 8, t = a * b + 128
-    return np.clip(nk - (((t >> 8) + t) >> 8), 0, 255).astype(np.uint8)
 
 
 # -- libvips ------------------------------------------------------------------------------------------------
@@ -367,7 +286,7 @@ def _tifffile_decodes(p: Path) -> bool:
         return False  # let libvips say what is wrong with it
 
 
-def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[Any]]]:
+def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: Output) -> Iterator[tuple[int, list[Any]]]:
     """Return the strips of a TIFF's first page through tifffile's Zarr view (tiles or strips decoded on demand).
 
     A spilled strip is read in bands of whole tile (or strip) rows of the file, so that no TIFF tile is
@@ -396,7 +315,7 @@ def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterat
                         raw = _tiff_rows(z, top + r, n, planar, photometric, colormap)
                         cut.convert(out, r, raw, info, mode)
                         del raw
-                    yield top, _handed(out)
+                    yield top, handed(out)
                     del out
     except (tifffile.TiffFileError, OSError, ValueError, RuntimeError, IndexError) as exc:
         if isinstance(exc, ImkerError):
@@ -505,7 +424,7 @@ def _probe_pillow(p: Path) -> ImageInfo:
     return pillow_errors(p, run)
 
 
-def _pillow_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
+def _pillow_strips(info: ImageInfo, rows: int, mode: str, cut: Output) -> Iterator[tuple[int, list[np.ndarray]]]:
     from imkerutils.tiling.imageio import to_rgb_or_rgba
 
     p = info.path

@@ -65,7 +65,7 @@ def spilled(tmp_path, monkeypatch):
     import tempfile
     import weakref
 
-    from imkerutils.tiling import decode, importer, spill
+    from imkerutils.tiling import handover, importer, spill
 
     made: list[weakref.ref[spill.SpillFile]] = []
 
@@ -78,8 +78,8 @@ def spilled(tmp_path, monkeypatch):
     d.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(d))
     monkeypatch.setattr(importer, "SPILL_ABOVE", 0)
-    monkeypatch.setattr(decode, "_SPILL_FETCH_BYTES", 3000)  # a few rows a band: many bands a strip
-    monkeypatch.setattr(decode, "SpillFile", Recorded)
+    monkeypatch.setattr(handover, "SPILL_FETCH_BYTES", 3000)  # a few rows a band: many bands a strip
+    monkeypatch.setattr(handover, "SpillFile", Recorded)
     return d, made
 
 

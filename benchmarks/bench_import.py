@@ -112,7 +112,10 @@ def measure(size: tuple[int, int], repeat: int, tmp: Path, baseline: str | None 
             out = tmp / f"{len(runs[name])}-{names.index(name)}.zarr"
             setup = f"PNG, OUT = {str(png)!r}, {str(out)!r}\nimport numpy, zarr, pyvips"
             env = {"PYTHONPATH": baseline} if name == BASELINE and baseline is not None else None
-            res = run_measured(setup, approaches[name], env=env)
+            # ``python -c`` puts its working directory first on sys.path: each child runs in the checkout
+            # it measures, or the baseline would import this checkout's imkerutils (as it did before).
+            cwd = baseline if name == BASELINE and baseline is not None else str(HERE.parent)
+            res = run_measured(setup, approaches[name], env=env, cwd=cwd)
             assert res.output == list(size), (name, res.output)
             runs[name].append(res.to_dict())
             log(f"{size[0]}x{size[1]} {name}: {res.seconds:.1f} s, peak {res.peak_rss / 2**20:.0f} MiB")

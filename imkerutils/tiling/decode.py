@@ -47,7 +47,8 @@ import numpy as np
 
 from imkerutils.allocator import fix_mmap_threshold
 from imkerutils.errors import DecompressionBombError, ImageFileError, ImkerError, InvalidTileError
-from imkerutils.tiling.strips import Strip, handed_over
+from imkerutils.tiling.handover import Output, handed
+from imkerutils.tiling.strips import Cut, Strip, handed_over
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -58,7 +59,6 @@ __all__ = ["MAX_PIXELS", "ImageInfo", "Strip", "iter_strips", "probe", "read_pix
 #: Images with more pixels than this need ``trusted=True`` (Pillow's error threshold).
 MAX_PIXELS = 2 * 89_478_485
 
-_FETCH_BYTES = 8 << 20  # rows asked of libvips at once: small, so its line cache stays small too
 _VIPS_FORMATS = {"uchar": np.uint8, "ushort": np.uint16}
 _VIPS_INTERPRETATIONS = {"b-w", "grey16", "srgb", "rgb", "rgb16", "cmyk", "multiband"}
 #: Pillow modes the Pillow fallback accepts (the same set as through libvips).
@@ -113,11 +113,23 @@ def probe(path: str | os.PathLike[str], *, trusted: bool = False) -> ImageInfo:
 
 @overload
 def iter_strips(
-    info: ImageInfo, rows: int = ..., *, mode: str | None = ..., columns: None = ..., reserve: Reserve | None = ...
+    info: ImageInfo,
+    rows: int = ...,
+    *,
+    mode: str | None = ...,
+    columns: None = ...,
+    reserve: Reserve | None = ...,
+    spill: bool = ...,
 ) -> Iterator[tuple[int, np.ndarray]]: ...
 @overload
 def iter_strips(
-    info: ImageInfo, rows: int = ..., *, mode: str | None = ..., columns: int, reserve: Reserve | None = ...
+    info: ImageInfo,
+    rows: int = ...,
+    *,
+    mode: str | None = ...,
+    columns: int,
+    reserve: Reserve | None = ...,
+    spill: bool = ...,
 ) -> Iterator[tuple[int, Strip]]: ...
 def iter_strips(
     info: ImageInfo,
@@ -126,6 +138,7 @@ def iter_strips(
     mode: str | None = None,
     columns: int | None = None,
     reserve: Reserve | None = None,
+    spill: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]] | Iterator[tuple[int, Strip]]:
     """Decode ``info``'s file top to bottom: ``(row_off, (h, width, C) uint8)`` strips of ``rows`` rows.
 
@@ -139,54 +152,27 @@ def iter_strips(
     wide. ``reserve(nbytes)``, when given, is called before that many bytes of
     output are decoded (a few MiB at a time): a caller bounding its memory may
     wait there until it has freed enough.
+
+    With ``spill`` (and ``columns``), no strip is held in memory: its rows go to an unnamed temporary
+    file as they are decoded, and its blocks are :class:`~imkerutils.tiling.spill.SpilledBlock` s, each
+    read back once (``read()``); ``reserve`` is not called for them (see :mod:`.spill`). The Pillow
+    fallback, which holds the whole image anyway, never spills.
     """
     if rows <= 0 or (columns is not None and columns <= 0):
         raise InvalidTileError(f"rows and columns must be positive, got {rows} and {columns}")
+    if spill and columns is None:
+        raise InvalidTileError("a spilled strip comes as column blocks: pass columns= too")
     out_mode = mode or info.mode
     if out_mode not in ("RGB", "RGBA"):
         raise InvalidTileError(f"mode must be RGB or RGBA, got {out_mode!r}")
     fill = (
         _vips_strips if info.backend == "vips" else _tifffile_strips if info.backend == "tifffile" else _pillow_strips
     )
-    cut = _Cut(info.width, len(out_mode), columns or info.width, reserve)
+    cut = Output(Cut(info.width, len(out_mode), columns or info.width), reserve, spill and info.backend != "pillow")
     return handed_over(fill(info, rows, out_mode, cut), whole=columns is None)
 
 
-@dataclass(frozen=True, slots=True)
-class _Cut:
-    """How the decoders hand strips over: column blocks ``columns`` wide, and the caller's ``reserve``."""
-
-    width: int
-    channels: int
-    columns: int
-    reserve: Reserve | None
-
-    def new(self, h: int, rows: int) -> list[np.ndarray]:
-        """Empty blocks for a strip of ``h`` rows; ``reserve`` is told of the first ``rows``."""
-        if self.reserve is not None:
-            self.reserve(rows * self.width * self.channels)
-        w, c = self.width, self.columns
-        return [np.empty((h, min(c, w - x), self.channels), np.uint8) for x in range(0, w, c)]
-
-    def more(self, rows: int) -> None:
-        """``rows`` more rows of the strip are about to be decoded."""
-        if self.reserve is not None:
-            self.reserve(rows * self.width * self.channels)
-
-    def split(self, pixels: np.ndarray) -> list[np.ndarray]:
-        """``pixels`` (already RGB / RGBA, all columns) as blocks: itself, or copies of its columns."""
-        if self.columns >= self.width:
-            return [pixels]
-        return [pixels[:, x : x + self.columns].copy() for x in range(0, self.width, self.columns)]
-
-    def convert(self, blocks: list[np.ndarray], r: int, raw: np.ndarray, info: ImageInfo, mode: str) -> None:
-        """Convert ``raw`` (the file's samples for all columns) into rows ``r:`` of ``blocks``."""
-        n, c = raw.shape[0], self.columns
-        for k, block in enumerate(blocks):
-            _convert_into(block[r : r + n], raw[:, k * c : (k + 1) * c], info, mode)
-
-
-def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
+def _vips_strips(info: ImageInfo, rows: int, mode: str, cut: Output) -> Iterator[tuple[int, list[Any]]]:
     pyvips = _pyvips()
     p = info.path
     try:
@@ -228,10 +214,10 @@ def _fetch_strips(
         raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {_vips_message(exc)}") from None
     dtype = np.uint16 if info.bits == 16 else np.uint8
     row_bytes = info.width * info.bands * np.dtype(dtype).itemsize
-    step = max(1, min(rows, _FETCH_BYTES // max(1, row_bytes)))
+    step = max(1, min(rows, cut.fetch_bytes() // max(1, row_bytes)))
     for top in range(0, info.height, rows):
         h = min(rows, info.height - top)
-        blocks = cut.new(h, 0)
+        out = cut.new(h, 0)
         for r in range(0, h, step):
             n = min(step, h - r)
             cut.more(n)
@@ -243,10 +229,10 @@ def _fetch_strips(
                     f"{_vips_message(exc)}"
                 ) from None
             raw = np.frombuffer(buf, dtype=dtype).reshape(n, info.width, info.bands)
-            cut.convert(blocks, r, raw, info, mode)
+            cut.convert(out, r, raw, info, mode)
             del buf, raw
-        yield top, blocks
-        del blocks
+        yield top, handed(out)
+        del out
 
 
 def read_pixels(info: ImageInfo, *, mode: str | None = None) -> np.ndarray:
@@ -255,36 +241,6 @@ def read_pixels(info: ImageInfo, *, mode: str | None = None) -> np.ndarray:
     for top, strip in iter_strips(info, 1024, mode=mode):
         out[top : top + strip.shape[0]] = strip
     return out
-
-
-# -- conversion ---------------------------------------------------------------------------------------------
-def _convert_into(out: np.ndarray, raw: np.ndarray, info: ImageInfo, mode: str) -> None:
-    """Write ``raw`` (the file's samples, ``(h, w, bands)``) into ``out`` as RGB / RGBA uint8."""
-    if raw.dtype == np.uint16:
-        raw = (raw >> 8).astype(np.uint8)
-    if info.cmyk:
-        out[..., :3] = _cmyk_to_rgb(raw)
-        if mode == "RGBA":
-            out[..., 3] = 255
-        return
-    colour = 1 if info.bands in (1, 2) else 3
-    out[..., :3] = raw[..., :colour]  # grey broadcasts to R = G = B
-    if mode == "RGBA":
-        out[..., 3] = raw[..., colour] if info.bands in (2, 4) else 255
-
-
-def _cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
-    """Pillow's CMYK -> RGB (``Convert.c``: ``cmyk2rgb``), bit for bit.
-
-    >>> _cmyk_to_rgb(np.array([[[0, 0, 0, 0], [255, 0, 0, 0], [0, 0, 0, 255], [128, 64, 0, 100]]], np.uint8))
-    array([[[255, 255, 255],
-            [  0, 255, 255],
-            [  0,   0,   0],
-            [ 77, 116, 155]]], dtype=uint8)
-    """
-    nk = 255 - cmyk[..., 3:4].astype(np.int32)
-    t = cmyk[..., :3].astype(np.int32) * nk + 128  # MULDIV255(a, b) = ((t >> 8) + t) >> 8, t = a * b + 128
-    return np.clip(nk - (((t >> 8) + t) >> 8), 0, 255).astype(np.uint8)
 
 
 # -- libvips ------------------------------------------------------------------------------------------------
@@ -363,8 +319,12 @@ def _tifffile_decodes(p: Path) -> bool:
         return False  # let libvips say what is wrong with it
 
 
-def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """Return the strips of a TIFF's first page through tifffile's Zarr view (tiles or strips decoded on demand)."""
+def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: Output) -> Iterator[tuple[int, list[Any]]]:
+    """Return the strips of a TIFF's first page through tifffile's Zarr view (tiles or strips decoded on demand).
+
+    A spilled strip is read in bands of whole tile (or strip) rows of the file, so that no TIFF tile is
+    decoded twice and no more than a band of the strip is in memory.
+    """
     import tifffile
     import zarr
 
@@ -375,29 +335,39 @@ def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterat
             axes, photometric, colormap = page.axes, int(page.photometric), page.colormap
             with page.aszarr() as store:
                 z = zarr.open_array(store, mode="r")
+                planar = axes.startswith("S")  # samples first
+                file_rows = int(z.chunks[1 if planar else 0])  # rows of one tile or strip of the file
+                band_bytes = file_rows * info.width * info.bands * z.dtype.itemsize
+                band = file_rows * max(1, cut.fetch_bytes() // max(1, band_bytes)) if cut.spill else rows
                 for top in range(0, info.height, rows):
                     h = min(rows, info.height - top)
-                    blocks = cut.new(h, h)
-                    if axes.startswith("S"):  # planar: samples first
-                        raw = np.moveaxis(np.asarray(z[:, top : top + h]), 0, -1)
-                    else:
-                        raw = np.asarray(z[top : top + h])
-                    if raw.ndim == 2:
-                        raw = raw[..., None]
-                    if raw.dtype == np.bool_:  # 1-bit: black and white, as libvips and Pillow expand it
-                        raw = raw.astype(np.uint8) * np.uint8(255)
-                    if photometric == 0:  # MINISWHITE: 0 is white, as libvips and Pillow read it
-                        raw = np.iinfo(raw.dtype).max - raw
-                    elif photometric == 3 and colormap is not None:  # palette: 16-bit colour map entries
-                        raw = np.moveaxis(colormap[:, raw[..., 0]], 0, -1)
-                    cut.convert(blocks, 0, raw, info, mode)
-                    del raw
-                    yield top, blocks
-                    del blocks
+                    out = cut.new(h, 0)
+                    for r in range(0, h, band):
+                        n = min(band, h - r)
+                        cut.more(n)
+                        raw = _tiff_rows(z, top + r, n, planar, photometric, colormap)
+                        cut.convert(out, r, raw, info, mode)
+                        del raw
+                    yield top, handed(out)
+                    del out
     except (tifffile.TiffFileError, OSError, ValueError, RuntimeError, IndexError) as exc:
         if isinstance(exc, ImkerError):
             raise
         raise ImageFileError(f"{p} could not be decoded (truncated or corrupt?): {exc}") from None
+
+
+def _tiff_rows(z: Any, top: int, n: int, planar: bool, photometric: int, colormap: Any) -> np.ndarray:
+    """Rows ``top:top + n`` of a TIFF page's Zarr view as ``(n, width, samples)``, as libvips would read them."""
+    raw = np.moveaxis(np.asarray(z[:, top : top + n]), 0, -1) if planar else np.asarray(z[top : top + n])
+    if raw.ndim == 2:
+        raw = raw[..., None]
+    if raw.dtype == np.bool_:  # 1-bit: black and white, as libvips and Pillow expand it
+        raw = raw.astype(np.uint8) * np.uint8(255)
+    if photometric == 0:  # MINISWHITE: 0 is white, as libvips and Pillow read it
+        raw = np.iinfo(raw.dtype).max - raw
+    elif photometric == 3 and colormap is not None:  # palette: 16-bit colour map entries
+        raw = np.moveaxis(colormap[:, raw[..., 0]], 0, -1)
+    return raw
 
 
 def _fail_on(loader: str) -> str:
@@ -487,7 +457,7 @@ def _probe_pillow(p: Path) -> ImageInfo:
     return pillow_errors(p, run)
 
 
-def _pillow_strips(info: ImageInfo, rows: int, mode: str, cut: _Cut) -> Iterator[tuple[int, list[np.ndarray]]]:
+def _pillow_strips(info: ImageInfo, rows: int, mode: str, cut: Output) -> Iterator[tuple[int, list[np.ndarray]]]:
     from imkerutils.tiling.imageio import to_rgb_or_rgba
 
     p = info.path

@@ -5,17 +5,22 @@ pixel limit ``trusted`` lifts) before anything is decoded or created, plans the 
 image's size, then streams strips of ``tile`` rows into it with :func:`write_strips`, each strip as tile-wide
 column blocks, so that each block is freed as soon as its tile is written and the decoder of the next strip
 goes only as far as :class:`Budget` allows: memory stays about one strip (two while two fit in
-:data:`STRIP_BUDGET`) whatever the image size.  A local canvas is built under a temporary name and renamed into place,
-so a failure or a crash never leaves a half-imported canvas at the target; on object storage (no rename)
-the import is one journaled step, which opening the canvas rolls back (and a decoding error removes what
-was created).
+:data:`STRIP_BUDGET`) whatever the image size.  A strip larger than :data:`SPILL_ABOVE` (1024 rows of an
+image over 21845 px wide) is not held at all: it waits in an unnamed temporary file (:mod:`.spill`) and
+each tile's task reads its block back, so memory holds a band of rows and the few tiles being written.
+
+A local canvas is built under a temporary name and renamed into place, so a failure or a crash never
+leaves a half-imported canvas at the target; on object storage (no rename) the import is one journaled
+step, which opening the canvas rolls back (and a decoding error removes what was created).
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +30,7 @@ from imkerutils.tiling.atomicfile import replacing
 from imkerutils.tiling.chunkio import write_tile
 from imkerutils.tiling.location import exists, is_remote, local_path, open_store, remove
 from imkerutils.tiling.pyramid import downsample2
+from imkerutils.tiling.spill import SpilledBlock
 from imkerutils.tiling.step import (
     Step,
     StepInfo,
@@ -49,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["import_image", "write_strips"]
 
 STRIP_BUDGET = 160 << 20  # two strips stay alive (one decoding, one writing) only while they fit in this
+SPILL_ABOVE = 64 << 20  # a strip larger than this waits in a temporary file, not in memory (see .spill)
 
 
 def import_image(
@@ -94,8 +101,10 @@ def _stream(canvas: Canvas, info: ImageInfo, window: Window, step_info: dict[str
     from imkerutils.tiling.decode import iter_strips
 
     t = canvas.tile
-    budget = Budget(max(STRIP_BUDGET, t * info.width * canvas.channels))  # one strip always fits
-    strips = iter_strips(info, t, columns=t, reserve=budget.reserve)
+    strip_bytes = t * info.width * canvas.channels
+    budget = Budget(max(STRIP_BUDGET, strip_bytes))  # one strip always fits
+    spill = strip_bytes > SPILL_ABOVE  # then the budget holds nothing: a strip's bytes wait on disk
+    strips = iter_strips(info, t, columns=t, reserve=budget.reserve, spill=spill)
     write_strips(canvas, strips, window, step_info, pyramid=True, budget=budget)
 
 
@@ -113,7 +122,8 @@ def write_strips(
     ``strips`` yields ``(row_off, (h, window.width, channels) uint8)`` top to bottom, each ``tile`` rows (the
     last may be shorter), relative to ``window``'s top-left, which must lie on the tile grid; a strip may also
     come as a :class:`~imkerutils.tiling.strips.Strip` of tile-wide column blocks, whose bytes each tile's task
-    releases from ``budget`` (the one the decoder reserves them from) once written.  Every tile of
+    releases from ``budget`` (the one the decoder reserves them from) once written, or of spilled blocks,
+    each read back by its tile's task (on a pool of a few threads, so that few are in memory at once).  Every tile of
     the window is named up front (snapshots of absent keys cost nothing), the step is marked pending, and
     each strip's tiles are merged, hashed and written on the chunk pool while the next strip is decoded (one
     task a tile: one contiguous copy, hashed, encoded and written as its chunk file, as zarr would).  At
@@ -166,11 +176,15 @@ def write_strips(
             expect = top + h
             # plan_pieces checks channels and dtype and cuts the strip per tile (views); one task per tile
             pieces = [(top, window.col_off, strip)] if isinstance(strip, np.ndarray) else _blocks(strip, top, window, t)
-            per_tile, _ = plan_pieces(pieces, t, canvas.channels, canvas.mode, window, False)
+            pool = chunk_pool()
+            if isinstance(pieces[0][2], SpilledBlock):  # each already one tile's part, read by its task
+                per_tile, pool = _spilled_parts(pieces, t, canvas.channels), _spilled_pool()
+            else:
+                per_tile, _ = plan_pieces(pieces, t, canvas.channels, canvas.mode, window, False)
             del pieces
             quarters: list[np.ndarray | None] | None = None if levels is None else [None] * len(per_tile)
             futures: list[Future[Any]] = [
-                chunk_pool().submit(_import_tile, canvas, ij, per_tile.pop(ij), quarters, k, budget)
+                pool.submit(_import_tile, canvas, ij, per_tile.pop(ij), quarters, k, budget)
                 for k, ij in enumerate(sorted(per_tile))  # left to right: the pyramid takes them in that order
             ]
             if levels is not None:  # each tile task leaves its quarter of a parent for the pyramid to place
@@ -248,6 +262,7 @@ def _import_tile(
 def _write_import_tile(
     canvas: Canvas, ij: tuple[int, int], parts: list[TilePart], quarters: list[np.ndarray | None] | None, k: int
 ) -> None:
+    parts = [(piece, b.read() if isinstance(b, SpilledBlock) else b) for piece, b in parts]
     full = np.ascontiguousarray(merge_tile(canvas, ij, parts))
     del parts
     hexdigest = digest(full)
@@ -272,6 +287,29 @@ def _blocks(strip: Strip, top: int, window: Window, t: int) -> list[tuple[int, i
         pieces.append((top, col, block))
         col += block.shape[1]
     return pieces
+
+
+def _spilled_parts(pieces: list[tuple[int, int, Any]], t: int, channels: int) -> dict[tuple[int, int], list[TilePart]]:
+    """Return the tile parts of a spilled strip's blocks (each tile-aligned, within one tile): one a tile."""
+    per_tile: dict[tuple[int, int], list[TilePart]] = {}
+    for row, col, block in pieces:
+        h, w, c = block.shape
+        if c != channels or not isinstance(block, SpilledBlock):
+            raise InvalidTileError(f"a spilled block at column {col} has shape {block.shape}, not (h, w, {channels})")
+        per_tile[row // t, col // t] = [(Window(row, col, h, w), block)]
+    return per_tile
+
+
+@functools.cache
+def _spilled_pool() -> ThreadPoolExecutor:
+    """Return the threads that write the tiles of spilled strips (made on first use).
+
+    Each of those tasks reads its block back and holds it, its zstd frame and its reduction (about 7 MiB
+    a 1024-px tile), so fewer run at once than on the chunk pool: about one a core beside the decoder.  A
+    semaphore around the tasks on the chunk pool let later tiles overtake earlier ones, and their
+    reductions piled up waiting for the pyramid, which takes them in order (80 MiB at 60000 px wide).
+    """
+    return ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1), thread_name_prefix="imkerutils-spill")
 
 
 class Budget:

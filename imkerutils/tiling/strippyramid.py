@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StripPyramid"]
 
-_TOPS_IN_MEMORY = 16 << 20  # bytes of one level's row of top halves kept in memory; more go to a file
+_TOPS_IN_MEMORY = 4 << 20  # bytes of one level's row of top halves kept in memory; more go to a file
 _WRITES_IN_FLIGHT = 4  # parent tiles queued or being written; placing waits for the oldest beyond that
 
 

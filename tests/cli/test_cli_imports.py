@@ -59,6 +59,79 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return damaged(tmp_path_factory.mktemp("bad"))
 
 
+@pytest.fixture
+def spilled(tmp_path, monkeypatch):
+    """Every strip of an import spilled, in bands of a few rows, to a temporary folder; the spill files made."""
+    import tempfile
+    import weakref
+
+    from imkerutils.tiling import handover, importer, spill
+
+    made: list[weakref.ref[spill.SpillFile]] = []
+
+    class Recorded(spill.SpillFile):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    d = tmp_path / "spill"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    monkeypatch.setattr(importer, "SPILL_ABOVE", 0)
+    monkeypatch.setattr(handover, "SPILL_FETCH_BYTES", 3000)  # a few rows a band: many bands a strip
+    monkeypatch.setattr(handover, "SpillFile", Recorded)
+    return d, made
+
+
+def spill_files_left(d: Path, made: list) -> list[str]:
+    """Spill files still open (unnamed files in ``d`` held by this process), once garbage is collected."""
+    import gc
+    import os
+
+    gc.collect()
+    assert all(ref() is None or ref().closed for ref in made)
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    return [link for link in links if link.startswith(str(d))]
+
+
+@pytest.mark.parametrize("tile", [128, 1024])
+def test_a_spilled_import_equals_pillows_decode_and_leaves_no_file(bad_files, tmp_path, spilled, tile):
+    d, made = spilled
+    src = bad_files["empty"].parent
+    rgba = np.dstack([pattern(), pattern()[..., :1] // 2 + 64])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    for path in (src / "ok.png", src / "ok.tif", src / "ok-strips.tif", tmp_path / "rgba.png"):
+        before = len(made)
+        c = Canvas.from_image(path, tmp_path / f"{path.name}-{tile}", tile=tile)
+        assert len(made) - before == -(-ROWS // tile), path  # every strip went through a spill file
+        with Image.open(path) as img:
+            expected = np.asarray(img.convert(img.mode if img.mode in ("RGB", "RGBA") else "RGB"))
+        np.testing.assert_array_equal(c.read(c.bounds), expected)
+        assert not c.verify().problems
+    assert spill_files_left(d, made) == []
+    assert list(d.iterdir()) == []
+
+
+def test_a_spilled_import_that_fails_to_decode_leaves_nothing(bad_files, tmp_path, spilled):
+    from imkerutils.errors import ImageFileError
+
+    d, made = spilled
+    for name in ("truncated ok.png", "corrupt ok.tif", "truncated ok-strips.tif"):
+        out = tmp_path / name.replace(" ", "-")
+        out.mkdir()
+        with pytest.raises(ImageFileError, match="truncated or corrupt"):
+            Canvas.from_image(bad_files[name], out / "c", tile=128)
+        assert list(out.iterdir()) == [], name  # no canvas, no temporary import folder
+    assert made  # the first strips were spilled before the decode failed
+    assert spill_files_left(d, made) == []
+    assert list(d.iterdir()) == []
+
+
 def test_the_undamaged_files_import(bad_files, tmp_path):
     d = bad_files["empty"].parent
     for name in ("ok.png", "ok.tif", "ok-strips.tif"):
@@ -169,6 +242,44 @@ def test_a_30000x8000_png_imports_under_300_mib(big_png, tmp_path):
     y, x = np.mgrid[w.row_off : w.row_end, w.col_off : w.col_end]
     expected = np.stack([(x * 7 + y * 3) % 251, (x * y) % 253, (x ^ y) % 256], axis=-1).astype(np.uint8)
     np.testing.assert_array_equal(c.read(w), expected)
+
+
+WIDE_ROWS, WIDE_COLS = 2100, 60000  # a 1024-row strip of it is 176 MiB
+
+
+@pytest.fixture(scope="session")
+def wide_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("wide") / "wide.png"
+    subprocess.run(
+        [sys.executable, "-c", MAKE_BIG_PNG, str(WIDE_ROWS), str(WIDE_COLS), str(path)], check=True, timeout=600
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_a_60000_px_wide_png_imports_without_holding_a_whole_strip(wide_png, tmp_path):
+    # Holding one strip (176 MiB) while its tiles were written peaked at 362 to 373 MiB here; spilled to a
+    # temporary file, about 185 MiB (the interpreter and libvips' line cache of a 60000-px PNG are ~140).
+    proc = ok(
+        subprocess.run(
+            [sys.executable, "-c", IMPORT, str(wide_png), str(tmp_path / "c")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    )
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["bounds"] == [WIDE_ROWS, WIDE_COLS]
+    assert report["tiles"] == 3 * 59
+    assert report["hwm"] < 256 * 2**20, f"peak RSS {report['hwm'] / 2**20:.0f} MiB"
+    from imkerutils.tiling import Window
+
+    c = Canvas.open(tmp_path / "c", read_only=True)  # pixels across strips and columns, and the last tile
+    for w in (Window(1000, 58000, 100, 2000), Window(2040, 0, 60, 1100), Window(2000, 59000, 100, 1000)):
+        y, x = np.mgrid[w.row_off : w.row_end, w.col_off : w.col_end]
+        expected = np.stack([(x * 7 + y * 3) % 251, (x * y) % 253, (x ^ y) % 256], axis=-1).astype(np.uint8)
+        np.testing.assert_array_equal(c.read(w), expected)
+    assert not c.verify().problems
 
 
 SLOW_IMPORT = textwrap.dedent("""

@@ -54,14 +54,19 @@ SIZES = [(1, 1), (63, 200), (64, 64), (65, 129), (128, 256), (300, 70), (70, 300
 
 @pytest.mark.parametrize(("h", "w"), SIZES)
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
-@pytest.mark.parametrize("tight", [False, True], ids=["roomy", "tight"])
-def test_imported_pyramid_equals_update_pyramid_chunk_for_chunk(tmp_path, h, w, mode, tight, monkeypatch):
-    """Tight: the decoder waits for each strip's tiles (one strip's bytes), every row of tops goes to a file."""
+@pytest.mark.parametrize("memory", ["roomy", "tight", "spilled"])
+def test_imported_pyramid_equals_update_pyramid_chunk_for_chunk(tmp_path, h, w, mode, memory, monkeypatch):
+    """Tight: the decoder waits for each strip's tiles (one strip's bytes), every row of tops goes to a file.
+
+    Spilled: every strip waits in a temporary file, each tile read back by its task.
+    """
     png = _png(tmp_path, h, w, mode, seed=h * 7919 + w)
     ref = _reference(png, tmp_path / "ref", 64)
-    if tight:
+    if memory == "tight":
         monkeypatch.setattr(importer, "STRIP_BUDGET", 0)
         monkeypatch.setattr(strippyramid, "_TOPS_IN_MEMORY", 0)
+    if memory == "spilled":
+        monkeypatch.setattr(importer, "SPILL_ABOVE", 0)
     read_back: list[tuple[int, int, int]] = []
     real = pyramid.reduce_tile
 

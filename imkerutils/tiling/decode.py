@@ -199,8 +199,8 @@ def _read_through(pyvips: Any, stream: BinaryIO) -> Any:
 
 
 def _fetch_strips(
-    pyvips: Any, info: ImageInfo, rows: int, mode: str, cut: _Cut, stream: BinaryIO
-) -> Iterator[tuple[int, list[np.ndarray]]]:
+    pyvips: Any, info: ImageInfo, rows: int, mode: str, cut: Output, stream: BinaryIO
+) -> Iterator[tuple[int, list[Any]]]:
     p = info.path
     source = _read_through(pyvips, stream)  # held here while the image reads it
     fail_on = _fail_on(info.loader)

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     """Two workers; a task may be on ONE dying worker and still be retried (on the second it is given up)."""
+    # distributed first: it adds its defaults to dask's config, and leaving config.set must restore them, not
+    # drop the whole "distributed" section it found missing (the next cluster of the run failed with KeyError)
+    import distributed  # noqa: F401
+
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), local_cluster() as c:
         yield c
 

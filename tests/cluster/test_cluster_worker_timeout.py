@@ -58,3 +58,30 @@ def test_workers_that_all_leave_mid_batch_end_it_with_a_clear_error(tmp_path: Pa
             timer.cancel()
     assert (canvas_sha(canvas.refresh()), canvas.head) == before
     assert before[1] == 1
+
+
+def test_a_finished_tile_whose_worker_left_with_no_other_is_a_clear_error_not_a_hang() -> None:
+    """A completed future loses its result when the worker holding it leaves; with no worker left,
+    collecting it waited for ever (``future.result()``: the last test above hung in a whole-suite run)."""
+    import time
+
+    from distributed import Client, LocalCluster
+
+    from imkerutils.exquisite.pipeline.executor import _result_while_workers_live, _WorkerWatch
+
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        future = client.submit(sum, [1, 2], pure=False)
+        assert future.result(timeout=30) == 3
+        cluster.scale(0)
+        deadline = time.monotonic() + 30
+        while client.scheduler_info().get("workers") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(TimeoutError):  # the result is gone with its worker: an unbounded wait never ends
+            future.result(timeout=2)
+        started = time.monotonic()
+        with pytest.raises(ClusterError, match="every dask worker left"):
+            _result_while_workers_live(future, _WorkerWatch(client, {(0, 0): future}, 1.0))
+        assert time.monotonic() - started < 20

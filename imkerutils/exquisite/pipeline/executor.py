@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -161,9 +162,10 @@ def _run_distributed(
     done: dict[TileKey, TileOutcome] = {}
     # Each future is dropped once its outcome is here, so its worker frees the outcome (the tile-sized images
     # included) as soon as no dependent task needs it: a worker's memory does not grow with the edge's length.
-    for future in _completed_while_workers_live(client, futures, worker_timeout):
+    watch = _WorkerWatch(client, futures, worker_timeout)
+    for future in _completed_while_workers_live(futures, watch):
         try:
-            outcome = future.result()
+            outcome = _result_while_workers_live(future, watch)
         except ImkerError:
             raise
         except Exception as exc:  # the cluster's own failures (e.g. KilledWorker), in our terms
@@ -200,33 +202,58 @@ def _wait_for_workers(client: Client, timeout: float) -> None:
         ) from None
 
 
-def _completed_while_workers_live(client: Client, futures: dict[TileKey, Any], timeout: float) -> Iterator[Any]:
-    """``futures``' values as they complete; :class:`ClusterError` once the cluster has had no worker for ``timeout`` s.
+class _WorkerWatch:
+    """Notices a cluster that has had no worker for ``timeout`` s: it cancels ``futures`` and raises.
 
-    With every worker gone the scheduler keeps the tasks waiting for ever: this notices instead. Only the
-    caller's ``futures`` keep a future once it is yielded (the caller may drop it from there).
+    With every worker gone the scheduler keeps the tasks waiting for ever; :meth:`check` is polled instead.
     """
-    import time
 
+    def __init__(self, client: Client, futures: dict[TileKey, Any], timeout: float) -> None:
+        self._client, self._futures, self._timeout = client, futures, timeout
+        self._gone_since: float | None = None
+
+    def check(self) -> None:
+        """Raise :class:`ClusterError` once no worker has been there for the timeout."""
+        if self._client.scheduler_info().get("workers"):
+            self._gone_since = None
+            return
+        now = time.monotonic()
+        if self._gone_since is None:
+            self._gone_since = now
+        elif now - self._gone_since > self._timeout:
+            for f in self._futures.values():
+                f.cancel()
+            raise ClusterError(
+                f"every dask worker left and none came back within {self._timeout:g} s "
+                "(--worker-timeout); nothing was written"
+            )
+
+
+def _completed_while_workers_live(futures: dict[TileKey, Any], watch: _WorkerWatch) -> Iterator[Any]:
+    """``futures``' values as they complete, while ``watch`` sees workers.
+
+    Only the caller's ``futures`` keep a future once it is yielded (the caller may drop it from there).
+    """
     from distributed import as_completed
 
     pending = as_completed(list(futures.values()))
-    gone_since: float | None = None
     while not pending.is_empty():
         batch = pending.next_batch(block=False)
         if batch:
-            gone_since = None
             yield from batch
             continue
-        if client.scheduler_info().get("workers"):
-            gone_since = None
-        elif gone_since is None:
-            gone_since = time.monotonic()
-        elif time.monotonic() - gone_since > timeout:
-            for f in futures.values():
-                f.cancel()
-            raise ClusterError(
-                f"every dask worker left and none came back within {timeout:g} s "
-                "(--worker-timeout); nothing was written"
-            )
+        watch.check()
         time.sleep(0.05)
+
+
+def _result_while_workers_live(future: Any, watch: _WorkerWatch) -> Any:
+    """``future``'s result, waited for while ``watch`` sees workers.
+
+    A completed future can lose its result again when the worker holding it leaves; with no worker left,
+    an unbounded ``result()`` then waited for ever (a test run hung there).
+    """
+    while True:
+        try:
+            return future.result(timeout=0.5)
+        except TimeoutError:
+            watch.check()

@@ -15,7 +15,8 @@ import tifffile
 from cli_helpers import clean_error, imkerutils_cmd, ok, run_all
 from PIL import Image
 
-from imkerutils.tiling import Canvas
+from imkerutils.testing.files import open_files_under
+from imkerutils.tiling import Canvas, Window
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,17 +87,10 @@ def spilled(tmp_path, monkeypatch):
 def spill_files_left(d: Path, made: list) -> list[str]:
     """Spill files still open (unnamed files in ``d`` held by this process), once garbage is collected."""
     import gc
-    import os
 
     gc.collect()
     assert all(ref() is None or ref().closed for ref in made)
-    links = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            links.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            continue
-    return [link for link in links if link.startswith(str(d))]
+    return open_files_under(d)
 
 
 @pytest.mark.parametrize("tile", [128, 1024])
@@ -212,73 +206,63 @@ IMPORT = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="session")
-def big_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("big") / "big.png"
-    subprocess.run(
-        [sys.executable, "-c", MAKE_BIG_PNG, str(BIG_ROWS), str(BIG_COLS), str(path)], check=True, timeout=600
-    )
+WIDE_ROWS, WIDE_COLS = 2100, 60000  # a 1024-row strip of it is 176 MiB
+
+
+def made_png(factory: pytest.TempPathFactory, rows: int, cols: int) -> Path:
+    """A ``rows`` x ``cols`` PNG of MAKE_BIG_PNG's pattern, written by a subprocess a strip at a time."""
+    path = factory.mktemp("png") / f"{rows}x{cols}.png"
+    subprocess.run([sys.executable, "-c", MAKE_BIG_PNG, str(rows), str(cols), str(path)], check=True, timeout=600)
     return path
 
 
-@pytest.mark.slow
-def test_a_30000x8000_png_imports_under_300_mib(big_png, tmp_path):
-    proc = ok(
-        subprocess.run(
-            [sys.executable, "-c", IMPORT, str(big_png), str(tmp_path / "c")],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-    )
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["bounds"] == [BIG_ROWS, BIG_COLS]
-    assert report["tiles"] == 8 * 30
-    assert report["hwm"] < 300 * 2**20, f"peak RSS {report['hwm'] / 2**20:.0f} MiB"
-    c = Canvas.open(tmp_path / "c", read_only=True)  # spot-check pixels against the generator's formula
-    from imkerutils.tiling import Window
-
-    w = Window(7000, 29000, 1000, 1000)
-    y, x = np.mgrid[w.row_off : w.row_end, w.col_off : w.col_end]
-    expected = np.stack([(x * 7 + y * 3) % 251, (x * y) % 253, (x ^ y) % 256], axis=-1).astype(np.uint8)
-    np.testing.assert_array_equal(c.read(w), expected)
-
-
-WIDE_ROWS, WIDE_COLS = 2100, 60000  # a 1024-row strip of it is 176 MiB
+@pytest.fixture(scope="session")
+def big_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return made_png(tmp_path_factory, BIG_ROWS, BIG_COLS)
 
 
 @pytest.fixture(scope="session")
 def wide_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("wide") / "wide.png"
-    subprocess.run(
-        [sys.executable, "-c", MAKE_BIG_PNG, str(WIDE_ROWS), str(WIDE_COLS), str(path)], check=True, timeout=600
-    )
-    return path
+    return made_png(tmp_path_factory, WIDE_ROWS, WIDE_COLS)
+
+
+def expected_pixels(w: Window) -> np.ndarray:
+    """What MAKE_BIG_PNG wrote over world window ``w``."""
+    y, x = np.mgrid[w.row_off : w.row_end, w.col_off : w.col_end]
+    return np.stack([(x * 7 + y * 3) % 251, (x * y) % 253, (x ^ y) % 256], axis=-1).astype(np.uint8)
 
 
 @pytest.mark.slow
-def test_a_60000_px_wide_png_imports_without_holding_a_whole_strip(wide_png, tmp_path):
-    # Holding one strip (176 MiB) while its tiles were written peaked at 362 to 373 MiB here; spilled to a
-    # temporary file, about 185 MiB (the interpreter and libvips' line cache of a 60000-px PNG are ~140).
+@pytest.mark.parametrize(
+    ("png", "shape", "tiles", "bound_mib", "spots"),
+    [
+        ("big_png", (BIG_ROWS, BIG_COLS), 8 * 30, 300, [Window(7000, 29000, 1000, 1000)]),
+        # Holding one 176 MiB strip while its tiles were written peaked at 362 to 373 MiB here; spilled to a
+        # temporary file, about 185 MiB (the interpreter and libvips' line cache of a 60000-px PNG are ~140).
+        (
+            "wide_png",
+            (WIDE_ROWS, WIDE_COLS),
+            3 * 59,
+            256,
+            [Window(1000, 58000, 100, 2000), Window(2040, 0, 60, 1100), Window(2000, 59000, 100, 1000)],
+        ),
+    ],
+    ids=["30000x8000", "60000-px-wide-spilled"],
+)
+def test_a_large_png_imports_in_bounded_memory(request, png, shape, tiles, bound_mib, spots, tmp_path):
+    path = request.getfixturevalue(png)
     proc = ok(
         subprocess.run(
-            [sys.executable, "-c", IMPORT, str(wide_png), str(tmp_path / "c")],
-            capture_output=True,
-            text=True,
-            timeout=900,
+            [sys.executable, "-c", IMPORT, str(path), str(tmp_path / "c")], capture_output=True, text=True, timeout=900
         )
     )
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["bounds"] == [WIDE_ROWS, WIDE_COLS]
-    assert report["tiles"] == 3 * 59
-    assert report["hwm"] < 256 * 2**20, f"peak RSS {report['hwm'] / 2**20:.0f} MiB"
-    from imkerutils.tiling import Window
-
+    assert report["bounds"] == list(shape)
+    assert report["tiles"] == tiles
+    assert report["hwm"] < bound_mib * 2**20, f"peak RSS {report['hwm'] / 2**20:.0f} MiB"
     c = Canvas.open(tmp_path / "c", read_only=True)  # pixels across strips and columns, and the last tile
-    for w in (Window(1000, 58000, 100, 2000), Window(2040, 0, 60, 1100), Window(2000, 59000, 100, 1000)):
-        y, x = np.mgrid[w.row_off : w.row_end, w.col_off : w.col_end]
-        expected = np.stack([(x * 7 + y * 3) % 251, (x * y) % 253, (x ^ y) % 256], axis=-1).astype(np.uint8)
-        np.testing.assert_array_equal(c.read(w), expected)
+    for w in spots:
+        np.testing.assert_array_equal(c.read(w), expected_pixels(w))
     assert not c.verify().problems
 
 

@@ -8,19 +8,9 @@ import os
 import numpy as np
 import pytest
 
+from imkerutils.testing.files import open_files_under
 from imkerutils.tiling.spill import SpillFile
 from imkerutils.tiling.strips import Cut
-
-
-def open_fds_under(d: str) -> list[str]:
-    """Links of this process's open file descriptors that point into ``d`` (unnamed files included)."""
-    links = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            links.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            continue
-    return [link for link in links if link.startswith(d)]
 
 
 @pytest.fixture
@@ -43,11 +33,11 @@ def test_bands_written_row_by_row_read_back_as_column_blocks(spill_dir):
             f.write(k, r, np.ascontiguousarray(strip[r : r + 5, x : x + bw]))
     blocks = f.blocks()
     assert [b.shape for b in blocks] == [(h, 32, c), (h, 32, c), (h, 6, c)]
-    assert len(open_fds_under(spill_dir)) == 1
+    assert len(open_files_under(spill_dir)) == 1
     for b, (x, bw) in zip(reversed(blocks), reversed(cut.spans), strict=True):  # any order
         np.testing.assert_array_equal(b.read(), strip[:, x : x + bw])
     assert f.closed  # every block read: the file is closed, and being unnamed, gone
-    assert open_fds_under(spill_dir) == []
+    assert open_files_under(spill_dir) == []
     assert os.listdir(spill_dir) == []
 
 
@@ -62,4 +52,4 @@ def test_a_block_is_read_once_and_a_dropped_strip_closes_its_file(spill_dir):
     assert not f.closed
     del f, first, _
     gc.collect()
-    assert open_fds_under(spill_dir) == []
+    assert open_files_under(spill_dir) == []

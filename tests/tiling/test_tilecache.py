@@ -5,6 +5,7 @@ from __future__ import annotations
 import imagecodecs
 import numpy as np
 import pytest
+import zarr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,38 @@ def test_a_growth_step_decodes_each_stored_chunk_once(tmp_path, decodes: list[in
     # the reference tile (cols 1024..2048), its band (1024..1536) and the merge of the half-new chunk all
     # meet stored chunk (0, 1) alone: it is decoded once (it was read three times before the step kept it)
     assert len(decodes) == 1
+
+
+@pytest.mark.parametrize(
+    "compressor",
+    [zarr.codecs.GzipCodec(level=1), zarr.codecs.ZstdCodec(level=0, checksum=True)],
+    ids=["gzip", "zstd-checksum"],
+)
+def test_a_level_with_other_codecs_is_read_and_written_by_zarr_inside_the_block(tmp_path, compressor) -> None:
+    """A canvas made elsewhere may store level 0 with other codecs: its chunks are zarr's, never our zstd frame."""
+    c = Canvas.create(tmp_path / "c", tile=TILE)
+    group = zarr.open_group(str(c.path), mode="r+")
+    old = group["0"]
+    group.create_array(
+        "0",
+        shape=old.shape,
+        chunks=old.chunks,
+        dtype="uint8",
+        fill_value=0,
+        overwrite=True,
+        filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
+        compressors=compressor,
+        dimension_names=("c", "y", "x"),
+    )
+    c = Canvas.open(c.path)
+    pixels = np.random.default_rng(5).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    with c.caching_tiles():
+        c.paste(pixels, -7, -9, extend=True)
+        np.testing.assert_array_equal(c.read(c.bounds), pixels)
+        c.paste(pixels[:10, :10], 0, 0)  # merged into stored chunks read inside the block
+    expected = pixels.copy()
+    expected[7:17, 9:19] = pixels[:10, :10]
+    np.testing.assert_array_equal(
+        zarr.open_array(str(c.path / c.frame.path(0)))[:].transpose(1, 2, 0)[c.frame.to_array(c.bounds).slices()],
+        expected,
+    )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
+from imkerutils.tiling.chunkio import zstd_level
 from imkerutils.tiling.frame import ChunkProjection, Frame, project
 from imkerutils.tiling.rawstore import RawStore
 
@@ -39,29 +40,9 @@ if TYPE_CHECKING:
     from imkerutils.tiling.export._source import CanvasSource
     from imkerutils.tiling.window import Window
 
-__all__ = ["ZSTD_DEFAULT_LEVEL", "ChunkStep", "LevelChunks"]
+__all__ = ["ChunkStep", "LevelChunks"]
 
-ZSTD_DEFAULT_LEVEL = 3  # libzstd's ZSTD_CLEVEL_DEFAULT, which zstd level 0 stands for
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def _zstd_level(array: Any) -> int | None:
-    """Return the zstd level of ``array``'s chunks if they are plain zstd frames of chunky bytes, else ``None``."""
-    from zarr.codecs import BytesCodec, TransposeCodec, ZstdCodec
-
-    meta = array.metadata
-    codecs = tuple(meta.codecs)
-    if (
-        len(codecs) != 3
-        or type(codecs[0]) is not TransposeCodec
-        or tuple(codecs[0].order) != (1, 2, 0)
-        or type(codecs[1]) is not BytesCodec
-        or type(codecs[2]) is not ZstdCodec
-        or tuple(getattr(meta, "storage_transformers", ()) or ())
-    ):
-        return None  # a checksum flag is fine: zstd readers (libtiff, imagecodecs) check or skip it
-    level = int(codecs[2].level)
-    return level if level else ZSTD_DEFAULT_LEVEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +82,14 @@ class LevelChunks:
         frame, array = canvas.frame, canvas.level_array(level)
         if frame is None or array is None or array.shards is not None:
             return None  # no stored arrays (a source that is not a Zarr canvas), or a level not built
-        zstd_level = _zstd_level(array)
+        zlevel = zstd_level(array)
         channels = canvas.channels
-        if zstd_level is None or tuple(array.chunks) != (channels, tile, tile) or array.dtype != np.uint8:
+        if zlevel is None or tuple(array.chunks) != (channels, tile, tile) or array.dtype != np.uint8:
             return None
         area = window.intersection(canvas.level_bounds(level))
         if area is None:
             return None
-        return cls(array, RawStore(array.store), tile, channels, frame, level, area, zstd_level, int(array.fill_value))
+        return cls(array, RawStore(array.store), tile, channels, frame, level, area, zlevel, int(array.fill_value))
 
     def walk(self, band: Window) -> list[ChunkStep]:
         """Return the chunks level window ``band`` touches, row-major, through the frame's one iterator.

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from imkerutils.errors import ExportFormatError, ExportSizeError
-from imkerutils.tiling.export._chunks import ZSTD_DEFAULT_LEVEL, LevelChunks
+from imkerutils.tiling.chunkio import ZSTD_DEFAULT_LEVEL
+from imkerutils.tiling.export._chunks import LevelChunks
 from imkerutils.tiling.export._plan import Compression, Format, LevelRegion, parse_compression
 from imkerutils.tiling.export._source import CanvasSource, LevelReader, Progress, bands, prefetched, usable_cores
 from imkerutils.tiling.window import Window

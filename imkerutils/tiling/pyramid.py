@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     import zarr
     from distributed import Client
 
-__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed", "reduce_four", "reduce_tile"]
+__all__ = ["MAX_LEVELS", "Pyramid", "downsample2", "levels_needed", "reduce_four", "reduce_tile", "run_as_ready"]
 
 _TASK_TILES = 8  # tiles per task on a dask cluster (a tile is ~10 ms of work; a task costs the scheduler ~2 ms)
 
@@ -120,6 +121,66 @@ def _reduce_task(location: str, options_json: str, frame_json: str, level: int, 
     for i, j in tiles:
         reduce_tile(raw, frame, src, dst, level, i, j)
     return len(tiles)
+
+
+def run_as_ready(
+    pool: ThreadPoolExecutor, levels: Sequence[Sequence[tuple[int, int]]], run: Callable[[int, int, int], None]
+) -> None:
+    """Call ``run(k, i, j)`` for each tile ``(i, j)`` of ``levels[k]`` on ``pool``, once its children have run.
+
+    The children of ``(i, j)`` are the tiles ``(2i..2i+1, 2j..2j+1)`` of ``levels[k - 1]`` (those listed
+    there; others are already stored).  A level no longer waits for the whole level below, so the few
+    tiles of a pyramid's top levels overlap with the rest (a 6144² update on 2 threads waited at every
+    level).  After an error nothing new starts, and the first error is raised once nothing is running.
+    """
+    lock = threading.Lock()
+    finished = threading.Event()
+    errors: list[BaseException] = []
+    outstanding = 1  # this call's own token, so the count cannot reach 0 while tiles are being submitted
+    left = {
+        (k, ij): sum((2 * ij[0] + di, 2 * ij[1] + dj) in below for di in (0, 1) for dj in (0, 1))
+        for k in range(1, len(levels))
+        for below in [set(levels[k - 1])]
+        for ij in levels[k]
+    }
+
+    def settle(n: int) -> None:
+        nonlocal outstanding
+        with lock:
+            outstanding += n
+            if outstanding == 0:
+                finished.set()
+
+    def task(k: int, i: int, j: int) -> None:
+        try:
+            run(k, i, j)
+        except BaseException as exc:  # kept for the caller; the tiles above it are not run
+            with lock:
+                errors.append(exc)
+        else:
+            parent = (k + 1, (i >> 1, j >> 1))
+            with lock:
+                ready = parent in left and not errors
+                if ready:
+                    left[parent] -= 1
+                    ready = left[parent] == 0
+            if ready:
+                submit(parent[0], *parent[1])
+        finally:
+            settle(-1)
+
+    def submit(k: int, i: int, j: int) -> None:
+        settle(1)
+        pool.submit(task, k, i, j)
+
+    # chosen before any runs: a finished child may bring a parent's count to 0 while the loop submits
+    ready = [(k, i, j) for k, tiles in enumerate(levels) for i, j in tiles if k == 0 or left[(k, (i, j))] == 0]
+    for k, i, j in ready:
+        submit(k, i, j)
+    settle(-1)
+    finished.wait()
+    if errors:
+        raise errors[0]
 
 
 def levels_needed(bounds: Window, tile: int) -> int:
@@ -224,8 +285,8 @@ class Pyramid:
     ) -> int:
         """Bring every level up to date; returns the number of chunks recomputed.
 
-        Level by level (a level needs the one below complete), the chunks of a level are reduced at once: on
-        ``workers`` threads (default: one per core), or, given a ``dask.distributed`` ``client``, as tasks on
+        On ``workers`` threads (default: one per core) a parent is reduced as soon as its recomputed children
+        are written (:func:`run_as_ready`); given a ``dask.distributed`` ``client``, level by level as tasks on
         its workers, which open the canvas's store at ``location`` themselves (``storage_options`` travel
         without credentials, as in the distributed growth).  Every path writes the same bytes.
         """
@@ -234,30 +295,30 @@ class Pyramid:
         needed = max(levels_needed(bounds, self.tile), built)
         if not dirty and needed == built:
             return 0
-        count = 0
-        current = dirty
         src = self.array(0)  # opened once per level: each lookup reads the array's zarr.json
-        pool = None if client is not None else ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
-        try:
-            for level in range(1, needed):
-                if level >= built:  # chunks of a level no record lists are a killed import's: not to be reused
-                    self.raw.delete_prefix(f"{self.frame.path(level)}/c/")
-                dst = self.ensure_array(level, bounds)
-                if level >= built:  # a new level: compute all of it from the level below
-                    current = {p.tile for p in project(level_window(bounds, level), self.tile)}
-                else:
-                    current = {(i >> 1, j >> 1) for i, j in current}
-                tiles = sorted(current)
-                if pool is not None:
-                    list(pool.map(lambda ij, a=src, b=dst, lv=level: self._reduce_tile(a, b, lv, *ij), tiles))
-                else:
-                    assert client is not None
-                    self._reduce_on(client, level, tiles, location, storage_options or {})
-                count += len(current)
-                src = dst
-        finally:
-            if pool is not None:
-                pool.shutdown()
+        plan: list[tuple[int, zarr.Array[Any], zarr.Array[Any], list[tuple[int, int]]]] = []
+        current = dirty
+        for level in range(1, needed):
+            if level >= built:  # chunks of a level no record lists are a killed import's: not to be reused
+                self.raw.delete_prefix(f"{self.frame.path(level)}/c/")
+            dst = self.ensure_array(level, bounds)
+            if level >= built:  # a new level: compute all of it from the level below
+                current = {p.tile for p in project(level_window(bounds, level), self.tile)}
+            else:
+                current = {(i >> 1, j >> 1) for i, j in current}
+            plan.append((level, src, dst, sorted(current)))
+            src = dst
+        if client is not None:  # level by level: a level's tasks need the one below complete
+            for level, _, _, tiles in plan:
+                self._reduce_on(client, level, tiles, location, storage_options or {})
+        else:
+            with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+                run_as_ready(
+                    pool,
+                    [tiles for *_, tiles in plan],
+                    lambda k, i, j: self._reduce_tile(plan[k][1], plan[k][2], plan[k][0], i, j),
+                )
+        count = sum(len(tiles) for *_, tiles in plan)
         self.record_built(needed, built, dirty)
         return count
 

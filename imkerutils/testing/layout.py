@@ -21,7 +21,7 @@ from imkerutils.tiling.frame import SLACK_TILES, level_window
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["check_canvas_layout"]
+__all__ = ["check_canvas_layout", "recompress_level0"]
 
 BOOKKEEPING = {"_journal", "_manifest", "_pyramid", "_generated", "_staged"}
 
@@ -62,3 +62,29 @@ def check_canvas_layout(path: Path, canvas: Any) -> None:
         warnings.simplefilter("error")
         members = dict(zarr.open_group(zarr.storage.LocalStore(path, read_only=True), mode="r").members())
     assert {k for k, v in members.items() if isinstance(v, zarr.Array)} == set(paths)
+
+
+def recompress_level0(path: Path, compressor: Any) -> None:
+    """Recreate the (empty) level 0 of the canvas at ``path`` with ``compressor`` instead of our zstd.
+
+    Such a canvas stands for one made or edited by another tool: its chunks are whatever zarr writes with
+    that codec (gzip, a zstd checksum), in the canvas's own chunking and axis order.
+    """
+    import zarr
+    from zarr.codecs import TransposeCodec
+
+    group = zarr.open_group(str(path), mode="r+")
+    old = group["0"]
+    if not isinstance(old, zarr.Array):
+        raise TypeError(f"{path}/0 is not an array")
+    group.create_array(
+        "0",
+        shape=old.shape,
+        chunks=old.chunks,
+        dtype="uint8",
+        fill_value=0,
+        overwrite=True,
+        filters=[TransposeCodec(order=(1, 2, 0))],
+        compressors=compressor,
+        dimension_names=("c", "y", "x"),
+    )

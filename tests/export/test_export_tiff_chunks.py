@@ -18,6 +18,7 @@ import tifffile
 import zarr
 
 from imkerutils.errors import CanvasCorruptError
+from imkerutils.testing.layout import recompress_level0
 from imkerutils.tiling import Canvas, Window
 from imkerutils.tiling.export import _chunks, export_region, tiff
 from imkerutils.tiling.export._plan import Compression, LevelRegion, level_window
@@ -261,19 +262,7 @@ def test_a_coarser_level_alone(tmp_path: Path, out_dir: Path, box_mean) -> None:
 def _canvas_with_codec(path: Path, compressor: Any) -> Canvas:
     """An empty canvas whose level 0 stores its chunks with ``compressor`` (in the canvas's own layout)."""
     canvas = Canvas.create(path, tile=TILE)
-    group = zarr.open_group(str(canvas.path), mode="r+")
-    old = group["0"]
-    group.create_array(
-        "0",
-        shape=old.shape,
-        chunks=old.chunks,
-        dtype="uint8",
-        fill_value=0,
-        overwrite=True,
-        filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
-        compressors=compressor,
-        dimension_names=("c", "y", "x"),
-    )
+    recompress_level0(canvas.path, compressor)
     return Canvas.open(canvas.path)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from imkerutils.exquisite.api.mock import MockGenerator
 from imkerutils.exquisite.pipeline import GrowSettings, grow_step
+from imkerutils.testing.layout import recompress_level0
 from imkerutils.testing.strategies import windows
 from imkerutils.tiling import Canvas, Window
 
@@ -108,19 +109,7 @@ def test_a_growth_step_decodes_each_stored_chunk_once(tmp_path, decodes: list[in
 def test_a_level_with_other_codecs_is_read_and_written_by_zarr_inside_the_block(tmp_path, compressor) -> None:
     """A canvas made elsewhere may store level 0 with other codecs: its chunks are zarr's, never our zstd frame."""
     c = Canvas.create(tmp_path / "c", tile=TILE)
-    group = zarr.open_group(str(c.path), mode="r+")
-    old = group["0"]
-    group.create_array(
-        "0",
-        shape=old.shape,
-        chunks=old.chunks,
-        dtype="uint8",
-        fill_value=0,
-        overwrite=True,
-        filters=[zarr.codecs.TransposeCodec(order=(1, 2, 0))],
-        compressors=compressor,
-        dimension_names=("c", "y", "x"),
-    )
+    recompress_level0(c.path, compressor)
     c = Canvas.open(c.path)
     pixels = np.random.default_rng(5).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     with c.caching_tiles():

@@ -160,7 +160,8 @@ def test_a_killed_imports_coarser_chunks_never_come_back(tmp_path: Path, monkeyp
 
 @pytest.mark.parametrize(("h", "w", "mode"), [(130, 200, "RGB"), (64, 64, "RGBA"), (1, 70, "L")])
 def test_imported_level_zero_is_what_a_paste_writes_chunk_for_chunk(tmp_path, h, w, mode):
-    """The import writes level-0 chunks itself (not through zarr): the same files, bytes and manifest."""
+    """The import and a paste write the same level-0 files, bytes and manifest (both through chunkio, which
+    tests/tiling/test_chunkio.py compares with zarr's own writes)."""
     png = _png(tmp_path, h, w, mode, seed=h + w)
     imported = Canvas.from_image(png, tmp_path / "a", tile=64)
     pasted = Canvas.create(tmp_path / "b", mode=imported.mode, tile=64)

@@ -49,23 +49,24 @@ def test_every_tile_runs_once_and_after_its_listed_children(base, count, threads
 
 
 def test_a_parent_starts_before_its_level_is_finished():
-    """A parent whose children are written starts while its level's last tiles still run: levels overlap."""
+    """A parent whose children are written starts while its level's last tile still runs: levels overlap.
+
+    The last tile of level 0 waits (up to 10 s) for some level-1 tile to start; waiting for the whole level, as
+    the old loop did, it would wait in vain.
+    """
     levels = levels_above({(0, j) for j in range(16)}, 2)
-    events: list[tuple[str, int]] = []
-    lock = threading.Lock()
+    parent_started = threading.Event()
+    waited: list[bool] = []
 
     def run(k: int, i: int, j: int) -> None:
-        with lock:
-            events.append(("start", k))
-        time.sleep(0.005)
-        with lock:
-            events.append(("end", k))
+        if k == 1:
+            parent_started.set()
+        elif (i, j) == (0, 15):
+            waited.append(parent_started.wait(10))
 
     with ThreadPoolExecutor(2) as pool:
         run_as_ready(pool, levels, run)
-    first_parent_start = events.index(("start", 1))
-    last_child_end = max(n for n, event in enumerate(events) if event == ("end", 0))
-    assert first_parent_start < last_child_end
+    assert waited == [True]
 
 
 def test_a_failing_tile_is_raised_and_nothing_above_it_runs():

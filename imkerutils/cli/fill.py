@@ -1,4 +1,9 @@
-"""``imkerutils fill CANVAS --region X Y W H``: generate every pixel of a region that holds no content."""
+"""``imkerutils fill CANVAS --region X Y W H``: generate every pixel of a region that holds no content.
+
+Generate every pixel of the region that holds no content, conditioned on the content around it on every side, as
+one undoable step. Pixels that hold content are kept byte for byte. Ctrl-C or SIGTERM stops it with nothing written
+(exit 130 / 143).
+"""
 
 from __future__ import annotations
 
@@ -21,18 +26,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The command's line in `imkerutils --help`; its description (`imkerutils fill --help`) is the docstring's body.
+HELP = "generate the empty pixels of a region (outside the bounds, or in chunks never written)"
+
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``fill`` command to the subcommand parsers ``sub``."""
-    p = add_canvas_command(
-        sub,
-        "fill",
-        run,
-        help="generate the empty pixels of a region (outside the bounds, or in chunks never written)",
-        description="Generate every pixel of the region that holds no content, conditioned on the content "
-        "around it on every side, as one undoable step. Pixels that hold content are kept byte "
-        "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).",
-    )
+    p = add_canvas_command(sub, "fill", run, help=HELP, doc=__doc__)
     add_region_option(p, required=True, note="GDAL order, like export --region")
     gen.add_generator_options(p)
     gen.add_plan_options(p)

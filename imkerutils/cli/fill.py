@@ -8,7 +8,7 @@ one undoable step. Pixels that hold content are kept byte for byte. Ctrl-C or SI
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.cli import _generation as gen
 from imkerutils.cli._common import (
@@ -60,30 +60,17 @@ def run(args: argparse.Namespace) -> int:
         gen.tile_bar(args, estimate.tiles * candidates, "filling") as bar,
     ):
         log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
+        shared: dict[str, Any] = {  # what staging and filling are both given
+            "budget_usd": args.budget_usd,
+            "cancel": cancel,
+            "on_tile": lambda _o: bar.update(1),
+            "plan": estimate.plans[0],  # planned once, by the estimate
+        }
         try:
-            if args.stage:  # as grow --stage stages (cli/grow.py): one call, each with its own arguments after four
-                proposal = stage_fill(
-                    canvas,
-                    region,
-                    generator,
-                    settings,
-                    candidates=candidates,
-                    budget_usd=args.budget_usd,
-                    cancel=cancel,
-                    on_tile=lambda _o: bar.update(1),
-                    plan=estimate.plans[0],  # planned once, by the estimate
-                )
+            if args.stage:
+                proposal = stage_fill(canvas, region, generator, settings, candidates=candidates, **shared)
             else:
-                record = fill(
-                    canvas,
-                    region,
-                    generator,
-                    settings,
-                    budget_usd=args.budget_usd,
-                    cancel=cancel,
-                    on_tile=lambda _o: bar.update(1),
-                    plan=estimate.plans[0],
-                )
+                record = fill(canvas, region, generator, settings, **shared)
         except StepCancelledError:
             bar.close()
             return gen.cancelled_exit("imkerutils", received)

@@ -99,15 +99,20 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``ArgumentParser.add_subparsers`` returns; each command module registers itself on it."""
 
 
-def add_command(sub: Subparsers, name: str, *, reports: bool = True, **kwargs: Any) -> argparse.ArgumentParser:
-    """Add subcommand ``name`` with the common options (:func:`common_parent`)."""
+def add_command(
+    sub: Subparsers, name: str, *, reports: bool = True, doc: str | None = None, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` with the common options (:func:`common_parent`).
+
+    ``doc``: the command module's docstring, whose paragraphs after the synopsis line are the command's description.
+    """
+    if doc is not None:
+        kwargs.setdefault("description", _description(doc))
     kwargs["parents"] = [*kwargs.get("parents", ()), common_parent(reports=reports)]
     parser: argparse.ArgumentParser = sub.add_parser(name, **kwargs)
     return parser
 
 
-# The one registration of a canvas command: its callers look alike (name, run, help, a description) but only
-# declare their own texts, so they stay written out, one per command module.
 def add_canvas_command(
     sub: Subparsers,
     name: str,
@@ -121,6 +126,15 @@ def add_canvas_command(
     parser.add_argument("canvas", help=canvas_help)
     parser.set_defaults(func=run)
     return parser
+
+
+def _description(doc: str) -> str | None:
+    """Return ``doc`` without its first paragraph (the synopsis).
+
+    argparse and the CLI reference fold its white space, so its line breaks do not show (``python -OO`` drops
+    docstrings, and with them the description).
+    """
+    return doc.partition("\n\n")[2].strip() or None
 
 
 def add_region_option(p: argparse.ArgumentParser, *, note: str, required: bool = False) -> None:

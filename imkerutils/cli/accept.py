@@ -1,4 +1,8 @@
-"""``imkerutils accept CANVAS ID [--candidate K]``: commit one staged candidate as one undoable step."""
+"""``imkerutils accept CANVAS ID [--candidate K]``: commit one staged candidate as one undoable step.
+
+Commit candidate K of a staged proposal: the bytes a direct run with that candidate's seed writes. Refused (exit 2,
+nothing changed) when the canvas has changed, since the proposal was staged, in pixels it depends on.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,13 @@ from imkerutils.cli._common import Subparsers, add_canvas_command, emit, region_
 if TYPE_CHECKING:
     import argparse
 
+# The command's line in `imkerutils --help`; its description (`imkerutils accept --help`) is the docstring's body.
+HELP = "commit a staged candidate (one undoable step) and drop the proposal"
+
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``accept`` command to the subcommand parsers ``sub``."""
-    p = add_canvas_command(
-        sub,
-        "accept",
-        run,
-        help="commit a staged candidate (one undoable step) and drop the proposal",
-        description="Commit candidate K of a staged proposal: the bytes a direct run with that "
-        "candidate's seed writes. Refused (exit 2, nothing changed) when the canvas "
-        "has changed, since the proposal was staged, in pixels it depends on.",
-    )
+    p = add_canvas_command(sub, "accept", run, help=HELP, doc=__doc__)
     p.add_argument("id", help="the proposal (see `imkerutils staged`)")
     p.add_argument("--candidate", "-k", type=int, default=0, help="which candidate (default 0)")
 

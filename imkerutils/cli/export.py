@@ -1,7 +1,8 @@
 """``imkerutils export CANVAS OUT [--region X Y W H] [--level L] [--compression C] [--[no-]pyramid]``.
 
-CANVAS and OUT may be local paths or fsspec URLs (``s3://bucket/out.tif``); an
-output URL is written locally and uploaded once complete.
+Export a region of a canvas; the format follows OUT's extension: .png, .tif/.tiff (tiled BigTIFF), .ome.zarr
+(OME-Zarr 0.5, with every coarser level by default), .jpg/.webp (small regions). OUT may be a URL
+(s3://bucket/out.tif): written locally, then uploaded. The output appears under its name only when complete.
 """
 
 from __future__ import annotations
@@ -16,19 +17,13 @@ from imkerutils.errors import CanvasLockedError, CanvasReadOnlyError
 from imkerutils.tiling import Canvas
 from imkerutils.tiling.tiles import check_output_path
 
+# The command's line in `imkerutils --help`; its description (`imkerutils export --help`) is the docstring's body.
+HELP = "write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming"
+
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``export`` command to the subcommand parsers ``sub``."""
-    p = add_canvas_command(
-        sub,
-        "export",
-        run,
-        help="write a canvas (or a region of it) to PNG, TIFF, OME-Zarr, JPEG or WebP, streaming",
-        description="Export a region of a canvas; the format follows OUT's extension: .png, .tif/.tiff (tiled "
-        "BigTIFF), .ome.zarr (OME-Zarr 0.5, with every coarser level by default), .jpg/.webp (small "
-        "regions). OUT may be a URL (s3://bucket/out.tif): written locally, then uploaded. The output "
-        "appears under its name only when complete.",
-    )
+    p = add_canvas_command(sub, "export", run, help=HELP, doc=__doc__)
     p.add_argument(
         "out",
         nargs="?",

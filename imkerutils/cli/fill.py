@@ -1,9 +1,14 @@
-"""``imkerutils fill CANVAS --region X Y W H``: generate every pixel of a region that holds no content."""
+"""``imkerutils fill CANVAS --region X Y W H``: generate every pixel of a region that holds no content.
+
+Generate every pixel of the region that holds no content, conditioned on the content around it on every side, as
+one undoable step. Pixels that hold content are kept byte for byte. Ctrl-C or SIGTERM stops it with nothing written
+(exit 130 / 143).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from imkerutils.cli import _generation as gen
 from imkerutils.cli._common import (
@@ -21,18 +26,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The command's line in `imkerutils --help`; its description (`imkerutils fill --help`) is the docstring's body.
+HELP = "generate the empty pixels of a region (outside the bounds, or in chunks never written)"
+
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``fill`` command to the subcommand parsers ``sub``."""
-    p = add_canvas_command(
-        sub,
-        "fill",
-        run,
-        help="generate the empty pixels of a region (outside the bounds, or in chunks never written)",
-        description="Generate every pixel of the region that holds no content, conditioned on the content "
-        "around it on every side, as one undoable step. Pixels that hold content are kept byte "
-        "for byte. Ctrl-C or SIGTERM stops it with nothing written (exit 130 / 143).",
-    )
+    p = add_canvas_command(sub, "fill", run, help=HELP, doc=__doc__)
     add_region_option(p, required=True, note="GDAL order, like export --region")
     gen.add_generator_options(p)
     gen.add_plan_options(p)
@@ -60,30 +60,17 @@ def run(args: argparse.Namespace) -> int:
         gen.tile_bar(args, estimate.tiles * candidates, "filling") as bar,
     ):
         log.info("filling %d tile(s); Ctrl-C stops with nothing written", estimate.tiles * candidates)
+        shared: dict[str, Any] = {  # what staging and filling are both given
+            "budget_usd": args.budget_usd,
+            "cancel": cancel,
+            "on_tile": lambda _o: bar.update(1),
+            "plan": estimate.plans[0],  # planned once, by the estimate
+        }
         try:
-            if args.stage:  # as grow --stage stages (cli/grow.py): one call, each with its own arguments after four
-                proposal = stage_fill(
-                    canvas,
-                    region,
-                    generator,
-                    settings,
-                    candidates=candidates,
-                    budget_usd=args.budget_usd,
-                    cancel=cancel,
-                    on_tile=lambda _o: bar.update(1),
-                    plan=estimate.plans[0],  # planned once, by the estimate
-                )
+            if args.stage:
+                proposal = stage_fill(canvas, region, generator, settings, candidates=candidates, **shared)
             else:
-                record = fill(
-                    canvas,
-                    region,
-                    generator,
-                    settings,
-                    budget_usd=args.budget_usd,
-                    cancel=cancel,
-                    on_tile=lambda _o: bar.update(1),
-                    plan=estimate.plans[0],
-                )
+                record = fill(canvas, region, generator, settings, **shared)
         except StepCancelledError:
             bar.close()
             return gen.cancelled_exit("imkerutils", received)

@@ -1,4 +1,8 @@
-"""``imkerutils staged CANVAS [ID] [--json] [--preview OUT.png]``: the staged proposals of a canvas."""
+"""``imkerutils staged CANVAS [ID] [--json] [--preview OUT.png]``: the staged proposals of a canvas.
+
+Without ID: every proposal (id, region, candidates with seam scores and cost, the canvas state it was made on).
+With ID: that proposal; --preview writes a contact sheet of its candidates in context.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,13 @@ from imkerutils.tiling.window import Window
 if TYPE_CHECKING:
     import argparse
 
+# The command's line in `imkerutils --help`; its description (`imkerutils staged --help`) is the docstring's body.
+HELP = "list staged proposals (grow/fill --stage), or preview one's candidates"
+
 
 def add_parser(sub: Subparsers) -> None:
     """Add the ``staged`` command to the subcommand parsers ``sub``."""
-    p = add_canvas_command(
-        sub,
-        "staged",
-        run,
-        help="list staged proposals (grow/fill --stage), or preview one's candidates",
-        description="Without ID: every proposal (id, region, candidates with seam scores and cost, "
-        "the canvas state it was made on). With ID: that proposal; --preview writes a "
-        "contact sheet of its candidates in context.",
-    )
+    p = add_canvas_command(sub, "staged", run, help=HELP, doc=__doc__)
     p.add_argument("id", nargs="?", help="one proposal")
     p.add_argument("--preview", metavar="OUT.png", help="with ID: write the candidates side by side in context")
 

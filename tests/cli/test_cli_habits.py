@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import importlib
 import json
 import logging
 import os
@@ -69,6 +70,15 @@ def test_every_command_takes_quiet_and_verbose_and_json_when_it_reports(name):
     opts = options(subcommands()[name])
     assert {"-q", "--quiet", "-v", "--verbose"} <= opts
     assert ("--json" in opts) == (name not in NOT_REPORTING)
+
+
+@pytest.mark.parametrize("name", ["accept", "export", "fill", "staged"])
+def test_a_command_description_is_its_module_docstring_after_the_synopsis(name):
+    synopsis, _, body = importlib.import_module(f"imkerutils.cli.{name}").__doc__.partition("\n\n")
+    parser = subcommands()[name]
+    assert parser.description == body.strip()
+    assert " ".join(body.split()) in " ".join(parser.format_help().split())
+    assert synopsis not in parser.format_help()
 
 
 def test_the_seed_scripts_take_them_too(tmp_path):

@@ -71,7 +71,6 @@ class MockGenerator(GeneratorBase):
     name: ClassVar[str] = "mock"
     version: ClassVar[str] = "1"
     deterministic: ClassVar[bool] = True
-    needs_network: ClassVar[bool] = False
     max_concurrency: ClassVar[int] = 16
 
     def __init__(

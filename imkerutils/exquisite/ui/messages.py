@@ -43,6 +43,7 @@ __all__ = ["PlainError", "explain", "redact"]
 _KEY_VARIABLES = ("OPENAI_API_KEY",)
 
 
+# A frozen record of three values and a default, as api/pricing.py's ModelPrice: alike in shape only.
 @dataclass(frozen=True, slots=True)
 class PlainError:
     """What the page shows: ``title`` (plain words), ``detail`` and an HTTP ``status`` for direct replies."""

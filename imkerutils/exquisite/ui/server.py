@@ -351,7 +351,7 @@ def create_app(
             session.close()
             await run_in_threadpool(exports.close)
 
-    routes = [
+    routes = [  # the route table, one line a route: alike by design
         Route("/", index, methods=["GET"]),
         Route("/api/state", state, methods=["GET"]),
         Route("/api/grow", grow, methods=["POST"]),

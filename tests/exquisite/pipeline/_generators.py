@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +32,8 @@ from imkerutils.exquisite.geometry.direction import from_right, to_right
 from imkerutils.tiling.canvas import Canvas
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from imkerutils.exquisite.pipeline import Candidate, Verdict
     from imkerutils.tiling.window import Window
 
@@ -76,6 +78,7 @@ class ProtocolOnly:
         return self._inner.generate(request)
 
 
+@dataclass(eq=False, kw_only=True)
 class PatternGenerator(GeneratorBase):
     """Paint each generated pixel as its row's seam colour plus seeded noise (RIGHT-facing view).
 
@@ -89,26 +92,16 @@ class PatternGenerator(GeneratorBase):
     name: ClassVar[str] = "pattern"
     version: ClassVar[str] = "1"
     deterministic: ClassVar[bool] = True
-    needs_network: ClassVar[bool] = False
     max_concurrency: ClassVar[int] = 4
 
-    def __init__(
-        self,
-        *,
-        amplitude: int = 24,
-        cost_usd: float = 0.0,
-        sleep_s: float = 0.0,
-        marker: str | Path | None = None,
-        hint: bool = False,
-    ) -> None:
-        self.amplitude = amplitude
-        self.hint = hint
-        self.cost_usd = cost_usd
-        self.sleep_s = sleep_s
-        self.marker = None if marker is None else Path(marker)
-        self.calls: list[Call] = []
-        self._clock = itertools.count()
-        self._lock = threading.Lock()
+    amplitude: int = 24
+    cost_usd: float = 0.0
+    sleep_s: float = 0.0
+    marker: str | Path | None = None
+    hint: bool = False
+    calls: list[Call] = field(default_factory=list, init=False)
+    _clock: Iterator[int] = field(default_factory=itertools.count, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def params(self) -> dict[str, Any]:
         return {"amplitude": self.amplitude, "cost_usd": self.cost_usd, "hint": self.hint}
@@ -149,7 +142,7 @@ class PatternGenerator(GeneratorBase):
         with self._lock:
             started = next(self._clock)
         if self.marker is not None:
-            self.marker.touch()
+            Path(self.marker).touch()
         if self.sleep_s:
             time.sleep(self.sleep_s)
         image = self.paint(request)

@@ -17,12 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import zarr
 
-from imkerutils.errors import (
-    CanvasCorruptError,
-    CanvasExistsError,
-    CanvasNotFoundError,
-    InvalidTileError,
-)
+from imkerutils.errors import CanvasCorruptError, CanvasExistsError, CanvasNotFoundError, InvalidTileError
 from imkerutils.tiling import legacy
 from imkerutils.tiling.frame import plan_frame
 from imkerutils.tiling.grid import check_tile_size

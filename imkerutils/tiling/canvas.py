@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, Unpack, overload
 
 from imkerutils.errors import CanvasNotFoundError, CanvasReadOnlyError, InvalidWindowError
 from imkerutils.tiling import artifacts, legacy, views
@@ -66,6 +66,16 @@ if TYPE_CHECKING:
     Pieces: TypeAlias = Sequence[tuple[int, int, Pixels]]
     #: Free-form notes a step keeps in its journal entry (:attr:`StepInfo.info`).
     Info: TypeAlias = dict[str, Any] | None
+
+    class WriteOptions(TypedDict, total=False):
+        """The keywords of :meth:`Canvas.write` besides ``compute``, typed once for its three overloads."""
+
+        extend: bool
+        info: Info
+        kind: str
+        expect_token: str | None
+        step_id: str | None
+
 
 __all__ = ["CANVAS_FORMAT", "Canvas", "StepInfo", "VerifyReport"]
 
@@ -350,41 +360,11 @@ class Canvas:
         return self.write([(row, col, data)], extend=extend, compute=compute, info=info, kind="paste")
 
     @overload
-    def write(
-        self,
-        pieces: Pieces,
-        *,
-        extend: bool = ...,
-        compute: Literal[True] = ...,
-        info: Info = ...,
-        kind: str = ...,
-        expect_token: str | None = ...,
-        step_id: str | None = ...,
-    ) -> StepInfo: ...
+    def write(self, pieces: Pieces, *, compute: Literal[True] = ..., **options: Unpack[WriteOptions]) -> StepInfo: ...
     @overload
-    def write(
-        self,
-        pieces: Pieces,
-        *,
-        extend: bool = ...,
-        compute: Literal[False],
-        info: Info = ...,
-        kind: str = ...,
-        expect_token: str | None = ...,
-        step_id: str | None = ...,
-    ) -> Delayed: ...
+    def write(self, pieces: Pieces, *, compute: Literal[False], **options: Unpack[WriteOptions]) -> Delayed: ...
     @overload
-    def write(
-        self,
-        pieces: Pieces,
-        *,
-        extend: bool = ...,
-        compute: bool,
-        info: Info = ...,
-        kind: str = ...,
-        expect_token: str | None = ...,
-        step_id: str | None = ...,
-    ) -> StepInfo | Delayed: ...
+    def write(self, pieces: Pieces, *, compute: bool, **options: Unpack[WriteOptions]) -> StepInfo | Delayed: ...
     def write(
         self,
         pieces: Pieces,

@@ -217,22 +217,32 @@ def _fetch_strips(
     dtype = np.uint16 if info.bits == 16 else np.uint8
     row_bytes = info.width * info.bands * np.dtype(dtype).itemsize
     step = max(1, min(rows, cut.fetch_bytes() // max(1, row_bytes)))
+
+    def fetch(top: int, n: int) -> np.ndarray:
+        try:
+            buf = region.fetch(0, top, info.width, n)
+        except pyvips.Error as exc:
+            raise ImageFileError(
+                f"{p} could not be decoded at rows {top}..{top + n} (truncated or corrupt?): {_vips_message(exc)}"
+            ) from None
+        return np.frombuffer(buf, dtype=dtype).reshape(n, info.width, info.bands)  # holds buf until dropped
+
+    yield from _strips(info, rows, step, mode, cut, fetch)
+
+
+def _strips(
+    info: ImageInfo, rows: int, band: int, mode: str, cut: Output, read: Callable[[int, int], np.ndarray]
+) -> Iterator[tuple[int, list[Any]]]:
+    """Yield ``(top, strip)`` for each strip of ``rows`` rows, ``read(top, n)`` giving its rows ``band`` at a time."""
     for top in range(0, info.height, rows):
         h = min(rows, info.height - top)
         out = cut.new(h, 0)
-        for r in range(0, h, step):
-            n = min(step, h - r)
+        for r in range(0, h, band):
+            n = min(band, h - r)
             cut.more(n)
-            try:
-                buf = region.fetch(0, top + r, info.width, n)
-            except pyvips.Error as exc:
-                raise ImageFileError(
-                    f"{p} could not be decoded at rows {top + r}..{top + r + n} (truncated or corrupt?): "
-                    f"{_vips_message(exc)}"
-                ) from None
-            raw = np.frombuffer(buf, dtype=dtype).reshape(n, info.width, info.bands)
+            raw = read(top + r, n)
             cut.convert(out, r, raw, info, mode)
-            del buf, raw
+            del raw
         yield top, handed(out)
         del out
 
@@ -341,17 +351,9 @@ def _tifffile_strips(info: ImageInfo, rows: int, mode: str, cut: Output) -> Iter
                 file_rows = int(z.chunks[1 if planar else 0])  # rows of one tile or strip of the file
                 band_bytes = file_rows * info.width * info.bands * z.dtype.itemsize
                 band = file_rows * max(1, cut.fetch_bytes() // max(1, band_bytes)) if cut.spill else rows
-                for top in range(0, info.height, rows):
-                    h = min(rows, info.height - top)
-                    out = cut.new(h, 0)
-                    for r in range(0, h, band):
-                        n = min(band, h - r)
-                        cut.more(n)
-                        raw = _tiff_rows(z, top + r, n, planar, photometric, colormap)
-                        cut.convert(out, r, raw, info, mode)
-                        del raw
-                    yield top, handed(out)
-                    del out
+                yield from _strips(
+                    info, rows, band, mode, cut, lambda top, n: _tiff_rows(z, top, n, planar, photometric, colormap)
+                )
     except (tifffile.TiffFileError, OSError, ValueError, RuntimeError, IndexError) as exc:
         if isinstance(exc, ImkerError):
             raise

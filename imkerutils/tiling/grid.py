@@ -21,9 +21,16 @@ from imkerutils.tiling.window import Window
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["TILE_SIZE", "TileGrid"]
+__all__ = ["TILE_SIZE", "TileGrid", "check_tile_size"]
 
 TILE_SIZE = 1024
+
+
+def check_tile_size(size: object) -> int:
+    """Return the tile side ``size`` (pixels) when it is a positive integer, else raise :class:`InvalidWindowError`."""
+    if not isinstance(size, int) or size <= 0:
+        raise InvalidWindowError(f"tile size must be a positive integer, got {size!r}")
+    return size
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +40,7 @@ class TileGrid:
     size: int = TILE_SIZE
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or self.size <= 0:
-            raise InvalidWindowError(f"tile size must be a positive integer, got {self.size!r}")
+        check_tile_size(self.size)
 
     def tile_window(self, i: int, j: int) -> Window:
         """Return the window of tile ``(i, j)``."""

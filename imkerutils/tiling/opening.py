@@ -17,15 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import zarr
 
-from imkerutils.errors import (
-    CanvasCorruptError,
-    CanvasExistsError,
-    CanvasNotFoundError,
-    InvalidTileError,
-    InvalidWindowError,
-)
+from imkerutils.errors import CanvasCorruptError, CanvasExistsError, CanvasNotFoundError, InvalidTileError
 from imkerutils.tiling import legacy
 from imkerutils.tiling.frame import plan_frame
+from imkerutils.tiling.grid import check_tile_size
 from imkerutils.tiling.journal import Journal, JournalState
 from imkerutils.tiling.layout import CANVAS_FORMAT, MODES, create_level, mark_bookkeeping, write_root
 from imkerutils.tiling.location import dataset_name, exists, has_metadata, open_store, remove
@@ -72,8 +67,7 @@ def create_folder(
     """Write an empty canvas at ``location`` as :meth:`Canvas.create` says; its root attributes and store."""
     if mode not in MODES:
         raise InvalidTileError(f"canvas mode must be one of {sorted(MODES)}, got {mode!r}")
-    if not isinstance(tile, int) or tile <= 0:
-        raise InvalidWindowError(f"tile size must be a positive integer, got {tile!r}")
+    check_tile_size(tile)
     bounds = Window(0, 0, height, width)
     store = open_store(location, storage_options=storage_options)
     if exists(location, store):

@@ -47,13 +47,11 @@ class ReadOnlyWrapper(WrapperStore[Store]):
     async def set(self, key: str, value: Buffer) -> None:
         raise self._refused("writing", key)
 
+    set_if_not_exists = set  # the same refusal: a write
+
     @override
     async def delete(self, key: str) -> None:
         raise self._refused("deleting", key)
-
-    @override
-    async def set_if_not_exists(self, key: str, value: Buffer) -> None:
-        raise self._refused("writing", key)
 
     @override
     async def delete_dir(self, prefix: str) -> None:

@@ -115,6 +115,7 @@ class FillTile:
         )
 
 
+# A frozen record of windows like tiling.journal.StepMeta: alike in shape only.
 @dataclass(frozen=True, slots=True)
 class FillPlan:
     """The tiles that fill ``region``, in an order that respects ``depends_on``."""

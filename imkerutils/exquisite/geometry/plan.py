@@ -68,6 +68,7 @@ BAND = 512
 OVERLAP = 256
 
 
+# Fields like FillTile's and BatchPlan's (windows, phase, depends_on): each plan's own record, alike in shape only.
 @dataclass(frozen=True, slots=True)
 class TilePlan:
     """One reference tile of an edge plan (all windows in world coordinates).

@@ -108,6 +108,15 @@ def _need(seam_col: int, before: int, after: int, width: int) -> None:
         )
 
 
+def _around_seam(
+    tile: np.ndarray, seam_col: int, direction: Direction | str, rows: np.ndarray | None, before: int, after: int
+) -> np.ndarray:
+    """Return the ``before`` columns left of the seam and the ``after`` right of it, as :func:`_colour` does."""
+    v = _view(tile, direction)
+    _need(seam_col, before, after, v.shape[1])
+    return _colour(v, rows, slice(seam_col - before, seam_col + after))
+
+
 def _ratio(measured: float, reference: float, eps: float) -> float:
     return float((measured + eps) / (reference + eps))
 
@@ -121,9 +130,7 @@ def local_seam_excess(
     pairs: int = 4,
 ) -> float:
     """Gradient across the seam / median gradient of ``pairs`` neighbouring column pairs each side."""
-    v = _view(tile, direction)
-    _need(seam_col, pairs + 1, pairs + 1, v.shape[1])
-    t = _colour(v, rows, slice(seam_col - pairs - 1, seam_col + pairs + 1))
+    t = _around_seam(tile, seam_col, direction, rows, pairs + 1, pairs + 1)
     diff = np.diff(t, axis=1)
     grad = np.sqrt((diff**2).sum(axis=2)).mean(axis=0)  # one value per column pair
     neighbours = np.delete(grad, pairs)
@@ -209,6 +216,8 @@ def detail_ratio(
     return _ratio(_hf_energy_of(t[:, seam_col:]), _hf_energy_of(t[:, :seam_col]), EPS_ENERGY)
 
 
+# Every metric's signature is local_seam_excess's on purpose (seam_scores calls them alike): only its last keyword,
+# how many columns it looks at, differs.
 def colour_step(
     tile: np.ndarray,
     seam_col: int = SEAM_COL,
@@ -218,9 +227,7 @@ def colour_step(
     strip: int = 8,
 ) -> float:
     """Per-row colour difference across the seam / the same difference inside the band."""
-    v = _view(tile, direction)
-    _need(seam_col, 2 * strip, strip, v.shape[1])
-    t = _colour(v, rows, slice(seam_col - 2 * strip, seam_col + strip))
+    t = _around_seam(tile, seam_col, direction, rows, 2 * strip, strip)
     inner = t[:, :strip].mean(axis=1)
     last = t[:, strip : 2 * strip].mean(axis=1)
     first = t[:, 2 * strip :].mean(axis=1)

@@ -33,11 +33,9 @@ from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_st
 from imkerutils.exquisite.pipeline.step import (
     EXQUISITE_INFO_KEY,
     GrowSettings,
-    provenance,
+    drawn_fields,
     sha_of,
     tile_record,
-    total_cost,
-    worst_scores,
 )
 from imkerutils.exquisite.pipeline.tile import DrawnOutcome, draw_tile
 from imkerutils.exquisite.prompt.templates import PromptTemplate, RenderedPrompt, get_template, render
@@ -213,7 +211,6 @@ def _record(
     counts = Counter(o.direction for o in outcomes)
     direction = max(Direction, key=lambda d: (counts[d], -list(Direction).index(d)))
     prompt = next(o.prompt for o in outcomes if o.direction is direction)
-    usage, cost = total_cost(outcomes)
     tiles = []
     for o in outcomes:
         written = o.tile.write_windows[0]
@@ -225,7 +222,7 @@ def _record(
             else {}
         )
         tiles.append(tile_record(o, o.index, o.tile.tile_window, written, artifacts))
-    worst = worst_scores(outcomes)  # band drift included, as grow's records have it
+    # By keyword, as step.tile_record builds a TileRecord: alike in shape only.
     return StepRecord(
         step_id=step_id,
         direction=direction,
@@ -235,14 +232,10 @@ def _record(
         bounds_after=plan.new_bounds,
         band_sha256=sha_of([o.final[~o.generate] for o in outcomes]),
         result_sha256=sha_of([a for o in outcomes for _, a in o.pieces()]),
-        **provenance(prompt, settings, generator),
         seam_params={"width": settings.seam_width, "fill_cell": list(plan.cell), "tile": plan.tile},
         tiles=tuple(tiles),
-        usage=usage,
-        cost_usd=cost,
         timings=timings,
-        qc=worst,
-        attempts=tuple(a for o in outcomes for a in o.rejected),
+        **drawn_fields(outcomes, prompt, settings, generator),  # qc with band drift, as a grow step's
     )
 
 

@@ -31,6 +31,7 @@ class Verdict(StrEnum):
     REJECT = "reject"
 
 
+# A frozen record of a few numbers like api.pricing.ModelPrice: alike in shape only.
 @dataclass(frozen=True, eq=False)
 class Candidate:
     """One finished tile offered to quality control."""

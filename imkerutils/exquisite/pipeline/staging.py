@@ -93,6 +93,7 @@ class Proposal:
             )
         return out
 
+    # Field by field with a format tag, like tiling.journal.JournalState.to_dict: alike in shape only.
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
         return {

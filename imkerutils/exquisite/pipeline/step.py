@@ -267,7 +267,6 @@ def _draft_records(
         for o in edge_outcomes:
             artifacts = saved.get((k, o.plan.index), {})
             tile_records.append(tile_record(o, o.plan.index, o.plan.tile_window, o.plan.write_window, artifacts))
-        usage, cost = total_cost(edge_outcomes)
         band = [_band_pixels(canvas, tiles[(k, t.index)], outcomes) for t in edge.tiles]
         prompt = planned[(k, edge.tiles[0].index)].prompt  # every tile of an edge has the edge's prompt
         drafts.append(
@@ -280,13 +279,9 @@ def _draft_records(
                 bounds_after=edge.new_bounds,
                 band_sha256=sha_of(band),
                 result_sha256=sha_of([o.new_pixels for o in edge_outcomes]),
-                **provenance(prompt, settings, generator),
                 seam_params={"width": settings.seam_width},
                 tiles=tuple(tile_records),
-                usage=usage,
-                cost_usd=cost,
-                qc=worst_scores(edge_outcomes),
-                attempts=tuple(a for o in edge_outcomes for a in o.rejected),
+                **drawn_fields(edge_outcomes, prompt, settings, generator),
             )
         )
     return drafts
@@ -302,8 +297,15 @@ def _band_pixels(canvas: Canvas, tile: BatchTile, outcomes: Mapping[TileKey, Til
     return overlay(band, canvas.read(band), [outcomes[d] for d in tile.depends_on])
 
 
-def provenance(prompt: RenderedPrompt, settings: GrowSettings, generator: TileGenerator) -> dict[str, Any]:
-    """Return the fields of a :class:`StepRecord` that say how its pixels were asked for (prompt, generator...)."""
+def drawn_fields(
+    outcomes: Sequence[DrawnOutcome], prompt: RenderedPrompt, settings: GrowSettings, generator: TileGenerator
+) -> dict[str, Any]:
+    """Return the fields of a :class:`StepRecord` that follow from how its tiles were drawn.
+
+    How the pixels were asked for (prompt, generator, seed, seam), the summed usage and cost, the worst
+    QC scores (:func:`worst_scores`) and the candidates QC refused; a grow step and a fill record them alike.
+    """
+    usage, cost = total_cost(outcomes)
     return {
         "prompt_text": prompt.text,
         "user_prompt": settings.prompt,
@@ -315,6 +317,10 @@ def provenance(prompt: RenderedPrompt, settings: GrowSettings, generator: TileGe
         "generator_params": generator.params(),
         "seed": settings.seed,
         "seam_strategy": settings.seam,
+        "usage": usage,
+        "cost_usd": cost,
+        "qc": worst_scores(outcomes),
+        "attempts": tuple(a for o in outcomes for a in o.rejected),
     }
 
 

@@ -21,8 +21,9 @@ from imkerutils.tiling.window import Window, intersection
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
-    from imkerutils.tiling.export._source import CanvasSource
+    from imkerutils.tiling.export._source import CanvasSource, Progress
 
 __all__ = ["Compression", "Format", "LevelRegion", "level_window", "parse_compression", "plan_levels", "plan_region"]
 
@@ -149,7 +150,7 @@ class Format:
     name: str
     suffixes: tuple[str, ...]
     prepare: Callable[[str, list[LevelRegion], str | None], Compression]
-    write: Callable[..., None]
+    write: Callable[[CanvasSource, Path, list[LevelRegion], Compression, Progress], None]  # into a temporary path
     directory: bool = False  # the output is a folder (OME-Zarr)
     pyramid: bool = False  # can hold coarser levels
     world_grid: bool = True  # coarser levels on the canvas's pyramid grid (else halving the image exactly)

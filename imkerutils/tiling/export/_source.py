@@ -52,6 +52,7 @@ class CanvasSource(Protocol):
     ``None`` for either, and every pixel is read through :meth:`read`).
     """
 
+    # A protocol's read-only attributes are properties (PEP 544), so the stubs below look alike by necessity.
     @property
     def mode(self) -> str:
         """``"RGB"`` or ``"RGBA"``."""

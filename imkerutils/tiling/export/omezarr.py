@@ -61,26 +61,18 @@ def _compressors(compression: Compression) -> Any:
     return ZstdCodec(level=3 if compression.level is None else compression.level)
 
 
-# The signature every format writer has (tiff.write, png.write): one protocol, chosen by the output's extension.
 def write(
-    canvas: CanvasSource,
-    tmp: Path,
-    levels: list[LevelRegion],
-    compression: Compression,
-    progress: Progress,
-    *,
-    tile: int | None = None,
-    name: str | None = None,
+    canvas: CanvasSource, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress
 ) -> None:
     """Write ``levels`` of ``canvas`` as an OME-Zarr 0.5 group in the (new) folder ``tmp``.
 
-    Chunks are ``(1, tile, tile)`` with the canvas's tile size unless ``tile`` is given.
+    Chunks are ``(1, tile, tile)`` with the canvas's tile size; the group is named after the canvas's folder.
     """
     import zarr
     from zarr.storage import LocalStore
 
-    tile = tile or canvas.tile
-    name = name or Path(canvas.location.rstrip("/")).name or "canvas"  # a folder or a URL
+    tile = canvas.tile
+    name = Path(canvas.location.rstrip("/")).name or "canvas"  # a folder or a URL
     store = LocalStore(tmp)
     base = levels[0]
     group = zarr.create_group(

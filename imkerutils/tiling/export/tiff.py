@@ -190,13 +190,7 @@ def _encoded_tiles(
 
 
 def write(
-    canvas: CanvasSource,
-    tmp: Path,
-    levels: list[LevelRegion],
-    compression: Compression,
-    progress: Progress,
-    *,
-    tile: int | None = None,
+    canvas: CanvasSource, tmp: Path, levels: list[LevelRegion], compression: Compression, progress: Progress
 ) -> None:
     """Write every level of ``levels`` of ``canvas`` as one tiled BigTIFF at ``tmp``.
 
@@ -204,9 +198,7 @@ def write(
     """
     import tifffile
 
-    if tile is None:
-        tile = canvas.tile if canvas.tile % 16 == 0 else 1024
-
+    tile = canvas.tile if canvas.tile % 16 == 0 else 1024
     channels = canvas.channels
     encode = _encoder(compression)
     args: dict[str, Any] = (

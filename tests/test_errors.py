@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,12 +100,30 @@ def test_generators_refuse_bad_settings_with_our_error() -> None:
         MockGenerator(noise=65)
 
 
-def test_old_reexports_are_gone() -> None:
-    """Errors are imported from ``imkerutils.errors``; the modules that used to re-export them no longer do."""
-    for module, name in [
-        ("imkerutils.exquisite.pipeline", "StepRejectedError"),
-        ("imkerutils.exquisite.state", "InvalidRecordError"),
-        ("imkerutils.exquisite.api.pricing", "PriceTableError"),
-        ("imkerutils.exquisite.prompt", "UnknownTemplateError"),
-    ]:
-        assert name not in importlib.import_module(module).__all__
+def test_no_module_but_errors_lists_an_error_in_its_all() -> None:
+    """Errors are imported from ``imkerutils.errors``; no other module re-exports one (once nine modules did)."""
+    _import_every_module()
+    names = set(errors.__all__)
+    listed = {
+        name: sorted(names & set(getattr(module, "__all__", ())))
+        for name, module in sys.modules.items()
+        if name.startswith("imkerutils.") and name != "imkerutils.errors"
+    }
+    assert {name: found for name, found in listed.items() if found} == {}
+
+
+def test_the_package_imports_every_error_from_errors() -> None:
+    """Inside ``imkerutils`` an error class is imported from ``imkerutils.errors``, never through another module."""
+    names = set(errors.__all__)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("imkerutils."):
+                if node.module == "imkerutils.errors":
+                    continue
+                found += [
+                    f"{path.relative_to(PACKAGE)}:{node.lineno} {a.name} from {node.module}"
+                    for a in node.names
+                    if a.name in names
+                ]
+    assert found == []

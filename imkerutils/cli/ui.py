@@ -15,7 +15,7 @@ from imkerutils.errors import UIHostError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["UIHostError", "add_arguments", "add_parser", "main", "run"]
+__all__ = ["add_arguments", "add_parser", "main", "run"]
 
 DEFAULT_PORT = 8765
 
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if not 0 <= args.port <= 65535:
         raise UIHostError(f"--port must be between 0 and 65535, got {args.port}")
-    from imkerutils.exquisite.ui.serve import ServerStartError, bind, url_of
+    from imkerutils.errors import ServerStartError
+    from imkerutils.exquisite.ui.serve import bind, url_of
     from imkerutils.exquisite.ui.serve import run as serve
 
     try:

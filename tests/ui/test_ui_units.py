@@ -10,6 +10,7 @@ from starlette.datastructures import Headers
 
 from imkerutils.errors import (
     AuthenticationGeneratorError,
+    BadRequestError,
     BudgetExceededError,
     CanvasChangedError,
     CanvasLockedError,
@@ -21,10 +22,11 @@ from imkerutils.errors import (
     PermanentGeneratorError,
     RetryableGeneratorError,
     StepRejectedError,
+    TileNotFoundError,
 )
-from imkerutils.exquisite.ui.deepzoom import Frame, TileNotFoundError, encode_tile
+from imkerutils.exquisite.ui.deepzoom import Frame, encode_tile
 from imkerutils.exquisite.ui.messages import explain, redact
-from imkerutils.exquisite.ui.requests import BadRequestError, GrowRequest, decode_json, parse_grow, parse_undo
+from imkerutils.exquisite.ui.requests import GrowRequest, decode_json, parse_grow, parse_undo
 from imkerutils.exquisite.ui.security import allowed_hosts, host_name, is_loopback, is_same_origin
 from imkerutils.tiling.pyramid import level_window, levels_needed
 from imkerutils.tiling.window import Window

@@ -60,7 +60,7 @@ from imkerutils.tiling.window import Window, intersection, union
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-__all__ = ["FillPlan", "FillTile", "NoContentNearError", "dominant_seam", "edge_region", "plan_fill", "subtract"]
+__all__ = ["FillPlan", "FillTile", "dominant_seam", "edge_region", "plan_fill", "subtract"]
 
 TileKey = tuple[int, int]  # (row, col) of a cell on the plan's cell grid
 

@@ -6,7 +6,7 @@ import threading
 
 from imkerutils.errors import StepCancelledError
 
-__all__ = ["Cancel", "StepCancelledError"]
+__all__ = ["Cancel"]
 
 
 class Cancel:

@@ -46,7 +46,7 @@ from imkerutils.tiling.window import Window
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["TILE_FORMATS", "Frame", "TileNotFoundError", "blank_png", "encode_tile", "with_alpha"]
+__all__ = ["TILE_FORMATS", "Frame", "blank_png", "encode_tile", "with_alpha"]
 
 #: Tile encodings by URL suffix.  JPEG (quality 90, no chroma subsampling) is ~10x faster to encode than PNG
 #: and is offered for RGB canvases; PNG is exact and keeps alpha.

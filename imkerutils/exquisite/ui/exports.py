@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imkerutils.errors import ExportBusyError, OutOfBoundsError
+from imkerutils.errors import BadRequestError, ExportBusyError, OutOfBoundsError
 from imkerutils.exquisite.ui.messages import PlainError, explain, redact
-from imkerutils.exquisite.ui.requests import BadRequestError
 from imkerutils.tiling.window import Window, intersection
 
 if TYPE_CHECKING:

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from imkerutils.exquisite.state.record import StepRecord
 
-__all__ = ["BusyError", "CanvasSession", "Job", "QueueFullError", "View"]
+__all__ = ["CanvasSession", "Job", "View"]
 
 log = logging.getLogger("imkerutils.ui")
 

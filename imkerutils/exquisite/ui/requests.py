@@ -36,7 +36,6 @@ __all__ = [
     "MAX_STEPS",
     "SNAP_PX",
     "AcceptRequest",
-    "BadRequestError",
     "GenerateRequest",
     "GrowRequest",
     "decode_json",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import uvicorn
     from starlette.types import ASGIApp
 
-__all__ = ["RedactTokens", "ServerStartError", "background", "bind", "run", "url_of"]
+__all__ = ["RedactTokens", "background", "bind", "run", "url_of"]
 
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
 

@@ -38,7 +38,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -48,14 +48,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imkerutils.errors import ExportBusyError, ImkerError
-from imkerutils.exquisite.ui.deepzoom import TILE_FORMATS, TileNotFoundError, blank_png, encode_tile
+from imkerutils.errors import BadRequestError, BusyError, ExportBusyError, ImkerError, QueueFullError, TileNotFoundError
+from imkerutils.exquisite.ui.deepzoom import TILE_FORMATS, blank_png, encode_tile
 from imkerutils.exquisite.ui.exports import Exports, parse_export
-from imkerutils.exquisite.ui.jobs import BusyError, CanvasSession, QueueFullError
 from imkerutils.exquisite.ui.messages import PlainError, explain
 from imkerutils.exquisite.ui.requests import (
     MAX_BODY_BYTES,
-    BadRequestError,
     decode_json,
     parse_accept,
     parse_budget,
@@ -64,6 +62,9 @@ from imkerutils.exquisite.ui.requests import (
     parse_undo,
 )
 from imkerutils.exquisite.ui.security import LOOPBACK_NAMES, GuardMiddleware, TokenMiddleware, is_same_origin
+
+if TYPE_CHECKING:
+    from imkerutils.exquisite.ui.jobs import CanvasSession
 
 __all__ = ["STATIC_DIR", "create_app"]
 

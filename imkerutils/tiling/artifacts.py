@@ -23,7 +23,9 @@ __all__ = [
     "artifact_hash_key",
     "delete_artifacts",
     "list_artifacts",
+    "lone_hashes",
     "put_artifact",
+    "remove_lone_hashes",
 ]
 
 ARTIFACT_PREFIXES = ("_generated/", "outputs/", "_staged/")
@@ -44,8 +46,10 @@ def put_artifact(raw: RawStore, key: str, data: bytes) -> None:
     if not key.startswith(ARTIFACT_PREFIXES) or ".." in key.split("/"):
         raise InvalidWindowError(f"artifact keys live under {', '.join(ARTIFACT_PREFIXES)}, got {key!r}")
     mark_bookkeeping(raw, key.split("/", 1)[0])
-    raw.put(key, data)
+    # The hash goes first: a writer killed between the two writes leaves a hash without its artifact (a
+    # leftover, see lone_hashes), never an artifact without a hash, which verify cannot tell from a hand-made one.
     raw.put(artifact_hash_key(key), hashlib.sha256(data).hexdigest().encode())
+    raw.put(key, data)
 
 
 def list_artifacts(raw: RawStore, prefix: str) -> list[str]:
@@ -58,3 +62,27 @@ def delete_artifacts(raw: RawStore, prefix: str) -> None:
     if not prefix.startswith(ARTIFACT_PREFIXES) or not prefix.endswith("/") or ".." in prefix.split("/"):
         raise InvalidWindowError(f"artifact folders live under {', '.join(ARTIFACT_PREFIXES)}, got {prefix!r}")
     raw.delete_prefix(prefix)  # the hashes beside the artifacts go with them
+
+
+def lone_hashes(keys: set[str]) -> list[str]:
+    """Return the artifact hash entries in ``keys`` whose artifact is not there (a killed :func:`put_artifact`'s).
+
+    >>> lone_hashes({"outputs/a.png", "outputs/a.png.sha256", "outputs/b.png.sha256"})
+    ['outputs/b.png.sha256']
+    """
+    return sorted(
+        k
+        for k in keys
+        if k.startswith(ARTIFACT_PREFIXES)
+        and k.endswith(ARTIFACT_HASH_SUFFIX)
+        and k[: -len(ARTIFACT_HASH_SUFFIX)] not in keys
+    )
+
+
+def remove_lone_hashes(raw: RawStore) -> int:
+    """Delete the hash entries whose artifact a killed writer never wrote; returns how many (on recovery only)."""
+    keys = {k for prefix in ARTIFACT_PREFIXES for k in raw.list_prefix(prefix)}
+    lone = lone_hashes(keys)
+    for key in lone:
+        raw.delete(key)
+    return len(lone)

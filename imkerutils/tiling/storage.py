@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from imkerutils.errors import CanvasCorruptError, CanvasLockedError
 from imkerutils.tiling import rebase as _rebase
+from imkerutils.tiling.artifacts import remove_lone_hashes
 from imkerutils.tiling.chunkio import read_tile, write_tile
 from imkerutils.tiling.committed import CommittedView
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, extent_ok, plan_frame, tile_of_tile_key
@@ -82,6 +83,7 @@ class CanvasStorage:
                     self.settle(self.recover())
                     self.journal.remove_orphans(self.state)
                     self.raw.remove_partials()  # its temporary files
+                    remove_lone_hashes(self.raw)  # and the hash of an artifact it never wrote
             except CanvasLockedError:
                 if unfinished:
                     raise

@@ -8,7 +8,8 @@
 * metadata: the root ``zarr.json`` equals what the committed state makes of it; every level array's
   ``zarr.json`` describes the array the frame and bounds call for; ``state.json`` and ``levels.json`` carry
   their own hash;
-* artifacts (``_generated/``, ``outputs/``): each has a hash entry, written with it, that its bytes match;
+* artifacts (``_generated/``, ``outputs/``, ``_staged/``): each has a hash entry, written before it, that its
+  bytes match (a hash whose artifact never came is a killed writer's leftover);
 * nothing else: a file the canvas does not account for (a killed writer's ``*.partial``, a stray chunk)
   is reported.
 """
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imkerutils.errors import CanvasCorruptError
-from imkerutils.tiling.artifacts import ARTIFACT_HASH_SUFFIX, ARTIFACT_PREFIXES, artifact_hash_key
+from imkerutils.tiling.artifacts import ARTIFACT_HASH_SUFFIX, ARTIFACT_PREFIXES, artifact_hash_key, lone_hashes
 from imkerutils.tiling.chunkio import read_tile
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, level_window, project, tile_of_tile_key
 from imkerutils.tiling.journal import ENTRIES_PREFIX, WRITING_KEY
@@ -280,6 +281,9 @@ def verify_canvas(canvas: Canvas, *, full: bool = True) -> VerifyReport:
             problems.append(f"artifact {key} has no hash entry (written outside imkerutils?)")
         elif data is None or hashlib.sha256(data).hexdigest().encode() != stored_hash:
             problems.append(f"artifact {key} does not match its hash")
+    lone = lone_hashes(keys)  # a writer killed between an artifact's hash and its bytes (the hash goes first)
+    accounted.update(lone)
+    leftovers += lone
 
     for key in sorted(keys - accounted):
         problems.append(f"{key} is not part of this canvas (a killed writer's leftover, or written by hand)")

@@ -115,3 +115,40 @@ def test_leftovers_and_stray_files_are_reported_and_a_writer_removes_its_own(tem
     report = Canvas.open(work, read_only=True).verify()
     assert report.ok, (report.problems, report.leftovers)
     assert not report.leftovers, (report.problems, report.leftovers)
+
+
+def test_a_writer_killed_inside_put_artifact_leaves_no_problem(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between an artifact's two writes (its hash and its bytes): a leftover, never a damaged canvas.
+
+    The step-kill test met this as a flake: artifacts are saved on threads, so a kill at the second one could
+    land inside the first, after its bytes and before its hash, and verify then took the artifact for one
+    written by hand.
+    """
+    from imkerutils.tiling.rawstore import RawStore
+
+    work = Path(shutil.copytree(template, tmp_path / "c.zarr"))
+    canvas = Canvas.open(work)
+    put = RawStore.put
+    calls: list[str] = []
+
+    def dies_on_the_second_write(self: RawStore, key: str, data: bytes) -> None:
+        calls.append(key)
+        if len([k for k in calls if k.startswith("outputs/notes")]) == 2:
+            raise SystemExit("killed")
+        put(self, key, data)
+
+    monkeypatch.setattr(RawStore, "put", dies_on_the_second_write)
+    with pytest.raises(SystemExit):
+        canvas.put_artifact("outputs/notes.txt", b"written by a step")
+    monkeypatch.undo()
+    report = Canvas.open(work, read_only=True).verify()
+    assert report.ok, report.problems
+    assert report.leftovers == ("outputs/notes.txt.sha256",)
+    (work / "_journal" / "writing").touch()  # the lock a killed writer held
+    Canvas.open(work)  # a writable open removes what it left
+    report = Canvas.open(work, read_only=True).verify()
+    assert report.ok, report.problems
+    assert not report.leftovers, report.leftovers
+    assert not (work / "outputs" / "notes.txt.sha256").exists()

@@ -35,6 +35,7 @@ class TileCache:
         self._capacity = capacity
         self._tiles: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._writes = 0  # forget() and clear() calls so far: a decode that one overlapped is not kept
 
     def tile(self, i: int, j: int) -> np.ndarray:
         """Return world tile ``(i, j)`` (read-only), decoding it only when it is not kept."""
@@ -43,9 +44,12 @@ class TileCache:
             if kept is not None:
                 self._tiles.move_to_end((i, j))
                 return kept
+            writes = self._writes
         pixels = self._read_tile(i, j)  # outside the lock: two threads decode two tiles at once
         pixels.flags.writeable = False
         with self._lock:
+            if self._writes != writes:  # a write came in while decoding: these may be the bytes it replaced
+                return pixels
             self._tiles[(i, j)] = pixels
             while len(self._tiles) > self._capacity:
                 self._tiles.popitem(last=False)
@@ -63,9 +67,11 @@ class TileCache:
     def clear(self) -> None:
         """Drop every kept tile."""
         with self._lock:
+            self._writes += 1
             self._tiles.clear()
 
     def forget(self, ij: tuple[int, int]) -> None:
         """Drop tile ``ij`` (it is being written)."""
         with self._lock:
+            self._writes += 1
             self._tiles.pop(ij, None)

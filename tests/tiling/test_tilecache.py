@@ -122,3 +122,26 @@ def test_a_level_with_other_codecs_is_read_and_written_by_zarr_inside_the_block(
         zarr.open_array(str(c.path / c.frame.path(0)))[:].transpose(1, 2, 0)[c.frame.to_array(c.bounds).slices()],
         expected,
     )
+
+
+def test_a_decode_that_a_write_overlaps_is_not_kept() -> None:
+    """A write landing while a tile is decoded (another thread) must not leave the replaced bytes kept."""
+    from imkerutils.tiling.grid import TileGrid
+    from imkerutils.tiling.tilecache import TileCache
+
+    stored = {(0, 0): np.zeros((TILE, TILE, 3), np.uint8)}
+    decoded: list[tuple[int, int]] = []
+    cache: TileCache
+
+    def read_tile(i: int, j: int) -> np.ndarray:
+        decoded.append((i, j))
+        old = stored[(i, j)].copy()
+        if len(decoded) == 1:  # the writer's turn, between this decode and its being kept
+            stored[(i, j)] = np.full((TILE, TILE, 3), 9, np.uint8)
+            cache.forget((i, j))
+        return old
+
+    cache = TileCache(read_tile, TileGrid(TILE), 3)
+    assert not cache.tile(0, 0).any()  # what was stored when the read began
+    assert (cache.tile(0, 0) == 9).all()  # decoded again, not the replaced bytes
+    assert decoded == [(0, 0), (0, 0)]

@@ -342,3 +342,28 @@ def test_a_jpeg_is_read_not_mapped_so_its_pages_do_not_stay_resident(tmp_path):
     resident, size = map(int, out.stdout.split())
     assert size > 8 << 20
     assert resident < size // 4, f"{resident >> 20} MiB of the {size >> 20} MiB file stayed resident"
+
+
+@pytest.mark.parametrize(("suffix", "opened"), [(".jpg", 1), (".png", 0)])
+def test_only_a_jpeg_is_opened_for_a_custom_libvips_source(tmp_path, monkeypatch, suffix, opened):
+    """A PNG is decoded by name (libvips never maps it); only a JPEG needs our own file handle."""
+    pytest.importorskip("pyvips")
+    path = tmp_path / f"img{suffix}"
+    pixels = np.random.default_rng(4).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, quality=95)
+    info = probe(path)
+    assert info.backend == "vips"
+    opens: list[object] = []
+
+    def counting_open(*args, **kwargs):
+        opens.append(args[0])
+        return open(*args, **kwargs)
+
+    monkeypatch.setattr(decode, "open", counting_open, raising=False)
+    strips = [strip for _, strip in iter_strips(info, 16)]
+    assert opens == [path] * opened
+    got = np.concatenate(strips)
+    if suffix == ".png":
+        np.testing.assert_array_equal(got, pixels)
+    else:
+        np.testing.assert_array_equal(got, read_pixels(info))  # the same decode, whole or in strips

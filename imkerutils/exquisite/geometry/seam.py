@@ -140,8 +140,10 @@ def local_seam_excess(
 LAPLACE_BLOCK = 32  # rows of the interior Laplacian computed at a time: its temporaries stay in cache
 
 
-def _grey(t: np.ndarray) -> np.ndarray:
+def _channel_mean(t: np.ndarray) -> np.ndarray:
     """Return the channel mean of ``(h, w, C)`` ``t`` in float64, equal to ``mean(axis=2)`` of a float64 copy.
+
+    (Not :mod:`.quality`'s luminance: the seam metrics weigh the channels alike.)
 
     For uint8 the channel sum is exact in uint16 and in float64, so summing first and dividing once gives
     the same numbers without converting the whole tile to float64.
@@ -178,12 +180,12 @@ def _hf_energy(grey: np.ndarray) -> float:
 
 
 def _hf_energy_of(t: np.ndarray) -> float:
-    """``_hf_energy(_grey(t))``, with the grey image made a block of rows at a time.
+    """``_hf_energy(_channel_mean(t))``, with the grey image made a block of rows at a time.
 
     A float64 grey copy of a whole tile is 8 MiB: making it block by block keeps it in cache (on a
     1024 x 1024 RGB tile the detail ratio took 10 ms, 3 of them for that copy).
     """
-    return _blocked_energy(t.shape[0], t.shape[1], lambda top, end: _grey(t[top:end]))
+    return _blocked_energy(t.shape[0], t.shape[1], lambda top, end: _channel_mean(t[top:end]))
 
 
 def _blocked_energy(h: int, w: int, grey_rows: Callable[[int, int], np.ndarray]) -> float:

@@ -47,6 +47,7 @@ from imkerutils.errors import (
     NothingToRedoError,
     NothingToUndoError,
 )
+from imkerutils.jsonform import fields_form
 from imkerutils.tiling.frame import TILE_KEY_PREFIX, Frame, tile_of_tile_key
 from imkerutils.tiling.sealed import seal, unseal
 from imkerutils.tiling.window import Window
@@ -109,17 +110,7 @@ class JournalState:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "format": JOURNAL_FORMAT,
-            "head": self.head,
-            "top": self.top,
-            "bounds": self.bounds.to_dict(),
-            "token": self.token,
-            "pending": self.pending,
-            "steps": list(self.steps),
-            "frame": self.frame.to_dict(),
-            "retired": list(self.retired),
-        }
+        return fields_form(self, format=JOURNAL_FORMAT)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalState:
@@ -169,16 +160,7 @@ class StepMeta:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "number": self.number,
-            "id": self.id,
-            "kind": self.kind,
-            "keys": list(self.keys),
-            "bounds_before": self.bounds_before.to_dict(),
-            "bounds_after": self.bounds_after.to_dict(),
-            "created_at": self.created_at,
-            "info": self.info,
-        }
+        return fields_form(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepMeta:

@@ -54,6 +54,7 @@ from imkerutils.errors import GeometryError, NoContentNearError
 from imkerutils.exquisite.geometry.direction import Direction, to_right
 from imkerutils.exquisite.geometry.mask import window_mask
 from imkerutils.exquisite.geometry.plan import TILE, grow_bounds
+from imkerutils.jsonform import fields_form
 from imkerutils.tiling.grid import TileGrid
 from imkerutils.tiling.window import Window, intersection, union
 
@@ -89,16 +90,7 @@ class FillTile:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "key": list(self.key),
-            "ring": self.ring,
-            "phase": self.phase,
-            "cell": self.cell.to_dict(),
-            "tile_window": self.tile_window.to_dict(),
-            "write_windows": [w.to_dict() for w in self.write_windows],
-            "keep_windows": [w.to_dict() for w in self.keep_windows],
-            "depends_on": [list(k) for k in self.depends_on],
-        }
+        return fields_form(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FillTile:
@@ -148,14 +140,7 @@ class FillPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "region": self.region.to_dict(),
-            "bounds": self.bounds.to_dict(),
-            "new_bounds": self.new_bounds.to_dict(),
-            "tile": self.tile,
-            "cell": list(self.cell),
-            "tiles": [t.to_dict() for t in self.tiles],
-        }
+        return fields_form(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FillPlan:

@@ -32,6 +32,7 @@ from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_st
 from imkerutils.exquisite.pipeline.step import GrowSettings
 from imkerutils.exquisite.state.budget import Budget
 from imkerutils.exquisite.state.record import StepRecord, format_utc
+from imkerutils.jsonform import fields_form
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -93,20 +94,9 @@ class Proposal:
             )
         return out
 
-    # Field by field with a format tag, like tiling.journal.JournalState.to_dict: alike in shape only.
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "format": PROPOSAL_FORMAT,
-            "id": self.id,
-            "created_at": self.created_at,
-            "region": self.region.to_dict(),
-            "keep": [w.to_dict() for w in self.keep],
-            "canvas_token": self.canvas_token,
-            "fingerprint": self.fingerprint,
-            "plan": self.plan.to_dict(),
-            "candidates": list(self.candidates),
-        }
+        return fields_form(self, format=PROPOSAL_FORMAT)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Proposal:

@@ -58,6 +58,7 @@ from imkerutils.exquisite.state.checks import (
     format_utc,
     load_usage,
 )
+from imkerutils.jsonform import fields_form
 from imkerutils.tiling.window import Window
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class Attempt:
 
     def to_dict(self) -> dict[str, JSONValue]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {"seed": self.seed, "scores": dict(self.scores), "reason": self.reason}
+        return fields_form(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
@@ -144,18 +145,7 @@ class TileRecord:
 
     def to_dict(self) -> dict[str, JSONValue]:
         """Return the JSON-ready form (:meth:`from_dict` reads it back)."""
-        return {
-            "index": self.index,
-            "tile_window": self.tile_window.to_dict(),
-            "write_window": self.write_window.to_dict(),
-            "seed": self.seed,
-            "band_drift": self.band_drift,
-            "seam_scores": dict(self.seam_scores),
-            "usage": None if self.usage is None else self.usage.to_dict(),
-            "cost_usd": self.cost_usd,
-            "request_id": self.request_id,
-            "artifacts": dict(self.artifacts),
-        }
+        return fields_form(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TileRecord:

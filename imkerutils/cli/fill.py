@@ -41,7 +41,7 @@ def add_parser(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``imkerutils fill`` with the parsed ``args``; return the exit status."""
     from imkerutils.errors import StepCancelledError
-    from imkerutils.exquisite.pipeline import Cancel, estimate_fill, fill
+    from imkerutils.exquisite.pipeline import Cancel, Estimate, fill, plan_fill_step
     from imkerutils.exquisite.pipeline.staging import stage_fill
     from imkerutils.tiling import Canvas
 
@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     settings = gen.make_settings(args, stage=args.stage)
     candidates = args.candidates if args.stage else 1
     canvas = Canvas.open(args.canvas, read_only=args.dry_run)
-    estimate = estimate_fill(canvas, region, generator, settings, candidates=candidates)
+    plan = plan_fill_step(canvas, region, settings)  # planned once, here
+    estimate = Estimate.of([plan], generator, settings, candidates=candidates)
     if args.dry_run:
         gen.print_estimate(estimate, canvas, args.budget_usd)
         return 0
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             "budget_usd": args.budget_usd,
             "cancel": cancel,
             "on_tile": lambda _o: bar.update(1),
-            "plan": estimate.plans[0],  # planned once, by the estimate
+            "plan": plan,
         }
         try:
             if args.stage:

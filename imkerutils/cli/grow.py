@@ -106,11 +106,12 @@ def run(args: argparse.Namespace) -> int:
     from imkerutils.exquisite.geometry.direction import Direction
     from imkerutils.exquisite.pipeline import (
         Cancel,
+        Estimate,
         canvas_spent_usd,
-        estimate_grow,
-        estimate_grow_region,
         grow,
         grow_region,
+        plan_grow_region,
+        plan_steps,
     )
     from imkerutils.exquisite.pipeline.staging import stage_fill
     from imkerutils.exquisite.state.budget import Budget
@@ -130,12 +131,12 @@ def run(args: argparse.Namespace) -> int:
         canvas = Canvas.open(_existing(args.canvas), read_only=True)
     else:
         canvas = open_or_create(args.canvas, trusted=args.trust_large)  # only once the settings are known good
-    if via_fill:
-        estimate = estimate_grow_region(
-            canvas, directions, generator, settings, by=by, along=along, steps=args.steps, candidates=candidates
-        )
-    else:
-        estimate = estimate_grow(canvas, directions, generator, settings, steps=args.steps)
+    plans = (  # each step planned once, here: the runs below follow these plans
+        plan_grow_region(canvas, directions, settings, by=by, along=along, steps=args.steps)
+        if via_fill
+        else plan_steps(canvas.bounds, directions, settings, args.steps)
+    )
+    estimate = Estimate.of(plans, generator, settings, candidates=candidates)
     if args.dry_run:
         gen.print_estimate(estimate, canvas, args.budget_usd)
         return 0
@@ -200,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
                     direction=growth_direction(directions),
                     cancel=cancel,
                     on_tile=lambda _o: bar.update(1),
-                    plan=estimate.plans[0],  # planned once, by the estimate
+                    plan=estimate.plans[0],
                 )
             elif via_fill:
                 grow_region(
@@ -229,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
                     on_tile=lambda _outcome: bar.update(1),
                     client=client,
                     cancel=cancel,
-                    plans=estimate.plans,  # each step planned once, by the estimate
+                    plans=estimate.plans,
                 )
         except StepCancelledError:
             bar.close()

@@ -1,7 +1,8 @@
 """Issue 15, points 1-3 over real HTTP: draw a region and see its plan, stage candidates, accept, cancel, progress.
 
-Every expectation is checked against the library itself (``estimate_fill``, ``estimate_grow_region``,
-``staging.candidate_pieces``, ``Canvas.read``) on a canvas opened independently of the server.
+Every expectation is checked against the library itself (``Estimate.of`` of ``plan_fill_step``'s or
+``plan_grow_region``'s plans, ``staging.candidate_pieces``, ``Canvas.read``) on a canvas opened independently of
+the server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from imkerutils.exquisite.api.mock import MockGenerator
-from imkerutils.exquisite.pipeline import GrowSettings, estimate_fill, estimate_grow_region
+from imkerutils.exquisite.geometry.direction import Direction
+from imkerutils.exquisite.pipeline import Estimate, GrowSettings, plan_fill_step, plan_grow_region
 from imkerutils.exquisite.pipeline.staging import STAGED, candidate_pieces, list_proposals, load_proposal
 from imkerutils.exquisite.ui.jobs import Job
 from imkerutils.exquisite.ui.requests import SNAP_PX, GenerateRequest, GrowRequest, snap_region
@@ -132,9 +134,9 @@ def test_plan_of_a_drawn_box_is_the_librarys_estimate_and_runs_nothing(serve, sm
         assert r.status_code == 200, r.text
         plan = r.json()["plan"]
     region = Window(0, 256, 256, 192)
-    expected = estimate_fill(
-        Canvas.open(small_canvas, read_only=True), region, MockGenerator(), GrowSettings(), candidates=3
-    )
+    settings = GrowSettings()
+    plan_ = plan_fill_step(Canvas.open(small_canvas, read_only=True), region, settings)
+    expected = Estimate.of([plan_], MockGenerator(), settings, candidates=3)
     assert plan["region"] == {"x": 256, "y": 0, "width": 192, "height": 256}
     assert (plan["tiles"], plan["generator_calls"], plan["candidates"]) == (
         expected.tiles,
@@ -153,9 +155,11 @@ def test_plan_of_an_along_stretch_is_grow_regions_estimate(serve, small_canvas: 
     with serve(small_canvas, generators={"mock": MockGenerator}) as page:
         body = {"directions": ["right"], "by": 128, "along": [64, 128], "candidates": 1}
         plan = page.post("/api/plan", body).json()["plan"]
-    expected = estimate_grow_region(
-        Canvas.open(small_canvas, read_only=True), ["right"], MockGenerator(), by=128, along=(64, 128)
+    settings = GrowSettings()
+    plans = plan_grow_region(
+        Canvas.open(small_canvas, read_only=True), [Direction.RIGHT], settings, by=128, along=(64, 128)
     )
+    expected = Estimate.of(plans, MockGenerator(), settings)
     assert plan["region"] == {"x": 256, "y": 64, "width": 128, "height": 128}
     assert (plan["tiles"], plan["generator_calls"]) == (expected.tiles, expected.calls)
 

@@ -1,13 +1,13 @@
 """The only layer that calls a generator and writes a canvas."""
 
 from imkerutils.exquisite.pipeline.cancel import Cancel
-from imkerutils.exquisite.pipeline.estimate import Estimate, estimate_fill, estimate_grow, estimate_grow_region
+from imkerutils.exquisite.pipeline.estimate import Estimate
 from imkerutils.exquisite.pipeline.fill import FillResult, commit_fill, fill, generate_fill
 from imkerutils.exquisite.pipeline.grow import canvas_spent_usd, grow, step_worst_case_usd
-from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_step
+from imkerutils.exquisite.pipeline.planning import content_windows, plan_fill_step, plan_grow_region
 from imkerutils.exquisite.pipeline.qc import Candidate, Verdict, accept_all, seam_threshold
 from imkerutils.exquisite.pipeline.region import grow_region
-from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, grow_step, plan_step, step_records
+from imkerutils.exquisite.pipeline.step import GrowSettings, grow_batch, grow_step, plan_step, plan_steps, step_records
 
 __all__ = [
     "Cancel",
@@ -20,9 +20,6 @@ __all__ = [
     "canvas_spent_usd",
     "commit_fill",
     "content_windows",
-    "estimate_fill",
-    "estimate_grow",
-    "estimate_grow_region",
     "fill",
     "generate_fill",
     "grow",
@@ -30,7 +27,9 @@ __all__ = [
     "grow_region",
     "grow_step",
     "plan_fill_step",
+    "plan_grow_region",
     "plan_step",
+    "plan_steps",
     "seam_threshold",
     "step_records",
     "step_worst_case_usd",

@@ -9,8 +9,8 @@ generates the tiles level by level, and commits the new pixels with ONE
 touches the canvas before the commit: a failure, a refusal or a cancellation
 leaves it as it was, and the step's artifacts are stored only after the commit.
 
-:func:`~.estimate.estimate_fill` is the same plan without generating anything (``--dry-run``), and
-:func:`~.region.grow_region` grows edges by fills.
+:func:`~.planning.plan_fill_step` makes the plan, :meth:`~.estimate.Estimate.of` its worst case without
+generating anything (``--dry-run``), and :func:`~.region.grow_region` grows edges by fills.
 """
 
 from __future__ import annotations

@@ -52,7 +52,6 @@ def canvas_spent_usd(canvas: Canvas) -> float:
     return sum(r.cost_usd or 0.0 for r in step_records(canvas))
 
 
-# Same leading parameters as estimate_grow, its dry run (kept so a caller passes the same arguments).
 def grow(
     canvas: Canvas,
     directions: Sequence[Direction | str],
@@ -78,7 +77,7 @@ def grow(
     before anything is generated.  A set ``cancel`` stops the running step
     with nothing written (:class:`~imkerutils.errors.StepCancelledError`);
     steps committed before it stay.  ``plans`` are the steps' plans when the
-    caller made them already (an :class:`~.estimate.Estimate`'s): a step
+    caller made them already (:func:`~.step.plan_steps`): a step
     follows its plan when it still is the plan of the canvas as it is, and
     is planned anew otherwise.
     """

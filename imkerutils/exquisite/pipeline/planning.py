@@ -1,14 +1,16 @@
 """Fill plans of a canvas's regions, made once per step: what holds content, and the plan around it.
 
-A step is planned once and the plan is passed on: an :class:`~.estimate.Estimate` plans every step of a
-run before the first call (``--dry-run``, the budget, the progress bar), and the run follows those plans.
+A step is planned once and the plan is passed on: a run's steps are planned before the first call,
+:meth:`~.estimate.Estimate.of` counts their worst case (``--dry-run``, the budget, the progress bar), and the
+run follows those plans.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imkerutils.exquisite.geometry.fill import FillPlan, plan_fill, subtract
+from imkerutils.exquisite.geometry.fill import FillPlan, edge_region, plan_fill, subtract
+from imkerutils.exquisite.limits import DEFAULT_BY
 from imkerutils.exquisite.pipeline.step import GrowSettings
 from imkerutils.exquisite.pipeline.tile import derive_seed
 from imkerutils.tiling.window import Window, intersection
@@ -16,9 +18,19 @@ from imkerutils.tiling.window import Window, intersection
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from imkerutils.exquisite.geometry.direction import Direction
     from imkerutils.tiling.canvas import Canvas
 
-__all__ = ["content_windows", "merge_keep", "near", "plan_fill_step", "plan_region", "step_seed", "tile_content"]
+__all__ = [
+    "content_windows",
+    "merge_keep",
+    "near",
+    "plan_fill_step",
+    "plan_grow_region",
+    "plan_region",
+    "step_seed",
+    "tile_content",
+]
 
 
 def step_seed(run_seed: int, step: int) -> int:
@@ -78,3 +90,36 @@ def plan_fill_step(
     settings = settings or GrowSettings()
     content = content_windows(canvas, near(region, settings.tile))
     return plan_region(region, content, canvas.bounds, settings, cell=cell, keep=keep)
+
+
+def plan_grow_region(
+    canvas: Canvas,
+    directions: Sequence[Direction],
+    settings: GrowSettings,
+    *,
+    by: int = DEFAULT_BY,
+    along: tuple[int, int] | None = None,
+    steps: int = 1,
+) -> list[FillPlan]:
+    """Return the plans of :func:`~.region.grow_region`'s ``steps`` steps on ``canvas`` now (each from the last).
+
+    Each plan sees the content the canvas will hold when its step starts: what is written now, plus what
+    the steps before it write.
+    """
+    t, size = settings.tile, canvas.tile
+    bounds = canvas.bounds
+    written = {
+        (w.row_off // size, w.col_off // size) for w in canvas.written_tile_windows(near(bounds, steps * by + 2 * t))
+    }
+    plans = []
+    for _ in range(steps):
+        region, keep = edge_region(bounds, directions, by, along)
+        # the content plan_fill_step would see on the canvas this step starts from (the same windows, in
+        # the same order), so grow_region can follow these plans: planned once, the same bytes
+        tiles = [Window(i * size, j * size, size, size) for i, j in written]
+        plan = plan_region(region, tile_content(tiles, bounds, near(region, t)), bounds, settings, keep=keep)
+        for w in plan.written:
+            written.update(canvas.grid.tiles(w))
+        plans.append(plan)
+        bounds = plan.new_bounds
+    return plans

@@ -27,7 +27,6 @@ def growth_direction(directions: Sequence[Direction]) -> Direction | None:
     return ds.pop() if len(ds) == 1 else None
 
 
-# Same leading parameters as estimate_grow_region, its dry run (kept so a caller passes the same arguments).
 def grow_region(
     canvas: Canvas,
     directions: Sequence[Direction | str],
@@ -49,7 +48,7 @@ def grow_region(
     :func:`~imkerutils.exquisite.geometry.fill.edge_region` of the current bounds (tiles facing the
     edge's direction when one edge grows), so its seeds, record and bytes are those of ``fill`` on
     that region with the same settings and direction.  ``plans`` are the steps' plans when the
-    caller made them on the canvas as it is (:func:`~.estimate.estimate_grow_region`'s): a step follows
+    caller made them on the canvas as it is (:func:`~.planning.plan_grow_region`'s): a step follows
     its plan when the plan is of the region and bounds it fills, and is planned anew otherwise.
     """
     check_by(by)

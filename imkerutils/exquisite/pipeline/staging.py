@@ -175,7 +175,7 @@ def stage_fill(
     token = canvas.state_token
     if plan is None:
         plan = plan_fill_step(canvas, region, settings, keep=keep)
-    if budget_usd is not None:  # every candidate's worst case, as estimate_fill counts it
+    if budget_usd is not None:  # every candidate's worst case, as Estimate.of counts it
         worst = step_worst_case_usd(len(plan.tiles) * candidates, generator, settings)
         Budget(budget_usd, canvas_spent_usd(canvas)).check(worst)
     results = []

@@ -36,7 +36,7 @@ from imkerutils.errors import (
 from imkerutils.exquisite.api.base import TileGenerator
 from imkerutils.exquisite.api.registry import available_generators, get_generator
 from imkerutils.exquisite.geometry.blend import seam_strategy_names
-from imkerutils.exquisite.pipeline import GrowSettings, estimate_fill, estimate_grow_region, grow, plan_fill_step
+from imkerutils.exquisite.pipeline import Estimate, GrowSettings, grow, plan_fill_step, plan_grow_region
 from imkerutils.exquisite.pipeline.staging import accept, discard, list_proposals, load_proposal, stage_fill
 from imkerutils.exquisite.pipeline.step import plan_steps
 from imkerutils.exquisite.state.budget import Budget
@@ -410,17 +410,10 @@ class CanvasSession:
         generator = self.make_generator(request.generator)
         settings = GrowSettings(prompt=request.prompt, seed=request.seed, seam=request.seam)
         if request.region is not None:
-            estimate = estimate_fill(reader, request.region, generator, settings, candidates=request.candidates)
+            plans = [plan_fill_step(reader, request.region, settings)]
         else:
-            estimate = estimate_grow_region(
-                reader,
-                request.directions,
-                generator,
-                settings,
-                by=request.by,
-                along=request.along,
-                candidates=request.candidates,
-            )
+            plans = plan_grow_region(reader, request.directions, settings, by=request.by, along=request.along)
+        estimate = Estimate.of(plans, generator, settings, candidates=request.candidates)
         return plan_summary(estimate, request, Budget(self.budget.limit_usd, self.view.spent_usd))
 
     def set_budget(self, limit_usd: float | None) -> None:

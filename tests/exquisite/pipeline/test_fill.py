@@ -18,6 +18,7 @@ from imkerutils.errors import (
     CanvasChangedError,
     CanvasLockedError,
     GeometryError,
+    InvalidGrowSettingsError,
     NoContentNearError,
     StepCancelledError,
 )
@@ -26,13 +27,14 @@ from imkerutils.exquisite.geometry.direction import Direction, from_right, to_ri
 from imkerutils.exquisite.geometry.fill import edge_region
 from imkerutils.exquisite.pipeline import (
     Cancel,
+    Estimate,
     GrowSettings,
-    estimate_fill,
-    estimate_grow_region,
     fill,
     grow,
     grow_batch,
     grow_region,
+    plan_fill_step,
+    plan_grow_region,
     step_records,
 )
 from imkerutils.tiling.canvas import Canvas
@@ -165,7 +167,7 @@ def test_the_estimate_is_the_plan_and_calls_nothing(tmp_path: Path) -> None:
     canvas = two_pastes(tmp_path / "c.zarr")
     gen = PatternGenerator(cost_usd=0.25)
     s = GrowSettings(tile=128, candidates=2, max_retries=1)
-    est = estimate_fill(canvas, canvas.bounds, gen, s)
+    est = Estimate.of([plan_fill_step(canvas, canvas.bounds, s)], gen, s)
     assert gen.calls == []
     assert est.calls == est.tiles * 2 * 2
     assert est.worst_case_usd == pytest.approx(est.calls * 0.25)
@@ -173,9 +175,11 @@ def test_the_estimate_is_the_plan_and_calls_nothing(tmp_path: Path) -> None:
     assert est.tiles == len(est.plans[0].tiles)
     fill(canvas, canvas.bounds, gen, s)
     assert len(gen.calls) == est.tiles * 2  # no QC hook: one attempt per tile, two candidates
-    grown = estimate_grow_region(canvas, ["right"], gen, s, by=100, steps=3)
+    grown = Estimate.of(plan_grow_region(canvas, [Direction.RIGHT], s, by=100, steps=3), gen, s)
     assert grown.bounds_after == Window(0, 0, 64, 768 + 300)
     assert len(grown.regions) == 3
+    with pytest.raises(InvalidGrowSettingsError, match="plans no step"):
+        Estimate.of([], gen, s)
 
 
 def test_a_budget_below_the_worst_case_is_refused_before_the_first_call(tmp_path: Path) -> None:

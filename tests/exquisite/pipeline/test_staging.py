@@ -10,7 +10,7 @@ import pytest
 from _generators import PatternGenerator, noise_image
 
 from imkerutils.errors import BudgetExceededError, ProposalNotFoundError, ProposalStaleError, StepCancelledError
-from imkerutils.exquisite.pipeline import Cancel, GrowSettings, estimate_fill, fill, step_records
+from imkerutils.exquisite.pipeline import Cancel, GrowSettings, fill, plan_fill_step, step_records
 from imkerutils.exquisite.pipeline.staging import (
     accept,
     candidate_pieces,
@@ -128,7 +128,7 @@ def test_staging_checks_the_budget_first_and_a_cancelled_stage_stores_nothing(tm
     cancel = Cancel()
     with pytest.raises(StepCancelledError):
         stage_fill(canvas, REGION, gen, S, candidates=3, cancel=cancel, on_tile=lambda _o: cancel.set())
-    tiles = len(estimate_fill(canvas, REGION, gen, S).plans[0].tiles)
+    tiles = len(plan_fill_step(canvas, REGION, S).tiles)
     assert 1 <= len(gen.calls) < 3 * tiles  # stopped within the first level of the first candidate
     assert tree(canvas.path, skip="") == files
     assert list_proposals(canvas) == []

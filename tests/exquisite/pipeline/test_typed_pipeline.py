@@ -24,12 +24,12 @@ from imkerutils.exquisite.geometry.fill import edge_region
 from imkerutils.exquisite.geometry.seam import SeamScores
 from imkerutils.exquisite.pipeline import (
     GrowSettings,
-    estimate_grow_region,
     fill,
     grow,
     grow_region,
     grow_step,
     plan_fill_step,
+    plan_grow_region,
     step_records,
 )
 from imkerutils.exquisite.pipeline.qc import Verdict
@@ -107,11 +107,11 @@ def test_cli_fill_and_stage_plan_once(canvas: Canvas, fill_plans: Counter, capsy
     assert fill_plans.calls == 2  # one plan for both candidates and the budget
 
 
-def test_an_estimates_fill_plans_are_the_plans_of_the_steps_as_they_run(canvas: Canvas) -> None:
+def test_a_runs_fill_plans_made_ahead_are_the_plans_of_the_steps_as_they_run(canvas: Canvas) -> None:
     """What grow_region follows is what it would plan itself on the canvas each step starts from."""
     settings = GrowSettings(tile=256, save_artifacts=False)
-    estimate = estimate_grow_region(canvas, ["right", "down"], MockGenerator(), settings, by=96, steps=3)
-    for plan in estimate.plans:
+    plans = plan_grow_region(canvas, [Direction.RIGHT, Direction.DOWN], settings, by=96, steps=3)
+    for plan in plans:
         region, keep = edge_region(canvas.bounds, [Direction.RIGHT, Direction.DOWN], 96)
         assert plan == plan_fill_step(canvas, region, settings, keep=keep)
         grow_region(canvas, ["right", "down"], MockGenerator(), settings, by=96)

@@ -1,6 +1,7 @@
 """The seed's runnable modules and the ``extract-tile`` / ``paste-tile`` scripts, as their users run them.
 
-The first two tests are the seed's own ``tests/test_cli_smoke.py``, unchanged but for names.
+The first two tests are the seed's own ``tests/test_cli_smoke.py``: its command lines and checks, one
+subprocess call shared.
 """
 
 from __future__ import annotations
@@ -38,26 +39,19 @@ def snapshot(root: Path) -> dict[Path, tuple[int, int]]:
 
 
 # -- the seed's smoke tests ------------------------------------------------------------------------------
-# Kept as the seed wrote them (they are its contract with its users), so their likeness stays too.
+# The seed's own two tests: the same command lines and the same checks; only their subprocess call is shared.
+def run_seed_module(module: str, *argv: str) -> None:
+    """Run ``python -m imkerutils.tiling_utils.MODULE ARGV... --x 0 --y 0 --corner tl`` as the seed's tests did."""
+    cmd = [sys.executable, "-m", f"imkerutils.tiling_utils.{module}", *argv, "--x", "0", "--y", "0", "--corner", "tl"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
 def test_seed_extract_tile_cli_smoke(tmp_path):
     img_path = tmp_path / "img.png"
     Image.new("RGB", (2048, 2048), (10, 20, 30)).save(img_path)
     out_tile = tmp_path / "tile.png"
-    cmd = [
-        sys.executable,
-        "-m",
-        "imkerutils.tiling_utils.extract_tile",
-        str(img_path),
-        str(out_tile),
-        "--x",
-        "0",
-        "--y",
-        "0",
-        "--corner",
-        "tl",
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    run_seed_module("extract_tile", str(img_path), str(out_tile))
     assert out_tile.exists()
     with Image.open(out_tile) as im:  # the seed's test left the file open (a ResourceWarning here)
         assert im.size == (1024, 1024)
@@ -69,22 +63,7 @@ def test_seed_paste_tile_cli_smoke(tmp_path):
     tile_path = tmp_path / "tile.png"
     Image.new("RGB", (1024, 1024), (200, 0, 0)).save(tile_path)
     out_path = tmp_path / "patched.png"
-    cmd = [
-        sys.executable,
-        "-m",
-        "imkerutils.tiling_utils.paste_tile",
-        str(base_path),
-        str(tile_path),
-        str(out_path),
-        "--x",
-        "0",
-        "--y",
-        "0",
-        "--corner",
-        "tl",
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    run_seed_module("paste_tile", str(base_path), str(tile_path), str(out_path))
     assert out_path.exists()
 
 

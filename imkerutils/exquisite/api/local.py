@@ -103,8 +103,8 @@ class LocalGenerator(GeneratorBase):
         are shrunk: only periods of several ``tone_sigma`` are touched, so
         horizon lines and edges keep their sharpness (0: no smoothing).
 
-    The defaults (32-px patches, ``fresh`` and ``drift`` on, a weak row prior)
-    were chosen with ``benchmarks/bench_local_generator.py``: version
+    The defaults (32-px patches, ``fresh``, ``drift`` and the tone
+    decorrelation on, a weak row prior) were chosen with ``benchmarks/bench_local_generator.py``: version
     1 (64-px patches) copied whole objects and stretched them into bands
     (``docs/benchmarks.md``, local generator).
 
@@ -123,7 +123,7 @@ class LocalGenerator(GeneratorBase):
     # Declared as every generator declares its capabilities (GeneratorBase has the defaults), so mock.py's opening
     # looks the same: alike by design, not a second implementation.
     name: ClassVar[str] = "local"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     deterministic: ClassVar[bool] = True
     max_concurrency: ClassVar[int] = 2
 
@@ -141,9 +141,9 @@ class LocalGenerator(GeneratorBase):
         fresh: int = 16,
         coarse: int = 4,
         drift: int = 48,
-        tone_reach: int = 0,
+        tone_reach: int = 256,
         tone_strength: float = 1.0,
-        tone_sigma: float = 32.0,
+        tone_sigma: float = 24.0,
     ) -> None:
         if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 8 or patch_size % 2:
             raise InvalidGeneratorParamsError(f"patch_size must be an even int >= 8; got {patch_size!r}")

@@ -100,13 +100,14 @@ class QuiltOptions:
         does not spread into a glow or a wedge across the whole region, and
         the new pixels keep the source patches' tones.  The small-scale part
         (what hides the tone steps at the cuts) stays.  0 disables it.
-    tone_reach, tone_strength, tone_sigma : int, float, float
+    tone_reach, tone_strength, tone_sigma, tone_keep : int, float, float, float
         With ``gradient_domain``: large-scale tone decorrelates with distance
         (:func:`._tone.decorrelate_tone`): the new pixels' row and column mean
         profiles (luminance, less their line, Gaussian-smoothed over
         ``tone_sigma`` px) are shrunk by a weight rising from 0 at the kept
-        pixels to ``tone_strength`` at ``tone_reach`` px, so tone met at the
-        seam is not carried across the whole region.  ``tone_reach`` 0
+        pixels to ``tone_strength`` at ``tone_reach`` px, the rows towards
+        ``tone_keep`` times the kept pixels' own row profile, so tone met at
+        the seam is not carried across the whole region.  ``tone_reach`` 0
         disables it.
     """
 
@@ -124,6 +125,7 @@ class QuiltOptions:
     tone_reach: int = 0
     tone_strength: float = 1.0
     tone_sigma: float = 32.0
+    tone_keep: float = 0.0
 
 
 _DEFAULT = QuiltOptions()
@@ -286,7 +288,12 @@ class _Quilter:
         patch, overlap, seam_weight = options.patch, options.overlap, options.seam_weight
         self.image = image
         self.drift = int(options.drift)
-        self.tone = (int(options.tone_reach), float(options.tone_strength), float(options.tone_sigma))
+        self.tone = (
+            int(options.tone_reach),
+            float(options.tone_strength),
+            float(options.tone_sigma),
+            float(options.tone_keep),
+        )
         self.out = image.copy()
         self.keep = keep
         self.known = keep.copy()

@@ -68,14 +68,20 @@ def profile_deviation(values: np.ndarray, weights: np.ndarray, sigma: float) -> 
     return np.asarray(dev)
 
 
-def decorrelate_tone(image: np.ndarray, keep: np.ndarray, reach: int, strength: float, sigma: float) -> np.ndarray:
+def decorrelate_tone(
+    image: np.ndarray, keep: np.ndarray, reach: int, strength: float, sigma: float, keep_band: float = 0.0
+) -> np.ndarray:
     """Shrink the new pixels' row- and column-mean deviations with their distance from the kept pixels.
 
     With ``k`` = :func:`distance_ramp` of each unknown pixel's distance to the
     nearest kept pixel, the deviation of the unknown pixels' row profile
     (:func:`profile_deviation` of their luminance, weighted by ``k``) times
     ``k`` is subtracted from every colour channel (an alpha channel is left
-    alone), then likewise for the columns.  Only luminance moves, so hues are
+    alone), then likewise for the columns.  With ``keep_band`` > 0 the rows
+    tend to ``keep_band`` times the kept pixels' own row profile (same rows,
+    same smoothing) instead of to a line: the layout the whole band shares
+    (sky over hills over meadow) persists, weakened, while what sits only at
+    the seam fades.  Only luminance moves, so hues are
     kept.  Returns a new uint8 image equal to ``image`` where ``keep`` is True.
 
     Examples
@@ -104,6 +110,11 @@ def decorrelate_tone(image: np.ndarray, keep: np.ndarray, reach: int, strength: 
     luma = np.array([0.299, 0.587, 0.114], np.float32) if colour == 3 else np.ones(1, np.float32)
     grey = (values @ luma)[..., None]
     row_dev = profile_deviation(grey, k, sigma).astype(np.float32)  # (H, 1)
+    if keep_band:  # the far rows tend to a fraction of the kept pixels' own row profile, not to a line
+        kept = (image[box[0]][..., :colour].astype(np.float32) @ luma)[..., None]
+        row_dev -= np.float32(keep_band) * profile_deviation(kept, keep[box[0]].astype(np.float32), sigma).astype(
+            np.float32
+        )
     shift = k * row_dev
     grey -= shift[..., None]
     col_dev = profile_deviation(grey.transpose(1, 0, 2), k.T, sigma).astype(np.float32)  # (W, 1)

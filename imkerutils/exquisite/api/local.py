@@ -102,6 +102,11 @@ class LocalGenerator(GeneratorBase):
         Gaussian sigma (px) by which the profiles are smoothed before they
         are shrunk: only periods of several ``tone_sigma`` are touched, so
         horizon lines and edges keep their sharpness (0: no smoothing).
+    tone_keep : float
+        Far from the seam the row profile tends to this fraction (0 to 1) of
+        the kept pixels' own row profile rather than to a straight line: the
+        layout the whole band shares (sky over hills over meadow) persists,
+        weakened, while what sits only at the seam fades.
 
     The defaults (32-px patches, ``fresh``, ``drift`` and the tone
     decorrelation on, a weak row prior) were chosen with ``benchmarks/bench_local_generator.py``: version
@@ -144,6 +149,7 @@ class LocalGenerator(GeneratorBase):
         tone_reach: int = 256,
         tone_strength: float = 1.0,
         tone_sigma: float = 24.0,
+        tone_keep: float = 0.5,
     ) -> None:
         if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 8 or patch_size % 2:
             raise InvalidGeneratorParamsError(f"patch_size must be an even int >= 8; got {patch_size!r}")
@@ -171,6 +177,8 @@ class LocalGenerator(GeneratorBase):
             raise InvalidGeneratorParamsError(f"tone_strength must be in [0, 1]; got {tone_strength!r}")
         if not 0 <= tone_sigma <= 1024:
             raise InvalidGeneratorParamsError(f"tone_sigma must be in [0, 1024]; got {tone_sigma!r}")
+        if not 0 <= tone_keep <= 1:
+            raise InvalidGeneratorParamsError(f"tone_keep must be in [0, 1]; got {tone_keep!r}")
         if not isinstance(shortlist, int) or shortlist < 1:
             raise InvalidGeneratorParamsError(f"shortlist must be an int >= 1; got {shortlist!r}")
         self._quilt = QuiltOptions(
@@ -188,6 +196,7 @@ class LocalGenerator(GeneratorBase):
             tone_reach=tone_reach,
             tone_strength=float(tone_strength),
             tone_sigma=float(tone_sigma),
+            tone_keep=float(tone_keep),
         )
 
     def __repr__(self) -> str:
@@ -213,6 +222,7 @@ class LocalGenerator(GeneratorBase):
             "tone_reach": q.tone_reach,
             "tone_strength": q.tone_strength,
             "tone_sigma": q.tone_sigma,
+            "tone_keep": q.tone_keep,
         }
 
     def generate(self, request: TileRequest) -> TileResult:

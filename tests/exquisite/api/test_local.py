@@ -372,6 +372,8 @@ def test_malformed_request_is_refused() -> None:
         {"tone_strength": 1.5},
         {"tone_strength": float("nan")},
         {"tone_sigma": -1},
+        {"tone_keep": 2},
+        {"tone_keep": float("nan")},
     ],
 )
 def test_bad_parameters_are_refused(kwargs: dict[str, object]) -> None:

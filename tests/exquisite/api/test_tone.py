@@ -52,3 +52,19 @@ def test_decorrelate_tone_measures_distance_to_any_kept_pixel() -> None:
     out = decorrelate_tone(image, keep, reach=64, strength=1.0, sigma=0)
     np.testing.assert_array_equal(out[keep], image[keep])
     assert abs(int(out[44, 119, 0]) - int(image[44, 119, 0])) <= 10  # next to the island: barely moved
+
+
+def test_keep_band_keeps_that_fraction_of_the_bands_own_row_layout() -> None:
+    # sky over meadow across the whole band, carried unchanged into the new half
+    layout = 60 * np.cos(np.arange(256) / 256 * 2 * np.pi)  # no linear part: the line removal leaves it whole
+    image = np.repeat((120 + layout)[:, None, None], 384, axis=1).repeat(3, axis=2).astype(np.uint8)
+    keep = np.zeros((256, 384), bool)
+    keep[:, :128] = True
+
+    def far_layout(out: np.ndarray) -> float:  # the far rows' profile, as a fraction of the band's
+        far = out[:, 128 + 128 :, 0].astype(float).mean(axis=1)
+        return float(np.polyfit(layout, far - far.mean(), 1)[0])
+
+    assert abs(far_layout(decorrelate_tone(image, keep, 128, 1.0, 8))) < 0.05
+    assert far_layout(decorrelate_tone(image, keep, 128, 1.0, 8, keep_band=0.5)) == pytest.approx(0.5, abs=0.05)
+    assert far_layout(decorrelate_tone(image, keep, 128, 1.0, 8, keep_band=1.0)) == pytest.approx(1.0, abs=0.05)

@@ -105,7 +105,7 @@ def decorrelate_tone(
     inner = unknown[box]
     dist = _distance_to_kept(keep, box, reach)
     k = distance_ramp(dist, reach, strength) * inner
-    colour = min(image.shape[2], 3)  # the colour channels; an alpha channel (2nd of 2, 4th of 4) stays
+    colour = 3 if image.shape[2] >= 3 else 1  # the colour channels; an alpha channel (2nd of 2, 4th of 4) stays
     values = image[box][..., :colour].astype(np.float32)
     luma = np.array([0.299, 0.587, 0.114], np.float32) if colour == 3 else np.ones(1, np.float32)
     grey = (values @ luma)[..., None]

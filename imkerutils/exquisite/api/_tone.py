@@ -11,7 +11,8 @@ left after the least-squares line, which is kept) in proportion to a weight
 that is 0 at the kept pixels and rises smoothly to ``strength`` at ``reach``
 pixels from them.  The seam stays continuous, texture and detail are kept (only
 a smooth field, constant along rows or columns, is subtracted), and kept pixels
-are returned unchanged.
+are returned unchanged.  Optionally the rows tend not to a straight line but
+to a fraction of the band's own row profile (the layout the whole band shares).
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def decorrelate_tone(
     tend to ``keep_band`` times the kept pixels' own row profile (same rows,
     same smoothing) instead of to a line: the layout the whole band shares
     (sky over hills over meadow) persists, weakened, while what sits only at
-    the seam fades.  Only luminance moves, so hues are
-    kept.  Returns a new uint8 image equal to ``image`` where ``keep`` is True.
+    the seam fades.  Only luminance moves, so hues are kept.  Returns a new
+    uint8 image equal to ``image`` where ``keep`` is True.
 
     Examples
     --------

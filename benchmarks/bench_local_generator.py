@@ -12,7 +12,7 @@ both the generated and the real region are scored against the band with
 measures.
 
 ``--baseline REV`` also runs the generator as it was at git revision ``REV``
-(``local.py`` and ``_quilting.py`` read with ``git show``), tile by tile
+(``local.py``, ``_quilting.py`` and, from version 3 on, ``_tone.py`` read with ``git show``), tile by tile
 interleaved with the current one, so both times come from the same load.
 
 Usage::
@@ -70,7 +70,7 @@ def request_for(photo: np.ndarray, direction: Direction) -> tuple[TileRequest, n
 
 
 def baseline_generator(rev: str) -> Any:
-    """A ``LocalGenerator`` built from ``local.py`` and ``_quilting.py`` as they were at ``rev``."""
+    """A ``LocalGenerator`` built from ``local.py``, ``_quilting.py`` (and ``_tone.py``) as they were at ``rev``."""
     root = HERE.parent
 
     def show(path: str) -> str:
@@ -79,12 +79,15 @@ def baseline_generator(rev: str) -> Any:
         ).stdout
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-local-baseline-"))
-    (tmp / "_baseline_quilting.py").write_text(show("imkerutils/exquisite/api/_quilting.py"))
-    local = show("imkerutils/exquisite/api/local.py")
-    local = local.replace("imkerutils.exquisite.api._quilting", "_baseline_quilting")
-    (tmp / "_baseline_local.py").write_text(local)
+    names = ["_baseline_tone"] if "_tone.py" in show("imkerutils/exquisite/api/").split() else []
+    for name in [*names, "_baseline_quilting", "_baseline_local"]:
+        path = f"imkerutils/exquisite/api/{name.removeprefix('_baseline')}.py".replace("/_local.py", "/local.py")
+        text = show(path)
+        for dep in ("_tone", "_quilting"):
+            text = text.replace(f"imkerutils.exquisite.api.{dep}", f"_baseline{dep}")
+        (tmp / f"{name}.py").write_text(text)
     modules = {}
-    for name in ("_baseline_quilting", "_baseline_local"):
+    for name in [*names, "_baseline_quilting", "_baseline_local"]:
         spec = importlib.util.spec_from_file_location(name, tmp / f"{name}.py")
         assert spec is not None
         assert spec.loader is not None

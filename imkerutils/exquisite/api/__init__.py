@@ -31,6 +31,7 @@ __all__ = [
     "TileGenerator",
     "TileRequest",
     "TileResult",
+    "ToneOptions",
     "Usage",
     "available_generators",
     "capabilities",
@@ -43,6 +44,7 @@ _LAZY = {
     "MockGenerator": "imkerutils.exquisite.api.mock",
     "LocalGenerator": "imkerutils.exquisite.api.local",
     "OpenAIGenerator": "imkerutils.exquisite.api.openai_",
+    "ToneOptions": "imkerutils.exquisite.api.local",
 }
 
 

@@ -40,7 +40,7 @@ import scipy.sparse.linalg as splinalg
 from numpy.lib.stride_tricks import sliding_window_view
 
 from imkerutils.errors import PermanentGeneratorError
-from imkerutils.exquisite.api._tone import decorrelate_tone
+from imkerutils.exquisite.api._tone import ToneOptions, decorrelate_tone
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,15 +100,15 @@ class QuiltOptions:
         does not spread into a glow or a wedge across the whole region, and
         the new pixels keep the source patches' tones.  The small-scale part
         (what hides the tone steps at the cuts) stays.  0 disables it.
-    tone_reach, tone_strength, tone_sigma, tone_keep : int, float, float, float
+    tone : ToneOptions or None
         With ``gradient_domain``: large-scale tone decorrelates with distance
         (:func:`._tone.decorrelate_tone`): the new pixels' row and column mean
         profiles (luminance, less their line, Gaussian-smoothed over
-        ``tone_sigma`` px) are shrunk by a weight rising from 0 at the kept
-        pixels to ``tone_strength`` at ``tone_reach`` px, the rows towards
-        ``tone_keep`` times the kept pixels' own row profile, so tone met at
-        the seam is not carried across the whole region.  ``tone_reach`` 0
-        disables it.
+        ``tone.sigma`` px) are shrunk by a weight rising from 0 at the kept
+        pixels to ``tone.strength`` at ``tone.reach`` px, the rows towards
+        ``tone.keep`` times the kept pixels' own row profile, so tone met at
+        the seam is not carried across the whole region.  ``None`` (the
+        default) disables it.
     """
 
     patch: int = 64
@@ -122,10 +122,7 @@ class QuiltOptions:
     reuse_cost: float = 0.0
     fresh: int = 0
     drift: int = 0
-    tone_reach: int = 0
-    tone_strength: float = 1.0
-    tone_sigma: float = 32.0
-    tone_keep: float = 0.0
+    tone: ToneOptions | None = None
 
 
 _DEFAULT = QuiltOptions()
@@ -288,12 +285,7 @@ class _Quilter:
         patch, overlap, seam_weight = options.patch, options.overlap, options.seam_weight
         self.image = image
         self.drift = int(options.drift)
-        self.tone = (
-            int(options.tone_reach),
-            float(options.tone_strength),
-            float(options.tone_sigma),
-            float(options.tone_keep),
-        )
+        self.tone = options.tone
         self.out = image.copy()
         self.keep = keep
         self.known = keep.copy()
@@ -363,8 +355,8 @@ class _Quilter:
         if self.grad_x is not None and self.grad_y is not None:
             solved = integrate(self.image, self.keep, self.grad_x, self.grad_y)
             self.out = _fade_drift(solved, self.out, self.keep, self.drift) if self.drift else solved
-            if self.tone[0]:
-                self.out = decorrelate_tone(self.out, self.keep, *self.tone)
+            if (t := self.tone) is not None:
+                self.out = decorrelate_tone(self.out, self.keep, t.reach, t.strength, t.sigma, t.keep)
         return self.out, QuiltStats(b, o, placed)
 
     def _place(self, y: int, x: int) -> None:

@@ -17,10 +17,47 @@ to a fraction of the band's own row profile (the layout the whole band shares).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.ndimage as ndimage
 
-__all__ = ["decorrelate_tone", "distance_ramp", "profile_deviation"]
+from imkerutils.exquisite.api.base import check_param
+
+__all__ = ["ToneOptions", "decorrelate_tone", "distance_ramp", "profile_deviation"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToneOptions:
+    """How large-scale tone decorrelates with distance from the kept pixels (:func:`decorrelate_tone`'s arguments).
+
+    The defaults are the ``local`` generator's, chosen with ``benchmarks/bench_local_generator.py``.
+
+    Attributes
+    ----------
+    reach : int
+        Pixels from the kept pixels over which the weight rises from 0 to ``strength`` (1 to 4096).
+    strength : float
+        The weight reached at ``reach`` (0 to 1; 1 removes the carried profiles' long-period part that far out).
+    sigma : float
+        Gaussian sigma (px) by which the profiles are smoothed before they are shrunk: only periods of several
+        ``sigma`` are touched, so horizon lines and edges keep their sharpness (0 to 1024; 0: no smoothing).
+    keep : float
+        Far from the seam the row profile tends to this fraction (0 to 1) of the kept pixels' own row profile
+        rather than to a straight line: the layout the whole band shares (sky over hills over meadow) persists,
+        weakened, while what sits only at the seam fades (``decorrelate_tone``'s ``keep_band``).
+    """
+
+    reach: int = 256
+    strength: float = 1.0
+    sigma: float = 24.0
+    keep: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_param("tone.reach", self.reach, 1, 4096, integer=True)
+        check_param("tone.strength", self.strength, 0, 1)
+        check_param("tone.sigma", self.sigma, 0, 1024)
+        check_param("tone.keep", self.keep, 0, 1)
 
 
 def distance_ramp(distance: np.ndarray, reach: float, strength: float) -> np.ndarray:

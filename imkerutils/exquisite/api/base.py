@@ -7,16 +7,34 @@ Capabilities are class attributes, declared rather than discovered by trying.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from imkerutils.errors import InvalidGeneratorParamsError
 from imkerutils.exquisite.geometry.direction import Direction
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-__all__ = ["TileGenerator", "TileRequest", "TileResult", "Usage"]
+__all__ = ["TileGenerator", "TileRequest", "TileResult", "Usage", "check_param"]
+
+
+def check_param(name: str, value: float, low: float, high: float, *, integer: bool = False) -> None:
+    """Refuse a generator parameter that is not a number (an int, with ``integer``) in ``[low, high]``.
+
+    >>> check_param("noise", 6, 0, 64, integer=True)
+    >>> check_param("noise", 6.5, 0, 64, integer=True)
+    Traceback (most recent call last):
+    ...
+    imkerutils.errors.InvalidGeneratorParamsError: noise must be an int in [0, 64]; got 6.5
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:  # NaN fails too
+        raise InvalidGeneratorParamsError(
+            f"{name} must be {'an int' if integer else 'a number'} in [{low}, {high}]; got {value!r}"
+        )
 
 
 @dataclass(frozen=True, eq=False, slots=True)

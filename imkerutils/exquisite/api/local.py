@@ -19,10 +19,14 @@ from imkerutils.errors import (
 )
 from imkerutils.exquisite.api._checks import check_request
 from imkerutils.exquisite.api._quilting import QuiltOptions, quilt
-from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
+from imkerutils.exquisite.api._tone import ToneOptions
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult, check_param
 from imkerutils.exquisite.geometry.direction import contiguous, from_right, to_right
+from imkerutils.jsonform import fields_form
 
-__all__ = ["LocalGenerator"]
+__all__ = ["LocalGenerator", "ToneOptions"]
+
+DEFAULT_TONE = ToneOptions()
 
 
 class LocalGenerator(GeneratorBase):
@@ -86,27 +90,12 @@ class LocalGenerator(GeneratorBase):
         Pixels from the kept pixels beyond which the large-scale part of the
         gradient-domain correction fades out, so a dark or bright spot on the
         seam does not spread across the region (0 disables it).
-    tone_reach : int
-        With ``gradient_domain``: pixels from the kept pixels over which tone
-        met at the seam decorrelates.  Quilting carries a dark or bright
-        patch on the seam along its rows across the whole region; in a
-        photograph large-scale tone says less and less about the tone further
-        away.  The new pixels' row and column mean profiles (luminance, less
-        their least-squares line) are shrunk with a weight that rises
-        smoothly from 0 at the kept pixels to ``tone_strength`` at this
-        distance.  0 disables it.
-    tone_strength : float
-        The weight reached at ``tone_reach`` (0 to 1; 1 removes the carried
-        profiles' long-period part entirely that far out).
-    tone_sigma : float
-        Gaussian sigma (px) by which the profiles are smoothed before they
-        are shrunk: only periods of several ``tone_sigma`` are touched, so
-        horizon lines and edges keep their sharpness (0: no smoothing).
-    tone_keep : float
-        Far from the seam the row profile tends to this fraction (0 to 1) of
-        the kept pixels' own row profile rather than to a straight line: the
-        layout the whole band shares (sky over hills over meadow) persists,
-        weakened, while what sits only at the seam fades.
+    tone : ToneOptions or None
+        With ``gradient_domain``: how tone met at the seam decorrelates with
+        distance (:class:`ToneOptions`; ``None`` disables it).  Quilting
+        carries a dark or bright patch on the seam along its rows across the
+        whole region; in a photograph large-scale tone says less and less
+        about the tone further away.
 
     The defaults (32-px patches, ``fresh``, ``drift`` and the tone
     decorrelation on, a weak row prior) were chosen with ``benchmarks/bench_local_generator.py``: version
@@ -146,10 +135,7 @@ class LocalGenerator(GeneratorBase):
         fresh: int = 16,
         coarse: int = 4,
         drift: int = 48,
-        tone_reach: int = 256,
-        tone_strength: float = 1.0,
-        tone_sigma: float = 24.0,
-        tone_keep: float = 0.5,
+        tone: ToneOptions | None = DEFAULT_TONE,
     ) -> None:
         if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 8 or patch_size % 2:
             raise InvalidGeneratorParamsError(f"patch_size must be an even int >= 8; got {patch_size!r}")
@@ -157,28 +143,16 @@ class LocalGenerator(GeneratorBase):
             raise InvalidGeneratorParamsError(
                 f"overlap must be an int in [1, patch_size // 2 = {patch_size // 2}]; got {overlap!r}"
             )
-        if not 0 <= tolerance <= 10:
-            raise InvalidGeneratorParamsError(f"tolerance must be in [0, 10]; got {tolerance!r}")
-        if not 0 <= offset_cost <= 100:
-            raise InvalidGeneratorParamsError(f"offset_cost must be in [0, 100]; got {offset_cost!r}")
-        if not 0 <= seam_weight <= 1000:
-            raise InvalidGeneratorParamsError(f"seam_weight must be in [0, 1000]; got {seam_weight!r}")
-        if not 0 <= reuse_cost <= 100:
-            raise InvalidGeneratorParamsError(f"reuse_cost must be in [0, 100]; got {reuse_cost!r}")
-        if isinstance(fresh, bool) or not isinstance(fresh, int) or not 0 <= fresh <= patch_size:
-            raise InvalidGeneratorParamsError(f"fresh must be an int in [0, patch_size]; got {fresh!r}")
+        check_param("tolerance", tolerance, 0, 10)
+        check_param("offset_cost", offset_cost, 0, 100)
+        check_param("seam_weight", seam_weight, 0, 1000)
+        check_param("reuse_cost", reuse_cost, 0, 100)
+        check_param("fresh", fresh, 0, patch_size, integer=True)
         if isinstance(coarse, bool) or not isinstance(coarse, int) or coarse not in (1, 2, 4):
             raise InvalidGeneratorParamsError(f"coarse must be 1, 2 or 4; got {coarse!r}")
-        if isinstance(drift, bool) or not isinstance(drift, int) or not 0 <= drift <= 4096:
-            raise InvalidGeneratorParamsError(f"drift must be an int in [0, 4096]; got {drift!r}")
-        if isinstance(tone_reach, bool) or not isinstance(tone_reach, int) or not 0 <= tone_reach <= 4096:
-            raise InvalidGeneratorParamsError(f"tone_reach must be an int in [0, 4096]; got {tone_reach!r}")
-        if not 0 <= tone_strength <= 1:
-            raise InvalidGeneratorParamsError(f"tone_strength must be in [0, 1]; got {tone_strength!r}")
-        if not 0 <= tone_sigma <= 1024:
-            raise InvalidGeneratorParamsError(f"tone_sigma must be in [0, 1024]; got {tone_sigma!r}")
-        if not 0 <= tone_keep <= 1:
-            raise InvalidGeneratorParamsError(f"tone_keep must be in [0, 1]; got {tone_keep!r}")
+        check_param("drift", drift, 0, 4096, integer=True)
+        if tone is not None and not isinstance(tone, ToneOptions):
+            raise InvalidGeneratorParamsError(f"tone must be a ToneOptions or None; got {tone!r}")
         if not isinstance(shortlist, int) or shortlist < 1:
             raise InvalidGeneratorParamsError(f"shortlist must be an int >= 1; got {shortlist!r}")
         self._quilt = QuiltOptions(
@@ -193,10 +167,7 @@ class LocalGenerator(GeneratorBase):
             reuse_cost=float(reuse_cost),
             fresh=fresh,
             drift=drift,
-            tone_reach=tone_reach,
-            tone_strength=float(tone_strength),
-            tone_sigma=float(tone_sigma),
-            tone_keep=float(tone_keep),
+            tone=tone,
         )
 
     def __repr__(self) -> str:
@@ -219,10 +190,7 @@ class LocalGenerator(GeneratorBase):
             "reuse_cost": q.reuse_cost,
             "fresh": q.fresh,
             "drift": q.drift,
-            "tone_reach": q.tone_reach,
-            "tone_strength": q.tone_strength,
-            "tone_sigma": q.tone_sigma,
-            "tone_keep": q.tone_keep,
+            "tone": None if q.tone is None else fields_form(q.tone),
         }
 
     def generate(self, request: TileRequest) -> TileResult:

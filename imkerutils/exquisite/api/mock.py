@@ -37,7 +37,7 @@ from imkerutils.errors import (
     RetryableGeneratorError,
 )
 from imkerutils.exquisite.api._checks import check_request
-from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult
+from imkerutils.exquisite.api.base import GeneratorBase, TileRequest, TileResult, check_param
 from imkerutils.exquisite.geometry.direction import to_right
 
 __all__ = ["MockGenerator"]
@@ -82,10 +82,8 @@ class MockGenerator(GeneratorBase):
         fail_times: int = 0,
         failure: FailureKind = "retryable",
     ) -> None:
-        if not isinstance(band_drift, int) or not 0 <= band_drift <= 255:
-            raise InvalidGeneratorParamsError(f"band_drift must be an int in [0, 255]; got {band_drift!r}")
-        if not isinstance(noise, int) or not 0 <= noise <= 64:
-            raise InvalidGeneratorParamsError(f"noise must be an int in [0, 64]; got {noise!r}")
+        check_param("band_drift", band_drift, 0, 255, integer=True)
+        check_param("noise", noise, 0, 64, integer=True)
         if not sleep_s >= 0:
             raise InvalidGeneratorParamsError(f"sleep_s must be >= 0; got {sleep_s!r}")
         if not isinstance(fail_times, int) or fail_times < 0:

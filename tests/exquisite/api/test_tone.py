@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
 
-from imkerutils.exquisite.api._tone import _distance_to_kept, decorrelate_tone
+from imkerutils.errors import InvalidGeneratorParamsError
+from imkerutils.exquisite.api._tone import ToneOptions, _distance_to_kept, decorrelate_tone
+from imkerutils.exquisite.api.local import LocalGenerator
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
@@ -68,3 +70,28 @@ def test_keep_band_keeps_that_fraction_of_the_bands_own_row_layout() -> None:
     assert abs(far_layout(decorrelate_tone(image, keep, 128, 1.0, 8))) < 0.05
     assert far_layout(decorrelate_tone(image, keep, 128, 1.0, 8, keep_band=0.5)) == pytest.approx(0.5, abs=0.05)
     assert far_layout(decorrelate_tone(image, keep, 128, 1.0, 8, keep_band=1.0)) == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"reach": 0},
+        {"reach": 64.0},
+        {"reach": True},
+        {"strength": 1.5},
+        {"strength": float("nan")},
+        {"sigma": -1},
+        {"keep": 2},
+        {"keep": "0.5"},
+    ],
+)
+def test_bad_tone_options_are_refused_by_name(kwargs: dict[str, object]) -> None:
+    name = next(iter(kwargs))
+    with pytest.raises(InvalidGeneratorParamsError, match=rf"^tone\.{name} must be"):
+        ToneOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_generator_records_its_tone_options() -> None:
+    assert LocalGenerator().params()["tone"] == {"reach": 256, "strength": 1.0, "sigma": 24.0, "keep": 0.5}
+    assert LocalGenerator(tone=None).params()["tone"] is None
+    assert LocalGenerator(tone=ToneOptions(reach=64)).params()["tone"]["reach"] == 64

@@ -79,15 +79,20 @@ def baseline_generator(rev: str) -> Any:
         ).stdout
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-local-baseline-"))
-    names = ["_baseline_tone"] if "_tone.py" in show("imkerutils/exquisite/api/").split() else []
-    for name in [*names, "_baseline_quilting", "_baseline_local"]:
-        path = f"imkerutils/exquisite/api/{name.removeprefix('_baseline')}.py".replace("/_local.py", "/local.py")
+    files = {  # module name in the temporary folder: the file it is read from (in import order)
+        "_baseline_tone": "imkerutils/exquisite/api/_tone.py",
+        "_baseline_quilting": "imkerutils/exquisite/api/_quilting.py",
+        "_baseline_local": "imkerutils/exquisite/api/local.py",
+    }
+    if "_tone.py" not in show("imkerutils/exquisite/api/").split():  # before version 3
+        del files["_baseline_tone"]
+    for name, path in files.items():
         text = show(path)
         for dep in ("_tone", "_quilting"):
             text = text.replace(f"imkerutils.exquisite.api.{dep}", f"_baseline{dep}")
         (tmp / f"{name}.py").write_text(text)
     modules = {}
-    for name in [*names, "_baseline_quilting", "_baseline_local"]:
+    for name in files:
         spec = importlib.util.spec_from_file_location(name, tmp / f"{name}.py")
         assert spec is not None
         assert spec.loader is not None

@@ -53,11 +53,11 @@ class ToneOptions:
     sigma: float = 24.0
     keep: float = 0.5
 
-    def __post_init__(self) -> None:
-        check_param("tone.reach", self.reach, 1, 4096, integer=True)
-        check_param("tone.strength", self.strength, 0, 1)
-        check_param("tone.sigma", self.sigma, 0, 1024)
-        check_param("tone.keep", self.keep, 0, 1)
+    def __post_init__(self) -> None:  # checked and made plain numbers, so equal settings record alike
+        object.__setattr__(self, "reach", check_param("tone.reach", self.reach, 1, 4096, integer=True))
+        object.__setattr__(self, "strength", check_param("tone.strength", self.strength, 0, 1))
+        object.__setattr__(self, "sigma", check_param("tone.sigma", self.sigma, 0, 1024))
+        object.__setattr__(self, "keep", check_param("tone.keep", self.keep, 0, 1))
 
 
 def distance_ramp(distance: np.ndarray, reach: float, strength: float) -> np.ndarray:

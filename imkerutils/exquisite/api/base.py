@@ -8,8 +8,9 @@ Capabilities are class attributes, declared rather than discovered by trying.
 from __future__ import annotations
 
 import numbers
+import operator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, overload, runtime_checkable
 
 from imkerutils.errors import InvalidGeneratorParamsError
 from imkerutils.exquisite.geometry.direction import Direction
@@ -21,10 +22,21 @@ if TYPE_CHECKING:
 __all__ = ["TileGenerator", "TileRequest", "TileResult", "Usage", "check_param"]
 
 
-def check_param(name: str, value: float, low: float, high: float, *, integer: bool = False) -> None:
-    """Refuse a generator parameter that is not a number (an int, with ``integer``) in ``[low, high]``.
+@overload
+def check_param(name: str, value: float, low: float, high: float, *, integer: Literal[True]) -> int: ...
+@overload
+def check_param(name: str, value: float, low: float, high: float, *, integer: Literal[False] = ...) -> float: ...
+def check_param(name: str, value: float, low: float, high: float, *, integer: bool = False) -> float:
+    """Return a generator parameter as a plain ``int`` (``integer``) or ``float`` if it is one in ``[low, high]``.
 
-    >>> check_param("noise", 6, 0, 64, integer=True)
+    Anything else (another type, a bool, NaN, out of range) is refused with
+    :class:`~imkerutils.errors.InvalidGeneratorParamsError`.  NumPy numbers
+    come back as plain ones, so the generator's ``params()`` stay JSON.
+
+    >>> import math
+    >>> import numpy as np
+    >>> check_param("noise", np.int64(6), 0, 64, integer=True), check_param("sleep_s", 1, 0, math.inf)
+    (6, 1.0)
     >>> check_param("noise", 6.5, 0, 64, integer=True)
     Traceback (most recent call last):
     ...
@@ -35,6 +47,7 @@ def check_param(name: str, value: float, low: float, high: float, *, integer: bo
         raise InvalidGeneratorParamsError(
             f"{name} must be {'an int' if integer else 'a number'} in [{low}, {high}]; got {value!r}"
         )
+    return operator.index(value) if integer else float(value)
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -10,6 +10,7 @@ and no model weights.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -143,28 +144,27 @@ class LocalGenerator(GeneratorBase):
             raise InvalidGeneratorParamsError(
                 f"overlap must be an int in [1, patch_size // 2 = {patch_size // 2}]; got {overlap!r}"
             )
-        check_param("tolerance", tolerance, 0, 10)
-        check_param("offset_cost", offset_cost, 0, 100)
-        check_param("seam_weight", seam_weight, 0, 1000)
-        check_param("reuse_cost", reuse_cost, 0, 100)
-        check_param("fresh", fresh, 0, patch_size, integer=True)
+        tolerance = check_param("tolerance", tolerance, 0, 10)
+        offset_cost = check_param("offset_cost", offset_cost, 0, 100)
+        seam_weight = check_param("seam_weight", seam_weight, 0, 1000)
+        reuse_cost = check_param("reuse_cost", reuse_cost, 0, 100)
+        fresh = check_param("fresh", fresh, 0, patch_size, integer=True)
         if isinstance(coarse, bool) or not isinstance(coarse, int) or coarse not in (1, 2, 4):
             raise InvalidGeneratorParamsError(f"coarse must be 1, 2 or 4; got {coarse!r}")
-        check_param("drift", drift, 0, 4096, integer=True)
+        drift = check_param("drift", drift, 0, 4096, integer=True)
         if tone is not None and not isinstance(tone, ToneOptions):
             raise InvalidGeneratorParamsError(f"tone must be a ToneOptions or None; got {tone!r}")
-        if not isinstance(shortlist, int) or shortlist < 1:
-            raise InvalidGeneratorParamsError(f"shortlist must be an int >= 1; got {shortlist!r}")
+        shortlist = check_param("shortlist", shortlist, 1, math.inf, integer=True)
         self._quilt = QuiltOptions(
             patch=patch_size,
             overlap=overlap,
-            tolerance=float(tolerance),
+            tolerance=tolerance,
             shortlist=shortlist,
             coarse=coarse,
-            offset_cost=float(offset_cost),
-            seam_weight=float(seam_weight),
+            offset_cost=offset_cost,
+            seam_weight=seam_weight,
             gradient_domain=bool(gradient_domain),
-            reuse_cost=float(reuse_cost),
+            reuse_cost=reuse_cost,
             fresh=fresh,
             drift=drift,
             tone=tone,
@@ -190,7 +190,7 @@ class LocalGenerator(GeneratorBase):
             "reuse_cost": q.reuse_cost,
             "fresh": q.fresh,
             "drift": q.drift,
-            "tone": None if q.tone is None else fields_form(q.tone),
+            "tone": None if q.tone is None or not q.gradient_domain else fields_form(q.tone),  # only then applied
         }
 
     def generate(self, request: TileRequest) -> TileResult:

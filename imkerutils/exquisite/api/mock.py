@@ -24,6 +24,7 @@ pixels slightly (as real models do), ``sleep_s`` simulates a remote call, and
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from typing import Any, ClassVar, Literal
@@ -82,18 +83,12 @@ class MockGenerator(GeneratorBase):
         fail_times: int = 0,
         failure: FailureKind = "retryable",
     ) -> None:
-        check_param("band_drift", band_drift, 0, 255, integer=True)
-        check_param("noise", noise, 0, 64, integer=True)
-        if not sleep_s >= 0:
-            raise InvalidGeneratorParamsError(f"sleep_s must be >= 0; got {sleep_s!r}")
-        if not isinstance(fail_times, int) or fail_times < 0:
-            raise InvalidGeneratorParamsError(f"fail_times must be an int >= 0; got {fail_times!r}")
+        self.band_drift = check_param("band_drift", band_drift, 0, 255, integer=True)
+        self.noise = check_param("noise", noise, 0, 64, integer=True)
+        self.sleep_s = check_param("sleep_s", sleep_s, 0, math.inf)
+        self.fail_times = check_param("fail_times", fail_times, 0, math.inf, integer=True)
         if failure not in _FAILURES:
             raise InvalidGeneratorParamsError(f"failure must be one of {sorted(_FAILURES)}; got {failure!r}")
-        self.band_drift = band_drift
-        self.noise = noise
-        self.sleep_s = float(sleep_s)
-        self.fail_times = fail_times
         self.failure: FailureKind = failure
         self._calls = 0
         self._lock = threading.Lock()

@@ -336,7 +336,8 @@ def fill(
     on_tile : callable, optional
         Called with each finished tile.
     plan : FillPlan, optional
-        The fill's plan on the canvas as it is now (e.g. an estimate's), so it is not planned again.
+        The fill's plan on the canvas as it is now (:func:`~.planning.plan_fill_step`'s), so it is not planned
+        again.
 
     Raises
     ------

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from imkerutils.errors import InvalidGrowSettingsError
 from imkerutils.exquisite.geometry.fill import FillPlan, edge_region, plan_fill, subtract
-from imkerutils.exquisite.limits import DEFAULT_BY
+from imkerutils.exquisite.limits import DEFAULT_BY, check_by
 from imkerutils.exquisite.pipeline.step import GrowSettings
 from imkerutils.exquisite.pipeline.tile import derive_seed
 from imkerutils.tiling.window import Window, intersection
@@ -106,6 +107,9 @@ def plan_grow_region(
     Each plan sees the content the canvas will hold when its step starts: what is written now, plus what
     the steps before it write.
     """
+    check_by(by)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InvalidGrowSettingsError(f"steps must be an int >= 1, got {steps!r}")
     t, size = settings.tile, canvas.tile
     bounds = canvas.bounds
     written = {

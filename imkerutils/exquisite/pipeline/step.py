@@ -124,7 +124,7 @@ def plan_steps(bounds: Window, directions: Sequence[Direction], settings: GrowSe
 
 
 def fits(plan: BatchPlan, canvas: Canvas, directions: Sequence[Direction], settings: GrowSettings) -> bool:
-    """Whether ``plan`` (made ahead, e.g. by an estimate) is the plan of the next step on ``canvas`` now."""
+    """Whether ``plan`` (made ahead, e.g. by :func:`plan_steps`) is the plan of the next step on ``canvas`` now."""
     return (
         plan.bounds == canvas.bounds
         and plan.directions == tuple(directions)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
@@ -95,3 +97,13 @@ def test_the_generator_records_its_tone_options() -> None:
     assert LocalGenerator().params()["tone"] == {"reach": 256, "strength": 1.0, "sigma": 24.0, "keep": 0.5}
     assert LocalGenerator(tone=None).params()["tone"] is None
     assert LocalGenerator(tone=ToneOptions(reach=64)).params()["tone"]["reach"] == 64
+
+
+def test_numpy_numbers_are_recorded_as_plain_json_numbers() -> None:
+    gen = LocalGenerator(fresh=np.int64(16), tolerance=np.float32(0.25), tone=ToneOptions(reach=np.int32(64), sigma=24))  # type: ignore[arg-type]
+    params = json.loads(json.dumps(gen.params()))  # once a TypeError: int64 is not JSON
+    assert params["fresh"] == 16
+    assert params["tone"] == {"reach": 64, "strength": 1.0, "sigma": 24.0, "keep": 0.5}
+    assert ToneOptions(sigma=24) == ToneOptions(sigma=24.0)
+    assert type(ToneOptions(strength=1).strength) is float
+    assert LocalGenerator(gradient_domain=False).params()["tone"] is None  # applied only with gradient_domain

@@ -180,6 +180,10 @@ def test_the_estimate_is_the_plan_and_calls_nothing(tmp_path: Path) -> None:
     assert len(grown.regions) == 3
     with pytest.raises(InvalidGrowSettingsError, match="plans no step"):
         Estimate.of([], gen, s)
+    with pytest.raises(InvalidGrowSettingsError, match="steps must be"):
+        plan_grow_region(canvas, [Direction.RIGHT], s, steps=0)
+    with pytest.raises(InvalidGrowSettingsError, match="--by must be"):
+        plan_grow_region(canvas, [Direction.RIGHT], s, by=0)
 
 
 def test_a_budget_below_the_worst_case_is_refused_before_the_first_call(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 A direction given as a string is parsed where it enters; seam scores stay :class:`SeamScores` until a
 record is written; refused candidates are :class:`Attempt` objects from the start; and a run plans each
-step once (the estimate's plans are the ones followed), counted here by wrapping the planners.
+step once (the plans made before the first call are the ones followed), counted here by wrapping the planners.
 """
 
 from __future__ import annotations

@@ -144,29 +144,22 @@ class LocalGenerator(GeneratorBase):
             raise InvalidGeneratorParamsError(
                 f"overlap must be an int in [1, patch_size // 2 = {patch_size // 2}]; got {overlap!r}"
             )
-        tolerance = check_param("tolerance", tolerance, 0, 10)
-        offset_cost = check_param("offset_cost", offset_cost, 0, 100)
-        seam_weight = check_param("seam_weight", seam_weight, 0, 1000)
-        reuse_cost = check_param("reuse_cost", reuse_cost, 0, 100)
-        fresh = check_param("fresh", fresh, 0, patch_size, integer=True)
         if isinstance(coarse, bool) or not isinstance(coarse, int) or coarse not in (1, 2, 4):
             raise InvalidGeneratorParamsError(f"coarse must be 1, 2 or 4; got {coarse!r}")
-        drift = check_param("drift", drift, 0, 4096, integer=True)
         if tone is not None and not isinstance(tone, ToneOptions):
             raise InvalidGeneratorParamsError(f"tone must be a ToneOptions or None; got {tone!r}")
-        shortlist = check_param("shortlist", shortlist, 1, math.inf, integer=True)
-        self._quilt = QuiltOptions(
+        self._quilt = QuiltOptions(  # each number checked as it is stored, as a plain int or float
             patch=patch_size,
             overlap=overlap,
-            tolerance=tolerance,
-            shortlist=shortlist,
+            tolerance=check_param("tolerance", tolerance, 0, 10),
+            shortlist=check_param("shortlist", shortlist, 1, math.inf, integer=True),
             coarse=coarse,
-            offset_cost=offset_cost,
-            seam_weight=seam_weight,
+            offset_cost=check_param("offset_cost", offset_cost, 0, 100),
+            seam_weight=check_param("seam_weight", seam_weight, 0, 1000),
             gradient_domain=bool(gradient_domain),
-            reuse_cost=reuse_cost,
-            fresh=fresh,
-            drift=drift,
+            reuse_cost=check_param("reuse_cost", reuse_cost, 0, 100),
+            fresh=check_param("fresh", fresh, 0, patch_size, integer=True),
+            drift=check_param("drift", drift, 0, 4096, integer=True),
             tone=tone,
         )
 

@@ -80,7 +80,6 @@ class Timing:
     def worst(self) -> float:
         return max(self.samples)
 
-    # A record's JSON, alike in shape only to tiling/journal.py's StepMeta.to_dict.
     def to_dict(self) -> dict[str, Any]:
         return {
             "median_s": self.median,

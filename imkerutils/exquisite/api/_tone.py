@@ -23,6 +23,7 @@ import numpy as np
 import scipy.ndimage as ndimage
 
 from imkerutils.exquisite.api.base import check_param
+from imkerutils.exquisite.geometry.quality import luminance
 
 __all__ = ["ToneOptions", "decorrelate_tone", "distance_ramp", "profile_deviation"]
 
@@ -145,11 +146,10 @@ def decorrelate_tone(
     k = distance_ramp(dist, reach, strength) * inner
     colour = 3 if image.shape[2] >= 3 else 1  # the colour channels; an alpha channel (2nd of 2, 4th of 4) stays
     values = image[box][..., :colour].astype(np.float32)
-    luma = np.array([0.299, 0.587, 0.114], np.float32) if colour == 3 else np.ones(1, np.float32)
-    grey = (values @ luma)[..., None]
+    grey = luminance(image[box], np.float32)[..., None]
     row_dev = profile_deviation(grey, k, sigma).astype(np.float32)  # (H, 1)
     if keep_band:  # the far rows tend to a fraction of the kept pixels' own row profile, not to a line
-        kept = (image[box[0]][..., :colour].astype(np.float32) @ luma)[..., None]
+        kept = luminance(image[box[0]], np.float32)[..., None]
         row_dev -= np.float32(keep_band) * profile_deviation(kept, keep[box[0]].astype(np.float32), sigma).astype(
             np.float32
         )

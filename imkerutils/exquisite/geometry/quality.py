@@ -57,11 +57,13 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from imkerutils.errors import GeometryError, InvalidTileError
 
-__all__ = ["BANDING_EPS", "REPETITION_THRESHOLD", "banding_power", "banding_score", "repetition_score"]
+__all__ = ["BANDING_EPS", "REPETITION_THRESHOLD", "banding_power", "banding_score", "luminance", "repetition_score"]
 
 BANDING_EPS = 0.25
 REPETITION_THRESHOLD = 0.9
@@ -70,17 +72,21 @@ _MARGIN = 2 * _DETAIL_RADIUS  # how far a pixel's detail reaches: blocks are com
 _NCC_EPS = 0.5  # grey levels: detail below this much RMS counts as featureless
 
 
-def _grey(img: np.ndarray) -> np.ndarray:
-    """Luminance (ITU-R 601 weights) as float64, alpha ignored."""
+def luminance(img: np.ndarray, dtype: type[np.floating[Any]] = np.float64) -> np.ndarray:
+    """Luminance (ITU-R 601 weights) of ``(H, W)`` or ``(H, W, C)`` pixels, in ``dtype``; alpha ignored.
+
+    >>> luminance(np.array([[[255, 0, 0, 7], [0, 0, 255, 7]]], np.uint8))  # red, blue; alpha ignored
+    array([[76.245, 29.07 ]])
+    """
     a = np.asarray(img)
     if a.ndim == 2:
-        return a.astype(np.float64)
+        return a.astype(dtype)
     if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
         raise InvalidTileError(f"a region must have shape (H, W) or (H, W, C), got {a.shape}")
     if a.shape[2] <= 2:
-        return a[..., 0].astype(np.float64)
-    rgb = a[..., :3].astype(np.float64)
-    return np.asarray(rgb @ np.array([0.299, 0.587, 0.114]))
+        return a[..., 0].astype(dtype)
+    rgb = a[..., :3].astype(dtype)
+    return np.asarray(rgb @ np.array([0.299, 0.587, 0.114], dtype))
 
 
 # ---------------------------------------------------------------- banding
@@ -109,7 +115,7 @@ def banding_power(region: np.ndarray) -> tuple[float, float]:
     >>> [round(p, 1) for p in banding_power(cols)]
     [25.0, 0.0]
     """
-    g = _grey(region)
+    g = luminance(region)
     return _profile_power(g.mean(axis=0)), _profile_power(g.mean(axis=1))
 
 
@@ -146,7 +152,7 @@ def _box(a: np.ndarray, r: int, axis: int) -> np.ndarray:
 
 def _detail(img: np.ndarray) -> np.ndarray:
     """Grey image minus its local mean (a 5-px box filter applied twice)."""
-    g = _grey(img)
+    g = luminance(img)
     smooth = g
     for _ in range(2):
         smooth = _box(_box(smooth, _DETAIL_RADIUS, 0), _DETAIL_RADIUS, 1)

@@ -143,7 +143,7 @@ LAPLACE_BLOCK = 32  # rows of the interior Laplacian computed at a time: its tem
 def _channel_mean(t: np.ndarray) -> np.ndarray:
     """Return the channel mean of ``(h, w, C)`` ``t`` in float64, equal to ``mean(axis=2)`` of a float64 copy.
 
-    (Not :mod:`.quality`'s luminance: the seam metrics weigh the channels alike.)
+    (Not :func:`.quality.luminance`: the seam metrics weigh the channels alike.)
 
     For uint8 the channel sum is exact in uint16 and in float64, so summing first and dividing once gives
     the same numbers without converting the whole tile to float64.
